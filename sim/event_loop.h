@@ -1,0 +1,78 @@
+// The single-threaded discrete-event kernel. Events are ordered by
+// (time, lane, sequence number): the sequence number breaks ties so that two
+// events at the same instant run in the order they were scheduled, and the
+// lane lets the world put scenario steps before topology deliveries before
+// everything else at one instant (simulation.md §1). Timers are cancellable;
+// a cancelled event never runs.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "engine/time.h"
+
+namespace aether::sim {
+
+using engine::Nanos;
+
+enum class Lane : std::uint8_t {
+  Step = 0,      // scenario steps: first at their instant, in file order
+  Topology = 1,  // deactivations and view changes: before activations
+  Normal = 2,    // everything else
+};
+
+class EventLoop {
+ public:
+  using EventId = std::uint64_t;  // 0 is never a valid id
+  using Callback = std::function<void()>;
+
+  Nanos now() const { return now_; }
+  std::uint64_t events_processed() const { return processed_; }
+  std::size_t pending() const { return live_; }
+
+  // `time` must not lie in the past.
+  EventId schedule_at(Nanos time, Callback callback, Lane lane = Lane::Normal);
+  EventId schedule_after(Nanos delay, Callback callback, Lane lane = Lane::Normal) {
+    return schedule_at(now_ + delay, std::move(callback), lane);
+  }
+  // True if the event was pending and is now cancelled.
+  bool cancel(EventId id);
+
+  // Runs the next event, if any. Returns false when the queue is empty.
+  bool step();
+  // Time of the next pending event, or -1 if none.
+  Nanos next_time();
+  // Runs every event due at or before `deadline`, then sets now to `deadline`.
+  void run_until(Nanos deadline);
+  // Runs events until `done()` holds (checked before each event) or the next
+  // event lies past `deadline`. Returns whether `done()` held.
+  bool run_until(const std::function<bool()>& done, Nanos deadline);
+
+ private:
+  struct Entry {
+    Nanos time;
+    std::uint64_t order;  // lane in the top 8 bits, sequence number below
+    std::uint32_t slot;
+    std::uint32_t generation;
+  };
+  struct Slot {
+    Callback callback;
+    std::uint32_t generation = 0;
+    bool armed = false;
+  };
+  static bool later(const Entry& a, const Entry& b) {
+    return a.time != b.time ? a.time > b.time : a.order > b.order;
+  }
+  void drop_dead_front();
+
+  Nanos now_ = 0;
+  std::uint64_t sequence_ = 0;
+  std::uint64_t processed_ = 0;
+  std::size_t live_ = 0;
+  std::vector<Entry> heap_;
+  std::vector<Slot> slots_;
+  std::vector<std::uint32_t> free_slots_;
+};
+
+}  // namespace aether::sim

@@ -1,0 +1,75 @@
+// The simulator's only source of randomness: xoshiro256** seeded through
+// splitmix64, with integer-only helpers. No <random> distribution is used
+// anywhere (they differ between standard libraries). Probabilities are parts
+// per million. Every purpose (network, kv-order, slices, scenario targets,
+// faults, ...) draws from its own named sub-stream split from the run seed, so
+// that adding draws in one does not shift another.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "engine/time.h"
+
+namespace aether::sim {
+
+using engine::Nanos;
+
+constexpr std::uint32_t kPpmOne = 1'000'000;  // a probability of 1 in parts per million
+
+// One step of splitmix64: advances `state` and returns the next output.
+std::uint64_t splitmix64_next(std::uint64_t& state);
+
+// 64-bit FNV-1a of a name, used to derive sub-stream seeds.
+std::uint64_t fnv1a64(std::string_view bytes);
+
+class Prng {
+ public:
+  explicit Prng(std::uint64_t seed);
+
+  // The named sub-stream of a run seed. Streams of different names are
+  // independent; the same (seed, name) always yields the same stream.
+  static Prng stream(std::uint64_t run_seed, std::string_view name);
+
+  // xoshiro256**: the next raw 64-bit output.
+  std::uint64_t next_u64();
+
+  // Uniform in [0, bound); bound must be > 0. Unbiased (Lemire's method with
+  // rejection).
+  std::uint64_t below(std::uint64_t bound);
+
+  // Uniform in [lo, hi], inclusive; lo <= hi.
+  std::int64_t between(std::int64_t lo, std::int64_t hi);
+
+  // True with probability ppm / 1'000'000; ppm in [0, kPpmOne].
+  bool chance_ppm(std::uint32_t ppm);
+
+  // A duration drawn uniformly from [min_ns, max_ns], inclusive.
+  Nanos duration_between(Nanos min_ns, Nanos max_ns) { return between(min_ns, max_ns); }
+
+  // Fisher-Yates shuffle.
+  template <typename T>
+  void shuffle(std::vector<T>& items) {
+    for (std::size_t i = items.size(); i > 1; --i) {
+      std::size_t j = static_cast<std::size_t>(below(i));
+      std::swap(items[i - 1], items[j]);
+    }
+  }
+
+  const std::array<std::uint64_t, 4>& state() const { return state_; }
+
+  // Constructs a generator from a raw state (golden-vector tests only).
+  static Prng from_state(const std::array<std::uint64_t, 4>& state);
+
+ private:
+  Prng() = default;
+  std::array<std::uint64_t, 4> state_{};
+};
+
+// Converts a rate in [0, 1] to parts per million, rounding to nearest.
+std::uint32_t rate_to_ppm(double rate);
+
+}  // namespace aether::sim

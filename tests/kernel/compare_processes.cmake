@@ -1,0 +1,15 @@
+# Runs the trace-hash probe in two processes and fails unless both print the
+# same hash for one seed and different hashes for another seed.
+execute_process(COMMAND ${PROBE} 7 OUTPUT_VARIABLE first RESULT_VARIABLE rc1)
+execute_process(COMMAND ${PROBE} 7 OUTPUT_VARIABLE second RESULT_VARIABLE rc2)
+execute_process(COMMAND ${PROBE} 8 OUTPUT_VARIABLE other RESULT_VARIABLE rc3)
+if(NOT rc1 EQUAL 0 OR NOT rc2 EQUAL 0 OR NOT rc3 EQUAL 0)
+  message(FATAL_ERROR "probe failed: ${rc1} ${rc2} ${rc3}")
+endif()
+if(NOT first STREQUAL second)
+  message(FATAL_ERROR "seed 7 gave different trace hashes in two processes: ${first} vs ${second}")
+endif()
+if(first STREQUAL other)
+  message(FATAL_ERROR "seeds 7 and 8 gave the same trace hash ${first}")
+endif()
+message(STATUS "seed 7 -> ${first}")

@@ -1,0 +1,136 @@
+#include <catch2/catch.hpp>
+
+#include <set>
+#include <string>
+#include <vector>
+
+#include "sim/event_loop.h"
+#include "tests/kernel/workload.h"
+
+using aether::sim::EventLoop;
+using aether::sim::Lane;
+
+TEST_CASE("events run in time order") {
+  EventLoop loop;
+  std::vector<int> order;
+  loop.schedule_at(30, [&] { order.push_back(3); });
+  loop.schedule_at(10, [&] { order.push_back(1); });
+  loop.schedule_at(20, [&] { order.push_back(2); });
+  loop.run_until(100);
+  CHECK(order == std::vector<int>{1, 2, 3});
+  CHECK(loop.now() == 100);
+  CHECK(loop.events_processed() == 3);
+}
+
+TEST_CASE("ties at one instant run in scheduling order") {
+  EventLoop loop;
+  std::vector<int> order;
+  for (int i = 0; i < 50; ++i) loop.schedule_at(5, [&order, i] { order.push_back(i); });
+  loop.run_until(5);
+  REQUIRE(order.size() == 50);
+  for (int i = 0; i < 50; ++i) CHECK(order[static_cast<std::size_t>(i)] == i);
+}
+
+TEST_CASE("lanes order events at one instant: steps, then topology, then the rest") {
+  EventLoop loop;
+  std::vector<std::string> order;
+  loop.schedule_at(7, [&] { order.push_back("normal"); });
+  loop.schedule_at(
+      7, [&] { order.push_back("topology"); }, Lane::Topology);
+  loop.schedule_at(
+      7, [&] { order.push_back("step"); }, Lane::Step);
+  loop.schedule_at(6, [&] { order.push_back("earlier"); });
+  loop.run_until(10);
+  CHECK(order == std::vector<std::string>{"earlier", "step", "topology", "normal"});
+}
+
+TEST_CASE("a cancelled timer never fires, and cancelling twice is a no-op") {
+  EventLoop loop;
+  bool fired = false;
+  auto id = loop.schedule_at(10, [&] { fired = true; });
+  CHECK(loop.pending() == 1);
+  CHECK(loop.cancel(id));
+  CHECK_FALSE(loop.cancel(id));
+  CHECK(loop.pending() == 0);
+  loop.run_until(20);
+  CHECK_FALSE(fired);
+  CHECK(loop.events_processed() == 0);
+}
+
+TEST_CASE("a stale id does not cancel the event that reused its slot") {
+  EventLoop loop;
+  int fired = 0;
+  auto first = loop.schedule_at(1, [&] { ++fired; });
+  loop.run_until(1);
+  auto second = loop.schedule_at(2, [&] { fired += 10; });
+  CHECK(first != second);
+  CHECK_FALSE(loop.cancel(first));
+  loop.run_until(2);
+  CHECK(fired == 11);
+}
+
+TEST_CASE("an event may cancel another due at the same instant") {
+  EventLoop loop;
+  bool second_fired = false;
+  EventLoop::EventId second = 0;
+  loop.schedule_at(5, [&] { loop.cancel(second); });
+  second = loop.schedule_at(5, [&] { second_fired = true; });
+  loop.run_until(5);
+  CHECK_FALSE(second_fired);
+}
+
+TEST_CASE("events scheduled from inside an event at the same instant run after it") {
+  EventLoop loop;
+  std::vector<int> order;
+  loop.schedule_at(1, [&] {
+    order.push_back(1);
+    loop.schedule_after(0, [&] { order.push_back(3); });
+  });
+  loop.schedule_at(1, [&] { order.push_back(2); });
+  loop.run_until(1);
+  CHECK(order == std::vector<int>{1, 2, 3});
+}
+
+TEST_CASE("scheduling in the past is refused") {
+  EventLoop loop;
+  loop.run_until(100);
+  CHECK_THROWS(loop.schedule_at(99, [] {}));
+}
+
+TEST_CASE("step runs one event at a time") {
+  EventLoop loop;
+  int count = 0;
+  loop.schedule_at(1, [&] { ++count; });
+  loop.schedule_at(2, [&] { ++count; });
+  CHECK(loop.next_time() == 1);
+  CHECK(loop.step());
+  CHECK(count == 1);
+  CHECK(loop.now() == 1);
+  CHECK(loop.step());
+  CHECK_FALSE(loop.step());
+  CHECK(loop.next_time() == -1);
+}
+
+TEST_CASE("run_until a predicate stops as soon as it holds, or at the deadline") {
+  EventLoop loop;
+  int count = 0;
+  for (int i = 1; i <= 10; ++i) loop.schedule_at(i * 10, [&] { ++count; });
+  CHECK(loop.run_until([&] { return count == 3; }, 1000));
+  CHECK(loop.now() == 30);
+  CHECK_FALSE(loop.run_until([&] { return count == 100; }, 75));
+  CHECK(count == 7);
+  CHECK(loop.now() == 70);
+}
+
+TEST_CASE("the same seed gives the same trace hash twice in one process") {
+  using aether::sim::testing::run_kernel_workload;
+  CHECK(run_kernel_workload(1) == run_kernel_workload(1));
+  CHECK(run_kernel_workload(123456789) == run_kernel_workload(123456789));
+}
+
+TEST_CASE("different seeds give different trace hashes") {
+  using aether::sim::testing::run_kernel_workload;
+  std::set<std::uint64_t> hashes;
+  for (std::uint64_t seed = 0; seed < 20; ++seed) hashes.insert(run_kernel_workload(seed, 500));
+  CHECK(hashes.size() == 20);
+}
