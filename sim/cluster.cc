@@ -168,8 +168,9 @@ bool SimCluster::resume(const NodeId& node) {
   SimNode* target = find(node);
   if (target == nullptr || !target->up() || !target->paused()) return false;
   node_fault(node, NodeFault::Resume, "node.resume");
+  target->unpause();
   refresh_links();  // its links count as uncut from this instant
-  target->resume();
+  target->replay_queued();
   return true;
 }
 

@@ -157,9 +157,7 @@ void SimNode::pause() {
   paused_ = true;
 }
 
-void SimNode::resume() {
-  if (!paused_) return;
-  paused_ = false;
+void SimNode::replay_queued() {
   const std::uint64_t incarnation = incarnation_;
   auto drain = [&](std::deque<QueuedCall>& inbox) {
     while (!inbox.empty() && alive(incarnation)) {
@@ -301,14 +299,15 @@ void SimNode::deliver_quorum_to_engine(const QuorumEvent& event) {
       world_.faults_prng.chance_ppm(fault->second)) {
     held_quorum_event_ = event;
     world_.trace.event(world_.now(), "fault.quorum_held").str("node", id_).u64("sequence", event.sequence);
-    // Released after failure_detection if no newer event overtakes it.
-    held_quorum_timer_ = post(world_.config.failure_detection_ns, Lane::Topology, Inbox::Topology, [this] {
-      held_quorum_timer_ = 0;
-      if (!held_quorum_event_) return;
-      const QuorumEvent held = *held_quorum_event_;
-      held_quorum_event_.reset();
-      send_quorum(held);
-    });
+    // Released after twice failure_detection if no newer event overtakes it.
+    held_quorum_timer_ =
+        post(2 * world_.config.failure_detection_ns, Lane::Topology, Inbox::Topology, [this] {
+          held_quorum_timer_ = 0;
+          if (!held_quorum_event_) return;
+          const QuorumEvent held = *held_quorum_event_;
+          held_quorum_event_.reset();
+          send_quorum(held);
+        });
     return;
   }
   send_quorum(event);

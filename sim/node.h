@@ -54,7 +54,10 @@ class SimNode final : public engine::Clock,
   void start(std::vector<NodeId> initial_view, const engine::NodeRuntimeFactory& factory);
   void stop();  // crash or removal: all volatile state is gone
   void pause();
-  void resume();
+  // Resuming is two steps so that the cluster can count the node's links as
+  // uncut before the node replays what queued up: unpause, then replay.
+  void unpause() { paused_ = false; }
+  void replay_queued();
 
   // World -> node. Topology changes are delivered (or queued while paused).
   void deliver_view_change(engine::TopologyChange change, const NodeId& peer, std::vector<NodeId> new_view);
