@@ -49,8 +49,11 @@ SimCluster::SimCluster(SimConfig config, Trace& trace, engine::NodeRuntimeFactor
 }
 
 SimCluster::~SimCluster() {
+  // Observers may already be gone (they are often declared after the
+  // cluster), and tearing down is not an event of the run: nobody hears it.
+  world_->observers.clear();
   // Runtimes die before the services they hold references to.
-  for (auto& [id, node] : nodes_) node->stop();
+  for (auto& [id, node] : nodes_) node->shutdown();
 }
 
 SimNode* SimCluster::find(const NodeId& node) const {
