@@ -1018,8 +1018,12 @@ void ClusterDeploymentManager::Active::on_batch_done(std::uint64_t attempt,
       write_timer_ = 0;
     }
   }
+  bool touched_targets = false;
   for (const auto& command : batch->commands) {
-    if (command.target_base) --pending_targets_[*command.target_base];
+    if (command.target_base) {
+      --pending_targets_[*command.target_base];
+      touched_targets = true;
+    }
   }
   if (!committed) {
     for (const auto& command : batch->commands) {
@@ -1041,6 +1045,8 @@ void ClusterDeploymentManager::Active::on_batch_done(std::uint64_t attempt,
     schedule_reconcile(kReconcileAfterFailure);
   }
   if (batch->after && attempt != 0) batch->after(committed);
+  if (touched_targets) sync_targets();  // targets skipped while these writes were pending
+  flush();
   pump();
 }
 

@@ -1,23 +1,10 @@
 // End-to-end: the deployment runtime on the real simulated world.
 #include <catch2/catch.hpp>
 
-#include "tests/engine/world_harness.h"
+#include "tests/engine/e2e_test_util.h"
 
 using namespace aether::engine;
 using namespace aether::engine::testing;
-
-namespace {
-const std::string kCart = "org.example:cart:1.0.0";
-const std::string kCartBase = "org.example:cart";
-
-void require_safe(const TestWorld& world) {
-  CHECK(world.recorder.asserts.empty());
-  CHECK(world.recorder.lifecycle_violations.empty());
-  CHECK(world.recorder.reloads.empty());
-  for (const auto& a : world.recorder.asserts) INFO(a);
-  for (const auto& v : world.recorder.lifecycle_violations) INFO(v);
-}
-}  // namespace
 
 TEST_CASE("e2e: CDMs start Dormant and only the leader's ever writes") {
   TestWorld world(3);

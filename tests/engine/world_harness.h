@@ -242,6 +242,10 @@ class TestWorld {
     for (const auto& [base, owner] : ownership.owner_of) {
       auto target = targets.find(base);
       if (target == targets.end()) return "no slice-target for " + base;
+      const auto* slice = blueprints.at(owner)->find(*parse_artifact_base(base));
+      if (target->second.owner != owner || target->second.version != slice->artifact.version) {
+        return "slice-target of " + base + " does not match blueprint " + owner;
+      }
       if (target->second.failed) continue;
       const std::string artifact = base + ":" + target->second.version;
       desired_artifact[base] = artifact;
