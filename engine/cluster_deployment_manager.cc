@@ -1002,6 +1002,7 @@ void ClusterDeploymentManager::Active::submit_now(Batch batch) {
     write_timer_ = timers_.after(config_.write_timeout_ns, [this, attempt, shared] {
       write_timer_ = 0;
       log(LogLevel::Warn, "write timed out; outcome unknown");
+      count("write-timeouts");
       on_batch_done(attempt, shared, false);
     });
   }
