@@ -1,0 +1,285 @@
+#include "engine/blueprint.h"
+
+#include <map>
+#include <set>
+
+#include <boost/graph/adjacency_list.hpp>
+
+#include "engine/config.h"
+
+namespace aether::engine {
+
+namespace {
+
+using Json = nlohmann::json;
+using Graph = boost::adjacency_list<boost::vecS, boost::vecS, boost::bidirectionalS>;
+
+const char* json_type_name(const Json& value) {
+  if (value.is_null()) return "null";
+  if (value.is_boolean()) return "a boolean";
+  if (value.is_number()) return "a number";
+  if (value.is_string()) return "a string";
+  if (value.is_array()) return "an array";
+  return "an object";
+}
+
+void check_keys(const Json& object, const std::string& path, const std::vector<std::string>& known,
+                std::vector<BlueprintError>& errors) {
+  for (const auto& item : object.items()) {
+    bool found = false;
+    for (const auto& key : known) found = found || key == item.key();
+    if (found) continue;
+    std::string message = "unknown key \"" + item.key() + "\"";
+    if (auto suggestion = closest_name(item.key(), known))
+      message += "; did you mean \"" + *suggestion + "\"?";
+    errors.push_back({path.empty() ? item.key() : path + "." + item.key(), message});
+  }
+}
+
+struct RawSlice {
+  std::optional<Artifact> artifact;
+  std::vector<std::pair<std::string, Artifact>> depends_on;  // path, artifact
+  SliceSpec spec;
+};
+
+std::optional<RawSlice> parse_slice(const Json& value, const std::string& path,
+                                    std::vector<BlueprintError>& errors) {
+  if (!value.is_object()) {
+    errors.push_back({path, std::string("expected a slice object, got ") + json_type_name(value)});
+    return std::nullopt;
+  }
+  check_keys(value, path, {"artifact", "instances", "min_available", "depends_on"}, errors);
+  RawSlice raw;
+  const auto before = errors.size();
+  if (!value.contains("artifact")) {
+    errors.push_back({path, "missing \"artifact\""});
+  } else if (!value["artifact"].is_string()) {
+    errors.push_back({path + ".artifact",
+                      std::string("expected an artifact string, got ") + json_type_name(value["artifact"])});
+  } else {
+    std::string why;
+    raw.artifact = parse_artifact(value["artifact"].get<std::string>(), &why);
+    if (!raw.artifact) errors.push_back({path + ".artifact", why});
+  }
+  if (!value.contains("instances")) {
+    errors.push_back({path, "missing \"instances\""});
+  } else if (!value["instances"].is_number_integer()) {
+    errors.push_back(
+        {path + ".instances", std::string("expected an integer, got ") + json_type_name(value["instances"])});
+  } else {
+    const auto n = value["instances"].get<std::int64_t>();
+    if (n < 1 || n > kMaxInstances) {
+      errors.push_back({path + ".instances", "must be in 1.." + std::to_string(kMaxInstances)});
+    } else {
+      raw.spec.instances = static_cast<int>(n);
+    }
+  }
+  raw.spec.min_available = default_min_available(raw.spec.instances);
+  if (value.contains("min_available")) {
+    const auto& m = value["min_available"];
+    if (!m.is_number_integer()) {
+      errors.push_back(
+          {path + ".min_available", std::string("expected an integer, got ") + json_type_name(m)});
+    } else {
+      const auto n = m.get<std::int64_t>();
+      if (n < 1 || n > raw.spec.instances) {
+        errors.push_back({path + ".min_available",
+                          "must be in 1..instances (" + std::to_string(raw.spec.instances) + ")"});
+      } else {
+        raw.spec.min_available = static_cast<int>(n);
+      }
+    }
+  }
+  if (value.contains("depends_on")) {
+    const auto& deps = value["depends_on"];
+    if (!deps.is_array()) {
+      errors.push_back(
+          {path + ".depends_on", std::string("expected an array of artifacts, got ") + json_type_name(deps)});
+    } else {
+      for (std::size_t j = 0; j < deps.size(); ++j) {
+        const std::string dep_path = path + ".depends_on[" + std::to_string(j) + "]";
+        if (!deps[j].is_string()) {
+          errors.push_back(
+              {dep_path, std::string("expected an artifact string, got ") + json_type_name(deps[j])});
+          continue;
+        }
+        std::string why;
+        auto dep = parse_artifact(deps[j].get<std::string>(), &why);
+        if (!dep) {
+          errors.push_back({dep_path, why});
+          continue;
+        }
+        raw.depends_on.emplace_back(dep_path, *dep);
+      }
+    }
+  }
+  if (errors.size() != before) return std::nullopt;
+  raw.spec.artifact = *raw.artifact;
+  return raw;
+}
+
+}  // namespace
+
+const SliceSpec* Blueprint::find(const ArtifactBase& base) const {
+  for (const auto& slice : slices) {
+    if (slice.artifact.base() == base) return &slice;
+  }
+  return nullptr;
+}
+
+bool is_valid_blueprint_id(std::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  auto alnum = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+  };
+  if (!alnum(id[0])) return false;
+  for (char c : id) {
+    if (!alnum(c) && c != '.' && c != '_' && c != '-') return false;
+  }
+  return true;
+}
+
+BlueprintParse parse_blueprint(const nlohmann::json& object) {
+  std::vector<BlueprintError> errors;
+  if (!object.is_object()) {
+    errors.push_back(
+        {"", std::string("expected a blueprint object {id, slices}, got ") + json_type_name(object)});
+    return errors;
+  }
+  check_keys(object, "", {"id", "slices"}, errors);
+  Blueprint blueprint;
+  if (!object.contains("id")) {
+    errors.push_back({"", "missing \"id\""});
+  } else if (!object["id"].is_string() || !is_valid_blueprint_id(object["id"].get<std::string>())) {
+    errors.push_back({"id",
+                      "expected a blueprint id: letters, digits, '.', '_', '-' (at most 128), "
+                      "starting with a letter or digit"});
+  } else {
+    blueprint.id = object["id"].get<std::string>();
+  }
+  std::vector<RawSlice> raws;
+  bool slices_ok = true;
+  if (!object.contains("slices")) {
+    errors.push_back({"", "missing \"slices\""});
+    slices_ok = false;
+  } else if (!object["slices"].is_array() || object["slices"].empty()) {
+    errors.push_back({"slices", "expected a non-empty array of slices"});
+    slices_ok = false;
+  } else {
+    const auto& slices = object["slices"];
+    for (std::size_t i = 0; i < slices.size(); ++i) {
+      auto raw = parse_slice(slices[i], "slices[" + std::to_string(i) + "]", errors);
+      if (raw) {
+        raws.push_back(std::move(*raw));
+      } else {
+        slices_ok = false;
+      }
+    }
+  }
+  if (!slices_ok) return errors;
+
+  // Bases once; dependencies inside the blueprint.
+  std::map<std::string, std::size_t> by_base;
+  std::map<std::string, std::size_t> by_artifact;
+  for (std::size_t i = 0; i < raws.size(); ++i) {
+    const auto base = raws[i].spec.artifact.base().to_string();
+    auto [it, inserted] = by_base.emplace(base, i);
+    if (!inserted) {
+      errors.push_back({"slices[" + std::to_string(i) + "].artifact",
+                        "base " + base + " is already listed at slices[" + std::to_string(it->second) + "]"});
+    }
+    by_artifact.emplace(raws[i].spec.artifact.to_string(), i);
+  }
+  Graph graph(raws.size());
+  for (std::size_t i = 0; i < raws.size(); ++i) {
+    std::set<Artifact> deps;
+    for (const auto& [dep_path, dep] : raws[i].depends_on) {
+      auto it = by_artifact.find(dep.to_string());
+      if (it == by_artifact.end()) {
+        errors.push_back({dep_path, dep.to_string() + " is not a slice of this blueprint"});
+        continue;
+      }
+      if (it->second == i) {
+        errors.push_back({dep_path, "a slice cannot depend on itself"});
+        continue;
+      }
+      if (deps.insert(dep).second) boost::add_edge(it->second, i, graph);  // dependency -> dependant
+    }
+    raws[i].spec.depends_on.assign(deps.begin(), deps.end());
+  }
+  if (!errors.empty()) return errors;
+
+  // Kahn's algorithm over the Boost graph; among ready slices the smallest
+  // artifact string goes first.
+  std::vector<std::size_t> in_degree(raws.size());
+  std::set<std::pair<std::string, std::size_t>> ready;
+  for (std::size_t v = 0; v < raws.size(); ++v) {
+    in_degree[v] = boost::in_degree(v, graph);
+    if (in_degree[v] == 0) ready.emplace(raws[v].spec.artifact.to_string(), v);
+  }
+  std::vector<std::size_t> order;
+  while (!ready.empty()) {
+    const auto v = ready.begin()->second;
+    ready.erase(ready.begin());
+    order.push_back(v);
+    for (auto [e, end] = boost::out_edges(v, graph); e != end; ++e) {
+      const auto w = boost::target(*e, graph);
+      if (--in_degree[w] == 0) ready.emplace(raws[w].spec.artifact.to_string(), w);
+    }
+  }
+  if (order.size() != raws.size()) {
+    // Walk backwards from a leftover slice (in input order) until a slice repeats: that is a cycle.
+    std::size_t start = 0;
+    while (in_degree[start] == 0) ++start;
+    std::vector<std::size_t> walk{start};
+    std::map<std::size_t, std::size_t> seen{{start, 0}};
+    while (true) {
+      std::size_t next = 0;
+      for (auto [e, end] = boost::in_edges(walk.back(), graph); e != end; ++e) {
+        const auto u = boost::source(*e, graph);
+        if (in_degree[u] != 0) {
+          next = u;
+          break;
+        }
+      }
+      if (auto it = seen.find(next); it != seen.end()) {
+        std::string text;
+        for (std::size_t k = it->second; k < walk.size(); ++k)
+          text += raws[walk[k]].spec.artifact.to_string() + " -> ";
+        text += raws[next].spec.artifact.to_string();
+        errors.push_back(
+            {"slices[" + std::to_string(next) + "].depends_on", "dependency cycle (depends on): " + text});
+        return errors;
+      }
+      seen.emplace(next, walk.size());
+      walk.push_back(next);
+    }
+  }
+  for (auto v : order) blueprint.slices.push_back(raws[v].spec);
+  if (!errors.empty()) return errors;
+  return blueprint;
+}
+
+BlueprintParse parse_blueprint_text(std::string_view text) {
+  Json object = Json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (object.is_discarded()) return std::vector<BlueprintError>{{"", "not valid JSON"}};
+  return parse_blueprint(object);
+}
+
+nlohmann::json blueprint_to_json(const Blueprint& blueprint) {
+  Json slices = Json::array();
+  for (const auto& slice : blueprint.slices) {
+    Json item = Json::object();
+    item["artifact"] = slice.artifact.to_string();
+    item["instances"] = slice.instances;
+    item["min_available"] = slice.min_available;
+    if (!slice.depends_on.empty()) {
+      item["depends_on"] = Json::array();
+      for (const auto& dep : slice.depends_on) item["depends_on"].push_back(dep.to_string());
+    }
+    slices.push_back(std::move(item));
+  }
+  return Json{{"id", blueprint.id}, {"slices", std::move(slices)}};
+}
+
+}  // namespace aether::engine

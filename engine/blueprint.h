@@ -1,0 +1,59 @@
+// Blueprints: what users ask the cluster to run (engine-semantics.md §1). A
+// blueprint names slices with instance counts, availability floors and
+// dependencies; parsing validates the whole grammar and orders the slices
+// dependencies-first. Errors carry JSON paths relative to the blueprint object
+// so that scenario validation and the engine's log say exactly where.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/artifact.h"
+#include "engine/kv_schema.h"
+
+namespace aether::engine {
+
+struct SliceSpec {
+  Artifact artifact;
+  int instances = 1;
+  int min_available = 1;
+  std::vector<Artifact> depends_on;  // sorted, each a slice of the same blueprint
+  bool operator==(const SliceSpec&) const = default;
+};
+
+struct Blueprint {
+  std::string id;
+  // Dependencies first (topological order); ties by artifact string.
+  std::vector<SliceSpec> slices;
+
+  const SliceSpec* find(const ArtifactBase& base) const;
+  bool lists(const ArtifactBase& base) const { return find(base) != nullptr; }
+  bool operator==(const Blueprint&) const = default;
+};
+
+struct BlueprintError {
+  std::string path;  // e.g. "slices[1].depends_on[0]"; "" for the object itself
+  std::string message;
+};
+
+using BlueprintParse = std::variant<Blueprint, std::vector<BlueprintError>>;
+
+// Blueprint ids: [A-Za-z0-9][A-Za-z0-9._-]{0,127} (they appear in KV keys).
+bool is_valid_blueprint_id(std::string_view id);
+
+BlueprintParse parse_blueprint(const nlohmann::json& object);
+BlueprintParse parse_blueprint_text(std::string_view text);
+
+// Round-trips through parse_blueprint; min_available is always explicit.
+nlohmann::json blueprint_to_json(const Blueprint& blueprint);
+
+// ceil(instances / 2)
+inline int default_min_available(int instances) {
+  return (instances + 1) / 2;
+}
+
+}  // namespace aether::engine

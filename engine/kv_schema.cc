@@ -1,0 +1,191 @@
+#include "engine/kv_schema.h"
+
+#include <array>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/artifact.h"
+
+namespace aether::engine {
+
+namespace {
+
+using Json = nlohmann::json;
+
+bool fail(std::string* error, std::string message) {
+  if (error) *error = std::move(message);
+  return false;
+}
+
+std::optional<Json> parse_object(std::string_view text, std::string* error) {
+  Json value = Json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (value.is_discarded() || !value.is_object()) {
+    fail(error, "not a JSON object");
+    return std::nullopt;
+  }
+  return value;
+}
+
+bool only_keys(const Json& object, std::initializer_list<const char*> keys, std::string* error) {
+  for (const auto& item : object.items()) {
+    bool known = false;
+    for (const char* key : keys) known = known || item.key() == key;
+    if (!known) return fail(error, "unknown key \"" + item.key() + "\"");
+  }
+  return true;
+}
+
+constexpr std::array<std::pair<NodeLifecycle, const char*>, 5> kLifecycleNames = {{
+    {NodeLifecycle::Joining, "JOINING"},
+    {NodeLifecycle::OnDuty, "ON_DUTY"},
+    {NodeLifecycle::Draining, "DRAINING"},
+    {NodeLifecycle::Decommissioned, "DECOMMISSIONED"},
+    {NodeLifecycle::ShuttingDown, "SHUTTING_DOWN"},
+}};
+
+}  // namespace
+
+std::string blueprint_key(std::string_view id) {
+  return std::string(kBlueprintPrefix) + std::string(id);
+}
+std::string slice_target_key(std::string_view base) {
+  return std::string(kSliceTargetPrefix) + std::string(base);
+}
+std::string slice_key(std::string_view node, std::string_view artifact) {
+  return std::string(kSlicePrefix) + std::string(node) + "/" + std::string(artifact);
+}
+std::string slice_node_prefix(std::string_view node) {
+  return std::string(kSlicePrefix) + std::string(node) + "/";
+}
+std::string node_lifecycle_key(std::string_view node) {
+  return std::string(kNodeLifecyclePrefix) + std::string(node);
+}
+
+std::optional<std::string> key_suffix(std::string_view key, std::string_view prefix) {
+  if (key.size() < prefix.size() || key.substr(0, prefix.size()) != prefix) return std::nullopt;
+  return std::string(key.substr(prefix.size()));
+}
+
+std::optional<SliceKey> parse_slice_key(std::string_view key) {
+  auto rest = key_suffix(key, kSlicePrefix);
+  if (!rest) return std::nullopt;
+  const auto slash = rest->find('/');
+  if (slash == std::string::npos) return std::nullopt;
+  SliceKey out{rest->substr(0, slash), rest->substr(slash + 1)};
+  if (!is_valid_node_id(out.node) || !parse_artifact(out.artifact)) return std::nullopt;
+  return out;
+}
+
+std::optional<SliceTarget> parse_slice_target(std::string_view text, std::string* error) {
+  auto object = parse_object(text, error);
+  if (!object) return std::nullopt;
+  if (!only_keys(*object, {"version", "instances", "min_instances", "owner", "failed"}, error))
+    return std::nullopt;
+  SliceTarget out;
+  const auto& o = *object;
+  if (!o.contains("version") || !o["version"].is_string() ||
+      !is_valid_version(o["version"].get<std::string>())) {
+    fail(error, "version: expected a version string");
+    return std::nullopt;
+  }
+  out.version = o["version"].get<std::string>();
+  for (auto [name, field] :
+       {std::pair{"instances", &out.instances}, std::pair{"min_instances", &out.min_instances}}) {
+    if (!o.contains(name) || !o[name].is_number_integer()) {
+      fail(error, std::string(name) + ": expected an integer");
+      return std::nullopt;
+    }
+    const auto n = o[name].get<std::int64_t>();
+    if (n < 0 || n > kMaxInstances) {
+      fail(error, std::string(name) + ": must be in 0.." + std::to_string(kMaxInstances));
+      return std::nullopt;
+    }
+    *field = static_cast<int>(n);
+  }
+  if (!o.contains("owner") || !o["owner"].is_string()) {
+    fail(error, "owner: expected a blueprint id");
+    return std::nullopt;
+  }
+  out.owner = o["owner"].get<std::string>();
+  if (o.contains("failed")) {
+    if (!o["failed"].is_boolean()) {
+      fail(error, "failed: expected true or false");
+      return std::nullopt;
+    }
+    out.failed = o["failed"].get<bool>();
+  }
+  return out;
+}
+
+std::string encode_slice_target(const SliceTarget& target) {
+  Json out = Json::object();
+  out["version"] = target.version;
+  out["instances"] = target.instances;
+  out["min_instances"] = target.min_instances;
+  out["owner"] = target.owner;
+  out["failed"] = target.failed;
+  return out.dump();
+}
+
+std::optional<SliceValue> parse_slice_value(std::string_view text, std::string* error) {
+  auto object = parse_object(text, error);
+  if (!object) return std::nullopt;
+  if (!only_keys(*object, {"state", "failure_reason", "fatal"}, error)) return std::nullopt;
+  const auto& o = *object;
+  SliceValue out;
+  if (!o.contains("state") || !o["state"].is_string()) {
+    fail(error, "state: expected a slice state");
+    return std::nullopt;
+  }
+  auto state = parse_slice_state(o["state"].get<std::string>());
+  if (!state) {
+    fail(error, "state: unknown slice state \"" + o["state"].get<std::string>() + "\"");
+    return std::nullopt;
+  }
+  out.state = *state;
+  if (o.contains("failure_reason") && !o["failure_reason"].is_null()) {
+    if (!o["failure_reason"].is_string()) {
+      fail(error, "failure_reason: expected a string");
+      return std::nullopt;
+    }
+    out.failure_reason = o["failure_reason"].get<std::string>();
+  }
+  if (o.contains("fatal")) {
+    if (!o["fatal"].is_boolean()) {
+      fail(error, "fatal: expected true or false");
+      return std::nullopt;
+    }
+    out.fatal = o["fatal"].get<bool>();
+  }
+  return out;
+}
+
+std::string encode_slice_value(const SliceValue& value) {
+  Json out = Json::object();
+  out["state"] = slice_state_name(value.state);
+  if (value.failure_reason) out["failure_reason"] = *value.failure_reason;
+  out["fatal"] = value.fatal;
+  return out.dump();
+}
+
+const char* node_lifecycle_name(NodeLifecycle state) {
+  for (const auto& [value, name] : kLifecycleNames) {
+    if (value == state) return name;
+  }
+  return "?";
+}
+
+std::optional<NodeLifecycle> parse_node_lifecycle(std::string_view text) {
+  for (const auto& [value, name] : kLifecycleNames) {
+    if (text == name) return value;
+  }
+  return std::nullopt;
+}
+
+std::optional<NodeId> parse_leader_value(std::string_view text) {
+  if (!is_valid_node_id(text)) return std::nullopt;
+  return NodeId(text);
+}
+
+}  // namespace aether::engine

@@ -1,0 +1,32 @@
+#include "engine/mutations.h"
+
+#include <algorithm>
+
+namespace aether::engine {
+
+const std::vector<MutationDoc>& mutation_points() {
+  static const std::vector<MutationDoc> points = [] {
+    std::vector<MutationDoc> list = {
+        {mutation::kAllocateAtBlueprintPut,
+         "CDM allocates when a blueprint is put as well as when its slice-target commits (doubles "
+         "instances)"},
+        {mutation::kSkipScaleDownFloor, "CDM scales down below the slice-target's min_instances"},
+        {mutation::kActivateBeforeDependencies,
+         "CDM writes ACTIVATE for LOADED entries before dependencies are ACTIVE"},
+        {mutation::kUnserializedWrites,
+         "CDM submits each batch at once instead of after the previous one completed"},
+        {mutation::kNdmReloadHeld, "NDM loads an artifact its slice store already holds"},
+        {mutation::kIgnoreEligibility, "CDM places instances on nodes that are not ON_DUTY"},
+    };
+    std::sort(list.begin(), list.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+    return list;
+  }();
+  return points;
+}
+
+bool is_known_mutation(const std::string& name) {
+  const auto& points = mutation_points();
+  return std::any_of(points.begin(), points.end(), [&](const MutationDoc& doc) { return doc.name == name; });
+}
+
+}  // namespace aether::engine

@@ -1,0 +1,31 @@
+// Named mutation points: deliberate bug variants of the engine, switched on by
+// name through EngineConfig::mutations, so that tests and `aethersim mutants`
+// can show that the checks catch each one. Off by default; a disabled point
+// costs one empty-set test.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace aether::engine {
+
+struct MutationDoc {
+  std::string name;
+  std::string description;
+};
+
+// Every mutation point, sorted by name.
+const std::vector<MutationDoc>& mutation_points();
+
+bool is_known_mutation(const std::string& name);
+
+namespace mutation {
+inline constexpr const char* kAllocateAtBlueprintPut = "cdm-allocate-at-blueprint-put";
+inline constexpr const char* kSkipScaleDownFloor = "cdm-skip-scale-down-floor";
+inline constexpr const char* kActivateBeforeDependencies = "cdm-activate-before-dependencies";
+inline constexpr const char* kUnserializedWrites = "cdm-unserialized-writes";
+inline constexpr const char* kNdmReloadHeld = "ndm-reload-held-artifact";
+inline constexpr const char* kIgnoreEligibility = "cdm-place-on-ineligible-nodes";
+}  // namespace mutation
+
+}  // namespace aether::engine

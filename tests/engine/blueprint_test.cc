@@ -1,0 +1,120 @@
+#include <catch2/catch.hpp>
+
+#include "engine/blueprint.h"
+
+using namespace aether::engine;
+using Json = nlohmann::json;
+
+namespace {
+std::vector<BlueprintError> errors_of(const char* text) {
+  auto result = parse_blueprint_text(text);
+  REQUIRE(std::holds_alternative<std::vector<BlueprintError>>(result));
+  return std::get<std::vector<BlueprintError>>(result);
+}
+Blueprint parsed(const char* text) {
+  auto result = parse_blueprint_text(text);
+  if (auto* errors = std::get_if<std::vector<BlueprintError>>(&result)) {
+    for (const auto& e : *errors) INFO(e.path + ": " + e.message);
+    FAIL("blueprint did not parse");
+  }
+  return std::get<Blueprint>(result);
+}
+}  // namespace
+
+TEST_CASE("a blueprint parses with min_available defaulting to ceil(instances/2)") {
+  auto bp = parsed(R"({"id": "shop", "slices": [{"artifact": "org.example:cart:1.0.0", "instances": 5}]})");
+  CHECK(bp.id == "shop");
+  REQUIRE(bp.slices.size() == 1);
+  CHECK(bp.slices[0].instances == 5);
+  CHECK(bp.slices[0].min_available == 3);
+}
+
+TEST_CASE("slices are ordered dependencies first, ties by artifact string") {
+  auto bp = parsed(R"({"id": "shop", "slices": [
+    {"artifact": "org.example:web:1.0.0", "instances": 1, "depends_on": ["org.example:db:1.0.0", "org.example:cart:1.0.0"]},
+    {"artifact": "org.example:cart:1.0.0", "instances": 1, "depends_on": ["org.example:db:1.0.0"]},
+    {"artifact": "org.example:zeta:1.0.0", "instances": 1},
+    {"artifact": "org.example:db:1.0.0", "instances": 1}]})");
+  std::vector<std::string> order;
+  for (const auto& s : bp.slices) order.push_back(s.artifact.artifact_id);
+  CHECK(order == std::vector<std::string>{"db", "cart", "web", "zeta"});
+}
+
+TEST_CASE("instances below 1 and min_available out of range are errors at their path") {
+  auto errors = errors_of(R"({"id": "a", "slices": [{"artifact": "org.example:cart:1.0.0", "instances": 0},
+    {"artifact": "org.example:web:1.0.0", "instances": 2, "min_available": 3}]})");
+  REQUIRE(errors.size() == 2);
+  CHECK(errors[0].path == "slices[0].instances");
+  CHECK(errors[1].path == "slices[1].min_available");
+}
+
+TEST_CASE("a base listed twice is an error") {
+  auto errors = errors_of(R"({"id": "a", "slices": [{"artifact": "org.example:cart:1.0.0", "instances": 1},
+    {"artifact": "org.example:cart:2.0.0", "instances": 1}]})");
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0].path == "slices[1].artifact");
+}
+
+TEST_CASE("a dependency outside the blueprint is an error at its path") {
+  auto errors = errors_of(R"({"id": "a", "slices": [{"artifact": "org.example:cart:1.0.0", "instances": 1},
+    {"artifact": "org.example:web:1.0.0", "instances": 1, "depends_on": ["org.example:db:1.0.0"]}]})");
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0].path == "slices[1].depends_on[0]");
+}
+
+TEST_CASE("a dependency cycle is an error naming the cycle") {
+  auto errors = errors_of(R"({"id": "a", "slices": [
+    {"artifact": "org.example:a:1.0.0", "instances": 1, "depends_on": ["org.example:b:1.0.0"]},
+    {"artifact": "org.example:b:1.0.0", "instances": 1, "depends_on": ["org.example:c:1.0.0"]},
+    {"artifact": "org.example:c:1.0.0", "instances": 1, "depends_on": ["org.example:a:1.0.0"]},
+    {"artifact": "org.example:d:1.0.0", "instances": 1, "depends_on": ["org.example:a:1.0.0"]}]})");
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0].message.find("cycle") != std::string::npos);
+  CHECK(errors[0].message.find("org.example:b:1.0.0") != std::string::npos);
+  CHECK(errors[0].message.find("org.example:d") == std::string::npos);
+}
+
+TEST_CASE("grammar, missing fields, wrong types and unknown keys are errors") {
+  auto errors = errors_of(R"({"id": "a", "slice": [], "slices": [{"artifact": "cart", "instances": "2"}]})");
+  std::set<std::string> paths;
+  for (const auto& e : errors) paths.insert(e.path);
+  CHECK(paths == std::set<std::string>{"slice", "slices[0].artifact", "slices[0].instances"});
+  CHECK(errors_of(R"({"id": "a", "slices": []})")[0].path == "slices");
+  CHECK(errors_of(R"({"slices": [{"artifact": "org.example:cart:1.0.0", "instances": 1}]})")[0].path == "");
+  CHECK(errors_of("[1]")[0].path == "");
+  CHECK(errors_of("{not json")[0].message == "not valid JSON");
+}
+
+TEST_CASE("a blueprint round-trips through JSON") {
+  auto bp = parsed(R"({"id": "shop", "slices": [
+    {"artifact": "org.example:web:1.0.0", "instances": 3, "depends_on": ["org.example:db:1.0.0"]},
+    {"artifact": "org.example:db:1.0.0", "instances": 2, "min_available": 2}]})");
+  auto back = parse_blueprint(blueprint_to_json(bp));
+  REQUIRE(std::holds_alternative<Blueprint>(back));
+  CHECK(std::get<Blueprint>(back) == bp);
+}
+
+TEST_CASE("slice-target and slice values round-trip; bad ones are rejected") {
+  SliceTarget target{"1.0.0", 3, 2, "shop", true};
+  CHECK(parse_slice_target(encode_slice_target(target)) == target);
+  CHECK_FALSE(
+      parse_slice_target(R"({"version": "1.0.0", "instances": -1, "min_instances": 0, "owner": "a"})"));
+  CHECK_FALSE(parse_slice_target("nope"));
+  SliceValue value{SliceState::Failed, std::string("lost"), false};
+  CHECK(parse_slice_value(encode_slice_value(value)) == value);
+  CHECK_FALSE(parse_slice_value(R"({"state": "SLEEPING"})"));
+  CHECK(parse_slice_value(R"({"state": "LOAD"})"));
+}
+
+TEST_CASE("slice keys name a valid node and artifact") {
+  auto key = parse_slice_key(slice_key("node-1", "org.example:cart:1.0.0"));
+  REQUIRE(key);
+  CHECK(key->node == "node-1");
+  CHECK(key->artifact == "org.example:cart:1.0.0");
+  CHECK_FALSE(parse_slice_key("slices/node-1"));
+  CHECK_FALSE(parse_slice_key("slices/Node/org.example:cart:1.0.0"));
+  CHECK_FALSE(parse_slice_key("slice-target/org.example:cart"));
+  CHECK(parse_node_lifecycle("ON_DUTY") == NodeLifecycle::OnDuty);
+  CHECK(parse_leader_value("node-2") == std::string("node-2"));
+  CHECK_FALSE(parse_leader_value("{}"));
+}
