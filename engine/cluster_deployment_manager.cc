@@ -1,0 +1,1111 @@
+#include "engine/cluster_deployment_manager.h"
+
+#include <algorithm>
+#include <deque>
+#include <functional>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "engine/assertion.h"
+#include "engine/blueprint.h"
+#include "engine/kv_schema.h"
+#include "engine/lifecycle.h"
+#include "engine/mutations.h"
+#include "engine/ownership.h"
+#include "engine/timers.h"
+
+namespace aether::engine {
+
+namespace {
+
+constexpr const char* kComponent = "cdm";
+constexpr Nanos kReconcileDebounce = seconds(1);
+constexpr Nanos kReconcileAfterFailure = seconds(5);
+
+// The state that answers a command (engine-semantics.md §4, Re-send). nullopt
+// `observed`: the key is absent.
+bool answers(SliceState command, std::optional<SliceState> observed) {
+  if (!observed) return command == SliceState::Unload;
+  switch (command) {
+    case SliceState::Load:
+      return *observed == SliceState::Loading || *observed == SliceState::Loaded ||
+             *observed == SliceState::Failed;
+    case SliceState::Activate:
+      return *observed == SliceState::Activating || *observed == SliceState::Active ||
+             *observed == SliceState::Failed;
+    case SliceState::Deactivate:
+      return *observed == SliceState::Deactivating || *observed == SliceState::Loaded ||
+             *observed == SliceState::Failed;
+    case SliceState::Unload:
+      return *observed == SliceState::Unloading;
+    default:
+      return true;
+  }
+}
+
+std::string command_value(SliceState state) {
+  return encode_slice_value(SliceValue{state, std::nullopt, false});
+}
+
+std::optional<SliceState> observed_state(const std::optional<SliceValue>& observed) {
+  if (!observed) return std::nullopt;
+  return observed->state;
+}
+
+std::optional<Blueprint> parse_blueprint_value(const std::string& id, const std::string& text,
+                                               std::string* why) {
+  auto result = parse_blueprint_text(text);
+  if (auto* errors = std::get_if<std::vector<BlueprintError>>(&result)) {
+    const auto& first = errors->front();
+    *why = (first.path.empty() ? "" : first.path + ": ") + first.message;
+    return std::nullopt;
+  }
+  auto blueprint = std::get<Blueprint>(std::move(result));
+  if (blueprint.id != id) {
+    *why = "id \"" + blueprint.id + "\" does not match its key";
+    return std::nullopt;
+  }
+  return blueprint;
+}
+
+}  // namespace
+
+class ClusterDeploymentManager::Active
+    : public std::enable_shared_from_this<ClusterDeploymentManager::Active> {
+ public:
+  Active(const NodeServices& services, const EngineConfig& config, std::optional<std::uint64_t> tag)
+      : services_(services), config_(config), tag_(tag), timers_(services.clock) {}
+
+  std::optional<std::uint64_t> tag() const { return tag_; }
+  void start();
+  void on_kv(const KvNotification& n);
+  void on_topology(const TopologyEvent& event);
+
+ private:
+  struct Desired {
+    std::string artifact;
+    std::string owner;
+    int count = 0;
+    int min_instances = 0;
+    bool failed = false;
+    std::vector<std::string> depends_on;
+  };
+  struct Entry {
+    std::optional<SliceValue> observed;
+    std::optional<SliceState> intent;  // own command not yet answered
+    Nanos since_ns = 0;
+    TimerId resend = 0;
+    bool leaving = false;  // source of a move: not live for scale decisions
+  };
+  struct Command {
+    KvCommand kv;
+    bool slice = false;
+    std::optional<SliceState> decided_from;  // effective state when decided
+    std::optional<std::string> target_base;  // a slice-target write
+  };
+  struct Batch {
+    std::vector<Command> commands;
+    std::function<void(bool committed)> after;
+  };
+  struct Move {
+    NodeId source;
+    NodeId target;
+  };
+
+  // Events.
+  void on_blueprint_put(const std::string& id, const std::string& value);
+  void on_blueprint_remove(const std::string& id);
+  void on_target_put(const std::string& base, const std::string& value);
+  void on_target_remove(const std::string& base);
+  void on_slice_put(const std::string& key, const SliceKey& slice, const std::string& value);
+  void on_slice_remove(const SliceKey& slice);
+  void on_node_gone(const NodeId& node);
+
+  // Desired state.
+  void recompute_ownership();
+  void set_desired(const std::string& base, const SliceTarget& target);
+  void forget_desired(const std::string& base);
+  void write_target_from_blueprint(const std::string& base, const Blueprint& blueprint);
+  void sync_targets();
+  void mark_failed(const std::string& artifact);
+  const Desired* desired_for(const std::string& artifact) const;
+
+  // Reconcile.
+  void reconcile();
+  void arm_periodic();
+  void schedule_reconcile(Nanos delay_ns);
+  void fix_count(const std::string& base);
+  void place(const std::string& artifact, int count);
+  void scale_down(const std::string& artifact, const Desired& desired, int live);
+  void rebalance();
+  void check_stuck_and_orphans();
+  void activate_ready(const std::string& artifact);
+  bool dependencies_ready(const Desired& desired) const;
+  std::vector<NodeId> eligible_nodes() const;
+  bool eligible(const NodeId& node) const;
+  int live_count(const std::string& artifact) const;
+
+  // Commands (recorded in memory at once, written through the serialized queue).
+  std::optional<SliceState> effective(const Entry& entry) const;
+  void cmd_load(const std::string& artifact, const NodeId& node);
+  void cmd_unload(const std::string& artifact, const NodeId& node);
+  void cmd_activate(const std::string& artifact, const NodeId& node);
+  void cmd_remove_slice(const std::string& artifact, const NodeId& node);
+  void cmd_remove(const std::string& key);
+  void cmd_put_target(const std::string& base, const SliceTarget& target);
+  void cmd_remove_target(const std::string& base);
+  void unload_live(const std::string& base, const std::optional<std::string>& keep_artifact);
+  void flush(std::function<void(bool)> after = nullptr);
+  void pump();
+  void submit_now(Batch batch);
+  void on_batch_done(std::uint64_t attempt, const std::shared_ptr<Batch>& batch, bool committed);
+  void arm_resend(const std::string& artifact, const NodeId& node, SliceState command);
+  void count(const char* counter, std::int64_t delta = 1) { services_.events.count(counter, delta); }
+  void log(LogLevel level, std::string message) {
+    services_.logger.log(level, kComponent, std::move(message));
+  }
+
+  NodeServices services_;
+  const EngineConfig& config_;
+  std::optional<std::uint64_t> tag_;
+  TimerSet timers_;
+
+  std::map<std::string, std::optional<Blueprint>> blueprints_;
+  std::map<std::string, SliceTarget> targets_;
+  Ownership ownership_;
+  std::map<std::string, Desired> desired_;                  // by base
+  std::map<std::string, std::map<NodeId, Entry>> entries_;  // artifact -> node -> entry
+  std::map<NodeId, std::string> lifecycle_;
+  std::size_t cursor_ = 0;
+  std::map<std::string, int> transient_failures_;
+  std::map<std::string, Nanos> backoff_until_;
+  std::map<std::string, Move> moves_;
+  std::map<std::string, TimerId> processing_timers_;
+
+  Batch building_;
+  std::deque<Batch> queue_;
+  bool in_flight_ = false;
+  std::uint64_t attempt_ = 0;
+  TimerId write_timer_ = 0;
+  std::map<std::string, int> pending_targets_;
+
+  TimerId reconcile_timer_ = 0;
+  Nanos reconcile_due_ = 0;
+};
+
+// ---------------------------------------------------------------------------
+// Activation and events
+
+void ClusterDeploymentManager::Active::start() {
+  count("leader-activations");
+  for (const auto& [key, value] : services_.kv.scan(std::string(kNodeLifecyclePrefix))) {
+    lifecycle_[*key_suffix(key, kNodeLifecyclePrefix)] = value;
+  }
+  for (const auto& [key, value] : services_.kv.scan(std::string(kBlueprintPrefix))) {
+    const auto id = *key_suffix(key, kBlueprintPrefix);
+    std::string why;
+    blueprints_[id] = parse_blueprint_value(id, value, &why);
+    if (!blueprints_[id]) {
+      log(LogLevel::Warn, "blueprint " + id + " is invalid: " + why);
+      count("malformed-values");
+    }
+  }
+  for (const auto& [key, value] : services_.kv.scan(std::string(kSliceTargetPrefix))) {
+    const auto base = *key_suffix(key, kSliceTargetPrefix);
+    if (auto target = parse_slice_target(value)) {
+      targets_[base] = *target;
+    } else {
+      count("malformed-values");
+    }
+  }
+  recompute_ownership();
+  for (const auto& [base, owner] : ownership_.owner_of) {
+    const auto& blueprint = *blueprints_.at(owner);
+    const auto* slice = blueprint.find(*parse_artifact_base(base));
+    auto target = targets_.find(base);
+    if (target != targets_.end() && target->second.owner == owner &&
+        target->second.version == slice->artifact.version) {
+      set_desired(base, target->second);
+    } else {
+      SliceTarget fresh{slice->artifact.version, slice->instances, slice->min_available, owner, false};
+      set_desired(base, fresh);
+      cmd_put_target(base, fresh);  // an echo, not a new allocation trigger
+    }
+  }
+  for (const auto& [base, target] : targets_) {
+    if (!ownership_.owner(base)) cmd_remove_target(base);
+  }
+  const Nanos now = timers_.now();
+  for (const auto& [key, value] : services_.kv.scan(std::string(kSlicePrefix))) {
+    auto slice = parse_slice_key(key);
+    auto parsed = parse_slice_value(value);
+    if (!slice || !parsed) {
+      count("malformed-values");
+      cmd_remove(key);
+      continue;
+    }
+    Entry& entry = entries_[slice->artifact][slice->node];
+    entry.observed = *parsed;
+    entry.since_ns = now;
+  }
+  reconcile();
+  arm_periodic();
+  timers_.after(config_.activation_recheck_delay_ns, [this] {
+    const auto view = services_.topology.view();
+    std::set<NodeId> absent;
+    for (const auto& [key, value] : services_.kv.scan(std::string(kSlicePrefix))) {
+      if (auto slice = parse_slice_key(key);
+          slice && !std::binary_search(view.begin(), view.end(), slice->node)) {
+        absent.insert(slice->node);
+      }
+    }
+    for (const auto& [node, state] : lifecycle_) {
+      if (!std::binary_search(view.begin(), view.end(), node)) absent.insert(node);
+    }
+    for (const auto& node : absent) on_node_gone(node);
+    reconcile();
+  });
+}
+
+void ClusterDeploymentManager::Active::on_kv(const KvNotification& n) {
+  if (n.origin != KvOrigin::Apply) return;
+  if (auto id = key_suffix(n.key, kBlueprintPrefix)) {
+    n.op == KvOp::Put ? on_blueprint_put(*id, n.value) : on_blueprint_remove(*id);
+  } else if (auto base = key_suffix(n.key, kSliceTargetPrefix)) {
+    n.op == KvOp::Put ? on_target_put(*base, n.value) : on_target_remove(*base);
+  } else if (key_suffix(n.key, kSlicePrefix)) {
+    auto slice = parse_slice_key(n.key);
+    if (!slice) {
+      if (n.op == KvOp::Put) {
+        count("malformed-values");
+        cmd_remove(n.key);
+      }
+    } else if (n.op == KvOp::Put) {
+      on_slice_put(n.key, *slice, n.value);
+    } else {
+      on_slice_remove(*slice);
+    }
+  } else if (auto node = key_suffix(n.key, kNodeLifecyclePrefix)) {
+    if (n.op == KvOp::Put) {
+      lifecycle_[*node] = n.value;
+      if (parse_node_lifecycle(n.value) == NodeLifecycle::OnDuty) schedule_reconcile(kReconcileDebounce);
+    } else {
+      lifecycle_.erase(*node);
+    }
+  }
+  flush();
+}
+
+void ClusterDeploymentManager::Active::on_topology(const TopologyEvent& event) {
+  if (event.change == TopologyChange::NodeAdded) {
+    schedule_reconcile(kReconcileDebounce);
+    return;
+  }
+  on_node_gone(event.node);
+}
+
+void ClusterDeploymentManager::Active::on_node_gone(const NodeId& node) {
+  for (auto& [artifact, nodes] : entries_) {
+    auto it = nodes.find(node);
+    if (it == nodes.end()) continue;
+    timers_.cancel(it->second.resend);
+    nodes.erase(it);
+  }
+  std::erase_if(moves_,
+                [&](const auto& item) { return item.second.source == node || item.second.target == node; });
+  for (const auto& [key, value] : services_.kv.scan(slice_node_prefix(node))) cmd_remove(key);
+  cmd_remove(node_lifecycle_key(node));
+  lifecycle_.erase(node);
+  log(LogLevel::Info, "node " + node + " gone: removing its keys");
+  auto self = weak_from_this();
+  flush([this, self](bool) {
+    if (!self.expired()) reconcile();
+  });
+}
+
+void ClusterDeploymentManager::Active::on_blueprint_put(const std::string& id, const std::string& value) {
+  const Ownership before = ownership_;
+  std::string why;
+  blueprints_[id] = parse_blueprint_value(id, value, &why);
+  recompute_ownership();
+  if (!blueprints_[id]) {
+    log(LogLevel::Warn, "blueprint " + id + " is invalid: " + why);
+    count("malformed-values");
+  } else if (ownership_.rejected.count(id)) {
+    log(LogLevel::Warn, "blueprint " + id + " rejected: another blueprint owns one of its artifacts");
+    count("rejected-blueprints");
+  } else {
+    const Blueprint& blueprint = *blueprints_[id];
+    for (const auto& slice : blueprint.slices) {
+      const auto base = slice.artifact.base().to_string();
+      SliceTarget target{slice.artifact.version, slice.instances, slice.min_available, id, false};
+      cmd_put_target(base, target);
+      if (config_.mutation(mutation::kAllocateAtBlueprintPut)) {
+        set_desired(base, target);
+        place(slice.artifact.to_string(), slice.instances);
+      }
+    }
+    if (auto old = processing_timers_.find(id); old != processing_timers_.end()) timers_.cancel(old->second);
+    processing_timers_[id] = timers_.after(config_.blueprint_processing_timeout_ns, [this, id] {
+      processing_timers_.erase(id);
+      auto it = blueprints_.find(id);
+      if (it == blueprints_.end() || !it->second) return;
+      const int eligible_count = static_cast<int>(eligible_nodes().size());
+      for (const auto& slice : it->second->slices) {
+        const auto* desired = desired_for(slice.artifact.to_string());
+        if (!desired || desired->owner != id) continue;
+        int active = 0;
+        for (const auto& [node, entry] : entries_[slice.artifact.to_string()]) {
+          if (entry.observed && entry.observed->state == SliceState::Active) ++active;
+        }
+        if (active < std::min(desired->count, eligible_count)) {
+          log(LogLevel::Warn, "blueprint " + id + " not fully ACTIVE within the processing timeout");
+          count("blueprints-over-processing-timeout");
+          return;
+        }
+      }
+    });
+  }
+  // Bases it owned before and no longer owns.
+  for (const auto& [base, owner] : before.owner_of) {
+    if (owner != id || ownership_.owner(base) == id) continue;
+    forget_desired(base);
+    cmd_remove_target(base);
+  }
+  sync_targets();
+}
+
+void ClusterDeploymentManager::Active::on_blueprint_remove(const std::string& id) {
+  const Ownership before = ownership_;
+  blueprints_.erase(id);
+  recompute_ownership();
+  for (const auto& [base, owner] : before.owner_of) {
+    if (owner != id) continue;
+    forget_desired(base);
+    cmd_remove_target(base);
+  }
+  if (auto timer = processing_timers_.find(id); timer != processing_timers_.end()) {
+    timers_.cancel(timer->second);
+    processing_timers_.erase(timer);
+  }
+  flush();
+  schedule_reconcile(kReconcileAfterFailure);
+  sync_targets();
+}
+
+void ClusterDeploymentManager::Active::on_target_put(const std::string& base, const std::string& value) {
+  auto target = parse_slice_target(value);
+  if (!target) {
+    count("malformed-values");
+    targets_.erase(base);
+    recompute_ownership();
+    sync_targets();
+    return;
+  }
+  targets_[base] = *target;
+  recompute_ownership();
+  auto owner = ownership_.owner(base);
+  if (!owner) {
+    forget_desired(base);
+    cmd_remove_target(base);
+    return;
+  }
+  const Blueprint& blueprint = *blueprints_.at(*owner);
+  const auto* slice = blueprint.find(*parse_artifact_base(base));
+  if (*owner != target->owner || slice->artifact.version != target->version) {
+    write_target_from_blueprint(base, blueprint);
+    return;
+  }
+  if (!target->failed) {
+    transient_failures_.erase(slice->artifact.to_string());
+    backoff_until_.erase(slice->artifact.to_string());
+  }
+  set_desired(base, *target);
+  unload_live(base, slice->artifact.to_string());
+  fix_count(base);
+  activate_ready(slice->artifact.to_string());
+  sync_targets();
+}
+
+void ClusterDeploymentManager::Active::on_target_remove(const std::string& base) {
+  targets_.erase(base);
+  recompute_ownership();
+  forget_desired(base);
+  sync_targets();
+}
+
+void ClusterDeploymentManager::Active::on_slice_put(const std::string& key, const SliceKey& slice,
+                                                    const std::string& value) {
+  const std::string& artifact = slice.artifact;
+  Entry& entry = entries_[artifact][slice.node];
+  const bool was_live = effective(entry) && is_live_state(*effective(entry)) && !entry.leaving;
+  auto parsed = parse_slice_value(value);
+  const Desired* desired = desired_for(artifact);
+  if (!parsed) {
+    log(LogLevel::Warn, "unparseable value at " + key + ": removing it");
+    count("malformed-values");
+    entry.observed = SliceValue{SliceState::Failed, std::string("malformed"), false};
+    entry.intent.reset();
+    if (desired) {
+      const int failures = ++transient_failures_[artifact];
+      backoff_until_[artifact] = timers_.now() + std::min<Nanos>(seconds(1) << std::min(failures - 1, 30),
+                                                                 config_.transient_backoff_cap_ns);
+    }
+    cmd_remove(key);
+    schedule_reconcile(kReconcileDebounce);
+    return;
+  }
+  if (!entry.observed || entry.observed->state != parsed->state) entry.since_ns = timers_.now();
+  entry.observed = *parsed;
+  if (entry.intent && answers(*entry.intent, parsed->state)) {
+    entry.intent.reset();
+    timers_.cancel(entry.resend);
+    entry.resend = 0;
+  }
+  switch (parsed->state) {
+    case SliceState::Loaded:
+      activate_ready(artifact);
+      break;
+    case SliceState::Active: {
+      transient_failures_.erase(artifact);
+      for (const auto& [base, other] : desired_) {
+        if (std::find(other.depends_on.begin(), other.depends_on.end(), artifact) != other.depends_on.end()) {
+          activate_ready(other.artifact);
+        }
+      }
+      auto move = moves_.find(artifact);
+      if (move != moves_.end() && move->second.target == slice.node) {
+        const NodeId source = move->second.source;
+        moves_.erase(move);
+        auto src = entries_[artifact].find(source);
+        if (src != entries_[artifact].end() && effective(src->second) &&
+            is_live_state(*effective(src->second))) {
+          cmd_unload(artifact, source);
+        }
+      }
+      break;
+    }
+    case SliceState::Failed: {
+      if (entry.intent != SliceState::Unload) cmd_unload(artifact, slice.node);
+      if (!desired || desired->artifact != artifact) break;
+      if (parsed->fatal) {
+        log(LogLevel::Warn, artifact + " failed fatally on " + slice.node + ": " +
+                                parsed->failure_reason.value_or("(no reason)"));
+        mark_failed(artifact);
+      } else if (parsed->failure_reason != std::string(kLostReason)) {
+        const int failures = ++transient_failures_[artifact];
+        count("retries");
+        if (failures >= config_.transient_retry_max) {
+          log(LogLevel::Warn,
+              artifact + " failed " + std::to_string(failures) + " times: treating it as fatal");
+          mark_failed(artifact);
+        } else {
+          backoff_until_[artifact] = timers_.now() + std::min<Nanos>(seconds(1) << std::min(failures - 1, 30),
+                                                                     config_.transient_backoff_cap_ns);
+        }
+      }
+      break;
+    }
+    default:
+      break;
+  }
+  const bool now_live = effective(entry) && is_live_state(*effective(entry)) && !entry.leaving;
+  if (was_live != now_live) schedule_reconcile(kReconcileDebounce);
+}
+
+void ClusterDeploymentManager::Active::on_slice_remove(const SliceKey& slice) {
+  auto nodes = entries_.find(slice.artifact);
+  if (nodes == entries_.end()) return;
+  auto it = nodes->second.find(slice.node);
+  if (it == nodes->second.end()) return;
+  if (!it->second.observed && it->second.intent == SliceState::Load) return;  // our LOAD is still to land
+  timers_.cancel(it->second.resend);
+  nodes->second.erase(it);
+  if (nodes->second.empty()) entries_.erase(nodes);
+  auto move = moves_.find(slice.artifact);
+  if (move != moves_.end() && (move->second.source == slice.node || move->second.target == slice.node)) {
+    moves_.erase(move);
+  }
+  Nanos delay = kReconcileDebounce;
+  if (auto backoff = backoff_until_.find(slice.artifact); backoff != backoff_until_.end()) {
+    delay = std::max(delay, backoff->second - timers_.now());
+  }
+  schedule_reconcile(delay);
+}
+
+// ---------------------------------------------------------------------------
+// Desired state
+
+void ClusterDeploymentManager::Active::recompute_ownership() {
+  ownership_ = compute_ownership(blueprints_, targets_);
+}
+
+const ClusterDeploymentManager::Active::Desired* ClusterDeploymentManager::Active::desired_for(
+    const std::string& artifact) const {
+  auto it = desired_.find(base_of(artifact));
+  return it == desired_.end() ? nullptr : &it->second;
+}
+
+void ClusterDeploymentManager::Active::set_desired(const std::string& base, const SliceTarget& target) {
+  Desired desired;
+  desired.owner = target.owner;
+  desired.count = target.instances;
+  desired.min_instances = target.min_instances;
+  desired.failed = target.failed;
+  const auto& blueprint = *blueprints_.at(target.owner);
+  const auto* slice = blueprint.find(*parse_artifact_base(base));
+  desired.artifact = slice->artifact.to_string();
+  for (const auto& dep : slice->depends_on) desired.depends_on.push_back(dep.to_string());
+  desired_[base] = std::move(desired);
+}
+
+void ClusterDeploymentManager::Active::forget_desired(const std::string& base) {
+  desired_.erase(base);
+  unload_live(base, std::nullopt);
+}
+
+void ClusterDeploymentManager::Active::write_target_from_blueprint(const std::string& base,
+                                                                   const Blueprint& blueprint) {
+  const auto* slice = blueprint.find(*parse_artifact_base(base));
+  cmd_put_target(base, SliceTarget{slice->artifact.version, slice->instances, slice->min_available,
+                                   blueprint.id, false});
+}
+
+void ClusterDeploymentManager::Active::sync_targets() {
+  for (const auto& [base, owner] : ownership_.owner_of) {
+    if (pending_targets_[base] > 0) continue;
+    const auto& blueprint = *blueprints_.at(owner);
+    const auto* slice = blueprint.find(*parse_artifact_base(base));
+    auto target = targets_.find(base);
+    if (target == targets_.end() || target->second.owner != owner ||
+        target->second.version != slice->artifact.version) {
+      write_target_from_blueprint(base, blueprint);
+    }
+  }
+  for (const auto& [base, target] : targets_) {
+    if (pending_targets_[base] == 0 && !ownership_.owner(base)) cmd_remove_target(base);
+  }
+}
+
+void ClusterDeploymentManager::Active::mark_failed(const std::string& artifact) {
+  const auto base = base_of(artifact);
+  auto it = desired_.find(base);
+  if (it == desired_.end() || it->second.artifact != artifact || it->second.failed) return;
+  it->second.failed = true;
+  auto target = targets_.find(base);
+  if (target == targets_.end()) return;
+  SliceTarget failed = target->second;
+  failed.failed = true;
+  cmd_put_target(base, failed);
+}
+
+// ---------------------------------------------------------------------------
+// Reconcile
+
+void ClusterDeploymentManager::Active::schedule_reconcile(Nanos delay_ns) {
+  const Nanos due = timers_.now() + std::max<Nanos>(delay_ns, 0);
+  if (reconcile_timer_ != 0 && timers_.pending(reconcile_timer_)) {
+    if (reconcile_due_ <= due) return;
+    timers_.cancel(reconcile_timer_);
+  }
+  reconcile_due_ = due;
+  reconcile_timer_ = timers_.after(due - timers_.now(), [this] {
+    reconcile_timer_ = 0;
+    reconcile();
+  });
+}
+
+void ClusterDeploymentManager::Active::arm_periodic() {
+  timers_.after(config_.reconciliation_interval_ns, [this] {
+    reconcile();
+    arm_periodic();
+  });
+}
+
+void ClusterDeploymentManager::Active::reconcile() {
+  count("reconciles");
+  check_stuck_and_orphans();
+  for (const auto& [base, desired] : desired_) fix_count(base);
+  for (const auto& [base, desired] : desired_) activate_ready(desired.artifact);
+  if (config_.reconciliation == ReconciliationStrategy::Aggressive && config_.auto_rebalancing) rebalance();
+  flush();
+}
+
+std::vector<NodeId> ClusterDeploymentManager::Active::eligible_nodes() const {
+  std::vector<NodeId> out;
+  for (const auto& node : services_.topology.view()) {
+    if (eligible(node)) out.push_back(node);
+  }
+  return out;
+}
+
+bool ClusterDeploymentManager::Active::eligible(const NodeId& node) const {
+  const auto view = services_.topology.view();
+  if (!std::binary_search(view.begin(), view.end(), node)) return false;
+  if (config_.mutation(mutation::kIgnoreEligibility)) return true;
+  auto it = lifecycle_.find(node);
+  return it != lifecycle_.end() && parse_node_lifecycle(it->second) == NodeLifecycle::OnDuty;
+}
+
+std::optional<SliceState> ClusterDeploymentManager::Active::effective(const Entry& entry) const {
+  if (entry.intent) return entry.intent;
+  if (entry.observed) return entry.observed->state;
+  return std::nullopt;
+}
+
+int ClusterDeploymentManager::Active::live_count(const std::string& artifact) const {
+  auto it = entries_.find(artifact);
+  if (it == entries_.end()) return 0;
+  int live = 0;
+  for (const auto& [node, entry] : it->second) {
+    auto state = effective(entry);
+    if (state && is_live_state(*state) && !entry.leaving) ++live;
+  }
+  return live;
+}
+
+void ClusterDeploymentManager::Active::fix_count(const std::string& base) {
+  auto it = desired_.find(base);
+  if (it == desired_.end() || it->second.failed) return;
+  const Desired& desired = it->second;
+  const int live = live_count(desired.artifact);
+  if (live < desired.count) {
+    auto backoff = backoff_until_.find(desired.artifact);
+    if (backoff != backoff_until_.end() && backoff->second > timers_.now()) {
+      schedule_reconcile(backoff->second - timers_.now());
+      return;
+    }
+    place(desired.artifact, desired.count - live);
+  } else if (live > desired.count) {
+    scale_down(desired.artifact, desired, live);
+  }
+}
+
+void ClusterDeploymentManager::Active::place(const std::string& artifact, int count_wanted) {
+  const auto eligible_list = eligible_nodes();
+  std::set<NodeId> busy;  // nodes with any entry at all
+  for (const auto& [other, nodes] : entries_) {
+    for (const auto& [node, entry] : nodes) busy.insert(node);
+  }
+  auto has_artifact = [&](const NodeId& node) {
+    auto it = entries_.find(artifact);
+    return it != entries_.end() && it->second.count(node) > 0;
+  };
+  int placed = 0;
+  for (const auto& node : eligible_list) {
+    if (placed == count_wanted) break;
+    if (busy.count(node) || has_artifact(node)) continue;
+    cmd_load(artifact, node);
+    ++placed;
+  }
+  const std::size_t n = eligible_list.size();
+  for (std::size_t step = 0; step < n && placed < count_wanted; ++step) {
+    const std::size_t index = (cursor_ + step) % n;
+    const auto& node = eligible_list[index];
+    if (has_artifact(node)) continue;
+    cmd_load(artifact, node);
+    ++placed;
+    cursor_ = index + 1;
+  }
+  if (placed < count_wanted) {
+    log(LogLevel::Info,
+        artifact + ": " + std::to_string(count_wanted - placed) + " instance(s) wait for eligible nodes");
+  }
+}
+
+void ClusterDeploymentManager::Active::scale_down(const std::string& artifact, const Desired& desired,
+                                                  int live) {
+  int excess = live - desired.count;
+  if (!config_.mutation(mutation::kSkipScaleDownFloor))
+    excess = std::min(excess, live - desired.min_instances);
+  if (excess <= 0) return;
+  std::vector<NodeId> inactive;
+  std::vector<NodeId> active;
+  for (const auto& [node, entry] : entries_[artifact]) {
+    auto state = effective(entry);
+    if (!state || !is_live_state(*state) || entry.leaving) continue;
+    (*state == SliceState::Active ? active : inactive).push_back(node);
+  }
+  std::vector<NodeId> victims(inactive.rbegin(), inactive.rend());
+  victims.insert(victims.end(), active.rbegin(), active.rend());
+  for (int i = 0; i < excess && i < static_cast<int>(victims.size()); ++i) cmd_unload(artifact, victims[i]);
+}
+
+void ClusterDeploymentManager::Active::check_stuck_and_orphans() {
+  const Nanos now = timers_.now();
+  std::vector<std::pair<std::string, NodeId>> to_unload;
+  std::vector<std::pair<std::string, NodeId>> to_remove;
+  for (const auto& [artifact, nodes] : entries_) {
+    const Desired* desired = desired_for(artifact);
+    const bool orphan = !desired || desired->artifact != artifact;
+    for (const auto& [node, entry] : nodes) {
+      const std::optional<SliceState> observed = observed_state(entry.observed);
+      const auto state = effective(entry);
+      if (!state) continue;
+      if (orphan) {
+        if (observed == SliceState::Unload || observed == SliceState::Unloading) {
+          to_remove.emplace_back(artifact, node);
+        } else if (*state != SliceState::Unload && *state != SliceState::Unloading) {
+          to_unload.emplace_back(artifact, node);
+        }
+        continue;
+      }
+      if (!observed || entry.intent) continue;
+      auto timeout = state_timeout_ns(*observed, config_.timeouts);
+      if (!timeout || now - entry.since_ns <= config_.stuck_multiplier * *timeout) continue;
+      count("stuck-cleanups");
+      log(LogLevel::Warn, artifact + " on " + node + " stuck in " + slice_state_name(*observed));
+      if (*observed == SliceState::Loading || *observed == SliceState::Activating) {
+        to_unload.emplace_back(artifact, node);
+      } else {
+        to_remove.emplace_back(artifact, node);
+      }
+    }
+  }
+  for (const auto& [artifact, node] : to_unload) cmd_unload(artifact, node);
+  for (const auto& [artifact, node] : to_remove) cmd_remove_slice(artifact, node);
+}
+
+bool ClusterDeploymentManager::Active::dependencies_ready(const Desired& desired) const {
+  for (const auto& dep : desired.depends_on) {
+    auto it = entries_.find(dep);
+    if (it == entries_.end()) return false;
+    bool any = false;
+    for (const auto& [node, entry] : it->second) {
+      any = any || (entry.observed && entry.observed->state == SliceState::Active && !entry.intent);
+    }
+    if (!any) return false;
+  }
+  return true;
+}
+
+void ClusterDeploymentManager::Active::activate_ready(const std::string& artifact) {
+  const Desired* desired = desired_for(artifact);
+  if (!desired || desired->artifact != artifact) return;
+  if (!dependencies_ready(*desired) && !config_.mutation(mutation::kActivateBeforeDependencies)) return;
+  auto it = entries_.find(artifact);
+  if (it == entries_.end()) return;
+  std::vector<NodeId> ready;
+  for (const auto& [node, entry] : it->second) {
+    if (!entry.intent && entry.observed && entry.observed->state == SliceState::Loaded) ready.push_back(node);
+  }
+  for (const auto& node : ready) cmd_activate(artifact, node);
+}
+
+void ClusterDeploymentManager::Active::rebalance() {
+  const auto eligible_list = eligible_nodes();
+  if (eligible_list.size() < 2) return;
+  // Load: live entries per eligible node over artifacts not permanently failed
+  // and not depending on one.
+  std::set<std::string> excluded;
+  for (const auto& [base, desired] : desired_) {
+    if (desired.failed) excluded.insert(desired.artifact);
+  }
+  for (bool grew = true; grew;) {
+    grew = false;
+    for (const auto& [base, desired] : desired_) {
+      if (excluded.count(desired.artifact)) continue;
+      for (const auto& dep : desired.depends_on) {
+        if (excluded.count(dep)) {
+          excluded.insert(desired.artifact);
+          grew = true;
+          break;
+        }
+      }
+    }
+  }
+  std::map<NodeId, int> load;
+  for (const auto& node : eligible_list) load[node] = 0;
+  for (const auto& [artifact, nodes] : entries_) {
+    if (excluded.count(artifact)) continue;
+    for (const auto& [node, entry] : nodes) {
+      auto state = effective(entry);
+      if (state && is_live_state(*state) && load.count(node)) ++load[node];
+    }
+  }
+  for (const auto& [base, desired] : desired_) {
+    const auto& artifact = desired.artifact;
+    if (excluded.count(artifact) || moves_.count(artifact)) continue;
+    auto& nodes = entries_[artifact];
+    // Most-loaded source holding a live ACTIVE-or-not instance; least-loaded target lacking the artifact.
+    std::optional<NodeId> source;
+    std::optional<NodeId> target;
+    for (const auto& [node, entry] : nodes) {
+      auto state = effective(entry);
+      if (!state || !is_live_state(*state) || entry.leaving || !load.count(node)) continue;
+      if (!source || load[node] > load[*source]) source = node;
+    }
+    for (const auto& node : eligible_list) {
+      if (nodes.count(node)) continue;
+      if (!target || load[node] < load[*target]) target = node;
+    }
+    if (!source || !target || load[*source] - load[*target] <= 1) continue;
+    // A move never takes ACTIVE instances below min_available.
+    auto src_state = effective(nodes[*source]);
+    if (src_state == SliceState::Active) {
+      int active = 0;
+      for (const auto& [node, entry] : nodes) {
+        if (effective(entry) == SliceState::Active && !entry.leaving) ++active;
+      }
+      if (active - 1 < desired.min_instances) continue;
+    }
+    log(LogLevel::Info, "moving " + artifact + " from " + *source + " to " + *target);
+    count("moves");
+    moves_[artifact] = Move{*source, *target};
+    nodes[*source].leaving = true;
+    cmd_load(artifact, *target);
+    --load[*source];
+    ++load[*target];
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Commands and the serialized writer
+
+void ClusterDeploymentManager::Active::cmd_load(const std::string& artifact, const NodeId& node) {
+  Entry& entry = entries_[artifact][node];
+  const auto from = effective(entry);
+  entry.intent = SliceState::Load;
+  entry.since_ns = timers_.now();
+  building_.commands.push_back(Command{
+      KvCommand::put(slice_key(node, artifact), command_value(SliceState::Load)), true, from, std::nullopt});
+  count("allocations");
+}
+
+void ClusterDeploymentManager::Active::cmd_unload(const std::string& artifact, const NodeId& node) {
+  Entry& entry = entries_[artifact][node];
+  const auto from = effective(entry);
+  if (from == SliceState::Unload || from == SliceState::Unloading) return;
+  entry.intent = SliceState::Unload;
+  building_.commands.push_back(
+      Command{KvCommand::put(slice_key(node, artifact), command_value(SliceState::Unload)), true, from,
+              std::nullopt});
+  count("unloads");
+}
+
+void ClusterDeploymentManager::Active::cmd_activate(const std::string& artifact, const NodeId& node) {
+  Entry& entry = entries_[artifact][node];
+  const auto from = effective(entry);
+  AETHER_ASSERT(services_.assertions, entry.intent != SliceState::Unload,
+                "the CDM never activates a key it recorded as UNLOAD: " + slice_key(node, artifact));
+  entry.intent = SliceState::Activate;
+  building_.commands.push_back(
+      Command{KvCommand::put(slice_key(node, artifact), command_value(SliceState::Activate)), true, from,
+              std::nullopt});
+}
+
+void ClusterDeploymentManager::Active::cmd_remove_slice(const std::string& artifact, const NodeId& node) {
+  cmd_remove(slice_key(node, artifact));
+}
+
+void ClusterDeploymentManager::Active::cmd_remove(const std::string& key) {
+  building_.commands.push_back(Command{KvCommand::remove(key), false, std::nullopt, std::nullopt});
+}
+
+void ClusterDeploymentManager::Active::cmd_put_target(const std::string& base, const SliceTarget& target) {
+  ++pending_targets_[base];
+  building_.commands.push_back(Command{KvCommand::put(slice_target_key(base), encode_slice_target(target)),
+                                       false, std::nullopt, base});
+}
+
+void ClusterDeploymentManager::Active::cmd_remove_target(const std::string& base) {
+  ++pending_targets_[base];
+  building_.commands.push_back(Command{KvCommand::remove(slice_target_key(base)), false, std::nullopt, base});
+}
+
+void ClusterDeploymentManager::Active::unload_live(const std::string& base,
+                                                   const std::optional<std::string>& keep) {
+  std::vector<std::pair<std::string, NodeId>> victims;
+  for (const auto& [artifact, nodes] : entries_) {
+    if (base_of(artifact) != base || artifact == keep) continue;
+    for (const auto& [node, entry] : nodes) {
+      auto state = effective(entry);
+      if (state && is_live_state(*state)) victims.emplace_back(artifact, node);
+    }
+  }
+  for (const auto& [artifact, node] : victims) cmd_unload(artifact, node);
+}
+
+void ClusterDeploymentManager::Active::flush(std::function<void(bool)> after) {
+  if (building_.commands.empty() && !after) return;
+  Batch batch = std::move(building_);
+  building_ = Batch{};
+  batch.after = std::move(after);
+  if (config_.mutation(mutation::kUnserializedWrites)) {
+    submit_now(std::move(batch));
+    return;
+  }
+  queue_.push_back(std::move(batch));
+  pump();
+}
+
+void ClusterDeploymentManager::Active::pump() {
+  while (!in_flight_ && !queue_.empty()) {
+    Batch batch = std::move(queue_.front());
+    queue_.pop_front();
+    submit_now(std::move(batch));
+  }
+}
+
+void ClusterDeploymentManager::Active::submit_now(Batch batch) {
+  // Drop commands the world overtook while they waited (the key moved away
+  // from the state they were decided on and they are no longer edges).
+  std::vector<Command> kept;
+  auto dropped = std::make_shared<Batch>();
+  for (auto& command : batch.commands) {
+    if (command.slice && command.kv.op == KvOp::Put) {
+      auto applied_text = services_.kv.get(command.kv.key);
+      std::optional<SliceState> applied;
+      if (applied_text) {
+        if (auto value = parse_slice_value(*applied_text)) applied = value->state;
+      }
+      const auto to = parse_slice_value(command.kv.value)->state;
+      const bool legal = is_legal_transition(LifecycleRole::Cdm, applied, to);
+      if (!legal && applied != command.decided_from) {
+        dropped->commands.push_back(std::move(command));
+        continue;
+      }
+      AETHER_ASSERT(services_.assertions, legal,
+                    "CDM write " + std::string(slice_state_name(to)) + " on " + command.kv.key +
+                        " is not a lifecycle edge from " +
+                        (applied ? slice_state_name(*applied) : "(absent)"));
+    }
+    kept.push_back(std::move(command));
+  }
+  batch.commands = std::move(kept);
+  if (!dropped->commands.empty()) {
+    on_batch_done(0, dropped, false);  // reverts their intents and reconciles
+  }
+  if (batch.commands.empty()) {
+    if (batch.after) batch.after(true);
+    return;
+  }
+  KvBatch kv_batch;
+  for (const auto& command : batch.commands) {
+    kv_batch.push_back(command.kv);
+    if (command.slice && command.kv.op == KvOp::Put) {
+      auto slice = parse_slice_key(command.kv.key);
+      arm_resend(slice->artifact, slice->node, parse_slice_value(command.kv.value)->state);
+    }
+  }
+  auto shared = std::make_shared<Batch>(std::move(batch));
+  const bool serialized = !config_.mutation(mutation::kUnserializedWrites);
+  const std::uint64_t attempt = ++attempt_;
+  if (serialized) in_flight_ = true;
+  auto self = weak_from_this();
+  services_.kv.submit(Writer::Cdm, std::move(kv_batch), [this, self, attempt, shared](SubmitOutcome outcome) {
+    if (!self.expired()) on_batch_done(attempt, shared, outcome == SubmitOutcome::Committed);
+  });
+  if (serialized) {
+    write_timer_ = timers_.after(config_.write_timeout_ns, [this, attempt, shared] {
+      write_timer_ = 0;
+      log(LogLevel::Warn, "write timed out; outcome unknown");
+      on_batch_done(attempt, shared, false);
+    });
+  }
+}
+
+void ClusterDeploymentManager::Active::on_batch_done(std::uint64_t attempt,
+                                                     const std::shared_ptr<Batch>& batch, bool committed) {
+  if (attempt != 0) {
+    const bool serialized = !config_.mutation(mutation::kUnserializedWrites);
+    if (serialized) {
+      if (attempt != attempt_ || !in_flight_) return;  // a late report after a timeout
+      in_flight_ = false;
+      timers_.cancel(write_timer_);
+      write_timer_ = 0;
+    }
+  }
+  for (const auto& command : batch->commands) {
+    if (command.target_base) --pending_targets_[*command.target_base];
+  }
+  if (!committed) {
+    for (const auto& command : batch->commands) {
+      if (!command.slice || command.kv.op != KvOp::Put) continue;
+      auto slice = parse_slice_key(command.kv.key);
+      const auto state = parse_slice_value(command.kv.value)->state;
+      auto nodes = entries_.find(slice->artifact);
+      if (nodes == entries_.end()) continue;
+      auto it = nodes->second.find(slice->node);
+      if (it == nodes->second.end() || it->second.intent != state) continue;
+      timers_.cancel(it->second.resend);
+      if (!it->second.observed) {
+        nodes->second.erase(it);
+      } else {
+        it->second.intent.reset();
+        it->second.resend = 0;
+      }
+    }
+    schedule_reconcile(kReconcileAfterFailure);
+  }
+  if (batch->after && attempt != 0) batch->after(committed);
+  pump();
+}
+
+void ClusterDeploymentManager::Active::arm_resend(const std::string& artifact, const NodeId& node,
+                                                  SliceState command) {
+  auto nodes = entries_.find(artifact);
+  if (nodes == entries_.end() || !nodes->second.count(node)) return;
+  Entry& entry = nodes->second[node];
+  timers_.cancel(entry.resend);
+  entry.resend = timers_.after(config_.command_timeout_ns, [this, artifact, node, command] {
+    auto it = entries_.find(artifact);
+    if (it == entries_.end() || !it->second.count(node)) return;
+    Entry& current = it->second[node];
+    current.resend = 0;
+    if (answers(command, observed_state(current.observed)) || current.intent != command) return;
+    if (!eligible(node)) {
+      arm_resend(artifact, node, command);
+      return;
+    }
+    log(LogLevel::Info,
+        "re-sending " + std::string(slice_state_name(command)) + " to " + slice_key(node, artifact));
+    count("resent-commands");
+    building_.commands.push_back(Command{KvCommand::put(slice_key(node, artifact), command_value(command)),
+                                         true, command, std::nullopt});
+    flush();
+  });
+}
+
+// ---------------------------------------------------------------------------
+// The manager
+
+ClusterDeploymentManager::ClusterDeploymentManager(const NodeServices& services, const EngineConfig& config)
+    : services_(services), config_(config) {}
+
+ClusterDeploymentManager::~ClusterDeploymentManager() = default;
+
+std::optional<std::uint64_t> ClusterDeploymentManager::activation_tag() const {
+  return active_ ? active_->tag() : std::nullopt;
+}
+
+void ClusterDeploymentManager::on_leader_change(const LeaderChange& change) {
+  if (!change.local_node_is_leader) {
+    deactivate();
+    return;
+  }
+  if (active_) return;
+  services_.logger.log(LogLevel::Info, kComponent, "activating as leader");
+  active_ = std::make_shared<Active>(services_, config_, change.position);
+  services_.events.cdm_activated(change.position);
+  active_->start();
+}
+
+void ClusterDeploymentManager::deactivate() {
+  if (!active_) return;
+  services_.logger.log(LogLevel::Info, kComponent, "deactivating");
+  active_.reset();  // its timers are cancelled; its callbacks find it gone
+  services_.events.cdm_deactivated();
+}
+
+void ClusterDeploymentManager::on_kv(const KvNotification& notification) {
+  if (auto active = active_) active->on_kv(notification);
+}
+
+void ClusterDeploymentManager::on_topology(const TopologyEvent& event) {
+  if (auto active = active_) active->on_topology(event);
+}
+
+}  // namespace aether::engine

@@ -1,0 +1,43 @@
+// The ClusterDeploymentManager runs on every node and acts only on the one its
+// LeaderManager names (engine-semantics.md §4): it turns blueprints and
+// slice-targets into `slices/{node}/{artifact}` commands, watches the states
+// the nodes report, and reconciles the two. Dormant, it ignores everything;
+// on activation it rebuilds its whole view from the local KV replica.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+
+#include "engine/config.h"
+#include "engine/leader_manager.h"
+#include "engine/node_runtime.h"
+
+namespace aether::engine {
+
+class ClusterDeploymentManager final : public KvListener, public TopologyListener {
+ public:
+  ClusterDeploymentManager(const NodeServices& services, const EngineConfig& config);
+  ~ClusterDeploymentManager() override;
+
+  void on_leader_change(const LeaderChange& change);
+  bool active() const { return active_ != nullptr; }
+  std::optional<std::uint64_t> activation_tag() const;
+
+  void on_kv(const KvNotification& notification) override;
+  void on_restored(std::uint64_t) override {}
+  void on_topology(const TopologyEvent& event) override;
+  void on_quorum(const QuorumEvent&) override {}
+
+  class Active;  // the state of one term as leader (cluster_deployment_manager.cc)
+
+ private:
+  void deactivate();
+
+  NodeServices services_;
+  const EngineConfig& config_;
+  // Shared so that callbacks of a deactivated term can see it is gone.
+  std::shared_ptr<Active> active_;
+};
+
+}  // namespace aether::engine

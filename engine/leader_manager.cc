@@ -1,0 +1,158 @@
+#include "engine/leader_manager.h"
+
+#include <algorithm>
+
+#include "engine/kv_schema.h"
+
+namespace aether::engine {
+
+namespace {
+constexpr Nanos kProposeRetry = millis(500);
+
+bool contains(const std::vector<NodeId>& nodes, const NodeId& node) {
+  return std::find(nodes.begin(), nodes.end(), node) != nodes.end();
+}
+}  // namespace
+
+LeaderManager::LeaderManager(const NodeServices& services, const EngineConfig& config,
+                             std::function<void(const LeaderChange&)> on_change)
+    : services_(services), config_(config), on_change_(std::move(on_change)), timers_(services.clock) {
+  quorum_ = services_.topology.has_quorum();
+}
+
+void LeaderManager::set_leader(std::optional<NodeId> leader, std::optional<std::uint64_t> position) {
+  if (leader == leader_) return;
+  leader_ = std::move(leader);
+  position_ = position;
+  services_.logger.log(LogLevel::Info, "leader-manager", "leader is now " + leader_.value_or("(none)"));
+  on_change_(LeaderChange{leader_, leader_ == services_.self, position_});
+}
+
+void LeaderManager::on_quorum(const QuorumEvent& event) {
+  if (event.change == QuorumChange::Lost) {
+    quorum_ = false;
+    restored_ = false;
+    restored_leader_.reset();
+    timers_.cancel_all();
+    propose_timer_ = absence_timer_ = 0;
+    absent_since_.reset();
+    set_leader(std::nullopt, std::nullopt);
+    return;
+  }
+  quorum_ = true;  // acting waits for the restore that follows
+}
+
+void LeaderManager::on_restored(std::uint64_t) {
+  if (!quorum_) return;
+  restored_ = true;
+  if (config_.leader_election == LeaderElection::Local) {
+    recompute_local();
+    return;
+  }
+  if (restored_leader_) {
+    auto [leader, position] = *restored_leader_;
+    restored_leader_.reset();
+    adopt(leader, position);
+  } else if (!leader_) {
+    propose();
+  }
+}
+
+void LeaderManager::on_topology(const TopologyEvent&) {
+  if (config_.leader_election == LeaderElection::Local) {
+    recompute_local();
+    return;
+  }
+  watch_leader_presence();
+}
+
+void LeaderManager::on_kv(const KvNotification& n) {
+  if (config_.leader_election != LeaderElection::Consensus || n.key != kLeaderKey) return;
+  if (n.origin == KvOrigin::Reset) return;  // quorum loss already cleared the leader
+  if (n.origin == KvOrigin::Restore) {
+    // Adopted at on_restored, once the whole store is back.
+    if (n.op == KvOp::Put) {
+      if (auto leader = parse_leader_value(n.value)) {
+        restored_leader_ = std::make_pair(*leader, n.position);
+      } else {
+        restored_leader_.reset();
+      }
+    } else {
+      restored_leader_.reset();
+    }
+    return;
+  }
+  if (n.op == KvOp::Put) {
+    if (auto leader = parse_leader_value(n.value)) {
+      adopt(*leader, n.position);
+      return;
+    }
+    services_.logger.log(LogLevel::Warn, "leader-manager", "ignoring malformed leader value");
+    services_.events.count("malformed-values", 1);
+  }
+  // A Remove (or an unusable value) counts as the leader being gone.
+  set_leader(std::nullopt, std::nullopt);
+  absent_since_.reset();
+  if (ready()) propose();
+}
+
+void LeaderManager::adopt(const NodeId& leader, std::uint64_t position) {
+  if (leader_ != leader) {
+    absent_since_.reset();
+    set_leader(leader, position);
+  }
+  if (propose_timer_ != 0) {
+    timers_.cancel(propose_timer_);
+    propose_timer_ = 0;
+  }
+  watch_leader_presence();
+}
+
+void LeaderManager::propose() {
+  if (!ready() || leader_) return;
+  const auto configured = services_.topology.configured_nodes();
+  std::optional<NodeId> candidate;
+  for (const auto& node : services_.topology.view()) {
+    if (contains(configured, node) && (!candidate || node < *candidate)) candidate = node;
+  }
+  if (candidate) {
+    services_.kv.submit(Writer::LeaderManager, {KvCommand::put(std::string(kLeaderKey), *candidate)},
+                        [](SubmitOutcome) {});
+  }
+  if (propose_timer_ != 0) timers_.cancel(propose_timer_);
+  propose_timer_ = timers_.after(kProposeRetry, [this] {
+    propose_timer_ = 0;
+    propose();
+  });
+}
+
+void LeaderManager::watch_leader_presence() {
+  if (!ready() || !leader_) return;
+  if (contains(services_.topology.view(), *leader_)) {
+    absent_since_.reset();
+    if (absence_timer_ != 0) timers_.cancel(absence_timer_);
+    absence_timer_ = 0;
+    return;
+  }
+  if (absent_since_) return;  // already counting
+  absent_since_ = timers_.now();
+  absence_timer_ = timers_.after(config_.effective_leader_timeout_ns(), [this] {
+    absence_timer_ = 0;
+    if (!ready() || !leader_ || contains(services_.topology.view(), *leader_)) return;
+    services_.logger.log(LogLevel::Info, "leader-manager", "leader " + *leader_ + " out of view too long");
+    absent_since_.reset();
+    set_leader(std::nullopt, std::nullopt);
+    propose();
+  });
+}
+
+void LeaderManager::recompute_local() {
+  if (!ready()) {
+    set_leader(std::nullopt, std::nullopt);
+    return;
+  }
+  const auto view = services_.topology.view();
+  set_leader(view.empty() ? std::nullopt : std::optional<NodeId>(view.front()), std::nullopt);
+}
+
+}  // namespace aether::engine

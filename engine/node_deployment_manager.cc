@@ -1,0 +1,464 @@
+#include "engine/node_deployment_manager.h"
+
+#include "engine/assertion.h"
+#include "engine/mutations.h"
+
+namespace aether::engine {
+
+namespace {
+constexpr Nanos kOnDutyRetry = seconds(2);
+constexpr const char* kComponent = "ndm";
+
+SliceValue state_value(SliceState state) {
+  return SliceValue{state, std::nullopt, false};
+}
+SliceValue failed_value(std::string reason, bool fatal) {
+  return SliceValue{SliceState::Failed, std::move(reason), fatal};
+}
+
+// The state a chain writes first, answering its command.
+SliceState answer_of(SliceState command) {
+  switch (command) {
+    case SliceState::Load:
+      return SliceState::Loading;
+    case SliceState::Activate:
+      return SliceState::Activating;
+    case SliceState::Deactivate:
+      return SliceState::Deactivating;
+    default:
+      return SliceState::Unloading;
+  }
+}
+}  // namespace
+
+NodeDeploymentManager::NodeDeploymentManager(const NodeServices& services, const EngineConfig& config)
+    : services_(services), config_(config), timers_(services.clock) {
+  quorum_ = services_.topology.has_quorum();
+}
+
+std::optional<SliceState> NodeDeploymentManager::applied_state(const std::string& artifact) const {
+  auto it = applied_.find(artifact);
+  if (it == applied_.end()) return std::nullopt;
+  return it->second.state;
+}
+
+void NodeDeploymentManager::on_quorum(const QuorumEvent& event) {
+  if (event.change == QuorumChange::Lost) {
+    quorum_ = false;
+    restored_ = false;
+    go_dormant();
+  } else {
+    quorum_ = true;
+  }
+}
+
+void NodeDeploymentManager::on_restored(std::uint64_t) {
+  if (!quorum_) return;
+  restored_ = true;
+  go_active();
+}
+
+void NodeDeploymentManager::go_active() {
+  if (active_) return;
+  active_ = true;
+  auto lifecycle = services_.kv.get(node_lifecycle_key(services_.self));
+  if (!lifecycle || parse_node_lifecycle(*lifecycle) != NodeLifecycle::Decommissioned) write_on_duty();
+  reconcile_with_store();
+}
+
+void NodeDeploymentManager::go_dormant() {
+  active_ = false;
+  ++epoch_;
+  chains_.clear();
+  writes_.clear();
+  in_flight_.reset();
+  in_flight_retries_ = 0;
+  ++attempt_id_;
+  store_waiters_.clear();
+  timers_.cancel_all();
+  write_timer_ = 0;
+  on_duty_pending_ = false;
+}
+
+void NodeDeploymentManager::write_on_duty() {
+  if (on_duty_pending_ || !active_) return;
+  on_duty_pending_ = true;
+  auto committed = std::make_shared<bool>(false);
+  auto life = life_.watch();
+  services_.kv.submit(
+      Writer::Ndm,
+      {KvCommand::put(node_lifecycle_key(services_.self), node_lifecycle_name(NodeLifecycle::OnDuty))},
+      [committed, life](SubmitOutcome outcome) {
+        if (!life.expired() && outcome == SubmitOutcome::Committed) *committed = true;
+      });
+  timers_.after(kOnDutyRetry, [this, committed] {
+    on_duty_pending_ = false;
+    if (!*committed) write_on_duty();
+  });
+}
+
+void NodeDeploymentManager::reconcile_with_store() {
+  const auto prefix = slice_node_prefix(services_.self);
+  std::map<std::string, bool> own;
+  for (const auto& [key, value] : services_.kv.scan(prefix)) {
+    auto slice = parse_slice_key(key);
+    auto parsed = parse_slice_value(value);
+    if (!slice || slice->node != services_.self) continue;
+    own[slice->artifact] = true;
+    if (!parsed) continue;
+    applied_[slice->artifact] = *parsed;
+    const auto holding = services_.slices.holding(slice->artifact);
+    switch (parsed->state) {
+      case SliceState::Load:
+      case SliceState::Loading:
+        start_chain(slice->artifact, SliceState::Load);
+        break;
+      case SliceState::Activate:
+      case SliceState::Activating:
+        start_chain(slice->artifact, SliceState::Activate);
+        break;
+      case SliceState::Deactivate:
+      case SliceState::Deactivating:
+        start_chain(slice->artifact, SliceState::Deactivate);
+        break;
+      case SliceState::Unload:
+      case SliceState::Unloading:
+        start_chain(slice->artifact, SliceState::Unload);
+        break;
+      case SliceState::Loaded:
+      case SliceState::Active:
+        if (holding == SliceHolding::NotHeld) {
+          const std::uint64_t id = next_chain_id_++;
+          chains_[slice->artifact] = Chain{id, parsed->state};
+          const std::string artifact = slice->artifact;
+          write_state(artifact, id, failed_value(std::string(kLostReason), false),
+                      [this, artifact, id] { finish_chain(artifact, id); });
+        }
+        break;
+      case SliceState::Failed:
+        break;
+    }
+  }
+  for (const auto& [artifact, holding] : services_.slices.held()) {
+    if (holding != SliceHolding::NotHeld && !own.count(artifact)) unload_unowned(artifact);
+  }
+}
+
+void NodeDeploymentManager::on_kv(const KvNotification& n) {
+  if (n.key == node_lifecycle_key(services_.self)) {
+    if (n.origin == KvOrigin::Apply && n.op == KvOp::Remove && active_) write_on_duty();
+    return;
+  }
+  auto slice = parse_slice_key(n.key);
+  if (!slice || slice->node != services_.self) return;
+  const std::string& artifact = slice->artifact;
+  if (n.origin == KvOrigin::Reset || n.op == KvOp::Remove) {
+    applied_.erase(artifact);
+    if (n.origin == KvOrigin::Apply && active_) {
+      cancel_chain(artifact);
+      unload_unowned(artifact);
+    }
+    return;
+  }
+  auto value = parse_slice_value(n.value);
+  if (!value) {
+    applied_.erase(artifact);  // the leader removes keys it cannot parse
+    return;
+  }
+  applied_[artifact] = *value;
+  if (n.origin != KvOrigin::Apply || !active_ || !is_command_state(value->state)) return;
+  auto chain = chains_.find(artifact);
+  if (chain != chains_.end() && chain->second.command == value->state) return;  // rewrite of its command
+  start_chain(artifact, value->state);
+}
+
+void NodeDeploymentManager::start_chain(const std::string& artifact, SliceState command) {
+  cancel_chain(artifact);
+  const std::uint64_t id = next_chain_id_++;
+  chains_[artifact] = Chain{id, command};
+  switch (command) {
+    case SliceState::Load:
+      run_load(artifact, id);
+      break;
+    case SliceState::Activate:
+      run_activate(artifact, id);
+      break;
+    case SliceState::Deactivate:
+      run_deactivate(artifact, id);
+      break;
+    default:
+      run_unload(artifact, id);
+      break;
+  }
+}
+
+void NodeDeploymentManager::cancel_chain(const std::string& artifact) {
+  auto it = chains_.find(artifact);
+  if (it == chains_.end()) return;
+  const auto id = it->second.id;
+  chains_.erase(it);
+  std::erase_if(writes_, [&](const Write& w) { return w.chain_id == id; });
+}
+
+bool NodeDeploymentManager::chain_current(const std::string& artifact, std::uint64_t chain_id) const {
+  auto it = chains_.find(artifact);
+  return active_ && it != chains_.end() && it->second.id == chain_id;
+}
+
+void NodeDeploymentManager::finish_chain(const std::string& artifact, std::uint64_t chain_id) {
+  if (chain_current(artifact, chain_id)) chains_.erase(artifact);
+}
+
+void NodeDeploymentManager::run_load(const std::string& artifact, std::uint64_t id) {
+  write_state(artifact, id, state_value(SliceState::Loading), [this, artifact, id] {
+    with_store(artifact, [this, artifact, id] {
+      if (!chain_current(artifact, id)) return;
+      auto report = [this, artifact, id](SliceResult result) {
+        if (!chain_current(artifact, id)) return;
+        write_state(artifact, id,
+                    result ? failed_value(result->reason, result->fatal) : state_value(SliceState::Loaded),
+                    [this, artifact, id] { finish_chain(artifact, id); });
+      };
+      const auto holding = services_.slices.holding(artifact);
+      if (holding == SliceHolding::NotHeld || config_.mutation(mutation::kNdmReloadHeld)) {
+        store_op(artifact, &SliceLoader::load, report);
+      } else if (holding == SliceHolding::Active) {
+        store_op(artifact, &SliceLoader::deactivate, report);
+      } else {
+        report(std::nullopt);
+      }
+    });
+  });
+}
+
+void NodeDeploymentManager::run_activate(const std::string& artifact, std::uint64_t id) {
+  with_store(artifact, [this, artifact, id] {
+    if (!chain_current(artifact, id)) return;
+    auto done = [this, artifact, id] { finish_chain(artifact, id); };
+    if (services_.slices.holding(artifact) == SliceHolding::NotHeld) {
+      write_state(artifact, id, failed_value("not loaded", false), done);
+      return;
+    }
+    write_state(artifact, id, state_value(SliceState::Activating), [this, artifact, id, done] {
+      with_store(artifact, [this, artifact, id, done] {
+        if (!chain_current(artifact, id)) return;
+        auto report = [this, artifact, id, done](SliceResult result) {
+          if (!chain_current(artifact, id)) return;
+          write_state(artifact, id,
+                      result ? failed_value(result->reason, result->fatal) : state_value(SliceState::Active),
+                      done);
+        };
+        const auto holding = services_.slices.holding(artifact);
+        if (holding == SliceHolding::NotHeld) {
+          report(SliceFailure{"not loaded", false});
+        } else if (holding == SliceHolding::Active) {
+          report(std::nullopt);
+        } else {
+          store_op(artifact, &SliceLoader::activate, report);
+        }
+      });
+    });
+  });
+}
+
+void NodeDeploymentManager::run_deactivate(const std::string& artifact, std::uint64_t id) {
+  with_store(artifact, [this, artifact, id] {
+    if (!chain_current(artifact, id)) return;
+    auto done = [this, artifact, id] { finish_chain(artifact, id); };
+    const auto holding = services_.slices.holding(artifact);
+    if (holding == SliceHolding::NotHeld) {
+      write_state(artifact, id, failed_value(std::string(kLostReason), false), done);
+      return;
+    }
+    if (holding == SliceHolding::Loaded) {
+      write_state(artifact, id, state_value(SliceState::Loaded), done);
+      return;
+    }
+    write_state(artifact, id, state_value(SliceState::Deactivating), [this, artifact, id, done] {
+      with_store(artifact, [this, artifact, id, done] {
+        if (!chain_current(artifact, id)) return;
+        auto report = [this, artifact, id, done](SliceResult result) {
+          if (!chain_current(artifact, id)) return;
+          write_state(artifact, id,
+                      result ? failed_value(result->reason, result->fatal) : state_value(SliceState::Loaded),
+                      done);
+        };
+        if (services_.slices.holding(artifact) == SliceHolding::Active) {
+          store_op(artifact, &SliceLoader::deactivate, report);
+        } else {
+          report(std::nullopt);
+        }
+      });
+    });
+  });
+}
+
+void NodeDeploymentManager::run_unload(const std::string& artifact, std::uint64_t id) {
+  write_state(artifact, id, state_value(SliceState::Unloading), [this, artifact, id] {
+    with_store(artifact, [this, artifact, id] {
+      if (!chain_current(artifact, id)) return;
+      if (services_.slices.holding(artifact) == SliceHolding::NotHeld) {
+        write_remove(artifact, id);
+        return;
+      }
+      store_op(artifact, &SliceLoader::unload, [this, artifact, id](SliceResult) {
+        if (chain_current(artifact, id)) write_remove(artifact, id);  // even if the unload failed
+      });
+    });
+  });
+}
+
+void NodeDeploymentManager::write_state(const std::string& artifact, std::uint64_t chain_id, SliceValue value,
+                                        std::function<void()> next) {
+  if (!chain_current(artifact, chain_id)) return;
+  auto it = applied_.find(artifact);
+  if (it != applied_.end() && it->second == value) {
+    next();
+    return;
+  }
+  enqueue(Write{artifact, chain_id,
+                KvCommand::put(slice_key(services_.self, artifact), encode_slice_value(value)),
+                std::move(next)});
+}
+
+void NodeDeploymentManager::write_remove(const std::string& artifact, std::uint64_t chain_id) {
+  enqueue(Write{artifact, chain_id, KvCommand::remove(slice_key(services_.self, artifact)),
+                [this, artifact, chain_id] { finish_chain(artifact, chain_id); }});
+}
+
+void NodeDeploymentManager::unload_unowned(const std::string& artifact) {
+  with_store(artifact, [this, artifact] {
+    if (!active_ || applied_.count(artifact)) return;  // a new key for it arrived meanwhile
+    if (services_.slices.holding(artifact) != SliceHolding::NotHeld) {
+      store_op(artifact, &SliceLoader::unload, [](SliceResult) {});
+    }
+  });
+}
+
+void NodeDeploymentManager::with_store(const std::string& artifact, std::function<void()> step) {
+  if (store_busy_[artifact]) {
+    store_waiters_[artifact].push_back(std::move(step));
+    return;
+  }
+  step();
+}
+
+void NodeDeploymentManager::store_op(const std::string& artifact, StoreOp op,
+                                     std::function<void(SliceResult)> done) {
+  store_busy_[artifact] = true;
+  auto life = life_.watch();
+  (services_.slices.*op)(artifact, [this, life, artifact, done = std::move(done)](SliceResult result) {
+    if (life.expired()) return;
+    store_busy_[artifact] = false;
+    done(std::move(result));
+    store_idle(artifact);
+  });
+}
+
+void NodeDeploymentManager::store_idle(const std::string& artifact) {
+  auto it = store_waiters_.find(artifact);
+  while (it != store_waiters_.end() && !it->second.empty() && !store_busy_[artifact]) {
+    auto step = std::move(it->second.front());
+    it->second.pop_front();
+    step();
+    it = store_waiters_.find(artifact);
+  }
+  if (it != store_waiters_.end() && it->second.empty()) store_waiters_.erase(it);
+}
+
+void NodeDeploymentManager::enqueue(Write write) {
+  writes_.push_back(std::move(write));
+  pump();
+}
+
+void NodeDeploymentManager::pump() {
+  while (!in_flight_ && !writes_.empty() && active_) {
+    Write next = std::move(writes_.front());
+    writes_.pop_front();
+    if (next.chain_id != 0 && !chain_current(next.artifact, next.chain_id)) continue;
+    in_flight_ = std::move(next);
+    in_flight_retries_ = 0;
+    submit_current();
+  }
+}
+
+void NodeDeploymentManager::submit_current() {
+  Write& write = *in_flight_;
+  const bool is_remove = write.command.op == KvOp::Remove;
+  std::optional<SliceValue> to;
+  if (!is_remove) to = parse_slice_value(write.command.value);
+  const std::optional<SliceState> to_state = to ? std::optional<SliceState>(to->state) : std::nullopt;
+  const std::string_view reason = to && to->failure_reason ? std::string_view(*to->failure_reason) : "";
+  const auto from = applied_state(write.artifact);
+  if (!is_legal_transition(LifecycleRole::Ndm, from, to_state, reason)) {
+    auto chain = chains_.find(write.artifact);
+    if (from && chain != chains_.end() && *from == chain->second.command) {
+      // The leader re-sent the command after this chain answered it: answer it again first.
+      writes_.push_front(std::move(write));
+      in_flight_ = Write{writes_.front().artifact, writes_.front().chain_id,
+                         KvCommand::put(slice_key(services_.self, writes_.front().artifact),
+                                        encode_slice_value(state_value(answer_of(chain->second.command)))),
+                         nullptr};
+      submit_current();
+      return;
+    }
+    services_.logger.log(LogLevel::Warn, kComponent,
+                         "dropping write on " + write.command.key + ": the key moved to " +
+                             (from ? slice_state_name(*from) : "(absent)") + " meanwhile");
+    cancel_chain(write.artifact);
+    in_flight_.reset();
+    pump();
+    return;
+  }
+  AETHER_ASSERT(services_.assertions, is_legal_transition(LifecycleRole::Ndm, from, to_state, reason),
+                "NDM write on " + write.command.key + " is not a lifecycle edge");
+  const std::uint64_t attempt = ++attempt_id_;
+  auto life = life_.watch();
+  services_.kv.submit(Writer::Ndm, {write.command}, [this, life, attempt](SubmitOutcome outcome) {
+    if (!life.expired()) on_write_done(attempt, outcome);
+  });
+  write_timer_ = timers_.after(config_.write_timeout_ns, [this, attempt] {
+    write_timer_ = 0;
+    on_write_done(attempt, SubmitOutcome::Failed);
+  });
+}
+
+void NodeDeploymentManager::on_write_done(std::uint64_t attempt, SubmitOutcome outcome) {
+  if (attempt != attempt_id_ || !in_flight_) return;
+  ++attempt_id_;  // later reports of this attempt are stale
+  if (write_timer_ != 0) timers_.cancel(write_timer_);
+  write_timer_ = 0;
+  if (outcome == SubmitOutcome::Committed) {
+    Write done = std::move(*in_flight_);
+    in_flight_.reset();
+    if (done.on_commit && (done.chain_id == 0 || chain_current(done.artifact, done.chain_id)))
+      done.on_commit();
+    pump();
+    return;
+  }
+  if (!active_) {
+    in_flight_.reset();
+    return;
+  }
+  if (in_flight_retries_ < config_.write_retries) {
+    ++in_flight_retries_;
+    const std::uint64_t epoch = epoch_;
+    timers_.after(config_.write_retry_delay_ns, [this, epoch] {
+      if (epoch != epoch_ || !in_flight_) return;
+      if (in_flight_->chain_id != 0 && !chain_current(in_flight_->artifact, in_flight_->chain_id)) {
+        in_flight_.reset();
+        pump();
+        return;
+      }
+      submit_current();
+    });
+    return;
+  }
+  services_.logger.log(LogLevel::Warn, kComponent,
+                       "giving up on write to " + in_flight_->command.key + " after retries");
+  if (in_flight_->chain_id != 0) cancel_chain(in_flight_->artifact);
+  in_flight_.reset();
+  pump();
+}
+
+}  // namespace aether::engine

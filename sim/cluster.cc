@@ -1,0 +1,499 @@
+#include "sim/cluster.h"
+
+#include <algorithm>
+#include <cctype>
+
+namespace aether::sim {
+
+using engine::TopologyChange;
+
+namespace {
+
+// The numeric suffix of an id ("node-12" -> 12), 0 if none.
+std::uint64_t numeric_suffix(const NodeId& id) {
+  std::size_t start = id.size();
+  while (start > 0 && std::isdigit(static_cast<unsigned char>(id[start - 1]))) --start;
+  if (start == id.size() || id.size() - start > 18) return 0;
+  return std::stoull(id.substr(start));
+}
+
+const KvMap& empty_map() {
+  static const KvMap empty;
+  return empty;
+}
+
+}  // namespace
+
+SimCluster::SimCluster(SimConfig config, Trace& trace, engine::NodeRuntimeFactory factory)
+    : world_(std::make_unique<World>(std::move(config), trace)), factory_(std::move(factory)) {
+  consensus_ =
+      std::make_unique<ConsensusKv>(*world_, [this](std::uint64_t position) { on_decided(position); });
+  world_->trace.event(0, "cluster.start")
+      .list("nodes", world_->config.nodes)
+      .u64("seed", world_->config.seed)
+      .i64("failure_detection_ns", world_->config.failure_detection_ns);
+  for (const auto& id : world_->config.nodes) {
+    if (nodes_.count(id)) continue;
+    create_node(id);
+    world_->configured.insert(id);
+  }
+  // Fully connected from t=0: every pair uncut, every view full.
+  for (auto& row : pairs_) {
+    for (auto& pair : row) pair.cut = false;
+  }
+  std::vector<NodeId> full(world_->configured.begin(), world_->configured.end());
+  for (const auto& id : order_) {
+    world_views_[id] = world_->configured;
+    nodes_.at(id)->start(full, factory_);
+  }
+}
+
+SimCluster::~SimCluster() {
+  // Runtimes die before the services they hold references to.
+  for (auto& [id, node] : nodes_) node->stop();
+}
+
+SimNode* SimCluster::find(const NodeId& node) const {
+  auto it = nodes_.find(node);
+  return it == nodes_.end() ? nullptr : it->second.get();
+}
+
+SimNode& SimCluster::create_node(const NodeId& id) {
+  auto node = std::make_unique<SimNode>(*world_, *consensus_, id,
+                                        [this](const NodeId& failed) { on_engine_failure(failed); });
+  SimNode& ref = *node;
+  nodes_.emplace(id, std::move(node));
+  index_[id] = order_.size();
+  order_.push_back(id);
+  // A new vertex starts cut from everyone: links form failure_detection later.
+  pairs_.emplace_back(pairs_.size(), PairState{true, 0});
+  max_suffix_ = std::max(max_suffix_, numeric_suffix(id));
+  return ref;
+}
+
+// ---- links and views --------------------------------------------------------
+
+bool SimCluster::link_active(std::size_t index) const {
+  const NodeId& id = order_[index];
+  if (removed_.count(id)) return false;
+  const SimNode& node = *nodes_.at(id);
+  return node.up() && !node.paused();
+}
+
+bool SimCluster::pair_cut(std::size_t i, std::size_t j) const {
+  if (!link_active(i) || !link_active(j)) return true;
+  const NodeId& a = order_[i];
+  const NodeId& b = order_[j];
+  return world_->network.rules_cut(a, b) || world_->network.rules_cut(b, a);
+}
+
+void SimCluster::refresh_links() {
+  for (std::size_t j = 0; j < order_.size(); ++j) {
+    if (removed_.count(order_[j])) continue;
+    for (std::size_t i = 0; i < j; ++i) {
+      if (removed_.count(order_[i])) continue;
+      PairState& pair = pairs_[j][i];
+      const bool cut = pair_cut(i, j);
+      if (cut == pair.cut) continue;
+      pair.cut = cut;
+      if (pair.timer != 0) world_->loop.cancel(pair.timer);
+      pair.timer = world_->loop.schedule_after(
+          world_->config.failure_detection_ns, [this, i, j] { pair_timer(i, j); }, Lane::Topology);
+    }
+  }
+}
+
+void SimCluster::pair_timer(std::size_t i, std::size_t j) {
+  PairState& pair = pairs_[j][i];
+  pair.timer = 0;
+  const NodeId& a = order_[i];
+  const NodeId& b = order_[j];
+  for (const auto& [owner, peer] : {std::pair{a, b}, std::pair{b, a}}) {
+    SimNode& node = *nodes_.at(owner);
+    if (!node.up() || removed_.count(owner)) continue;
+    auto& world_view = world_views_[owner];
+    if (pair.cut) {
+      if (world_view.erase(peer) == 0) continue;
+      node.deliver_view_change(TopologyChange::NodeDown, peer, {world_view.begin(), world_view.end()});
+    } else {
+      if (!world_view.insert(peer).second) continue;
+      node.deliver_view_change(TopologyChange::NodeAdded, peer, {world_view.begin(), world_view.end()});
+    }
+  }
+}
+
+void SimCluster::reevaluate_all_quorums() {
+  for (auto& [id, node] : nodes_) {
+    if (node->up()) node->reevaluate_quorum();
+  }
+}
+
+// ---- node faults --------------------------------------------------------------
+
+void SimCluster::node_fault(const NodeId& node, NodeFault fault, const char* kind) {
+  world_->trace.event(now(), kind).str("node", node);
+  world_->notify([&](WorldObserver& o) { o.on_node_fault(now(), node, fault); });
+}
+
+bool SimCluster::crash(const NodeId& node) {
+  SimNode* target = find(node);
+  if (target == nullptr || !target->up() || removed_.count(node)) return false;
+  node_fault(node, NodeFault::Crash, "node.crash");
+  target->stop();
+  world_views_.erase(node);
+  refresh_links();
+  return true;
+}
+
+bool SimCluster::restart(const NodeId& node) {
+  SimNode* target = find(node);
+  if (target == nullptr || target->up() || removed_.count(node)) return false;
+  node_fault(node, NodeFault::Restart, "node.restart");
+  world_views_[node] = {node};
+  target->start({node}, factory_);
+  refresh_links();
+  return true;
+}
+
+bool SimCluster::pause(const NodeId& node) {
+  SimNode* target = find(node);
+  if (target == nullptr || !target->up() || target->paused() || removed_.count(node)) return false;
+  node_fault(node, NodeFault::Pause, "node.pause");
+  target->pause();
+  refresh_links();
+  return true;
+}
+
+bool SimCluster::resume(const NodeId& node) {
+  SimNode* target = find(node);
+  if (target == nullptr || !target->up() || !target->paused()) return false;
+  node_fault(node, NodeFault::Resume, "node.resume");
+  refresh_links();  // its links count as uncut from this instant
+  target->resume();
+  return true;
+}
+
+std::optional<NodeId> SimCluster::add_node(std::optional<NodeId> id) {
+  const NodeId new_id = id ? *id : "node-" + std::to_string(max_suffix_ + 1);
+  if (nodes_.count(new_id)) return std::nullopt;
+  SimNode& node = create_node(new_id);
+  world_->configured.insert(new_id);
+  node_fault(new_id, NodeFault::Add, "node.add");
+  world_views_[new_id] = {new_id};
+  node.start({new_id}, factory_);
+  // The majority may have grown: every node re-judges its quorum at once.
+  for (auto& [other_id, other] : nodes_) {
+    if (other_id != new_id && other->up()) other->reevaluate_quorum();
+  }
+  refresh_links();
+  return new_id;
+}
+
+bool SimCluster::remove_node(const NodeId& node) {
+  SimNode* target = find(node);
+  if (target == nullptr || removed_.count(node)) return false;
+  node_fault(node, NodeFault::Remove, "node.remove");
+  target->stop();
+  removed_.insert(node);
+  world_->configured.erase(node);
+  world_->network.forget(node);
+  world_views_.erase(node);
+  const std::size_t index = index_.at(node);
+  for (std::size_t j = 0; j < order_.size(); ++j) {
+    if (j == index) continue;
+    PairState& pair = j > index ? pairs_[j][index] : pairs_[index][j];
+    if (pair.timer != 0) world_->loop.cancel(pair.timer);
+    pair.timer = 0;
+    pair.cut = true;
+  }
+  // Peers hear NodeRemoved and judge the new majority at once.
+  for (auto& [peer_id, peer] : nodes_) {
+    if (!peer->up()) continue;
+    auto& world_view = world_views_[peer_id];
+    world_view.erase(node);
+    peer->deliver_view_change(TopologyChange::NodeRemoved, node, {world_view.begin(), world_view.end()});
+  }
+  return true;
+}
+
+// ---- network --------------------------------------------------------------------
+
+void SimCluster::partition(const std::vector<std::vector<NodeId>>& groups) {
+  {
+    auto event = world_->trace.event(now(), "net.partition");
+    for (std::size_t g = 0; g < groups.size(); ++g) event.list("group" + std::to_string(g), groups[g]);
+  }
+  world_->network.partition(groups);
+  refresh_links();
+}
+
+void SimCluster::isolate(const NodeId& node) {
+  world_->trace.event(now(), "net.isolate").str("node", node);
+  world_->network.isolate(node);
+  refresh_links();
+}
+
+void SimCluster::link(const NodeId& from, const NodeId& to, LinkRule rule) {
+  world_->trace.event(now(), "net.link")
+      .str("from", from)
+      .str("to", to)
+      .u64("loss_ppm", rule.loss_ppm)
+      .i64("delay_ns", rule.delay_ns);
+  world_->network.link(from, to, rule);
+  refresh_links();
+}
+
+void SimCluster::heal() {
+  world_->trace.event(now(), "net.heal");
+  world_->network.heal();
+  refresh_links();
+}
+
+void SimCluster::heal(const NodeId& node) {
+  world_->trace.event(now(), "net.heal").str("node", node);
+  world_->network.heal(node);
+  refresh_links();
+}
+
+void SimCluster::set_network(const NetworkSettings& settings) {
+  world_->trace.event(now(), "net.settings")
+      .i64("latency_min_ns", settings.latency_min_ns)
+      .i64("latency_max_ns", settings.latency_max_ns)
+      .u64("drop_ppm", settings.drop_ppm)
+      .u64("duplicate_ppm", settings.duplicate_ppm);
+  world_->network.set_settings(settings);
+}
+
+void SimCluster::set_slice_failure_rule(const SliceFailureRule& rule) {
+  const char* phase = rule.phase == FailurePhase::Load       ? "load"
+                      : rule.phase == FailurePhase::Activate ? "activate"
+                                                             : "any";
+  world_->trace.event(now(), "slice.failure_rule")
+      .str("artifact", rule.artifact)
+      .str("phase", phase)
+      .u64("transient_ppm", rule.transient_ppm)
+      .u64("fatal_ppm", rule.fatal_ppm);
+  world_->slice_rules.set(rule);
+}
+
+// ---- fault points ---------------------------------------------------------------
+
+void SimCluster::set_lost_submit_rule(const NodeId& node, const std::string& writer, std::uint32_t ppm) {
+  world_->trace.event(now(), "fault.lost_submit").str("node", node).str("writer", writer).u64("ppm", ppm);
+  auto& rules = world_->lost_submits;
+  for (auto& rule : rules) {
+    if (!rule.one_shot && rule.node == node && rule.writer == writer) {
+      rule.ppm = ppm;
+      return;
+    }
+  }
+  rules.push_back(LostSubmitRule{node, writer, ppm, false});
+}
+
+void SimCluster::lose_next_submit(const NodeId& node, const std::string& writer) {
+  world_->trace.event(now(), "fault.lose_next_submit").str("node", node).str("writer", writer);
+  world_->lost_submits.push_back(LostSubmitRule{node, writer, 0, true});
+}
+
+void SimCluster::set_quorum_reorder(const NodeId& node, std::uint32_t ppm) {
+  world_->trace.event(now(), "fault.quorum_reorder").str("node", node).u64("ppm", ppm);
+  world_->quorum_reorder_ppm[node] = ppm;
+}
+
+// ---- consensus deliveries and engine failures ------------------------------------
+
+void SimCluster::on_decided(std::uint64_t position) {
+  const BatchRecord& record = consensus_->decided(position);
+  const NodeId& from = record.submitters.front().node;
+  for (auto& [id, node] : nodes_) {
+    if (!node->up() || removed_.count(id)) continue;
+    const DeliveryDraw draw = world_->network.draw_delivery(from, id, world_->network_prng);
+    if (draw.retransmissions > 0) {
+      world_->trace.event(now(), "net.drop")
+          .str("from", from)
+          .str("to", id)
+          .u64("position", position)
+          .u64("retransmissions", draw.retransmissions);
+    }
+    node->deliver_decided_after(draw.delay_ns, position);
+    if (draw.duplicated) {
+      // Absorbed by the apply cursor, but delivered all the same.
+      node->deliver_decided_after(draw.delay_ns + world_->network.draw_latency(world_->network_prng),
+                                  position);
+    }
+  }
+}
+
+void SimCluster::on_engine_failure(const NodeId& node) {
+  // Stopped once the engine code on the stack has unwound: first thing at this instant.
+  const std::uint64_t incarnation = nodes_.at(node)->incarnation();
+  world_->loop.schedule_at(
+      now(),
+      [this, node, incarnation] {
+        SimNode& target = *nodes_.at(node);
+        if (!target.up() || target.incarnation() != incarnation) return;
+        node_fault(node, NodeFault::Crash, "node.crash");
+        target.stop();
+        world_views_.erase(node);
+        refresh_links();
+      },
+      Lane::Step);
+}
+
+// ---- client writes --------------------------------------------------------------
+
+void SimCluster::client_write(const std::string& client, engine::KvBatch batch,
+                              std::function<void()> on_commit) {
+  ClientQueue& queue = clients_[client];
+  const std::uint64_t seq = next_client_write_++;
+  world_->trace.event(now(), "client.write")
+      .str("client", client)
+      .u64("write", seq)
+      .list("commands", describe_batch(batch));
+  queue.writes.push_back(ClientWriteItem{seq, std::move(batch), std::move(on_commit)});
+  if (queue.writes.size() == 1) pump_client(client);
+}
+
+bool SimCluster::client_writes_idle() const {
+  for (const auto& [name, queue] : clients_) {
+    if (!queue.writes.empty()) return false;
+  }
+  return true;
+}
+
+SimNode* SimCluster::client_entry_node() const {
+  for (const auto& [id, node] : nodes_) {
+    if (removed_.count(id) || !node->up() || node->paused()) continue;
+    if (node->quorum() && node->restored()) return node.get();
+  }
+  return nullptr;
+}
+
+void SimCluster::pump_client(const std::string& client) {
+  ClientQueue& queue = clients_.at(client);
+  if (queue.writes.empty()) return;
+  const std::uint64_t seq = queue.writes.front().seq;
+  ++queue.attempts;
+  if (SimNode* entry = client_entry_node()) {
+    world_->trace.event(now(), "client.submit")
+        .str("client", client)
+        .u64("write", seq)
+        .str("node", entry->self())
+        .u64("attempt", queue.attempts);
+    entry->submit_as(
+        "client:" + client, queue.writes.front().batch,
+        [this, client, seq](engine::SubmitOutcome outcome) { on_client_outcome(client, seq, outcome); });
+  }
+  queue.retry = world_->loop.schedule_after(kClientRetryNs, [this, client, seq] {
+    ClientQueue& q = clients_.at(client);
+    q.retry = 0;
+    if (!q.writes.empty() && q.writes.front().seq == seq) pump_client(client);
+  });
+}
+
+void SimCluster::on_client_outcome(const std::string& client, std::uint64_t seq,
+                                   engine::SubmitOutcome outcome) {
+  ClientQueue& queue = clients_.at(client);
+  if (queue.writes.empty() || queue.writes.front().seq != seq) return;  // an older attempt of a done write
+  if (outcome != engine::SubmitOutcome::Committed) return;              // the retry timer resubmits
+  if (queue.retry != 0) world_->loop.cancel(queue.retry);
+  queue.retry = 0;
+  queue.attempts = 0;
+  auto on_commit = std::move(queue.writes.front().on_commit);
+  queue.writes.pop_front();
+  world_->trace.event(now(), "client.commit").str("client", client).u64("write", seq);
+  if (on_commit) on_commit();
+  pump_client(client);
+}
+
+// ---- queries ------------------------------------------------------------------------
+
+std::vector<NodeId> SimCluster::configured_nodes() const {
+  return {world_->configured.begin(), world_->configured.end()};
+}
+
+std::vector<NodeId> SimCluster::all_nodes() const {
+  std::vector<NodeId> out;
+  for (const auto& [id, node] : nodes_) out.push_back(id);
+  return out;
+}
+
+bool SimCluster::is_up(const NodeId& node) const {
+  const SimNode* target = find(node);
+  return target != nullptr && target->up();
+}
+
+bool SimCluster::is_paused(const NodeId& node) const {
+  const SimNode* target = find(node);
+  return target != nullptr && target->up() && target->paused();
+}
+
+std::vector<NodeId> SimCluster::view(const NodeId& node) const {
+  const SimNode* target = find(node);
+  return target != nullptr && target->up() ? target->view() : std::vector<NodeId>{};
+}
+
+bool SimCluster::has_quorum(const NodeId& node) const {
+  const SimNode* target = find(node);
+  return target != nullptr && target->up() && target->quorum();
+}
+
+bool SimCluster::is_restored(const NodeId& node) const {
+  const SimNode* target = find(node);
+  return target != nullptr && target->up() && target->restored();
+}
+
+const KvMap& SimCluster::store(const NodeId& node) const {
+  const SimNode* target = find(node);
+  return target != nullptr ? target->store().entries() : empty_map();
+}
+
+std::uint64_t SimCluster::store_digest(const NodeId& node) const {
+  const SimNode* target = find(node);
+  return target != nullptr ? target->store().digest() : 0;
+}
+
+std::uint64_t SimCluster::applied_position(const NodeId& node) const {
+  const SimNode* target = find(node);
+  return target != nullptr ? target->applied_position() : 0;
+}
+
+std::map<std::string, engine::SliceHolding> SimCluster::slice_holdings(const NodeId& node) const {
+  const SimNode* target = find(node);
+  return target != nullptr ? target->slice_holdings() : std::map<std::string, engine::SliceHolding>{};
+}
+
+engine::NodeRuntime* SimCluster::runtime(const NodeId& node) const {
+  const SimNode* target = find(node);
+  return target != nullptr && target->up() ? target->runtime() : nullptr;
+}
+
+std::optional<NodeId> SimCluster::leader_belief(const NodeId& node) const {
+  engine::NodeRuntime* hosted = runtime(node);
+  if (hosted == nullptr) return std::nullopt;
+  return hosted->known_leader();
+}
+
+std::vector<std::vector<NodeId>> SimCluster::reachability_components() const {
+  // Every node ever is a vertex (departed ones are cut from everyone and left out).
+  auto cut = [this](const NodeId& a, const NodeId& b) {
+    const std::size_t i = index_.at(a);
+    const std::size_t j = index_.at(b);
+    if (!link_active(i) || !link_active(j) || !world_->configured.count(a) || !world_->configured.count(b)) {
+      return true;
+    }
+    return world_->network.rules_cut(a, b);
+  };
+  auto components = SimNetwork::components(order_, cut);
+  std::vector<std::vector<NodeId>> out;
+  for (auto& component : components) {
+    if (component.size() == 1) {
+      const std::size_t i = index_.at(component.front());
+      if (!link_active(i) || !world_->configured.count(component.front())) continue;
+    }
+    out.push_back(std::move(component));
+  }
+  return out;
+}
+
+}  // namespace aether::sim

@@ -1,0 +1,155 @@
+// SimCluster: the whole simulated world behind one object. It owns the event
+// loop, the network and view machinery, the consensus KV model, the nodes
+// (each hosting an engine::NodeRuntime from an optional factory) and client
+// writes; it applies faults, answers deterministic queries for the checks and
+// the runner, reports to WorldObservers and writes the trace.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "engine/node_runtime.h"
+#include "sim/consensus_kv.h"
+#include "sim/kv_store.h"
+#include "sim/node.h"
+#include "sim/world.h"
+
+namespace aether::sim {
+
+// Client writes are retried this often until they commit.
+constexpr Nanos kClientRetryNs = engine::millis(500);
+
+class SimCluster {
+ public:
+  // All initial nodes start at t=0: up, fully connected, full views; quorum
+  // and the (empty) restore are delivered by events at t=0.
+  SimCluster(SimConfig config, Trace& trace, engine::NodeRuntimeFactory factory = {});
+  ~SimCluster();
+  SimCluster(const SimCluster&) = delete;
+  SimCluster& operator=(const SimCluster&) = delete;
+
+  EventLoop& loop() { return world_->loop; }
+  Nanos now() const { return world_->now(); }
+  const SimConfig& config() const { return world_->config; }
+  Trace& trace() { return world_->trace; }
+  // Observers are called in registration order; they must outlive the cluster's use.
+  void add_observer(WorldObserver* observer) { world_->observers.push_back(observer); }
+
+  // Node faults. Each returns false (and does nothing) when it does not apply:
+  // unknown or removed node, crash of a down node, restart of an up one, ...
+  bool crash(const NodeId& node);
+  bool restart(const NodeId& node);
+  bool pause(const NodeId& node);
+  bool resume(const NodeId& node);
+  // The new node's id (default node-<k+1>), or nullopt if `id` was ever used.
+  std::optional<NodeId> add_node(std::optional<NodeId> id = std::nullopt);
+  bool remove_node(const NodeId& node);
+
+  // Network rules (simulation.md §2).
+  void partition(const std::vector<std::vector<NodeId>>& groups);
+  void isolate(const NodeId& node);
+  void link(const NodeId& from, const NodeId& to, LinkRule rule);
+  void heal();
+  void heal(const NodeId& node);
+  void set_network(const NetworkSettings& settings);
+
+  void set_slice_failure_rule(const SliceFailureRule& rule);
+
+  // A client write: writes of one client are submitted one after another,
+  // through the smallest live, restored node with quorum, retried every 500ms
+  // until committed; `on_commit` runs when it commits.
+  void client_write(const std::string& client, engine::KvBatch batch, std::function<void()> on_commit = {});
+  // Whether every client write so far has committed.
+  bool client_writes_idle() const;
+
+  // Fault points.
+  // Submits of `writer` ("" = any) on `node` ("" = any) never resolve with
+  // probability `ppm` (0 removes nothing; rules accumulate).
+  void set_lost_submit_rule(const NodeId& node, const std::string& writer, std::uint32_t ppm);
+  // The next submit of `writer` on `node` never resolves.
+  void lose_next_submit(const NodeId& node, const std::string& writer);
+  // Engine-facing quorum notifications of `node` are held back (delivered after
+  // the next one, or failure_detection later) with probability `ppm`.
+  void set_quorum_reorder(const NodeId& node, std::uint32_t ppm);
+
+  // Queries (all ordered and deterministic).
+  std::vector<NodeId> configured_nodes() const;
+  std::vector<NodeId> all_nodes() const;  // every id ever, sorted
+  bool is_known(const NodeId& node) const { return nodes_.count(node) > 0; }
+  bool is_up(const NodeId& node) const;
+  bool is_paused(const NodeId& node) const;
+  bool is_configured(const NodeId& node) const { return world_->configured.count(node) > 0; }
+  std::vector<NodeId> view(const NodeId& node) const;  // as the node sees it; empty when down
+  bool has_quorum(const NodeId& node) const;           // as the node sees it
+  bool is_restored(const NodeId& node) const;
+  const KvMap& store(const NodeId& node) const;
+  std::uint64_t store_digest(const NodeId& node) const;
+  std::uint64_t applied_position(const NodeId& node) const;
+  const KvMap& canonical_store() const { return consensus_->canonical().entries(); }
+  std::uint64_t canonical_digest() const { return consensus_->canonical().digest(); }
+  std::uint64_t canonical_position() const { return consensus_->latest_position(); }
+  const BatchRecord& decided_batch(std::uint64_t position) const { return consensus_->decided(position); }
+  std::size_t pending_batches() const { return consensus_->pending_count(); }
+  std::map<std::string, engine::SliceHolding> slice_holdings(const NodeId& node) const;
+  engine::NodeRuntime* runtime(const NodeId& node) const;  // nullptr when down
+  std::optional<NodeId> leader_belief(const NodeId& node) const;
+  bool network_rules_in_force() const { return world_->network.any_rule_in_force(); }
+  const NetworkSettings& network_settings() const { return world_->network.settings(); }
+  const SliceFailureRules& slice_failure_rules() const { return world_->slice_rules; }
+  // Groups of configured, up, unpaused nodes that can talk both ways
+  // (directly or through others), by Boost.Graph connected components.
+  std::vector<std::vector<NodeId>> reachability_components() const;
+
+ private:
+  struct PairState {
+    bool cut = false;
+    EventLoop::EventId timer = 0;
+  };
+  struct ClientWriteItem {
+    std::uint64_t seq = 0;
+    engine::KvBatch batch;
+    std::function<void()> on_commit;
+  };
+  struct ClientQueue {
+    std::deque<ClientWriteItem> writes;
+    EventLoop::EventId retry = 0;
+    std::uint32_t attempts = 0;
+  };
+
+  SimNode* find(const NodeId& node) const;
+  SimNode& create_node(const NodeId& id);
+  bool link_active(std::size_t index) const;
+  bool pair_cut(std::size_t i, std::size_t j) const;
+  void refresh_links();
+  void pair_timer(std::size_t i, std::size_t j);
+  void reevaluate_all_quorums();
+  void on_decided(std::uint64_t position);
+  void on_engine_failure(const NodeId& node);
+  void node_fault(const NodeId& node, NodeFault fault, const char* kind);
+  void pump_client(const std::string& client);
+  void on_client_outcome(const std::string& client, std::uint64_t seq, engine::SubmitOutcome outcome);
+  SimNode* client_entry_node() const;
+
+  std::unique_ptr<World> world_;
+  std::unique_ptr<ConsensusKv> consensus_;
+  engine::NodeRuntimeFactory factory_;
+  std::map<NodeId, std::unique_ptr<SimNode>> nodes_;
+  std::vector<NodeId> order_;  // creation order: vertex index of each node
+  std::map<NodeId, std::size_t> index_;
+  std::set<NodeId> removed_;
+  std::uint64_t max_suffix_ = 0;
+  std::vector<std::vector<PairState>> pairs_;       // pairs_[j][i] for i < j
+  std::map<NodeId, std::set<NodeId>> world_views_;  // the world's view of each up node
+  std::map<std::string, ClientQueue> clients_;
+  std::uint64_t next_client_write_ = 1;
+};
+
+}  // namespace aether::sim

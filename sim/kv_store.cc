@@ -1,0 +1,63 @@
+#include "sim/kv_store.h"
+
+#include "sim/trace.h"
+
+namespace aether::sim {
+
+namespace {
+constexpr std::uint64_t kKeySeed = 0x6b65792d64696765ULL;  // "key-dige"
+constexpr std::uint64_t kValueSeed = 0x76616c75652d6467ULL;
+
+std::uint64_t mix64(std::uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+}  // namespace
+
+std::uint64_t KvStoreDigest::entry(std::string_view key, std::string_view value) {
+  const std::uint64_t k = hash_bytes(kKeySeed, key);
+  const std::uint64_t v = hash_bytes(kValueSeed, value);
+  return mix64(k ^ mix64(v + 0x9e3779b97f4a7c15ULL));
+}
+
+std::uint64_t KvStoreDigest::of(const KvMap& entries) {
+  std::uint64_t sum = 0;
+  for (const auto& [key, value] : entries) sum += entry(key, value);
+  return sum;
+}
+
+std::optional<std::string> KvStore::get(const std::string& key) const {
+  auto it = entries_.find(key);
+  if (it == entries_.end()) return std::nullopt;
+  return it->second;
+}
+
+void KvStore::put(const std::string& key, const std::string& value) {
+  auto [it, inserted] = entries_.try_emplace(key, value);
+  if (!inserted) {
+    digest_ -= KvStoreDigest::entry(key, it->second);
+    it->second = value;
+  }
+  digest_ += KvStoreDigest::entry(key, value);
+}
+
+bool KvStore::remove(const std::string& key) {
+  auto it = entries_.find(key);
+  if (it == entries_.end()) return false;
+  digest_ -= KvStoreDigest::entry(key, it->second);
+  entries_.erase(it);
+  return true;
+}
+
+void KvStore::clear() {
+  entries_.clear();
+  digest_ = 0;
+}
+
+void KvStore::assign(const KvMap& entries) {
+  entries_ = entries;
+  digest_ = KvStoreDigest::of(entries_);
+}
+
+}  // namespace aether::sim

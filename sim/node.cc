@@ -1,0 +1,650 @@
+#include "sim/node.h"
+
+#include <algorithm>
+
+namespace aether::sim {
+
+using engine::KvNotification;
+using engine::KvOp;
+using engine::KvOrigin;
+using engine::QuorumChange;
+using engine::QuorumEvent;
+using engine::SubmitOutcome;
+using engine::TopologyChange;
+
+namespace {
+
+const char* change_name(TopologyChange change) {
+  switch (change) {
+    case TopologyChange::NodeAdded:
+      return "added";
+    case TopologyChange::NodeRemoved:
+      return "removed";
+    case TopologyChange::NodeDown:
+      return "down";
+  }
+  return "?";
+}
+
+const char* origin_name(KvOrigin origin) {
+  switch (origin) {
+    case KvOrigin::Apply:
+      return "apply";
+    case KvOrigin::Restore:
+      return "restore";
+    case KvOrigin::Reset:
+      return "reset";
+  }
+  return "?";
+}
+
+const char* holding_name(engine::SliceHolding holding) {
+  switch (holding) {
+    case engine::SliceHolding::NotHeld:
+      return "none";
+    case engine::SliceHolding::Loaded:
+      return "loaded";
+    case engine::SliceHolding::Active:
+      return "active";
+  }
+  return "?";
+}
+
+}  // namespace
+
+SimNode::SimNode(World& world, ConsensusKv& consensus, NodeId id,
+                 std::function<void(const NodeId&)> on_engine_failure)
+    : world_(world),
+      consensus_(consensus),
+      id_(std::move(id)),
+      on_engine_failure_(std::move(on_engine_failure)) {}
+
+SimNode::~SimNode() {
+  // The runtime goes first: it may still call its services while it dies.
+  up_ = false;
+  runtime_.reset();
+}
+
+template <typename F>
+void SimNode::guarded(F&& f) {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    engine_failed(e.what());
+  } catch (...) {
+    engine_failed("unknown exception");
+  }
+}
+
+void SimNode::engine_failed(const std::string& message) {
+  if (failing_) return;
+  failing_ = true;
+  world_.trace.event(world_.now(), "engine.assert").str("node", id_).str("message", message);
+  world_.notify([&](WorldObserver& o) { o.on_engine_assert(world_.now(), id_, message); });
+  on_engine_failure_(id_);
+}
+
+// ---- lifecycle -------------------------------------------------------------
+
+void SimNode::start(std::vector<NodeId> initial_view, const engine::NodeRuntimeFactory& factory) {
+  ++incarnation_;
+  up_ = true;
+  paused_ = false;
+  failing_ = false;
+  std::sort(initial_view.begin(), initial_view.end());
+  view_ = std::move(initial_view);
+  quorum_ = false;
+  restored_ = false;
+  store_.clear();
+  applied_position_ = 0;
+  arrived_.clear();
+  pending_submits_.clear();
+  queued_writes_.clear();
+  held_quorum_event_.reset();
+  held_quorum_timer_ = 0;
+  timers_.clear();
+  inbox_topology_.clear();
+  inbox_delivery_.clear();
+  inbox_callback_.clear();
+  kv_listeners_.clear();
+  topology_listeners_.clear();
+  slices_ =
+      std::make_unique<SimSliceStore>(*this, world_.slices_prng, world_.config.slices, world_.slice_rules);
+  if (factory) {
+    engine::NodeServices services{id_, *this, *this, *this, *slices_, *this, *this, *this};
+    guarded([&] { runtime_ = factory(services); });
+  }
+  // Quorum (and the restore) are established by a topology delivery, so that
+  // observers and the engine see them as events of this instant.
+  post(0, Lane::Topology, Inbox::Topology, [this] { update_quorum(); });
+}
+
+void SimNode::stop() {
+  if (!up_) return;
+  up_ = false;
+  ++incarnation_;  // every callback of the dead incarnation is ignored from now on
+  auto pending = std::move(pending_submits_);
+  pending_submits_.clear();
+  for (auto& [batch, submits] : pending) {
+    for (auto& submit : submits) consensus_.fail(submit.submission_id, SubmitFailure::Crashed);
+  }
+  runtime_.reset();
+  kv_listeners_.clear();
+  topology_listeners_.clear();
+  for (auto& [timer, event] : timers_) {
+    if (event != 0) world_.loop.cancel(event);
+  }
+  timers_.clear();
+  if (held_quorum_timer_ != 0) world_.loop.cancel(held_quorum_timer_);
+  held_quorum_timer_ = 0;
+  held_quorum_event_.reset();
+  slices_.reset();
+  paused_ = false;
+  failing_ = false;
+  quorum_ = false;
+  restored_ = false;
+  view_.clear();
+  store_.clear();
+  applied_position_ = 0;
+  arrived_.clear();
+  queued_writes_.clear();
+  inbox_topology_.clear();
+  inbox_delivery_.clear();
+  inbox_callback_.clear();
+}
+
+void SimNode::pause() {
+  paused_ = true;
+}
+
+void SimNode::resume() {
+  if (!paused_) return;
+  paused_ = false;
+  const std::uint64_t incarnation = incarnation_;
+  auto drain = [&](std::deque<QueuedCall>& inbox) {
+    while (!inbox.empty() && alive(incarnation)) {
+      QueuedCall call = std::move(inbox.front());
+      inbox.pop_front();
+      arrive(Inbox::Callback, std::move(call));
+    }
+  };
+  drain(inbox_topology_);
+  drain(inbox_delivery_);
+  drain(inbox_callback_);
+}
+
+EventLoop::EventId SimNode::post(Nanos delay_ns, Lane lane, Inbox inbox, std::function<void()> call,
+                                 engine::TimerId timer) {
+  const std::uint64_t incarnation = incarnation_;
+  return world_.loop.schedule_after(
+      delay_ns,
+      [this, incarnation, inbox, timer, call = std::move(call)]() mutable {
+        if (!alive(incarnation)) return;
+        arrive(inbox, QueuedCall{std::move(call), timer});
+      },
+      lane);
+}
+
+void SimNode::arrive(Inbox inbox, QueuedCall call) {
+  if (call.timer != 0) {
+    auto it = timers_.find(call.timer);
+    if (it == timers_.end()) return;  // cancelled
+    if (paused_) {
+      it->second = 0;
+    } else {
+      timers_.erase(it);
+    }
+  }
+  if (paused_) {
+    switch (inbox) {
+      case Inbox::Topology:
+        inbox_topology_.push_back(std::move(call));
+        break;
+      case Inbox::Delivery:
+        inbox_delivery_.push_back(std::move(call));
+        break;
+      case Inbox::Callback:
+        inbox_callback_.push_back(std::move(call));
+        break;
+    }
+    return;
+  }
+  call.call();
+}
+
+// ---- engine::Clock -----------------------------------------------------------
+
+engine::TimerId SimNode::schedule_after(engine::Nanos delay_ns, std::function<void()> fire) {
+  const engine::TimerId id = next_timer_++;
+  if (!up_) return id;
+  const EventLoop::EventId event = post(
+      std::max<engine::Nanos>(delay_ns, 0), Lane::Normal, Inbox::Callback,
+      [this, fire = std::move(fire)] { guarded(fire); }, id);
+  timers_[id] = event;
+  return id;
+}
+
+void SimNode::cancel(engine::TimerId id) {
+  auto it = timers_.find(id);
+  if (it == timers_.end()) return;
+  if (it->second != 0) world_.loop.cancel(it->second);
+  timers_.erase(it);
+}
+
+// ---- topology ----------------------------------------------------------------
+
+std::vector<NodeId> SimNode::configured_nodes() const {
+  return {world_.configured.begin(), world_.configured.end()};
+}
+
+void SimNode::deliver_view_change(TopologyChange change, const NodeId& peer, std::vector<NodeId> new_view) {
+  if (!up_ || failing_) return;
+  arrive(Inbox::Topology, QueuedCall{[this, change, peer, new_view = std::move(new_view)]() mutable {
+           apply_view_change(change, peer, std::move(new_view));
+         }});
+}
+
+void SimNode::reevaluate_quorum() {
+  if (!up_ || failing_) return;
+  arrive(Inbox::Topology, QueuedCall{[this] { update_quorum(); }});
+}
+
+void SimNode::apply_view_change(TopologyChange change, const NodeId& peer, std::vector<NodeId> new_view) {
+  view_ = std::move(new_view);
+  world_.trace.event(world_.now(), "view")
+      .str("node", id_)
+      .str("change", change_name(change))
+      .str("peer", peer)
+      .list("view", view_);
+  const engine::TopologyEvent event{change, peer, view_};
+  world_.notify([&](WorldObserver& o) { o.on_view(world_.now(), id_, event); });
+  for (engine::TopologyListener* listener : topology_listeners_) {
+    if (failing_) return;
+    guarded([&] { listener->on_topology(event); });
+  }
+  if (!failing_) update_quorum();
+}
+
+void SimNode::update_quorum() {
+  if (!up_ || failing_) return;
+  std::size_t members = 0;
+  for (const auto& node : view_) members += world_.configured.count(node);
+  const bool quorum = world_.configured.count(id_) > 0 && members >= world_.majority();
+  if (quorum == quorum_) return;
+  if (quorum) {
+    establish_quorum();
+  } else {
+    lose_quorum();
+  }
+}
+
+void SimNode::send_quorum(const QuorumEvent& event) {
+  for (engine::TopologyListener* listener : topology_listeners_) {
+    if (failing_) return;
+    guarded([&] { listener->on_quorum(event); });
+  }
+}
+
+void SimNode::deliver_quorum_to_engine(const QuorumEvent& event) {
+  if (held_quorum_event_) {
+    // Fault: the held event arrives after this newer one.
+    const QuorumEvent held = *held_quorum_event_;
+    held_quorum_event_.reset();
+    if (held_quorum_timer_ != 0) world_.loop.cancel(held_quorum_timer_);
+    held_quorum_timer_ = 0;
+    send_quorum(event);
+    send_quorum(held);
+    return;
+  }
+  auto fault = world_.quorum_reorder_ppm.find(id_);
+  if (fault != world_.quorum_reorder_ppm.end() && fault->second > 0 &&
+      world_.faults_prng.chance_ppm(fault->second)) {
+    held_quorum_event_ = event;
+    world_.trace.event(world_.now(), "fault.quorum_held").str("node", id_).u64("sequence", event.sequence);
+    // Released after failure_detection if no newer event overtakes it.
+    held_quorum_timer_ = post(world_.config.failure_detection_ns, Lane::Topology, Inbox::Topology, [this] {
+      held_quorum_timer_ = 0;
+      if (!held_quorum_event_) return;
+      const QuorumEvent held = *held_quorum_event_;
+      held_quorum_event_.reset();
+      send_quorum(held);
+    });
+    return;
+  }
+  send_quorum(event);
+}
+
+void SimNode::lose_quorum() {
+  quorum_ = false;
+  const QuorumEvent event{QuorumChange::Lost, ++quorum_sequence_};
+  world_.trace.event(world_.now(), "quorum")
+      .str("node", id_)
+      .str("change", "lost")
+      .u64("sequence", event.sequence);
+  world_.notify([&](WorldObserver& o) { o.on_quorum(world_.now(), id_, event); });
+  deliver_quorum_to_engine(event);
+  if (failing_) return;
+
+  // The local store resets: a remove notification per present key.
+  begin_round();
+  restored_ = false;
+  arrived_.clear();
+  std::vector<std::string> keys;
+  keys.reserve(store_.size());
+  for (const auto& [key, value] : store_.entries()) keys.push_back(key);
+  for (const auto& key : keys) {
+    store_.remove(key);
+    notify_kv(KvNotification{KvOp::Remove, key, {}, applied_position_, KvOrigin::Reset});
+  }
+  world_.trace.event(world_.now(), "kv.reset").str("node", id_).u64("keys", keys.size());
+  world_.notify([&](WorldObserver& o) { o.on_reset(world_.now(), id_); });
+  end_round();
+  if (failing_) return;
+
+  // Then pending submits fail (their batches stay pending: decided or dropped later).
+  auto pending = std::move(pending_submits_);
+  pending_submits_.clear();
+  for (auto& [batch, submits] : pending) {
+    for (auto& submit : submits) {
+      consensus_.fail(submit.submission_id, SubmitFailure::QuorumLost);
+      world_.trace.event(world_.now(), "kv.submit_failed")
+          .str("node", id_)
+          .str("writer", submit.writer)
+          .u64("batch", batch)
+          .str("reason", "quorum-lost");
+      if (failing_) continue;
+      guarded([&] { submit.done(SubmitOutcome::Failed); });
+    }
+  }
+}
+
+void SimNode::establish_quorum() {
+  quorum_ = true;
+  const QuorumEvent event{QuorumChange::Established, ++quorum_sequence_};
+  world_.trace.event(world_.now(), "quorum")
+      .str("node", id_)
+      .str("change", "established")
+      .u64("sequence", event.sequence);
+  world_.notify([&](WorldObserver& o) { o.on_quorum(world_.now(), id_, event); });
+  deliver_quorum_to_engine(event);
+  if (failing_) return;
+
+  // Restore the snapshot at the latest decided position: remove-all over the
+  // present keys, then put-all in key order.
+  begin_round();
+  const KvMap snapshot = consensus_.canonical().entries();
+  const std::uint64_t position = consensus_.latest_position();
+  std::vector<std::string> keys;
+  keys.reserve(store_.size());
+  for (const auto& [key, value] : store_.entries()) keys.push_back(key);
+  for (const auto& key : keys) {
+    store_.remove(key);
+    notify_kv(KvNotification{KvOp::Remove, key, {}, position, KvOrigin::Restore});
+  }
+  for (const auto& [key, value] : snapshot) {
+    store_.put(key, value);
+    notify_kv(KvNotification{KvOp::Put, key, value, position, KvOrigin::Restore});
+  }
+  applied_position_ = position;
+  world_.trace.event(world_.now(), "kv.restore")
+      .str("node", id_)
+      .u64("position", position)
+      .u64("digest", store_.digest());
+  world_.notify([&](WorldObserver& o) { o.on_restore(world_.now(), id_, position, store_.digest()); });
+  restored_ = true;
+  for (engine::KvListener* listener : kv_listeners_) {
+    if (failing_) break;
+    guarded([&] { listener->on_restored(position); });
+  }
+  end_round();
+  apply_ready_positions();
+}
+
+// ---- KV ----------------------------------------------------------------------
+
+void SimNode::deliver_decided_after(Nanos delay_ns, std::uint64_t position) {
+  post(delay_ns, Lane::Normal, Inbox::Delivery, [this, position] { on_arrival(position); });
+}
+
+void SimNode::on_arrival(std::uint64_t position) {
+  if (!quorum_) return;                       // deliveries without quorum are discarded
+  if (position <= applied_position_) return;  // duplicate or covered by a restore
+  arrived_.insert(position);
+  apply_ready_positions();
+}
+
+void SimNode::apply_ready_positions() {
+  while (!arrived_.empty() && quorum_ && !failing_ && up_) {
+    const std::uint64_t next = *arrived_.begin();
+    if (next <= applied_position_) {
+      arrived_.erase(arrived_.begin());
+      continue;
+    }
+    if (next != applied_position_ + 1) return;
+    arrived_.erase(arrived_.begin());
+    apply_position(next);
+  }
+}
+
+void SimNode::apply_position(std::uint64_t position) {
+  const BatchRecord& record = consensus_.decided(position);
+  begin_round();
+  for (const auto& command : record.commands) {
+    if (command.op == KvOp::Put) {
+      store_.put(command.key, command.value);
+    } else {
+      store_.remove(command.key);
+    }
+    notify_kv(KvNotification{command.op, command.key, command.value, position, KvOrigin::Apply});
+  }
+  applied_position_ = position;
+  world_.trace.event(world_.now(), "kv.apply")
+      .str("node", id_)
+      .u64("position", position)
+      .u64("digest", store_.digest());
+  world_.notify([&](WorldObserver& o) { o.on_apply(world_.now(), id_, position, store_.digest()); });
+  auto it = pending_submits_.find(record.batch_id);
+  if (it != pending_submits_.end()) {
+    auto completed = std::move(it->second);
+    pending_submits_.erase(it);
+    for (auto& submit : completed) {
+      if (failing_) break;
+      guarded([&] { submit.done(SubmitOutcome::Committed); });
+    }
+  }
+  end_round();
+}
+
+void SimNode::notify_kv(const KvNotification& notification) {
+  world_.trace.event(world_.now(), "kv.notify")
+      .str("node", id_)
+      .str("op", notification.op == KvOp::Put ? "put" : "remove")
+      .str("key", notification.key)
+      .str("origin", origin_name(notification.origin));
+  for (engine::KvListener* listener : kv_listeners_) {
+    if (failing_) return;
+    guarded([&] { listener->on_kv(notification); });
+  }
+}
+
+void SimNode::end_round() {
+  if (--notify_depth_ > 0) return;
+  while (!queued_writes_.empty() && up_ && !failing_) {
+    QueuedWrite write = std::move(queued_writes_.front());
+    queued_writes_.pop_front();
+    real_submit(write.writer, std::move(write.batch), std::move(write.done));
+  }
+}
+
+std::vector<std::pair<std::string, std::string>> SimNode::scan(const std::string& prefix) const {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (auto it = store_.entries().lower_bound(prefix);
+       it != store_.entries().end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it) {
+    out.emplace_back(it->first, it->second);
+  }
+  return out;
+}
+
+void SimNode::submit(engine::Writer writer, engine::KvBatch batch, std::function<void(SubmitOutcome)> done) {
+  submit_as(engine::writer_name(writer), std::move(batch), std::move(done));
+}
+
+void SimNode::submit_as(const std::string& writer, engine::KvBatch batch,
+                        std::function<void(SubmitOutcome)> done) {
+  if (!up_ || failing_) return;
+  if (notify_depth_ > 0) {
+    queued_writes_.push_back(QueuedWrite{writer, std::move(batch), std::move(done)});
+    return;
+  }
+  real_submit(writer, std::move(batch), std::move(done));
+}
+
+void SimNode::reject_submit(const std::string& writer, const char* reason,
+                            std::function<void(SubmitOutcome)> done) {
+  world_.trace.event(world_.now(), "kv.submit_failed")
+      .str("node", id_)
+      .str("writer", writer)
+      .str("reason", reason);
+  post(0, Lane::Normal, Inbox::Callback,
+       [this, done = std::move(done)] { guarded([&] { done(SubmitOutcome::Failed); }); });
+}
+
+bool SimNode::submit_is_lost(const std::string& writer) {
+  auto& rules = world_.lost_submits;
+  for (auto it = rules.begin(); it != rules.end(); ++it) {
+    if (!it->node.empty() && it->node != id_) continue;
+    if (!it->writer.empty() && it->writer != writer) continue;
+    if (it->one_shot) {
+      rules.erase(it);
+      return true;
+    }
+    if (it->ppm > 0 && world_.faults_prng.chance_ppm(it->ppm)) return true;
+  }
+  return false;
+}
+
+Nanos SimNode::draw_decision_delay() {
+  const std::size_t needed = world_.majority() - 1;
+  if (needed == 0) return 0;
+  std::vector<Nanos> round_trips;
+  for (const auto& peer : view_) {
+    if (peer == id_ || world_.configured.count(peer) == 0) continue;
+    round_trips.push_back(world_.network.draw_delivery(id_, peer, world_.network_prng).delay_ns +
+                          world_.network.draw_delivery(peer, id_, world_.network_prng).delay_ns);
+  }
+  if (round_trips.empty()) return world_.max_round_trip_ns();
+  const std::size_t index = std::min(needed, round_trips.size()) - 1;
+  std::nth_element(round_trips.begin(), round_trips.begin() + static_cast<std::ptrdiff_t>(index),
+                   round_trips.end());
+  return round_trips[index];
+}
+
+void SimNode::real_submit(const std::string& writer, engine::KvBatch batch,
+                          std::function<void(SubmitOutcome)> done) {
+  if (!up_ || failing_) return;
+  if (!quorum_) return reject_submit(writer, "no-quorum", std::move(done));
+  if (!restored_) return reject_submit(writer, "not-restored", std::move(done));
+  if (submit_is_lost(writer)) {
+    world_.trace.event(world_.now(), "kv.submit_lost")
+        .str("node", id_)
+        .str("writer", writer)
+        .list("commands", describe_batch(batch));
+    return;  // never decided, never answered
+  }
+  Submitter submitter;
+  submitter.node = id_;
+  submitter.writer = writer;
+  if (runtime_) {
+    submitter.cdm_active = runtime_->cdm_active();
+    if (submitter.cdm_active) submitter.cdm_tag = runtime_->cdm_activation_tag();
+  }
+  for (const auto& command : batch) submitter.applied[command.key] = store_.get(command.key);
+  submitter.submitted_at = world_.now();
+  const Nanos delay_ns = draw_decision_delay();
+  const SubmitTicket ticket = consensus_.submit(submitter, batch, delay_ns);
+  pending_submits_[ticket.batch_id].push_back(PendingSubmit{ticket.submission_id, writer, std::move(done)});
+}
+
+// ---- logger, assertions, engine events ------------------------------------------
+
+void SimNode::log(engine::LogLevel level, std::string_view component, std::string message) {
+  world_.trace.event(world_.now(), "engine.log")
+      .str("node", id_)
+      .str("level", engine::log_level_name(level))
+      .str("component", component)
+      .str("message", message);
+}
+
+void SimNode::fail(std::string_view condition, std::string message, std::string_view file, int line) {
+  std::string text = "assertion failed: ";
+  text += condition;
+  text += " (";
+  text += file;
+  text += ":";
+  text += std::to_string(line);
+  text += "): ";
+  text += message;
+  throw EngineAssertionFailure(text);
+}
+
+void SimNode::leader_changed(const std::optional<NodeId>& leader, bool local_is_leader) {
+  world_.trace.event(world_.now(), "leader")
+      .str("node", id_)
+      .str("leader", leader.value_or(""))
+      .flag("local", local_is_leader);
+  world_.notify([&](WorldObserver& o) { o.on_leader_change(world_.now(), id_, leader); });
+}
+
+void SimNode::cdm_activated(std::optional<std::uint64_t> leader_position) {
+  {
+    auto event = world_.trace.event(world_.now(), "cdm.activated");
+    event.str("node", id_);
+    if (leader_position) event.u64("tag", *leader_position);
+  }
+  world_.notify([&](WorldObserver& o) { o.on_cdm_activated(world_.now(), id_, leader_position); });
+}
+
+void SimNode::cdm_deactivated() {
+  world_.trace.event(world_.now(), "cdm.deactivated").str("node", id_);
+  world_.notify([&](WorldObserver& o) { o.on_cdm_deactivated(world_.now(), id_); });
+}
+
+void SimNode::count(std::string_view counter, std::int64_t delta) {
+  const std::string name(counter);
+  world_.trace.event(world_.now(), "engine.count").str("node", id_).str("counter", name).i64("delta", delta);
+  world_.notify([&](WorldObserver& o) { o.on_engine_count(world_.now(), id_, name, delta); });
+}
+
+// ---- slice store -------------------------------------------------------------
+
+std::map<std::string, engine::SliceHolding> SimNode::slice_holdings() const {
+  if (!slices_) return {};
+  return slices_->holdings();
+}
+
+void SimNode::schedule_slice_completion(Nanos delay_ns, Lane lane, std::function<void()> complete) {
+  post(delay_ns, lane, Inbox::Callback, [this, complete = std::move(complete)] { guarded(complete); });
+}
+
+void SimNode::report_slice_start(const std::string& artifact, SliceOp op, engine::SliceHolding before) {
+  world_.trace.event(world_.now(), "slice.start")
+      .str("node", id_)
+      .str("artifact", artifact)
+      .str("op", slice_op_name(op))
+      .str("held", holding_name(before));
+  world_.notify([&](WorldObserver& o) { o.on_slice_op_start(world_.now(), id_, artifact, op, before); });
+}
+
+void SimNode::report_slice_done(const std::string& artifact, SliceOp op, const engine::SliceResult& result) {
+  {
+    auto event = world_.trace.event(world_.now(), "slice.done");
+    event.str("node", id_)
+        .str("artifact", artifact)
+        .str("op", slice_op_name(op))
+        .flag("ok", !result.has_value());
+    if (result) event.str("reason", result->reason).flag("fatal", result->fatal);
+  }
+  world_.notify([&](WorldObserver& o) { o.on_slice_op_done(world_.now(), id_, artifact, op, result); });
+}
+
+}  // namespace aether::sim

@@ -1,0 +1,194 @@
+// One simulated node: the host of an engine::NodeRuntime. It implements every
+// interface the engine sees (clock, KV client, topology, slice loader through
+// the slice-store fake, logger, assertion sink, engine events) on top of the
+// shared World, and guards every callback into engine code: an exception
+// becomes WorldObserver::on_engine_assert and stops the node like a crash;
+// callbacks for a dead or restarted incarnation are ignored; a paused node
+// queues everything addressed to it and replays it on resume (view and quorum
+// changes, then deliveries in arrival order, then overdue timers in due order).
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "engine/node_runtime.h"
+#include "sim/consensus_kv.h"
+#include "sim/kv_store.h"
+#include "sim/slice_store.h"
+#include "sim/world.h"
+
+namespace aether::sim {
+
+// Thrown by the node's AssertionSink; caught at the node's dispatch boundary.
+class EngineAssertionFailure : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+class SimNode final : public engine::Clock,
+                      public engine::KvClient,
+                      public engine::Topology,
+                      public engine::Logger,
+                      public engine::AssertionSink,
+                      public engine::EngineEvents,
+                      public SliceStoreHost {
+ public:
+  // `on_engine_failure` is called (outside engine code) when an engine
+  // callback threw; the cluster then stops the node.
+  SimNode(World& world, ConsensusKv& consensus, NodeId id,
+          std::function<void(const NodeId&)> on_engine_failure);
+  ~SimNode() override;
+  SimNode(const SimNode&) = delete;
+  SimNode& operator=(const SimNode&) = delete;
+
+  // Lifecycle (the cluster keeps the network and views in step).
+  void start(std::vector<NodeId> initial_view, const engine::NodeRuntimeFactory& factory);
+  void stop();  // crash or removal: all volatile state is gone
+  void pause();
+  void resume();
+
+  // World -> node. Topology changes are delivered (or queued while paused).
+  void deliver_view_change(engine::TopologyChange change, const NodeId& peer, std::vector<NodeId> new_view);
+  void reevaluate_quorum();
+  // The decided `position` arrives `delay_ns` from now (discarded without
+  // quorum; applied in decided order).
+  void deliver_decided_after(Nanos delay_ns, std::uint64_t position);
+
+  // A submit with an explicit writer string ("client:<name>" for clients).
+  void submit_as(const std::string& writer, engine::KvBatch batch,
+                 std::function<void(engine::SubmitOutcome)> done);
+
+  // Queries.
+  bool up() const { return up_; }
+  bool paused() const { return paused_; }
+  bool quorum() const { return quorum_; }
+  bool restored() const { return restored_; }
+  std::uint64_t incarnation() const { return incarnation_; }
+  const KvStore& store() const { return store_; }
+  std::uint64_t applied_position() const { return applied_position_; }
+  engine::NodeRuntime* runtime() const { return runtime_.get(); }
+  std::map<std::string, engine::SliceHolding> slice_holdings() const;
+
+  // engine::Clock
+  engine::Nanos now() const override { return world_.now(); }
+  engine::TimerId schedule_after(engine::Nanos delay_ns, std::function<void()> fire) override;
+  void cancel(engine::TimerId id) override;
+  // engine::KvClient
+  void submit(engine::Writer writer, engine::KvBatch batch,
+              std::function<void(engine::SubmitOutcome)> done) override;
+  std::optional<std::string> get(const std::string& key) const override { return store_.get(key); }
+  std::vector<std::pair<std::string, std::string>> scan(const std::string& prefix) const override;
+  void add_listener(engine::KvListener* listener) override { kv_listeners_.push_back(listener); }
+  // engine::Topology
+  const NodeId& self() const override { return id_; }
+  std::vector<NodeId> view() const override { return view_; }
+  std::vector<NodeId> configured_nodes() const override;
+  bool has_quorum() const override { return quorum_; }
+  void add_listener(engine::TopologyListener* listener) override { topology_listeners_.push_back(listener); }
+  // engine::Logger
+  void log(engine::LogLevel level, std::string_view component, std::string message) override;
+  // engine::AssertionSink
+  [[noreturn]] void fail(std::string_view condition, std::string message, std::string_view file,
+                         int line) override;
+  // engine::EngineEvents
+  void leader_changed(const std::optional<NodeId>& leader, bool local_is_leader) override;
+  void cdm_activated(std::optional<std::uint64_t> leader_position) override;
+  void cdm_deactivated() override;
+  void count(std::string_view counter, std::int64_t delta) override;
+
+ private:
+  enum class Inbox : std::uint8_t { Topology, Delivery, Callback };
+  struct QueuedCall {
+    std::function<void()> call;
+    engine::TimerId timer = 0;  // nonzero: an engine timer (skipped if cancelled meanwhile)
+  };
+  struct PendingSubmit {
+    std::uint64_t submission_id = 0;
+    std::string writer;
+    std::function<void(engine::SubmitOutcome)> done;
+  };
+  struct QueuedWrite {
+    std::string writer;
+    engine::KvBatch batch;
+    std::function<void(engine::SubmitOutcome)> done;
+  };
+
+  // SliceStoreHost
+  void schedule_slice_completion(Nanos delay_ns, Lane lane, std::function<void()> complete) override;
+  void report_slice_start(const std::string& artifact, SliceOp op, engine::SliceHolding before) override;
+  void report_slice_done(const std::string& artifact, SliceOp op, const engine::SliceResult& result) override;
+
+  // Runs engine code; catches exceptions and reports the failure.
+  template <typename F>
+  void guarded(F&& f);
+  bool alive(std::uint64_t incarnation) const { return up_ && !failing_ && incarnation == incarnation_; }
+  // Runs `call` now, or queues it in `inbox` while paused.
+  void arrive(Inbox inbox, QueuedCall call);
+  // Schedules a node-addressed callback `delay_ns` from now.
+  EventLoop::EventId post(Nanos delay_ns, Lane lane, Inbox inbox, std::function<void()> call,
+                          engine::TimerId timer = 0);
+
+  void apply_view_change(engine::TopologyChange change, const NodeId& peer, std::vector<NodeId> new_view);
+  void update_quorum();
+  void deliver_quorum_to_engine(const engine::QuorumEvent& event);
+  void lose_quorum();
+  void establish_quorum();
+  void on_arrival(std::uint64_t position);
+  void engine_failed(const std::string& message);
+  void send_quorum(const engine::QuorumEvent& event);
+  void apply_ready_positions();
+  void apply_position(std::uint64_t position);
+  void notify_kv(const engine::KvNotification& notification);
+  void begin_round() { ++notify_depth_; }
+  void end_round();
+  void real_submit(const std::string& writer, engine::KvBatch batch,
+                   std::function<void(engine::SubmitOutcome)> done);
+  void reject_submit(const std::string& writer, const char* reason,
+                     std::function<void(engine::SubmitOutcome)> done);
+  bool submit_is_lost(const std::string& writer);
+  Nanos draw_decision_delay();
+
+  World& world_;
+  ConsensusKv& consensus_;
+  NodeId id_;
+  std::function<void(const NodeId&)> on_engine_failure_;
+
+  bool up_ = false;
+  bool paused_ = false;
+  bool failing_ = false;
+  std::uint64_t incarnation_ = 0;
+  std::vector<NodeId> view_;
+  bool quorum_ = false;
+  std::uint64_t quorum_sequence_ = 0;
+  bool restored_ = false;
+  KvStore store_;
+  std::uint64_t applied_position_ = 0;
+  std::set<std::uint64_t> arrived_;  // decided positions waiting for their turn
+  std::map<std::uint64_t, std::vector<PendingSubmit>> pending_submits_;  // by batch id
+  int notify_depth_ = 0;
+  std::deque<QueuedWrite> queued_writes_;
+  std::optional<engine::QuorumEvent> held_quorum_event_;  // fault: delivered after the next one
+  EventLoop::EventId held_quorum_timer_ = 0;
+
+  std::vector<engine::KvListener*> kv_listeners_;
+  std::vector<engine::TopologyListener*> topology_listeners_;
+  std::unique_ptr<SimSliceStore> slices_;
+  std::unique_ptr<engine::NodeRuntime> runtime_;
+
+  engine::TimerId next_timer_ = 1;
+  std::map<engine::TimerId, EventLoop::EventId> timers_;  // live engine timers (0: queued while paused)
+  std::deque<QueuedCall> inbox_topology_;
+  std::deque<QueuedCall> inbox_delivery_;
+  std::deque<QueuedCall> inbox_callback_;
+};
+
+}  // namespace aether::sim
