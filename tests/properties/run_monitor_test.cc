@@ -20,10 +20,7 @@ constexpr Nanos kQuiet = engine::seconds(10);
 
 struct Run {
   Run()
-      : world(3),
-        recorder(nullptr),
-        suite(recorder, world, 1, [](std::function<void(Nanos)>) {}),
-        monitor(suite, world, recorder, {}, kQuiet) {}
+      : world(3), recorder(nullptr), suite(recorder, world, 1), monitor(suite, world, recorder, {}, kQuiet) {}
 
   // Commits `commands` at `now` as a client or engine write.
   void commit(Nanos now, engine::KvBatch commands, const std::string& writer = "client:default") {
