@@ -28,6 +28,12 @@ SimCluster::SimCluster(SimConfig config, Trace& trace, engine::NodeRuntimeFactor
     : world_(std::make_unique<World>(std::move(config), trace)), factory_(std::move(factory)) {
   consensus_ =
       std::make_unique<ConsensusKv>(*world_, [this](std::uint64_t position) { on_decided(position); });
+  world_->link_cut = [this](const NodeId& from, const NodeId& to) {
+    auto a = index_.find(from);
+    auto b = index_.find(to);
+    if (a == index_.end() || b == index_.end()) return true;
+    return !link_active(a->second) || !link_active(b->second) || world_->network.rules_cut(from, to);
+  };
   world_->trace.event(0, "cluster.start")
       .list("nodes", world_->config.nodes)
       .u64("seed", world_->config.seed)
