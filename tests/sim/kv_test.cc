@@ -375,3 +375,25 @@ TEST_CASE("a decision reaches a node behind a one-way cut at plain latency, rela
   CHECK(out.value == SubmitOutcome::Committed);
   CHECK(cluster.store("node-2") == KvMap{{"k", "v"}});
 }
+
+TEST_CASE("a batch whose submitter failed still merges with an identical submit, which then completes") {
+  for (std::uint64_t seed = 1; seed <= 10; ++seed) {
+    Trace trace;
+    Journal journal;
+    DecisionLog log;
+    SimCluster cluster(slow_network(seed), trace, journal_factory(journal));
+    cluster.add_observer(&log);
+    cluster.loop().run_until(0);
+    Outcome failed, merged;
+    submit(cluster, "node-1", put("k", "v"), record(failed, cluster));
+    cluster.isolate("node-1");
+    cluster.loop().run_until(millis(500));
+    REQUIRE(failed.value == SubmitOutcome::Failed);
+    submit(cluster, "node-2", put("k", "v"), record(merged, cluster));
+    cluster.loop().run_until(seconds(20));
+    CHECK(merged.value == SubmitOutcome::Committed);
+    CHECK(log.decided_batches.size() == 1);
+    CHECK(log.submitters_at_decide == std::vector<std::size_t>{2});
+    CHECK(log.dropped_batches.empty());
+  }
+}
