@@ -28,6 +28,12 @@ SimCluster::SimCluster(SimConfig config, Trace& trace, engine::NodeRuntimeFactor
     : world_(std::make_unique<World>(std::move(config), trace)), factory_(std::move(factory)) {
   consensus_ =
       std::make_unique<ConsensusKv>(*world_, [this](std::uint64_t position) { on_decided(position); });
+  world_->link_cut = [this](const NodeId& from, const NodeId& to) {
+    auto a = index_.find(from);
+    auto b = index_.find(to);
+    if (a == index_.end() || b == index_.end()) return true;
+    return !link_active(a->second) || !link_active(b->second) || world_->network.rules_cut(from, to);
+  };
   world_->trace.event(0, "cluster.start")
       .list("nodes", world_->config.nodes)
       .u64("seed", world_->config.seed)
@@ -90,20 +96,30 @@ bool SimCluster::pair_cut(std::size_t i, std::size_t j) const {
   return world_->network.rules_cut(a, b) || world_->network.rules_cut(b, a);
 }
 
+void SimCluster::refresh_pair(std::size_t i, std::size_t j) {
+  if (removed_.count(order_[i]) || removed_.count(order_[j])) return;
+  PairState& pair = pairs_[j][i];
+  const bool cut = pair_cut(i, j);
+  if (cut == pair.cut) return;
+  pair.cut = cut;
+  if (pair.timer != 0) world_->loop.cancel(pair.timer);
+  pair.timer = world_->loop.schedule_after(
+      world_->config.failure_detection_ns, [this, i, j] { pair_timer(i, j); }, Lane::Topology);
+}
+
 void SimCluster::refresh_links() {
   for (std::size_t j = 0; j < order_.size(); ++j) {
-    if (removed_.count(order_[j])) continue;
-    for (std::size_t i = 0; i < j; ++i) {
-      if (removed_.count(order_[i])) continue;
-      PairState& pair = pairs_[j][i];
-      const bool cut = pair_cut(i, j);
-      if (cut == pair.cut) continue;
-      pair.cut = cut;
-      if (pair.timer != 0) world_->loop.cancel(pair.timer);
-      pair.timer = world_->loop.schedule_after(
-          world_->config.failure_detection_ns, [this, i, j] { pair_timer(i, j); }, Lane::Topology);
-    }
+    for (std::size_t i = 0; i < j; ++i) refresh_pair(i, j);
   }
+}
+
+void SimCluster::refresh_links_of(const NodeId& node) {
+  auto found = index_.find(node);
+  if (found == index_.end()) return refresh_links();
+  const std::size_t k = found->second;
+  // Same order as a full refresh (j outer, i inner) restricted to k's pairs.
+  for (std::size_t i = 0; i < k; ++i) refresh_pair(i, k);
+  for (std::size_t j = k + 1; j < order_.size(); ++j) refresh_pair(k, j);
 }
 
 void SimCluster::pair_timer(std::size_t i, std::size_t j) {
@@ -144,7 +160,7 @@ bool SimCluster::crash(const NodeId& node) {
   node_fault(node, NodeFault::Crash, "node.crash");
   target->stop();
   world_views_.erase(node);
-  refresh_links();
+  refresh_links_of(node);
   return true;
 }
 
@@ -154,7 +170,7 @@ bool SimCluster::restart(const NodeId& node) {
   node_fault(node, NodeFault::Restart, "node.restart");
   world_views_[node] = {node};
   target->start({node}, factory_);
-  refresh_links();
+  refresh_links_of(node);
   return true;
 }
 
@@ -163,7 +179,7 @@ bool SimCluster::pause(const NodeId& node) {
   if (target == nullptr || !target->up() || target->paused() || removed_.count(node)) return false;
   node_fault(node, NodeFault::Pause, "node.pause");
   target->pause();
-  refresh_links();
+  refresh_links_of(node);
   return true;
 }
 
@@ -172,7 +188,7 @@ bool SimCluster::resume(const NodeId& node) {
   if (target == nullptr || !target->up() || !target->paused()) return false;
   node_fault(node, NodeFault::Resume, "node.resume");
   target->unpause();
-  refresh_links();  // its links count as uncut from this instant
+  refresh_links_of(node);  // its links count as uncut from this instant
   target->replay_queued();
   return true;
 }
@@ -189,7 +205,7 @@ std::optional<NodeId> SimCluster::add_node(std::optional<NodeId> id) {
   for (auto& [other_id, other] : nodes_) {
     if (other_id != new_id && other->up()) other->reevaluate_quorum();
   }
-  refresh_links();
+  refresh_links_of(new_id);
   return new_id;
 }
 
@@ -234,7 +250,7 @@ void SimCluster::partition(const std::vector<std::vector<NodeId>>& groups) {
 void SimCluster::isolate(const NodeId& node) {
   world_->trace.event(now(), "net.isolate").str("node", node);
   world_->network.isolate(node);
-  refresh_links();
+  refresh_links_of(node);
 }
 
 void SimCluster::link(const NodeId& from, const NodeId& to, LinkRule rule) {
@@ -244,7 +260,7 @@ void SimCluster::link(const NodeId& from, const NodeId& to, LinkRule rule) {
       .u64("loss_ppm", rule.loss_ppm)
       .i64("delay_ns", rule.delay_ns);
   world_->network.link(from, to, rule);
-  refresh_links();
+  refresh_links_of(from);
 }
 
 void SimCluster::heal() {
@@ -256,7 +272,7 @@ void SimCluster::heal() {
 void SimCluster::heal(const NodeId& node) {
   world_->trace.event(now(), "net.heal").str("node", node);
   world_->network.heal(node);
-  refresh_links();
+  refresh_links_of(node);
 }
 
 void SimCluster::set_network(const NetworkSettings& settings) {
@@ -339,7 +355,7 @@ void SimCluster::on_engine_failure(const NodeId& node) {
         node_fault(node, NodeFault::Crash, "node.crash");
         target.stop();
         world_views_.erase(node);
-        refresh_links();
+        refresh_links_of(node);
       },
       Lane::Step);
 }

@@ -128,7 +128,10 @@ class SimCluster {
   SimNode& create_node(const NodeId& id);
   bool link_active(std::size_t index) const;
   bool pair_cut(std::size_t i, std::size_t j) const;
+  void refresh_pair(std::size_t i, std::size_t j);
   void refresh_links();
+  // Only the pairs of `node` (a change that concerns no other pair).
+  void refresh_links_of(const NodeId& node);
   void pair_timer(std::size_t i, std::size_t j);
   void reevaluate_all_quorums();
   void on_decided(std::uint64_t position);
