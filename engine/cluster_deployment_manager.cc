@@ -140,6 +140,7 @@ class ClusterDeploymentManager::Active
   void place(const std::string& artifact, int count);
   void scale_down(const std::string& artifact, const Desired& desired, int live);
   void rebalance();
+  void prune_moves();
   void check_stuck_and_orphans();
   void activate_ready(const std::string& artifact);
   bool dependencies_ready(const Desired& desired) const;
@@ -624,8 +625,34 @@ void ClusterDeploymentManager::Active::arm_periodic() {
   });
 }
 
+void ClusterDeploymentManager::Active::prune_moves() {
+  auto live_entry = [&](const std::string& artifact, const NodeId& node) {
+    auto nodes = entries_.find(artifact);
+    if (nodes == entries_.end()) return false;
+    auto it = nodes->second.find(node);
+    if (it == nodes->second.end()) return false;
+    auto state = effective(it->second);
+    return state && is_live_state(*state);
+  };
+  for (auto it = moves_.begin(); it != moves_.end();) {
+    const auto& [artifact, move] = *it;
+    if (live_entry(artifact, move.source) && live_entry(artifact, move.target)) {
+      ++it;
+      continue;
+    }
+    // A move ends when either entry stops being live: the source counts again.
+    auto nodes = entries_.find(artifact);
+    if (nodes != entries_.end()) {
+      if (auto source = nodes->second.find(move.source); source != nodes->second.end())
+        source->second.leaving = false;
+    }
+    it = moves_.erase(it);
+  }
+}
+
 void ClusterDeploymentManager::Active::reconcile() {
   count("reconciles");
+  prune_moves();
   check_stuck_and_orphans();
   for (const auto& [base, desired] : desired_) fix_count(base);
   for (const auto& [base, desired] : desired_) activate_ready(desired.artifact);
@@ -753,6 +780,10 @@ void ClusterDeploymentManager::Active::check_stuck_and_orphans() {
         continue;
       }
       if (!observed || entry.intent) continue;
+      if (*observed == SliceState::Failed) {
+        to_unload.emplace_back(artifact, node);  // its UNLOAD was lost or overtaken
+        continue;
+      }
       auto timeout = state_timeout_ns(*observed, config_.timeouts);
       if (!timeout || now - entry.since_ns <= config_.stuck_multiplier * *timeout) continue;
       count("stuck-cleanups");
