@@ -162,6 +162,7 @@ class ClusterDeploymentManager::Active
   void pump();
   void submit_now(Batch batch);
   void on_batch_done(std::uint64_t attempt, const std::shared_ptr<Batch>& batch, bool committed);
+  void revert_intents(const Batch& batch);
   void arm_resend(const std::string& artifact, const NodeId& node, SliceState command);
   void count(const char* counter, std::int64_t delta = 1) { services_.events.count(counter, delta); }
   void log(LogLevel level, std::string message) {
@@ -481,9 +482,9 @@ void ClusterDeploymentManager::Active::on_slice_put(const std::string& key, cons
         const NodeId source = move->second.source;
         moves_.erase(move);
         auto src = entries_[artifact].find(source);
-        if (src != entries_[artifact].end() && effective(src->second) &&
-            is_live_state(*effective(src->second))) {
-          cmd_unload(artifact, source);
+        if (src != entries_[artifact].end()) {
+          src->second.leaving = false;  // counts again if its UNLOAD does not land
+          if (effective(src->second) && is_live_state(*effective(src->second))) cmd_unload(artifact, source);
         }
       }
       break;
@@ -1007,7 +1008,8 @@ void ClusterDeploymentManager::Active::submit_now(Batch batch) {
   }
   batch.commands = std::move(kept);
   if (!dropped->commands.empty()) {
-    on_batch_done(0, dropped, false);  // reverts their intents and reconciles
+    revert_intents(*dropped);
+    schedule_reconcile(kReconcileDebounce);
   }
   if (batch.commands.empty()) {
     if (batch.after) batch.after(true);
@@ -1041,14 +1043,11 @@ void ClusterDeploymentManager::Active::submit_now(Batch batch) {
 
 void ClusterDeploymentManager::Active::on_batch_done(std::uint64_t attempt,
                                                      const std::shared_ptr<Batch>& batch, bool committed) {
-  if (attempt != 0) {
-    const bool serialized = !config_.mutation(mutation::kUnserializedWrites);
-    if (serialized) {
-      if (attempt != attempt_ || !in_flight_) return;  // a late report after a timeout
-      in_flight_ = false;
-      timers_.cancel(write_timer_);
-      write_timer_ = 0;
-    }
+  if (!config_.mutation(mutation::kUnserializedWrites)) {
+    if (attempt != attempt_ || !in_flight_) return;  // a late report after a timeout
+    in_flight_ = false;
+    timers_.cancel(write_timer_);
+    write_timer_ = 0;
   }
   bool touched_targets = false;
   for (const auto& command : batch->commands) {
@@ -1058,7 +1057,18 @@ void ClusterDeploymentManager::Active::on_batch_done(std::uint64_t attempt,
     }
   }
   if (!committed) {
-    for (const auto& command : batch->commands) {
+    revert_intents(*batch);
+    schedule_reconcile(kReconcileAfterFailure);
+  }
+  if (batch->after) batch->after(committed);
+  if (touched_targets) sync_targets();  // targets skipped while these writes were pending
+  flush();
+  pump();
+}
+
+void ClusterDeploymentManager::Active::revert_intents(const Batch& batch) {
+  {
+    for (const auto& command : batch.commands) {
       if (!command.slice || command.kv.op != KvOp::Put) continue;
       auto slice = parse_slice_key(command.kv.key);
       const auto state = parse_slice_value(command.kv.value)->state;
@@ -1074,12 +1084,7 @@ void ClusterDeploymentManager::Active::on_batch_done(std::uint64_t attempt,
         it->second.resend = 0;
       }
     }
-    schedule_reconcile(kReconcileAfterFailure);
   }
-  if (batch->after && attempt != 0) batch->after(committed);
-  if (touched_targets) sync_targets();  // targets skipped while these writes were pending
-  flush();
-  pump();
 }
 
 void ClusterDeploymentManager::Active::arm_resend(const std::string& artifact, const NodeId& node,

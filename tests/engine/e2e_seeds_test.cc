@@ -26,7 +26,7 @@ TEST_CASE("e2e seeds: leader crash, restart and edits converge safely under many
     world.cluster->crash("node-1");
     require_converged(world, seconds(120));
     world.cluster->restart("node-1");
-    world.scale("org.example:cart", 4);
+    REQUIRE(world.scale("org.example:cart", 4));
     world.put_blueprint(one_slice_blueprint("extra", kCart2.substr(0, 0) + "org.example:extra:1.0.0", 2));
     require_converged(world, seconds(120));
     CHECK(world.count_in(kCart, SliceState::Active) == 4);
@@ -42,7 +42,7 @@ TEST_CASE("e2e seeds: a partitioned minority rejoins and the cluster converges")
     require_converged(world, seconds(60));
     world.cluster->partition({{"node-1", "node-2"}, {"node-3", "node-4", "node-5"}});
     world.run_for(seconds(10));
-    world.scale("org.example:db", 3);
+    REQUIRE(world.scale("org.example:db", 3));
     world.run_for(seconds(10));
     world.cluster->heal();
     require_converged(world, seconds(150));
@@ -78,7 +78,7 @@ TEST_CASE("e2e seeds: lost writes, slice failures, a pause and two crashes still
     world.run_for(seconds(3));
     world.cluster->resume("node-3");
     world.cluster->restart("node-1");
-    world.scale("org.example:cart", 4);
+    REQUIRE(world.scale("org.example:cart", 4));
     world.run_for(seconds(20));
     world.cluster->crash("node-2");
     world.run_for(seconds(5));
