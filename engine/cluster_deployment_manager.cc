@@ -141,6 +141,7 @@ class ClusterDeploymentManager::Active
   void scale_down(const std::string& artifact, const Desired& desired, int live);
   void rebalance();
   void prune_moves();
+  void end_move(const std::string& artifact);
   void check_stuck_and_orphans();
   void activate_ready(const std::string& artifact);
   bool dependencies_ready(const Desired& desired) const;
@@ -315,8 +316,11 @@ void ClusterDeploymentManager::Active::on_node_gone(const NodeId& node) {
     timers_.cancel(it->second.resend);
     nodes.erase(it);
   }
-  std::erase_if(moves_,
-                [&](const auto& item) { return item.second.source == node || item.second.target == node; });
+  std::vector<std::string> ended;
+  for (const auto& [artifact, move] : moves_) {
+    if (move.source == node || move.target == node) ended.push_back(artifact);
+  }
+  for (const auto& artifact : ended) end_move(artifact);
   for (const auto& [key, value] : services_.kv.scan(slice_node_prefix(node))) cmd_remove(key);
   cmd_remove(node_lifecycle_key(node));
   lifecycle_.erase(node);
@@ -528,7 +532,7 @@ void ClusterDeploymentManager::Active::on_slice_remove(const SliceKey& slice) {
   if (nodes->second.empty()) entries_.erase(nodes);
   auto move = moves_.find(slice.artifact);
   if (move != moves_.end() && (move->second.source == slice.node || move->second.target == slice.node)) {
-    moves_.erase(move);
+    end_move(slice.artifact);
   }
   Nanos delay = kReconcileDebounce;
   if (auto backoff = backoff_until_.find(slice.artifact); backoff != backoff_until_.end()) {
@@ -642,13 +646,22 @@ void ClusterDeploymentManager::Active::prune_moves() {
       continue;
     }
     // A move ends when either entry stops being live: the source counts again.
-    auto nodes = entries_.find(artifact);
-    if (nodes != entries_.end()) {
-      if (auto source = nodes->second.find(move.source); source != nodes->second.end())
-        source->second.leaving = false;
-    }
-    it = moves_.erase(it);
+    const std::string ended = artifact;
+    ++it;
+    end_move(ended);
   }
+}
+
+void ClusterDeploymentManager::Active::end_move(const std::string& artifact) {
+  auto move = moves_.find(artifact);
+  if (move == moves_.end()) return;
+  auto nodes = entries_.find(artifact);
+  if (nodes != entries_.end()) {
+    if (auto source = nodes->second.find(move->second.source); source != nodes->second.end()) {
+      source->second.leaving = false;
+    }
+  }
+  moves_.erase(move);
 }
 
 void ClusterDeploymentManager::Active::reconcile() {
