@@ -151,13 +151,15 @@ class TestWorld {
   }
   void remove_blueprint(const std::string& id) { remove(blueprint_key(id)); }
   // As the `scale` step does: read the canonical slice-target, write it back.
-  void scale(const std::string& base, int instances) {
+  // Returns false (writing nothing) if the base has no slice-target.
+  bool scale(const std::string& base, int instances) {
     auto it = cluster->canonical_store().find(slice_target_key(base));
-    REQUIRE(it != cluster->canonical_store().end());
+    if (it == cluster->canonical_store().end()) return false;
     auto target = *parse_slice_target(it->second);
     target.instances = instances;
     target.min_instances = std::min(target.min_instances, instances);
     put(slice_target_key(base), encode_slice_target(target));
+    return true;
   }
 
   // Canonical `slices/*/{artifact}` entries: node -> value.
