@@ -274,8 +274,14 @@ void SimNode::apply_view_change(TopologyChange change, const NodeId& peer, std::
 
 void SimNode::update_quorum() {
   if (!up_ || failing_) return;
+  // Both are sorted: one merge walk counts the configured members of the view.
   std::size_t members = 0;
-  for (const auto& node : view_) members += world_.configured.count(node);
+  auto configured = world_.configured.begin();
+  for (const auto& node : view_) {
+    while (configured != world_.configured.end() && *configured < node) ++configured;
+    if (configured == world_.configured.end()) break;
+    if (*configured == node) ++members;
+  }
   const bool quorum = world_.configured.count(id_) > 0 && members >= world_.majority();
   if (quorum == quorum_) return;
   if (quorum) {
