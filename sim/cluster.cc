@@ -210,7 +210,7 @@ bool SimCluster::resume(const NodeId& node) {
 
 std::optional<NodeId> SimCluster::add_node(std::optional<NodeId> id) {
   const NodeId new_id = id ? *id : "node-" + std::to_string(max_suffix_ + 1);
-  if (nodes_.count(new_id)) return std::nullopt;
+  if (nodes_.count(new_id) || world_->configured.size() >= kMaxSimNodes) return std::nullopt;
   SimNode& node = create_node(new_id);
   world_->configured.insert(new_id);
   node_fault(new_id, NodeFault::Add, "node.add");
