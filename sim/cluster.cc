@@ -156,12 +156,6 @@ void SimCluster::set_world_view(std::size_t owner, bool alone) {
   if (alone) bits[owner] = true;
 }
 
-void SimCluster::reevaluate_all_quorums() {
-  for (auto& [id, node] : nodes_) {
-    if (node->up()) node->reevaluate_quorum();
-  }
-}
-
 // ---- node faults --------------------------------------------------------------
 
 void SimCluster::node_fault(const NodeId& node, NodeFault fault, const char* kind) {

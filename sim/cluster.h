@@ -137,7 +137,6 @@ class SimCluster {
   // Only the pairs of `node` (a change that concerns no other pair).
   void refresh_links_of(const NodeId& node);
   void pair_timer(std::size_t i, std::size_t j);
-  void reevaluate_all_quorums();
   std::vector<NodeId> world_view(std::size_t owner) const;
   // Clears a node's world view; `alone`: it holds only itself (a fresh start).
   void set_world_view(std::size_t owner, bool alone);
