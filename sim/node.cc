@@ -274,8 +274,14 @@ void SimNode::apply_view_change(TopologyChange change, const NodeId& peer, std::
 
 void SimNode::update_quorum() {
   if (!up_ || failing_) return;
+  // Both are sorted: one merge walk counts the configured members of the view.
   std::size_t members = 0;
-  for (const auto& node : view_) members += world_.configured.count(node);
+  auto configured = world_.configured.begin();
+  for (const auto& node : view_) {
+    while (configured != world_.configured.end() && *configured < node) ++configured;
+    if (configured == world_.configured.end()) break;
+    if (*configured == node) ++members;
+  }
   const bool quorum = world_.configured.count(id_) > 0 && members >= world_.majority();
   if (quorum == quorum_) return;
   if (quorum) {
@@ -575,8 +581,11 @@ void SimNode::real_submit(const std::string& writer, engine::KvBatch batch,
   submitter.node = id_;
   submitter.writer = writer;
   if (runtime_) {
-    submitter.cdm_active = runtime_->cdm_active();
-    if (submitter.cdm_active) submitter.cdm_tag = runtime_->cdm_activation_tag();
+    guarded([&] {
+      submitter.cdm_active = runtime_->cdm_active();
+      if (submitter.cdm_active) submitter.cdm_tag = runtime_->cdm_activation_tag();
+    });
+    if (failing_) return;
   }
   for (const auto& command : batch) submitter.applied[command.key] = store_.get(command.key);
   submitter.submitted_at = world_.now();
