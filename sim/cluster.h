@@ -24,6 +24,9 @@
 
 namespace aether::sim {
 
+// The documented node limit (simulation.md §1): add_node refuses beyond it.
+constexpr std::size_t kMaxSimNodes = 2000;
+
 // Client writes are retried this often until they commit.
 constexpr Nanos kClientRetryNs = engine::millis(500);
 
@@ -49,7 +52,8 @@ class SimCluster {
   bool restart(const NodeId& node);
   bool pause(const NodeId& node);
   bool resume(const NodeId& node);
-  // The new node's id (default node-<k+1>), or nullopt if `id` was ever used.
+  // The new node's id (default node-<k+1>), or nullopt if `id` was ever used
+  // or kMaxSimNodes nodes are configured already.
   std::optional<NodeId> add_node(std::optional<NodeId> id = std::nullopt);
   bool remove_node(const NodeId& node);
 
@@ -77,7 +81,7 @@ class SimCluster {
   // The next submit of `writer` on `node` never resolves.
   void lose_next_submit(const NodeId& node, const std::string& writer);
   // Engine-facing quorum notifications of `node` are held back (delivered after
-  // the next one, or failure_detection later) with probability `ppm`.
+  // the next one, or 2 x failure_detection later) with probability `ppm`.
   void set_quorum_reorder(const NodeId& node, std::uint32_t ppm);
 
   // Queries (all ordered and deterministic).
@@ -128,9 +132,14 @@ class SimCluster {
   SimNode& create_node(const NodeId& id);
   bool link_active(std::size_t index) const;
   bool pair_cut(std::size_t i, std::size_t j) const;
+  void refresh_pair(std::size_t i, std::size_t j);
   void refresh_links();
+  // Only the pairs of `node` (a change that concerns no other pair).
+  void refresh_links_of(const NodeId& node);
   void pair_timer(std::size_t i, std::size_t j);
-  void reevaluate_all_quorums();
+  std::vector<NodeId> world_view(std::size_t owner) const;
+  // Clears a node's world view; `alone`: it holds only itself (a fresh start).
+  void set_world_view(std::size_t owner, bool alone);
   void on_decided(std::uint64_t position);
   void on_engine_failure(const NodeId& node);
   void node_fault(const NodeId& node, NodeFault fault, const char* kind);
@@ -144,10 +153,15 @@ class SimCluster {
   std::map<NodeId, std::unique_ptr<SimNode>> nodes_;
   std::vector<NodeId> order_;  // creation order: vertex index of each node
   std::map<NodeId, std::size_t> index_;
+  std::vector<SimNode*> node_at_;  // by vertex index
+  std::vector<bool> departed_;     // by vertex index: removed for good
   std::set<NodeId> removed_;
   std::uint64_t max_suffix_ = 0;
-  std::vector<std::vector<PairState>> pairs_;       // pairs_[j][i] for i < j
-  std::map<NodeId, std::set<NodeId>> world_views_;  // the world's view of each up node
+  std::vector<std::vector<PairState>> pairs_;  // pairs_[j][i] for i < j
+  // The world's view of each node: view_bits_[owner][peer] by vertex index
+  // (delivered to the node as a list in NodeId order, by_name_).
+  std::vector<std::vector<bool>> view_bits_;
+  std::vector<std::size_t> by_name_;  // vertex indices sorted by NodeId
   std::map<std::string, ClientQueue> clients_;
   std::uint64_t next_client_write_ = 1;
 };

@@ -60,9 +60,18 @@ SimNode::SimNode(World& world, ConsensusKv& consensus, NodeId id,
       on_engine_failure_(std::move(on_engine_failure)) {}
 
 SimNode::~SimNode() {
-  // The runtime goes first: it may still call its services while it dies.
+  shutdown();
+}
+
+void SimNode::shutdown() {
+  // The runtime goes first: it may still call its services while it dies,
+  // and nothing it says then reaches the trace or the observers.
+  silent_ = true;
   up_ = false;
+  ++incarnation_;
   runtime_.reset();
+  kv_listeners_.clear();
+  topology_listeners_.clear();
 }
 
 template <typename F>
@@ -157,9 +166,7 @@ void SimNode::pause() {
   paused_ = true;
 }
 
-void SimNode::resume() {
-  if (!paused_) return;
-  paused_ = false;
+void SimNode::replay_queued() {
   const std::uint64_t incarnation = incarnation_;
   auto drain = [&](std::deque<QueuedCall>& inbox) {
     while (!inbox.empty() && alive(incarnation)) {
@@ -267,8 +274,14 @@ void SimNode::apply_view_change(TopologyChange change, const NodeId& peer, std::
 
 void SimNode::update_quorum() {
   if (!up_ || failing_) return;
+  // Both are sorted: one merge walk counts the configured members of the view.
   std::size_t members = 0;
-  for (const auto& node : view_) members += world_.configured.count(node);
+  auto configured = world_.configured.begin();
+  for (const auto& node : view_) {
+    while (configured != world_.configured.end() && *configured < node) ++configured;
+    if (configured == world_.configured.end()) break;
+    if (*configured == node) ++members;
+  }
   const bool quorum = world_.configured.count(id_) > 0 && members >= world_.majority();
   if (quorum == quorum_) return;
   if (quorum) {
@@ -301,14 +314,15 @@ void SimNode::deliver_quorum_to_engine(const QuorumEvent& event) {
       world_.faults_prng.chance_ppm(fault->second)) {
     held_quorum_event_ = event;
     world_.trace.event(world_.now(), "fault.quorum_held").str("node", id_).u64("sequence", event.sequence);
-    // Released after failure_detection if no newer event overtakes it.
-    held_quorum_timer_ = post(world_.config.failure_detection_ns, Lane::Topology, Inbox::Topology, [this] {
-      held_quorum_timer_ = 0;
-      if (!held_quorum_event_) return;
-      const QuorumEvent held = *held_quorum_event_;
-      held_quorum_event_.reset();
-      send_quorum(held);
-    });
+    // Released after twice failure_detection if no newer event overtakes it.
+    held_quorum_timer_ =
+        post(2 * world_.config.failure_detection_ns, Lane::Topology, Inbox::Topology, [this] {
+          held_quorum_timer_ = 0;
+          if (!held_quorum_event_) return;
+          const QuorumEvent held = *held_quorum_event_;
+          held_quorum_event_.reset();
+          send_quorum(held);
+        });
     return;
   }
   send_quorum(event);
@@ -409,6 +423,11 @@ void SimNode::deliver_decided_after(Nanos delay_ns, std::uint64_t position) {
 void SimNode::on_arrival(std::uint64_t position) {
   if (!quorum_) return;                       // deliveries without quorum are discarded
   if (position <= applied_position_) return;  // duplicate or covered by a restore
+  if (position == applied_position_ + 1 && arrived_.empty()) {
+    apply_position(position);  // the common case: in order, nothing waiting
+    apply_ready_positions();
+    return;
+  }
   arrived_.insert(position);
   apply_ready_positions();
 }
@@ -529,11 +548,18 @@ Nanos SimNode::draw_decision_delay() {
   std::vector<Nanos> round_trips;
   for (const auto& peer : view_) {
     if (peer == id_ || world_.configured.count(peer) == 0) continue;
+    // A peer still in the view but cut off (within failure detection) does not answer.
+    if (world_.link_cut && (world_.link_cut(id_, peer) || world_.link_cut(peer, id_))) continue;
     round_trips.push_back(world_.network.draw_delivery(id_, peer, world_.network_prng).delay_ns +
                           world_.network.draw_delivery(peer, id_, world_.network_prng).delay_ns);
   }
-  if (round_trips.empty()) return world_.max_round_trip_ns();
-  const std::size_t index = std::min(needed, round_trips.size()) - 1;
+  if (round_trips.size() < needed) {
+    // No majority answers now: the decision waits past failure detection, by
+    // when the submitter has either lost quorum (the batch then fails) or its
+    // links are back.
+    return world_.config.failure_detection_ns + world_.max_round_trip_ns();
+  }
+  const std::size_t index = needed - 1;
   std::nth_element(round_trips.begin(), round_trips.begin() + static_cast<std::ptrdiff_t>(index),
                    round_trips.end());
   return round_trips[index];
@@ -555,8 +581,11 @@ void SimNode::real_submit(const std::string& writer, engine::KvBatch batch,
   submitter.node = id_;
   submitter.writer = writer;
   if (runtime_) {
-    submitter.cdm_active = runtime_->cdm_active();
-    if (submitter.cdm_active) submitter.cdm_tag = runtime_->cdm_activation_tag();
+    guarded([&] {
+      submitter.cdm_active = runtime_->cdm_active();
+      if (submitter.cdm_active) submitter.cdm_tag = runtime_->cdm_activation_tag();
+    });
+    if (failing_) return;
   }
   for (const auto& command : batch) submitter.applied[command.key] = store_.get(command.key);
   submitter.submitted_at = world_.now();
@@ -568,6 +597,7 @@ void SimNode::real_submit(const std::string& writer, engine::KvBatch batch,
 // ---- logger, assertions, engine events ------------------------------------------
 
 void SimNode::log(engine::LogLevel level, std::string_view component, std::string message) {
+  if (silent_) return;
   world_.trace.event(world_.now(), "engine.log")
       .str("node", id_)
       .str("level", engine::log_level_name(level))
@@ -588,6 +618,7 @@ void SimNode::fail(std::string_view condition, std::string message, std::string_
 }
 
 void SimNode::leader_changed(const std::optional<NodeId>& leader, bool local_is_leader) {
+  if (silent_) return;
   world_.trace.event(world_.now(), "leader")
       .str("node", id_)
       .str("leader", leader.value_or(""))
@@ -596,6 +627,7 @@ void SimNode::leader_changed(const std::optional<NodeId>& leader, bool local_is_
 }
 
 void SimNode::cdm_activated(std::optional<std::uint64_t> leader_position) {
+  if (silent_) return;
   {
     auto event = world_.trace.event(world_.now(), "cdm.activated");
     event.str("node", id_);
@@ -605,11 +637,13 @@ void SimNode::cdm_activated(std::optional<std::uint64_t> leader_position) {
 }
 
 void SimNode::cdm_deactivated() {
+  if (silent_) return;
   world_.trace.event(world_.now(), "cdm.deactivated").str("node", id_);
   world_.notify([&](WorldObserver& o) { o.on_cdm_deactivated(world_.now(), id_); });
 }
 
 void SimNode::count(std::string_view counter, std::int64_t delta) {
+  if (silent_) return;
   const std::string name(counter);
   world_.trace.event(world_.now(), "engine.count").str("node", id_).str("counter", name).i64("delta", delta);
   world_.notify([&](WorldObserver& o) { o.on_engine_count(world_.now(), id_, name, delta); });
