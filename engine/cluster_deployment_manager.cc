@@ -141,6 +141,8 @@ class ClusterDeploymentManager::Active
   void scale_down(const std::string& artifact, const Desired& desired, int live);
   void rebalance();
   void prune_moves();
+  void adopt_unknown_keys();
+  void remove_absent_nodes();
   void end_move(const std::string& artifact);
   void check_stuck_and_orphans();
   void activate_ready(const std::string& artifact);
@@ -195,6 +197,7 @@ class ClusterDeploymentManager::Active
   std::map<std::string, int> pending_targets_;
 
   TimerId reconcile_timer_ = 0;
+  bool rechecked_ = false;  // the activation re-check has run
   Nanos reconcile_due_ = 0;
 };
 
@@ -256,18 +259,8 @@ void ClusterDeploymentManager::Active::start() {
   reconcile();
   arm_periodic();
   timers_.after(config_.activation_recheck_delay_ns, [this] {
-    const auto view = services_.topology.view();
-    std::set<NodeId> absent;
-    for (const auto& [key, value] : services_.kv.scan(std::string(kSlicePrefix))) {
-      if (auto slice = parse_slice_key(key);
-          slice && !std::binary_search(view.begin(), view.end(), slice->node)) {
-        absent.insert(slice->node);
-      }
-    }
-    for (const auto& [node, state] : lifecycle_) {
-      if (!std::binary_search(view.begin(), view.end(), node)) absent.insert(node);
-    }
-    for (const auto& node : absent) on_node_gone(node);
+    rechecked_ = true;
+    // reconcile removes the keys of nodes not in the view first
     reconcile();
   });
 }
@@ -630,6 +623,37 @@ void ClusterDeploymentManager::Active::arm_periodic() {
   });
 }
 
+void ClusterDeploymentManager::Active::remove_absent_nodes() {
+  const auto view = services_.topology.view();
+  std::set<NodeId> absent;
+  for (const auto& [key, value] : services_.kv.scan(std::string(kSlicePrefix))) {
+    if (auto slice = parse_slice_key(key);
+        slice && !std::binary_search(view.begin(), view.end(), slice->node)) {
+      absent.insert(slice->node);
+    }
+  }
+  for (const auto& [node, state] : lifecycle_) {
+    if (!std::binary_search(view.begin(), view.end(), node)) absent.insert(node);
+  }
+  for (const auto& node : absent) on_node_gone(node);
+}
+
+void ClusterDeploymentManager::Active::adopt_unknown_keys() {
+  // Keys the in-memory map dropped (a node-gone cleanup whose removal failed,
+  // the node then back in the view) are read back from the local KV.
+  const Nanos now = timers_.now();
+  for (const auto& [key, value] : services_.kv.scan(std::string(kSlicePrefix))) {
+    auto slice = parse_slice_key(key);
+    auto parsed = parse_slice_value(value);
+    if (!slice || !parsed) continue;
+    auto& nodes = entries_[slice->artifact];
+    if (nodes.count(slice->node)) continue;
+    Entry& entry = nodes[slice->node];
+    entry.observed = *parsed;
+    entry.since_ns = now;
+  }
+}
+
 void ClusterDeploymentManager::Active::prune_moves() {
   auto live_entry = [&](const std::string& artifact, const NodeId& node) {
     auto nodes = entries_.find(artifact);
@@ -666,6 +690,11 @@ void ClusterDeploymentManager::Active::end_move(const std::string& artifact) {
 
 void ClusterDeploymentManager::Active::reconcile() {
   count("reconciles");
+  if (rechecked_) {
+    // Keys of nodes out of the view: a late commit, or a removal that failed.
+    remove_absent_nodes();
+  }
+  adopt_unknown_keys();
   prune_moves();
   check_stuck_and_orphans();
   for (const auto& [base, desired] : desired_) fix_count(base);
