@@ -59,6 +59,7 @@ struct ClusterSpec {
   NetworkSettings network;
   KvOrder kv_order = KvOrder::Seeded;
   SlicePhaseDurations slices;
+  bool operator==(const ClusterSpec&) const = default;
 };
 
 // A node target: a node id, "leader" or "random" (resolved when the step runs).
@@ -73,48 +74,82 @@ struct Target {
 struct BlueprintStep {
   nlohmann::json blueprint;  // validated blueprint object; written as the value of blueprints/{id}
   std::string client = "default";
+  bool operator==(const BlueprintStep&) const = default;
 };
 struct RemoveBlueprintStep {
   std::string id;
   std::string client = "default";
+  bool operator==(const RemoveBlueprintStep&) const = default;
 };
 struct ScaleStep {
   std::string base;  // "group:artifact"
   int instances = 0;
   std::string client = "default";
+  bool operator==(const ScaleStep&) const = default;
 };
 struct KvPutStep {
   std::string key;
   std::string value;  // raw bytes written as-is (malformed values allowed)
   std::string client = "default";
+  bool operator==(const KvPutStep&) const = default;
 };
 struct KvRemoveStep {
   std::string key;
   std::string client = "default";
+  bool operator==(const KvRemoveStep&) const = default;
 };
 
 // Node faults.
-struct CrashStep { Target target; };
-struct RestartStep { Target target; };
-struct PauseStep { Target target; };
-struct ResumeStep { Target target; };
-struct AddNodeStep { std::optional<NodeId> id; };
-struct RemoveNodeStep { Target target; };
+struct CrashStep {
+  Target target;
+  bool operator==(const CrashStep&) const = default;
+};
+struct RestartStep {
+  Target target;
+  bool operator==(const RestartStep&) const = default;
+};
+struct PauseStep {
+  Target target;
+  bool operator==(const PauseStep&) const = default;
+};
+struct ResumeStep {
+  Target target;
+  bool operator==(const ResumeStep&) const = default;
+};
+struct AddNodeStep {
+  std::optional<NodeId> id;
+  bool operator==(const AddNodeStep&) const = default;
+};
+struct RemoveNodeStep {
+  Target target;
+  bool operator==(const RemoveNodeStep&) const = default;
+};
 
 // Network.
-struct PartitionStep { std::vector<std::vector<Target>> groups; };
-struct IsolateStep { Target target; };
+struct PartitionStep {
+  std::vector<std::vector<Target>> groups;
+  bool operator==(const PartitionStep&) const = default;
+};
+struct IsolateStep {
+  Target target;
+  bool operator==(const IsolateStep&) const = default;
+};
 struct LinkStep {
   Target from;
   Target to;
   std::uint32_t loss_ppm = 0;
   Nanos delay = 0;
+  bool operator==(const LinkStep&) const = default;
 };
-struct HealStep { std::optional<Target> node; };  // nullopt: heal everything
+struct HealStep {
+  std::optional<Target> node;  // nullopt: heal everything
+  bool operator==(const HealStep&) const = default;
+};
 struct NetworkStep {
   std::optional<DurationRange> latency;
   std::optional<std::uint32_t> drop_ppm;
   std::optional<std::uint32_t> duplicate_ppm;
+  bool operator==(const NetworkStep&) const = default;
 };
 
 // Slices.
@@ -124,38 +159,56 @@ struct SliceFailuresStep {
   FailurePhase phase = FailurePhase::Any;
   std::uint32_t transient_ppm = 0;
   std::uint32_t fatal_ppm = 0;
+  bool operator==(const SliceFailuresStep&) const = default;
 };
 
 // Expectations (simulation.md §5 gives the exact meanings).
-struct ExpectConverged {};
-struct ExpectLeader { NodeId node; };
+struct ExpectConverged {
+  bool operator==(const ExpectConverged&) const = default;
+};
+struct ExpectLeader {
+  NodeId node;
+  bool operator==(const ExpectLeader&) const = default;
+};
 struct InstanceCount {
   std::optional<int> total;   // live entries
   std::optional<int> active;  // counted instances
+  bool operator==(const InstanceCount&) const = default;
 };
-struct ExpectInstances { std::map<std::string, InstanceCount> by_artifact; };
+struct ExpectInstances {
+  std::map<std::string, InstanceCount> by_artifact;
+  bool operator==(const ExpectInstances&) const = default;
+};
 struct ExpectAvailable {
   std::map<std::string, int> min_active;  // artifact -> minimum counted instances
   Nanos hold_for = 0;                     // "for"
+  bool operator==(const ExpectAvailable&) const = default;
 };
-struct ExpectNoViolations {};
-struct ExpectViolates { std::string invariant; };
+struct ExpectNoViolations {
+  bool operator==(const ExpectNoViolations&) const = default;
+};
+struct ExpectViolates {
+  std::string invariant;
+  bool operator==(const ExpectViolates&) const = default;
+};
 struct ExpectStep {
   std::variant<ExpectConverged, ExpectLeader, ExpectInstances, ExpectAvailable, ExpectNoViolations,
                ExpectViolates>
       what;
   std::optional<Nanos> within;
+  bool operator==(const ExpectStep&) const = default;
 };
 
 using StepAction =
-    std::variant<BlueprintStep, RemoveBlueprintStep, ScaleStep, KvPutStep, KvRemoveStep, CrashStep, RestartStep,
-                 PauseStep, ResumeStep, AddNodeStep, RemoveNodeStep, PartitionStep, IsolateStep, LinkStep,
-                 HealStep, NetworkStep, SliceFailuresStep, ExpectStep>;
+    std::variant<BlueprintStep, RemoveBlueprintStep, ScaleStep, KvPutStep, KvRemoveStep, CrashStep,
+                 RestartStep, PauseStep, ResumeStep, AddNodeStep, RemoveNodeStep, PartitionStep, IsolateStep,
+                 LinkStep, HealStep, NetworkStep, SliceFailuresStep, ExpectStep>;
 
 struct Step {
   Nanos at = 0;
   StepAction action;
   std::string path;  // JSON path in the file, e.g. "steps[3]"
+  bool operator==(const Step&) const = default;
 };
 
 struct Scenario {
@@ -169,6 +222,7 @@ struct Scenario {
   std::uint64_t max_events = kDefaultMaxEvents;
   bool check_convergence = true;
   std::vector<Step> steps;
+  bool operator==(const Scenario&) const = default;
 };
 
 }  // namespace aether::scenarios

@@ -1,0 +1,101 @@
+// The always-on safety invariants of simulation.md §5, each a small judge fed
+// by the world's observer callbacks, and the suite that owns them and feeds
+// them in a fixed order (the judges of a decided batch see the canonical store
+// as it was before the batch; replica-consistency sees it after). Every
+// finding goes to the run's ViolationRecorder. Definitions as implemented:
+// docs/checks.md.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "properties/canonical_store.h"
+#include "properties/violations.h"
+#include "properties/world_queries.h"
+#include "sim/world_observer.h"
+
+namespace aether::properties {
+
+namespace invariant {
+inline constexpr const char* kReplicaConsistency = "replica-consistency";
+inline constexpr const char* kLifecycle = "lifecycle";
+inline constexpr const char* kSingleLeaderPerTerm = "single-leader-per-term";
+inline constexpr const char* kCommandWriter = "command-writer";
+inline constexpr const char* kSliceStore = "slice-store";
+inline constexpr const char* kEngineAssert = "engine-assert";
+inline constexpr const char* kEventBudget = "event-budget";
+}  // namespace invariant
+
+namespace reported {
+inline constexpr const char* kLostUpdate = "lost-update";
+inline constexpr const char* kLateCommit = "late-commit";
+}  // namespace reported
+
+struct InvariantDoc {
+  std::string id;
+  std::string explanation;
+};
+
+// Every invariant id with its one-line explanation, in a fixed order.
+std::vector<InvariantDoc> invariant_docs();
+bool is_invariant_id(const std::string& id);
+
+// Which CDMs are Active right now, with the tag and time of their activation.
+class CdmTracker {
+ public:
+  struct Activation {
+    std::optional<std::uint64_t> tag;
+    Nanos since = 0;
+  };
+  void activated(Nanos now, const NodeId& node, std::optional<std::uint64_t> tag) {
+    active_[node] = {tag, now};
+  }
+  void stopped(const NodeId& node) { active_.erase(node); }
+  const std::map<NodeId, Activation>& active() const { return active_; }
+  const Activation* find(const NodeId& node) const;
+
+ private:
+  std::map<NodeId, Activation> active_;
+};
+
+// Runs `fn(now)` later at the current instant, after the world's topology
+// deliveries at this instant (the runner schedules it on the event loop).
+using DeferFn = std::function<void(std::function<void(Nanos)>)>;
+
+class InvariantSuite : public sim::WorldObserver {
+ public:
+  InvariantSuite(ViolationRecorder& recorder, const WorldQueries& world, std::uint64_t seed, DeferFn defer);
+
+  const CanonicalStore& canonical() const { return canonical_; }
+  const CdmTracker& cdms() const { return cdms_; }
+
+  void on_decide(Nanos now, std::uint64_t position, const sim::BatchRecord& batch) override;
+  void on_apply(Nanos now, const NodeId& node, std::uint64_t position, std::uint64_t digest) override;
+  void on_restore(Nanos now, const NodeId& node, std::uint64_t position, std::uint64_t digest) override;
+  void on_node_fault(Nanos now, const NodeId& node, sim::NodeFault fault) override;
+  void on_cdm_activated(Nanos now, const NodeId& node, std::optional<std::uint64_t> tag) override;
+  void on_cdm_deactivated(Nanos now, const NodeId& node) override;
+  void on_slice_op_start(Nanos now, const NodeId& node, const std::string& artifact, sim::SliceOp op,
+                         engine::SliceHolding held_before) override;
+  void on_engine_assert(Nanos now, const NodeId& node, const std::string& message) override;
+
+ private:
+  void judge_replica(Nanos now, const NodeId& node, std::uint64_t position, std::uint64_t digest,
+                     const char* how);
+  void judge_lifecycle(Nanos now, std::uint64_t position, const sim::BatchRecord& batch);
+  void judge_command_writer(Nanos now, std::uint64_t position, const sim::BatchRecord& batch);
+  void judge_leaders(Nanos now, const NodeId& node);
+
+  ViolationRecorder& recorder_;
+  const WorldQueries& world_;
+  std::uint64_t seed_;
+  DeferFn defer_;
+  CanonicalStore canonical_;
+  CdmTracker cdms_;
+};
+
+}  // namespace aether::properties

@@ -1,0 +1,140 @@
+// Judges what holds over time windows: the implicit convergence check and the
+// `expect` steps (converged, leader, instances, available, no_violations,
+// violates). It watches the world for anything that can change a verdict,
+// and re-evaluates only at the end of an instant in which something changed
+// (the runner calls settle() whenever the next event lies later), so a state
+// is judged as it stands after all events of its instant.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "properties/convergence.h"
+#include "properties/invariants.h"
+#include "sim/world_observer.h"
+
+namespace aether::properties {
+
+struct ExpectationResult {
+  std::string path;
+  std::string description;
+  bool held = false;
+  std::string detail;
+};
+
+struct ConvergenceOutcome {
+  bool checked = false;  // the scenario asks for it (check_convergence)
+  bool owed = false;
+  std::string not_owed_reason;
+  bool held = false;
+  std::optional<Nanos> converged_at;
+  std::string blocker;  // blocker_name(), empty when held
+  std::string detail;
+  std::optional<Nanos> t0;
+  Nanos bound_ns = 0;
+  Nanos quiet_ns = 0;
+};
+
+class RunMonitor : public sim::WorldObserver {
+ public:
+  RunMonitor(const InvariantSuite& suite, const WorldQueries& world, const ViolationRecorder& recorder,
+             ConvergenceRules rules, Nanos quiet_ns);
+
+  // Expectations, registered when their step runs (at `start`).
+  void expect_converged(std::string path, Nanos start, Nanos within_ns);
+  void expect_leader(std::string path, Nanos start, Nanos within_ns, NodeId node);
+  void expect_instances(std::string path, Nanos start, Nanos within_ns,
+                        std::map<std::string, std::pair<std::optional<int>, std::optional<int>>> counts);
+  void expect_available(std::string path, Nanos start, Nanos hold_for_ns,
+                        std::map<std::string, int> min_active);
+  void expect_no_violations(std::string path, Nanos at);
+  void expect_violates(std::string path, Nanos at, std::string invariant);
+
+  // The implicit convergence check: owed from `t0` within `bound_ns`, or not
+  // owed (with the reason), or not asked for.
+  void convergence_owed(Nanos t0, Nanos bound_ns);
+  void convergence_not_owed(Nanos t0, std::string reason);
+  void convergence_not_checked();
+
+  // The end of an instant: re-evaluate what changed.
+  void settle(Nanos now);
+  // The end of the run (after the last settle): close every window.
+  void finish(Nanos end);
+
+  std::vector<ExpectationResult> results() const;
+  ConvergenceOutcome convergence() const { return outcome_; }
+  // Pinned invariants (`violates`): their violations do not fail the run.
+  std::vector<std::string> pinned_invariants() const;
+
+  // Anything that can change a verdict.
+  void on_decide(Nanos now, std::uint64_t, const sim::BatchRecord& batch) override;
+  void on_restore(Nanos, const NodeId&, std::uint64_t, std::uint64_t) override { touch(); }
+  void on_reset(Nanos, const NodeId&) override { touch(); }
+  void on_view(Nanos, const NodeId&, const engine::TopologyEvent&) override { touch(); }
+  void on_quorum(Nanos, const NodeId&, const engine::QuorumEvent&) override { touch(); }
+  void on_node_fault(Nanos, const NodeId&, sim::NodeFault) override { touch(); }
+  void on_leader_change(Nanos, const NodeId&, const std::optional<NodeId>&) override { touch(); }
+  void on_cdm_activated(Nanos, const NodeId&, std::optional<std::uint64_t>) override { touch(); }
+  void on_cdm_deactivated(Nanos, const NodeId&) override { touch(); }
+  void on_slice_op_start(Nanos, const NodeId&, const std::string&, sim::SliceOp,
+                         engine::SliceHolding) override {
+    touch();
+  }
+  void on_slice_op_done(Nanos, const NodeId&, const std::string&, sim::SliceOp,
+                        const engine::SliceResult&) override {
+    touch();
+  }
+  void on_engine_assert(Nanos, const NodeId&, const std::string&) override { touch(); }
+
+ private:
+  enum class Kind : std::uint8_t { Converged, Leader, Instances, Available, NoViolations, Violates };
+  struct Window {
+    Kind kind = Kind::Converged;
+    std::string path;
+    std::string description;
+    Nanos start = 0;
+    Nanos end = 0;  // last instant at which the condition may be met (Available: held until)
+    bool implicit = false;
+    bool held = false;
+    bool failed = false;
+    bool decided = false;
+    std::uint64_t evaluated_generation = ~std::uint64_t{0};
+    std::string detail;
+    // Converged
+    std::optional<Nanos> candidate;
+    bool ever_converged = false;
+    ConvergenceState last;
+    // Leader
+    NodeId node;
+    // Instances
+    std::map<std::string, std::pair<std::optional<int>, std::optional<int>>> counts;
+    // Available
+    std::map<std::string, int> min_active;
+    // Violates
+    std::string invariant;
+  };
+
+  void touch() { ++generation_; }
+  const ConvergenceState& convergence_now();
+  void settle_window(Window& w, Nanos now);
+  void close_window(Window& w, Nanos end);
+  void add(Window w);
+
+  const InvariantSuite& suite_;
+  const WorldQueries& world_;
+  const ViolationRecorder& recorder_;
+  ConvergenceRules rules_;
+  Nanos quiet_ns_;
+  std::uint64_t generation_ = 0;
+  std::uint64_t convergence_generation_ = ~std::uint64_t{0};
+  ConvergenceState convergence_cache_;
+  std::vector<Window> windows_;  // in registration order; the implicit one is kept apart
+  std::optional<Window> implicit_;
+  ConvergenceOutcome outcome_;
+  std::uint64_t engine_writes_ = 0;
+};
+
+}  // namespace aether::properties

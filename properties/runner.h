@@ -1,0 +1,63 @@
+// The runner: plays a scenarios::Scenario on a sim::SimCluster hosting the
+// real engine, under every check of this folder, and returns what happened
+// (verdict, violations, expectations, convergence, counters, trace hash). The
+// CLI and the fuzz campaign call run_scenario; nothing else drives a run.
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "properties/invariants.h"
+#include "properties/run_monitor.h"
+#include "properties/violations.h"
+#include "scenarios/model.h"
+
+namespace aether::properties {
+
+enum class Verdict { Pass, Fail, InputError, FrameworkError };
+
+const char* verdict_name(Verdict verdict);  // "pass", "fail", "input-error", "framework-error"
+// Exit code of a verdict (product.md): 0, 1, 2, 3.
+int verdict_exit_code(Verdict verdict);
+
+struct RunResult {
+  Verdict verdict = Verdict::Pass;
+  std::uint64_t seed = 0;
+  std::vector<Violation> violations;
+  std::map<std::string, std::int64_t> reported;  // lost-update, late-commit, ...
+  std::vector<ExpectationResult> expectations;
+  ConvergenceOutcome convergence;
+  std::map<std::string, std::int64_t> counters;  // engine counters summed over nodes
+  std::uint64_t trace_hash = 0;
+  std::uint64_t events = 0;
+  Nanos simulated_end = 0;
+  std::string input_error;  // "steps[3] at 20s: ..."
+  std::string framework_error;
+  std::vector<std::pair<std::string, Nanos>> client_commits;  // step path -> commit time
+  // Invariants pinned by `violates` steps: their violations do not fail the run.
+  std::vector<std::string> pinned;
+};
+
+struct RunOptions {
+  std::uint64_t seed = 0;
+  std::FILE* trace_jsonl = nullptr;
+  std::function<void(std::uint64_t, const std::string&)> trace_line_observer;
+};
+
+RunResult run_scenario(const scenarios::Scenario& scenario, const RunOptions& options);
+
+// The bound and quiet window of the implicit convergence check
+// (simulation.md §5), from the scenario's cluster and engine configuration.
+struct ConvergenceTiming {
+  Nanos bound_ns = 0;
+  Nanos quiet_ns = 0;
+};
+ConvergenceTiming convergence_timing(const scenarios::Scenario& scenario, Nanos reconciliation_interval_ns);
+
+}  // namespace aether::properties

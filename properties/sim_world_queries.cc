@@ -1,0 +1,40 @@
+#include "properties/sim_world_queries.h"
+
+namespace aether::properties {
+
+std::vector<NodeId> SimWorldQueries::configured_nodes() const {
+  return cluster_.configured_nodes();
+}
+
+bool SimWorldQueries::is_up(const NodeId& node) const {
+  return cluster_.is_up(node);
+}
+
+bool SimWorldQueries::is_paused(const NodeId& node) const {
+  return cluster_.is_paused(node);
+}
+
+std::vector<NodeId> SimWorldQueries::view(const NodeId& node) const {
+  if (!cluster_.is_up(node)) return {};
+  return cluster_.view(node);
+}
+
+std::vector<std::pair<std::string, engine::SliceHolding>> SimWorldQueries::slice_holdings(
+    const NodeId& node) const {
+  std::vector<std::pair<std::string, engine::SliceHolding>> out;
+  if (!cluster_.is_up(node)) return out;
+  for (const auto& [artifact, holding] : cluster_.slice_holdings(node)) out.emplace_back(artifact, holding);
+  return out;
+}
+
+std::optional<NodeId> SimWorldQueries::known_leader(const NodeId& node) const {
+  const auto* runtime = cluster_.runtime(node);
+  return runtime == nullptr ? std::nullopt : runtime->known_leader();
+}
+
+bool SimWorldQueries::cdm_active(const NodeId& node) const {
+  const auto* runtime = cluster_.runtime(node);
+  return runtime != nullptr && runtime->cdm_active();
+}
+
+}  // namespace aether::properties

@@ -1,0 +1,26 @@
+// WorldQueries answered by a running sim::SimCluster: the checks' window on
+// the simulated world's ground truth during a run.
+#pragma once
+
+#include "properties/world_queries.h"
+#include "sim/cluster.h"
+
+namespace aether::properties {
+
+class SimWorldQueries final : public WorldQueries {
+ public:
+  explicit SimWorldQueries(const sim::SimCluster& cluster) : cluster_(cluster) {}
+
+  std::vector<NodeId> configured_nodes() const override;
+  bool is_up(const NodeId& node) const override;
+  bool is_paused(const NodeId& node) const override;
+  std::vector<NodeId> view(const NodeId& node) const override;
+  std::vector<std::pair<std::string, engine::SliceHolding>> slice_holdings(const NodeId& node) const override;
+  std::optional<NodeId> known_leader(const NodeId& node) const override;
+  bool cdm_active(const NodeId& node) const override;
+
+ private:
+  const sim::SimCluster& cluster_;
+};
+
+}  // namespace aether::properties

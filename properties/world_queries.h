@@ -1,0 +1,36 @@
+// The questions the checks ask the world about its state at the current
+// instant. The runner answers them from a sim::SimCluster; tests answer them
+// from a hand-made world. Everything here is ground truth as the simulator
+// knows it, never a node's belief unless the name says so.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "engine/slice_loader.h"
+#include "engine/topology.h"
+
+namespace aether::properties {
+
+using engine::NodeId;
+
+class WorldQueries {
+ public:
+  virtual ~WorldQueries() = default;
+  // Configured nodes, sorted.
+  virtual std::vector<NodeId> configured_nodes() const = 0;
+  virtual bool is_up(const NodeId& node) const = 0;
+  virtual bool is_paused(const NodeId& node) const = 0;
+  // The node's current view (sorted, includes itself); empty when down.
+  virtual std::vector<NodeId> view(const NodeId& node) const = 0;
+  // What the node's slice store holds, in artifact order; empty when down.
+  virtual std::vector<std::pair<std::string, engine::SliceHolding>> slice_holdings(
+      const NodeId& node) const = 0;
+  // The engine's beliefs on an up node (nullopt / false when down).
+  virtual std::optional<NodeId> known_leader(const NodeId& node) const = 0;
+  virtual bool cdm_active(const NodeId& node) const = 0;
+};
+
+}  // namespace aether::properties

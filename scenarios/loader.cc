@@ -1,0 +1,1061 @@
+#include "scenarios/loader.h"
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <iterator>
+#include <set>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "engine/artifact.h"
+#include "engine/blueprint.h"
+#include "engine/config.h"
+#include "engine/duration.h"
+#include "scenarios/json_text.h"
+
+namespace aether::scenarios {
+
+using nlohmann::json;
+
+const std::vector<std::string>& known_invariant_ids() {
+  static const std::vector<std::string> ids = {"replica-consistency", "lifecycle",   "single-leader-per-term",
+                                               "command-writer",      "slice-store", "engine-assert",
+                                               "event-budget"};
+  return ids;
+}
+
+const std::vector<StepKindDoc>& step_kind_docs() {
+  static const std::vector<StepKindDoc> docs = {
+      {"blueprint", "{id, slices: [{artifact, instances, min_available?, depends_on?}]}",
+       "client write: put or replace blueprints/{id}"},
+      {"remove_blueprint", "\"<blueprint id>\"", "client write: remove blueprints/{id}"},
+      {"scale", "{artifact: \"group:artifact\", instances}",
+       "client write: rewrite that base's slice-target with a new instance count"},
+      {"kv_put", "{key, value}", "client write: raw put (a string value is written as-is)"},
+      {"kv_remove", "\"<key>\"", "client write: raw remove"},
+      {"crash", "<target>", "stop a node that is up, losing its volatile state"},
+      {"restart", "<target>", "start a crashed node as a fresh process"},
+      {"pause", "<target>", "freeze a node that is up and not paused"},
+      {"resume", "<target>", "unfreeze a paused node"},
+      {"add_node", "true | \"<node id>\" | {id?}", "configure a new node (default id node-<k+1>)"},
+      {"remove_node", "<target>", "stop a configured node forever and drop it from the configuration"},
+      {"partition", "[[<target>...], ...]", "replace the partition rule; overlapping groups make a bridge"},
+      {"isolate", "<target>", "cut a node from everyone"},
+      {"link", "{from, to, loss?, delay?}", "one-way link rule; loss 1 cuts it"},
+      {"heal", "true | <target>", "clear all partition/isolate/link rules, or put one node back everywhere"},
+      {"network", "{latency?, drop?, duplicate?}", "change network settings"},
+      {"slice_failures", "{artifact | \"*\", phase?, transient?, fatal?}", "slice-store failure rates"},
+      {"expect", "{converged | leader | instances | available | no_violations | violates, within?, for?}",
+       "an expectation checked at `at` (or within a window)"},
+  };
+  return docs;
+}
+
+namespace {
+
+const std::vector<std::string> kTopKeys = {"name",   "description", "seed",       "cluster",
+                                           "config", "run_for",     "max_events", "check_convergence",
+                                           "steps"};
+const std::vector<std::string> kClusterKeys = {"nodes", "failure_detection", "network", "kv_order", "slices"};
+const std::vector<std::string> kNetworkKeys = {"latency", "drop", "duplicate"};
+const std::vector<std::string> kSliceKeys = {"load", "activate", "deactivate", "unload"};
+const std::vector<std::string> kClientKinds = {"blueprint", "remove_blueprint", "scale", "kv_put",
+                                               "kv_remove"};
+const std::vector<std::string> kExpectKinds = {"converged", "leader",        "instances",
+                                               "available", "no_violations", "violates"};
+constexpr std::uint64_t kMaxMaxEvents = 1'000'000'000'000ULL;
+constexpr std::size_t kMaxKeyBytes = 1024;
+constexpr std::size_t kMaxValueBytes = 1024 * 1024;
+constexpr std::size_t kMaxTextBytes = 4096;
+
+std::vector<std::string> step_keys() {
+  std::vector<std::string> keys = {"at", "client"};
+  for (const auto& doc : step_kind_docs()) keys.push_back(doc.kind);
+  return keys;
+}
+
+const char* type_name(const json& value) {
+  switch (value.type()) {
+    case json::value_t::null:
+      return "null";
+    case json::value_t::object:
+      return "an object";
+    case json::value_t::array:
+      return "an array";
+    case json::value_t::string:
+      return "a string";
+    case json::value_t::boolean:
+      return "a boolean";
+    case json::value_t::number_integer:
+    case json::value_t::number_unsigned:
+      return "an integer";
+    case json::value_t::number_float:
+      return "a number with a fraction";
+    default:
+      return "an unsupported value";
+  }
+}
+
+bool is_client_identifier(const std::string& name) {
+  // Same shape as a node id: it becomes part of the writer "client:<name>".
+  return engine::is_valid_node_id(name);
+}
+
+// Trailing decimal digits of an id ("node-12" -> 12), as simulation.md §2
+// uses for default add_node ids.
+std::optional<std::uint64_t> numeric_suffix(const std::string& id) {
+  std::size_t start = id.size();
+  while (start > 0 && id[start - 1] >= '0' && id[start - 1] <= '9') --start;
+  if (start == id.size() || id.size() - start > 18) return std::nullopt;
+  return std::stoull(id.substr(start));
+}
+
+class Validator {
+ public:
+  Validator(std::string file, std::vector<ScenarioError>& errors) : file_(std::move(file)), errors_(errors) {}
+
+  void error(const std::string& path, std::string message) {
+    errors_.push_back({file_, path, 0, 0, std::move(message)});
+  }
+
+  Scenario run(const json& doc) {
+    Scenario scenario;
+    scenario.file = file_;
+    if (!doc.is_object()) {
+      error("", fmt::format("a scenario is a JSON object, not {}", type_name(doc)));
+      return scenario;
+    }
+    check_keys(doc, "", kTopKeys);
+    if (auto it = doc.find("name"); it != doc.end()) {
+      if (auto name = text(*it, "name", false)) scenario.name = *name;
+    } else {
+      scenario.name = default_name();
+    }
+    if (auto it = doc.find("description"); it != doc.end()) {
+      if (auto d = text(*it, "description", true)) scenario.description = *d;
+    }
+    if (auto it = doc.find("seed"); it != doc.end()) {
+      if (auto seed = unsigned_integer(*it, "seed", 0, UINT64_MAX)) scenario.seed = *seed;
+    }
+    if (auto it = doc.find("cluster"); it != doc.end()) {
+      cluster(*it, scenario.cluster);
+    } else {
+      error("", "missing \"cluster\" (at least {\"nodes\": N})");
+    }
+    if (auto it = doc.find("config"); it != doc.end()) config(*it, scenario.config);
+    if (auto it = doc.find("run_for"); it != doc.end()) scenario.run_for = duration(*it, "run_for");
+    if (auto it = doc.find("max_events"); it != doc.end()) {
+      if (auto n = unsigned_integer(*it, "max_events", 1, kMaxMaxEvents)) scenario.max_events = *n;
+    }
+    if (auto it = doc.find("check_convergence"); it != doc.end()) {
+      if (it->is_boolean()) {
+        scenario.check_convergence = it->get<bool>();
+      } else {
+        error("check_convergence", fmt::format("must be true or false, not {}", type_name(*it)));
+      }
+    }
+    if (auto it = doc.find("steps"); it != doc.end()) {
+      steps(*it, scenario);
+    } else {
+      error("", "missing \"steps\" (an array, possibly empty)");
+    }
+    return scenario;
+  }
+
+ private:
+  std::string default_name() const {
+    std::string stem = file_;
+    if (auto slash = stem.find_last_of('/'); slash != std::string::npos) stem = stem.substr(slash + 1);
+    if (auto dot = stem.rfind(".json"); dot != std::string::npos && dot + 5 == stem.size()) stem.resize(dot);
+    return stem.empty() ? "scenario" : stem;
+  }
+
+  // Reports every key of `object` not in `allowed`, with a suggestion.
+  void check_keys(const json& object, const std::string& path, const std::vector<std::string>& allowed) {
+    for (const auto& [key, value] : object.items()) {
+      if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) continue;
+      std::string message = fmt::format("unknown key \"{}\"", key);
+      if (auto near = engine::closest_name(key, allowed)) {
+        message += fmt::format(" (did you mean \"{}\"?)", *near);
+      } else {
+        message += fmt::format(" (expected one of: {})", fmt::join(allowed, ", "));
+      }
+      error(member_path(path, key), std::move(message));
+    }
+  }
+
+  bool is_object(const json& value, const std::string& path) {
+    if (value.is_object()) return true;
+    error(path, fmt::format("must be an object, not {}", type_name(value)));
+    return false;
+  }
+
+  std::optional<std::string> text(const json& value, const std::string& path, bool allow_empty) {
+    if (!value.is_string()) {
+      error(path, fmt::format("must be a string, not {}", type_name(value)));
+      return std::nullopt;
+    }
+    const auto& s = value.get_ref<const std::string&>();
+    if (!allow_empty && s.empty()) {
+      error(path, "must not be empty");
+      return std::nullopt;
+    }
+    if (s.size() > kMaxTextBytes) {
+      error(path, fmt::format("is {} bytes long; at most {}", s.size(), kMaxTextBytes));
+      return std::nullopt;
+    }
+    return s;
+  }
+
+  std::optional<std::uint64_t> unsigned_integer(const json& value, const std::string& path, std::uint64_t min,
+                                                std::uint64_t max) {
+    if (value.is_number_unsigned()) {
+      const auto n = value.get<std::uint64_t>();
+      if (n >= min && n <= max) return n;
+      error(path, fmt::format("must be between {} and {}, not {}", min, max, n));
+      return std::nullopt;
+    }
+    if (value.is_number_integer()) {
+      error(path, fmt::format("must be between {} and {}, not {}", min, max, value.get<std::int64_t>()));
+      return std::nullopt;
+    }
+    error(path, fmt::format("must be an integer, not {}", type_name(value)));
+    return std::nullopt;
+  }
+
+  std::optional<Nanos> duration(const json& value, const std::string& path) {
+    if (!value.is_string()) {
+      error(path, fmt::format("must be a duration string such as \"500ms\", not {}", type_name(value)));
+      return std::nullopt;
+    }
+    std::string why;
+    auto ns = engine::parse_duration(value.get_ref<const std::string&>(), &why);
+    if (!ns) error(path, fmt::format("bad duration \"{}\": {}", value.get_ref<const std::string&>(), why));
+    return ns;
+  }
+
+  // A rate in [0, 1] (or [0, 1) when `below_one`), as parts per million.
+  std::optional<std::uint32_t> rate(const json& value, const std::string& path, bool below_one) {
+    if (!value.is_number()) {
+      error(path, fmt::format("must be a number in [0, 1], not {}", type_name(value)));
+      return std::nullopt;
+    }
+    const double x = value.get<double>();
+    if (!(x >= 0.0 && x <= 1.0) || (below_one && x >= 1.0)) {
+      error(path, fmt::format("must be in [0, {}, not {}", below_one ? "1)" : "1]", value.dump()));
+      return std::nullopt;
+    }
+    return static_cast<std::uint32_t>(std::llround(x * 1'000'000.0));
+  }
+
+  std::optional<DurationRange> range(const json& value, const std::string& path, bool positive) {
+    if (!value.is_array() || value.size() != 2) {
+      error(path, fmt::format("must be [min, max], two durations, not {}",
+                              value.is_array() ? "an array of " + std::to_string(value.size())
+                                               : std::string(type_name(value))));
+      return std::nullopt;
+    }
+    auto min = duration(value[0], index_path(path, 0));
+    auto max = duration(value[1], index_path(path, 1));
+    if (!min || !max) return std::nullopt;
+    if (*min > *max) {
+      error(path,
+            fmt::format("min {} is above max {}", value[0].get<std::string>(), value[1].get<std::string>()));
+      return std::nullopt;
+    }
+    if (positive && *min == 0) {
+      error(index_path(path, 0), "must be above 0 (every message takes some time)");
+      return std::nullopt;
+    }
+    return DurationRange{*min, *max};
+  }
+
+  void cluster(const json& value, ClusterSpec& out) {
+    if (!is_object(value, "cluster")) return;
+    check_keys(value, "cluster", kClusterKeys);
+    out.nodes.clear();
+    if (!value.contains("nodes")) error("cluster", "missing \"nodes\" (a count, or a list of node ids)");
+    const std::size_t errors_before_nodes = errors_.size();
+    if (auto it = value.find("nodes"); it != value.end()) nodes(*it, out.nodes);
+    nodes_known_ = !out.nodes.empty() && errors_.size() == errors_before_nodes;
+    for (const auto& id : out.nodes) note_configured(id);
+    if (auto it = value.find("failure_detection"); it != value.end()) {
+      if (auto d = duration(*it, "cluster.failure_detection")) {
+        if (*d == 0) {
+          error("cluster.failure_detection", "must be above 0");
+        } else {
+          out.failure_detection = *d;
+        }
+      }
+    }
+    if (auto it = value.find("network"); it != value.end()) {
+      if (is_object(*it, "cluster.network")) {
+        check_keys(*it, "cluster.network", kNetworkKeys);
+        network_fields(*it, "cluster.network", out.network);
+      }
+    }
+    if (auto it = value.find("kv_order"); it != value.end()) {
+      if (auto order = text(*it, "cluster.kv_order", false)) {
+        if (*order == "seeded") {
+          out.kv_order = KvOrder::Seeded;
+        } else if (*order == "adversarial") {
+          out.kv_order = KvOrder::Adversarial;
+        } else {
+          error("cluster.kv_order", fmt::format("must be \"seeded\" or \"adversarial\", not \"{}\"", *order));
+        }
+      }
+    }
+    if (auto it = value.find("slices"); it != value.end()) {
+      if (is_object(*it, "cluster.slices")) {
+        check_keys(*it, "cluster.slices", kSliceKeys);
+        DurationRange* fields[] = {&out.slices.load, &out.slices.activate, &out.slices.deactivate,
+                                   &out.slices.unload};
+        for (std::size_t i = 0; i < kSliceKeys.size(); ++i) {
+          if (auto f = it->find(kSliceKeys[i]); f != it->end()) {
+            if (auto r = range(*f, "cluster.slices." + kSliceKeys[i], false)) *fields[i] = *r;
+          }
+        }
+      }
+    }
+  }
+
+  void nodes(const json& value, std::vector<NodeId>& out) {
+    const std::string path = "cluster.nodes";
+    if (value.is_number_integer() || value.is_number_unsigned()) {
+      if (auto n = unsigned_integer(value, path, 1, kMaxNodes)) {
+        for (std::uint64_t i = 1; i <= *n; ++i) out.push_back(fmt::format("node-{}", i));
+      }
+      return;
+    }
+    if (!value.is_array()) {
+      error(path, fmt::format("must be a node count or a list of node ids, not {}", type_name(value)));
+      return;
+    }
+    if (value.empty() || value.size() > kMaxNodes) {
+      error(path, fmt::format("must list 1 to {} nodes, not {}", kMaxNodes, value.size()));
+      return;
+    }
+    std::set<std::string> seen;
+    for (std::size_t i = 0; i < value.size(); ++i) {
+      const std::string item_path = index_path(path, i);
+      auto id = node_id(value[i], item_path);
+      if (!id) continue;
+      if (!seen.insert(*id).second) {
+        error(item_path, fmt::format("node \"{}\" is listed twice", *id));
+        continue;
+      }
+      out.push_back(*id);
+    }
+  }
+
+  std::optional<NodeId> node_id(const json& value, const std::string& path) {
+    if (!value.is_string()) {
+      error(path, fmt::format("must be a node id string, not {}", type_name(value)));
+      return std::nullopt;
+    }
+    const auto& id = value.get_ref<const std::string&>();
+    if (!engine::is_valid_node_id(id)) {
+      error(path, fmt::format("bad node id \"{}\" (a node id is [a-z][a-z0-9-]{{0,62}})", id.substr(0, 80)));
+      return std::nullopt;
+    }
+    return id;
+  }
+
+  void network_fields(const json& value, const std::string& path, NetworkSettings& out) {
+    if (auto it = value.find("latency"); it != value.end()) {
+      if (auto r = range(*it, member_path(path, "latency"), true)) out.latency = *r;
+    }
+    if (auto it = value.find("drop"); it != value.end()) {
+      if (auto r = rate(*it, member_path(path, "drop"), true)) out.drop_ppm = *r;
+    }
+    if (auto it = value.find("duplicate"); it != value.end()) {
+      if (auto r = rate(*it, member_path(path, "duplicate"), false)) out.duplicate_ppm = *r;
+    }
+  }
+
+  void config(const json& value, json& out) {
+    if (!is_object(value, "config")) return;
+    engine::EngineConfig parsed;
+    const auto config_errors = engine::parse_engine_config(value, parsed);
+    for (const auto& e : config_errors) {
+      error(e.path.empty() ? "config" : "config." + e.path, e.message);
+    }
+    if (config_errors.empty()) out = value;
+  }
+
+  // Node ids configured so far (in step order), for targets and add_node.
+  void note_configured(const NodeId& id) {
+    ever_configured_.insert(id);
+    if (auto n = numeric_suffix(id)) largest_suffix_ = std::max(largest_suffix_, *n);
+  }
+
+  std::optional<Target> target(const json& value, const std::string& path) {
+    if (!value.is_string()) {
+      error(path, fmt::format("must be a node id, \"leader\" or \"random\", not {}", type_name(value)));
+      return std::nullopt;
+    }
+    const auto& s = value.get_ref<const std::string&>();
+    if (s == "leader") return Target{Target::Kind::Leader, {}};
+    if (s == "random") return Target{Target::Kind::Random, {}};
+    auto id = node_id(value, path);
+    if (!id) return std::nullopt;
+    if (nodes_known_ && !ever_configured_.count(*id)) {
+      std::vector<std::string> known(ever_configured_.begin(), ever_configured_.end());
+      known.push_back("leader");
+      known.push_back("random");
+      std::string message = fmt::format("no node \"{}\" is configured by this point", *id);
+      if (auto near = engine::closest_name(*id, known))
+        message += fmt::format(" (did you mean \"{}\"?)", *near);
+      error(path, std::move(message));
+      return std::nullopt;
+    }
+    return Target{Target::Kind::Node, *id};
+  }
+
+  std::optional<std::string> artifact(const json& value, const std::string& path) {
+    if (!value.is_string()) {
+      error(path, fmt::format("must be an artifact string group:artifact:version, not {}", type_name(value)));
+      return std::nullopt;
+    }
+    std::string why;
+    if (!engine::parse_artifact(value.get_ref<const std::string&>(), &why)) {
+      error(path,
+            fmt::format("bad artifact \"{}\": {}", value.get_ref<const std::string&>().substr(0, 200), why));
+      return std::nullopt;
+    }
+    return value.get<std::string>();
+  }
+
+  std::optional<std::string> artifact_base(const json& value, const std::string& path) {
+    if (!value.is_string()) {
+      error(path, fmt::format("must be an artifact base string group:artifact, not {}", type_name(value)));
+      return std::nullopt;
+    }
+    const auto& s = value.get_ref<const std::string&>();
+    std::string why;
+    if (!engine::parse_artifact_base(s, &why)) {
+      error(path, fmt::format("bad artifact base \"{}\": {}", s.substr(0, 200), why));
+      return std::nullopt;
+    }
+    return s;
+  }
+
+  void steps(const json& value, Scenario& scenario) {
+    if (!value.is_array()) {
+      error("steps", fmt::format("must be an array of steps, not {}", type_name(value)));
+      return;
+    }
+    if (value.size() > kMaxSteps) {
+      error("steps", fmt::format("has {} steps; the limit is {}", value.size(), kMaxSteps));
+      return;
+    }
+    Nanos previous_at = 0;
+    const auto allowed = step_keys();
+    for (std::size_t i = 0; i < value.size(); ++i) {
+      const std::string path = index_path("steps", i);
+      const json& step = value[i];
+      if (!is_object(step, path)) continue;
+      check_keys(step, path, allowed);
+      Step out;
+      out.path = path;
+      bool ok = true;
+      if (auto it = step.find("at"); it != step.end()) {
+        if (auto at = duration(*it, member_path(path, "at"))) {
+          if (*at < previous_at) {
+            error(member_path(path, "at"),
+                  fmt::format("{} is before the previous step's {} (at must not decrease)",
+                              engine::format_duration(*at), engine::format_duration(previous_at)));
+            ok = false;
+          } else {
+            out.at = *at;
+            previous_at = *at;
+          }
+        } else {
+          ok = false;
+        }
+      } else {
+        error(path, "missing \"at\" (a duration from the start of the run)");
+        ok = false;
+      }
+      std::vector<std::string> kinds;
+      for (const auto& doc : step_kind_docs()) {
+        if (step.contains(doc.kind)) kinds.push_back(doc.kind);
+      }
+      if (kinds.empty()) {
+        std::vector<std::string> all;
+        for (const auto& doc : step_kind_docs()) all.push_back(doc.kind);
+        error(path, fmt::format("a step needs one action, one of: {}", fmt::join(all, ", ")));
+        continue;
+      }
+      if (kinds.size() > 1) {
+        error(path, fmt::format("a step has exactly one action; this one has {}", fmt::join(kinds, ", ")));
+        continue;
+      }
+      const std::string& kind = kinds.front();
+      std::string client = "default";
+      const bool is_client = std::find(kClientKinds.begin(), kClientKinds.end(), kind) != kClientKinds.end();
+      if (auto it = step.find("client"); it != step.end()) {
+        if (!is_client) {
+          error(member_path(path, "client"),
+                fmt::format("only client writes ({}) take a client", fmt::join(kClientKinds, ", ")));
+          ok = false;
+        } else if (auto name = text(*it, member_path(path, "client"), false)) {
+          if (is_client_identifier(*name)) {
+            client = *name;
+          } else {
+            error(member_path(path, "client"),
+                  fmt::format("bad client name \"{}\" (a client name is [a-z][a-z0-9-]{{0,62}})",
+                              name->substr(0, 80)));
+            ok = false;
+          }
+        }
+      }
+      auto action = step_action(kind, step.at(kind), member_path(path, kind), client, out.at);
+      if (!action || !ok) continue;
+      out.action = std::move(*action);
+      scenario.steps.push_back(std::move(out));
+    }
+  }
+
+  std::optional<StepAction> step_action(const std::string& kind, const json& v, const std::string& path,
+                                        const std::string& client, Nanos at) {
+    if (kind == "blueprint") return blueprint(v, path, client);
+    if (kind == "remove_blueprint") {
+      auto id = text(v, path, false);
+      if (!id) return std::nullopt;
+      if (!engine::is_valid_blueprint_id(*id)) {
+        error(path,
+              fmt::format("bad blueprint id \"{}\" (a blueprint id is [A-Za-z0-9][A-Za-z0-9._-]{{0,127}})",
+                          id->substr(0, 80)));
+        return std::nullopt;
+      }
+      return RemoveBlueprintStep{*id, client};
+    }
+    if (kind == "scale") return scale(v, path, client);
+    if (kind == "kv_put") return kv_put(v, path, client);
+    if (kind == "kv_remove") {
+      auto key = kv_key(v, path);
+      if (!key) return std::nullopt;
+      return KvRemoveStep{*key, client};
+    }
+    if (kind == "crash" || kind == "restart" || kind == "pause" || kind == "resume" || kind == "isolate" ||
+        kind == "remove_node") {
+      auto t = target(v, path);
+      if (!t) return std::nullopt;
+      if (kind == "crash") return CrashStep{*t};
+      if (kind == "restart") return RestartStep{*t};
+      if (kind == "pause") return PauseStep{*t};
+      if (kind == "resume") return ResumeStep{*t};
+      if (kind == "isolate") return IsolateStep{*t};
+      return RemoveNodeStep{*t};
+    }
+    if (kind == "add_node") return add_node(v, path);
+    if (kind == "partition") return partition(v, path);
+    if (kind == "link") return link(v, path);
+    if (kind == "heal") {
+      if (v.is_boolean()) {
+        if (v.get<bool>()) return HealStep{std::nullopt};
+        error(path, "must be true (heal everything) or a node target, not false");
+        return std::nullopt;
+      }
+      auto t = target(v, path);
+      if (!t) return std::nullopt;
+      return HealStep{*t};
+    }
+    if (kind == "network") {
+      if (!is_object(v, path)) return std::nullopt;
+      check_keys(v, path, kNetworkKeys);
+      if (v.empty()) {
+        error(path, "must change at least one of latency, drop, duplicate");
+        return std::nullopt;
+      }
+      const std::size_t before = errors_.size();
+      NetworkSettings settings;
+      network_fields(v, path, settings);
+      if (errors_.size() != before) return std::nullopt;
+      NetworkStep step;
+      if (v.contains("latency")) step.latency = settings.latency;
+      if (v.contains("drop")) step.drop_ppm = settings.drop_ppm;
+      if (v.contains("duplicate")) step.duplicate_ppm = settings.duplicate_ppm;
+      return step;
+    }
+    if (kind == "slice_failures") return slice_failures(v, path);
+    if (kind == "expect") return expect(v, path, at);
+    error(path, "unknown step kind");
+    return std::nullopt;
+  }
+
+  std::optional<StepAction> blueprint(const json& v, const std::string& path, const std::string& client) {
+    if (!is_object(v, path)) return std::nullopt;
+    auto parsed = engine::parse_blueprint(v);
+    if (auto* problems = std::get_if<std::vector<engine::BlueprintError>>(&parsed)) {
+      for (const auto& e : *problems) error(e.path.empty() ? path : path + "." + e.path, e.message);
+      return std::nullopt;
+    }
+    const auto& bp = std::get<engine::Blueprint>(parsed);
+    bool ok = true;
+    for (std::size_t i = 0; i < bp.slices.size(); ++i) {
+      if (bp.slices[i].instances > kMaxInstancesPerArtifact) {
+        error(fmt::format("{}.slices[{}].instances", path, i),
+              fmt::format("{} instances; the limit per artifact is {}", bp.slices[i].instances,
+                          kMaxInstancesPerArtifact));
+        ok = false;
+      }
+    }
+    blueprint_ids_.insert(bp.id);
+    if (blueprint_ids_.size() > kMaxBlueprints && !blueprint_limit_reported_) {
+      blueprint_limit_reported_ = true;
+      error(path, fmt::format("more than {} distinct blueprint ids in one scenario", kMaxBlueprints));
+      ok = false;
+    }
+    if (!ok) return std::nullopt;
+    return BlueprintStep{v, client};
+  }
+
+  std::optional<StepAction> scale(const json& v, const std::string& path, const std::string& client) {
+    if (!is_object(v, path)) return std::nullopt;
+    check_keys(v, path, {"artifact", "instances"});
+    std::optional<std::string> base;
+    std::optional<std::uint64_t> instances;
+    if (auto it = v.find("artifact"); it != v.end()) {
+      base = artifact_base(*it, member_path(path, "artifact"));
+    } else {
+      error(path, "missing \"artifact\" (group:artifact)");
+    }
+    if (auto it = v.find("instances"); it != v.end()) {
+      instances = unsigned_integer(*it, member_path(path, "instances"), 0, kMaxInstancesPerArtifact);
+    } else {
+      error(path, "missing \"instances\"");
+    }
+    if (!base || !instances) return std::nullopt;
+    return ScaleStep{*base, static_cast<int>(*instances), client};
+  }
+
+  std::optional<std::string> kv_key(const json& v, const std::string& path) {
+    auto key = text(v, path, false);
+    if (key && key->size() > kMaxKeyBytes) {
+      error(path, fmt::format("a key is at most {} bytes", kMaxKeyBytes));
+      return std::nullopt;
+    }
+    return key;
+  }
+
+  std::optional<StepAction> kv_put(const json& v, const std::string& path, const std::string& client) {
+    if (!is_object(v, path)) return std::nullopt;
+    check_keys(v, path, {"key", "value"});
+    std::optional<std::string> key;
+    std::optional<std::string> value;
+    if (auto it = v.find("key"); it != v.end()) {
+      key = kv_key(*it, member_path(path, "key"));
+    } else {
+      error(path, "missing \"key\"");
+    }
+    if (auto it = v.find("value"); it != v.end()) {
+      // A string is written byte for byte (so malformed values are possible);
+      // any other JSON value is written as its compact serialisation.
+      value = it->is_string() ? it->get<std::string>() : it->dump();
+      if (value->size() > kMaxValueBytes) {
+        error(member_path(path, "value"), fmt::format("a value is at most {} bytes", kMaxValueBytes));
+        value.reset();
+      }
+    } else {
+      error(path, "missing \"value\"");
+    }
+    if (!key || !value) return std::nullopt;
+    return KvPutStep{*key, *value, client};
+  }
+
+  std::optional<StepAction> add_node(const json& v, const std::string& path) {
+    std::optional<NodeId> explicit_id;
+    if (v.is_boolean() && v.get<bool>()) {
+    } else if (v.is_string()) {
+      explicit_id = node_id(v, path);
+      if (!explicit_id) return std::nullopt;
+    } else if (v.is_object()) {
+      check_keys(v, path, {"id"});
+      if (auto it = v.find("id"); it != v.end()) {
+        explicit_id = node_id(*it, member_path(path, "id"));
+        if (!explicit_id) return std::nullopt;
+      }
+    } else {
+      error(path, fmt::format("must be true, a node id or {{\"id\": ...}}, not {}", type_name(v)));
+      return std::nullopt;
+    }
+    const NodeId id = explicit_id ? *explicit_id : fmt::format("node-{}", largest_suffix_ + 1);
+    if (ever_configured_.count(id)) {
+      error(path, fmt::format("node \"{}\" was configured before (ids are never reused)", id));
+      return std::nullopt;
+    }
+    if (ever_configured_.size() >= kMaxNodes) {
+      error(path, fmt::format("more than {} nodes configured over the run", kMaxNodes));
+      return std::nullopt;
+    }
+    note_configured(id);
+    return AddNodeStep{explicit_id};
+  }
+
+  std::optional<StepAction> partition(const json& v, const std::string& path) {
+    if (!v.is_array() || v.empty()) {
+      error(path, fmt::format("must be a non-empty list of groups (lists of nodes), not {}",
+                              v.is_array() ? "an empty list" : type_name(v)));
+      return std::nullopt;
+    }
+    PartitionStep step;
+    bool ok = true;
+    for (std::size_t g = 0; g < v.size(); ++g) {
+      const std::string group_path = index_path(path, g);
+      if (!v[g].is_array() || v[g].empty()) {
+        error(group_path, fmt::format("a group is a non-empty list of nodes, not {}",
+                                      v[g].is_array() ? "an empty list" : type_name(v[g])));
+        ok = false;
+        continue;
+      }
+      std::vector<Target> group;
+      std::set<std::string> seen;
+      for (std::size_t m = 0; m < v[g].size(); ++m) {
+        const std::string member = index_path(group_path, m);
+        auto t = target(v[g][m], member);
+        if (!t) {
+          ok = false;
+          continue;
+        }
+        const std::string label = t->kind == Target::Kind::Node ? t->node : v[g][m].get<std::string>();
+        if (t->kind != Target::Kind::Random && !seen.insert(label).second) {
+          error(member, fmt::format("\"{}\" appears twice in this group", label));
+          ok = false;
+          continue;
+        }
+        group.push_back(*t);
+      }
+      step.groups.push_back(std::move(group));
+    }
+    if (!ok) return std::nullopt;
+    return step;
+  }
+
+  std::optional<StepAction> link(const json& v, const std::string& path) {
+    if (!is_object(v, path)) return std::nullopt;
+    check_keys(v, path, {"from", "to", "loss", "delay"});
+    LinkStep step;
+    bool ok = true;
+    for (const char* end : {"from", "to"}) {
+      auto it = v.find(end);
+      if (it == v.end()) {
+        error(path, fmt::format("missing \"{}\"", end));
+        ok = false;
+        continue;
+      }
+      auto t = target(*it, member_path(path, end));
+      if (!t) {
+        ok = false;
+        continue;
+      }
+      (std::string(end) == "from" ? step.from : step.to) = *t;
+    }
+    if (ok && step.from.kind == Target::Kind::Node && step.from == step.to) {
+      error(path, "a link joins two different nodes");
+      ok = false;
+    }
+    if (auto it = v.find("loss"); it != v.end()) {
+      if (auto r = rate(*it, member_path(path, "loss"), false)) {
+        step.loss_ppm = *r;
+      } else {
+        ok = false;
+      }
+    }
+    if (auto it = v.find("delay"); it != v.end()) {
+      if (auto d = duration(*it, member_path(path, "delay"))) {
+        step.delay = *d;
+      } else {
+        ok = false;
+      }
+    }
+    if (ok && !v.contains("loss") && !v.contains("delay")) {
+      error(path, "a link rule needs \"loss\" or \"delay\"");
+      ok = false;
+    }
+    if (!ok) return std::nullopt;
+    return step;
+  }
+
+  std::optional<StepAction> slice_failures(const json& v, const std::string& path) {
+    if (!is_object(v, path)) return std::nullopt;
+    check_keys(v, path, {"artifact", "phase", "transient", "fatal"});
+    SliceFailuresStep step;
+    bool ok = true;
+    if (auto it = v.find("artifact"); it != v.end()) {
+      if (it->is_string() && it->get_ref<const std::string&>() == "*") {
+        step.artifact = "*";
+      } else if (auto a = artifact(*it, member_path(path, "artifact"))) {
+        step.artifact = *a;
+      } else {
+        ok = false;
+      }
+    } else {
+      error(path, "missing \"artifact\" (an artifact or \"*\")");
+      ok = false;
+    }
+    if (auto it = v.find("phase"); it != v.end()) {
+      auto phase = text(*it, member_path(path, "phase"), false);
+      if (phase == "load") {
+        step.phase = FailurePhase::Load;
+      } else if (phase == "activate") {
+        step.phase = FailurePhase::Activate;
+      } else if (phase == "any") {
+        step.phase = FailurePhase::Any;
+      } else {
+        if (phase)
+          error(member_path(path, "phase"), fmt::format("must be load, activate or any, not \"{}\"", *phase));
+        ok = false;
+      }
+    }
+    for (const char* field : {"transient", "fatal"}) {
+      if (auto it = v.find(field); it != v.end()) {
+        if (auto r = rate(*it, member_path(path, field), false)) {
+          (std::string(field) == "transient" ? step.transient_ppm : step.fatal_ppm) = *r;
+        } else {
+          ok = false;
+        }
+      }
+    }
+    if (ok && step.transient_ppm + step.fatal_ppm > 1'000'000) {
+      error(path, "transient + fatal must not exceed 1");
+      ok = false;
+    }
+    if (!ok) return std::nullopt;
+    return step;
+  }
+
+  std::optional<StepAction> expect(const json& v, const std::string& path, Nanos at) {
+    if (!is_object(v, path)) return std::nullopt;
+    std::vector<std::string> allowed = kExpectKinds;
+    allowed.push_back("within");
+    allowed.push_back("for");
+    check_keys(v, path, allowed);
+    std::vector<std::string> kinds;
+    for (const auto& k : kExpectKinds) {
+      if (v.contains(k)) kinds.push_back(k);
+    }
+    if (kinds.size() != 1) {
+      error(path, kinds.empty()
+                      ? fmt::format("an expectation needs one of: {}", fmt::join(kExpectKinds, ", "))
+                      : fmt::format("an expectation has exactly one kind; this one has {}",
+                                    fmt::join(kinds, ", ")));
+      return std::nullopt;
+    }
+    const std::string kind = kinds.front();
+    const std::string kpath = member_path(path, kind);
+    const json& body = v.at(kind);
+    ExpectStep step;
+    bool ok = true;
+    if (auto it = v.find("within"); it != v.end()) {
+      if (kind != "converged" && kind != "leader" && kind != "instances") {
+        error(member_path(path, "within"),
+              fmt::format("\"within\" applies to converged, leader and instances, not {}", kind));
+        ok = false;
+      } else if (auto d = duration(*it, member_path(path, "within"))) {
+        step.within = *d;
+        if (at + *d > kMaxRunLength) {
+          error(member_path(path, "within"), "the window ends after the 7d run limit");
+          ok = false;
+        }
+      } else {
+        ok = false;
+      }
+    }
+    if (v.contains("for") && kind != "available") {
+      error(member_path(path, "for"), "\"for\" applies to available only");
+      ok = false;
+    }
+    if (kind == "converged" || kind == "no_violations") {
+      if (!body.is_boolean() || !body.get<bool>()) {
+        error(kpath, fmt::format("must be true, not {}", body.is_boolean() ? "false" : type_name(body)));
+        ok = false;
+      }
+      if (kind == "converged") {
+        step.what = ExpectConverged{};
+      } else {
+        step.what = ExpectNoViolations{};
+      }
+    } else if (kind == "leader") {
+      if (auto t = target(body, kpath)) {
+        if (t->kind != Target::Kind::Node) {
+          error(kpath, "must name a node id");
+          ok = false;
+        } else {
+          step.what = ExpectLeader{t->node};
+        }
+      } else {
+        ok = false;
+      }
+    } else if (kind == "violates") {
+      auto id = text(body, kpath, false);
+      const auto& ids = known_invariant_ids();
+      if (id && std::find(ids.begin(), ids.end(), *id) != ids.end()) {
+        step.what = ExpectViolates{*id};
+      } else {
+        if (id) {
+          std::string message = fmt::format("unknown invariant \"{}\"", *id);
+          if (auto near = engine::closest_name(*id, ids))
+            message += fmt::format(" (did you mean \"{}\"?)", *near);
+          else
+            message += fmt::format(" (one of: {})", fmt::join(ids, ", "));
+          error(kpath, std::move(message));
+        }
+        ok = false;
+      }
+    } else if (kind == "instances") {
+      ExpectInstances what;
+      if (!is_object(body, kpath) || body.empty()) {
+        if (body.is_object()) error(kpath, "must name at least one artifact");
+        ok = false;
+      } else {
+        for (const auto& [name, counts] : body.items()) {
+          const std::string apath = member_path(kpath, name);
+          if (!artifact(json(name), apath)) {
+            ok = false;
+            continue;
+          }
+          if (!is_object(counts, apath)) {
+            ok = false;
+            continue;
+          }
+          check_keys(counts, apath, {"total", "active"});
+          InstanceCount count;
+          if (auto it = counts.find("total"); it != counts.end()) {
+            auto n = unsigned_integer(*it, member_path(apath, "total"), 0, kMaxInstancesPerArtifact);
+            if (n)
+              count.total = static_cast<int>(*n);
+            else
+              ok = false;
+          }
+          if (auto it = counts.find("active"); it != counts.end()) {
+            auto n = unsigned_integer(*it, member_path(apath, "active"), 0, kMaxInstancesPerArtifact);
+            if (n)
+              count.active = static_cast<int>(*n);
+            else
+              ok = false;
+          }
+          if (!count.total && !count.active) {
+            error(apath, "needs \"total\", \"active\" or both");
+            ok = false;
+          }
+          what.by_artifact[name] = count;
+        }
+      }
+      step.what = std::move(what);
+    } else if (kind == "available") {
+      ExpectAvailable what;
+      if (!is_object(body, kpath) || body.empty()) {
+        if (body.is_object()) error(kpath, "must name at least one artifact");
+        ok = false;
+      } else {
+        for (const auto& [name, count] : body.items()) {
+          const std::string apath = member_path(kpath, name);
+          if (!artifact(json(name), apath)) {
+            ok = false;
+            continue;
+          }
+          auto n = unsigned_integer(count, apath, 0, kMaxInstancesPerArtifact);
+          if (n)
+            what.min_active[name] = static_cast<int>(*n);
+          else
+            ok = false;
+        }
+      }
+      if (auto it = v.find("for"); it != v.end()) {
+        if (auto d = duration(*it, member_path(path, "for"))) {
+          what.hold_for = *d;
+          if (at + *d > kMaxRunLength) {
+            error(member_path(path, "for"), "the window ends after the 7d run limit");
+            ok = false;
+          }
+        } else {
+          ok = false;
+        }
+      }
+      step.what = std::move(what);
+    }
+    if (!ok) return std::nullopt;
+    return step;
+  }
+
+  std::string file_;
+  std::vector<ScenarioError>& errors_;
+  std::set<NodeId> ever_configured_;
+  bool nodes_known_ = false;  // false when cluster.nodes is missing or wrong
+  std::uint64_t largest_suffix_ = 0;
+  std::set<std::string> blueprint_ids_;
+  bool blueprint_limit_reported_ = false;
+};
+
+void cap_errors(std::vector<ScenarioError>& errors, const std::string& file) {
+  if (errors.size() <= kMaxListedErrors) return;
+  const std::size_t left_out = errors.size() - kMaxListedErrors;
+  errors.resize(kMaxListedErrors);
+  errors.push_back({file, "", 0, 0, fmt::format("... and {} more errors not listed", left_out)});
+}
+
+}  // namespace
+
+LoadResult load_scenario_json(const nlohmann::json& document, const std::string& file) {
+  LoadResult result;
+  Validator validator(file, result.errors);
+  Scenario scenario = validator.run(document);
+  cap_errors(result.errors, file);
+  if (result.errors.empty()) result.scenario = std::move(scenario);
+  return result;
+}
+
+namespace {
+// Validation after JSON parsing, with the errors capped once at the end.
+LoadResult validate_parsed(const nlohmann::json& document, const std::string& file,
+                           std::vector<ScenarioError> errors) {
+  LoadResult result;
+  result.errors = std::move(errors);
+  Validator validator(file, result.errors);
+  Scenario scenario = validator.run(document);
+  cap_errors(result.errors, file);
+  if (result.errors.empty()) result.scenario = std::move(scenario);
+  return result;
+}
+}  // namespace
+
+LoadResult load_scenario_text(std::string_view text, const std::string& file) {
+  LoadResult result;
+  json document;
+  if (!parse_json_text(text, file, document, result.errors)) {
+    cap_errors(result.errors, file);
+    return result;
+  }
+  return validate_parsed(document, file, std::move(result.errors));
+}
+
+LoadResult load_scenario_file(const std::string& path) {
+  LoadResult result;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    result.errors.push_back({path, "", 0, 0, "cannot open the file"});
+    return result;
+  }
+  // Read at most one byte beyond the limit so a huge file is refused without
+  // being read whole.
+  std::string text;
+  text.resize(kMaxFileBytes + 1);
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<std::size_t>(in.gcount()));
+  if (in.bad()) {
+    result.errors.push_back({path, "", 0, 0, "cannot read the file"});
+    return result;
+  }
+  if (text.size() > kMaxFileBytes) {
+    result.errors.push_back(
+        {path, "", 0, 0, fmt::format("file is larger than the limit of {} bytes", kMaxFileBytes)});
+    return result;
+  }
+  return load_scenario_text(text, path);
+}
+
+}  // namespace aether::scenarios

@@ -1,0 +1,258 @@
+// The convergence predicate on hand-made canonical stores and worlds: a
+// converged cluster passes, and each blocker is produced by a constructed
+// situation.
+#include <catch2/catch.hpp>
+
+#include "properties/convergence.h"
+#include "tests/properties/fake_world.h"
+
+using namespace aether;
+using namespace aether::properties;
+using namespace aether::properties::testing;
+using engine::SliceHolding;
+using engine::SliceState;
+
+namespace {
+
+const std::string kCart = "org.example:cart:1.0.0";
+const std::string kDb = "org.example:db:2.0.0";
+
+// Three nodes, blueprint "shop" with cart x2 ACTIVE on node-1 and node-2.
+struct Converged {
+  Converged() : world(3) {
+    store["blueprints/shop"] = blueprint_value("shop", {{kCart, 2, {}}});
+    store["slice-target/org.example:cart"] = target_value("1.0.0", 2, 1, "shop");
+    for (const auto& n : {"node-1", "node-2", "node-3"})
+      store[std::string("node-lifecycle/") + n] = "ON_DUTY";
+    store["leader"] = "node-1";
+    place("node-1", kCart);
+    place("node-2", kCart);
+  }
+  void place(const std::string& node, const std::string& artifact, SliceState state = SliceState::Active) {
+    store["slices/" + node + "/" + artifact] = slice_value(state);
+    if (state == SliceState::Active) world.nodes[node].held[artifact] = SliceHolding::Active;
+    if (state == SliceState::Loaded) world.nodes[node].held[artifact] = SliceHolding::Loaded;
+  }
+  ConvergenceState eval(bool balance = false) const { return evaluate_convergence(store, world, {balance}); }
+
+  FakeWorld world;
+  CanonicalStore::Map store;
+};
+
+}  // namespace
+
+TEST_CASE("a cluster with every desired instance ACTIVE and held is converged") {
+  Converged c;
+  const auto s = c.eval();
+  INFO(s.detail);
+  CHECK(s.converged);
+  CHECK(s.blocker == Blocker::None);
+  CHECK(s.leader == "node-1");
+}
+
+TEST_CASE("live nodes need their view to hold a majority of the configured nodes") {
+  FakeWorld world(5);
+  world.cut_off("node-5");
+  world.nodes["node-4"].paused = true;
+  world.nodes["node-3"].up = false;
+  const auto live = liveness(world);
+  CHECK(live.majority == 3);
+  CHECK(live.live == std::set<NodeId>{"node-1", "node-2"});
+}
+
+TEST_CASE("blocker: no quorum when fewer than a majority of nodes are live") {
+  Converged c;
+  c.world.nodes["node-2"].up = false;
+  c.world.nodes["node-3"].up = false;
+  const auto s = c.eval();
+  CHECK_FALSE(s.converged);
+  CHECK(s.blocker == Blocker::NoQuorum);
+}
+
+TEST_CASE("blocker: no leader when a live node knows none") {
+  Converged c;
+  c.world.nodes["node-3"].leader.reset();
+  CHECK(c.eval().blocker == Blocker::NoLeader);
+}
+
+TEST_CASE("blocker: no leader when live nodes disagree") {
+  Converged c;
+  c.world.nodes["node-3"].leader = "node-3";
+  CHECK(c.eval().blocker == Blocker::NoLeader);
+}
+
+TEST_CASE("blocker: no leader when a second CDM is Active") {
+  Converged c;
+  c.world.nodes["node-2"].cdm_active = true;
+  CHECK(c.eval().blocker == Blocker::NoLeader);
+}
+
+TEST_CASE("blocker: no leader when the believed leader's CDM is not Active") {
+  Converged c;
+  c.world.nodes["node-1"].cdm_active = false;
+  CHECK(c.eval().blocker == Blocker::NoLeader);
+}
+
+TEST_CASE("blocker: node never ON_DUTY when a live node in the leader's view lacks it and holds an entry") {
+  Converged c;
+  c.store["slice-target/org.example:cart"] = target_value("1.0.0", 3, 1, "shop");
+  c.place("node-3", kCart);
+  c.store.erase("node-lifecycle/node-3");
+  const auto s = c.eval();
+  CHECK_FALSE(s.converged);
+  CHECK(s.blocker == Blocker::NeverOnDuty);
+}
+
+TEST_CASE("a node that is not ON_DUTY only lowers the count owed") {
+  Converged c;
+  c.store["slice-target/org.example:cart"] = target_value("1.0.0", 3, 1, "shop");
+  c.store.erase("node-lifecycle/node-3");
+  c.store["node-lifecycle/node-3"] = "ON_DUTY";
+  CHECK(c.eval().blocker == Blocker::CountMismatch);  // 3 eligible: 3 owed, 2 placed
+  c.store.erase("node-lifecycle/node-3");
+  c.store["slice-target/org.example:cart"] = target_value("1.0.0", 2, 1, "shop");
+  CHECK(c.eval().converged);
+}
+
+TEST_CASE("blocker: ghost when the KV says ACTIVE and the slice store disagrees") {
+  Converged c;
+  c.world.nodes["node-2"].held.clear();
+  CHECK(c.eval().blocker == Blocker::Ghost);
+  c.world.nodes["node-2"].held[kCart] = SliceHolding::Loaded;
+  CHECK(c.eval().blocker == Blocker::Ghost);
+}
+
+TEST_CASE("blocker: stuck state for an entry short of ACTIVE") {
+  Converged c;
+  c.place("node-2", kCart, SliceState::Loading);
+  c.world.nodes["node-2"].held.erase(kCart);
+  CHECK(c.eval().blocker == Blocker::StuckState);
+}
+
+TEST_CASE("blocker: stuck state for a slice store holding an artifact without an ACTIVE key") {
+  Converged c;
+  c.world.nodes["node-3"].held[kDb] = SliceHolding::Loaded;
+  CHECK(c.eval().blocker == Blocker::StuckState);
+}
+
+TEST_CASE("blocker: count mismatch for too few, too many, stale-version and ownerless entries") {
+  SECTION("too few") {
+    Converged c;
+    c.store["slice-target/org.example:cart"] = target_value("1.0.0", 3, 1, "shop");
+    CHECK(c.eval().blocker == Blocker::CountMismatch);
+  }
+  SECTION("more desired than eligible nodes: min(count, eligible)") {
+    Converged c;
+    c.store["slice-target/org.example:cart"] = target_value("1.0.0", 5, 1, "shop");
+    c.place("node-3", kCart);
+    CHECK(c.eval().converged);
+  }
+  SECTION("too many") {
+    Converged c;
+    c.place("node-3", kCart);
+    CHECK(c.eval().blocker == Blocker::CountMismatch);
+  }
+  SECTION("wrong version") {
+    Converged c;
+    c.store.erase("slices/node-2/" + kCart);
+    c.world.nodes["node-2"].held.clear();
+    c.place("node-2", "org.example:cart:0.9.0");
+    CHECK(c.eval().blocker == Blocker::CountMismatch);
+  }
+  SECTION("a base without an owner") {
+    Converged c;
+    c.place("node-3", kDb);
+    CHECK(c.eval().blocker == Blocker::CountMismatch);
+  }
+  SECTION("an entry on a node that is not eligible") {
+    Converged c;
+    c.world.nodes["node-3"].up = false;
+    c.store["slices/node-3/" + kCart] = slice_value(SliceState::Active);
+    c.store["slice-target/org.example:cart"] = target_value("1.0.0", 3, 1, "shop");
+    CHECK(c.eval().blocker == Blocker::CountMismatch);
+  }
+}
+
+TEST_CASE("blockers are named by priority: stuck state before ghost before count mismatch") {
+  Converged c;
+  c.place("node-3", kDb);                         // count mismatch (no owner)
+  c.world.nodes["node-1"].held.clear();           // ghost
+  c.place("node-2", kCart, SliceState::Loading);  // stuck state
+  c.world.nodes["node-2"].held.erase(kCart);
+  const auto s = c.eval();
+  CHECK(s.blocker == Blocker::StuckState);
+  CHECK(s.detail.find("more finding") != std::string::npos);
+}
+
+TEST_CASE("a permanently failed artifact and its dependants are left out of the count rules") {
+  Converged c;
+  c.store["blueprints/shop"] = blueprint_value("shop", {{kCart, 2, {kDb}}, {kDb, 2, {}}});
+  c.store["slice-target/org.example:db"] = target_value("2.0.0", 2, 1, "shop", /*failed=*/true);
+  // db failed permanently: one instance stays ACTIVE; cart waits LOADED on node-3.
+  c.place("node-1", kDb);
+  c.store.erase("slices/node-2/" + kCart);
+  c.world.nodes["node-2"].held.erase(kCart);
+  c.place("node-3", kCart, SliceState::Loaded);
+  const auto desired = desired_state(c.store);
+  CHECK(desired.is_excluded("org.example:db"));
+  CHECK(desired.is_excluded("org.example:cart"));
+  const auto s = c.eval();
+  INFO(s.detail);
+  CHECK(s.converged);
+}
+
+TEST_CASE("an excluded artifact loaded under a LOADED key must be loaded, inactive") {
+  Converged c;
+  c.store["slice-target/org.example:cart"] = target_value("1.0.0", 2, 1, "shop", true);
+  c.place("node-3", kCart, SliceState::Loaded);
+  CHECK(c.eval().converged);
+  c.world.nodes["node-3"].held[kCart] = SliceHolding::Active;
+  CHECK(c.eval().blocker == Blocker::StuckState);
+}
+
+TEST_CASE("a rejected blueprint owns nothing the CDM would place") {
+  Converged c;
+  const std::string kSearch = "org.example:search:1.0.0";
+  c.store["blueprints/zoo"] = blueprint_value("zoo", {{kCart, 1, {}}, {kSearch, 2, {}}});
+  auto s = c.eval();
+  INFO(s.detail);
+  CHECK(s.converged);
+}
+
+TEST_CASE("an owned base whose slice-target is not committed yet owes no entries") {
+  Converged c;
+  c.store["blueprints/shop"] = blueprint_value("shop", {{kCart, 2, {}}, {kDb, 1, {}}});
+  CHECK(c.eval().converged);
+}
+
+TEST_CASE("the balance rule applies only when asked for") {
+  Converged c;
+  c.store["blueprints/shop"] = blueprint_value("shop", {{kCart, 2, {}}, {kDb, 1, {}}});
+  c.store["slice-target/org.example:db"] = target_value("2.0.0", 1, 1, "shop");
+  c.place("node-1", kDb);  // loads 2, 1, 0
+  CHECK(c.eval(false).converged);
+  CHECK(c.eval(true).blocker == Blocker::CountMismatch);
+  c.store.erase("slices/node-1/" + kDb);
+  c.world.nodes["node-1"].held.erase(kDb);
+  c.place("node-3", kDb);  // loads 1, 1, 1
+  CHECK(c.eval(true).converged);
+}
+
+TEST_CASE("instance tallies count live entries and counted instances") {
+  Converged c;
+  c.place("node-3", kCart, SliceState::Loading);
+  c.world.nodes["node-2"].held[kCart] = SliceHolding::Loaded;  // ACTIVE key, not active: not counted
+  const auto live = liveness(c.world);
+  const auto t = tally_instances(c.store, c.world, live, kCart);
+  CHECK(t.total == 3);
+  CHECK(t.active == 1);
+}
+
+TEST_CASE("expect leader needs every live node to believe it and its CDM Active") {
+  Converged c;
+  const auto live = liveness(c.world);
+  CHECK(leader_mismatch(c.world, live, "node-1").empty());
+  CHECK_FALSE(leader_mismatch(c.world, live, "node-2").empty());
+  c.world.nodes["node-3"].leader = "node-2";
+  CHECK_FALSE(leader_mismatch(c.world, live, "node-1").empty());
+}

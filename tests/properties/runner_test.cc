@@ -1,0 +1,242 @@
+// The runner plays scenarios built in C++ on the real simulated world and the
+// real engine: correct runs pass and stay silent, engine mutation points and
+// split brain make the checks fire, bad targets are input errors, and the
+// same scenario and seed give the same verdicts and trace hash.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+
+#include "engine/kv_schema.h"
+#include "engine/mutations.h"
+#include "properties/runner.h"
+#include "tests/properties/scenario_builder.h"
+
+using namespace aether;
+using namespace aether::properties;
+using namespace aether::properties::testing;
+using engine::millis;
+using engine::seconds;
+
+namespace {
+
+const std::string kCart = "org.example:cart:1.0.0";
+
+RunResult run(const scenarios::Scenario& scenario, std::uint64_t seed = 1) {
+  RunOptions options;
+  options.seed = seed;
+  return run_scenario(scenario, options);
+}
+
+std::string describe(const RunResult& r) {
+  std::string out = std::string(verdict_name(r.verdict)) + " " + r.input_error + r.framework_error;
+  for (const auto& v : r.violations) out += "\n  violation " + v.invariant + " @" + v.node + ": " + v.message;
+  for (const auto& e : r.expectations)
+    out += "\n  expect " + e.path + (e.held ? " held" : " FAILED: " + e.detail);
+  out += "\n  convergence owed=" + std::to_string(r.convergence.owed) +
+         " held=" + std::to_string(r.convergence.held) + " " + r.convergence.blocker + " " +
+         r.convergence.detail + r.convergence.not_owed_reason;
+  return out;
+}
+
+std::size_t fired(const RunResult& r, const std::string& id) {
+  return static_cast<std::size_t>(std::count_if(r.violations.begin(), r.violations.end(),
+                                                [&](const Violation& v) { return v.invariant == id; }));
+}
+
+// Five nodes where node-1 and node-2 each see a majority without the other:
+// under local leader election both lead.
+ScenarioBuilder split_brain() {
+  ScenarioBuilder b(5, "split-brain");
+  b.config({{"leader_election", "local"}}).check_convergence(false);
+  b.get().run_for = seconds(10);
+  b.step(seconds(1), scenarios::PartitionStep{{{node("node-1"), node("node-3"), node("node-4")},
+                                               {node("node-2"), node("node-3"), node("node-4")}}});
+  return b;
+}
+
+}  // namespace
+
+TEST_CASE("a blueprint on a healthy cluster converges with every check silent") {
+  ScenarioBuilder b(3);
+  b.blueprint(seconds(1), "shop", kCart, 2)
+      .expect(seconds(1), scenarios::ExpectConverged{}, seconds(30))
+      .expect(seconds(40), scenarios::ExpectInstances{{{kCart, {2, 2}}}})
+      .expect(seconds(40), scenarios::ExpectLeader{"node-1"})
+      .expect(seconds(40), scenarios::ExpectNoViolations{});
+  const auto r = run(b.get());
+  INFO(describe(r));
+  CHECK(r.verdict == Verdict::Pass);
+  CHECK(r.violations.empty());
+  CHECK(r.convergence.owed);
+  CHECK(r.convergence.held);
+  REQUIRE(r.client_commits.size() == 1);
+  CHECK(r.client_commits[0].first == "steps[0]");
+  CHECK(r.client_commits[0].second > seconds(1));
+  CHECK(r.simulated_end >= *r.convergence.t0 + r.convergence.bound_ns + r.convergence.quiet_ns);
+}
+
+TEST_CASE("the same scenario and seed give the same verdicts and trace hash") {
+  ScenarioBuilder b(3);
+  b.blueprint(seconds(1), "shop", kCart, 3).step(seconds(5), scenarios::CrashStep{leader()});
+  const auto first = run(b.get(), 7);
+  const auto second = run(b.get(), 7);
+  INFO(describe(first));
+  CHECK(first.trace_hash == second.trace_hash);
+  CHECK(first.events == second.events);
+  CHECK(first.verdict == second.verdict);
+  CHECK(first.violations.size() == second.violations.size());
+  CHECK(first.convergence.converged_at == second.convergence.converged_at);
+  CHECK(run(b.get(), 8).trace_hash != first.trace_hash);
+}
+
+TEST_CASE("the leader crashing after a blueprint still converges") {
+  ScenarioBuilder b(5);
+  b.blueprint(seconds(1), "shop", kCart, 3)
+      .step(seconds(3), scenarios::CrashStep{leader()})
+      .step(seconds(20), scenarios::RestartStep{node("node-1")});
+  const auto r = run(b.get(), 3);
+  INFO(describe(r));
+  CHECK(r.verdict == Verdict::Pass);
+  CHECK(r.convergence.held);
+}
+
+TEST_CASE("a step whose target is not valid at its instant is an input error naming it") {
+  ScenarioBuilder b(3);
+  b.step(seconds(2), scenarios::RestartStep{node("node-2")});  // node-2 is up
+  const auto r = run(b.get());
+  CHECK(r.verdict == Verdict::InputError);
+  CHECK(verdict_exit_code(r.verdict) == 2);
+  CHECK(r.input_error.rfind("steps[0] at 2s:", 0) == 0);
+}
+
+TEST_CASE("a random target with no valid node is an input error") {
+  ScenarioBuilder b(3);
+  b.step(seconds(2), scenarios::ResumeStep{random_node()});  // nobody is paused
+  const auto r = run(b.get());
+  CHECK(r.verdict == Verdict::InputError);
+  CHECK(r.input_error.find("random") != std::string::npos);
+}
+
+TEST_CASE("a scale of a base without a slice-target is an input error") {
+  ScenarioBuilder b(3);
+  b.step(seconds(2), scenarios::ScaleStep{"org.example:cart", 4, "default"});
+  const auto r = run(b.get());
+  CHECK(r.verdict == Verdict::InputError);
+  CHECK(r.input_error.find("steps[0] at 2s") == 0);
+}
+
+TEST_CASE("a scale rewrites the slice-target and the cluster follows") {
+  ScenarioBuilder b(4);
+  b.blueprint(seconds(1), "shop", kCart, 2)
+      .step(seconds(30), scenarios::ScaleStep{"org.example:cart", 4, "default"})
+      .expect(seconds(30), scenarios::ExpectInstances{{{kCart, {4, 4}}}}, seconds(60));
+  const auto r = run(b.get());
+  INFO(describe(r));
+  CHECK(r.verdict == Verdict::Pass);
+}
+
+TEST_CASE("a bad engine config is an input error") {
+  ScenarioBuilder b(3);
+  b.config({{"reconciliaton", "aggressive"}});
+  const auto r = run(b.get());
+  CHECK(r.verdict == Verdict::InputError);
+  CHECK(r.input_error.find("config.") == 0);
+}
+
+TEST_CASE("event-budget stops a run that exceeds max_events") {
+  ScenarioBuilder b(3);
+  b.blueprint(seconds(1), "shop", kCart, 2).max_events(20);
+  const auto r = run(b.get());
+  CHECK(r.verdict == Verdict::Fail);
+  CHECK(fired(r, invariant::kEventBudget) == 1);
+  CHECK(r.events == 21);
+}
+
+TEST_CASE("single-leader-per-term fires under local election with overlapping majorities") {
+  auto b = split_brain();
+  const auto r = run(b.get());
+  INFO(describe(r));
+  CHECK(r.verdict == Verdict::Fail);
+  CHECK(fired(r, invariant::kSingleLeaderPerTerm) >= 1);
+}
+
+TEST_CASE("expect violates pins a known hazard so that the run passes") {
+  auto b = split_brain();
+  b.expect(0, scenarios::ExpectViolates{invariant::kSingleLeaderPerTerm});
+  const auto r = run(b.get());
+  INFO(describe(r));
+  CHECK(r.verdict == Verdict::Pass);
+  CHECK(fired(r, invariant::kSingleLeaderPerTerm) >= 1);
+}
+
+TEST_CASE("expect violates fails a run where the pinned invariant never fires") {
+  ScenarioBuilder b(3);
+  b.check_convergence(false).expect(seconds(1), scenarios::ExpectViolates{invariant::kSliceStore});
+  const auto r = run(b.get());
+  CHECK(r.verdict == Verdict::Fail);
+}
+
+// A client rewrites an ACTIVE instance's key to LOAD: a correct NDM deactivates
+// it (it never loads what it holds); the mutation loads it again.
+ScenarioBuilder reload_held(bool mutated) {
+  ScenarioBuilder b(3);
+  if (mutated) b.config({{"mutations", {engine::mutation::kNdmReloadHeld}}});
+  b.blueprint(seconds(1), "shop", kCart, 3)
+      .step(
+          seconds(20),
+          scenarios::KvPutStep{"slices/node-1/" + kCart,
+                               engine::encode_slice_value({engine::SliceState::Load, {}, false}), "default"})
+      .check_convergence(false);
+  b.get().run_for = seconds(40);
+  return b;
+}
+
+TEST_CASE("slice-store fires on the mutation that reloads held artifacts") {
+  const auto r = run(reload_held(true).get());
+  INFO(describe(r));
+  CHECK(r.verdict == Verdict::Fail);
+  CHECK(fired(r, invariant::kSliceStore) >= 1);
+}
+
+TEST_CASE("slice-store is silent when a correct NDM meets a LOAD for a held artifact") {
+  const auto r = run(reload_held(false).get());
+  INFO(describe(r));
+  CHECK(r.verdict == Verdict::Pass);
+  CHECK(r.violations.empty());
+}
+
+TEST_CASE("convergence is not owed while a partition is in force, and the report says why") {
+  ScenarioBuilder b(3);
+  b.step(seconds(1), scenarios::PartitionStep{{{node("node-1"), node("node-2")}, {node("node-3")}}});
+  const auto r = run(b.get());
+  INFO(describe(r));
+  CHECK(r.verdict == Verdict::Pass);
+  CHECK(r.convergence.checked);
+  CHECK_FALSE(r.convergence.owed);
+  CHECK(r.convergence.not_owed_reason.find("partition") != std::string::npos);
+}
+
+TEST_CASE("healing a node into every group lifts the partition") {
+  ScenarioBuilder b(3);
+  b.step(seconds(1), scenarios::PartitionStep{{{node("node-1"), node("node-2")}}})
+      .step(seconds(5), scenarios::HealStep{node("node-3")});
+  const auto r = run(b.get());
+  INFO(describe(r));
+  CHECK(r.convergence.owed);
+  CHECK(r.verdict == Verdict::Pass);
+}
+
+TEST_CASE("trace lines reach the observer and each step is traced") {
+  ScenarioBuilder b(3);
+  b.step(seconds(2), scenarios::CrashStep{leader()});
+  std::vector<std::string> steps;
+  RunOptions options;
+  options.seed = 1;
+  options.trace_line_observer = [&](std::uint64_t, const std::string& line) {
+    if (line.find("\"kind\":\"step\"") != std::string::npos) steps.push_back(line);
+  };
+  const auto r = run_scenario(b.get(), options);
+  INFO(describe(r));
+  REQUIRE(steps.size() == 1);
+  CHECK(steps[0].find("\"node\":\"node-1\"") != std::string::npos);
+}

@@ -1,0 +1,451 @@
+#include <catch2/catch.hpp>
+
+#include "engine/duration.h"
+#include "test_support.h"
+
+using namespace aether::scenarios;
+using namespace aether::scenarios::testing;
+using aether::engine::millis;
+using aether::engine::seconds;
+
+namespace {
+Scenario load_ok(const std::string& text) {
+  LoadResult result = load_scenario_text(text, "t.json");
+  INFO(listing(result.errors));
+  REQUIRE(result.ok());
+  return *result.scenario;
+}
+}  // namespace
+
+TEST_CASE("a minimal scenario loads with the documented defaults") {
+  const Scenario s = load_ok(R"({"cluster": {"nodes": 3}, "steps": []})");
+  CHECK(s.name == "t");
+  CHECK(!s.seed);
+  CHECK(s.cluster.nodes == std::vector<std::string>{"node-1", "node-2", "node-3"});
+  CHECK(s.cluster.failure_detection == seconds(1));
+  CHECK(s.cluster.network == NetworkSettings{});
+  CHECK(s.cluster.network.latency == DurationRange{millis(1), millis(5)});
+  CHECK(s.cluster.kv_order == KvOrder::Seeded);
+  CHECK(s.cluster.slices.load == DurationRange{millis(200), seconds(2)});
+  CHECK(s.max_events == kDefaultMaxEvents);
+  CHECK(s.check_convergence);
+  CHECK(!s.run_for);
+  CHECK(s.config == nlohmann::json::object());
+}
+
+TEST_CASE("the example of product.md loads") {
+  const Scenario s = load_ok(R"({
+    "name": "leader-crash-during-scale-up",
+    "description": "The leader dies while 5 instances are loading.",
+    "seed": 7,
+    "cluster": {
+      "nodes": 5,                                 // or ["node-1", ...]
+      "failure_detection": "1s",
+      "network": {"latency": ["1ms", "5ms"], "drop": 0, "duplicate": 0},
+      "kv_order": "seeded",                       // or "adversarial"
+      "slices": {"load": ["200ms", "2s"], "activate": ["10ms", "100ms"],
+                 "deactivate": ["10ms", "50ms"], "unload": ["10ms", "200ms"]}
+    },
+    "config": {"reconciliation": "conservative", "reconciliation_interval": "30s"},
+    "run_for": "10m",
+    "max_events": 100000000,
+    "check_convergence": true,
+    "steps": [
+      {"at": "2s", "blueprint": {"id": "shop", "slices": [
+          {"artifact": "org.example:cart:1.0.0", "instances": 5}]}},
+      {"at": "3s", "crash": "leader"},
+      {"at": "20s", "restart": "node-1"},
+      {"at": "20s", "expect": {"converged": true, "within": "60s"}}
+    ]
+  })");
+  CHECK(s.name == "leader-crash-during-scale-up");
+  CHECK(s.seed == 7u);
+  CHECK(s.run_for == 10 * 60 * seconds(1));
+  REQUIRE(s.steps.size() == 4);
+  CHECK(s.steps[1].path == "steps[1]");
+  CHECK(std::get<CrashStep>(s.steps[1].action).target.kind == Target::Kind::Leader);
+  const auto& expect = std::get<ExpectStep>(s.steps[3].action);
+  CHECK(std::holds_alternative<ExpectConverged>(expect.what));
+  CHECK(expect.within == seconds(60));
+}
+
+TEST_CASE("every error of a file is listed at once") {
+  const auto errors = errors_of(
+      R"({"name": "t", "seed": -1, "cluster": {"nodes": 3, "kv_ordr": "seeded", "failure_detection": "0s"},
+    "steps": [{"at": "1x", "crash": "node-1"}, {"at": "1s", "pause": "node-9"}]})");
+  INFO(listing(errors));
+  CHECK(has_error(errors, "seed", "must be between 0 and"));
+  CHECK(has_error(errors, "cluster.failure_detection", "must be above 0"));
+  CHECK(has_error(errors, "cluster.kv_ordr", "did you mean \"kv_order\""));
+  CHECK(has_error(errors, "steps[0].at", "unknown duration unit \"x\""));
+  CHECK(has_error(errors, "steps[1].pause", "no node \"node-9\""));
+  CHECK(errors.size() == 5);
+}
+
+TEST_CASE("targets are not judged when the node list itself is wrong") {
+  const auto errors = errors_of(R"({"cluster": {"nodes": 0}, "steps": [{"at": "1s", "crash": "node-1"}]})");
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0].path == "cluster.nodes");
+}
+
+TEST_CASE("errors are formatted with the file and the JSON path") {
+  const auto errors = errors_of(with_steps(R"({"at": "1s", "crash": 3})"));
+  REQUIRE(errors.size() == 1);
+  CHECK(format_error(errors[0]) ==
+        "t.json: steps[0].crash: must be a node id, \"leader\" or \"random\", not an integer");
+}
+
+TEST_CASE("unknown keys are errors with a did-you-mean suggestion") {
+  const auto errors =
+      errors_of(R"({"name": "t", "cluster": {"nodes": 3, "failure_detecton": "1s"}, "step": []})");
+  INFO(listing(errors));
+  CHECK(has_error(errors, "cluster.failure_detecton",
+                  "unknown key \"failure_detecton\" (did you mean \"failure_detection\"?)"));
+  CHECK(has_error(errors, "step", "did you mean \"steps\""));
+  CHECK(has_error(errors, "", "missing \"steps\""));
+}
+
+TEST_CASE("an unknown key far from every known one lists the allowed keys") {
+  const auto errors = errors_of(R"({"name": "t", "cluster": {"nodes": 3}, "steps": [], "zzzzzzzz": 1})");
+  CHECK(has_error(errors, "zzzzzzzz", "expected one of: name, description, seed"));
+}
+
+TEST_CASE("a misspelt step kind is an unknown key with a suggestion") {
+  const auto errors = errors_of(with_steps(R"({"at": "1s", "crahs": "node-1"})"));
+  INFO(listing(errors));
+  CHECK(has_error(errors, "steps[0].crahs", "did you mean \"crash\""));
+  CHECK(has_error(errors, "steps[0]", "a step needs one action"));
+}
+
+TEST_CASE("wrong types are named") {
+  const auto errors = errors_of(R"({"name": 5, "seed": 1.5, "cluster": {"nodes": "three"},
+    "check_convergence": "yes", "steps": {}})");
+  INFO(listing(errors));
+  CHECK(has_error(errors, "name", "must be a string, not an integer"));
+  CHECK(has_error(errors, "seed", "must be an integer, not a number with a fraction"));
+  CHECK(has_error(errors, "cluster.nodes", "must be a node count or a list of node ids, not a string"));
+  CHECK(has_error(errors, "check_convergence", "must be true or false, not a string"));
+  CHECK(has_error(errors, "steps", "must be an array of steps, not an object"));
+}
+
+TEST_CASE("a top level that is not an object is an error") {
+  const auto errors = errors_of("[1, 2]");
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0].message == "a scenario is a JSON object, not an array");
+}
+
+TEST_CASE("durations follow the grammar and the 7d limit") {
+  CHECK(has_error(errors_of(with_steps(R"({"at": "01s", "crash": "node-1"})")), "steps[0].at",
+                  "no leading zeros"));
+  CHECK(has_error(errors_of(with_steps(R"({"at": "5", "crash": "node-1"})")), "steps[0].at", "needs a unit"));
+  CHECK(has_error(errors_of(with_steps(R"({"at": "8d", "crash": "node-1"})")), "steps[0].at",
+                  "unknown duration unit"));
+  CHECK(
+      has_error(errors_of(with_steps(R"({"at": "169h", "crash": "node-1"})")), "steps[0].at", "at most 7d"));
+  CHECK(has_error(errors_of(with_steps(R"({"at": 5, "crash": "node-1"})")), "steps[0].at",
+                  "must be a duration string"));
+  CHECK(errors_of(with_steps(R"({"at": "168h", "crash": "node-1"})")).empty());
+}
+
+TEST_CASE("at must not decrease") {
+  const auto errors =
+      errors_of(with_steps(R"({"at": "2s", "crash": "node-1"}, {"at": "1s", "restart": "node-1"})"));
+  REQUIRE(errors.size() == 1);
+  CHECK(has_error(errors, "steps[1].at", "1s is before the previous step's 2s"));
+}
+
+TEST_CASE("steps at equal times are allowed") {
+  CHECK(
+      errors_of(with_steps(R"({"at": "2s", "crash": "node-1"}, {"at": "2s", "restart": "node-1"})")).empty());
+}
+
+TEST_CASE("rates are numbers in [0, 1]; drop stays below 1") {
+  auto cluster = [](const std::string& network) {
+    return errors_of(R"({"cluster": {"nodes": 3, "network": )" + network + R"(}, "steps": []})");
+  };
+  CHECK(cluster(R"({"drop": 0.5, "duplicate": 1})").empty());
+  CHECK(has_error(cluster(R"({"drop": 1})"), "cluster.network.drop", "must be in [0, 1), not 1"));
+  CHECK(
+      has_error(cluster(R"({"duplicate": 1.5})"), "cluster.network.duplicate", "must be in [0, 1], not 1.5"));
+  CHECK(has_error(cluster(R"({"drop": -0.1})"), "cluster.network.drop", "must be in [0, 1)"));
+  CHECK(has_error(cluster(R"({"drop": "0.1"})"), "cluster.network.drop",
+                  "must be a number in [0, 1], not a string"));
+}
+
+TEST_CASE("rates are stored in parts per million") {
+  const Scenario s = load_ok(with_steps(
+      R"({"at": "1s", "slice_failures": {"artifact": "*", "phase": "load", "transient": 0.25, "fatal": 0.000001}})"));
+  const auto& f = std::get<SliceFailuresStep>(s.steps[0].action);
+  CHECK(f.artifact == "*");
+  CHECK(f.phase == FailurePhase::Load);
+  CHECK(f.transient_ppm == 250000u);
+  CHECK(f.fatal_ppm == 1u);
+}
+
+TEST_CASE("slice failure rates together must not exceed 1") {
+  const auto errors = errors_of(
+      with_steps(R"({"at": "1s", "slice_failures": {"artifact": "*", "transient": 0.6, "fatal": 0.6}})"));
+  CHECK(has_error(errors, "steps[0].slice_failures", "transient + fatal must not exceed 1"));
+}
+
+TEST_CASE("latency ranges are ordered and positive") {
+  auto latency = [](const std::string& range) {
+    return errors_of(R"({"cluster": {"nodes": 3, "network": {"latency": )" + range + R"(}}, "steps": []})");
+  };
+  CHECK(has_error(latency(R"(["5ms", "1ms"])"), "cluster.network.latency", "min 5ms is above max 1ms"));
+  CHECK(has_error(latency(R"(["0s", "1ms"])"), "cluster.network.latency[0]", "must be above 0"));
+  CHECK(has_error(latency(R"(["1ms"])"), "cluster.network.latency", "must be [min, max], two durations"));
+}
+
+TEST_CASE("node ids follow the grammar and are unique") {
+  const auto errors =
+      errors_of(R"({"cluster": {"nodes": ["node-1", "Node-2", "node-1", "9x"]}, "steps": []})");
+  INFO(listing(errors));
+  CHECK(has_error(errors, "cluster.nodes[1]", "bad node id \"Node-2\""));
+  CHECK(has_error(errors, "cluster.nodes[2]", "listed twice"));
+  CHECK(has_error(errors, "cluster.nodes[3]", "bad node id \"9x\""));
+  CHECK(errors.size() == 3);
+}
+
+TEST_CASE("node counts and lists are bounded by the node limit") {
+  CHECK(has_error(errors_of(R"({"cluster": {"nodes": 2001}, "steps": []})"), "cluster.nodes",
+                  "must be between 1 and 2000, not 2001"));
+  CHECK(errors_of(R"({"cluster": {"nodes": 2000}, "steps": []})").empty());
+  CHECK(has_error(errors_of(R"({"cluster": {"nodes": []}, "steps": []})"), "cluster.nodes",
+                  "must list 1 to 2000 nodes"));
+}
+
+TEST_CASE("a node list keeps the ids as written") {
+  const Scenario s =
+      load_ok(R"({"cluster": {"nodes": ["db-a", "db-b", "web"]}, "steps": [{"at": "1s", "crash": "web"}]})");
+  CHECK(s.cluster.nodes == std::vector<std::string>{"db-a", "db-b", "web"});
+}
+
+TEST_CASE("a step has exactly one action") {
+  CHECK(has_error(errors_of(with_steps(R"({"at": "1s"})")), "steps[0]",
+                  "a step needs one action, one of: blueprint"));
+  CHECK(has_error(errors_of(with_steps(R"({"at": "1s", "crash": "node-1", "pause": "node-2"})")), "steps[0]",
+                  "exactly one action; this one has crash, pause"));
+  CHECK(has_error(errors_of(with_steps(R"({"crash": "node-1"})")), "steps[0]", "missing \"at\""));
+}
+
+TEST_CASE("targets are node ids, leader or random") {
+  const Scenario s = load_ok(with_steps(
+      R"({"at": "1s", "crash": "leader"}, {"at": "2s", "restart": "random"}, {"at": "3s", "pause": "node-2"})"));
+  CHECK(std::get<CrashStep>(s.steps[0].action).target == Target{Target::Kind::Leader, ""});
+  CHECK(std::get<RestartStep>(s.steps[1].action).target == Target{Target::Kind::Random, ""});
+  CHECK(std::get<PauseStep>(s.steps[2].action).target == Target{Target::Kind::Node, "node-2"});
+}
+
+TEST_CASE("a target must be configured by the time of its step") {
+  const auto errors = errors_of(with_steps(R"({"at": "1s", "crash": "node-4"}, {"at": "2s", "add_node": true},
+    {"at": "3s", "crash": "node-4"}, {"at": "4s", "isolate": "nod-1"})"));
+  INFO(listing(errors));
+  CHECK(has_error(errors, "steps[0].crash", "no node \"node-4\" is configured by this point"));
+  CHECK(has_error(errors, "steps[3].isolate", "did you mean \"node-1\""));
+  CHECK(errors.size() == 2);
+}
+
+TEST_CASE("add_node takes true, an id or an object, and never reuses an id") {
+  const Scenario s = load_ok(with_steps(R"({"at": "1s", "add_node": true}, {"at": "2s", "add_node": "extra"},
+    {"at": "3s", "add_node": {}}, {"at": "4s", "add_node": {"id": "node-9"}}, {"at": "5s", "crash": "node-5"})"));
+  CHECK(!std::get<AddNodeStep>(s.steps[0].action).id);
+  CHECK(std::get<AddNodeStep>(s.steps[1].action).id == "extra");
+  CHECK(std::get<AddNodeStep>(s.steps[3].action).id == "node-9");
+  const auto errors =
+      errors_of(with_steps(R"({"at": "1s", "remove_node": "node-3"}, {"at": "2s", "add_node": "node-3"})"));
+  CHECK(has_error(errors, "steps[1].add_node", "was configured before (ids are never reused)"));
+  CHECK(has_error(errors_of(with_steps(R"({"at": "1s", "add_node": false})")), "steps[0].add_node",
+                  "must be true, a node id"));
+}
+
+TEST_CASE("only client writes take a client, and its name is an identifier") {
+  CHECK(has_error(errors_of(with_steps(R"({"at": "1s", "crash": "node-1", "client": "a"})")),
+                  "steps[0].client", "only client writes"));
+  CHECK(has_error(errors_of(with_steps(R"({"at": "1s", "remove_blueprint": "x", "client": "Bad Name"})")),
+                  "steps[0].client", "bad client name"));
+  const Scenario s = load_ok(with_steps(R"({"at": "1s", "remove_blueprint": "shop", "client": "alice"})"));
+  CHECK(std::get<RemoveBlueprintStep>(s.steps[0].action).client == "alice");
+}
+
+TEST_CASE("partition groups are lists of targets; overlap is allowed, repeats within a group are not") {
+  const Scenario s = load_ok(
+      with_steps(R"({"at": "1s", "partition": [["node-1", "node-2"], ["node-2", "node-3"], ["leader"]]})"));
+  const auto& p = std::get<PartitionStep>(s.steps[0].action);
+  REQUIRE(p.groups.size() == 3);
+  CHECK(p.groups[1][0].node == "node-2");
+  const auto errors =
+      errors_of(with_steps(R"({"at": "1s", "partition": [["node-1", "node-1"], [], "node-3"]})"));
+  INFO(listing(errors));
+  CHECK(has_error(errors, "steps[0].partition[0][1]", "appears twice in this group"));
+  CHECK(has_error(errors, "steps[0].partition[1]", "non-empty list of nodes, not an empty list"));
+  CHECK(has_error(errors, "steps[0].partition[2]", "not a string"));
+}
+
+TEST_CASE("a link joins two different nodes and needs loss or delay") {
+  const Scenario s =
+      load_ok(with_steps(R"({"at": "1s", "link": {"from": "node-1", "to": "node-2", "loss": 1}})"));
+  const auto& link = std::get<LinkStep>(s.steps[0].action);
+  CHECK(link.loss_ppm == 1'000'000u);
+  CHECK(link.delay == 0);
+  CHECK(has_error(
+      errors_of(with_steps(R"({"at": "1s", "link": {"from": "node-1", "to": "node-1", "loss": 1}})")),
+      "steps[0].link", "two different nodes"));
+  CHECK(has_error(errors_of(with_steps(R"({"at": "1s", "link": {"from": "node-1", "to": "node-2"}})")),
+                  "steps[0].link", "needs \"loss\" or \"delay\""));
+}
+
+TEST_CASE("heal is true or a target, never false") {
+  const Scenario s = load_ok(with_steps(R"({"at": "1s", "heal": true}, {"at": "2s", "heal": "node-2"})"));
+  CHECK(!std::get<HealStep>(s.steps[0].action).node);
+  CHECK(std::get<HealStep>(s.steps[1].action).node->node == "node-2");
+  CHECK(has_error(errors_of(with_steps(R"({"at": "1s", "heal": false})")), "steps[0].heal", "not false"));
+}
+
+TEST_CASE("a network step changes only the settings it names") {
+  const Scenario s = load_ok(with_steps(R"({"at": "1s", "network": {"drop": 0.1}})"));
+  const auto& n = std::get<NetworkStep>(s.steps[0].action);
+  CHECK(n.drop_ppm == 100000u);
+  CHECK(!n.latency);
+  CHECK(!n.duplicate_ppm);
+  CHECK(
+      has_error(errors_of(with_steps(R"({"at": "1s", "network": {}})")), "steps[0].network", "at least one"));
+}
+
+TEST_CASE("scale names an artifact base and a count from 0 to the limit") {
+  const Scenario s =
+      load_ok(with_steps(R"({"at": "1s", "scale": {"artifact": "org.example:cart", "instances": 0}})"));
+  CHECK(std::get<ScaleStep>(s.steps[0].action).base == "org.example:cart");
+  auto errors = errors_of(
+      with_steps(R"({"at": "1s", "scale": {"artifact": "org.example:cart:1.0.0", "instances": 10001}})"));
+  INFO(listing(errors));
+  CHECK(has_error(errors, "steps[0].scale.artifact", "bad artifact base"));
+  CHECK(has_error(errors, "steps[0].scale.instances", "must be between 0 and 10000, not 10001"));
+}
+
+TEST_CASE("kv_put writes strings as-is and other JSON values serialised") {
+  const Scenario s =
+      load_ok(with_steps(R"({"at": "1s", "kv_put": {"key": "slices/node-1/a", "value": "{not json"}},
+    {"at": "1s", "kv_put": {"key": "leader", "value": {"x": 1}}}, {"at": "2s", "kv_remove": "leader"})"));
+  CHECK(std::get<KvPutStep>(s.steps[0].action).value == "{not json");
+  CHECK(std::get<KvPutStep>(s.steps[1].action).value == R"({"x":1})");
+  CHECK(std::get<KvRemoveStep>(s.steps[2].action).key == "leader");
+  CHECK(has_error(errors_of(with_steps(R"({"at": "1s", "kv_put": {"key": ""}})")), "steps[0].kv_put.key",
+                  "must not be empty"));
+  CHECK(has_error(errors_of(with_steps(R"({"at": "1s", "kv_put": {"key": "k"}})")), "steps[0].kv_put",
+                  "missing \"value\""));
+}
+
+TEST_CASE("blueprint errors carry the step's path") {
+  const auto errors = errors_of(with_steps(R"({"at": "1s", "blueprint": {"id": "shop", "slices": [
+      {"artifact": "org.example:cart:1.0.0", "instances": 0}]}})"));
+  INFO(listing(errors));
+  REQUIRE(!errors.empty());
+  CHECK(errors[0].path.rfind("steps[0].blueprint.slices[0]", 0) == 0);
+}
+
+TEST_CASE("a blueprint above the instance limit is an error") {
+  const auto errors = errors_of(with_steps(R"({"at": "1s", "blueprint": {"id": "shop", "slices": [
+      {"artifact": "org.example:cart:1.0.0", "instances": 10001}]}})"));
+  INFO(listing(errors));
+  CHECK(has_error(errors, "steps[0].blueprint.slices[0].instances", "10000"));
+}
+
+TEST_CASE("config errors carry the config path") {
+  const auto errors = errors_of(
+      R"({"cluster": {"nodes": 3}, "config": {"reconciliation": "eager", "reconcilation_interval": "30s"}, "steps": []})");
+  INFO(listing(errors));
+  CHECK(has_error(errors, "config.reconciliation", ""));
+  CHECK(has_error(errors, "config.reconcilation_interval", "reconciliation_interval"));
+}
+
+TEST_CASE("a valid config is kept as written") {
+  const Scenario s =
+      load_ok(R"({"cluster": {"nodes": 3}, "config": {"leader_election": "local"}, "steps": []})");
+  CHECK(s.config == nlohmann::json{{"leader_election", "local"}});
+}
+
+TEST_CASE("expectations have one kind and their own options") {
+  const Scenario s = load_ok(with_steps(R"(
+    {"at": "1s", "expect": {"converged": true, "within": "1m"}},
+    {"at": "1s", "expect": {"leader": "node-1", "within": "5s"}},
+    {"at": "1s", "expect": {"instances": {"org.example:cart:1.0.0": {"total": 3, "active": 2}}}},
+    {"at": "1s", "expect": {"available": {"org.example:cart:1.0.0": 2}, "for": "30s"}},
+    {"at": "1s", "expect": {"no_violations": true}},
+    {"at": "1s", "expect": {"violates": "single-leader-per-term"}})"));
+  REQUIRE(s.steps.size() == 6);
+  CHECK(std::get<ExpectLeader>(std::get<ExpectStep>(s.steps[1].action).what).node == "node-1");
+  const auto& inst = std::get<ExpectInstances>(std::get<ExpectStep>(s.steps[2].action).what);
+  CHECK(inst.by_artifact.at("org.example:cart:1.0.0") == InstanceCount{3, 2});
+  const auto& avail = std::get<ExpectAvailable>(std::get<ExpectStep>(s.steps[3].action).what);
+  CHECK(avail.min_active.at("org.example:cart:1.0.0") == 2);
+  CHECK(avail.hold_for == seconds(30));
+  CHECK(std::get<ExpectViolates>(std::get<ExpectStep>(s.steps[5].action).what).invariant ==
+        "single-leader-per-term");
+}
+
+TEST_CASE("expectation mistakes are named") {
+  const auto errors = errors_of(with_steps(R"(
+    {"at": "1s", "expect": {"violates": "single-leader-per-trem", "within": "1s"}},
+    {"at": "1s", "expect": {"converged": false}},
+    {"at": "1s", "expect": {"leader": "leader"}},
+    {"at": "1s", "expect": {"converged": true, "leader": "node-1"}},
+    {"at": "1s", "expect": {"instances": {"cart": {"total": 1}}, "for": "1s"}},
+    {"at": "1s", "expect": {"instances": {"org.example:cart:1.0.0": {}}}})"));
+  INFO(listing(errors));
+  CHECK(has_error(errors, "steps[0].expect.violates",
+                  "unknown invariant \"single-leader-per-trem\" (did you mean \"single-leader-per-term\"?)"));
+  CHECK(has_error(errors, "steps[0].expect.within", "applies to converged, leader and instances"));
+  CHECK(has_error(errors, "steps[1].expect.converged", "must be true, not false"));
+  CHECK(has_error(errors, "steps[2].expect.leader", "must name a node id"));
+  CHECK(has_error(errors, "steps[3].expect", "exactly one kind; this one has converged, leader"));
+  CHECK(has_error(errors, "steps[4].expect.instances.cart", "bad artifact"));
+  CHECK(has_error(errors, "steps[4].expect.for", "applies to available only"));
+  CHECK(has_error(errors, "steps[5].expect.instances[\"org.example:cart:1.0.0\"]",
+                  "needs \"total\", \"active\" or both"));
+}
+
+TEST_CASE("an expectation window may not end after the run limit") {
+  CHECK(has_error(errors_of(with_steps(R"({"at": "167h", "expect": {"converged": true, "within": "2h"}})")),
+                  "steps[0].expect.within", "after the 7d run limit"));
+}
+
+TEST_CASE("max_events is a positive integer") {
+  CHECK(has_error(errors_of(R"({"cluster": {"nodes": 1}, "max_events": 0, "steps": []})"), "max_events",
+                  "must be between 1 and"));
+  CHECK(load_ok(R"({"cluster": {"nodes": 1}, "max_events": 5000, "steps": []})").max_events == 5000u);
+}
+
+TEST_CASE("more steps than the limit is an error, not a crash") {
+  std::string steps;
+  for (std::size_t i = 0; i <= kMaxSteps; ++i)
+    steps += std::string(i ? "," : "") + R"({"at":"1s","heal":true})";
+  const auto errors = errors_of(with_steps(steps));
+  REQUIRE(errors.size() == 1);
+  CHECK(has_error(errors, "steps", "has 100001 steps; the limit is 100000"));
+}
+
+TEST_CASE("the number of listed errors is capped, with a count of the rest") {
+  std::string steps;
+  for (int i = 0; i < 500; ++i) steps += std::string(i ? "," : "") + R"({"at":"1s","crash":"nope"})";
+  const auto errors = errors_of(with_steps(steps));
+  REQUIRE(errors.size() == 201);
+  CHECK(errors.back().message == "... and 300 more errors not listed");
+}
+
+TEST_CASE("more than the blueprint limit of distinct ids is an error") {
+  std::string steps;
+  for (std::size_t i = 0; i <= kMaxBlueprints; ++i) {
+    steps += std::string(i ? "," : "") + R"({"at":"1s","blueprint":{"id":"b)" + std::to_string(i) +
+             R"(","slices":[{"artifact":"org.example:cart:1.0.0","instances":1}]}})";
+  }
+  const auto errors = errors_of(with_steps(steps));
+  INFO(listing(errors));
+  CHECK(has_error(errors, "steps[1000].blueprint", "more than 1000 distinct blueprint ids"));
+}
+
+TEST_CASE("a missing file is an error naming it") {
+  const LoadResult r = load_scenario_file("/nonexistent/x.json");
+  REQUIRE(r.errors.size() == 1);
+  CHECK(format_error(r.errors[0]) == "/nonexistent/x.json: cannot open the file");
+}

@@ -1,0 +1,33 @@
+# Runs aethersim with arguments and checks its exit code and output.
+#   -DPROGRAM=<aethersim> -DARGS="run|file.json|--seed|3" (| separates arguments)
+#   -DEXIT=<expected exit code>
+#   -DOUT=<regex stdout must match> -DERR=<regex stderr must match>
+#   -DNOT_OUT=<regex stdout must not match> -DNOT_ERR=<regex stderr must not match>
+#   -DFILE_EXISTS=<path that must exist afterwards, non-empty>
+string(REPLACE "|" ";" arguments "${ARGS}")
+if(DEFINED FILE_EXISTS)
+  file(REMOVE ${FILE_EXISTS})
+endif()
+execute_process(COMMAND ${PROGRAM} ${arguments} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+set(report "aethersim ${ARGS}\n--- exit ${rc}\n--- stdout\n${out}\n--- stderr\n${err}")
+if(NOT rc STREQUAL EXIT)
+  message(FATAL_ERROR "expected exit ${EXIT}\n${report}")
+endif()
+if(DEFINED OUT AND NOT out MATCHES "${OUT}")
+  message(FATAL_ERROR "stdout does not match '${OUT}'\n${report}")
+endif()
+if(DEFINED ERR AND NOT err MATCHES "${ERR}")
+  message(FATAL_ERROR "stderr does not match '${ERR}'\n${report}")
+endif()
+if(DEFINED NOT_OUT AND out MATCHES "${NOT_OUT}")
+  message(FATAL_ERROR "stdout matches '${NOT_OUT}' but must not\n${report}")
+endif()
+if(DEFINED NOT_ERR AND err MATCHES "${NOT_ERR}")
+  message(FATAL_ERROR "stderr matches '${NOT_ERR}' but must not\n${report}")
+endif()
+if(DEFINED FILE_EXISTS)
+  file(SIZE ${FILE_EXISTS} size)
+  if(size EQUAL 0)
+    message(FATAL_ERROR "${FILE_EXISTS} is empty\n${report}")
+  endif()
+endif()

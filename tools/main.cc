@@ -1,0 +1,217 @@
+// aethersim: the command line of aether-sim (docs/cli.md). Commands: run,
+// validate, list, plus --version and --help. Exit codes: 0 all checks held,
+// 1 a check failed, 2 bad input or usage, 3 a fault of the framework itself.
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <boost/program_options.hpp>
+
+#include "engine/config.h"
+#include "properties/runner.h"
+#include "scenarios/loader.h"
+#include "tools/inputs.h"
+#include "tools/run_command.h"
+
+namespace po = boost::program_options;
+using namespace aether;
+
+namespace {
+
+constexpr int kUsageError = 2;
+
+const char* kOverview =
+    "usage: aethersim <command> [options] [arguments]\n"
+    "\n"
+    "Deterministic simulation and checking of a cluster deployment manager.\n"
+    "\n"
+    "commands:\n"
+    "  run FILE|DIR...         play scenarios under every check; one verdict line per run\n"
+    "  validate FILE|DIR...    check scenario files without running them\n"
+    "  list invariants|steps|config\n"
+    "                          print the invariant ids, the step kinds, or the engine\n"
+    "                          configuration keys with their defaults\n"
+    "\n"
+    "options:\n"
+    "  --version               print the version\n"
+    "  -h, --help              this text; 'aethersim <command> --help' for a command\n"
+    "\n"
+    "DIR means the *.json files directly in it, sorted by path. Exit codes: 0 all\n"
+    "checks held, 1 a check failed, 2 bad input or usage, 3 a framework fault; with\n"
+    "several runs the highest wins.\n";
+
+po::options_description run_options_description() {
+  po::options_description desc("aethersim run FILE|DIR... [options]");
+  desc.add_options()("seed", po::value<std::string>(),
+                     "N: run every file with seed N (overrides its \"seed\")")(
+      "seeds", po::value<std::string>(), "A..B: run every file once per seed from A to B inclusive")(
+      "trace", po::value<std::string>(), "FILE: write the trace as JSON Lines (needs a single run)")(
+      "stats", "add events per wall second and simulated seconds per wall second")(
+      "quiet", "print only runs that did not pass, and the summary; no progress on stderr")(
+      "check-determinism",
+      "run each scenario twice and compare traces event by event (a divergence exits 3)")("help,h",
+                                                                                          "this text");
+  return desc;
+}
+
+const char* kRunNotes =
+    "\nEvery input is validated first; if any is invalid, all errors are listed and\n"
+    "nothing runs (exit 2). A file without \"seed\" uses 0. Each verdict line prints\n"
+    "the exact command that replays it. Exit codes: 0 all checks held, 1 a check\n"
+    "failed, 2 bad input or usage, 3 a framework fault; the highest over all runs.\n";
+
+std::vector<std::string> parse_command_line(const po::options_description& desc,
+                                            const std::vector<std::string>& args, po::variables_map& vm) {
+  po::options_description all;
+  all.add(desc);
+  all.add_options()("inputs", po::value<std::vector<std::string>>());
+  po::positional_options_description positional;
+  positional.add("inputs", -1);
+  po::store(po::command_line_parser(args).options(all).positional(positional).run(), vm);
+  po::notify(vm);
+  return vm.count("inputs") ? vm["inputs"].as<std::vector<std::string>>() : std::vector<std::string>{};
+}
+
+int command_run(const std::string& program, const std::vector<std::string>& args) {
+  const auto desc = run_options_description();
+  po::variables_map vm;
+  tools::RunCommandOptions options;
+  options.program = program;
+  options.inputs = parse_command_line(desc, args, vm);
+  if (vm.count("help")) {
+    std::cout << desc << kRunNotes;
+    return 0;
+  }
+  std::string error;
+  if (vm.count("seed") && vm.count("seeds")) {
+    std::cerr << "aethersim run: give --seed or --seeds, not both\n";
+    return kUsageError;
+  }
+  if (vm.count("seed")) {
+    options.seed = tools::parse_seed(vm["seed"].as<std::string>(), &error);
+    if (!options.seed) {
+      std::cerr << "aethersim run: --seed: " << error << "\n";
+      return kUsageError;
+    }
+  }
+  if (vm.count("seeds")) {
+    options.seeds = tools::parse_seed_range(vm["seeds"].as<std::string>(), &error);
+    if (!options.seeds) {
+      std::cerr << "aethersim run: --seeds: " << error << "\n";
+      return kUsageError;
+    }
+  }
+  if (vm.count("trace")) options.trace_file = vm["trace"].as<std::string>();
+  options.stats = vm.count("stats") > 0;
+  options.quiet = vm.count("quiet") > 0;
+  options.check_determinism = vm.count("check-determinism") > 0;
+  return tools::run_command(options, std::cout, std::cerr);
+}
+
+int command_validate(const std::vector<std::string>& args) {
+  po::options_description desc("aethersim validate FILE|DIR...");
+  desc.add_options()("help,h", "this text");
+  po::variables_map vm;
+  const auto inputs = parse_command_line(desc, args, vm);
+  if (vm.count("help")) {
+    std::cout << desc
+              << "\nChecks scenario files strictly (syntax, types, unknown and duplicate keys,\n"
+                 "grammar, limits) without running them. Exit 0 if all are valid, 2 otherwise.\n";
+    return 0;
+  }
+  if (inputs.empty()) {
+    std::cerr << "aethersim validate: no scenario files given (aethersim validate --help)\n";
+    return kUsageError;
+  }
+  const auto expanded = tools::expand_inputs(inputs);
+  for (const auto& e : expanded.errors) std::cerr << e << "\n";
+  std::size_t invalid = expanded.errors.size();
+  for (const auto& file : expanded.files) {
+    const auto loaded = tools::load_inputs({file});
+    if (loaded.invalid_files == 0) {
+      std::cout << "valid   " << file << "\n";
+    } else {
+      ++invalid;
+      std::cout << "INVALID " << file << "\n";
+      for (const auto& e : loaded.errors) std::cerr << e << "\n";
+    }
+  }
+  std::cout << fmt::format("{} file{} checked, {} invalid\n", expanded.files.size(),
+                           expanded.files.size() == 1 ? "" : "s", invalid);
+  return invalid == 0 ? 0 : kUsageError;
+}
+
+int command_list(const std::vector<std::string>& args) {
+  po::options_description desc("aethersim list invariants|steps|config");
+  desc.add_options()("help,h", "this text");
+  po::variables_map vm;
+  const auto what = parse_command_line(desc, args, vm);
+  if (vm.count("help")) {
+    std::cout << desc
+              << "\n  invariants  the always-on invariant ids, one line of explanation each\n"
+                 "  steps       the scenario step kinds, their syntax and meaning\n"
+                 "  config      the engine configuration keys, their defaults and meaning\n";
+    return 0;
+  }
+  if (what.size() != 1) {
+    std::cerr << "aethersim list: name one of invariants, steps, config\n";
+    return kUsageError;
+  }
+  if (what[0] == "invariants") {
+    for (const auto& doc : properties::invariant_docs()) {
+      std::cout << fmt::format("{:<24} {}\n", doc.id, doc.explanation);
+    }
+    return 0;
+  }
+  if (what[0] == "steps") {
+    for (const auto& doc : scenarios::step_kind_docs()) {
+      std::cout << fmt::format("{:<16} {}\n{:<16} {}\n", doc.kind, doc.syntax, "", doc.description);
+    }
+    return 0;
+  }
+  if (what[0] == "config") {
+    for (const auto& doc : engine::engine_config_keys()) {
+      std::cout << fmt::format("{:<30} {:<14} {}\n", doc.key, doc.default_value, doc.description);
+    }
+    return 0;
+  }
+  std::cerr << fmt::format("aethersim list: unknown list \"{}\" (invariants, steps, config)\n", what[0]);
+  return kUsageError;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string program = argc > 0 ? argv[0] : "aethersim";
+  std::vector<std::string> args(argv + (argc > 0 ? 1 : 0), argv + argc);
+  try {
+    if (args.empty()) {
+      std::cerr << kOverview;
+      return kUsageError;
+    }
+    const std::string command = args.front();
+    const std::vector<std::string> rest(args.begin() + 1, args.end());
+    if (command == "--version") {
+      std::cout << tools::version_string() << "\n";
+      return 0;
+    }
+    if (command == "--help" || command == "-h" || command == "help") {
+      std::cout << kOverview;
+      return 0;
+    }
+    if (command == "run") return command_run(program, rest);
+    if (command == "validate") return command_validate(rest);
+    if (command == "list") return command_list(rest);
+    std::cerr << fmt::format("aethersim: unknown command \"{}\" (run, validate, list; aethersim --help)\n",
+                             command);
+    return kUsageError;
+  } catch (const po::error& e) {
+    std::cerr << "aethersim: " << e.what() << "\n";
+    return kUsageError;
+  } catch (const std::exception& e) {
+    std::cerr << "aethersim: internal error: " << e.what() << "\n";
+    return 3;
+  }
+}

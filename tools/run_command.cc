@@ -1,0 +1,321 @@
+#include "tools/run_command.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <ostream>
+
+#include <fmt/format.h>
+
+#include "properties/runner.h"
+
+#ifndef AETHER_VERSION
+#define AETHER_VERSION "unknown"
+#endif
+
+namespace aether::tools {
+
+using properties::RunOptions;
+using properties::RunResult;
+using properties::Verdict;
+using WallClock = std::chrono::steady_clock;
+
+std::string version_string() {
+  return fmt::format("aethersim {}", AETHER_VERSION);
+}
+
+namespace {
+
+// Simulated time for people: "95.214s".
+std::string sim_seconds(engine::Nanos ns) {
+  return fmt::format("{}.{:03}s", ns / engine::kNanosPerSecond,
+                     (ns % engine::kNanosPerSecond) / engine::kNanosPerMilli);
+}
+
+std::string time_label(engine::Nanos ns) {
+  return sim_seconds(ns);
+}
+
+std::string quote_argument(const std::string& text) {
+  const bool plain = !text.empty() && std::all_of(text.begin(), text.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '/' || c == '.' || c == '_' || c == '-' ||
+           c == ':';
+  });
+  if (plain) return text;
+  std::string out = "'";
+  for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+const char* verdict_label(Verdict verdict) {
+  switch (verdict) {
+    case Verdict::Pass:
+      return "PASS";
+    case Verdict::Fail:
+      return "FAIL";
+    case Verdict::InputError:
+      return "INPUT-ERROR";
+    case Verdict::FrameworkError:
+      return "FRAMEWORK-ERROR";
+  }
+  return "?";
+}
+
+int exit_code_of(Verdict verdict) {
+  switch (verdict) {
+    case Verdict::Pass:
+      return 0;
+    case Verdict::Fail:
+      return 1;
+    case Verdict::InputError:
+      return 2;
+    case Verdict::FrameworkError:
+      return 3;
+  }
+  return 3;
+}
+
+// 64-bit FNV-1a of a trace line, to compare two runs event by event without
+// keeping every line.
+std::uint64_t line_digest(const std::string& line) {
+  std::uint64_t h = 14695981039346656037ULL;
+  for (unsigned char c : line) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+struct Divergence {
+  std::uint64_t index = 0;  // 0-based trace line
+  std::string first_line;   // run 1's line at index ("" if run 1 ended before it)
+  std::string second_line;  // run 2's line at index ("" if run 2 ended before it)
+  std::string last_common;  // the line before, on which both agreed
+};
+
+struct Totals {
+  std::uint64_t runs = 0;
+  std::uint64_t by_verdict[4] = {0, 0, 0, 0};
+  int exit_code = 0;
+};
+
+class Runner {
+ public:
+  Runner(const RunCommandOptions& options, std::ostream& out, std::ostream& err)
+      : options_(options), out_(out), err_(err) {}
+
+  int run(const std::vector<scenarios::Scenario>& scenarios, std::uint64_t total_runs) {
+    const auto start = WallClock::now();
+    last_progress_ = start;
+    for (const auto& scenario : scenarios) {
+      const SeedRange range = seeds_for(scenario, options_.seed, options_.seeds);
+      for (std::uint64_t seed = range.first;; ++seed) {
+        run_one(scenario, seed, total_runs);
+        if (seed == range.last) break;
+      }
+    }
+    const double wall_s = std::chrono::duration<double>(WallClock::now() - start).count();
+    out_ << fmt::format(
+        "{}: {} run{}, {} passed, {} failed, {} input error{}, {} framework error{} in {:.2f}s wall; "
+        "exit {}\n",
+        version_string(), totals_.runs, totals_.runs == 1 ? "" : "s", totals_.by_verdict[0],
+        totals_.by_verdict[1], totals_.by_verdict[2], totals_.by_verdict[2] == 1 ? "" : "s",
+        totals_.by_verdict[3], totals_.by_verdict[3] == 1 ? "" : "s", wall_s, totals_.exit_code);
+    return totals_.exit_code;
+  }
+
+ private:
+  void run_one(const scenarios::Scenario& scenario, std::uint64_t seed, std::uint64_t total_runs) {
+    RunOptions run_options;
+    run_options.seed = seed;
+    std::unique_ptr<std::FILE, int (*)(std::FILE*)> trace(nullptr, &std::fclose);
+    if (options_.trace_file) {
+      trace.reset(std::fopen(options_.trace_file->c_str(), "w"));
+      if (!trace) {
+        err_ << fmt::format("aethersim: cannot write the trace to {}\n", *options_.trace_file);
+        record(Verdict::InputError);
+        return;
+      }
+      run_options.trace_jsonl = trace.get();
+    }
+    std::vector<std::uint64_t> digests;
+    if (options_.check_determinism) {
+      run_options.trace_line_observer = [&digests](std::uint64_t, const std::string& line) {
+        digests.push_back(line_digest(line));
+      };
+    }
+    const auto start = WallClock::now();
+    RunResult result = guarded_run(scenario, run_options);
+    const double wall_s = std::chrono::duration<double>(WallClock::now() - start).count();
+    trace.reset();
+
+    std::optional<Divergence> divergence;
+    std::string determinism_note;
+    if (options_.check_determinism && result.verdict != Verdict::InputError) {
+      divergence = replay_and_compare(scenario, seed, digests, result, determinism_note);
+    }
+    Verdict verdict = result.verdict;
+    if (divergence || !determinism_note.empty()) verdict = Verdict::FrameworkError;
+    record(verdict);
+    if (!options_.quiet || verdict != Verdict::Pass) {
+      print_run(scenario, seed, result, verdict, wall_s, divergence, determinism_note);
+    }
+    progress(total_runs);
+  }
+
+  RunResult guarded_run(const scenarios::Scenario& scenario, const RunOptions& run_options) {
+    try {
+      return properties::run_scenario(scenario, run_options);
+    } catch (const std::exception& e) {
+      RunResult failed;
+      failed.verdict = Verdict::FrameworkError;
+      failed.seed = run_options.seed;
+      failed.framework_error = fmt::format("exception escaped the runner: {}", e.what());
+      return failed;
+    }
+  }
+
+  // Runs the scenario again and names the first trace line where the two
+  // runs differ (nullopt if none).
+  std::optional<Divergence> replay_and_compare(const scenarios::Scenario& scenario, std::uint64_t seed,
+                                               const std::vector<std::uint64_t>& first_digests,
+                                               const RunResult& first, std::string& note) {
+    std::optional<Divergence> found;
+    std::uint64_t index = 0;
+    std::string previous;
+    RunOptions again;
+    again.seed = seed;
+    again.trace_line_observer = [&](std::uint64_t, const std::string& line) {
+      if (!found) {
+        if (index >= first_digests.size() || first_digests[index] != line_digest(line)) {
+          found = Divergence{index, "", line, previous};
+        }
+        previous = line;
+      }
+      ++index;
+    };
+    const RunResult second = guarded_run(scenario, again);
+    if (!found && index != first_digests.size()) found = Divergence{index, "(a further event)", "", previous};
+    if (found && found->index < first_digests.size()) {
+      // Fetch run 1's version of the line by replaying up to it.
+      std::uint64_t i = 0;
+      RunOptions third;
+      third.seed = seed;
+      third.trace_line_observer = [&](std::uint64_t, const std::string& line) {
+        if (i++ == found->index) found->first_line = line;
+      };
+      guarded_run(scenario, third);
+      if (found->first_line.empty()) found->first_line = "(not reproduced by a third run)";
+    }
+    if (!found && (second.trace_hash != first.trace_hash || second.verdict != first.verdict)) {
+      note = fmt::format("same trace lines but trace hash {:016x} vs {:016x}, verdict {} vs {}",
+                         first.trace_hash, second.trace_hash, verdict_label(first.verdict),
+                         verdict_label(second.verdict));
+    }
+    return found;
+  }
+
+  void record(Verdict verdict) {
+    ++totals_.runs;
+    ++totals_.by_verdict[static_cast<int>(verdict)];
+    totals_.exit_code = std::max(totals_.exit_code, exit_code_of(verdict));
+  }
+
+  void print_run(const scenarios::Scenario& scenario, std::uint64_t seed, const RunResult& r, Verdict verdict,
+                 double wall_s, const std::optional<Divergence>& divergence, const std::string& note) {
+    std::string line =
+        fmt::format("{} {} seed={} sim={} wall={:.3f}s events={} hash={:016x}", verdict_label(verdict),
+                    scenario.name, seed, sim_seconds(r.simulated_end), wall_s, r.events, r.trace_hash);
+    if (options_.stats) {
+      const double sim_s = static_cast<double>(r.simulated_end) / 1e9;
+      const double wall = std::max(wall_s, 1e-9);
+      line += fmt::format(" events/s={:.0f} sim-s/wall-s={:.1f}", static_cast<double>(r.events) / wall,
+                          sim_s / wall);
+    }
+    line += fmt::format(" replay: {} run {} --seed {}", quote_argument(options_.program),
+                        quote_argument(scenario.file), seed);
+    out_ << line << "\n";
+    if (verdict == Verdict::Pass) return;
+    if (!r.input_error.empty()) out_ << fmt::format("  input error: {}: {}\n", scenario.file, r.input_error);
+    if (!r.framework_error.empty()) out_ << fmt::format("  framework error: {}\n", r.framework_error);
+    for (const auto& v : r.violations) {
+      const bool pinned = std::find(r.pinned.begin(), r.pinned.end(), v.invariant) != r.pinned.end();
+      if (pinned) continue;
+      out_ << fmt::format("  violation {} at {}{}: {}\n", v.invariant, time_label(v.time),
+                          v.node.empty() ? "" : " on " + v.node, v.message);
+      const std::size_t tail = std::min<std::size_t>(v.events.size(), 5);
+      for (std::size_t i = v.events.size() - tail; i < v.events.size(); ++i)
+        out_ << "    | " << v.events[i] << "\n";
+    }
+    for (const auto& e : r.expectations) {
+      if (e.held) continue;
+      out_ << fmt::format("  expectation {} ({}) did not hold{}\n", e.path, e.description,
+                          e.detail.empty() ? "" : ": " + e.detail);
+    }
+    const auto& c = r.convergence;
+    if (c.checked && c.owed && !c.held) {
+      out_ << fmt::format("  not converged: blocker {}{}\n", c.blocker.empty() ? "?" : c.blocker,
+                          c.detail.empty() ? "" : ": " + c.detail);
+    }
+    if (divergence) {
+      out_ << fmt::format("  nondeterminism: the two runs first differ at trace event {}\n",
+                          divergence->index);
+      if (!divergence->last_common.empty()) out_ << "    both  | " << divergence->last_common << "\n";
+      out_ << "    run 1 | " << (divergence->first_line.empty() ? "(ended)" : divergence->first_line) << "\n";
+      out_ << "    run 2 | " << (divergence->second_line.empty() ? "(ended)" : divergence->second_line)
+           << "\n";
+    }
+    if (!note.empty()) out_ << "  nondeterminism: " << note << "\n";
+  }
+
+  void progress(std::uint64_t total_runs) {
+    if (options_.quiet || total_runs < 2) return;
+    const auto now = WallClock::now();
+    if (now - last_progress_ < std::chrono::seconds(2) && totals_.runs != total_runs) return;
+    if (totals_.runs == total_runs && !progress_shown_) return;
+    last_progress_ = now;
+    progress_shown_ = true;
+    err_ << fmt::format("progress: {}/{} runs, {} failed\n", totals_.runs, total_runs,
+                        totals_.runs - totals_.by_verdict[0]);
+  }
+
+  const RunCommandOptions& options_;
+  std::ostream& out_;
+  std::ostream& err_;
+  Totals totals_;
+  WallClock::time_point last_progress_;
+  bool progress_shown_ = false;
+};
+
+}  // namespace
+
+int run_command(const RunCommandOptions& options, std::ostream& out, std::ostream& err) {
+  if (options.inputs.empty()) {
+    err << "aethersim run: no scenario files given (aethersim run --help)\n";
+    return 2;
+  }
+  const ExpandedInputs expanded = expand_inputs(options.inputs);
+  const LoadedInputs loaded = load_inputs(expanded.files);
+  if (!expanded.errors.empty() || loaded.invalid_files > 0) {
+    for (const auto& e : expanded.errors) err << e << "\n";
+    for (const auto& e : loaded.errors) err << e << "\n";
+    err << fmt::format("aethersim run: {} invalid input{}; nothing was run\n",
+                       expanded.errors.size() + loaded.invalid_files,
+                       expanded.errors.size() + loaded.invalid_files == 1 ? "" : "s");
+    return 2;
+  }
+  const std::uint64_t total_runs = run_count(loaded.scenarios, options.seed, options.seeds);
+  if (options.trace_file && total_runs != 1) {
+    err << fmt::format(
+        "aethersim run: --trace needs a single run (one file, one seed); this would be {} runs\n",
+        total_runs);
+    return 2;
+  }
+  Runner runner(options, out, err);
+  return runner.run(loaded.scenarios, total_runs);
+}
+
+}  // namespace aether::tools
