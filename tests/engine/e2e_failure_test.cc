@@ -187,3 +187,14 @@ TEST_CASE("e2e: a node without quorum writes nothing") {
   require_converged(world, seconds(90));
   require_safe(world);
 }
+
+TEST_CASE("e2e: a blueprint not fully ACTIVE within blueprint_processing_timeout is reported") {
+  TestWorld world(3, [](WorldOptions& o) { o.config.blueprint_processing_timeout_ns = seconds(20); });
+  world.cluster->set_slice_failure_rule({kDb, aether::sim::FailurePhase::Load, 0, aether::sim::kPpmOne});
+  world.put_blueprint(one_slice_blueprint("data", kDb, 1));
+  world.put_blueprint(one_slice_blueprint("shop", kCart, 2));
+  world.run_for(seconds(40));
+  CHECK(world.recorder.counter("blueprints-over-processing-timeout") == 1);  // data only
+  CHECK(world.count_in(kCart, SliceState::Active) == 2);
+  require_safe(world);
+}
