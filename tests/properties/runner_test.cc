@@ -335,3 +335,43 @@ TEST_CASE("blocker: node never ON_DUTY on the mutation that places instances on 
   CHECK(r.convergence.blocker == "node never ON_DUTY");
   CHECK(r.convergence.detail.find("node-3") != std::string::npos);
 }
+
+TEST_CASE("T0 waits for the last client commit after the last step") {
+  ScenarioBuilder b(3);
+  b.step(seconds(1), scenarios::CrashStep{node("node-2")})
+      .step(seconds(1), scenarios::CrashStep{node("node-3")})
+      .blueprint(seconds(2), "shop", kCart, 2)  // no quorum: retried until it commits
+      .step(seconds(10), scenarios::RestartStep{node("node-2")});
+  const auto r = run(b.get());
+  INFO(describe(r));
+  REQUIRE(r.client_commits.size() == 1);
+  CHECK(r.client_commits[0].second > seconds(10));
+  REQUIRE(r.convergence.t0.has_value());
+  CHECK(*r.convergence.t0 == r.client_commits[0].second);
+  CHECK(r.convergence.owed);
+  CHECK(r.verdict == Verdict::Pass);
+}
+
+TEST_CASE("convergence is not owed with a paused node or a non-zero slice failure rate") {
+  SECTION("paused") {
+    ScenarioBuilder b(3);
+    b.step(seconds(1), scenarios::PauseStep{node("node-3")});
+    const auto r = run(b.get());
+    CHECK_FALSE(r.convergence.owed);
+    CHECK(r.convergence.not_owed_reason == "node-3 is paused");
+  }
+  SECTION("slice failures") {
+    ScenarioBuilder b(3);
+    b.step(seconds(1), scenarios::SliceFailuresStep{"*", scenarios::FailurePhase::Load, 100000, 0});
+    const auto r = run(b.get());
+    CHECK_FALSE(r.convergence.owed);
+    CHECK(r.convergence.not_owed_reason.find("slice failure") != std::string::npos);
+  }
+  SECTION("a rate set back to zero") {
+    ScenarioBuilder b(3);
+    b.step(seconds(1), scenarios::SliceFailuresStep{"*", scenarios::FailurePhase::Load, 100000, 0})
+        .step(seconds(2), scenarios::SliceFailuresStep{"*", scenarios::FailurePhase::Any, 0, 0});
+    const auto r = run(b.get());
+    CHECK(r.convergence.owed);
+  }
+}
