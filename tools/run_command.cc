@@ -83,6 +83,9 @@ struct Totals {
   std::uint64_t runs = 0;
   std::uint64_t by_verdict[4] = {0, 0, 0, 0};
   int exit_code = 0;
+  std::uint64_t events = 0;  // over all runs (first run of each determinism pair)
+  double simulated_s = 0;    // over all runs
+  double run_wall_s = 0;     // wall time inside the runs, without loading
 };
 
 class Runner {
@@ -101,12 +104,18 @@ class Runner {
       }
     }
     const double wall_s = std::chrono::duration<double>(WallClock::now() - start).count();
+    std::string stats;
+    if (options_.stats) {
+      const double wall = std::max(totals_.run_wall_s, 1e-9);
+      stats = fmt::format(" (events={} events/s={:.0f} sim-s/wall-s={:.1f})", totals_.events,
+                          static_cast<double>(totals_.events) / wall, totals_.simulated_s / wall);
+    }
     out_ << fmt::format(
-        "{}: {} run{}, {} passed, {} failed, {} input error{}, {} framework error{} in {:.2f}s wall; "
+        "{}: {} run{}, {} passed, {} failed, {} input error{}, {} framework error{} in {:.2f}s wall{}; "
         "exit {}\n",
         version_string(), totals_.runs, totals_.runs == 1 ? "" : "s", totals_.by_verdict[0],
         totals_.by_verdict[1], totals_.by_verdict[2], totals_.by_verdict[2] == 1 ? "" : "s",
-        totals_.by_verdict[3], totals_.by_verdict[3] == 1 ? "" : "s", wall_s, totals_.exit_code);
+        totals_.by_verdict[3], totals_.by_verdict[3] == 1 ? "" : "s", wall_s, stats, totals_.exit_code);
     return totals_.exit_code;
   }
 
@@ -144,6 +153,9 @@ class Runner {
     Verdict verdict = result.verdict;
     if (divergence || !determinism_note.empty()) verdict = Verdict::FrameworkError;
     record(verdict);
+    totals_.events += result.events;
+    totals_.simulated_s += static_cast<double>(result.simulated_end) / 1e9;
+    totals_.run_wall_s += wall_s;
     if (!options_.quiet || verdict != Verdict::Pass) {
       print_run(scenario, seed, result, verdict, wall_s, divergence, first_line, determinism_note);
     }
