@@ -1002,6 +1002,7 @@ void ClusterDeploymentManager::Active::submit_now(Batch batch) {
     write_timer_ = timers_.after(config_.write_timeout_ns, [this, attempt, shared] {
       write_timer_ = 0;
       log(LogLevel::Warn, "write timed out; outcome unknown");
+      count("write-timeouts");
       on_batch_done(attempt, shared, false);
     });
   }
@@ -1018,8 +1019,12 @@ void ClusterDeploymentManager::Active::on_batch_done(std::uint64_t attempt,
       write_timer_ = 0;
     }
   }
+  bool touched_targets = false;
   for (const auto& command : batch->commands) {
-    if (command.target_base) --pending_targets_[*command.target_base];
+    if (command.target_base) {
+      --pending_targets_[*command.target_base];
+      touched_targets = true;
+    }
   }
   if (!committed) {
     for (const auto& command : batch->commands) {
@@ -1041,6 +1046,8 @@ void ClusterDeploymentManager::Active::on_batch_done(std::uint64_t attempt,
     schedule_reconcile(kReconcileAfterFailure);
   }
   if (batch->after && attempt != 0) batch->after(committed);
+  if (touched_targets) sync_targets();  // targets skipped while these writes were pending
+  flush();
   pump();
 }
 

@@ -49,8 +49,11 @@ SimCluster::SimCluster(SimConfig config, Trace& trace, engine::NodeRuntimeFactor
 }
 
 SimCluster::~SimCluster() {
+  // Observers may already be gone (they are often declared after the
+  // cluster), and tearing down is not an event of the run: nobody hears it.
+  world_->observers.clear();
   // Runtimes die before the services they hold references to.
-  for (auto& [id, node] : nodes_) node->stop();
+  for (auto& [id, node] : nodes_) node->shutdown();
 }
 
 SimNode* SimCluster::find(const NodeId& node) const {
@@ -168,8 +171,9 @@ bool SimCluster::resume(const NodeId& node) {
   SimNode* target = find(node);
   if (target == nullptr || !target->up() || !target->paused()) return false;
   node_fault(node, NodeFault::Resume, "node.resume");
+  target->unpause();
   refresh_links();  // its links count as uncut from this instant
-  target->resume();
+  target->replay_queued();
   return true;
 }
 

@@ -77,7 +77,7 @@ class SimCluster {
   // The next submit of `writer` on `node` never resolves.
   void lose_next_submit(const NodeId& node, const std::string& writer);
   // Engine-facing quorum notifications of `node` are held back (delivered after
-  // the next one, or failure_detection later) with probability `ppm`.
+  // the next one, or 2 x failure_detection later) with probability `ppm`.
   void set_quorum_reorder(const NodeId& node, std::uint32_t ppm);
 
   // Queries (all ordered and deterministic).

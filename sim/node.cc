@@ -59,10 +59,17 @@ SimNode::SimNode(World& world, ConsensusKv& consensus, NodeId id,
       id_(std::move(id)),
       on_engine_failure_(std::move(on_engine_failure)) {}
 
-SimNode::~SimNode() {
-  // The runtime goes first: it may still call its services while it dies.
+SimNode::~SimNode() { shutdown(); }
+
+void SimNode::shutdown() {
+  // The runtime goes first: it may still call its services while it dies,
+  // and nothing it says then reaches the trace or the observers.
+  silent_ = true;
   up_ = false;
+  ++incarnation_;
   runtime_.reset();
+  kv_listeners_.clear();
+  topology_listeners_.clear();
 }
 
 template <typename F>
@@ -157,9 +164,7 @@ void SimNode::pause() {
   paused_ = true;
 }
 
-void SimNode::resume() {
-  if (!paused_) return;
-  paused_ = false;
+void SimNode::replay_queued() {
   const std::uint64_t incarnation = incarnation_;
   auto drain = [&](std::deque<QueuedCall>& inbox) {
     while (!inbox.empty() && alive(incarnation)) {
@@ -301,14 +306,15 @@ void SimNode::deliver_quorum_to_engine(const QuorumEvent& event) {
       world_.faults_prng.chance_ppm(fault->second)) {
     held_quorum_event_ = event;
     world_.trace.event(world_.now(), "fault.quorum_held").str("node", id_).u64("sequence", event.sequence);
-    // Released after failure_detection if no newer event overtakes it.
-    held_quorum_timer_ = post(world_.config.failure_detection_ns, Lane::Topology, Inbox::Topology, [this] {
-      held_quorum_timer_ = 0;
-      if (!held_quorum_event_) return;
-      const QuorumEvent held = *held_quorum_event_;
-      held_quorum_event_.reset();
-      send_quorum(held);
-    });
+    // Released after twice failure_detection if no newer event overtakes it.
+    held_quorum_timer_ =
+        post(2 * world_.config.failure_detection_ns, Lane::Topology, Inbox::Topology, [this] {
+          held_quorum_timer_ = 0;
+          if (!held_quorum_event_) return;
+          const QuorumEvent held = *held_quorum_event_;
+          held_quorum_event_.reset();
+          send_quorum(held);
+        });
     return;
   }
   send_quorum(event);
@@ -409,6 +415,11 @@ void SimNode::deliver_decided_after(Nanos delay_ns, std::uint64_t position) {
 void SimNode::on_arrival(std::uint64_t position) {
   if (!quorum_) return;                       // deliveries without quorum are discarded
   if (position <= applied_position_) return;  // duplicate or covered by a restore
+  if (position == applied_position_ + 1 && arrived_.empty()) {
+    apply_position(position);  // the common case: in order, nothing waiting
+    apply_ready_positions();
+    return;
+  }
   arrived_.insert(position);
   apply_ready_positions();
 }
@@ -568,6 +579,7 @@ void SimNode::real_submit(const std::string& writer, engine::KvBatch batch,
 // ---- logger, assertions, engine events ------------------------------------------
 
 void SimNode::log(engine::LogLevel level, std::string_view component, std::string message) {
+  if (silent_) return;
   world_.trace.event(world_.now(), "engine.log")
       .str("node", id_)
       .str("level", engine::log_level_name(level))
@@ -588,6 +600,7 @@ void SimNode::fail(std::string_view condition, std::string message, std::string_
 }
 
 void SimNode::leader_changed(const std::optional<NodeId>& leader, bool local_is_leader) {
+  if (silent_) return;
   world_.trace.event(world_.now(), "leader")
       .str("node", id_)
       .str("leader", leader.value_or(""))
@@ -596,6 +609,7 @@ void SimNode::leader_changed(const std::optional<NodeId>& leader, bool local_is_
 }
 
 void SimNode::cdm_activated(std::optional<std::uint64_t> leader_position) {
+  if (silent_) return;
   {
     auto event = world_.trace.event(world_.now(), "cdm.activated");
     event.str("node", id_);
@@ -605,11 +619,13 @@ void SimNode::cdm_activated(std::optional<std::uint64_t> leader_position) {
 }
 
 void SimNode::cdm_deactivated() {
+  if (silent_) return;
   world_.trace.event(world_.now(), "cdm.deactivated").str("node", id_);
   world_.notify([&](WorldObserver& o) { o.on_cdm_deactivated(world_.now(), id_); });
 }
 
 void SimNode::count(std::string_view counter, std::int64_t delta) {
+  if (silent_) return;
   const std::string name(counter);
   world_.trace.event(world_.now(), "engine.count").str("node", id_).str("counter", name).i64("delta", delta);
   world_.notify([&](WorldObserver& o) { o.on_engine_count(world_.now(), id_, name, delta); });

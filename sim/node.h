@@ -53,8 +53,13 @@ class SimNode final : public engine::Clock,
   // Lifecycle (the cluster keeps the network and views in step).
   void start(std::vector<NodeId> initial_view, const engine::NodeRuntimeFactory& factory);
   void stop();  // crash or removal: all volatile state is gone
+  // Destroys the runtime without reporting anything (the cluster is going away).
+  void shutdown();
   void pause();
-  void resume();
+  // Resuming is two steps so that the cluster can count the node's links as
+  // uncut before the node replays what queued up: unpause, then replay.
+  void unpause() { paused_ = false; }
+  void replay_queued();
 
   // World -> node. Topology changes are delivered (or queued while paused).
   void deliver_view_change(engine::TopologyChange change, const NodeId& peer, std::vector<NodeId> new_view);
@@ -165,6 +170,7 @@ class SimNode final : public engine::Clock,
   bool up_ = false;
   bool paused_ = false;
   bool failing_ = false;
+  bool silent_ = false;  // shutting down: engine reports go nowhere
   std::uint64_t incarnation_ = 0;
   std::vector<NodeId> view_;
   bool quorum_ = false;

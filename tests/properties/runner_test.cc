@@ -240,3 +240,73 @@ TEST_CASE("trace lines reach the observer and each step is traced") {
   REQUIRE(steps.size() == 1);
   CHECK(steps[0].find("\"node\":\"node-1\"") != std::string::npos);
 }
+
+TEST_CASE("steps at one instant run in file order") {
+  ScenarioBuilder b(3);
+  b.step(seconds(2), scenarios::CrashStep{node("node-2")})
+      .step(seconds(2), scenarios::RestartStep{node("node-2")});
+  const auto r = run(b.get());
+  INFO(describe(r));
+  CHECK(r.verdict == Verdict::Pass);
+}
+
+TEST_CASE("an add_node id used before is an input error") {
+  ScenarioBuilder b(3);
+  b.step(seconds(2), scenarios::AddNodeStep{NodeId("node-2")});
+  const auto r = run(b.get());
+  CHECK(r.verdict == Verdict::InputError);
+  CHECK(r.input_error.find("steps[0] at 2s") == 0);
+}
+
+TEST_CASE("the leader target under local election is the smallest node whose CDM is Active") {
+  ScenarioBuilder b(3);
+  b.config({{"leader_election", "local"}}).step(seconds(2), scenarios::CrashStep{leader()});
+  std::vector<std::string> steps;
+  RunOptions options;
+  options.trace_line_observer = [&](std::uint64_t, const std::string& line) {
+    if (line.find("\"kind\":\"step\"") != std::string::npos) steps.push_back(line);
+  };
+  const auto r = run_scenario(b.get(), options);
+  INFO(describe(r));
+  REQUIRE(steps.size() == 1);
+  CHECK(steps[0].find("\"node\":\"node-1\"") != std::string::npos);
+}
+
+TEST_CASE("run_for lengthens a run and check_convergence false skips the implicit check") {
+  ScenarioBuilder b(3);
+  b.check_convergence(false).get().run_for = engine::minutes(5);
+  const auto r = run(b.get());
+  CHECK(r.verdict == Verdict::Pass);
+  CHECK(r.simulated_end == engine::minutes(5));
+  CHECK_FALSE(r.convergence.checked);
+  CHECK_FALSE(r.convergence.owed);
+}
+
+TEST_CASE("engine counters are summed over nodes") {
+  ScenarioBuilder b(3);
+  b.blueprint(seconds(1), "shop", kCart, 2);
+  const auto r = run(b.get());
+  REQUIRE(r.counters.count("leader-activations") == 1);
+  CHECK(r.counters.at("leader-activations") >= 1);
+}
+
+TEST_CASE("every invariant stays silent on correct runs with crashes, partitions and scaling") {
+  for (std::uint64_t seed = 0; seed < 5; ++seed) {
+    ScenarioBuilder b(5);
+    nlohmann::json bp = {{"id", "shop"},
+                         {"slices",
+                          {{{"artifact", kCart}, {"instances", 3}, {"depends_on", {"org.example:db:1.0.0"}}},
+                           {{"artifact", "org.example:db:1.0.0"}, {"instances", 2}}}}};
+    b.step(seconds(1), scenarios::BlueprintStep{bp, "default"})
+        .step(seconds(3), scenarios::CrashStep{leader()})
+        .step(seconds(8), scenarios::PartitionStep{{{node("node-2"), node("node-3")}}})
+        .step(seconds(12), scenarios::HealStep{})
+        .step(seconds(14), scenarios::RestartStep{node("node-1")})
+        .step(seconds(20), scenarios::ScaleStep{"org.example:cart", 5, "default"})
+        .expect(seconds(20), scenarios::ExpectInstances{{{kCart, {5, 5}}}}, seconds(60));
+    const auto r = run(b.get(), seed);
+    INFO("seed " << seed << ": " << describe(r));
+    CHECK(r.verdict == Verdict::Pass);
+    CHECK(r.violations.empty());
+  }
+}

@@ -1,0 +1,33 @@
+// Shared bits of the engine's end-to-end test files.
+#pragma once
+
+#include <catch2/catch.hpp>
+
+#include "tests/engine/world_harness.h"
+
+namespace aether::engine::testing {
+
+inline const std::string kCart = "org.example:cart:1.0.0";
+inline const std::string kCart2 = "org.example:cart:2.0.0";
+inline const std::string kCartBase = "org.example:cart";
+inline const std::string kDb = "org.example:db:1.0.0";
+inline const std::string kWeb = "org.example:web:1.0.0";
+
+// Safety the engine owes in every test: no assertion, every engine write a
+// lifecycle edge, never a load of a held artifact.
+inline void require_safe(const TestWorld& world) {
+  for (const auto& a : world.recorder.asserts) UNSCOPED_INFO("assert: " << a);
+  for (const auto& v : world.recorder.lifecycle_violations) UNSCOPED_INFO("lifecycle: " << v);
+  for (const auto& r : world.recorder.reloads) UNSCOPED_INFO("reload: " << r);
+  CHECK(world.recorder.asserts.empty());
+  CHECK(world.recorder.lifecycle_violations.empty());
+  CHECK(world.recorder.reloads.empty());
+}
+
+inline void require_converged(TestWorld& world, Nanos limit) {
+  const bool converged = world.run_until_converged(limit);
+  INFO("blocker: " << world.convergence_blocker());
+  REQUIRE(converged);
+}
+
+}  // namespace aether::engine::testing
