@@ -114,7 +114,7 @@ class StrictDomBuilder {
     return false;
   }
 
-  bool depth_exceeded() const { return depth_exceeded_; }
+  bool aborted() const { return depth_exceeded_ || too_many_; }
 
  private:
   struct Frame {
@@ -136,12 +136,22 @@ class StrictDomBuilder {
     return {&frame.value->back(), index_path(frame.path, frame.next_index++)};
   }
 
+  bool count_value() {
+    if (++values_ <= kMaxJsonValues) return true;
+    too_many_ = true;
+    errors_.push_back(
+        {file_, "", 0, 0, fmt::format("more than {} JSON values in one file (the limit)", kMaxJsonValues)});
+    return false;
+  }
+
   bool put(json value) {
+    if (!count_value()) return false;
     *slot().first = std::move(value);
     return true;
   }
 
   bool open(json value) {
+    if (!count_value()) return false;
     if (frames_.size() >= kMaxNestingDepth) {
       depth_exceeded_ = true;
       const std::string where = frames_.empty() ? "" : frames_.back().path;
@@ -167,6 +177,8 @@ class StrictDomBuilder {
   std::vector<ScenarioError>& errors_;
   std::vector<Frame> frames_;
   bool depth_exceeded_ = false;
+  bool too_many_ = false;
+  std::size_t values_ = 0;
 };
 
 }  // namespace
@@ -188,7 +200,7 @@ bool parse_json_text(std::string_view text, const std::string& file, nlohmann::j
   StrictDomBuilder builder(out, file, stripped.text, errors);
   const bool ok = nlohmann::json::sax_parse(stripped.text, &builder, nlohmann::json::input_format_t::json,
                                             /*strict=*/true);
-  if (!ok || builder.depth_exceeded()) {
+  if (!ok || builder.aborted()) {
     out = nlohmann::json();
     return false;
   }
