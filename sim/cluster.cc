@@ -28,6 +28,12 @@ SimCluster::SimCluster(SimConfig config, Trace& trace, engine::NodeRuntimeFactor
     : world_(std::make_unique<World>(std::move(config), trace)), factory_(std::move(factory)) {
   consensus_ =
       std::make_unique<ConsensusKv>(*world_, [this](std::uint64_t position) { on_decided(position); });
+  world_->link_cut = [this](const NodeId& from, const NodeId& to) {
+    auto a = index_.find(from);
+    auto b = index_.find(to);
+    if (a == index_.end() || b == index_.end()) return true;
+    return !link_active(a->second) || !link_active(b->second) || world_->network.rules_cut(from, to);
+  };
   world_->trace.event(0, "cluster.start")
       .list("nodes", world_->config.nodes)
       .u64("seed", world_->config.seed)
@@ -42,9 +48,9 @@ SimCluster::SimCluster(SimConfig config, Trace& trace, engine::NodeRuntimeFactor
     for (auto& pair : row) pair.cut = false;
   }
   std::vector<NodeId> full(world_->configured.begin(), world_->configured.end());
-  for (const auto& id : order_) {
-    world_views_[id] = world_->configured;
-    nodes_.at(id)->start(full, factory_);
+  for (std::size_t k = 0; k < order_.size(); ++k) {
+    view_bits_[k].assign(order_.size(), true);
+    nodes_.at(order_[k])->start(full, factory_);
   }
 }
 
@@ -66,10 +72,17 @@ SimNode& SimCluster::create_node(const NodeId& id) {
                                         [this](const NodeId& failed) { on_engine_failure(failed); });
   SimNode& ref = *node;
   nodes_.emplace(id, std::move(node));
+  node_at_.push_back(&ref);
+  departed_.push_back(false);
   index_[id] = order_.size();
   order_.push_back(id);
   // A new vertex starts cut from everyone: links form failure_detection later.
   pairs_.emplace_back(pairs_.size(), PairState{true, 0});
+  for (auto& row : view_bits_) row.push_back(false);
+  view_bits_.emplace_back(order_.size(), false);
+  by_name_.insert(std::upper_bound(by_name_.begin(), by_name_.end(), id,
+                                   [this](const NodeId& name, std::size_t k) { return name < order_[k]; }),
+                  order_.size() - 1);
   max_suffix_ = std::max(max_suffix_, numeric_suffix(id));
   return ref;
 }
@@ -77,9 +90,8 @@ SimNode& SimCluster::create_node(const NodeId& id) {
 // ---- links and views --------------------------------------------------------
 
 bool SimCluster::link_active(std::size_t index) const {
-  const NodeId& id = order_[index];
-  if (removed_.count(id)) return false;
-  const SimNode& node = *nodes_.at(id);
+  if (departed_[index]) return false;
+  const SimNode& node = *node_at_[index];
   return node.up() && !node.paused();
 }
 
@@ -90,39 +102,58 @@ bool SimCluster::pair_cut(std::size_t i, std::size_t j) const {
   return world_->network.rules_cut(a, b) || world_->network.rules_cut(b, a);
 }
 
+void SimCluster::refresh_pair(std::size_t i, std::size_t j) {
+  if (departed_[i] || departed_[j]) return;
+  PairState& pair = pairs_[j][i];
+  const bool cut = pair_cut(i, j);
+  if (cut == pair.cut) return;
+  pair.cut = cut;
+  if (pair.timer != 0) world_->loop.cancel(pair.timer);
+  pair.timer = world_->loop.schedule_after(
+      world_->config.failure_detection_ns, [this, i, j] { pair_timer(i, j); }, Lane::Topology);
+}
+
 void SimCluster::refresh_links() {
   for (std::size_t j = 0; j < order_.size(); ++j) {
-    if (removed_.count(order_[j])) continue;
-    for (std::size_t i = 0; i < j; ++i) {
-      if (removed_.count(order_[i])) continue;
-      PairState& pair = pairs_[j][i];
-      const bool cut = pair_cut(i, j);
-      if (cut == pair.cut) continue;
-      pair.cut = cut;
-      if (pair.timer != 0) world_->loop.cancel(pair.timer);
-      pair.timer = world_->loop.schedule_after(
-          world_->config.failure_detection_ns, [this, i, j] { pair_timer(i, j); }, Lane::Topology);
-    }
+    for (std::size_t i = 0; i < j; ++i) refresh_pair(i, j);
   }
+}
+
+void SimCluster::refresh_links_of(const NodeId& node) {
+  auto found = index_.find(node);
+  if (found == index_.end()) return refresh_links();
+  const std::size_t k = found->second;
+  // Same order as a full refresh (j outer, i inner) restricted to k's pairs.
+  for (std::size_t i = 0; i < k; ++i) refresh_pair(i, k);
+  for (std::size_t j = k + 1; j < order_.size(); ++j) refresh_pair(k, j);
 }
 
 void SimCluster::pair_timer(std::size_t i, std::size_t j) {
   PairState& pair = pairs_[j][i];
   pair.timer = 0;
-  const NodeId& a = order_[i];
-  const NodeId& b = order_[j];
-  for (const auto& [owner, peer] : {std::pair{a, b}, std::pair{b, a}}) {
-    SimNode& node = *nodes_.at(owner);
-    if (!node.up() || removed_.count(owner)) continue;
-    auto& world_view = world_views_[owner];
-    if (pair.cut) {
-      if (world_view.erase(peer) == 0) continue;
-      node.deliver_view_change(TopologyChange::NodeDown, peer, {world_view.begin(), world_view.end()});
-    } else {
-      if (!world_view.insert(peer).second) continue;
-      node.deliver_view_change(TopologyChange::NodeAdded, peer, {world_view.begin(), world_view.end()});
-    }
+  for (const auto& [owner, peer] : {std::pair{i, j}, std::pair{j, i}}) {
+    SimNode& node = *node_at_[owner];
+    if (!node.up() || departed_[owner]) continue;
+    if (view_bits_[owner][peer] == !pair.cut) continue;  // no change for this side
+    view_bits_[owner][peer] = !pair.cut;
+    node.deliver_view_change(pair.cut ? TopologyChange::NodeDown : TopologyChange::NodeAdded, order_[peer],
+                             world_view(owner));
   }
+}
+
+std::vector<NodeId> SimCluster::world_view(std::size_t owner) const {
+  std::vector<NodeId> out;
+  const auto& bits = view_bits_[owner];
+  for (std::size_t k : by_name_) {
+    if (bits[k]) out.push_back(order_[k]);
+  }
+  return out;
+}
+
+void SimCluster::set_world_view(std::size_t owner, bool alone) {
+  auto& bits = view_bits_[owner];
+  std::fill(bits.begin(), bits.end(), false);
+  if (alone) bits[owner] = true;
 }
 
 void SimCluster::reevaluate_all_quorums() {
@@ -143,8 +174,8 @@ bool SimCluster::crash(const NodeId& node) {
   if (target == nullptr || !target->up() || removed_.count(node)) return false;
   node_fault(node, NodeFault::Crash, "node.crash");
   target->stop();
-  world_views_.erase(node);
-  refresh_links();
+  set_world_view(index_.at(node), false);
+  refresh_links_of(node);
   return true;
 }
 
@@ -152,9 +183,9 @@ bool SimCluster::restart(const NodeId& node) {
   SimNode* target = find(node);
   if (target == nullptr || target->up() || removed_.count(node)) return false;
   node_fault(node, NodeFault::Restart, "node.restart");
-  world_views_[node] = {node};
+  set_world_view(index_.at(node), true);
   target->start({node}, factory_);
-  refresh_links();
+  refresh_links_of(node);
   return true;
 }
 
@@ -163,7 +194,7 @@ bool SimCluster::pause(const NodeId& node) {
   if (target == nullptr || !target->up() || target->paused() || removed_.count(node)) return false;
   node_fault(node, NodeFault::Pause, "node.pause");
   target->pause();
-  refresh_links();
+  refresh_links_of(node);
   return true;
 }
 
@@ -172,7 +203,7 @@ bool SimCluster::resume(const NodeId& node) {
   if (target == nullptr || !target->up() || !target->paused()) return false;
   node_fault(node, NodeFault::Resume, "node.resume");
   target->unpause();
-  refresh_links();  // its links count as uncut from this instant
+  refresh_links_of(node);  // its links count as uncut from this instant
   target->replay_queued();
   return true;
 }
@@ -183,13 +214,13 @@ std::optional<NodeId> SimCluster::add_node(std::optional<NodeId> id) {
   SimNode& node = create_node(new_id);
   world_->configured.insert(new_id);
   node_fault(new_id, NodeFault::Add, "node.add");
-  world_views_[new_id] = {new_id};
+  set_world_view(index_.at(new_id), true);
   node.start({new_id}, factory_);
   // The majority may have grown: every node re-judges its quorum at once.
   for (auto& [other_id, other] : nodes_) {
     if (other_id != new_id && other->up()) other->reevaluate_quorum();
   }
-  refresh_links();
+  refresh_links_of(new_id);
   return new_id;
 }
 
@@ -199,10 +230,11 @@ bool SimCluster::remove_node(const NodeId& node) {
   node_fault(node, NodeFault::Remove, "node.remove");
   target->stop();
   removed_.insert(node);
+  departed_[index_.at(node)] = true;
   world_->configured.erase(node);
   world_->network.forget(node);
-  world_views_.erase(node);
   const std::size_t index = index_.at(node);
+  set_world_view(index, false);
   for (std::size_t j = 0; j < order_.size(); ++j) {
     if (j == index) continue;
     PairState& pair = j > index ? pairs_[j][index] : pairs_[index][j];
@@ -213,9 +245,9 @@ bool SimCluster::remove_node(const NodeId& node) {
   // Peers hear NodeRemoved and judge the new majority at once.
   for (auto& [peer_id, peer] : nodes_) {
     if (!peer->up()) continue;
-    auto& world_view = world_views_[peer_id];
-    world_view.erase(node);
-    peer->deliver_view_change(TopologyChange::NodeRemoved, node, {world_view.begin(), world_view.end()});
+    const std::size_t owner = index_.at(peer_id);
+    view_bits_[owner][index] = false;
+    peer->deliver_view_change(TopologyChange::NodeRemoved, node, world_view(owner));
   }
   return true;
 }
@@ -234,7 +266,7 @@ void SimCluster::partition(const std::vector<std::vector<NodeId>>& groups) {
 void SimCluster::isolate(const NodeId& node) {
   world_->trace.event(now(), "net.isolate").str("node", node);
   world_->network.isolate(node);
-  refresh_links();
+  refresh_links_of(node);
 }
 
 void SimCluster::link(const NodeId& from, const NodeId& to, LinkRule rule) {
@@ -244,7 +276,7 @@ void SimCluster::link(const NodeId& from, const NodeId& to, LinkRule rule) {
       .u64("loss_ppm", rule.loss_ppm)
       .i64("delay_ns", rule.delay_ns);
   world_->network.link(from, to, rule);
-  refresh_links();
+  refresh_links_of(from);
 }
 
 void SimCluster::heal() {
@@ -256,7 +288,7 @@ void SimCluster::heal() {
 void SimCluster::heal(const NodeId& node) {
   world_->trace.event(now(), "net.heal").str("node", node);
   world_->network.heal(node);
-  refresh_links();
+  refresh_links_of(node);
 }
 
 void SimCluster::set_network(const NetworkSettings& settings) {
@@ -338,8 +370,8 @@ void SimCluster::on_engine_failure(const NodeId& node) {
         if (!target.up() || target.incarnation() != incarnation) return;
         node_fault(node, NodeFault::Crash, "node.crash");
         target.stop();
-        world_views_.erase(node);
-        refresh_links();
+        set_world_view(index_.at(node), false);
+        refresh_links_of(node);
       },
       Lane::Step);
 }

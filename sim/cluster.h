@@ -128,9 +128,15 @@ class SimCluster {
   SimNode& create_node(const NodeId& id);
   bool link_active(std::size_t index) const;
   bool pair_cut(std::size_t i, std::size_t j) const;
+  void refresh_pair(std::size_t i, std::size_t j);
   void refresh_links();
+  // Only the pairs of `node` (a change that concerns no other pair).
+  void refresh_links_of(const NodeId& node);
   void pair_timer(std::size_t i, std::size_t j);
   void reevaluate_all_quorums();
+  std::vector<NodeId> world_view(std::size_t owner) const;
+  // Clears a node's world view; `alone`: it holds only itself (a fresh start).
+  void set_world_view(std::size_t owner, bool alone);
   void on_decided(std::uint64_t position);
   void on_engine_failure(const NodeId& node);
   void node_fault(const NodeId& node, NodeFault fault, const char* kind);
@@ -144,10 +150,15 @@ class SimCluster {
   std::map<NodeId, std::unique_ptr<SimNode>> nodes_;
   std::vector<NodeId> order_;  // creation order: vertex index of each node
   std::map<NodeId, std::size_t> index_;
+  std::vector<SimNode*> node_at_;  // by vertex index
+  std::vector<bool> departed_;     // by vertex index: removed for good
   std::set<NodeId> removed_;
   std::uint64_t max_suffix_ = 0;
-  std::vector<std::vector<PairState>> pairs_;       // pairs_[j][i] for i < j
-  std::map<NodeId, std::set<NodeId>> world_views_;  // the world's view of each up node
+  std::vector<std::vector<PairState>> pairs_;  // pairs_[j][i] for i < j
+  // The world's view of each node: view_bits_[owner][peer] by vertex index
+  // (delivered to the node as a list in NodeId order, by_name_).
+  std::vector<std::vector<bool>> view_bits_;
+  std::vector<std::size_t> by_name_;  // vertex indices sorted by NodeId
   std::map<std::string, ClientQueue> clients_;
   std::uint64_t next_client_write_ = 1;
 };

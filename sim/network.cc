@@ -88,7 +88,9 @@ bool SimNetwork::any_rule_in_force() const {
 DeliveryDraw SimNetwork::draw_delivery(const NodeId& from, const NodeId& to, Prng& prng) const {
   DeliveryDraw draw;
   std::uint32_t loss_ppm = 0;
-  auto it = links_.find({from, to});
+  // A cut link (or a node's link to itself) does not carry the message: the
+  // consensus protocol relays it through the others, at plain latency.
+  auto it = from == to || rules_cut(from, to) ? links_.end() : links_.find({from, to});
   if (it != links_.end()) {
     loss_ppm = std::min(it->second.loss_ppm, kPpmOne - 1);
     draw.delay_ns += it->second.delay_ns;

@@ -68,7 +68,9 @@ class SimNetwork {
   bool any_rule_in_force() const;
 
   // Delay of one message from->to: a drawn latency plus the link's delay, and
-  // one more drawn latency per drop or link loss (retransmission).
+  // one more drawn latency per drop or link loss (retransmission). Link rules
+  // do not apply to a link the rules cut (the message is relayed by others)
+  // nor from a node to itself.
   DeliveryDraw draw_delivery(const NodeId& from, const NodeId& to, Prng& prng) const;
   Nanos draw_latency(Prng& prng) const {
     return prng.duration_between(settings_.latency_min_ns, settings_.latency_max_ns);

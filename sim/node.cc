@@ -59,7 +59,9 @@ SimNode::SimNode(World& world, ConsensusKv& consensus, NodeId id,
       id_(std::move(id)),
       on_engine_failure_(std::move(on_engine_failure)) {}
 
-SimNode::~SimNode() { shutdown(); }
+SimNode::~SimNode() {
+  shutdown();
+}
 
 void SimNode::shutdown() {
   // The runtime goes first: it may still call its services while it dies,
@@ -272,8 +274,14 @@ void SimNode::apply_view_change(TopologyChange change, const NodeId& peer, std::
 
 void SimNode::update_quorum() {
   if (!up_ || failing_) return;
+  // Both are sorted: one merge walk counts the configured members of the view.
   std::size_t members = 0;
-  for (const auto& node : view_) members += world_.configured.count(node);
+  auto configured = world_.configured.begin();
+  for (const auto& node : view_) {
+    while (configured != world_.configured.end() && *configured < node) ++configured;
+    if (configured == world_.configured.end()) break;
+    if (*configured == node) ++members;
+  }
   const bool quorum = world_.configured.count(id_) > 0 && members >= world_.majority();
   if (quorum == quorum_) return;
   if (quorum) {
@@ -540,11 +548,18 @@ Nanos SimNode::draw_decision_delay() {
   std::vector<Nanos> round_trips;
   for (const auto& peer : view_) {
     if (peer == id_ || world_.configured.count(peer) == 0) continue;
+    // A peer still in the view but cut off (within failure detection) does not answer.
+    if (world_.link_cut && (world_.link_cut(id_, peer) || world_.link_cut(peer, id_))) continue;
     round_trips.push_back(world_.network.draw_delivery(id_, peer, world_.network_prng).delay_ns +
                           world_.network.draw_delivery(peer, id_, world_.network_prng).delay_ns);
   }
-  if (round_trips.empty()) return world_.max_round_trip_ns();
-  const std::size_t index = std::min(needed, round_trips.size()) - 1;
+  if (round_trips.size() < needed) {
+    // No majority answers now: the decision waits past failure detection, by
+    // when the submitter has either lost quorum (the batch then fails) or its
+    // links are back.
+    return world_.config.failure_detection_ns + world_.max_round_trip_ns();
+  }
+  const std::size_t index = needed - 1;
   std::nth_element(round_trips.begin(), round_trips.begin() + static_cast<std::ptrdiff_t>(index),
                    round_trips.end());
   return round_trips[index];

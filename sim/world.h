@@ -78,6 +78,8 @@ struct World {
   std::set<NodeId> configured;
   std::vector<LostSubmitRule> lost_submits;
   std::map<NodeId, std::uint32_t> quorum_reorder_ppm;  // engine-facing quorum events out of order
+  // Whether from->to is cut right now (rules, or an end down/paused); set by the cluster.
+  std::function<bool(const NodeId& from, const NodeId& to)> link_cut;
 };
 
 }  // namespace aether::sim

@@ -344,3 +344,56 @@ TEST_CASE("the submitter's CDM state and applied values travel with the submit")
   CHECK(capture.seen[1].applied ==
         std::map<std::string, std::optional<std::string>>{{"gone", std::nullopt}, {"k", std::string("old")}});
 }
+
+TEST_CASE("a submit that no majority can answer waits, and fails when the submitter loses quorum") {
+  Trace trace;
+  Journal journal;
+  DecisionLog log;
+  SimCluster cluster(config_of(3), trace, journal_factory(journal));
+  cluster.add_observer(&log);
+  cluster.loop().run_until(0);
+  cluster.isolate("node-3");  // still in quorum for failure_detection, but nobody answers
+  Outcome out;
+  submit(cluster, "node-3", put("k", "v"), record(out, cluster));
+  cluster.loop().run_until(seconds(1) - 1);
+  CHECK_FALSE(out.value);
+  CHECK(log.decided_batches.empty());
+  cluster.loop().run_until(seconds(1));
+  CHECK(out.value == SubmitOutcome::Failed);
+}
+
+TEST_CASE("a decision reaches a node behind a one-way cut at plain latency, relayed by the others") {
+  Trace trace;
+  Journal journal;
+  SimCluster cluster(config_of(3), trace, journal_factory(journal));
+  cluster.loop().run_until(0);
+  cluster.link("node-1", "node-2", LinkRule{1'000'000, 0});
+  Outcome out;
+  submit(cluster, "node-1", put("k", "v"), record(out, cluster));
+  // Round trip to node-3 (<= 10ms), then one latency (<= 5ms) to node-2.
+  cluster.loop().run_until(millis(15));
+  CHECK(out.value == SubmitOutcome::Committed);
+  CHECK(cluster.store("node-2") == KvMap{{"k", "v"}});
+}
+
+TEST_CASE("a batch whose submitter failed still merges with an identical submit, which then completes") {
+  for (std::uint64_t seed = 1; seed <= 10; ++seed) {
+    Trace trace;
+    Journal journal;
+    DecisionLog log;
+    SimCluster cluster(slow_network(seed), trace, journal_factory(journal));
+    cluster.add_observer(&log);
+    cluster.loop().run_until(0);
+    Outcome failed, merged;
+    submit(cluster, "node-1", put("k", "v"), record(failed, cluster));
+    cluster.isolate("node-1");
+    cluster.loop().run_until(millis(500));
+    REQUIRE(failed.value == SubmitOutcome::Failed);
+    submit(cluster, "node-2", put("k", "v"), record(merged, cluster));
+    cluster.loop().run_until(seconds(20));
+    CHECK(merged.value == SubmitOutcome::Committed);
+    CHECK(log.decided_batches.size() == 1);
+    CHECK(log.submitters_at_decide == std::vector<std::size_t>{2});
+    CHECK(log.dropped_batches.empty());
+  }
+}

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -50,7 +51,11 @@ struct ReplicaChecker : WorldObserver {
   }
 };
 
-inline void play_schedule(SimCluster& cluster, const std::vector<ScheduleOp>& ops, bool settle = true) {
+// Plays `ops`; `after_each` (if set) runs after each op's delay; with `settle`
+// everything is healed, resumed and restarted at the end and left 10s to
+// recover.
+inline void play_schedule(SimCluster& cluster, const std::vector<ScheduleOp>& ops, bool settle = true,
+                          const std::function<void()>& after_each = {}) {
   const auto nodes = cluster.configured_nodes();
   std::uint64_t counter = 0;
   for (const auto& [kind, node_seed, value_seed, delay_ms] : ops) {
@@ -109,6 +114,7 @@ inline void play_schedule(SimCluster& cluster, const std::vector<ScheduleOp>& op
         break;
     }
     cluster.loop().run_until(cluster.now() + engine::millis(delay_ms % 1500));
+    if (after_each) after_each();
   }
   if (!settle) return;
   // Settle: everything back up and connected.

@@ -1,6 +1,10 @@
+#include <rapidcheck/catch.h>
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+
 #include "sim/cluster.h"
+#include "tests/sim/schedule.h"
 #include "tests/sim/test_runtime.h"
 
 using namespace aether::sim;
@@ -229,4 +233,41 @@ TEST_CASE("reachability components group nodes that can talk") {
   cluster.partition({{"node-1", "node-2"}, {"node-3", "node-4"}});
   cluster.crash("node-5");
   CHECK(cluster.reachability_components() == std::vector<Ids>{{"node-1", "node-2"}, {"node-3", "node-4"}});
+}
+
+TEST_CASE(
+    "views hold their owner, stay within the configured nodes, decide quorum, and re-form after healing") {
+  rc::prop("over generated schedules of faults", [](const std::vector<ScheduleOp>& ops, std::uint8_t seed) {
+    Trace trace;
+    Journal journal;
+    SimCluster cluster(config_of(5, seed), trace, journal_factory(journal));
+    std::vector<std::string> problems;
+    auto check = [&] {
+      const auto configured = cluster.configured_nodes();
+      for (const auto& node : configured) {
+        if (!cluster.is_up(node) || cluster.is_paused(node)) continue;
+        const auto view = cluster.view(node);
+        if (!std::is_sorted(view.begin(), view.end())) problems.push_back(node + ": view not sorted");
+        if (!std::binary_search(view.begin(), view.end(), node))
+          problems.push_back(node + ": view lacks itself");
+        std::size_t members = 0;
+        for (const auto& peer : view) {
+          if (!std::binary_search(configured.begin(), configured.end(), peer)) {
+            problems.push_back(node + ": view holds unconfigured " + peer);
+          }
+          ++members;
+        }
+        if (cluster.has_quorum(node) != (members >= configured.size() / 2 + 1)) {
+          problems.push_back(node + ": quorum does not match its view");
+        }
+      }
+    };
+    play_schedule(cluster, ops, true, check);
+    check();
+    RC_ASSERT(problems.empty());
+    for (const auto& node : cluster.configured_nodes()) {
+      RC_ASSERT(cluster.view(node) == cluster.configured_nodes());
+      RC_ASSERT(cluster.has_quorum(node));
+    }
+  });
 }
