@@ -140,6 +140,10 @@ class ClusterDeploymentManager::Active
   void place(const std::string& artifact, int count);
   void scale_down(const std::string& artifact, const Desired& desired, int live);
   void rebalance();
+  void prune_moves();
+  void adopt_unknown_keys();
+  void remove_absent_nodes();
+  void end_move(const std::string& artifact);
   void check_stuck_and_orphans();
   void activate_ready(const std::string& artifact);
   bool dependencies_ready(const Desired& desired) const;
@@ -161,6 +165,7 @@ class ClusterDeploymentManager::Active
   void pump();
   void submit_now(Batch batch);
   void on_batch_done(std::uint64_t attempt, const std::shared_ptr<Batch>& batch, bool committed);
+  void revert_intents(const Batch& batch);
   void arm_resend(const std::string& artifact, const NodeId& node, SliceState command);
   void count(const char* counter, std::int64_t delta = 1) { services_.events.count(counter, delta); }
   void log(LogLevel level, std::string message) {
@@ -192,6 +197,7 @@ class ClusterDeploymentManager::Active
   std::map<std::string, int> pending_targets_;
 
   TimerId reconcile_timer_ = 0;
+  bool rechecked_ = false;  // the activation re-check has run
   Nanos reconcile_due_ = 0;
 };
 
@@ -253,18 +259,8 @@ void ClusterDeploymentManager::Active::start() {
   reconcile();
   arm_periodic();
   timers_.after(config_.activation_recheck_delay_ns, [this] {
-    const auto view = services_.topology.view();
-    std::set<NodeId> absent;
-    for (const auto& [key, value] : services_.kv.scan(std::string(kSlicePrefix))) {
-      if (auto slice = parse_slice_key(key);
-          slice && !std::binary_search(view.begin(), view.end(), slice->node)) {
-        absent.insert(slice->node);
-      }
-    }
-    for (const auto& [node, state] : lifecycle_) {
-      if (!std::binary_search(view.begin(), view.end(), node)) absent.insert(node);
-    }
-    for (const auto& node : absent) on_node_gone(node);
+    rechecked_ = true;
+    // reconcile removes the keys of nodes not in the view first
     reconcile();
   });
 }
@@ -313,8 +309,11 @@ void ClusterDeploymentManager::Active::on_node_gone(const NodeId& node) {
     timers_.cancel(it->second.resend);
     nodes.erase(it);
   }
-  std::erase_if(moves_,
-                [&](const auto& item) { return item.second.source == node || item.second.target == node; });
+  std::vector<std::string> ended;
+  for (const auto& [artifact, move] : moves_) {
+    if (move.source == node || move.target == node) ended.push_back(artifact);
+  }
+  for (const auto& artifact : ended) end_move(artifact);
   for (const auto& [key, value] : services_.kv.scan(slice_node_prefix(node))) cmd_remove(key);
   cmd_remove(node_lifecycle_key(node));
   lifecycle_.erase(node);
@@ -480,9 +479,9 @@ void ClusterDeploymentManager::Active::on_slice_put(const std::string& key, cons
         const NodeId source = move->second.source;
         moves_.erase(move);
         auto src = entries_[artifact].find(source);
-        if (src != entries_[artifact].end() && effective(src->second) &&
-            is_live_state(*effective(src->second))) {
-          cmd_unload(artifact, source);
+        if (src != entries_[artifact].end()) {
+          src->second.leaving = false;  // counts again if its UNLOAD does not land
+          if (effective(src->second) && is_live_state(*effective(src->second))) cmd_unload(artifact, source);
         }
       }
       break;
@@ -526,7 +525,7 @@ void ClusterDeploymentManager::Active::on_slice_remove(const SliceKey& slice) {
   if (nodes->second.empty()) entries_.erase(nodes);
   auto move = moves_.find(slice.artifact);
   if (move != moves_.end() && (move->second.source == slice.node || move->second.target == slice.node)) {
-    moves_.erase(move);
+    end_move(slice.artifact);
   }
   Nanos delay = kReconcileDebounce;
   if (auto backoff = backoff_until_.find(slice.artifact); backoff != backoff_until_.end()) {
@@ -624,8 +623,79 @@ void ClusterDeploymentManager::Active::arm_periodic() {
   });
 }
 
+void ClusterDeploymentManager::Active::remove_absent_nodes() {
+  const auto view = services_.topology.view();
+  std::set<NodeId> absent;
+  for (const auto& [key, value] : services_.kv.scan(std::string(kSlicePrefix))) {
+    if (auto slice = parse_slice_key(key);
+        slice && !std::binary_search(view.begin(), view.end(), slice->node)) {
+      absent.insert(slice->node);
+    }
+  }
+  for (const auto& [node, state] : lifecycle_) {
+    if (!std::binary_search(view.begin(), view.end(), node)) absent.insert(node);
+  }
+  for (const auto& node : absent) on_node_gone(node);
+}
+
+void ClusterDeploymentManager::Active::adopt_unknown_keys() {
+  // Keys the in-memory map dropped (a node-gone cleanup whose removal failed,
+  // the node then back in the view) are read back from the local KV.
+  const Nanos now = timers_.now();
+  for (const auto& [key, value] : services_.kv.scan(std::string(kSlicePrefix))) {
+    auto slice = parse_slice_key(key);
+    auto parsed = parse_slice_value(value);
+    if (!slice || !parsed) continue;
+    auto& nodes = entries_[slice->artifact];
+    if (nodes.count(slice->node)) continue;
+    Entry& entry = nodes[slice->node];
+    entry.observed = *parsed;
+    entry.since_ns = now;
+  }
+}
+
+void ClusterDeploymentManager::Active::prune_moves() {
+  auto live_entry = [&](const std::string& artifact, const NodeId& node) {
+    auto nodes = entries_.find(artifact);
+    if (nodes == entries_.end()) return false;
+    auto it = nodes->second.find(node);
+    if (it == nodes->second.end()) return false;
+    auto state = effective(it->second);
+    return state && is_live_state(*state);
+  };
+  for (auto it = moves_.begin(); it != moves_.end();) {
+    const auto& [artifact, move] = *it;
+    if (live_entry(artifact, move.source) && live_entry(artifact, move.target)) {
+      ++it;
+      continue;
+    }
+    // A move ends when either entry stops being live: the source counts again.
+    const std::string ended = artifact;
+    ++it;
+    end_move(ended);
+  }
+}
+
+void ClusterDeploymentManager::Active::end_move(const std::string& artifact) {
+  auto move = moves_.find(artifact);
+  if (move == moves_.end()) return;
+  auto nodes = entries_.find(artifact);
+  if (nodes != entries_.end()) {
+    if (auto source = nodes->second.find(move->second.source); source != nodes->second.end()) {
+      source->second.leaving = false;
+    }
+  }
+  moves_.erase(move);
+}
+
 void ClusterDeploymentManager::Active::reconcile() {
   count("reconciles");
+  if (rechecked_) {
+    // Keys of nodes out of the view: a late commit, or a removal that failed.
+    remove_absent_nodes();
+  }
+  adopt_unknown_keys();
+  prune_moves();
   check_stuck_and_orphans();
   for (const auto& [base, desired] : desired_) fix_count(base);
   for (const auto& [base, desired] : desired_) activate_ready(desired.artifact);
@@ -753,6 +823,10 @@ void ClusterDeploymentManager::Active::check_stuck_and_orphans() {
         continue;
       }
       if (!observed || entry.intent) continue;
+      if (*observed == SliceState::Failed) {
+        to_unload.emplace_back(artifact, node);  // its UNLOAD was lost or overtaken
+        continue;
+      }
       auto timeout = state_timeout_ns(*observed, config_.timeouts);
       if (!timeout || now - entry.since_ns <= config_.stuck_multiplier * *timeout) continue;
       count("stuck-cleanups");
@@ -976,7 +1050,8 @@ void ClusterDeploymentManager::Active::submit_now(Batch batch) {
   }
   batch.commands = std::move(kept);
   if (!dropped->commands.empty()) {
-    on_batch_done(0, dropped, false);  // reverts their intents and reconciles
+    revert_intents(*dropped);
+    schedule_reconcile(kReconcileDebounce);
   }
   if (batch.commands.empty()) {
     if (batch.after) batch.after(true);
@@ -1010,14 +1085,11 @@ void ClusterDeploymentManager::Active::submit_now(Batch batch) {
 
 void ClusterDeploymentManager::Active::on_batch_done(std::uint64_t attempt,
                                                      const std::shared_ptr<Batch>& batch, bool committed) {
-  if (attempt != 0) {
-    const bool serialized = !config_.mutation(mutation::kUnserializedWrites);
-    if (serialized) {
-      if (attempt != attempt_ || !in_flight_) return;  // a late report after a timeout
-      in_flight_ = false;
-      timers_.cancel(write_timer_);
-      write_timer_ = 0;
-    }
+  if (!config_.mutation(mutation::kUnserializedWrites)) {
+    if (attempt != attempt_ || !in_flight_) return;  // a late report after a timeout
+    in_flight_ = false;
+    timers_.cancel(write_timer_);
+    write_timer_ = 0;
   }
   bool touched_targets = false;
   for (const auto& command : batch->commands) {
@@ -1027,7 +1099,18 @@ void ClusterDeploymentManager::Active::on_batch_done(std::uint64_t attempt,
     }
   }
   if (!committed) {
-    for (const auto& command : batch->commands) {
+    revert_intents(*batch);
+    schedule_reconcile(kReconcileAfterFailure);
+  }
+  if (batch->after) batch->after(committed);
+  if (touched_targets) sync_targets();  // targets skipped while these writes were pending
+  flush();
+  pump();
+}
+
+void ClusterDeploymentManager::Active::revert_intents(const Batch& batch) {
+  {
+    for (const auto& command : batch.commands) {
       if (!command.slice || command.kv.op != KvOp::Put) continue;
       auto slice = parse_slice_key(command.kv.key);
       const auto state = parse_slice_value(command.kv.value)->state;
@@ -1043,12 +1126,7 @@ void ClusterDeploymentManager::Active::on_batch_done(std::uint64_t attempt,
         it->second.resend = 0;
       }
     }
-    schedule_reconcile(kReconcileAfterFailure);
   }
-  if (batch->after && attempt != 0) batch->after(committed);
-  if (touched_targets) sync_targets();  // targets skipped while these writes were pending
-  flush();
-  pump();
 }
 
 void ClusterDeploymentManager::Active::arm_resend(const std::string& artifact, const NodeId& node,

@@ -91,7 +91,7 @@ void NodeDeploymentManager::write_on_duty() {
       [committed, life](SubmitOutcome outcome) {
         if (!life.expired() && outcome == SubmitOutcome::Committed) *committed = true;
       });
-  timers_.after(kOnDutyRetry, [this, committed] {
+  on_duty_timer_ = timers_.after(kOnDutyRetry, [this, committed] {
     on_duty_pending_ = false;
     if (!*committed) write_on_duty();
   });
@@ -146,7 +146,12 @@ void NodeDeploymentManager::reconcile_with_store() {
 
 void NodeDeploymentManager::on_kv(const KvNotification& n) {
   if (n.key == node_lifecycle_key(services_.self)) {
-    if (n.origin == KvOrigin::Apply && n.op == KvOp::Remove && active_) write_on_duty();
+    if (n.origin == KvOrigin::Apply && n.op == KvOp::Remove && active_) {
+      // Removed (by a leader that saw this node go): register again at once.
+      timers_.cancel(on_duty_timer_);
+      on_duty_pending_ = false;
+      write_on_duty();
+    }
     return;
   }
   auto slice = parse_slice_key(n.key);

@@ -100,6 +100,7 @@ class NodeDeploymentManager final : public KvListener, public TopologyListener {
   TimerId write_timer_ = 0;
 
   bool on_duty_pending_ = false;
+  TimerId on_duty_timer_ = 0;
 };
 
 }  // namespace aether::engine

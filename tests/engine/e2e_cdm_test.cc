@@ -8,7 +8,7 @@ TEST_CASE("e2e: scaling to 0 unloads every instance") {
   TestWorld world(3);
   world.put_blueprint(one_slice_blueprint("shop", kCart, 3));
   require_converged(world, seconds(60));
-  world.scale(kCartBase, 0);
+  REQUIRE(world.scale(kCartBase, 0));
   require_converged(world, seconds(60));
   CHECK(world.entries(kCart).empty());
   for (const auto& node : world.cluster->configured_nodes())
@@ -60,7 +60,7 @@ TEST_CASE("e2e: scale up adds instances") {
   TestWorld world(5);
   world.put_blueprint(one_slice_blueprint("shop", kCart, 1));
   require_converged(world, seconds(60));
-  world.scale(kCartBase, 4);
+  REQUIRE(world.scale(kCartBase, 4));
   require_converged(world, seconds(60));
   CHECK(world.count_in(kCart, SliceState::Active) == 4);
   require_safe(world);

@@ -132,7 +132,7 @@ TEST_CASE("e2e: after the leader crashes a new leader rebuilds and the cluster c
     {"artifact": "org.example:web:1.0.0", "instances": 3, "depends_on": ["org.example:db:1.0.0"]},
     {"artifact": "org.example:db:1.0.0", "instances": 2}]})");
   require_converged(world, seconds(60));
-  world.scale("org.example:web", 4);
+  REQUIRE(world.scale("org.example:web", 4));
   require_converged(world, seconds(60));
   world.cluster->crash("node-1");
   require_converged(world, seconds(90));

@@ -131,6 +131,8 @@ class TestWorld {
     config.seed = options.seed;
     if (options.tweak) options.tweak(config);
     if (!options.config.leader_timeout_ns) options.config.leader_timeout_ns = config.failure_detection_ns;
+    balance_required_ = options.config.reconciliation == ReconciliationStrategy::Aggressive &&
+                        options.config.auto_rebalancing;
     cluster =
         std::make_unique<sim::SimCluster>(config, trace, make_deployment_runtime_factory(options.config));
     cluster->add_observer(&recorder);
@@ -151,13 +153,15 @@ class TestWorld {
   }
   void remove_blueprint(const std::string& id) { remove(blueprint_key(id)); }
   // As the `scale` step does: read the canonical slice-target, write it back.
-  void scale(const std::string& base, int instances) {
+  // Returns false (writing nothing) if the base has no slice-target.
+  bool scale(const std::string& base, int instances) {
     auto it = cluster->canonical_store().find(slice_target_key(base));
-    REQUIRE(it != cluster->canonical_store().end());
+    if (it == cluster->canonical_store().end()) return false;
     auto target = *parse_slice_target(it->second);
     target.instances = instances;
     target.min_instances = std::min(target.min_instances, instances);
     put(slice_target_key(base), encode_slice_target(target));
+    return true;
   }
 
   // Canonical `slices/*/{artifact}` entries: node -> value.
@@ -262,6 +266,19 @@ class TestWorld {
       if (active != want)
         return artifact + ": " + std::to_string(active) + " ACTIVE, want " + std::to_string(want);
     }
+    if (balance_required_) {
+      std::map<NodeId, int> load;
+      for (const auto& node : eligible) load[node] = 0;
+      for (const auto& [base, artifact] : desired_artifact) {
+        for (const auto& [node, value] : entries(artifact)) ++load[node];
+      }
+      int lo = 1 << 30, hi = 0;
+      for (const auto& [node, n] : load) {
+        lo = std::min(lo, n);
+        hi = std::max(hi, n);
+      }
+      if (!load.empty() && hi - lo > 1) return "live entries per eligible node differ by more than 1";
+    }
     std::map<NodeId, std::set<std::string>> active_keys;
     for (const auto& [key, value] : store) {
       auto slice = parse_slice_key(key);
@@ -293,6 +310,7 @@ class TestWorld {
 
   sim::Trace trace;
   Recorder recorder;
+  bool balance_required_ = false;
   std::unique_ptr<sim::SimCluster> cluster;
 };
 
