@@ -67,9 +67,19 @@ std::optional<std::string> applied_value(const sim::Submitter& s, const std::str
 
 }  // namespace
 
-InvariantSuite::InvariantSuite(ViolationRecorder& recorder, const WorldQueries& world, std::uint64_t seed,
-                               DeferFn defer)
-    : recorder_(recorder), world_(world), seed_(seed), defer_(std::move(defer)) {}
+InvariantSuite::InvariantSuite(ViolationRecorder& recorder, const WorldQueries& world, std::uint64_t seed)
+    : recorder_(recorder), world_(world), seed_(seed) {}
+
+void InvariantSuite::settle(Nanos now) {
+  if (leaders_to_judge_.empty()) return;
+  auto nodes = std::move(leaders_to_judge_);
+  leaders_to_judge_.clear();
+  std::set<NodeId> judged;  // each overlapping pair is reported once
+  for (const auto& node : nodes) {
+    judge_leaders(now, node, judged);
+    judged.insert(node);
+  }
+}
 
 void InvariantSuite::on_decide(Nanos now, std::uint64_t position, const sim::BatchRecord& batch) {
   // The batch judges see the canonical store as it was before the batch.
@@ -197,10 +207,8 @@ void InvariantSuite::on_node_fault(Nanos, const NodeId& node, sim::NodeFault fau
       break;
     case sim::NodeFault::Resume:
       // The resumed node first takes the view and quorum changes that fell due
-      // while it was paused; judge its CDM only after those.
-      if (cdms_.find(node) != nullptr) {
-        defer_([this, node](Nanos later) { judge_leaders(later, node); });
-      }
+      // while it was paused; its CDM is judged at the end of the instant.
+      if (cdms_.find(node) != nullptr) leaders_to_judge_.insert(node);
       break;
     case sim::NodeFault::Pause:
     case sim::NodeFault::Add:
@@ -210,18 +218,19 @@ void InvariantSuite::on_node_fault(Nanos, const NodeId& node, sim::NodeFault fau
 
 void InvariantSuite::on_cdm_activated(Nanos now, const NodeId& node, std::optional<std::uint64_t> tag) {
   cdms_.activated(now, node, tag);
-  judge_leaders(now, node);
+  leaders_to_judge_.insert(node);
 }
 
 void InvariantSuite::on_cdm_deactivated(Nanos, const NodeId& node) {
   cdms_.stopped(node);
 }
 
-void InvariantSuite::judge_leaders(Nanos now, const NodeId& node) {
+void InvariantSuite::judge_leaders(Nanos now, const NodeId& node, const std::set<NodeId>& judged) {
   const auto* mine = cdms_.find(node);
   if (mine == nullptr || !world_.is_up(node) || world_.is_paused(node)) return;
   for (const auto& [other, act] : cdms_.active()) {
-    if (other == node || !world_.is_up(other) || world_.is_paused(other)) continue;
+    if (other == node || judged.count(other) != 0 || !world_.is_up(other) || world_.is_paused(other))
+      continue;
     const bool ordered = mine->tag && act.tag && *mine->tag != *act.tag;
     if (!ordered) {
       recorder_.violation(invariant::kSingleLeaderPerTerm, now, node,

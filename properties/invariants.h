@@ -10,6 +10,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -62,13 +63,14 @@ class CdmTracker {
   std::map<NodeId, Activation> active_;
 };
 
-// Runs `fn(now)` later at the current instant, after the world's topology
-// deliveries at this instant (the runner schedules it on the event loop).
-using DeferFn = std::function<void(std::function<void(Nanos)>)>;
-
 class InvariantSuite : public sim::WorldObserver {
  public:
-  InvariantSuite(ViolationRecorder& recorder, const WorldQueries& world, std::uint64_t seed, DeferFn defer);
+  InvariantSuite(ViolationRecorder& recorder, const WorldQueries& world, std::uint64_t seed);
+
+  // The end of an instant (the runner calls it whenever the next event lies
+  // later): CDMs activated or resumed during the instant are compared with
+  // the other Active CDMs as the instant's deliveries left them.
+  void settle(Nanos now);
 
   const CanonicalStore& canonical() const { return canonical_; }
   const CdmTracker& cdms() const { return cdms_; }
@@ -88,12 +90,12 @@ class InvariantSuite : public sim::WorldObserver {
                      const char* how);
   void judge_lifecycle(Nanos now, std::uint64_t position, const sim::BatchRecord& batch);
   void judge_command_writer(Nanos now, std::uint64_t position, const sim::BatchRecord& batch);
-  void judge_leaders(Nanos now, const NodeId& node);
+  void judge_leaders(Nanos now, const NodeId& node, const std::set<NodeId>& judged);
 
   ViolationRecorder& recorder_;
   const WorldQueries& world_;
   std::uint64_t seed_;
-  DeferFn defer_;
+  std::set<NodeId> leaders_to_judge_;
   CanonicalStore canonical_;
   CdmTracker cdms_;
 };

@@ -141,6 +141,7 @@ void RunMonitor::on_decide(Nanos now, std::uint64_t, const sim::BatchRecord& bat
   touch();
   if (!engine_write(batch)) return;
   ++engine_writes_;
+  last_engine_write_ = now;
   // An engine write at `now` breaks the quiet window of every candidate that
   // began at most `quiet` earlier (candidates begin at the end of an earlier
   // instant, so never at `now` itself).
@@ -266,7 +267,12 @@ void RunMonitor::close_window(Window& w, Nanos end) {
       }
       Blocker blocker = w.last.blocker;
       std::string detail = w.last.detail;
-      if (w.ever_converged && (w.last.converged || blocker > Blocker::WriteLoop)) {
+      // A write loop: the last state judged in the window was converged but
+      // never stayed quiet, or the window saw converged states and engine
+      // writes were still committing around its end; a state that settled
+      // unconverged names its own blocker.
+      const bool still_writing = last_engine_write_ && *last_engine_write_ > w.end - quiet_ns_;
+      if (w.last.converged || (w.ever_converged && still_writing && blocker > Blocker::WriteLoop)) {
         blocker = Blocker::WriteLoop;
         detail = w.detail.empty() ? "engine writes kept committing"
                                   : w.detail + " (engine writes kept committing)";

@@ -135,6 +135,7 @@ class RunMonitor : public sim::WorldObserver {
   std::optional<Window> implicit_;
   ConvergenceOutcome outcome_;
   std::uint64_t engine_writes_ = 0;
+  std::optional<Nanos> last_engine_write_;
 };
 
 }  // namespace aether::properties

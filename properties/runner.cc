@@ -171,12 +171,7 @@ bool Runner::build() {
 
   cluster_ = std::make_unique<sim::SimCluster>(sc, trace_, engine::make_deployment_runtime_factory(config_));
   world_ = std::make_unique<SimWorldQueries>(*cluster_);
-  auto& loop = cluster_->loop();
-  suite_ =
-      std::make_unique<InvariantSuite>(recorder_, *world_, seed_, [&loop](std::function<void(Nanos)> fn) {
-        loop.schedule_at(
-            loop.now(), [&loop, fn = std::move(fn)] { fn(loop.now()); }, sim::Lane::Normal);
-      });
+  suite_ = std::make_unique<InvariantSuite>(recorder_, *world_, seed_);
   ConvergenceRules rules;
   rules.balance =
       config_.reconciliation == engine::ReconciliationStrategy::Aggressive && config_.auto_rebalancing;
@@ -586,7 +581,10 @@ RunResult Runner::run() {
       stopped_ = true;
       break;
     }
-    if (loop.next_time() != loop.now()) monitor_->settle(loop.now());
+    if (loop.next_time() != loop.now()) {
+      suite_->settle(loop.now());
+      monitor_->settle(loop.now());
+    }
   }
   if (!result_.input_error.empty()) {
     result_.verdict = Verdict::InputError;
@@ -599,6 +597,7 @@ RunResult Runner::run() {
     end = end_time();
     if (end != std::numeric_limits<Nanos>::max() && end > loop.now()) loop.run_until(end);
   }
+  suite_->settle(loop.now());
   monitor_->finish(loop.now());
 
   result_.violations = recorder_.violations();

@@ -18,16 +18,8 @@ using engine::SliceState;
 namespace {
 
 struct Feed {
-  explicit Feed(int nodes = 3)
-      : world(nodes), recorder(nullptr), suite(recorder, world, 42, [this](std::function<void(Nanos)> fn) {
-          deferred.push_back(std::move(fn));
-        }) {}
+  explicit Feed(int nodes = 3) : world(nodes), recorder(nullptr), suite(recorder, world, 42) {}
 
-  void run_deferred(Nanos now) {
-    auto pending = std::move(deferred);
-    deferred.clear();
-    for (auto& fn : pending) fn(now);
-  }
   // Decides `b` at the next position.
   void decide(Nanos now, const sim::BatchRecord& b) { suite.on_decide(now, ++position, b); }
   std::size_t fired(const std::string& id) const {
@@ -42,7 +34,6 @@ struct Feed {
 
   FakeWorld world;
   ViolationRecorder recorder;
-  std::vector<std::function<void(Nanos)>> deferred;
   InvariantSuite suite;
   std::uint64_t position = 0;
 };
@@ -164,53 +155,76 @@ TEST_CASE("lifecycle exempts client writes and passes a merged batch legal for a
 TEST_CASE("single-leader-per-term fires when two untagged CDMs are Active at once") {
   Feed f;
   f.suite.on_cdm_activated(1, "node-1", std::nullopt);
+  f.suite.settle(1);
   f.suite.on_cdm_activated(2, "node-2", std::nullopt);
+  CHECK(f.recorder.violations().empty());  // judged at the end of the instant
+  f.suite.settle(2);
   REQUIRE(f.fired(invariant::kSingleLeaderPerTerm) == 1);
   CHECK(f.recorder.violations()[0].node == "node-2");
+  CHECK(f.recorder.violations()[0].time == 2);
 }
 
 TEST_CASE("single-leader-per-term fires on two Active CDMs with the same tag") {
   Feed f;
-  f.suite.on_cdm_activated(1, "node-1", 4);
+  f.suite.on_cdm_activated(2, "node-1", 4);
   f.suite.on_cdm_activated(2, "node-2", 4);
-  CHECK(f.fired(invariant::kSingleLeaderPerTerm) == 1);
+  f.suite.settle(2);
+  CHECK(f.fired(invariant::kSingleLeaderPerTerm) == 1);  // one pair, reported once
 }
 
 TEST_CASE("single-leader-per-term is silent when one tag is strictly greater or the first CDM stopped") {
   Feed f;
   f.suite.on_cdm_activated(1, "node-1", 3);
+  f.suite.settle(1);
   f.suite.on_cdm_activated(2, "node-2", 7);
+  f.suite.settle(2);
   f.suite.on_cdm_deactivated(3, "node-1");
   f.suite.on_cdm_deactivated(3, "node-2");
   f.suite.on_cdm_activated(4, "node-3", std::nullopt);
+  f.suite.settle(4);
   f.suite.on_node_fault(5, "node-3", sim::NodeFault::Crash);
   f.suite.on_cdm_activated(6, "node-1", std::nullopt);
+  f.suite.settle(6);
+  CHECK(f.recorder.violations().empty());
+}
+
+TEST_CASE("single-leader-per-term is silent when the old leader steps down within the same instant") {
+  Feed f;
+  f.suite.on_cdm_activated(1, "node-1", std::nullopt);
+  f.suite.settle(1);
+  f.suite.on_cdm_activated(2, "node-2", std::nullopt);
+  f.suite.on_cdm_deactivated(2, "node-1");  // its quorum loss, delivered later at the same instant
+  f.suite.settle(2);
   CHECK(f.recorder.violations().empty());
 }
 
 TEST_CASE("single-leader-per-term ignores a paused node until it resumes still Active") {
   Feed f;
   f.suite.on_cdm_activated(1, "node-1", std::nullopt);
+  f.suite.settle(1);
   f.world.nodes["node-1"].paused = true;
   f.suite.on_node_fault(2, "node-1", sim::NodeFault::Pause);
   f.suite.on_cdm_activated(3, "node-2", std::nullopt);
+  f.suite.settle(3);
   CHECK(f.recorder.violations().empty());
   f.world.nodes["node-1"].paused = false;
   f.suite.on_node_fault(4, "node-1", sim::NodeFault::Resume);
   CHECK(f.recorder.violations().empty());  // judged after the resume's own topology changes
-  f.run_deferred(4);
+  f.suite.settle(4);
   CHECK(f.fired(invariant::kSingleLeaderPerTerm) == 1);
 }
 
 TEST_CASE("single-leader-per-term is silent when a resumed node steps down at once") {
   Feed f;
   f.suite.on_cdm_activated(1, "node-1", std::nullopt);
+  f.suite.settle(1);
   f.world.nodes["node-1"].paused = true;
   f.suite.on_cdm_activated(3, "node-2", std::nullopt);
+  f.suite.settle(3);
   f.world.nodes["node-1"].paused = false;
   f.suite.on_node_fault(4, "node-1", sim::NodeFault::Resume);
   f.suite.on_cdm_deactivated(4, "node-1");  // its quorum loss, delivered on resume
-  f.run_deferred(4);
+  f.suite.settle(4);
   CHECK(f.recorder.violations().empty());
 }
 
@@ -284,7 +298,7 @@ TEST_CASE("a violation carries the trace events leading to it and is itself trac
   sim::Trace trace;
   FakeWorld world(3);
   ViolationRecorder recorder(&trace);
-  InvariantSuite suite(recorder, world, 1, [](std::function<void(Nanos)>) {});
+  InvariantSuite suite(recorder, world, 1);
   trace.event(1, "kv.decide").u64("position", 1);
   suite.on_engine_assert(2, "node-1", "boom");
   REQUIRE(recorder.violations().size() == 1);

@@ -20,10 +20,7 @@ constexpr Nanos kQuiet = engine::seconds(10);
 
 struct Run {
   Run()
-      : world(3),
-        recorder(nullptr),
-        suite(recorder, world, 1, [](std::function<void(Nanos)>) {}),
-        monitor(suite, world, recorder, {}, kQuiet) {}
+      : world(3), recorder(nullptr), suite(recorder, world, 1), monitor(suite, world, recorder, {}, kQuiet) {}
 
   // Commits `commands` at `now` as a client or engine write.
   void commit(Nanos now, engine::KvBatch commands, const std::string& writer = "client:default") {
@@ -256,4 +253,17 @@ TEST_CASE("expect violates holds only if its invariant fired by the end") {
   CHECK_FALSE(results[1].held);
   CHECK(r.monitor.pinned_invariants() ==
         std::vector<std::string>{invariant::kSingleLeaderPerTerm, invariant::kSliceStore});
+}
+
+TEST_CASE("a state that settles unconverged after the writes stop names its own blocker, not a write loop") {
+  Run r;
+  r.monitor.convergence_owed(0, engine::seconds(60));
+  r.converge(0);
+  r.monitor.settle(0);
+  r.engine_write(engine::seconds(2));
+  r.world.nodes["node-2"].held.clear();  // the KV still says ACTIVE: a ghost
+  r.monitor.on_slice_op_done(engine::seconds(2), "node-2", kCart, sim::SliceOp::Unload, std::nullopt);
+  r.monitor.settle(engine::seconds(2));
+  r.monitor.finish(engine::seconds(60) + kQuiet);
+  CHECK(r.monitor.convergence().blocker == "ghost");
 }
