@@ -1,8 +1,7 @@
 #include "tools/run_command.h"
 
-#include <unistd.h>
-
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <memory>
