@@ -260,7 +260,7 @@ class Runner {
   void progress(std::uint64_t total_runs) {
     if (options_.quiet || total_runs < 2) return;
     const auto now = WallClock::now();
-    if (now - last_progress_ < std::chrono::seconds(2) && totals_.runs != total_runs) return;
+    if (now - last_progress_ < options_.progress_interval && totals_.runs != total_runs) return;
     if (totals_.runs == total_runs && !progress_shown_) return;
     last_progress_ = now;
     progress_shown_ = true;
