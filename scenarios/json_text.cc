@@ -94,8 +94,9 @@ class StrictDomBuilder {
   bool key(json::string_t& name) {
     Frame& frame = frames_.back();
     if (!frame.keys.insert(name).second) {
+      const std::string shown = name.size() > 100 ? name.substr(0, 100) + "..." : name;
       errors_.push_back({file_, member_path(frame.path, name), 0, 0,
-                         fmt::format("duplicate key \"{}\" (each key may appear once)", name)});
+                         fmt::format("duplicate key \"{}\" (each key may appear once)", shown)});
     }
     frame.pending_key = name;
     return true;
