@@ -156,12 +156,6 @@ void SimCluster::set_world_view(std::size_t owner, bool alone) {
   if (alone) bits[owner] = true;
 }
 
-void SimCluster::reevaluate_all_quorums() {
-  for (auto& [id, node] : nodes_) {
-    if (node->up()) node->reevaluate_quorum();
-  }
-}
-
 // ---- node faults --------------------------------------------------------------
 
 void SimCluster::node_fault(const NodeId& node, NodeFault fault, const char* kind) {
@@ -210,7 +204,7 @@ bool SimCluster::resume(const NodeId& node) {
 
 std::optional<NodeId> SimCluster::add_node(std::optional<NodeId> id) {
   const NodeId new_id = id ? *id : "node-" + std::to_string(max_suffix_ + 1);
-  if (nodes_.count(new_id)) return std::nullopt;
+  if (nodes_.count(new_id) || world_->configured.size() >= kMaxSimNodes) return std::nullopt;
   SimNode& node = create_node(new_id);
   world_->configured.insert(new_id);
   node_fault(new_id, NodeFault::Add, "node.add");

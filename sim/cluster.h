@@ -24,6 +24,9 @@
 
 namespace aether::sim {
 
+// The documented node limit (simulation.md §1): add_node refuses beyond it.
+constexpr std::size_t kMaxSimNodes = 2000;
+
 // Client writes are retried this often until they commit.
 constexpr Nanos kClientRetryNs = engine::millis(500);
 
@@ -49,7 +52,8 @@ class SimCluster {
   bool restart(const NodeId& node);
   bool pause(const NodeId& node);
   bool resume(const NodeId& node);
-  // The new node's id (default node-<k+1>), or nullopt if `id` was ever used.
+  // The new node's id (default node-<k+1>), or nullopt if `id` was ever used
+  // or kMaxSimNodes nodes are configured already.
   std::optional<NodeId> add_node(std::optional<NodeId> id = std::nullopt);
   bool remove_node(const NodeId& node);
 
@@ -133,7 +137,6 @@ class SimCluster {
   // Only the pairs of `node` (a change that concerns no other pair).
   void refresh_links_of(const NodeId& node);
   void pair_timer(std::size_t i, std::size_t j);
-  void reevaluate_all_quorums();
   std::vector<NodeId> world_view(std::size_t owner) const;
   // Clears a node's world view; `alone`: it holds only itself (a fresh start).
   void set_world_view(std::size_t owner, bool alone);

@@ -581,8 +581,11 @@ void SimNode::real_submit(const std::string& writer, engine::KvBatch batch,
   submitter.node = id_;
   submitter.writer = writer;
   if (runtime_) {
-    submitter.cdm_active = runtime_->cdm_active();
-    if (submitter.cdm_active) submitter.cdm_tag = runtime_->cdm_activation_tag();
+    guarded([&] {
+      submitter.cdm_active = runtime_->cdm_active();
+      if (submitter.cdm_active) submitter.cdm_tag = runtime_->cdm_activation_tag();
+    });
+    if (failing_) return;
   }
   for (const auto& command : batch) submitter.applied[command.key] = store_.get(command.key);
   submitter.submitted_at = world_.now();

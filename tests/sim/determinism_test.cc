@@ -46,7 +46,11 @@ TEST_CASE("replica consistency: a node at decided position p holds the canonical
         Trace trace;
         Journal journal;
         ReplicaChecker checker;
-        SimCluster cluster(config_of(5, seed), trace, journal_factory(journal));
+        SimConfig config = config_of(5, seed);
+        config.network.drop_ppm = (seed % 3) * 100'000;  // retransmissions
+        config.network.duplicate_ppm = (seed % 2) * 200'000;
+        config.kv_order = seed % 4 == 0 ? KvOrderMode::Adversarial : KvOrderMode::Seeded;
+        SimCluster cluster(config, trace, journal_factory(journal));
         cluster.add_observer(&checker);
         play_schedule(cluster, ops);
         RC_ASSERT(checker.failures.empty());
