@@ -149,6 +149,7 @@ class ClusterDeploymentManager::Active
   bool dependencies_ready(const Desired& desired) const;
   std::vector<NodeId> eligible_nodes() const;
   bool eligible(const NodeId& node) const;
+  bool on_duty(const NodeId& node) const;  // committed node-lifecycle is ON_DUTY
   int live_count(const std::string& artifact) const;
 
   // Commands (recorded in memory at once, written through the serialized queue).
@@ -706,14 +707,17 @@ void ClusterDeploymentManager::Active::reconcile() {
 std::vector<NodeId> ClusterDeploymentManager::Active::eligible_nodes() const {
   std::vector<NodeId> out;
   for (const auto& node : services_.topology.view()) {
-    if (eligible(node)) out.push_back(node);
+    if (on_duty(node)) out.push_back(node);
   }
   return out;
 }
 
 bool ClusterDeploymentManager::Active::eligible(const NodeId& node) const {
   const auto view = services_.topology.view();
-  if (!std::binary_search(view.begin(), view.end(), node)) return false;
+  return std::binary_search(view.begin(), view.end(), node) && on_duty(node);
+}
+
+bool ClusterDeploymentManager::Active::on_duty(const NodeId& node) const {
   if (config_.mutation(mutation::kIgnoreEligibility)) return true;
   auto it = lifecycle_.find(node);
   return it != lifecycle_.end() && parse_node_lifecycle(it->second) == NodeLifecycle::OnDuty;

@@ -139,3 +139,62 @@ TEST_CASE("e2e: two quick blueprint edits converge to the second") {
   CHECK(world.count_in(kCart2, SliceState::Active) == 2);
   require_safe(world);
 }
+
+TEST_CASE("e2e: a committed ACTIVATE the node does not answer is re-sent after command_timeout") {
+  TestWorld world(3, [](WorldOptions& o) {
+    o.config.command_timeout_ns = seconds(10);
+    o.tweak = [](aether::sim::SimConfig& c) { c.failure_detection_ns = seconds(60); };
+  });
+  bool paused = false;
+  NodeId holder;
+  world.recorder.on_slice_start = [&](const NodeId& node, const std::string& artifact,
+                                      aether::sim::SliceOp op) {
+    if (paused || artifact != kCart || op != aether::sim::SliceOp::Load) return;
+    paused = true;
+    holder = node;
+  };
+  world.put_blueprint(one_slice_blueprint("data", kDb, 1));  // occupies node-1, the leader
+  require_converged(world, seconds(60));
+  world.put_blueprint(one_slice_blueprint("shop", kCart, 1));
+  REQUIRE(world.run_until([&] { return world.count_in(kCart, SliceState::Loaded) == 1; }, seconds(30)));
+  REQUIRE(paused);
+  REQUIRE(holder != "node-1");
+  world.cluster->pause(holder);  // it will not answer the ACTIVATE the leader writes now
+  REQUIRE(world.run_until([&] { return world.count_in(kCart, SliceState::Activate) == 1; }, seconds(5)));
+  world.run_for(seconds(25));
+  CHECK(world.recorder.counter("resent-commands") >= 1);
+  world.cluster->resume(holder);
+  require_converged(world, seconds(60));
+  require_safe(world);
+}
+
+TEST_CASE("e2e: a node without quorum writes nothing") {
+  TestWorld world(3);
+  world.put_blueprint(one_slice_blueprint("shop", kCart, 3));
+  require_converged(world, seconds(60));
+  world.cluster->isolate("node-3");
+  world.run_for(seconds(3));
+  REQUIRE_FALSE(world.cluster->has_quorum("node-3"));
+  const auto before = world.recorder.submits.size();
+  std::size_t from_node3 = 0;
+  world.run_for(seconds(30));
+  for (std::size_t i = before; i < world.recorder.submits.size(); ++i) {
+    from_node3 += world.recorder.submits[i].node == "node-3" ? 1 : 0;
+  }
+  CHECK(from_node3 == 0);
+  CHECK(world.cluster->slice_holdings("node-3").size() == 1);  // it keeps what it had loaded
+  world.cluster->heal();
+  require_converged(world, seconds(90));
+  require_safe(world);
+}
+
+TEST_CASE("e2e: a blueprint not fully ACTIVE within blueprint_processing_timeout is reported") {
+  TestWorld world(3, [](WorldOptions& o) { o.config.blueprint_processing_timeout_ns = seconds(20); });
+  world.cluster->set_slice_failure_rule({kDb, aether::sim::FailurePhase::Load, 0, aether::sim::kPpmOne});
+  world.put_blueprint(one_slice_blueprint("data", kDb, 1));
+  world.put_blueprint(one_slice_blueprint("shop", kCart, 2));
+  world.run_for(seconds(40));
+  CHECK(world.recorder.counter("blueprints-over-processing-timeout") == 1);  // data only
+  CHECK(world.count_in(kCart, SliceState::Active) == 2);
+  require_safe(world);
+}
