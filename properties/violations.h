@@ -32,7 +32,9 @@ class ViolationRecorder {
  public:
   // `trace` may be null (hand-made feeds in tests); then violations carry no
   // events and nothing is written to a trace.
-  explicit ViolationRecorder(sim::Trace* trace) : trace_(trace) {}
+  // The reported counts start at 0 so that a report always lists them.
+  explicit ViolationRecorder(sim::Trace* trace)
+      : trace_(trace), reported_{{"late-commit", 0}, {"lost-update", 0}} {}
 
   void violation(const std::string& invariant, Nanos time, const std::string& node,
                  const std::string& message);

@@ -306,3 +306,9 @@ TEST_CASE("a violation carries the trace events leading to it and is itself trac
   CHECK(recorder.violations()[0].events[0].find("kv.decide") != std::string::npos);
   CHECK(trace.recent(1)[0].find("check.violation") != std::string::npos);
 }
+
+TEST_CASE("reported counts start at zero so that every report lists them") {
+  Feed f;
+  CHECK(f.recorder.reported() ==
+        std::map<std::string, std::int64_t>{{reported::kLateCommit, 0}, {reported::kLostUpdate, 0}});
+}

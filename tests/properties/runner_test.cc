@@ -310,3 +310,28 @@ TEST_CASE("every invariant stays silent on correct runs with crashes, partitions
     CHECK(r.violations.empty());
   }
 }
+
+// node-3 is DECOMMISSIONED (a client's raw write), so it never goes ON_DUTY.
+ScenarioBuilder decommissioned_node(bool place_anywhere) {
+  ScenarioBuilder b(3);
+  if (place_anywhere) b.config({{"mutations", {engine::mutation::kIgnoreEligibility}}});
+  b.step(seconds(1), scenarios::KvPutStep{"node-lifecycle/node-3", "DECOMMISSIONED", "default"})
+      .blueprint(seconds(2), "shop", kCart, 3);
+  return b;
+}
+
+TEST_CASE("convergence owes only the eligible nodes' share when a node is never ON_DUTY") {
+  const auto r = run(decommissioned_node(false).get());
+  INFO(describe(r));
+  CHECK(r.verdict == Verdict::Pass);
+  CHECK(r.convergence.held);
+}
+
+TEST_CASE("blocker: node never ON_DUTY on the mutation that places instances on ineligible nodes") {
+  const auto r = run(decommissioned_node(true).get());
+  INFO(describe(r));
+  CHECK(r.verdict == Verdict::Fail);
+  CHECK_FALSE(r.convergence.held);
+  CHECK(r.convergence.blocker == "node never ON_DUTY");
+  CHECK(r.convergence.detail.find("node-3") != std::string::npos);
+}
