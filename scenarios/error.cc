@@ -36,6 +36,9 @@ std::string quoted(const std::string& key) {
 }  // namespace
 
 std::string member_path(const std::string& parent, const std::string& key) {
+  // No legitimate key is this long; keep paths (and error lines) short.
+  constexpr std::size_t kMaxKeyInPath = 100;
+  if (key.size() > kMaxKeyInPath) return parent + "[" + quoted(key.substr(0, kMaxKeyInPath) + "...") + "]";
   if (!is_plain_key(key)) return parent + "[" + quoted(key) + "]";
   return parent.empty() ? key : parent + "." + key;
 }

@@ -94,8 +94,9 @@ class StrictDomBuilder {
   bool key(json::string_t& name) {
     Frame& frame = frames_.back();
     if (!frame.keys.insert(name).second) {
+      const std::string shown = name.size() > 100 ? name.substr(0, 100) + "..." : name;
       errors_.push_back({file_, member_path(frame.path, name), 0, 0,
-                         fmt::format("duplicate key \"{}\" (each key may appear once)", name)});
+                         fmt::format("duplicate key \"{}\" (each key may appear once)", shown)});
     }
     frame.pending_key = name;
     return true;
@@ -114,7 +115,7 @@ class StrictDomBuilder {
     return false;
   }
 
-  bool depth_exceeded() const { return depth_exceeded_; }
+  bool aborted() const { return depth_exceeded_ || too_many_; }
 
  private:
   struct Frame {
@@ -136,12 +137,22 @@ class StrictDomBuilder {
     return {&frame.value->back(), index_path(frame.path, frame.next_index++)};
   }
 
+  bool count_value() {
+    if (++values_ <= kMaxJsonValues) return true;
+    too_many_ = true;
+    errors_.push_back(
+        {file_, "", 0, 0, fmt::format("more than {} JSON values in one file (the limit)", kMaxJsonValues)});
+    return false;
+  }
+
   bool put(json value) {
+    if (!count_value()) return false;
     *slot().first = std::move(value);
     return true;
   }
 
   bool open(json value) {
+    if (!count_value()) return false;
     if (frames_.size() >= kMaxNestingDepth) {
       depth_exceeded_ = true;
       const std::string where = frames_.empty() ? "" : frames_.back().path;
@@ -167,6 +178,8 @@ class StrictDomBuilder {
   std::vector<ScenarioError>& errors_;
   std::vector<Frame> frames_;
   bool depth_exceeded_ = false;
+  bool too_many_ = false;
+  std::size_t values_ = 0;
 };
 
 }  // namespace
@@ -188,7 +201,7 @@ bool parse_json_text(std::string_view text, const std::string& file, nlohmann::j
   StrictDomBuilder builder(out, file, stripped.text, errors);
   const bool ok = nlohmann::json::sax_parse(stripped.text, &builder, nlohmann::json::input_format_t::json,
                                             /*strict=*/true);
-  if (!ok || builder.depth_exceeded()) {
+  if (!ok || builder.aborted()) {
     out = nlohmann::json();
     return false;
   }

@@ -20,6 +20,9 @@ namespace aether::scenarios {
 // Documented input limits (docs/scenario-format.md, "Limits").
 constexpr std::size_t kMaxFileBytes = 16 * 1024 * 1024;
 constexpr std::size_t kMaxNestingDepth = 64;
+// JSON values (scalars, objects, arrays) in one file: bounds the memory of the
+// parsed document (a legitimate file at the step limit has far fewer).
+constexpr std::size_t kMaxJsonValues = 2'000'000;
 // At most this many errors are listed; one more line says how many were left out.
 constexpr std::size_t kMaxListedErrors = 200;
 

@@ -69,6 +69,7 @@ constexpr std::uint64_t kMaxMaxEvents = 1'000'000'000'000ULL;
 constexpr std::size_t kMaxKeyBytes = 1024;
 constexpr std::size_t kMaxValueBytes = 1024 * 1024;
 constexpr std::size_t kMaxTextBytes = 4096;
+constexpr std::size_t kMaxShownKeyBytes = 100;
 
 std::vector<std::string> step_keys() {
   std::vector<std::string> keys = {"at", "client"};
@@ -116,7 +117,11 @@ class Validator {
  public:
   Validator(std::string file, std::vector<ScenarioError>& errors) : file_(std::move(file)), errors_(errors) {}
 
+  // Messages can quote the input (and the engine's parsers do); a few
+  // hundred bytes say what is wrong, a quoted 10 MB string does not.
   void error(const std::string& path, std::string message) {
+    constexpr std::size_t kMaxMessageBytes = 600;
+    if (message.size() > kMaxMessageBytes) message = message.substr(0, kMaxMessageBytes) + "...";
     errors_.push_back({file_, path, 0, 0, std::move(message)});
   }
 
@@ -176,8 +181,12 @@ class Validator {
   void check_keys(const json& object, const std::string& path, const std::vector<std::string>& allowed) {
     for (const auto& [key, value] : object.items()) {
       if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) continue;
-      std::string message = fmt::format("unknown key \"{}\"", key);
-      if (auto near = engine::closest_name(key, allowed)) {
+      // Long keys are shown shortened and get no suggestion (the edit
+      // distance would cost time proportional to their length).
+      const bool long_key = key.size() > kMaxShownKeyBytes;
+      std::string message =
+          fmt::format("unknown key \"{}{}\"", key.substr(0, kMaxShownKeyBytes), long_key ? "..." : "");
+      if (auto near = long_key ? std::nullopt : engine::closest_name(key, allowed)) {
         message += fmt::format(" (did you mean \"{}\"?)", *near);
       } else {
         message += fmt::format(" (expected one of: {})", fmt::join(allowed, ", "));
@@ -230,9 +239,14 @@ class Validator {
       error(path, fmt::format("must be a duration string such as \"500ms\", not {}", type_name(value)));
       return std::nullopt;
     }
+    const auto& text = value.get_ref<const std::string&>();
+    if (text.size() > 32) {
+      error(path, fmt::format("bad duration \"{}...\": far too long for a duration", text.substr(0, 32)));
+      return std::nullopt;
+    }
     std::string why;
-    auto ns = engine::parse_duration(value.get_ref<const std::string&>(), &why);
-    if (!ns) error(path, fmt::format("bad duration \"{}\": {}", value.get_ref<const std::string&>(), why));
+    auto ns = engine::parse_duration(text, &why);
+    if (!ns) error(path, fmt::format("bad duration \"{}\": {}", text, why));
     return ns;
   }
 

@@ -1,8 +1,7 @@
 #include "tools/run_command.h"
 
-#include <unistd.h>
-
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <memory>
@@ -11,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "properties/runner.h"
+#include "tools/trace_compare.h"
 
 #ifndef AETHER_VERSION
 #define AETHER_VERSION "unknown"
@@ -78,28 +78,13 @@ int exit_code_of(Verdict verdict) {
   return 3;
 }
 
-// 64-bit FNV-1a of a trace line, to compare two runs event by event without
-// keeping every line.
-std::uint64_t line_digest(const std::string& line) {
-  std::uint64_t h = 14695981039346656037ULL;
-  for (unsigned char c : line) {
-    h ^= c;
-    h *= 1099511628211ULL;
-  }
-  return h;
-}
-
-struct Divergence {
-  std::uint64_t index = 0;  // 0-based trace line
-  std::string first_line;   // run 1's line at index ("" if run 1 ended before it)
-  std::string second_line;  // run 2's line at index ("" if run 2 ended before it)
-  std::string last_common;  // the line before, on which both agreed
-};
-
 struct Totals {
   std::uint64_t runs = 0;
   std::uint64_t by_verdict[4] = {0, 0, 0, 0};
   int exit_code = 0;
+  std::uint64_t events = 0;  // over all runs (first run of each determinism pair)
+  double simulated_s = 0;    // over all runs
+  double run_wall_s = 0;     // wall time inside the runs, without loading
 };
 
 class Runner {
@@ -118,12 +103,18 @@ class Runner {
       }
     }
     const double wall_s = std::chrono::duration<double>(WallClock::now() - start).count();
+    std::string stats;
+    if (options_.stats) {
+      const double wall = std::max(totals_.run_wall_s, 1e-9);
+      stats = fmt::format(" (events={} events/s={:.0f} sim-s/wall-s={:.1f})", totals_.events,
+                          static_cast<double>(totals_.events) / wall, totals_.simulated_s / wall);
+    }
     out_ << fmt::format(
-        "{}: {} run{}, {} passed, {} failed, {} input error{}, {} framework error{} in {:.2f}s wall; "
+        "{}: {} run{}, {} passed, {} failed, {} input error{}, {} framework error{} in {:.2f}s wall{}; "
         "exit {}\n",
         version_string(), totals_.runs, totals_.runs == 1 ? "" : "s", totals_.by_verdict[0],
         totals_.by_verdict[1], totals_.by_verdict[2], totals_.by_verdict[2] == 1 ? "" : "s",
-        totals_.by_verdict[3], totals_.by_verdict[3] == 1 ? "" : "s", wall_s, totals_.exit_code);
+        totals_.by_verdict[3], totals_.by_verdict[3] == 1 ? "" : "s", wall_s, stats, totals_.exit_code);
     return totals_.exit_code;
   }
 
@@ -141,10 +132,10 @@ class Runner {
       }
       run_options.trace_jsonl = trace.get();
     }
-    std::vector<std::uint64_t> digests;
+    TraceComparer comparer;
     if (options_.check_determinism) {
-      run_options.trace_line_observer = [&digests](std::uint64_t, const std::string& line) {
-        digests.push_back(line_digest(line));
+      run_options.trace_line_observer = [&comparer](std::uint64_t, const std::string& line) {
+        comparer.record_first(line);
       };
     }
     const auto start = WallClock::now();
@@ -153,15 +144,19 @@ class Runner {
     trace.reset();
 
     std::optional<Divergence> divergence;
+    std::string first_line;
     std::string determinism_note;
     if (options_.check_determinism && result.verdict != Verdict::InputError) {
-      divergence = replay_and_compare(scenario, seed, digests, result, determinism_note);
+      divergence = replay_and_compare(scenario, seed, comparer, result, first_line, determinism_note);
     }
     Verdict verdict = result.verdict;
     if (divergence || !determinism_note.empty()) verdict = Verdict::FrameworkError;
     record(verdict);
+    totals_.events += result.events;
+    totals_.simulated_s += static_cast<double>(result.simulated_end) / 1e9;
+    totals_.run_wall_s += wall_s;
     if (!options_.quiet || verdict != Verdict::Pass) {
-      print_run(scenario, seed, result, verdict, wall_s, divergence, determinism_note);
+      print_run(scenario, seed, result, verdict, wall_s, divergence, first_line, determinism_note);
     }
     progress(total_runs);
   }
@@ -179,36 +174,27 @@ class Runner {
   }
 
   // Runs the scenario again and names the first trace line where the two
-  // runs differ (nullopt if none).
+  // runs differ (nullopt if none); `first_line` gets run 1's version of that
+  // line from a third run.
   std::optional<Divergence> replay_and_compare(const scenarios::Scenario& scenario, std::uint64_t seed,
-                                               const std::vector<std::uint64_t>& first_digests,
-                                               const RunResult& first, std::string& note) {
-    std::optional<Divergence> found;
-    std::uint64_t index = 0;
-    std::string previous;
+                                               TraceComparer& comparer, const RunResult& first,
+                                               std::string& first_line, std::string& note) {
     RunOptions again;
     again.seed = seed;
-    again.trace_line_observer = [&](std::uint64_t, const std::string& line) {
-      if (!found) {
-        if (index >= first_digests.size() || first_digests[index] != line_digest(line)) {
-          found = Divergence{index, "", line, previous};
-        }
-        previous = line;
-      }
-      ++index;
+    again.trace_line_observer = [&comparer](std::uint64_t, const std::string& line) {
+      comparer.compare_second(line);
     };
     const RunResult second = guarded_run(scenario, again);
-    if (!found && index != first_digests.size()) found = Divergence{index, "(a further event)", "", previous};
-    if (found && found->index < first_digests.size()) {
-      // Fetch run 1's version of the line by replaying up to it.
+    const std::optional<Divergence> found = comparer.result();
+    if (found && !found->first_ended) {
       std::uint64_t i = 0;
       RunOptions third;
       third.seed = seed;
       third.trace_line_observer = [&](std::uint64_t, const std::string& line) {
-        if (i++ == found->index) found->first_line = line;
+        if (i++ == found->index) first_line = line;
       };
       guarded_run(scenario, third);
-      if (found->first_line.empty()) found->first_line = "(not reproduced by a third run)";
+      if (first_line.empty()) first_line = "(not reproduced by a third run)";
     }
     if (!found && (second.trace_hash != first.trace_hash || second.verdict != first.verdict)) {
       note = fmt::format("same trace lines but trace hash {:016x} vs {:016x}, verdict {} vs {}",
@@ -225,7 +211,8 @@ class Runner {
   }
 
   void print_run(const scenarios::Scenario& scenario, std::uint64_t seed, const RunResult& r, Verdict verdict,
-                 double wall_s, const std::optional<Divergence>& divergence, const std::string& note) {
+                 double wall_s, const std::optional<Divergence>& divergence, const std::string& first_line,
+                 const std::string& note) {
     std::string line =
         fmt::format("{} {} seed={} sim={} wall={:.3f}s events={} hash={:016x}", verdict_label(verdict),
                     scenario.name, seed, sim_seconds(r.simulated_end), wall_s, r.events, r.trace_hash);
@@ -264,9 +251,8 @@ class Runner {
       out_ << fmt::format("  nondeterminism: the two runs first differ at trace event {}\n",
                           divergence->index);
       if (!divergence->last_common.empty()) out_ << "    both  | " << divergence->last_common << "\n";
-      out_ << "    run 1 | " << (divergence->first_line.empty() ? "(ended)" : divergence->first_line) << "\n";
-      out_ << "    run 2 | " << (divergence->second_line.empty() ? "(ended)" : divergence->second_line)
-           << "\n";
+      out_ << "    run 1 | " << (divergence->first_ended ? "(ended)" : first_line) << "\n";
+      out_ << "    run 2 | " << (divergence->second_ended ? "(ended)" : divergence->second_line) << "\n";
     }
     if (!note.empty()) out_ << "  nondeterminism: " << note << "\n";
   }
@@ -274,7 +260,7 @@ class Runner {
   void progress(std::uint64_t total_runs) {
     if (options_.quiet || total_runs < 2) return;
     const auto now = WallClock::now();
-    if (now - last_progress_ < std::chrono::seconds(2) && totals_.runs != total_runs) return;
+    if (now - last_progress_ < options_.progress_interval && totals_.runs != total_runs) return;
     if (totals_.runs == total_runs && !progress_shown_) return;
     last_progress_ = now;
     progress_shown_ = true;

@@ -4,6 +4,7 @@
 // the simulated world.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <iosfwd>
 #include <optional>
@@ -23,6 +24,9 @@ struct RunCommandOptions {
   bool stats = false;
   bool quiet = false;
   bool check_determinism = false;
+  // Long sweeps print a progress line on stderr at most this often (not with
+  // quiet); the CLI uses 2s.
+  std::chrono::milliseconds progress_interval{2000};
 };
 
 // Returns the process exit code (0 pass, 1 a check failed, 2 bad input or

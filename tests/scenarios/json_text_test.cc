@@ -70,6 +70,15 @@ TEST_CASE("nesting just within the limit is parsed") {
   CHECK(errors.empty());
 }
 
+TEST_CASE("a document with more values than the limit is refused") {
+  std::string text = "[0";
+  for (std::size_t i = 0; i < kMaxJsonValues; ++i) text += ",0";
+  text += "]";
+  const auto errors = errors_of(text);
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0].message == "more than 2000000 JSON values in one file (the limit)");
+}
+
 TEST_CASE("a file above the size limit is refused before parsing") {
   const std::string big(kMaxFileBytes + 1, ' ');
   const auto errors = errors_of(big);

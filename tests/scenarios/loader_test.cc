@@ -110,6 +110,27 @@ TEST_CASE("an unknown key far from every known one lists the allowed keys") {
   CHECK(has_error(errors, "zzzzzzzz", "expected one of: name, description, seed"));
 }
 
+TEST_CASE("a very long unknown key is shortened in the path and the message") {
+  const std::string key(1'000'000, 'k');
+  const auto errors = errors_of(R"({"cluster": {"nodes": 1}, "steps": [], ")" + key + R"(": 1})");
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0].path == "[\"" + std::string(100, 'k') + "...\"]");
+  CHECK(errors[0].message == "unknown key \"" + std::string(100, 'k') +
+                                 "...\" (expected one of: name, description, "
+                                 "seed, cluster, config, run_for, max_events, check_convergence, steps)");
+}
+
+TEST_CASE("error messages never quote megabytes of input") {
+  const std::string huge(1'000'000, '9');
+  const auto errors = errors_of(with_steps(R"({"at": ")" + huge + R"(s", "crash": "node-1"},
+    {"at": "1s", "kv_remove": ")" + huge + R"("},
+    {"at": "1s", "slice_failures": {"artifact": "org.example:)" +
+                                           huge + R"(:1.0.0", "fatal": 1}})"));
+  INFO(listing(errors).substr(0, 2000));
+  REQUIRE(errors.size() == 3);
+  for (const auto& e : errors) CHECK(format_error(e).size() < 1000);
+}
+
 TEST_CASE("a misspelt step kind is an unknown key with a suggestion") {
   const auto errors = errors_of(with_steps(R"({"at": "1s", "crahs": "node-1"})"));
   INFO(listing(errors));

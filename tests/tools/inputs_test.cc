@@ -16,7 +16,9 @@ fs::path scratch(const std::string& name) {
   fs::create_directories(dir);
   return dir;
 }
-void touch(const fs::path& path) { std::ofstream(path) << "{}"; }
+void touch(const fs::path& path) {
+  std::ofstream(path) << "{}";
+}
 }  // namespace
 
 TEST_CASE("a directory means the *.json files directly in it, sorted by path") {
