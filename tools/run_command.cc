@@ -50,32 +50,11 @@ std::string quote_argument(const std::string& text) {
   return out + "'";
 }
 
-const char* verdict_label(Verdict verdict) {
-  switch (verdict) {
-    case Verdict::Pass:
-      return "PASS";
-    case Verdict::Fail:
-      return "FAIL";
-    case Verdict::InputError:
-      return "INPUT-ERROR";
-    case Verdict::FrameworkError:
-      return "FRAMEWORK-ERROR";
-  }
-  return "?";
-}
-
-int exit_code_of(Verdict verdict) {
-  switch (verdict) {
-    case Verdict::Pass:
-      return 0;
-    case Verdict::Fail:
-      return 1;
-    case Verdict::InputError:
-      return 2;
-    case Verdict::FrameworkError:
-      return 3;
-  }
-  return 3;
+// The verdict as printed on a run line: the runner's name in capitals.
+std::string verdict_label(Verdict verdict) {
+  std::string label = properties::verdict_name(verdict);
+  for (char& c : label) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return label;
 }
 
 struct Totals {
@@ -207,7 +186,7 @@ class Runner {
   void record(Verdict verdict) {
     ++totals_.runs;
     ++totals_.by_verdict[static_cast<int>(verdict)];
-    totals_.exit_code = std::max(totals_.exit_code, exit_code_of(verdict));
+    totals_.exit_code = std::max(totals_.exit_code, properties::verdict_exit_code(verdict));
   }
 
   void print_run(const scenarios::Scenario& scenario, std::uint64_t seed, const RunResult& r, Verdict verdict,
