@@ -26,9 +26,9 @@ using engine::NodeId;
 // One submitter of a batch. A merged batch has several.
 struct Submitter {
   NodeId node;
-  std::string writer;  // "client:<name>", "cdm", "ndm" or "leader-manager"
-  bool cdm_active = false;                   // the submitter's CDM state at submit
-  std::optional<std::uint64_t> cdm_tag;      // its activation tag, if Active
+  std::string writer;                    // "client:<name>", "cdm", "ndm" or "leader-manager"
+  bool cdm_active = false;               // the submitter's CDM state at submit
+  std::optional<std::uint64_t> cdm_tag;  // its activation tag, if Active
   // For each key the batch touches: the value the submitter had applied at
   // submit (nullopt: absent).
   std::map<std::string, std::optional<std::string>> applied;
