@@ -152,6 +152,28 @@ TEST_CASE("lifecycle exempts client writes and passes a merged batch legal for a
   CHECK(f.recorder.violations().empty());
 }
 
+TEST_CASE("lifecycle judges a merged batch whole: legal command by command for different writers fails") {
+  // The batch's first command is an edge only for the NDM of node-2 (LOADING
+  // -> LOADED), the second only for the CDM (Remove of a key it could not
+  // parse is the CDM's, not an NDM's). No single writer may write both.
+  Feed f;
+  const std::string other = "slices/node-2/org.example:shop:1.0.0";
+  std::map<std::string, std::optional<std::string>> applied = {{kKey, slice_value(SliceState::Loading)},
+                                                               {other, std::string("not json")}};
+  f.decide(1, batch({KvCommand::put(kKey, slice_value(SliceState::Loaded)), KvCommand::remove(other)},
+                    {submitter("node-2", "ndm", applied), submitter("node-1", "cdm", applied, true)}));
+  REQUIRE(f.fired(invariant::kLifecycle) == 1);
+  CHECK(f.recorder.violations()[0].message.find("any of its writers") != std::string::npos);
+
+  // Each command alone, merged the same way, is legal for one of the writers.
+  Feed g;
+  g.decide(1, batch({KvCommand::put(kKey, slice_value(SliceState::Loaded))},
+                    {submitter("node-2", "ndm", applied), submitter("node-1", "cdm", applied, true)}));
+  g.decide(2, batch({KvCommand::remove(other)},
+                    {submitter("node-2", "ndm", applied), submitter("node-1", "cdm", applied, true)}));
+  CHECK(g.recorder.violations().empty());
+}
+
 TEST_CASE("single-leader-per-term fires when two untagged CDMs are Active at once") {
   Feed f;
   f.suite.on_cdm_activated(1, "node-1", std::nullopt);
