@@ -53,8 +53,8 @@ enum class KvOrigin : std::uint8_t {
 struct KvNotification {
   KvOp op = KvOp::Put;
   std::string key;
-  std::string value;       // the new value for Put; empty for Remove
-  std::uint64_t position;  // decided position of the batch (restore: snapshot position)
+  std::string value;           // the new value for Put; empty for Remove
+  std::uint64_t position = 0;  // decided position of the batch (restore: snapshot position)
   KvOrigin origin = KvOrigin::Apply;
 };
 

@@ -9,7 +9,7 @@ packages=(
   libboost-graph-dev libboost-program-options-dev libfmt-dev nlohmann-json3-dev
   catch2 librapidcheck-dev libbenchmark-dev
   python3 python3-jsonschema
-  clang clang-format libclang-rt-14-dev
+  clang clang-format libclang-rt-dev
 )
 
 missing=()

@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
 """Determinism lint for the simulated world.
 
-Fails when engine/ or sim/ (or any directory given) uses a source of
+Fails when engine/, sim/, properties/ or scenarios/ (or any directory given) uses a source of
 nondeterminism: a wall clock, time(), rand()/srand(), std::random_device, a
 <random> distribution or engine, threads, or an unordered_* container
 (iteration order is unspecified). A line may opt out with a comment
 `// determinism-ok: <reason>`; the reason is required.
 
-Usage: determinism_lint.py [DIR...]   (default: engine sim, relative to the repo)
+Usage: determinism_lint.py [DIR...]   (default: engine sim properties scenarios, in the repo)
 Exit 0 when clean, 1 with one line per finding (file:line: rule: text).
 """
 import os
@@ -87,7 +87,7 @@ def lint_file(path):
 
 def main(argv):
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    dirs = argv[1:] or [os.path.join(root, "engine"), os.path.join(root, "sim")]
+    dirs = argv[1:] or [os.path.join(root, d) for d in ("engine", "sim", "properties", "scenarios")]
     findings = []
     scanned = 0
     for directory in dirs:
