@@ -204,6 +204,11 @@ class Runner {
     line += fmt::format(" replay: {} run {} --seed {}", quote_argument(options_.program),
                         quote_argument(scenario.file), seed);
     out_ << line << "\n";
+    const auto& c = r.convergence;
+    if (c.checked && !c.owed && !c.not_owed_reason.empty()) {
+      // A pass that judged safety only says so: convergence was not owed.
+      out_ << fmt::format("  convergence not owed: {}\n", c.not_owed_reason);
+    }
     if (verdict == Verdict::Pass) return;
     if (!r.input_error.empty()) out_ << fmt::format("  input error: {}: {}\n", scenario.file, r.input_error);
     if (!r.framework_error.empty()) out_ << fmt::format("  framework error: {}\n", r.framework_error);
@@ -221,7 +226,6 @@ class Runner {
       out_ << fmt::format("  expectation {} ({}) did not hold{}\n", e.path, e.description,
                           e.detail.empty() ? "" : ": " + e.detail);
     }
-    const auto& c = r.convergence;
     if (c.checked && c.owed && !c.held) {
       out_ << fmt::format("  not converged: blocker {}{}\n", c.blocker.empty() ? "?" : c.blocker,
                           c.detail.empty() ? "" : ": " + c.detail);
