@@ -38,6 +38,8 @@ void check_keys(const Json& object, const std::string& path, const std::vector<s
 
 struct RawSlice {
   std::optional<Artifact> artifact;
+  bool valid = true;      // every field of the slice parsed (the artifact always did)
+  std::size_t index = 0;  // position in the blueprint's slices array
   std::vector<std::pair<std::string, Artifact>> depends_on;  // path, artifact
   SliceSpec spec;
 };
@@ -51,6 +53,7 @@ std::optional<RawSlice> parse_slice(const Json& value, const std::string& path,
   check_keys(value, path, {"artifact", "instances", "min_available", "depends_on"}, errors);
   RawSlice raw;
   const auto before = errors.size();
+  bool instances_ok = false;
   if (!value.contains("artifact")) {
     errors.push_back({path, "missing \"artifact\""});
   } else if (!value["artifact"].is_string()) {
@@ -72,6 +75,7 @@ std::optional<RawSlice> parse_slice(const Json& value, const std::string& path,
       errors.push_back({path + ".instances", "must be in 1.." + std::to_string(kMaxInstances)});
     } else {
       raw.spec.instances = static_cast<int>(n);
+      instances_ok = true;
     }
   }
   raw.spec.min_available = default_min_available(raw.spec.instances);
@@ -82,7 +86,9 @@ std::optional<RawSlice> parse_slice(const Json& value, const std::string& path,
           {path + ".min_available", std::string("expected an integer, got ") + json_type_name(m)});
     } else {
       const auto n = m.get<std::int64_t>();
-      if (n < 1 || n > raw.spec.instances) {
+      if (!instances_ok) {
+        // The range depends on instances, which is itself wrong: nothing to judge.
+      } else if (n < 1 || n > raw.spec.instances) {
         errors.push_back({path + ".min_available",
                           "must be in 1..instances (" + std::to_string(raw.spec.instances) + ")"});
       } else {
@@ -113,7 +119,11 @@ std::optional<RawSlice> parse_slice(const Json& value, const std::string& path,
       }
     }
   }
-  if (errors.size() != before) return std::nullopt;
+  // A slice whose artifact parsed still takes part in the blueprint-wide
+  // checks (bases once, dependencies inside, no cycle), so that every error is
+  // listed at once; `valid` says whether the rest of it parsed too.
+  if (!raw.artifact) return std::nullopt;
+  raw.valid = errors.size() == before;
   raw.spec.artifact = *raw.artifact;
   return raw;
 }
@@ -157,8 +167,9 @@ BlueprintParse parse_blueprint(const nlohmann::json& object) {
   } else {
     blueprint.id = object["id"].get<std::string>();
   }
-  std::vector<RawSlice> raws;
+  std::vector<RawSlice> raws;  // every slice whose artifact parsed, in input order
   bool slices_ok = true;
+  bool all_artifacts_known = true;  // false: some slice's artifact did not parse
   if (!object.contains("slices")) {
     errors.push_back({"", "missing \"slices\""});
     slices_ok = false;
@@ -170,13 +181,15 @@ BlueprintParse parse_blueprint(const nlohmann::json& object) {
     for (std::size_t i = 0; i < slices.size(); ++i) {
       auto raw = parse_slice(slices[i], "slices[" + std::to_string(i) + "]", errors);
       if (raw) {
+        raw->index = i;
+        if (!raw->valid) slices_ok = false;
         raws.push_back(std::move(*raw));
       } else {
         slices_ok = false;
+        all_artifacts_known = false;
       }
     }
   }
-  if (!slices_ok) return errors;
 
   // Bases once; dependencies inside the blueprint.
   std::map<std::string, std::size_t> by_base;
@@ -185,8 +198,9 @@ BlueprintParse parse_blueprint(const nlohmann::json& object) {
     const auto base = raws[i].spec.artifact.base().to_string();
     auto [it, inserted] = by_base.emplace(base, i);
     if (!inserted) {
-      errors.push_back({"slices[" + std::to_string(i) + "].artifact",
-                        "base " + base + " is already listed at slices[" + std::to_string(it->second) + "]"});
+      errors.push_back(
+          {"slices[" + std::to_string(raws[i].index) + "].artifact",
+           "base " + base + " is already listed at slices[" + std::to_string(raws[it->second].index) + "]"});
     }
     by_artifact.emplace(raws[i].spec.artifact.to_string(), i);
   }
@@ -196,7 +210,10 @@ BlueprintParse parse_blueprint(const nlohmann::json& object) {
     for (const auto& [dep_path, dep] : raws[i].depends_on) {
       auto it = by_artifact.find(dep.to_string());
       if (it == by_artifact.end()) {
-        errors.push_back({dep_path, dep.to_string() + " is not a slice of this blueprint"});
+        // With a slice whose artifact did not parse, the target may be that
+        // slice: its own error is listed; do not guess here.
+        if (all_artifacts_known)
+          errors.push_back({dep_path, dep.to_string() + " is not a slice of this blueprint"});
         continue;
       }
       if (it->second == i) {
@@ -207,7 +224,6 @@ BlueprintParse parse_blueprint(const nlohmann::json& object) {
     }
     raws[i].spec.depends_on.assign(deps.begin(), deps.end());
   }
-  if (!errors.empty()) return errors;
 
   // Kahn's algorithm over the Boost graph; among ready slices the smallest
   // artifact string goes first.
@@ -247,16 +263,16 @@ BlueprintParse parse_blueprint(const nlohmann::json& object) {
         for (std::size_t k = it->second; k < walk.size(); ++k)
           text += raws[walk[k]].spec.artifact.to_string() + " -> ";
         text += raws[next].spec.artifact.to_string();
-        errors.push_back(
-            {"slices[" + std::to_string(next) + "].depends_on", "dependency cycle (depends on): " + text});
+        errors.push_back({"slices[" + std::to_string(raws[next].index) + "].depends_on",
+                          "dependency cycle (depends on): " + text});
         return errors;
       }
       seen.emplace(next, walk.size());
       walk.push_back(next);
     }
   }
+  if (!slices_ok || !errors.empty()) return errors;
   for (auto v : order) blueprint.slices.push_back(raws[v].spec);
-  if (!errors.empty()) return errors;
   return blueprint;
 }
 

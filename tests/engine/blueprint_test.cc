@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <set>
+
 #include "engine/blueprint.h"
 
 using namespace aether::engine;
@@ -72,6 +74,30 @@ TEST_CASE("a dependency cycle is an error naming the cycle") {
   CHECK(errors[0].message.find("cycle") != std::string::npos);
   CHECK(errors[0].message.find("org.example:b:1.0.0") != std::string::npos);
   CHECK(errors[0].message.find("org.example:d") == std::string::npos);
+}
+
+TEST_CASE("every error of a blueprint is listed at once, blueprint-wide ones included") {
+  // A bad min_available, a base listed twice, a dependency outside the
+  // blueprint and a cycle, all in one blueprint.
+  auto errors = errors_of(R"({"id": "a", "slices": [
+    {"artifact": "org.example:a:1.0.0", "instances": 2, "min_available": 5, "depends_on": ["org.example:b:1.0.0"]},
+    {"artifact": "org.example:b:1.0.0", "instances": 1, "depends_on": ["org.example:a:1.0.0", "org.example:zz:1.0.0"]},
+    {"artifact": "org.example:a:2.0.0", "instances": 0}]})");
+  std::set<std::string> paths;
+  for (const auto& e : errors) paths.insert(e.path);
+  CHECK(paths == std::set<std::string>{"slices[0].min_available", "slices[2].instances", "slices[2].artifact",
+                                       "slices[1].depends_on[1]", "slices[0].depends_on"});
+  bool cycle = false;
+  for (const auto& e : errors) cycle = cycle || e.message.find("cycle") != std::string::npos;
+  CHECK(cycle);
+}
+
+TEST_CASE("a dependency on a slice whose artifact is malformed is not reported as outside the blueprint") {
+  auto errors = errors_of(R"({"id": "a", "slices": [
+    {"artifact": "org.example:a:1.0.0", "instances": 1, "depends_on": ["org.example:b:1.0.0"]},
+    {"artifact": "org.example:b:1.0", "instances": 1}]})");
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0].path == "slices[1].artifact");
 }
 
 TEST_CASE("grammar, missing fields, wrong types and unknown keys are errors") {
