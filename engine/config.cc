@@ -291,7 +291,7 @@ std::vector<ConfigKeyDoc> engine_config_keys() {
       {"write_retry_delay", "2s", "NDM delay between write retries"},
       {"leader_timeout", "cluster.failure_detection",
        "consensus: clear a known leader out of view this long"},
-      {"mutations", "[]", "named engine bug variants to switch on (aethersim list mutants); testing only"},
+      {"mutations", "[]", "named engine bug variants to switch on (aethersim list mutations); testing only"},
   };
 }
 

@@ -1,6 +1,6 @@
 // Named mutation points: deliberate bug variants of the engine, switched on by
-// name through EngineConfig::mutations, so that tests and `aethersim mutants`
-// can show that the checks catch each one. Off by default; a disabled point
+// name through EngineConfig::mutations, so that tests (and later
+// fuzzing) can show that the checks catch each one. Off by default; a disabled point
 // costs one empty-set test.
 #pragma once
 

@@ -10,6 +10,7 @@
 #include <boost/program_options.hpp>
 
 #include "engine/config.h"
+#include "engine/mutations.h"
 #include "properties/runner.h"
 #include "scenarios/loader.h"
 #include "tools/inputs.h"
@@ -30,9 +31,10 @@ const char* kOverview =
     "commands:\n"
     "  run FILE|DIR...         play scenarios under every check; one verdict line per run\n"
     "  validate FILE|DIR...    check scenario files without running them\n"
-    "  list invariants|steps|config\n"
-    "                          print the invariant ids, the step kinds, or the engine\n"
-    "                          configuration keys with their defaults\n"
+    "  list invariants|steps|config|mutations\n"
+    "                          print the invariant ids, the step kinds, the engine\n"
+    "                          configuration keys with their defaults, or the engine's\n"
+    "                          named bug variants\n"
     "\n"
     "options:\n"
     "  --version               print the version\n"
@@ -144,7 +146,7 @@ int command_validate(const std::vector<std::string>& args) {
 }
 
 int command_list(const std::vector<std::string>& args) {
-  po::options_description desc("aethersim list invariants|steps|config");
+  po::options_description desc("aethersim list invariants|steps|config|mutations");
   desc.add_options()("help,h", "this text");
   po::variables_map vm;
   const auto what = parse_command_line(desc, args, vm);
@@ -152,11 +154,12 @@ int command_list(const std::vector<std::string>& args) {
     std::cout << desc
               << "\n  invariants  the always-on invariant ids, one line of explanation each\n"
                  "  steps       the scenario step kinds, their syntax and meaning\n"
-                 "  config      the engine configuration keys, their defaults and meaning\n";
+                 "  config      the engine configuration keys, their defaults and meaning\n"
+                 "  mutations   the engine's named bug variants (config key `mutations`)\n";
     return 0;
   }
   if (what.size() != 1) {
-    std::cerr << "aethersim list: name one of invariants, steps, config\n";
+    std::cerr << "aethersim list: name one of invariants, steps, config, mutations\n";
     return kUsageError;
   }
   if (what[0] == "invariants") {
@@ -177,7 +180,14 @@ int command_list(const std::vector<std::string>& args) {
     }
     return 0;
   }
-  std::cerr << fmt::format("aethersim list: unknown list \"{}\" (invariants, steps, config)\n", what[0]);
+  if (what[0] == "mutations") {
+    for (const auto& doc : engine::mutation_points()) {
+      std::cout << fmt::format("{:<36} {}\n", doc.name, doc.description);
+    }
+    return 0;
+  }
+  std::cerr << fmt::format("aethersim list: unknown list \"{}\" (invariants, steps, config, mutations)\n",
+                           what[0]);
   return kUsageError;
 }
 
