@@ -107,8 +107,15 @@ class StrictDomBuilder {
     // line 1, column 5: syntax error while parsing ..."; keep what follows the
     // position and compute line:column ourselves from the byte offset.
     std::string message = ex.what();
-    const auto colon = message.find(": ", message.find("column"));
-    if (colon != std::string::npos) message = message.substr(colon + 2);
+    const auto column_at = message.find("column");
+    const auto colon = column_at == std::string::npos ? std::string::npos : message.find(": ", column_at);
+    if (colon != std::string::npos) {
+      message = message.substr(colon + 2);
+    } else if (message.rfind("[json.exception.", 0) == 0 && message.find("] ") != std::string::npos) {
+      // Other errors ("[json.exception.out_of_range.406] number overflow
+      // parsing '1e400'") carry no position: drop the library's tag.
+      message = message.substr(message.find("] ") + 2);
+    }
     const std::size_t offset = position > 0 ? position - 1 : 0;
     const auto [line, column] = line_column(text_, offset);
     errors_.push_back({file_, "", line, column, "malformed JSON: " + message});

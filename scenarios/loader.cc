@@ -93,7 +93,7 @@ const char* type_name(const json& value) {
     case json::value_t::number_unsigned:
       return "an integer";
     case json::value_t::number_float:
-      return "a number with a fraction";
+      return "a number with a fraction or exponent, or beyond 64-bit integers";
     default:
       return "an unsupported value";
   }

@@ -27,6 +27,15 @@ TEST_CASE("exact messages: syntax") {
   CHECK(only_error("{\"cluster\": {\"nodes\": 3}, \"steps\": [], \"steps\": []}") ==
         "t.json: steps: duplicate key \"steps\" (each key may appear once)");
   CHECK(only_error("/* open") == "t.json:1:1: unterminated /* comment");
+  // Library errors without a position keep no library tag.
+  CHECK(only_error(R"({"cluster": {"nodes": 3}, "steps": [], "seed": 1e400})") ==
+        "t.json:1:52: malformed JSON: number overflow parsing '1e400'");
+}
+
+TEST_CASE("exact messages: an integer beyond 64 bits") {
+  CHECK(only_error(R"({"cluster": {"nodes": 3}, "steps": [], "seed": 18446744073709551616})") ==
+        "t.json: seed: must be an integer, not a number with a fraction or exponent, or beyond 64-bit "
+        "integers");
 }
 
 TEST_CASE("exact messages: structure") {
