@@ -145,12 +145,17 @@ void ConsensusKv::decide_group(std::uint64_t group_id) {
   }
 }
 
-void ConsensusKv::decide(std::uint64_t batch_id) {
+ConsensusKv::Pending ConsensusKv::take_pending(std::uint64_t batch_id) {
   auto it = pending_.find(batch_id);
   Pending batch = std::move(it->second);
   pending_.erase(it);
   by_content_.erase(batch.content);
   for (std::uint64_t submission : batch.submissions) submission_batch_.erase(submission);
+  return batch;
+}
+
+void ConsensusKv::decide(std::uint64_t batch_id) {
+  Pending batch = take_pending(batch_id);
   for (const auto& command : batch.record.commands) {
     if (command.op == engine::KvOp::Put) {
       canonical_.put(command.key, command.value);
@@ -208,11 +213,7 @@ void ConsensusKv::enter_limbo(std::uint64_t batch_id) {
 }
 
 void ConsensusKv::drop(std::uint64_t batch_id) {
-  auto it = pending_.find(batch_id);
-  Pending batch = std::move(it->second);
-  pending_.erase(it);
-  by_content_.erase(batch.content);
-  for (std::uint64_t submission : batch.submissions) submission_batch_.erase(submission);
+  Pending batch = take_pending(batch_id);
   world_.trace.event(world_.now(), "kv.drop").u64("batch", batch_id);
   world_.notify([&](WorldObserver& o) { o.on_batch_dropped(world_.now(), batch.record); });
 }

@@ -70,6 +70,8 @@ class ConsensusKv {
   void join_group(std::uint64_t batch_id, Nanos decision_ns);
   void leave_group(Pending& batch);
   void decide_group(std::uint64_t group_id);
+  // Removes a batch from the pending set and every index of it.
+  Pending take_pending(std::uint64_t batch_id);
   void decide(std::uint64_t batch_id);
   void enter_limbo(std::uint64_t batch_id);
   void drop(std::uint64_t batch_id);
