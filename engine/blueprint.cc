@@ -14,15 +14,6 @@ namespace {
 using Json = nlohmann::json;
 using Graph = boost::adjacency_list<boost::vecS, boost::vecS, boost::bidirectionalS>;
 
-const char* json_type_name(const Json& value) {
-  if (value.is_null()) return "null";
-  if (value.is_boolean()) return "a boolean";
-  if (value.is_number()) return "a number";
-  if (value.is_string()) return "a string";
-  if (value.is_array()) return "an array";
-  return "an object";
-}
-
 void check_keys(const Json& object, const std::string& path, const std::vector<std::string>& known,
                 std::vector<BlueprintError>& errors) {
   for (const auto& item : object.items()) {

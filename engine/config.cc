@@ -20,8 +20,6 @@ const char* leader_election_name(LeaderElection election) {
   return election == LeaderElection::Local ? "local" : "consensus";
 }
 
-namespace {
-
 using Json = nlohmann::json;
 
 const char* json_type_name(const Json& value) {
@@ -32,6 +30,8 @@ const char* json_type_name(const Json& value) {
   if (value.is_array()) return "an array";
   return "an object";
 }
+
+namespace {
 
 struct Parser {
   std::vector<ConfigError>& errors;

@@ -85,6 +85,9 @@ std::vector<ConfigKeyDoc> engine_config_keys();
 
 // The closest of `candidates` to `word` by edit distance, if close enough to
 // be a plausible typo ("did you mean").
+// "a string", "an array", ...: how error messages name a JSON value's type.
+const char* json_type_name(const nlohmann::json& value);
+
 std::optional<std::string> closest_name(const std::string& word, const std::vector<std::string>& candidates);
 
 }  // namespace aether::engine
