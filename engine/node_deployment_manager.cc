@@ -99,7 +99,6 @@ void NodeDeploymentManager::write_on_duty() {
 
 // One own key against the slice store (§5, on becoming Active).
 void NodeDeploymentManager::reconcile_key(const std::string& artifact, SliceState state) {
-  const auto holding = services_.slices.holding(artifact);
   switch (state) {
     case SliceState::Load:
     case SliceState::Loading:
@@ -119,12 +118,18 @@ void NodeDeploymentManager::reconcile_key(const std::string& artifact, SliceStat
       break;
     case SliceState::Loaded:
     case SliceState::Active:
-      if (holding == SliceHolding::NotHeld) {
+      // Judged once the slice store is idle: an unload still running would
+      // otherwise leave the key claiming what the store no longer holds.
+      with_store(artifact, [this, artifact, state] {
+        if (!active_ || chains_.count(artifact)) return;
+        auto applied = applied_.find(artifact);
+        if (applied == applied_.end() || applied->second.state != state) return;
+        if (services_.slices.holding(artifact) != SliceHolding::NotHeld) return;
         const std::uint64_t id = next_chain_id_++;
         chains_[artifact] = Chain{id, state};
         write_state(artifact, id, failed_value(std::string(kLostReason), false),
                     [this, artifact, id] { finish_chain(artifact, id); });
-      }
+      });
       break;
     case SliceState::Failed:
       break;
@@ -145,6 +150,13 @@ void NodeDeploymentManager::reconcile_with_store() {
   }
   for (const auto& [artifact, holding] : services_.slices.held()) {
     if (holding != SliceHolding::NotHeld && !own.count(artifact)) unload_unowned(artifact);
+  }
+  // An operation started before going Dormant (its chain is gone) still
+  // completes: if its artifact has no own key, unload what it leaves behind.
+  for (const auto& [artifact, busy] : store_busy_) {
+    if (busy && !own.count(artifact) && services_.slices.holding(artifact) == SliceHolding::NotHeld) {
+      unload_unowned(artifact);
+    }
   }
 }
 

@@ -115,3 +115,50 @@ TEST_CASE("e2e regression: a late echo of a cancelled chain's write does not lea
   CHECK(world.count_in(kCart, SliceState::Active) == 2);
   require_safe(world);
 }
+
+TEST_CASE("e2e regression: a load still running when its node regains quorum without its key is unloaded") {
+  TestWorld world(3, [](WorldOptions& o) {
+    o.tweak = [](aether::sim::SimConfig& c) { c.slices.load = {seconds(6), seconds(6)}; };
+  });
+  world.put_blueprint(one_slice_blueprint("shop", kCart, 2));
+  require_converged(world, seconds(60));
+  REQUIRE(world.entries(kCart).count("node-3") == 0);
+  REQUIRE(world.scale(kCartBase, 3));
+  const auto key = slice_key("node-3", kCart);
+  REQUIRE(world.run_until([&] { return history_has(world, key, SliceState::Loading); }, seconds(5)));
+  world.run_for(millis(100));  // node-3's store is loading cart (6s)
+  world.cluster->isolate("node-3");
+  // node-3 goes Dormant (its load's chain is gone); the leader removes its keys.
+  REQUIRE(world.run_until([&] { return !world.cluster->has_quorum("node-3"); }, seconds(3)));
+  REQUIRE(world.scale(kCartBase, 2));  // so that cart is not placed on node-3 again
+  REQUIRE(world.run_until([&] { return world.cluster->canonical_store().count(key) == 0; }, seconds(2)));
+  world.cluster->heal();
+  // node-3 is Active again before its load completes, with no key for cart.
+  REQUIRE(world.run_until([&] { return world.cluster->has_quorum("node-3"); }, seconds(3)));
+  world.run_for(seconds(5));  // the load completes
+  require_converged(world, seconds(60));
+  CHECK(world.cluster->slice_holdings("node-3").count(kCart) == 0);
+  CHECK(world.count_in(kCart, SliceState::Active) == 2);
+  require_safe(world);
+}
+
+TEST_CASE(
+    "e2e regression: an ACTIVE echo landing while its unload runs is reported lost once the store is idle") {
+  TestWorld world(3, [](WorldOptions& o) {
+    o.tweak = [](aether::sim::SimConfig& c) { c.slices.unload = {millis(500), millis(500)}; };
+  });
+  world.put_blueprint(one_slice_blueprint("shop", kCart, 3));
+  require_converged(world, seconds(60));
+  const auto key = slice_key("node-3", kCart);
+  REQUIRE(world.entries(kCart).at("node-3").state == SliceState::Active);
+  world.remove(key);  // node-3 starts unloading cart (500ms)
+  REQUIRE(world.run_until([&] { return world.cluster->canonical_store().count(key) == 0; }, seconds(1)));
+  // node-3's own ACTIVE write, committed late, on top of the removal.
+  world.put(key, encode_slice_value({SliceState::Active, {}, false}));
+  REQUIRE(world.run_until([&] { return world.entries(kCart).count("node-3") == 1; }, seconds(1)));
+  world.run_for(seconds(1));  // the unload completes
+  require_converged(world, seconds(60));
+  CHECK(history_has(world, key, SliceState::Failed, std::string(kLostReason)));
+  CHECK(world.count_in(kCart, SliceState::Active) == 3);
+  require_safe(world);
+}
