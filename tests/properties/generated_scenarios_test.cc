@@ -97,6 +97,8 @@ class Generator {
     if (aggressive && chance(70)) config["auto_rebalancing"] = true;
     b_.config(config);
     if (chance(25)) b_.get().cluster.kv_order = scenarios::KvOrder::Adversarial;
+    if (chance(25)) b_.get().cluster.failure_detection = seconds(2);
+    if (chance(20)) b_.get().cluster.network.duplicate_ppm = static_cast<std::uint32_t>(draw(0, 200'000));
     b_.get().name = "generated";
 
     const int blueprint_count = draw(1, 2);
@@ -159,7 +161,9 @@ class Generator {
     for (const auto& bp : blueprints_) any_scalable = any_scalable || (bp.published && !bp.scalable.empty());
     if (any_scalable) options.push_back(Scale);
     if (blueprints_.size() > 0) options.push_back(Remove);
-    if (configured_.size() < 8 && at >= last_add_ + seconds(2)) options.push_back(AddNode);
+    if (configured_.size() < 8 && at >= last_add_ + 2 * b_.get().cluster.failure_detection) {
+      options.push_back(AddNode);
+    }
 
     switch (pick(options)) {
       case Crash: {
@@ -262,7 +266,7 @@ class Generator {
         break;
       }
       case AddNode: {
-        last_add_ = at;
+        last_add_ = at;  // spaced by failure_detection at least
         configured_.push_back("node-" + std::to_string(++last_suffix_));
         b_.step(at, scenarios::AddNodeStep{});
         break;
@@ -334,7 +338,6 @@ TEST_CASE("generated scenarios that end healed pass every check and converge") {
         options.seed = seed;
         const auto r = run_scenario(scenario, options);
         RC_LOG() << describe(scenario, seed, r);
-        std::cerr << r.events << " " << r.simulated_end << " " << verdict_name(r.verdict) << "\n";
         RC_ASSERT(r.verdict != Verdict::InputError);  // a generator bug
         RC_ASSERT(r.verdict == Verdict::Pass);
         RC_ASSERT(r.convergence.owed);
