@@ -119,7 +119,7 @@ class Generator {
     Nanos at = seconds(10);
     const int steps = draw(3, 12);
     for (int i = 0; i < steps; ++i) {
-      at += millis(draw(200, 8000));
+      at += chance(30) ? millis(draw(0, 500)) : millis(draw(200, 8000));  // bursts overlap faults
       fault_step(at);
     }
     at += millis(draw(200, 5000));
@@ -229,6 +229,16 @@ class Generator {
         } else if (bp.slices.size() < 3 && chance(40)) {
           bp.slices.push_back(
               gen_slice("org.example:" + bp.id + "x" + std::to_string(++added_) + ":1.0.0", bp.slices));
+        } else if (chance(25)) {
+          // A new version of one slice: it replaces the old instances.
+          auto& s = bp.slices[static_cast<std::size_t>(draw(0, static_cast<int>(bp.slices.size()) - 1))];
+          const auto old_artifact = s.artifact;
+          const auto base = old_artifact.substr(0, old_artifact.rfind(':'));
+          s.artifact = base + ":" + std::to_string(++versions_ + 1) + ".0.0";
+          for (auto& other : bp.slices)
+            for (auto& dep : other.depends_on)
+              if (dep == old_artifact) dep = s.artifact;
+          bp.scalable.erase(old_artifact);  // its slice-target is rewritten by the leader
         } else {
           auto& s = bp.slices[static_cast<std::size_t>(draw(0, static_cast<int>(bp.slices.size()) - 1))];
           s.instances = draw(1, 5);
@@ -301,7 +311,8 @@ class Generator {
   std::set<std::string> failure_rules_;
   bool dropping_ = false;
   int last_suffix_ = 0;
-  int added_ = 0;  // slices added by edits, for fresh artifact names
+  int added_ = 0;     // slices added by edits, for fresh artifact names
+  int versions_ = 0;  // version bumps, for fresh versions
   Nanos last_add_ = -seconds(10);
 };
 
