@@ -434,8 +434,12 @@ void NodeDeploymentManager::submit_current() {
     services_.logger.log(LogLevel::Warn, kComponent,
                          "dropping write on " + write.command.key + ": the key moved to " +
                              (from ? slice_state_name(*from) : "(absent)") + " meanwhile");
-    cancel_chain(write.artifact);
+    const std::string artifact = write.artifact;
+    cancel_chain(artifact);
     in_flight_.reset();
+    // A late echo of its own earlier write (not a leader's command) put the
+    // key there: no chain serves it now, so reconcile it as on becoming Active.
+    if (from && !is_command_state(*from)) reconcile_key(artifact, *from);
     pump();
     return;
   }

@@ -17,6 +17,7 @@
 
 #include "engine/blueprint.h"
 #include "properties/runner.h"
+#include "scenarios/loader.h"
 #include "scenarios/writer.h"
 #include "tests/properties/scenario_builder.h"
 
@@ -338,6 +339,19 @@ rc::detail::TestParams params() {
   return p;
 }
 
+// Minimized scenarios the property found (each failed on the engine of its
+// day); replayed with their own seeds so that the fixes stay fixed.
+const std::vector<std::string> kFoundScenarios = {
+    // late ACTIVATING echo after its key was removed (stuck ACTIVATING)
+    {R"json({"name":"found-100","seed":109643,"cluster":{"nodes":3,"failure_detection":"1s","network":{"latency":["1ms","5ms"],"drop":0,"duplicate":0},"kv_order":"adversarial","slices":{"load":["200ms","2s"],"activate":["10ms","100ms"],"deactivate":["10ms","50ms"],"unload":["10ms","200ms"]}},"config":{"leader_election":"consensus","reconciliation":"conservative","reconciliation_interval":"5s"},"steps":[{"at":"1s","blueprint":{"id":"shop","slices":[{"artifact":"org.example:shop0:1.0.0","instances":3}]}},{"at":"1s","blueprint":{"id":"ops","slices":[{"artifact":"org.example:ops0:1.0.0","instances":1},{"artifact":"org.example:ops1:1.0.0","depends_on":["org.example:ops0:1.0.0"],"instances":3}]}},{"at":"10200ms","slice_failures":{"artifact":"*","phase":"load","transient":0,"fatal":0}},{"at":"10400ms","network":{"drop":0}},{"at":"10600ms","remove_blueprint":"ops"},{"at":"10800ms","slice_failures":{"artifact":"*","phase":"any","transient":1e-06,"fatal":1e-06}},{"at":"11s","network":{"drop":0}},{"at":"11200ms","remove_blueprint":"ops"},{"at":"11400ms","blueprint":{"id":"shop","slices":[{"artifact":"org.example:shop0:1.0.0","instances":3}]}},{"at":"11600ms","partition":[["node-1"],["node-2","node-3"]]},{"at":"18798ms","blueprint":{"id":"shop","slices":[{"artifact":"org.example:shop0:1.0.0","instances":3},{"artifact":"org.example:shopx1:1.0.0","depends_on":["org.example:shop0:1.0.0"],"instances":2}]}},{"at":"23852ms","partition":[["node-1","node-3"],["node-2"]]},{"at":"24853ms","heal":true},{"at":"24853ms","network":{"drop":0}},{"at":"24853ms","slice_failures":{"artifact":"*","phase":"any","transient":0,"fatal":0}}]})json"},
+    // load running across a Dormant spell, key removed meanwhile (held without key)
+    {R"json({"name":"found-202","seed":82218,"cluster":{"nodes":4,"failure_detection":"1s","network":{"latency":["1ms","5ms"],"drop":0,"duplicate":0},"kv_order":"adversarial","slices":{"load":["200ms","2s"],"activate":["10ms","100ms"],"deactivate":["10ms","50ms"],"unload":["10ms","200ms"]}},"config":{"auto_rebalancing":true,"leader_election":"consensus","reconciliation":"aggressive","reconciliation_interval":"5s"},"steps":[{"at":"1s","blueprint":{"id":"shop","slices":[{"artifact":"org.example:shop0:1.0.0","instances":2}]}},{"at":"10200ms","crash":"node-2"},{"at":"11221ms","pause":"node-1"},{"at":"11554ms","restart":"node-2"},{"at":"12222ms","heal":true},{"at":"12222ms","resume":"node-1"}]})json"},
+    // ACTIVE echo landing while its unload runs (ghost ACTIVE)
+    {R"json({"name":"found-208","seed":659796,"cluster":{"nodes":5,"failure_detection":"1s","network":{"latency":["1ms","5ms"],"drop":0,"duplicate":0},"kv_order":"seeded","slices":{"load":["200ms","2s"],"activate":["10ms","100ms"],"deactivate":["10ms","50ms"],"unload":["10ms","200ms"]}},"config":{"leader_election":"consensus","reconciliation":"conservative","reconciliation_interval":"5s"},"steps":[{"at":"1s","blueprint":{"id":"shop","slices":[{"artifact":"org.example:shop0:1.0.0","instances":3},{"artifact":"org.example:shop1:1.0.0","instances":3}]}},{"at":"1s","blueprint":{"id":"ops","slices":[{"artifact":"org.example:ops0:1.0.0","instances":1}]}},{"at":"10200ms","partition":[["node-3","node-4","node-5"],["node-1","node-2"]]},{"at":"15390ms","scale":{"artifact":"org.example:shop0","instances":1}},{"at":"15953ms","partition":[["node-2","node-3"],["node-1","node-4","node-5"]]},{"at":"16954ms","heal":true},{"at":"17154ms","heal":true}]})json"},
+    // own ACTIVATING echo overtaking the leader UNLOAD (chain dropped, key stuck)
+    {R"json({"name":"found-601","seed":310942,"cluster":{"nodes":3,"failure_detection":"2s","network":{"latency":["1ms","5ms"],"drop":0,"duplicate":0},"kv_order":"seeded","slices":{"load":["200ms","2s"],"activate":["10ms","100ms"],"deactivate":["10ms","50ms"],"unload":["10ms","200ms"]}},"config":{"auto_rebalancing":true,"leader_election":"consensus","reconciliation":"aggressive","reconciliation_interval":"5s"},"steps":[{"at":"1s","blueprint":{"id":"shop","slices":[{"artifact":"org.example:shop0:1.0.0","instances":2}]}},{"at":"1s","blueprint":{"id":"ops","slices":[{"artifact":"org.example:ops0:1.0.0","instances":2},{"artifact":"org.example:ops1:1.0.0","instances":2}]}},{"at":"10s","blueprint":{"id":"shop","slices":[{"artifact":"org.example:shop0:1.0.0","instances":2},{"artifact":"org.example:shopx1:1.0.0","depends_on":["org.example:shop0:1.0.0"],"instances":2}]}},{"at":"10s","isolate":"node-2"},{"at":"11767ms","isolate":"node-2"},{"at":"12001ms","heal":true},{"at":"13697ms","pause":"node-1"},{"at":"13968ms","network":{"drop":0}},{"at":"14002ms","pause":"node-2"},{"at":"14202ms","heal":true},{"at":"14202ms","resume":"node-1"},{"at":"14202ms","resume":"node-2"},{"at":"14202ms","network":{"drop":0}}]})json"},
+};
+
 }  // namespace
 
 TEST_CASE("generated scenarios that end healed pass every check and converge") {
@@ -358,4 +372,18 @@ TEST_CASE("generated scenarios that end healed pass every check and converge") {
   rc::detail::printResultMessage(result, message);
   INFO(message.str());
   CHECK(result.is<rc::detail::SuccessResult>());
+}
+
+TEST_CASE("scenarios found by generation replay and pass") {
+  for (const auto& text : kFoundScenarios) {
+    const auto loaded = scenarios::load_scenario_text(text, "found");
+    REQUIRE(loaded.ok());
+    const auto& scenario = *loaded.scenario;
+    RunOptions options;
+    options.seed = scenario.seed.value_or(0);
+    const auto r = run_scenario(scenario, options);
+    INFO(describe(scenario, options.seed, r));
+    CHECK(r.verdict == Verdict::Pass);
+    CHECK(r.convergence.held);
+  }
 }
