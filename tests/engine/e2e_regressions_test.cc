@@ -162,3 +162,27 @@ TEST_CASE(
   CHECK(world.count_in(kCart, SliceState::Active) == 3);
   require_safe(world);
 }
+
+TEST_CASE("e2e regression: a chain write dropped under its own late echo leaves the key served") {
+  TestWorld world(3, [](WorldOptions& o) {
+    o.tweak = [](aether::sim::SimConfig& c) { c.slices.deactivate = {seconds(2), seconds(2)}; };
+  });
+  world.put_blueprint(one_slice_blueprint("shop", kCart, 3));
+  require_converged(world, seconds(60));
+  const auto key = slice_key("node-3", kCart);
+  world.put(key, encode_slice_value({SliceState::Deactivate, {}, false}));
+  REQUIRE(world.run_until(
+      [&] {
+        auto entries = world.entries(kCart);
+        return entries.count("node-3") && entries.at("node-3").state == SliceState::Deactivating;
+      },
+      seconds(2)));
+  // node-3's earlier ACTIVATING, committed late, on top of its DEACTIVATING:
+  // the chain's LOADED is then no edge and is dropped.
+  world.put(key, encode_slice_value({SliceState::Activating, {}, false}));
+  world.run_for(seconds(3));  // the deactivation completes
+  // Far below stuck_multiplier x activating (3m): the NDM serves the key again.
+  require_converged(world, seconds(60));
+  CHECK(world.count_in(kCart, SliceState::Active) == 3);
+  require_safe(world);
+}
