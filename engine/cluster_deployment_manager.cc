@@ -920,15 +920,9 @@ void ClusterDeploymentManager::Active::rebalance() {
       if (!target || load[node] < load[*target]) target = node;
     }
     if (!source || !target || load[*source] - load[*target] <= 1) continue;
-    // A move never takes ACTIVE instances below min_available.
-    auto src_state = effective(nodes[*source]);
-    if (src_state == SliceState::Active) {
-      int active = 0;
-      for (const auto& [node, entry] : nodes) {
-        if (effective(entry) == SliceState::Active && !entry.leaving) ++active;
-      }
-      if (active - 1 < desired.min_instances) continue;
-    }
+    // No min_available guard is needed here: make-before-break unloads the
+    // source only once the target is ACTIVE, so a move never lowers the ACTIVE
+    // count (docs/decisions/engine.md, "rebalancing single instances").
     log(LogLevel::Info, "moving " + artifact + " from " + *source + " to " + *target);
     count("moves");
     moves_[artifact] = Move{*source, *target};

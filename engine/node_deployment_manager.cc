@@ -97,6 +97,45 @@ void NodeDeploymentManager::write_on_duty() {
   });
 }
 
+// One own key against the slice store (§5, on becoming Active).
+void NodeDeploymentManager::reconcile_key(const std::string& artifact, SliceState state) {
+  switch (state) {
+    case SliceState::Load:
+    case SliceState::Loading:
+      start_chain(artifact, SliceState::Load);
+      break;
+    case SliceState::Activate:
+    case SliceState::Activating:
+      start_chain(artifact, SliceState::Activate);
+      break;
+    case SliceState::Deactivate:
+    case SliceState::Deactivating:
+      start_chain(artifact, SliceState::Deactivate);
+      break;
+    case SliceState::Unload:
+    case SliceState::Unloading:
+      start_chain(artifact, SliceState::Unload);
+      break;
+    case SliceState::Loaded:
+    case SliceState::Active:
+      // Judged once the slice store is idle: an unload still running would
+      // otherwise leave the key claiming what the store no longer holds.
+      with_store(artifact, [this, artifact, state] {
+        if (!active_ || chains_.count(artifact)) return;
+        auto applied = applied_.find(artifact);
+        if (applied == applied_.end() || applied->second.state != state) return;
+        if (services_.slices.holding(artifact) != SliceHolding::NotHeld) return;
+        const std::uint64_t id = next_chain_id_++;
+        chains_[artifact] = Chain{id, state};
+        write_state(artifact, id, failed_value(std::string(kLostReason), false),
+                    [this, artifact, id] { finish_chain(artifact, id); });
+      });
+      break;
+    case SliceState::Failed:
+      break;
+  }
+}
+
 void NodeDeploymentManager::reconcile_with_store() {
   const auto prefix = slice_node_prefix(services_.self);
   std::map<std::string, bool> own;
@@ -107,40 +146,17 @@ void NodeDeploymentManager::reconcile_with_store() {
     own[slice->artifact] = true;
     if (!parsed) continue;
     applied_[slice->artifact] = *parsed;
-    const auto holding = services_.slices.holding(slice->artifact);
-    switch (parsed->state) {
-      case SliceState::Load:
-      case SliceState::Loading:
-        start_chain(slice->artifact, SliceState::Load);
-        break;
-      case SliceState::Activate:
-      case SliceState::Activating:
-        start_chain(slice->artifact, SliceState::Activate);
-        break;
-      case SliceState::Deactivate:
-      case SliceState::Deactivating:
-        start_chain(slice->artifact, SliceState::Deactivate);
-        break;
-      case SliceState::Unload:
-      case SliceState::Unloading:
-        start_chain(slice->artifact, SliceState::Unload);
-        break;
-      case SliceState::Loaded:
-      case SliceState::Active:
-        if (holding == SliceHolding::NotHeld) {
-          const std::uint64_t id = next_chain_id_++;
-          chains_[slice->artifact] = Chain{id, parsed->state};
-          const std::string artifact = slice->artifact;
-          write_state(artifact, id, failed_value(std::string(kLostReason), false),
-                      [this, artifact, id] { finish_chain(artifact, id); });
-        }
-        break;
-      case SliceState::Failed:
-        break;
-    }
+    reconcile_key(slice->artifact, parsed->state);
   }
   for (const auto& [artifact, holding] : services_.slices.held()) {
     if (holding != SliceHolding::NotHeld && !own.count(artifact)) unload_unowned(artifact);
+  }
+  // An operation started before going Dormant (its chain is gone) still
+  // completes: if its artifact has no own key, unload what it leaves behind.
+  for (const auto& [artifact, busy] : store_busy_) {
+    if (busy && !own.count(artifact) && services_.slices.holding(artifact) == SliceHolding::NotHeld) {
+      unload_unowned(artifact);
+    }
   }
 }
 
@@ -171,7 +187,15 @@ void NodeDeploymentManager::on_kv(const KvNotification& n) {
     return;
   }
   applied_[artifact] = *value;
-  if (n.origin != KvOrigin::Apply || !active_ || !is_command_state(value->state)) return;
+  if (n.origin != KvOrigin::Apply || !active_) return;
+  if (!is_command_state(value->state)) {
+    // An echo of its own write with no chain running: the chain that wrote it
+    // was cancelled (its key removed or overwritten) after the write was
+    // submitted, and the write committed late. Nothing will move the key on,
+    // so reconcile it against the store as on becoming Active.
+    if (!chains_.count(artifact)) reconcile_key(artifact, value->state);
+    return;
+  }
   auto chain = chains_.find(artifact);
   if (chain != chains_.end() && chain->second.command == value->state) return;  // rewrite of its command
   start_chain(artifact, value->state);
@@ -410,8 +434,12 @@ void NodeDeploymentManager::submit_current() {
     services_.logger.log(LogLevel::Warn, kComponent,
                          "dropping write on " + write.command.key + ": the key moved to " +
                              (from ? slice_state_name(*from) : "(absent)") + " meanwhile");
-    cancel_chain(write.artifact);
+    const std::string artifact = write.artifact;
+    cancel_chain(artifact);
     in_flight_.reset();
+    // A late echo of its own earlier write (not a leader's command) put the
+    // key there: no chain serves it now, so reconcile it as on becoming Active.
+    if (from && !is_command_state(*from)) reconcile_key(artifact, *from);
     pump();
     return;
   }

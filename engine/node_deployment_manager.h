@@ -46,6 +46,7 @@ class NodeDeploymentManager final : public KvListener, public TopologyListener {
   void go_active();
   void go_dormant();
   void reconcile_with_store();
+  void reconcile_key(const std::string& artifact, SliceState state);
   void write_on_duty();
 
   // Chains.
