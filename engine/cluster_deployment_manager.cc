@@ -922,7 +922,7 @@ void ClusterDeploymentManager::Active::rebalance() {
     if (!source || !target || load[*source] - load[*target] <= 1) continue;
     // No min_available guard is needed here: make-before-break unloads the
     // source only once the target is ACTIVE, so a move never lowers the ACTIVE
-    // count (docs/decisions/engine.md, "rebalancing single instances").
+    // count (docs/decisions.md, "CDM: rebalancing single instances").
     log(LogLevel::Info, "moving " + artifact + " from " + *source + " to " + *target);
     count("moves");
     moves_[artifact] = Move{*source, *target};
