@@ -130,6 +130,9 @@ class ClusterDeploymentManager::Active
   void write_target_from_blueprint(const std::string& base, const Blueprint& blueprint);
   void sync_targets();
   void mark_failed(const std::string& artifact);
+  // One more consecutive transient failure of `artifact`: back off, or treat
+  // it as fatal after transient_retry_max.
+  void record_transient_failure(const std::string& artifact);
   const Desired* desired_for(const std::string& artifact) const;
 
   // Reconcile.
@@ -448,11 +451,8 @@ void ClusterDeploymentManager::Active::on_slice_put(const std::string& key, cons
     count("malformed-values");
     entry.observed = SliceValue{SliceState::Failed, std::string("malformed"), false};
     entry.intent.reset();
-    if (desired) {
-      const int failures = ++transient_failures_[artifact];
-      backoff_until_[artifact] = timers_.now() + std::min<Nanos>(seconds(1) << std::min(failures - 1, 30),
-                                                                 config_.transient_backoff_cap_ns);
-    }
+    // Treated as FAILED transient (engine-semantics §4), escalation included.
+    if (desired && desired->artifact == artifact) record_transient_failure(artifact);
     cmd_remove(key);
     schedule_reconcile(kReconcileDebounce);
     return;
@@ -495,16 +495,7 @@ void ClusterDeploymentManager::Active::on_slice_put(const std::string& key, cons
                                 parsed->failure_reason.value_or("(no reason)"));
         mark_failed(artifact);
       } else if (parsed->failure_reason != std::string(kLostReason)) {
-        const int failures = ++transient_failures_[artifact];
-        count("retries");
-        if (failures >= config_.transient_retry_max) {
-          log(LogLevel::Warn,
-              artifact + " failed " + std::to_string(failures) + " times: treating it as fatal");
-          mark_failed(artifact);
-        } else {
-          backoff_until_[artifact] = timers_.now() + std::min<Nanos>(seconds(1) << std::min(failures - 1, 30),
-                                                                     config_.transient_backoff_cap_ns);
-        }
+        record_transient_failure(artifact);
       }
       break;
     }
@@ -586,6 +577,18 @@ void ClusterDeploymentManager::Active::sync_targets() {
   }
   for (const auto& [base, target] : targets_) {
     if (pending_targets_[base] == 0 && !ownership_.owner(base)) cmd_remove_target(base);
+  }
+}
+
+void ClusterDeploymentManager::Active::record_transient_failure(const std::string& artifact) {
+  const int failures = ++transient_failures_[artifact];
+  count("retries");
+  if (failures >= config_.transient_retry_max) {
+    log(LogLevel::Warn, artifact + " failed " + std::to_string(failures) + " times: treating it as fatal");
+    mark_failed(artifact);
+  } else {
+    backoff_until_[artifact] = timers_.now() + std::min<Nanos>(seconds(1) << std::min(failures - 1, 30),
+                                                               config_.transient_backoff_cap_ns);
   }
 }
 

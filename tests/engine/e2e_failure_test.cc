@@ -198,3 +198,21 @@ TEST_CASE("e2e: a blueprint not fully ACTIVE within blueprint_processing_timeout
   CHECK(world.count_in(kCart, SliceState::Active) == 2);
   require_safe(world);
 }
+
+TEST_CASE("e2e: unparseable slice values count as transient failures and become fatal after the maximum") {
+  TestWorld world(3, [](WorldOptions& o) { o.config.transient_retry_max = 3; });
+  world.put_blueprint(one_slice_blueprint("shop", kCart, 1));
+  require_converged(world, seconds(60));
+  auto failed = [&] {
+    auto t = parse_slice_target(world.cluster->canonical_store().at(slice_target_key(kCartBase)));
+    return t && t->failed;
+  };
+  // Consecutive: no ACTIVE report of the artifact comes between them (an
+  // ACTIVE resets the count).
+  CHECK_FALSE(failed());
+  for (int i = 1; i <= 3; ++i) world.put(slice_key("node-" + std::to_string(i), kCart), "garbage");
+  REQUIRE(world.run_until(failed, seconds(10)));
+  CHECK(world.recorder.counter("retries") == 3);
+  CHECK(world.recorder.counter("malformed-values") >= 3);
+  require_safe(world);
+}
