@@ -8,17 +8,6 @@ using namespace aether::engine::testing;
 
 namespace {
 
-bool history_has(const TestWorld& world, const std::string& key, SliceState state,
-                 std::optional<std::string> reason = std::nullopt) {
-  auto it = world.recorder.history.find(key);
-  if (it == world.recorder.history.end()) return false;
-  for (const auto& text : it->second) {
-    auto value = parse_slice_value(text);
-    if (value && value->state == state && (!reason || value->failure_reason == reason)) return true;
-  }
-  return false;
-}
-
 std::string single_instance_blueprint(const std::vector<std::string>& artifacts) {
   std::string slices;
   for (const auto& a : artifacts) {

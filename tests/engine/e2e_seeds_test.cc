@@ -10,7 +10,29 @@ const char* kShop = R"({"id": "shop", "slices": [
     {"artifact": "org.example:web:1.0.0", "instances": 3, "depends_on": ["org.example:db:1.0.0"]},
     {"artifact": "org.example:cart:1.0.0", "instances": 2},
     {"artifact": "org.example:db:1.0.0", "instances": 2}]})";
+
+// Five nodes with short write and command timeouts, `drop_ppm` message drop,
+// adversarial KV order on even seeds and aggressive reconciliation on every
+// third.
+std::function<void(WorldOptions&)> lossy_world(std::uint64_t seed, std::uint32_t drop_ppm) {
+  return [seed, drop_ppm](WorldOptions& o) {
+    o.seed = seed;
+    o.config.write_timeout_ns = seconds(5);
+    o.config.command_timeout_ns = seconds(10);
+    if (seed % 3 == 0) o.config.reconciliation = ReconciliationStrategy::Aggressive;
+    o.tweak = [seed, drop_ppm](aether::sim::SimConfig& c) {
+      if (seed % 2 == 0) c.kv_order = aether::sim::KvOrderMode::Adversarial;
+      c.network.drop_ppm = drop_ppm;
+    };
+  };
 }
+
+// CDM and NDM submits never resolve with probability `ppm` (0 stops it).
+void lose_engine_submits(TestWorld& world, std::uint32_t ppm) {
+  world.cluster->set_lost_submit_rule("", "cdm", ppm);
+  world.cluster->set_lost_submit_rule("", "ndm", ppm);
+}
+}  // namespace
 
 TEST_CASE("e2e seeds: leader crash, restart and edits converge safely under many schedules") {
   for (std::uint64_t seed = 1; seed <= 12; ++seed) {
@@ -54,18 +76,8 @@ TEST_CASE("e2e seeds: a partitioned minority rejoins and the cluster converges")
 TEST_CASE("e2e seeds: lost writes, slice failures, a pause and two crashes still converge once faults stop") {
   for (std::uint64_t seed = 1; seed <= 10; ++seed) {
     INFO("seed " << seed);
-    TestWorld world(5, [&](WorldOptions& o) {
-      o.seed = seed;
-      o.config.write_timeout_ns = seconds(5);
-      o.config.command_timeout_ns = seconds(10);
-      if (seed % 3 == 0) o.config.reconciliation = ReconciliationStrategy::Aggressive;
-      o.tweak = [&](aether::sim::SimConfig& c) {
-        if (seed % 2 == 0) c.kv_order = aether::sim::KvOrderMode::Adversarial;
-        c.network.drop_ppm = 50000;
-      };
-    });
-    world.cluster->set_lost_submit_rule("", "cdm", 30000);
-    world.cluster->set_lost_submit_rule("", "ndm", 30000);
+    TestWorld world(5, lossy_world(seed, 50000));
+    lose_engine_submits(world, 30000);
     world.put_blueprint(R"({"id": "shop", "slices": [
     {"artifact": "org.example:web:1.0.0", "instances": 3, "depends_on": ["org.example:db:1.0.0"]},
     {"artifact": "org.example:cart:1.0.0", "instances": 2},
@@ -84,8 +96,7 @@ TEST_CASE("e2e seeds: lost writes, slice failures, a pause and two crashes still
     world.run_for(seconds(5));
     world.cluster->restart("node-2");
     world.cluster->set_slice_failure_rule({"*", aether::sim::FailurePhase::Any, 0, 0});
-    world.cluster->set_lost_submit_rule("", "cdm", 0);
-    world.cluster->set_lost_submit_rule("", "ndm", 0);
+    lose_engine_submits(world, 0);
     const bool ok = world.run_until_converged(seconds(400));
     INFO("blocker: " << world.convergence_blocker());
     CHECK(ok);
@@ -98,18 +109,8 @@ TEST_CASE(
     "stop") {
   for (std::uint64_t seed = 1; seed <= 30; ++seed) {
     INFO("seed " << seed);
-    TestWorld world(5, [&](WorldOptions& o) {
-      o.seed = seed;
-      o.config.write_timeout_ns = seconds(5);
-      o.config.command_timeout_ns = seconds(10);
-      if (seed % 3 == 0) o.config.reconciliation = ReconciliationStrategy::Aggressive;
-      o.tweak = [&](aether::sim::SimConfig& c) {
-        if (seed % 2 == 0) c.kv_order = aether::sim::KvOrderMode::Adversarial;
-        c.network.drop_ppm = 100000;
-      };
-    });
-    world.cluster->set_lost_submit_rule("", "cdm", 50000);
-    world.cluster->set_lost_submit_rule("", "ndm", 50000);
+    TestWorld world(5, lossy_world(seed, 100000));
+    lose_engine_submits(world, 50000);
     world.cluster->set_quorum_reorder("node-2", 300000);
     world.put_blueprint(R"({"id": "shop", "slices": [
     {"artifact": "org.example:web:1.0.0", "instances": 3, "depends_on": ["org.example:db:1.0.0"]},
@@ -140,8 +141,7 @@ TEST_CASE(
     {"artifact": "org.example:db:1.0.0", "instances": 2}]})");
     world.run_for(seconds(5));
     world.cluster->set_slice_failure_rule({"*", aether::sim::FailurePhase::Any, 0, 0});
-    world.cluster->set_lost_submit_rule("", "cdm", 0);
-    world.cluster->set_lost_submit_rule("", "ndm", 0);
+    lose_engine_submits(world, 0);
     const bool ok = world.run_until_converged(seconds(400));
 
     INFO("blocker: " << world.convergence_blocker());

@@ -30,4 +30,16 @@ inline void require_converged(TestWorld& world, Nanos limit) {
   REQUIRE(converged);
 }
 
+// Whether `key` ever committed `state` (and `reason`, if given) in this run.
+inline bool history_has(const TestWorld& world, const std::string& key, SliceState state,
+                        std::optional<std::string> reason = std::nullopt) {
+  auto it = world.recorder.history.find(key);
+  if (it == world.recorder.history.end()) return false;
+  for (const auto& text : it->second) {
+    auto value = parse_slice_value(text);
+    if (value && value->state == state && (!reason || value->failure_reason == reason)) return true;
+  }
+  return false;
+}
+
 }  // namespace aether::engine::testing
