@@ -54,6 +54,19 @@ ScenarioBuilder split_brain() {
   return b;
 }
 
+// Runs `scenario` with `seed` and returns the result with the trace lines of
+// its "step" events (which name each step's resolved target).
+std::pair<RunResult, std::vector<std::string>> run_collecting_steps(const scenarios::Scenario& scenario,
+                                                                    std::uint64_t seed) {
+  std::vector<std::string> steps;
+  RunOptions options;
+  options.seed = seed;
+  options.trace_line_observer = [&](std::uint64_t, const std::string& line) {
+    if (line.find("\"kind\":\"step\"") != std::string::npos) steps.push_back(line);
+  };
+  RunResult result = run_scenario(scenario, options);
+  return {std::move(result), std::move(steps)};
+}
 }  // namespace
 
 TEST_CASE("a blueprint on a healthy cluster converges with every check silent") {
@@ -229,13 +242,7 @@ TEST_CASE("healing a node into every group lifts the partition") {
 TEST_CASE("trace lines reach the observer and each step is traced") {
   ScenarioBuilder b(3);
   b.step(seconds(2), scenarios::CrashStep{leader()});
-  std::vector<std::string> steps;
-  RunOptions options;
-  options.seed = 1;
-  options.trace_line_observer = [&](std::uint64_t, const std::string& line) {
-    if (line.find("\"kind\":\"step\"") != std::string::npos) steps.push_back(line);
-  };
-  const auto r = run_scenario(b.get(), options);
+  const auto [r, steps] = run_collecting_steps(b.get(), 1);
   INFO(describe(r));
   REQUIRE(steps.size() == 1);
   CHECK(steps[0].find("\"node\":\"node-1\"") != std::string::npos);
@@ -261,12 +268,7 @@ TEST_CASE("an add_node id used before is an input error") {
 TEST_CASE("the leader target under local election is the smallest node whose CDM is Active") {
   ScenarioBuilder b(3);
   b.config({{"leader_election", "local"}}).step(seconds(2), scenarios::CrashStep{leader()});
-  std::vector<std::string> steps;
-  RunOptions options;
-  options.trace_line_observer = [&](std::uint64_t, const std::string& line) {
-    if (line.find("\"kind\":\"step\"") != std::string::npos) steps.push_back(line);
-  };
-  const auto r = run_scenario(b.get(), options);
+  const auto [r, steps] = run_collecting_steps(b.get(), 0);
   INFO(describe(r));
   REQUIRE(steps.size() == 1);
   CHECK(steps[0].find("\"node\":\"node-1\"") != std::string::npos);
