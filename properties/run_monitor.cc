@@ -1,6 +1,7 @@
 #include "properties/run_monitor.h"
 
 #include <algorithm>
+#include <limits>
 
 #include <fmt/format.h>
 
@@ -14,9 +15,47 @@ std::string dur(Nanos ns) {
   return engine::format_duration(ns);
 }
 
+// An instant for people: "26.006s".
+std::string at_text(Nanos ns) {
+  return fmt::format("{}.{:03}s", ns / engine::kNanosPerSecond,
+                     (ns % engine::kNanosPerSecond) / engine::kNanosPerMilli);
+}
+
+bool engine_submitter(const sim::Submitter& s) {
+  return s.writer == "cdm" || s.writer == "ndm" || s.writer == "leader-manager";
+}
+
+// An engine write: a batch with a cdm, ndm or leader-manager submitter (a
+// merged batch is one write).
 bool engine_write(const sim::BatchRecord& batch) {
-  return std::any_of(batch.submitters.begin(), batch.submitters.end(),
-                     [](const sim::Submitter& s) { return s.writer.rfind("client:", 0) != 0; });
+  return std::any_of(batch.submitters.begin(), batch.submitters.end(), engine_submitter);
+}
+
+// When the engine first submitted the batch.
+Nanos engine_submitted_at(const sim::BatchRecord& batch) {
+  Nanos first = std::numeric_limits<Nanos>::max();
+  for (const auto& s : batch.submitters) {
+    if (engine_submitter(s)) first = std::min(first, s.submitted_at);
+  }
+  return first;
+}
+
+std::string batch_text(const sim::BatchRecord& batch) {
+  std::string writers;
+  for (const auto& s : batch.submitters) {
+    if (!writers.empty()) writers += "+";
+    writers += s.writer + "@" + s.node;
+  }
+  std::string keys;
+  for (const auto& c : batch.commands) {
+    if (!keys.empty()) keys += ",";
+    keys += c.key;
+    if (keys.size() > 120) {
+      keys += ",...";
+      break;
+    }
+  }
+  return fmt::format("{} [{}]", writers, keys);
 }
 
 }  // namespace
@@ -29,14 +68,47 @@ void RunMonitor::add(Window w) {
   windows_.push_back(std::move(w));
 }
 
-void RunMonitor::expect_converged(std::string path, Nanos start, Nanos within_ns) {
+void RunMonitor::expect_converged(std::string path, Nanos start, Nanos within_ns,
+                                  std::optional<Nanos> cutoff) {
   Window w;
   w.kind = Kind::Converged;
   w.path = std::move(path);
-  w.description =
-      fmt::format("converged within {} at {} (quiet {})", dur(within_ns), dur(start), dur(quiet_ns_));
+  w.description = fmt::format("converged within {} at {} (quiet {}{})", dur(within_ns), dur(start),
+                              dur(quiet_ns_), cutoff ? ", up to the step at " + dur(*cutoff) : "");
   w.start = start;
   w.end = start + within_ns;
+  w.cutoff = cutoff;
+  add(std::move(w));
+}
+
+void RunMonitor::expect_at_most(
+    std::string path, Nanos start, Nanos hold_for_ns,
+    std::map<std::string, std::pair<std::optional<int>, std::optional<int>>> limits) {
+  Window w;
+  w.kind = Kind::AtMost;
+  w.path = std::move(path);
+  std::string what;
+  for (const auto& [artifact, c] : limits) {
+    if (!what.empty()) what += ", ";
+    what += artifact + ":";
+    if (c.first) what += fmt::format(" total <= {}", *c.first);
+    if (c.second) what += fmt::format(" active <= {}", *c.second);
+  }
+  w.description = fmt::format("at most {} for {} from {}", what, dur(hold_for_ns), dur(start));
+  w.start = start;
+  w.end = start + hold_for_ns;
+  w.limits = std::move(limits);
+  add(std::move(w));
+}
+
+void RunMonitor::expect_writes(std::string path, Nanos start, Nanos hold_for_ns, int max) {
+  Window w;
+  w.kind = Kind::Writes;
+  w.path = std::move(path);
+  w.description = fmt::format("at most {} engine write(s) for {} from {}", max, dur(hold_for_ns), dur(start));
+  w.start = start;
+  w.end = start + hold_for_ns;
+  w.max_writes = max;
   add(std::move(w));
 }
 
@@ -142,17 +214,36 @@ void RunMonitor::on_decide(Nanos now, std::uint64_t, const sim::BatchRecord& bat
   if (!engine_write(batch)) return;
   ++engine_writes_;
   last_engine_write_ = now;
+  const Nanos submitted = engine_submitted_at(batch);
   // An engine write at `now` breaks the quiet window of every candidate that
   // began at most `quiet` earlier (candidates begin at the end of an earlier
-  // instant, so never at `now` itself).
+  // instant, so never at `now` itself), unless the engine submitted it at or
+  // after the window's cutoff (a later step made it write by design).
   auto breaks = [&](Window& w) {
-    if (w.kind == Kind::Converged && !w.decided && w.candidate && now <= *w.candidate + quiet_ns_) {
-      w.candidate.reset();
-      w.detail = fmt::format("an engine write committed at {}", dur(now));
-    }
+    if (w.kind != Kind::Converged || w.decided || !w.candidate || now > *w.candidate + quiet_ns_) return;
+    if (w.cutoff && submitted >= *w.cutoff) return;
+    break_candidate(w, fmt::format("an engine write committed at {}: {}", at_text(now), batch_text(batch)));
   };
-  for (auto& w : windows_) breaks(w);
+  for (auto& w : windows_) {
+    breaks(w);
+    if (w.kind == Kind::Writes && !w.decided && now >= w.start && now <= w.end) {
+      ++w.writes;
+      if (w.write_log.size() < 3) w.write_log.push_back(at_text(now) + " " + batch_text(batch));
+      if (w.writes > w.max_writes) {
+        w.failed = true;
+        w.decided = true;
+        w.detail = fmt::format("{} engine writes by {}, more than {}: {}", w.writes, at_text(now),
+                               w.max_writes, fmt::join(w.write_log, "; "));
+      }
+    }
+  }
   if (implicit_) breaks(*implicit_);
+}
+
+void RunMonitor::break_candidate(Window& w, std::string why) {
+  w.candidate.reset();
+  w.quiet_state_converged = true;
+  w.detail = std::move(why);
 }
 
 const ConvergenceState& RunMonitor::convergence_now() {
@@ -168,12 +259,40 @@ void RunMonitor::settle(Nanos now) {
   if (implicit_) settle_window(*implicit_, now);
 }
 
-void RunMonitor::settle_window(Window& w, Nanos now) {
-  if (w.decided || now < w.start) return;
-  if (w.kind == Kind::Converged && w.candidate && now > *w.candidate + quiet_ns_) {
+// A candidate t waits out [t, t + quiet]: the state is judged at every
+// instant end that changed something (the last one judged at or before
+// t + quiet is the state at t + quiet); the first settle after t + quiet
+// gives the verdict.
+void RunMonitor::settle_candidate(Window& w, Nanos now) {
+  const Nanos until = *w.candidate + quiet_ns_;
+  if (now <= until) {
+    const bool cut = w.cutoff && *w.cutoff <= now;  // the state after the cutoff is not judged
+    if (!cut && w.evaluated_generation != generation_) {
+      w.evaluated_generation = generation_;
+      const auto& state = convergence_now();
+      w.quiet_state_converged = state.converged;
+      w.quiet_state = state;
+    }
+    return;
+  }
+  const bool cut = w.cutoff && *w.cutoff <= until;
+  if (cut || w.quiet_state_converged) {
     w.held = true;
     w.decided = true;
+    w.met_at = w.candidate;
     return;
+  }
+  w.last = w.quiet_state;
+  break_candidate(w, fmt::format("converged at {} but not at the end of its quiet window ({}): {}: {}",
+                                 at_text(*w.candidate), at_text(until), blocker_name(w.quiet_state.blocker),
+                                 w.quiet_state.detail));
+}
+
+void RunMonitor::settle_window(Window& w, Nanos now) {
+  if (w.decided || now < w.start) return;
+  if (w.kind == Kind::Converged && w.candidate) {
+    settle_candidate(w, now);
+    if (w.decided || w.candidate) return;
   }
   if (w.kind == Kind::NoViolations) {
     const auto count = recorder_.count_until(w.start);
@@ -194,6 +313,8 @@ void RunMonitor::settle_window(Window& w, Nanos now) {
       if (state.converged) {
         w.candidate = now;
         w.ever_converged = true;
+        w.quiet_state_converged = true;
+        w.quiet_state = state;
       }
       return;
     }
@@ -202,6 +323,7 @@ void RunMonitor::settle_window(Window& w, Nanos now) {
       if (why.empty()) {
         w.held = true;
         w.decided = true;
+        w.met_at = now;
       } else {
         w.detail = fmt::format("at {}: {}", dur(now), why);
       }
@@ -220,6 +342,7 @@ void RunMonitor::settle_window(Window& w, Nanos now) {
       if (wrong.empty()) {
         w.held = true;
         w.decided = true;
+        w.met_at = now;
       } else {
         w.detail = wrong;
       }
@@ -239,8 +362,23 @@ void RunMonitor::settle_window(Window& w, Nanos now) {
       }
       return;
     }
+    case Kind::AtMost: {
+      const auto live = liveness(world_);
+      for (const auto& [artifact, limit] : w.limits) {
+        const auto got = tally_instances(suite_.canonical().entries(), world_, live, artifact);
+        if ((limit.first && got.total > *limit.first) || (limit.second && got.active > *limit.second)) {
+          w.failed = true;
+          w.decided = true;
+          w.detail = fmt::format("at {}: {} has {} live entr{} and {} counted instance(s)", at_text(now),
+                                 artifact, got.total, got.total == 1 ? "y" : "ies", got.active);
+          return;
+        }
+      }
+      return;
+    }
     case Kind::NoViolations:
     case Kind::Violates:
+    case Kind::Writes:
       return;
   }
 }
@@ -257,8 +395,16 @@ void RunMonitor::close_window(Window& w, Nanos end) {
   switch (w.kind) {
     case Kind::Converged: {
       if (w.candidate && *w.candidate + quiet_ns_ <= end) {
-        w.held = true;
-        return;
+        const bool cut = w.cutoff && *w.cutoff <= *w.candidate + quiet_ns_;
+        if (cut || w.quiet_state_converged) {
+          w.held = true;
+          w.met_at = w.candidate;
+          return;
+        }
+        w.last = w.quiet_state;
+        w.detail =
+            fmt::format("converged at {} but not at the end of its quiet window", at_text(*w.candidate));
+        w.candidate.reset();
       }
       if (w.candidate) {
         w.detail =
@@ -289,6 +435,8 @@ void RunMonitor::close_window(Window& w, Nanos end) {
       return;
     }
     case Kind::Available:
+    case Kind::AtMost:
+    case Kind::Writes:
       w.held = !w.failed && end >= w.end;
       if (!w.held && w.detail.empty()) w.detail = "the run ended before the window closed";
       return;
@@ -312,6 +460,19 @@ void RunMonitor::finish(Nanos end) {
   for (auto& w : windows_) close_window(w, end);
   if (implicit_) {
     close_window(*implicit_, end);
+    if (implicit_->held) {
+      // Still converged at the end of the run: a ghost, an unload or a
+      // leader change without a write must not slip through.
+      const auto& state = convergence_now();
+      if (!state.converged) {
+        implicit_->held = false;
+        outcome_.blocker = blocker_name(state.blocker);
+        outcome_.detail =
+            fmt::format("converged at {} and quiet until {}, but not at the end of the run ({}): {}",
+                        at_text(*implicit_->candidate), at_text(*implicit_->candidate + quiet_ns_),
+                        at_text(end), state.detail);
+      }
+    }
     outcome_.held = implicit_->held;
     if (implicit_->held) {
       outcome_.converged_at = implicit_->candidate;
@@ -323,7 +484,9 @@ void RunMonitor::finish(Nanos end) {
 
 std::vector<ExpectationResult> RunMonitor::results() const {
   std::vector<ExpectationResult> out;
-  for (const auto& w : windows_) out.push_back({w.path, w.description, w.held, w.held ? "" : w.detail});
+  for (const auto& w : windows_) {
+    out.push_back({w.path, w.description, w.held, w.held ? "" : w.detail, w.held ? w.met_at : std::nullopt});
+  }
   return out;
 }
 

@@ -23,6 +23,11 @@ struct ExpectationResult {
   std::string description;
   bool held = false;
   std::string detail;
+  // The instant the expectation was met: converged (the candidate t), leader
+  // and instances (the first instant end that satisfied it); nullopt for the
+  // expectations judged over a whole window (available, at_most, writes) or
+  // at one instant (no_violations, violates), and when it did not hold.
+  std::optional<Nanos> met_at;
 };
 
 struct ConvergenceOutcome {
@@ -36,6 +41,9 @@ struct ConvergenceOutcome {
   std::optional<Nanos> t0;
   Nanos bound_ns = 0;
   Nanos quiet_ns = 0;
+  // Client writes submitted by steps that had not committed when T0 was
+  // taken (left out of T0, simulation.md §5).
+  int pending_client_writes = 0;
 };
 
 class RunMonitor : public sim::WorldObserver {
@@ -44,7 +52,11 @@ class RunMonitor : public sim::WorldObserver {
              ConvergenceRules rules, Nanos quiet_ns);
 
   // Expectations, registered when their step runs (at `start`).
-  void expect_converged(std::string path, Nanos start, Nanos within_ns);
+  // `cutoff`: the instant of the next step that is not `expect` (none after
+  // the last such step). Engine writes submitted at or after it do not break
+  // the quiet window, and the state at t + quiet is not judged when the
+  // cutoff comes first (simulation.md §5).
+  void expect_converged(std::string path, Nanos start, Nanos within_ns, std::optional<Nanos> cutoff = {});
   void expect_leader(std::string path, Nanos start, Nanos within_ns, NodeId node);
   void expect_instances(std::string path, Nanos start, Nanos within_ns,
                         std::map<std::string, std::pair<std::optional<int>, std::optional<int>>> counts);
@@ -52,6 +64,12 @@ class RunMonitor : public sim::WorldObserver {
                         std::map<std::string, int> min_active);
   void expect_no_violations(std::string path, Nanos at);
   void expect_violates(std::string path, Nanos at, std::string invariant);
+  // Live entries (first) and counted instances (second) never above the
+  // bounds during [start, start + hold_for].
+  void expect_at_most(std::string path, Nanos start, Nanos hold_for_ns,
+                      std::map<std::string, std::pair<std::optional<int>, std::optional<int>>> limits);
+  // At most `max` engine batches commit during [start, start + hold_for].
+  void expect_writes(std::string path, Nanos start, Nanos hold_for_ns, int max);
 
   // The implicit convergence check: owed from `t0` within `bound_ns`, or not
   // owed (with the reason), or not asked for.
@@ -90,7 +108,16 @@ class RunMonitor : public sim::WorldObserver {
   void on_engine_assert(Nanos, const NodeId&, const std::string&) override { touch(); }
 
  private:
-  enum class Kind : std::uint8_t { Converged, Leader, Instances, Available, NoViolations, Violates };
+  enum class Kind : std::uint8_t {
+    Converged,
+    Leader,
+    Instances,
+    Available,
+    NoViolations,
+    Violates,
+    AtMost,
+    Writes
+  };
   struct Window {
     Kind kind = Kind::Converged;
     std::string path;
@@ -103,10 +130,22 @@ class RunMonitor : public sim::WorldObserver {
     bool decided = false;
     std::uint64_t evaluated_generation = ~std::uint64_t{0};
     std::string detail;
+    std::optional<Nanos> met_at;
     // Converged
     std::optional<Nanos> candidate;
+    std::optional<Nanos> cutoff;
+    // The latest state judged at an instant end in [candidate, candidate +
+    // quiet]: at the first settle after candidate + quiet it is the state at
+    // candidate + quiet.
+    bool quiet_state_converged = true;
+    ConvergenceState quiet_state;
     bool ever_converged = false;
     ConvergenceState last;
+    // AtMost (live entries, counted instances); Writes
+    std::map<std::string, std::pair<std::optional<int>, std::optional<int>>> limits;
+    int max_writes = 0;
+    int writes = 0;
+    std::vector<std::string> write_log;  // the first batches over the limit
     // Leader
     NodeId node;
     // Instances
@@ -121,6 +160,8 @@ class RunMonitor : public sim::WorldObserver {
   const ConvergenceState& convergence_now();
   void settle_window(Window& w, Nanos now);
   void close_window(Window& w, Nanos end);
+  void settle_candidate(Window& w, Nanos now);
+  void break_candidate(Window& w, std::string why);
   void add(Window w);
 
   const InvariantSuite& suite_;

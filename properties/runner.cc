@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <exception>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <set>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "engine/config.h"
 #include "engine/deployment_runtime.h"
@@ -45,14 +47,122 @@ int verdict_exit_code(Verdict verdict) {
   return 3;
 }
 
-ConvergenceTiming convergence_timing(const scenarios::Scenario& scenario, Nanos reconciliation_interval_ns) {
-  const auto& s = scenario.cluster.slices;
+namespace {
+
+// The longest depends_on chain (in edges) over every blueprint the scenario
+// writes (blueprint steps and raw kv_put of blueprints/*), read as plain JSON:
+// a value that does not parse adds nothing. A cycle counts once around.
+int longest_dependency_chain(const scenarios::Scenario& scenario) {
+  std::map<std::string, std::set<std::string>> deps;  // artifact -> artifacts it depends on
+  auto add_blueprint = [&](const nlohmann::json& bp) {
+    if (!bp.is_object() || !bp.contains("slices") || !bp["slices"].is_array()) return;
+    for (const auto& slice : bp["slices"]) {
+      if (!slice.is_object() || !slice.contains("artifact") || !slice["artifact"].is_string()) continue;
+      auto& out = deps[slice["artifact"].get<std::string>()];
+      if (!slice.contains("depends_on") || !slice["depends_on"].is_array()) continue;
+      for (const auto& d : slice["depends_on"]) {
+        if (d.is_string()) out.insert(d.get<std::string>());
+      }
+    }
+  };
+  for (const auto& step : scenario.steps) {
+    if (const auto* bp = std::get_if<scenarios::BlueprintStep>(&step.action)) add_blueprint(bp->blueprint);
+    if (const auto* put = std::get_if<scenarios::KvPutStep>(&step.action)) {
+      if (put->key.rfind("blueprints/", 0) == 0) {
+        add_blueprint(nlohmann::json::parse(put->value, nullptr, /*allow_exceptions=*/false));
+      }
+    }
+  }
+  std::map<std::string, int> memo;
+  std::set<std::string> visiting;
+  std::function<int(const std::string&)> depth = [&](const std::string& a) -> int {
+    if (auto it = memo.find(a); it != memo.end()) return it->second;
+    if (!visiting.insert(a).second) return 0;  // a cycle
+    int best = 0;
+    if (auto it = deps.find(a); it != deps.end()) {
+      for (const auto& d : it->second) best = std::max(best, 1 + depth(d));
+    }
+    visiting.erase(a);
+    memo[a] = best;
+    return best;
+  };
+  int longest = 0;
+  for (const auto& [artifact, unused] : deps) longest = std::max(longest, depth(artifact));
+  return longest;
+}
+
+// x / (1 - ppm/1e6), rounded up, in integers.
+Nanos divide_by_one_minus(Nanos x, std::uint32_t ppm) {
+  const Nanos denom = 1'000'000 - std::min<Nanos>(ppm, 999'999);
+  return x / denom * 1'000'000 + ((x % denom) * 1'000'000 + denom - 1) / denom;
+}
+
+}  // namespace
+
+ConvergenceTiming convergence_timing(const scenarios::Scenario& scenario,
+                                     const engine::EngineConfig& config) {
+  const auto& cluster = scenario.cluster;
+  const auto& s = cluster.slices;
   const Nanos longest_phase = std::max({s.load.max, s.activate.max, s.deactivate.max, s.unload.max});
-  ConvergenceTiming t;
-  t.bound_ns = std::max(engine::seconds(60),
-                        2 * scenario.cluster.failure_detection + reconciliation_interval_ns + longest_phase);
-  t.quiet_ns = reconciliation_interval_ns + engine::seconds(5);
-  return t;
+  // The network at its worst over the scenario: the cluster's settings and
+  // every `network` step.
+  Nanos max_latency = cluster.network.latency.max;
+  std::uint32_t max_drop = cluster.network.drop_ppm;
+  for (const auto& step : scenario.steps) {
+    if (const auto* n = std::get_if<scenarios::NetworkStep>(&step.action)) {
+      if (n->latency) max_latency = std::max(max_latency, n->latency->max);
+      if (n->drop_ppm) max_drop = std::max(max_drop, *n->drop_ppm);
+    }
+  }
+  const auto& t = config.timeouts;
+  const Nanos longest_state_timeout =
+      std::max({t.loading_ns, t.activating_ns, t.deactivating_ns, t.unloading_ns});
+  const int chain = longest_dependency_chain(scenario);
+
+  ConvergenceTiming out;
+  out.event_driven = config.reconciliation_interval_ns >= kEventDrivenInterval;
+  // Not in the world yet (issue 10 adds them to sim/): the clock drift of
+  // engine timers, the late-commit, stall and restore-lag maxima, and the §8
+  // rolling-update and drain durations. Each is a named zero until then.
+  const std::uint32_t clock_drift_ppm = 0;
+  const Nanos late_commit_max = 0;
+  const Nanos stall_max = 0;
+  const Nanos restore_lag_max = 0;
+  const int rolling_steps = 0;  // ceil(count / max_surge) over rolling updates
+  const int evictions = 0;      // one at a time per draining node
+  const Nanos rolling_and_drain = 0;
+
+  auto engine_timer = [&](Nanos x) { return divide_by_one_minus(x, clock_drift_ppm); };
+  auto& terms = out.terms;
+  terms.emplace_back("leader_timeout", engine_timer(config.effective_leader_timeout_ns()));
+  terms.emplace_back("2 x failure_detection", 2 * cluster.failure_detection);
+  terms.emplace_back("reconciliation_interval",
+                     out.event_driven ? 0 : engine_timer(config.reconciliation_interval_ns));
+  terms.emplace_back("transient_backoff_cap", engine_timer(config.transient_backoff_cap_ns));
+  terms.emplace_back("write_timeout", engine_timer(config.write_timeout_ns));
+  terms.emplace_back("write_retries x write_retry_delay",
+                     engine_timer(config.write_retries * config.write_retry_delay_ns));
+  terms.emplace_back("command_timeout", engine_timer(config.command_timeout_ns));
+  terms.emplace_back("stuck_multiplier x longest state timeout",
+                     engine_timer(config.stuck_multiplier * longest_state_timeout));
+  terms.emplace_back("(longest dependency chain + 1) x longest slice phase", (chain + 1) * longest_phase);
+  terms.emplace_back("late_commit max", late_commit_max);
+  terms.emplace_back("stall max", stall_max);
+  terms.emplace_back("restore_lag", restore_lag_max);
+  terms.emplace_back("rolling updates and drains", rolling_and_drain);
+  const Nanos round_trips = 6 + 3 * (chain + 1) + 2 * (rolling_steps + evictions);
+  terms.emplace_back("latency: (6 + 3 x (chain + 1) + 2 x (rolling steps + evictions)) x 4 x max latency",
+                     divide_by_one_minus(round_trips * 4 * max_latency, max_drop));
+  Nanos sum = 0;
+  for (const auto& [name, ns] : terms) sum += ns;
+  out.bound_ns = std::max(engine::seconds(60), sum);
+
+  const Nanos timeouts = std::max(config.command_timeout_ns, config.write_timeout_ns) + engine::seconds(5);
+  const Nanos quiet = out.event_driven
+                          ? std::max(engine::seconds(30), timeouts)
+                          : std::max(config.reconciliation_interval_ns + engine::seconds(5), timeouts);
+  out.quiet_ns = engine_timer(quiet);
+  return out;
 }
 
 namespace {
@@ -77,7 +187,8 @@ struct FaultState {
   std::vector<std::set<NodeId>> groups;
   std::set<NodeId> healed_into_all;  // heal(X) while a partition stands
   std::set<NodeId> isolated;
-  std::vector<std::pair<NodeId, NodeId>> links;
+  // from -> to: the link rule in force (a later rule on the pair replaces it).
+  std::map<std::pair<NodeId, NodeId>, sim::LinkRule> links;
 };
 
 class Runner {
@@ -137,6 +248,8 @@ class Runner {
   int pending_client_writes_ = 0;
   Nanos last_client_commit_ = 0;
   std::optional<Nanos> t0_;
+  std::map<std::string, Nanos> expect_cutoff_;
+  int pending_at_t0_ = 0;  // client writes left out of T0  // step path -> next non-expect step's instant
 };
 
 bool Runner::build() {
@@ -147,7 +260,7 @@ bool Runner::build() {
     return false;
   }
   if (!config_.leader_timeout_ns) config_.leader_timeout_ns = scenario_.cluster.failure_detection;
-  timing_ = convergence_timing(scenario_, config_.reconciliation_interval_ns);
+  timing_ = convergence_timing(scenario_, config_);
 
   sim::SimConfig sc;
   sc.nodes = scenario_.cluster.nodes;
@@ -185,6 +298,16 @@ bool Runner::build() {
 void Runner::schedule_steps() {
   auto& loop = cluster_->loop();
   bool any_step = false;
+  // The quiet window of a mid-run `expect converged` ends at the next step
+  // (in file order) that is not `expect`.
+  std::optional<Nanos> next_action;
+  for (auto it = scenario_.steps.rbegin(); it != scenario_.steps.rend(); ++it) {
+    if (std::holds_alternative<scenarios::ExpectStep>(it->action)) {
+      if (next_action) expect_cutoff_[it->path] = *next_action;
+    } else {
+      next_action = it->at;
+    }
+  }
   for (const auto& step : scenario_.steps) {
     static_end_ = std::max(static_end_, step.at);
     if (const auto* expect = std::get_if<scenarios::ExpectStep>(&step.action)) {
@@ -193,6 +316,10 @@ void Runner::schedule_steps() {
         static_end_ = std::max(static_end_, step.at + within + timing_.quiet_ns);
       } else if (const auto* available = std::get_if<scenarios::ExpectAvailable>(&expect->what)) {
         static_end_ = std::max(static_end_, step.at + available->hold_for);
+      } else if (const auto* at_most = std::get_if<scenarios::ExpectAtMost>(&expect->what)) {
+        static_end_ = std::max(static_end_, step.at + at_most->hold_for);
+      } else if (const auto* writes = std::get_if<scenarios::ExpectWrites>(&expect->what)) {
+        static_end_ = std::max(static_end_, step.at + writes->hold_for);
       } else {
         static_end_ = std::max(static_end_, step.at + within);
       }
@@ -238,6 +365,7 @@ void Runner::steps_done() {
   cluster_->loop().schedule_at(last_step_at_ + timing_.bound_ns, [this] {
     if (!t0_) {
       t0_ = last_step_at_;
+      pending_at_t0_ = pending_client_writes_;
       if (!scenario_.check_convergence) return;
       const auto reason = not_owed_reason();
       if (reason.empty()) {
@@ -264,12 +392,34 @@ void Runner::decide_t0() {
   }
 }
 
+// Artifacts some blueprint in the canonical store deploys, read as plain
+// JSON (a value that does not parse deploys nothing).
+std::set<std::string> deployed_artifacts(const CanonicalStore::Map& store) {
+  std::set<std::string> out;
+  const std::string prefix = "blueprints/";
+  for (auto it = store.lower_bound(prefix); it != store.end() && it->first.rfind(prefix, 0) == 0; ++it) {
+    const auto bp = nlohmann::json::parse(it->second, nullptr, /*allow_exceptions=*/false);
+    if (!bp.is_object() || !bp.contains("slices") || !bp["slices"].is_array()) continue;
+    for (const auto& slice : bp["slices"]) {
+      if (slice.is_object() && slice.contains("artifact") && slice["artifact"].is_string())
+        out.insert(slice["artifact"].get<std::string>());
+    }
+  }
+  return out;
+}
+
+// simulation.md §5, the rule of T0: convergence is owed unless something a
+// correct engine cannot overcome is in force. Empty when owed.
 std::string Runner::not_owed_reason() const {
+  const auto deployed = deployed_artifacts(suite_->canonical().entries());
   for (const auto& [artifact, rates] : faults_.failure_rules) {
-    if (rates.first != 0 || rates.second != 0) {
+    if (rates.first == 0 && rates.second == 0) continue;
+    if (artifact == "*" ? !deployed.empty() : deployed.count(artifact) != 0) {
       return fmt::format("slice failure rates for {} are not 0", artifact);
     }
   }
+  // Issue 10 adds stall, lost-submit and quorum-reorder rates to sim/: when
+  // one is in force, convergence is not owed. None exists yet.
   const auto configured = world_->configured_nodes();
   if (faults_.partitioned) {
     // Group indices each node talks in; the extra group is the nodes named
@@ -298,9 +448,18 @@ std::string Runner::not_owed_reason() const {
     }
   }
   if (!faults_.isolated.empty()) return fmt::format("{} is isolated", *faults_.isolated.begin());
-  if (!faults_.links.empty()) {
-    return fmt::format("a link rule {} -> {} is in force", faults_.links.front().first,
-                       faults_.links.front().second);
+  for (const auto& [link, rule] : faults_.links) {
+    // A link that only loses some messages (retransmitted) is slow, not cut.
+    if (rule.loss_ppm >= 990'000 || rule.delay_ns > 0) {
+      return fmt::format("a link rule {} -> {} is in force (loss {}ppm, delay {})", link.first, link.second,
+                         rule.loss_ppm, dur(rule.delay_ns));
+    }
+  }
+  const auto& net = cluster_->network_settings();
+  const Nanos timeout = std::min(config_.command_timeout_ns, config_.write_timeout_ns);
+  if (4 * net.latency_max_ns >= timeout) {
+    return fmt::format("4 x the maximum latency ({}) is not below min(write_timeout, command_timeout) ({})",
+                       dur(4 * net.latency_max_ns), dur(timeout));
   }
   std::size_t up = 0;
   for (const auto& node : configured) {
@@ -495,7 +654,7 @@ void Runner::run_step(const scenarios::Step& step) {
           auto to = resolve(step, action.to, Need::Configured);
           if (!to) return;
           event("link", *from + "->" + *to);
-          faults_.links.emplace_back(*from, *to);
+          faults_.links[{*from, *to}] = sim::LinkRule{action.loss_ppm, action.delay};
           cluster_->link(*from, *to, sim::LinkRule{action.loss_ppm, action.delay});
         } else if constexpr (std::is_same_v<T, scenarios::HealStep>) {
           if (!action.node) {
@@ -509,7 +668,7 @@ void Runner::run_step(const scenarios::Step& step) {
             if (faults_.partitioned) faults_.healed_into_all.insert(*node);
             faults_.isolated.erase(*node);
             std::erase_if(faults_.links,
-                          [&](const auto& l) { return l.first == *node || l.second == *node; });
+                          [&](const auto& l) { return l.first.first == *node || l.first.second == *node; });
             cluster_->heal(*node);
           }
         } else if constexpr (std::is_same_v<T, scenarios::NetworkStep>) {
@@ -540,7 +699,10 @@ void Runner::run_step(const scenarios::Step& step) {
               [&](const auto& what) {
                 using W = std::decay_t<decltype(what)>;
                 if constexpr (std::is_same_v<W, scenarios::ExpectConverged>) {
-                  monitor_->expect_converged(step.path, now, within);
+                  const auto cut = expect_cutoff_.find(step.path);
+                  monitor_->expect_converged(
+                      step.path, now, within,
+                      cut == expect_cutoff_.end() ? std::nullopt : std::optional<Nanos>(cut->second));
                 } else if constexpr (std::is_same_v<W, scenarios::ExpectLeader>) {
                   monitor_->expect_leader(step.path, now, within, what.node);
                 } else if constexpr (std::is_same_v<W, scenarios::ExpectInstances>) {
@@ -553,6 +715,12 @@ void Runner::run_step(const scenarios::Step& step) {
                   monitor_->expect_no_violations(step.path, now);
                 } else if constexpr (std::is_same_v<W, scenarios::ExpectViolates>) {
                   monitor_->expect_violates(step.path, now, what.invariant);
+                } else if constexpr (std::is_same_v<W, scenarios::ExpectAtMost>) {
+                  std::map<std::string, std::pair<std::optional<int>, std::optional<int>>> limits;
+                  for (const auto& [artifact, c] : what.by_artifact) limits[artifact] = {c.total, c.active};
+                  monitor_->expect_at_most(step.path, now, what.hold_for, std::move(limits));
+                } else if constexpr (std::is_same_v<W, scenarios::ExpectWrites>) {
+                  monitor_->expect_writes(step.path, now, what.hold_for, what.max);
                 }
               },
               action.what);
@@ -604,6 +772,7 @@ RunResult Runner::run() {
   result_.reported = recorder_.reported();
   result_.expectations = monitor_->results();
   result_.convergence = monitor_->convergence();
+  result_.convergence.pending_client_writes = pending_at_t0_;
   result_.counters = counters_.counters;
   result_.pinned = monitor_->pinned_invariants();
   result_.simulated_end = loop.now();

@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "engine/config.h"
 #include "properties/invariants.h"
 #include "properties/run_monitor.h"
 #include "properties/violations.h"
@@ -53,11 +54,17 @@ struct RunOptions {
 RunResult run_scenario(const scenarios::Scenario& scenario, const RunOptions& options);
 
 // The bound and quiet window of the implicit convergence check
-// (simulation.md §5), from the scenario's cluster and engine configuration.
+// (simulation.md §5), from the scenario's cluster and engine configuration
+// (`config` already parsed, leader_timeout defaulted). bound is an explicit
+// sum; `terms` names each term (docs/checks.md documents them) in order.
 struct ConvergenceTiming {
   Nanos bound_ns = 0;
   Nanos quiet_ns = 0;
+  bool event_driven = false;  // reconciliation_interval >= 1h: no periodic term
+  std::vector<std::pair<std::string, Nanos>> terms;
 };
-ConvergenceTiming convergence_timing(const scenarios::Scenario& scenario, Nanos reconciliation_interval_ns);
+ConvergenceTiming convergence_timing(const scenarios::Scenario& scenario, const engine::EngineConfig& config);
+// "1h" and above: the periodic reconcile is effectively off.
+constexpr Nanos kEventDrivenInterval = engine::hours(1);
 
 }  // namespace aether::properties

@@ -47,7 +47,9 @@ const std::vector<StepKindDoc>& step_kind_docs() {
       {"heal", "true | <target>", "clear all partition/isolate/link rules, or put one node back everywhere"},
       {"network", "{latency?, drop?, duplicate?}", "change network settings"},
       {"slice_failures", "{artifact | \"*\", phase?, transient?, fatal?}", "slice-store failure rates"},
-      {"expect", "{converged | leader | instances | available | no_violations | violates, within?, for?}",
+      {"expect",
+       "{converged | leader | instances | available | no_violations | violates | at_most | writes, within?, "
+       "for?}",
        "an expectation checked at `at` (or within a window)"},
   };
   return docs;
@@ -63,8 +65,8 @@ const std::vector<std::string> kNetworkKeys = {"latency", "drop", "duplicate"};
 const std::vector<std::string> kSliceKeys = {"load", "activate", "deactivate", "unload"};
 const std::vector<std::string> kClientKinds = {"blueprint", "remove_blueprint", "scale", "kv_put",
                                                "kv_remove"};
-const std::vector<std::string> kExpectKinds = {"converged", "leader",        "instances",
-                                               "available", "no_violations", "violates"};
+const std::vector<std::string> kExpectKinds = {"converged",     "leader",   "instances", "available",
+                                               "no_violations", "violates", "at_most",   "writes"};
 constexpr std::uint64_t kMaxMaxEvents = 1'000'000'000'000ULL;
 constexpr std::size_t kMaxKeyBytes = 1024;
 constexpr std::size_t kMaxValueBytes = 1024 * 1024;
@@ -879,9 +881,17 @@ class Validator {
         ok = false;
       }
     }
-    if (v.contains("for") && kind != "available") {
-      error(member_path(path, "for"), "\"for\" applies to available only");
+    if (v.contains("for") && kind != "available" && kind != "at_most") {
+      error(member_path(path, "for"),
+            kind == "writes" ? "\"for\" of writes goes inside the writes object: {\"writes\": {\"max\": N, "
+                               "\"for\": DUR}}"
+                             : "\"for\" applies to available and at_most only");
       ok = false;
+    }
+    if (kind == "at_most" || kind == "writes") {
+      if (!limit_expectation(kind, body, v, path, at, step)) ok = false;
+      if (!ok) return std::nullopt;
+      return step;
     }
     if (kind == "converged" || kind == "no_violations") {
       if (!body.is_boolean() || !body.get<bool>()) {
@@ -994,6 +1004,85 @@ class Validator {
     }
     if (!ok) return std::nullopt;
     return step;
+  }
+
+  // `at_most` ({artifact: {total?, active?}} with "for" beside it) and
+  // `writes` ({max, for}): the two "never more than" expectations.
+  bool limit_expectation(const std::string& kind, const json& body, const json& v, const std::string& path,
+                         Nanos at, ExpectStep& step) {
+    const std::string kpath = member_path(path, kind);
+    bool ok = true;
+    auto window = [&](const json& value, const std::string& wpath) -> std::optional<Nanos> {
+      auto d = duration(value, wpath);
+      if (d && at + *d > kMaxRunLength) {
+        error(wpath, "the window ends after the 7d run limit");
+        return std::nullopt;
+      }
+      return d;
+    };
+    if (kind == "writes") {
+      ExpectWrites what;
+      if (!is_object(body, kpath)) return false;
+      check_keys(body, kpath, {"max", "for"});
+      if (auto it = body.find("max"); it != body.end()) {
+        if (auto n = unsigned_integer(*it, member_path(kpath, "max"), 0, 1'000'000'000))
+          what.max = static_cast<int>(*n);
+        else
+          ok = false;
+      } else {
+        error(kpath, "needs \"max\" (the most engine batches allowed in the window)");
+        ok = false;
+      }
+      if (auto it = body.find("for"); it != body.end()) {
+        if (auto d = window(*it, member_path(kpath, "for")))
+          what.hold_for = *d;
+        else
+          ok = false;
+      } else {
+        error(kpath, "needs \"for\" (the window's length)");
+        ok = false;
+      }
+      step.what = what;
+      return ok;
+    }
+    ExpectAtMost what;
+    if (!is_object(body, kpath) || body.empty()) {
+      if (body.is_object()) error(kpath, "must name at least one artifact");
+      ok = false;
+    } else {
+      for (const auto& [name, counts] : body.items()) {
+        const std::string apath = member_path(kpath, name);
+        if (!artifact(json(name), apath) || !is_object(counts, apath)) {
+          ok = false;
+          continue;
+        }
+        check_keys(counts, apath, {"total", "active"});
+        InstanceCount count;
+        for (const char* field : {"total", "active"}) {
+          auto it = counts.find(field);
+          if (it == counts.end()) continue;
+          auto n = unsigned_integer(*it, member_path(apath, field), 0, kMaxInstancesPerArtifact);
+          if (!n) {
+            ok = false;
+            continue;
+          }
+          (std::string(field) == "total" ? count.total : count.active) = static_cast<int>(*n);
+        }
+        if (!count.total && !count.active) {
+          error(apath, "needs \"total\", \"active\" or both");
+          ok = false;
+        }
+        what.by_artifact[name] = count;
+      }
+    }
+    if (auto it = v.find("for"); it != v.end()) {
+      if (auto d = window(*it, member_path(path, "for")))
+        what.hold_for = *d;
+      else
+        ok = false;
+    }
+    step.what = std::move(what);
+    return ok;
   }
 
   std::string file_;

@@ -191,9 +191,23 @@ struct ExpectViolates {
   std::string invariant;
   bool operator==(const ExpectViolates&) const = default;
 };
+// `at_most`: live entries (total) and counted instances (active) of each
+// artifact never exceed the given bounds during [at, at + for].
+struct ExpectAtMost {
+  std::map<std::string, InstanceCount> by_artifact;
+  Nanos hold_for = 0;  // "for"
+  bool operator==(const ExpectAtMost&) const = default;
+};
+// `writes`: at most `max` engine batches (cdm, ndm or leader-manager writers;
+// a merged batch counts once) commit during [at, at + for].
+struct ExpectWrites {
+  int max = 0;
+  Nanos hold_for = 0;  // "for", inside the writes object
+  bool operator==(const ExpectWrites&) const = default;
+};
 struct ExpectStep {
   std::variant<ExpectConverged, ExpectLeader, ExpectInstances, ExpectAvailable, ExpectNoViolations,
-               ExpectViolates>
+               ExpectViolates, ExpectAtMost, ExpectWrites>
       what;
   std::optional<Nanos> within;
   bool operator==(const ExpectStep&) const = default;

@@ -82,6 +82,21 @@ ojson expectation(const ExpectStep& e) {
           out["no_violations"] = true;
         } else if constexpr (std::is_same_v<T, ExpectViolates>) {
           out["violates"] = what.invariant;
+        } else if constexpr (std::is_same_v<T, ExpectAtMost>) {
+          ojson counts = ojson::object();
+          for (const auto& [artifact, count] : what.by_artifact) {
+            ojson c = ojson::object();
+            if (count.total) c["total"] = *count.total;
+            if (count.active) c["active"] = *count.active;
+            counts[artifact] = c;
+          }
+          out["at_most"] = counts;
+          if (what.hold_for != 0) out["for"] = duration(what.hold_for);
+        } else if constexpr (std::is_same_v<T, ExpectWrites>) {
+          ojson w = ojson::object();
+          w["max"] = what.max;
+          w["for"] = duration(what.hold_for);
+          out["writes"] = w;
         }
       },
       e.what);

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <chrono>
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <ostream>
 
@@ -82,6 +83,7 @@ class Runner {
       }
     }
     const double wall_s = std::chrono::duration<double>(WallClock::now() - start).count();
+    print_unjudged();
     std::string stats;
     if (options_.stats) {
       const double wall = std::max(totals_.run_wall_s, 1e-9);
@@ -136,6 +138,8 @@ class Runner {
     totals_.run_wall_s += wall_s;
     if (!options_.quiet || verdict != Verdict::Pass) {
       print_run(scenario, seed, result, verdict, wall_s, divergence, first_line, determinism_note);
+    } else {
+      note_quiet_pass(scenario, result);
     }
     progress(total_runs);
   }
@@ -205,9 +209,10 @@ class Runner {
                         quote_argument(scenario.file), seed);
     out_ << line << "\n";
     const auto& c = r.convergence;
-    if (c.checked && !c.owed && !c.not_owed_reason.empty()) {
-      // A pass that judged safety only says so: convergence was not owed.
-      out_ << fmt::format("  convergence not owed: {}\n", c.not_owed_reason);
+    // Every run line says whether convergence was checked, and if not why.
+    if (const auto status = convergence_status(r); !status.empty()) out_ << "  " << status << "\n";
+    if (c.pending_client_writes > 0) {
+      out_ << fmt::format("  {} client write(s) never committed (left out of T0)\n", c.pending_client_writes);
     }
     if (verdict == Verdict::Pass) return;
     if (!r.input_error.empty()) out_ << fmt::format("  input error: {}: {}\n", scenario.file, r.input_error);
@@ -240,6 +245,34 @@ class Runner {
     if (!note.empty()) out_ << "  nondeterminism: " << note << "\n";
   }
 
+  // "convergence held at ...", "convergence not owed: ...", "convergence not
+  // checked: check_convergence false"; empty for runs that never got that far
+  // (input and framework errors) and for failed convergence (its own line).
+  static std::string convergence_status(const RunResult& r) {
+    const auto& c = r.convergence;
+    if (r.verdict == Verdict::InputError || r.verdict == Verdict::FrameworkError) return "";
+    if (!c.checked) return "convergence not checked: check_convergence false";
+    if (!c.owed) return "convergence not owed: " + c.not_owed_reason;
+    if (!c.held) return "";
+    return fmt::format("convergence held: converged at {} (T0 {}, bound {}, quiet {})",
+                       c.converged_at ? sim_seconds(*c.converged_at) : "?", c.t0 ? sim_seconds(*c.t0) : "?",
+                       sim_seconds(c.bound_ns), sim_seconds(c.quiet_ns));
+  }
+
+  // With --quiet, passes print no line; those that did not judge convergence
+  // are still said, once per scenario and reason, before the summary.
+  void note_quiet_pass(const scenarios::Scenario& scenario, const RunResult& r) {
+    const auto& c = r.convergence;
+    if (c.checked && c.owed) return;
+    ++unjudged_[{scenario.name, convergence_status(r)}];
+  }
+
+  void print_unjudged() {
+    for (const auto& [key, count] : unjudged_) {
+      out_ << fmt::format("{}: {} ({} passing run{})\n", key.first, key.second, count, count == 1 ? "" : "s");
+    }
+  }
+
   void progress(std::uint64_t total_runs) {
     if (options_.quiet || total_runs < 2) return;
     const auto now = WallClock::now();
@@ -255,6 +288,7 @@ class Runner {
   std::ostream& out_;
   std::ostream& err_;
   Totals totals_;
+  std::map<std::pair<std::string, std::string>, std::uint64_t> unjudged_;  // (scenario, status) -> passes
   WallClock::time_point last_progress_;
   bool progress_shown_ = false;
 };

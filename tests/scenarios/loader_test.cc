@@ -421,7 +421,7 @@ TEST_CASE("expectation mistakes are named") {
   CHECK(has_error(errors, "steps[2].expect.leader", "must name a node id"));
   CHECK(has_error(errors, "steps[3].expect", "exactly one kind; this one has converged, leader"));
   CHECK(has_error(errors, "steps[4].expect.instances.cart", "bad artifact"));
-  CHECK(has_error(errors, "steps[4].expect.for", "applies to available only"));
+  CHECK(has_error(errors, "steps[4].expect.for", "applies to available and at_most only"));
   CHECK(has_error(errors, "steps[5].expect.instances[\"org.example:cart:1.0.0\"]",
                   "needs \"total\", \"active\" or both"));
 }
