@@ -41,6 +41,13 @@ struct Run {
     world.nodes["node-2"].held[kCart] = SliceHolding::Active;
   }
   void engine_write(Nanos now) { commit(now, {KvCommand::put("node-lifecycle/node-3", "ON_DUTY")}, "ndm"); }
+  // An engine write submitted at `submitted` that commits at `now`.
+  void engine_write_submitted(Nanos submitted, Nanos now) {
+    const auto b = batch({KvCommand::put("node-lifecycle/node-3", "ON_DUTY")},
+                         {submitter("node-3", "ndm", {}, false, std::nullopt, submitted)});
+    suite.on_decide(now, ++position, b);
+    monitor.on_decide(now, position, b);
+  }
 
   FakeWorld world;
   ViolationRecorder recorder;
@@ -266,4 +273,154 @@ TEST_CASE("a state that settles unconverged after the writes stop names its own 
   r.monitor.settle(engine::seconds(2));
   r.monitor.finish(engine::seconds(60) + kQuiet);
   CHECK(r.monitor.convergence().blocker == "ghost");
+}
+
+TEST_CASE("a mid-run expect converged ignores engine writes submitted at or after the next step") {
+  Run r;
+  r.converge(0);
+  r.monitor.expect_converged("steps[1]", engine::seconds(1), 0, engine::seconds(3));
+  r.monitor.settle(engine::seconds(1));
+  // The step at 3s (a crash, say) makes the engine write by design.
+  r.engine_write_submitted(engine::seconds(4), engine::seconds(5));
+  r.monitor.settle(engine::seconds(5));
+  r.world.nodes["node-2"].held.clear();  // and the state after the step is not judged
+  r.monitor.on_node_fault(engine::seconds(6), "node-2", sim::NodeFault::Crash);
+  r.monitor.settle(engine::seconds(6));
+  r.monitor.finish(engine::seconds(1) + kQuiet);
+  const auto e = only(r.monitor.results());
+  INFO(e.detail);
+  CHECK(e.held);
+  REQUIRE(e.met_at.has_value());
+  CHECK(*e.met_at == engine::seconds(1));
+}
+
+TEST_CASE("a mid-run expect converged still fails on a write submitted before the next step") {
+  Run r;
+  r.converge(0);
+  r.monitor.expect_converged("steps[1]", engine::seconds(1), 0, engine::seconds(3));
+  r.monitor.settle(engine::seconds(1));
+  r.engine_write_submitted(engine::seconds(2), engine::seconds(4));
+  r.monitor.settle(engine::seconds(4));
+  r.monitor.finish(engine::seconds(1) + kQuiet);
+  const auto e = only(r.monitor.results());
+  CHECK_FALSE(e.held);
+  CHECK(e.detail.find("engine write committed at 4.000s") != std::string::npos);
+  CHECK_FALSE(e.met_at.has_value());
+}
+
+TEST_CASE("without a later step the state at t + quiet is judged: a ghost without a write fails") {
+  Run r;
+  r.converge(0);
+  r.monitor.expect_converged("steps[1]", engine::seconds(1), 0);
+  r.monitor.settle(engine::seconds(1));
+  r.world.nodes["node-2"].held.clear();  // the slice store loses it; nobody writes
+  r.monitor.on_node_fault(engine::seconds(5), "node-2", sim::NodeFault::Crash);
+  r.monitor.settle(engine::seconds(5));
+  r.monitor.settle(engine::seconds(1) + kQuiet + 1);
+  r.monitor.finish(engine::seconds(1) + kQuiet + 1);
+  const auto e = only(r.monitor.results());
+  CHECK_FALSE(e.held);
+  CHECK(e.detail.find("ghost") != std::string::npos);
+}
+
+TEST_CASE("implicit convergence must still hold at the end of the run") {
+  Run r;
+  r.monitor.convergence_owed(0, engine::seconds(20));
+  r.converge(0);
+  r.monitor.settle(0);
+  r.monitor.settle(kQuiet + 1);  // quiet window passed: the candidate held
+  r.world.nodes["node-2"].held.clear();
+  r.monitor.on_node_fault(engine::seconds(25), "node-2", sim::NodeFault::Crash);
+  r.monitor.settle(engine::seconds(25));
+  r.monitor.finish(engine::seconds(20) + kQuiet);
+  const auto c = r.monitor.convergence();
+  CHECK_FALSE(c.held);
+  CHECK(c.blocker == "ghost");
+  CHECK(c.detail.find("not at the end of the run") != std::string::npos);
+}
+
+TEST_CASE("expect at_most holds while counts stay at or below the limits") {
+  Run r;
+  r.converge(0);
+  r.monitor.expect_at_most("steps[1]", engine::seconds(1), engine::seconds(10), {{kCart, {2, 2}}});
+  r.monitor.settle(engine::seconds(1));
+  r.monitor.finish(engine::seconds(11));
+  const auto e = only(r.monitor.results());
+  CHECK(e.held);
+  CHECK(e.description.find("total <= 2 active <= 2") != std::string::npos);
+}
+
+TEST_CASE("expect at_most fails on over-allocation inside the window") {
+  Run r;
+  r.converge(0);
+  r.monitor.expect_at_most("steps[1]", engine::seconds(1), engine::seconds(10), {{kCart, {2, std::nullopt}}});
+  r.monitor.settle(engine::seconds(1));
+  r.commit(engine::seconds(3), {KvCommand::put("slices/node-3/" + kCart, slice_value(SliceState::Load))},
+           "cdm");
+  r.monitor.settle(engine::seconds(3));
+  r.monitor.finish(engine::seconds(11));
+  const auto e = only(r.monitor.results());
+  CHECK_FALSE(e.held);
+  CHECK(e.detail.find("at 3.000s: org.example:cart:1.0.0 has 3 live entries") != std::string::npos);
+}
+
+TEST_CASE("expect at_most does not look past its window") {
+  Run r;
+  r.converge(0);
+  r.monitor.expect_at_most("steps[1]", engine::seconds(1), engine::seconds(1), {{kCart, {2, std::nullopt}}});
+  r.monitor.settle(engine::seconds(1));
+  r.commit(engine::seconds(3), {KvCommand::put("slices/node-3/" + kCart, slice_value(SliceState::Load))},
+           "cdm");
+  r.monitor.settle(engine::seconds(3));
+  r.monitor.finish(engine::seconds(4));
+  CHECK(only(r.monitor.results()).held);
+}
+
+TEST_CASE(
+    "expect writes counts engine batches in its window; client writes and merged batches as documented") {
+  Run r;
+  r.converge(0);
+  r.monitor.expect_writes("steps[1]", engine::seconds(1), engine::seconds(10), 2);
+  r.monitor.settle(engine::seconds(1));
+  r.commit(engine::seconds(2), {KvCommand::put("unrelated", "x")});  // a client: not counted
+  // One batch merged from two engine submitters counts once.
+  const auto merged = batch({KvCommand::put("node-lifecycle/node-3", "ON_DUTY")},
+                            {submitter("node-3", "ndm"), submitter("node-1", "cdm")});
+  r.suite.on_decide(engine::seconds(3), ++r.position, merged);
+  r.monitor.on_decide(engine::seconds(3), r.position, merged);
+  r.engine_write(engine::seconds(4));
+  r.engine_write(engine::seconds(12));  // after the window
+  r.monitor.finish(engine::seconds(12));
+  CHECK(only(r.monitor.results()).held);
+}
+
+TEST_CASE("expect writes fails on churn and names the batches") {
+  Run r;
+  r.converge(0);
+  r.monitor.expect_writes("steps[1]", engine::seconds(1), engine::seconds(10), 1);
+  r.monitor.settle(engine::seconds(1));
+  r.engine_write(engine::seconds(2));
+  r.engine_write(engine::seconds(3));
+  r.monitor.finish(engine::seconds(11));
+  const auto e = only(r.monitor.results());
+  CHECK_FALSE(e.held);
+  CHECK(e.detail.find("2 engine writes by 3.000s, more than 1") != std::string::npos);
+  CHECK(e.detail.find("ndm@node-1 [node-lifecycle/node-3]") != std::string::npos);
+}
+
+TEST_CASE("expect leader and instances report the instant they were met") {
+  Run r;
+  r.converge(0);
+  r.monitor.expect_instances("steps[1]", engine::seconds(2), engine::seconds(5), {{kCart, {2, 2}}});
+  r.monitor.expect_leader("steps[2]", engine::seconds(2), 0, "node-1");
+  r.monitor.settle(engine::seconds(2));
+  r.monitor.finish(engine::seconds(7));
+  const auto results = r.monitor.results();
+  REQUIRE(results.size() == 2);
+  for (const auto& e : results) {
+    INFO(e.path << " " << e.detail);
+    CHECK(e.held);
+    REQUIRE(e.met_at.has_value());
+    CHECK(*e.met_at == engine::seconds(2));
+  }
 }

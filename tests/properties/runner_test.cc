@@ -362,12 +362,23 @@ TEST_CASE("convergence is not owed with a paused node or a non-zero slice failur
     CHECK_FALSE(r.convergence.owed);
     CHECK(r.convergence.not_owed_reason == "node-3 is paused");
   }
-  SECTION("slice failures") {
+  SECTION("slice failures of a deployed artifact") {
     ScenarioBuilder b(3);
-    b.step(seconds(1), scenarios::SliceFailuresStep{"*", scenarios::FailurePhase::Load, 100000, 0});
+    b.step(seconds(1), scenarios::SliceFailuresStep{"*", scenarios::FailurePhase::Load, 100000, 0})
+        .blueprint(seconds(2), "shop", kCart, 2);
     const auto r = run(b.get());
     CHECK_FALSE(r.convergence.owed);
     CHECK(r.convergence.not_owed_reason.find("slice failure") != std::string::npos);
+  }
+  SECTION("slice failures of an artifact no blueprint deploys do not excuse convergence") {
+    ScenarioBuilder b(3);
+    b.step(seconds(1), scenarios::SliceFailuresStep{"org.example:other:1.0.0", scenarios::FailurePhase::Any,
+                                                    0, 1'000'000})
+        .blueprint(seconds(2), "shop", kCart, 2);
+    const auto r = run(b.get());
+    INFO(describe(r));
+    CHECK(r.convergence.owed);
+    CHECK(r.verdict == Verdict::Pass);
   }
   SECTION("a rate set back to zero") {
     ScenarioBuilder b(3);
@@ -376,4 +387,131 @@ TEST_CASE("convergence is not owed with a paused node or a non-zero slice failur
     const auto r = run(b.get());
     CHECK(r.convergence.owed);
   }
+}
+
+TEST_CASE("a delay-free lossy link rule does not excuse convergence; a cut or delayed one does") {
+  SECTION("loss 0.5") {
+    ScenarioBuilder b(3);
+    b.blueprint(seconds(1), "shop", kCart, 2)
+        .step(seconds(2), scenarios::LinkStep{node("node-1"), node("node-2"), 500'000, 0});
+    const auto r = run(b.get());
+    INFO(describe(r));
+    CHECK(r.convergence.owed);
+    CHECK(r.verdict == Verdict::Pass);
+  }
+  SECTION("loss 0.99") {
+    ScenarioBuilder b(3);
+    b.blueprint(seconds(1), "shop", kCart, 2)
+        .step(seconds(2), scenarios::LinkStep{node("node-1"), node("node-2"), 990'000, 0});
+    const auto r = run(b.get());
+    CHECK_FALSE(r.convergence.owed);
+    CHECK(r.convergence.not_owed_reason.find("link rule node-1 -> node-2") != std::string::npos);
+  }
+  SECTION("a delay") {
+    ScenarioBuilder b(3);
+    b.blueprint(seconds(1), "shop", kCart, 2)
+        .step(seconds(2), scenarios::LinkStep{node("node-1"), node("node-2"), 0, millis(200)});
+    const auto r = run(b.get());
+    CHECK_FALSE(r.convergence.owed);
+  }
+}
+
+TEST_CASE("latency too high for the timeouts makes convergence not owed") {
+  ScenarioBuilder b(3);
+  b.config({{"command_timeout", "2s"}, {"write_timeout", "2s"}});
+  scenarios::NetworkStep slow;
+  slow.latency = scenarios::DurationRange{millis(400), millis(600)};
+  b.blueprint(seconds(1), "shop", kCart, 2).step(seconds(2), slow);
+  const auto r = run(b.get());
+  CHECK_FALSE(r.convergence.owed);
+  CHECK(r.convergence.not_owed_reason.find("4 x the maximum latency") != std::string::npos);
+}
+
+TEST_CASE("the convergence bound is the sum of its documented terms") {
+  ScenarioBuilder b(3);
+  b.config({{"leader_timeout", "2m"}, {"reconciliation_interval", "10s"}});
+  nlohmann::json bp = {{"id", "shop"},
+                       {"slices",
+                        {{{"artifact", "org.example:db:1.0.0"}, {"instances", 1}},
+                         {{"artifact", "org.example:cart:1.0.0"},
+                          {"instances", 1},
+                          {"depends_on", {"org.example:db:1.0.0"}}}}}};
+  b.step(seconds(1), scenarios::BlueprintStep{bp, "default"});
+  engine::EngineConfig config;
+  REQUIRE(engine::parse_engine_config(b.get().config, config).empty());
+  const auto t = convergence_timing(b.get(), config);
+  Nanos sum = 0;
+  std::map<std::string, Nanos> by_name;
+  for (const auto& [name, ns] : t.terms) {
+    sum += ns;
+    by_name[name] = ns;
+  }
+  CHECK(t.bound_ns == std::max(seconds(60), sum));
+  CHECK(by_name["leader_timeout"] == engine::minutes(2));
+  CHECK(by_name["reconciliation_interval"] == seconds(10));
+  CHECK(by_name["write_retries x write_retry_delay"] == seconds(4));
+  CHECK(by_name["stuck_multiplier x longest state timeout"] == engine::minutes(6));
+  // db <- cart: a chain of 1, so 2 x the longest phase (load max 2s).
+  CHECK(by_name["(longest dependency chain + 1) x longest slice phase"] == seconds(4));
+  CHECK(by_name["late_commit max"] == 0);
+  CHECK(t.quiet_ns == seconds(35));  // max(10s + 5s, command/write timeout 30s + 5s)
+  CHECK_FALSE(t.event_driven);
+}
+
+TEST_CASE("event-driven convergence drops the periodic term and shortens quiet") {
+  ScenarioBuilder b(3);
+  b.config({{"reconciliation_interval", "1h"}, {"command_timeout", "10s"}, {"write_timeout", "5s"}});
+  engine::EngineConfig config;
+  REQUIRE(engine::parse_engine_config(b.get().config, config).empty());
+  const auto t = convergence_timing(b.get(), config);
+  CHECK(t.event_driven);
+  CHECK(t.quiet_ns == seconds(30));  // max(30s, 10s + 5s, 5s + 5s)
+  for (const auto& [name, ns] : t.terms) {
+    if (name == "reconciliation_interval") CHECK(ns == 0);
+  }
+  b.blueprint(seconds(1), "shop", kCart, 2);
+  const auto r = run(b.get());
+  INFO(describe(r));
+  CHECK(r.verdict == Verdict::Pass);
+  CHECK(r.convergence.quiet_ns == seconds(30));
+}
+
+TEST_CASE("a leader_timeout of 2m still converges within the bound") {
+  ScenarioBuilder b(5);
+  b.config({{"leader_timeout", "2m"}, {"reconciliation_interval", "10s"}});
+  b.blueprint(seconds(1), "shop", kCart, 3).step(seconds(20), scenarios::CrashStep{node("node-1")});
+  const auto r = run(b.get());
+  INFO(describe(r));
+  CHECK(r.convergence.owed);
+  CHECK(r.verdict == Verdict::Pass);
+}
+
+TEST_CASE("at_most and writes steps reach the monitor through the runner") {
+  ScenarioBuilder b(5);
+  b.blueprint(seconds(1), "shop", kCart, 3);
+  scenarios::ExpectStep at_most;
+  at_most.what = scenarios::ExpectAtMost{{{kCart, scenarios::InstanceCount{3, 3}}}, seconds(60)};
+  b.step(seconds(1), at_most);
+  scenarios::ExpectStep quiet_writes;
+  quiet_writes.what = scenarios::ExpectWrites{0, seconds(30)};
+  b.step(seconds(30), quiet_writes);
+  scenarios::ExpectStep churn;
+  churn.what = scenarios::ExpectWrites{2, seconds(20)};
+  b.step(seconds(1), churn);
+  // steps must be in time order
+  std::stable_sort(b.get().steps.begin(), b.get().steps.end(),
+                   [](const scenarios::Step& x, const scenarios::Step& y) { return x.at < y.at; });
+  const auto r = run(b.get());
+  INFO(describe(r));
+  REQUIRE(r.expectations.size() == 3);
+  std::map<std::string, bool> held;
+  for (const auto& e : r.expectations) {
+    if (e.description.find("total <= 3 active <= 3") != std::string::npos) held["at_most"] = e.held;
+    if (e.description.find("at most 0 engine") != std::string::npos) held["quiet"] = e.held;
+    if (e.description.find("at most 2 engine") != std::string::npos) held["churn"] = e.held;
+  }
+  REQUIRE(held.size() == 3);
+  CHECK(held["at_most"]);
+  CHECK(held["quiet"]);
+  CHECK_FALSE(held["churn"]);  // placing 3 instances takes more than 2 batches
 }

@@ -426,6 +426,41 @@ TEST_CASE("expectation mistakes are named") {
                   "needs \"total\", \"active\" or both"));
 }
 
+TEST_CASE("at_most and writes load with their windows") {
+  const Scenario s = load_ok(R"({"cluster": {"nodes": 3}, "steps": [
+    {"at": "1s", "expect": {"at_most": {"org.example:cart:1.0.0": {"total": 3},
+                                        "org.example:web:1.0.0": {"active": 1}}, "for": "30s"}},
+    {"at": "2s", "expect": {"writes": {"max": 0, "for": "1m"}}}]})");
+  REQUIRE(s.steps.size() == 2);
+  const auto& at_most = std::get<ExpectAtMost>(std::get<ExpectStep>(s.steps[0].action).what);
+  CHECK(at_most.hold_for == seconds(30));
+  CHECK(at_most.by_artifact.at("org.example:cart:1.0.0") == InstanceCount{3, std::nullopt});
+  CHECK(at_most.by_artifact.at("org.example:web:1.0.0") == InstanceCount{std::nullopt, 1});
+  const auto& writes = std::get<ExpectWrites>(std::get<ExpectStep>(s.steps[1].action).what);
+  CHECK(writes.max == 0);
+  CHECK(writes.hold_for == seconds(60));
+}
+
+TEST_CASE("at_most and writes mistakes are named with their paths") {
+  const auto errors = errors_of(with_steps(R"(
+    {"at": "1s", "expect": {"at_most": {"org.example:cart:1.0.0": {"totl": 3}}, "for": "1s"}},
+    {"at": "1s", "expect": {"at_most": {"org.example:cart:1.0.0": {"total": -1}}, "within": "1s"}},
+    {"at": "1s", "expect": {"writes": {"max": 2}}},
+    {"at": "1s", "expect": {"writes": {"for": "1s", "maxx": 2}}},
+    {"at": "1s", "expect": {"writes": {"max": 2, "for": "1s"}, "for": "1s"}},
+    {"at": "1s", "expect": {"at_mots": {}}})"));
+  INFO(listing(errors));
+  CHECK(has_error(errors, "steps[0].expect.at_most[\"org.example:cart:1.0.0\"].totl",
+                  "unknown key \"totl\" (did you mean \"total\"?)"));
+  CHECK(
+      has_error(errors, "steps[1].expect.within", "applies to converged, leader and instances, not at_most"));
+  CHECK(has_error(errors, "steps[2].expect.writes", "needs \"for\""));
+  CHECK(has_error(errors, "steps[3].expect.writes.maxx", "did you mean \"max\"?"));
+  CHECK(has_error(errors, "steps[3].expect.writes", "needs \"max\""));
+  CHECK(has_error(errors, "steps[4].expect.for", "goes inside the writes object"));
+  CHECK(has_error(errors, "steps[5].expect.at_mots", "did you mean \"at_most\"?"));
+}
+
 TEST_CASE("an expectation window may not end after the run limit") {
   CHECK(has_error(errors_of(with_steps(R"({"at": "167h", "expect": {"converged": true, "within": "2h"}})")),
                   "steps[0].expect.within", "after the 7d run limit"));

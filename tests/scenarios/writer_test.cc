@@ -57,14 +57,16 @@ const char* kEveryStepKind = R"({
     {"at": "20s", "expect": {"instances": {"org.example:cart:1.0.0": {"active": 0}}, "within": "5s"}},
     {"at": "20s", "expect": {"available": {"org.example:cart:1.0.0": 1}, "for": "10s"}},
     {"at": "20s", "expect": {"no_violations": true}},
-    {"at": "20s", "expect": {"violates": "lifecycle"}}
+    {"at": "20s", "expect": {"violates": "lifecycle"}},
+    {"at": "20s", "expect": {"at_most": {"org.example:cart:1.0.0": {"total": 3, "active": 2}}, "for": "30s"}},
+    {"at": "20s", "expect": {"writes": {"max": 4, "for": "1m"}}}
   ]})";
 
 }  // namespace
 
 TEST_CASE("a scenario with every step kind survives load, write, load unchanged") {
   const Scenario first = load_ok(kEveryStepKind);
-  REQUIRE(first.steps.size() == 25);
+  REQUIRE(first.steps.size() == 27);
   const std::string written = write_scenario(first);
   const Scenario second = load_ok(written);
   CHECK(first == second);
