@@ -787,10 +787,9 @@ RunResult Runner::run() {
   result_.verdict = failed ? Verdict::Fail : Verdict::Pass;
 
   for (const auto& e : result_.expectations) {
-    trace_.event(loop.now(), "check.expectation")
-        .str("path", e.path)
-        .flag("held", e.held)
-        .str("detail", e.detail);
+    sim::TraceEvent event = trace_.event(loop.now(), "check.expectation");
+    event.str("path", e.path).flag("held", e.held).str("detail", e.detail);
+    if (e.met_at) event.i64("met_at", *e.met_at);
   }
   trace_.event(loop.now(), "check.convergence")
       .flag("owed", result_.convergence.owed)
