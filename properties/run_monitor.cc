@@ -335,7 +335,8 @@ void RunMonitor::settle_window(Window& w, Nanos now) {
       for (const auto& [artifact, want] : w.counts) {
         const auto got = tally_instances(suite_.canonical().entries(), world_, live, artifact);
         if ((want.first && *want.first != got.total) || (want.second && *want.second != got.active)) {
-          wrong = fmt::format("at {}: {} has total {} active {}", at_text(now), artifact, got.total, got.active);
+          wrong =
+              fmt::format("at {}: {} has total {} active {}", at_text(now), artifact, got.total, got.active);
           break;
         }
       }
@@ -355,8 +356,8 @@ void RunMonitor::settle_window(Window& w, Nanos now) {
         if (got.active < min) {
           w.failed = true;
           w.decided = true;
-          w.detail = fmt::format("at {}: {} has {} counted instance(s), fewer than {}", at_text(now), artifact,
-                                 got.active, min);
+          w.detail = fmt::format("at {}: {} has {} counted instance(s), fewer than {}", at_text(now),
+                                 artifact, got.active, min);
           return;
         }
       }
