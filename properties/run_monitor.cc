@@ -182,6 +182,7 @@ void RunMonitor::expect_violates(std::string path, Nanos at, std::string invaria
 }
 
 void RunMonitor::convergence_owed(Nanos t0, Nanos bound_ns) {
+  outcome_ = ConvergenceOutcome{};  // a later T0 (a late client commit) starts again
   outcome_.checked = true;
   outcome_.owed = true;
   outcome_.t0 = t0;
@@ -199,6 +200,8 @@ void RunMonitor::convergence_owed(Nanos t0, Nanos bound_ns) {
 }
 
 void RunMonitor::convergence_not_owed(Nanos t0, std::string reason) {
+  implicit_.reset();
+  outcome_ = ConvergenceOutcome{};
   outcome_.checked = true;
   outcome_.owed = false;
   outcome_.t0 = t0;

@@ -248,8 +248,8 @@ class Runner {
   int pending_client_writes_ = 0;
   Nanos last_client_commit_ = 0;
   std::optional<Nanos> t0_;
-  std::map<std::string, Nanos> expect_cutoff_;
-  int pending_at_t0_ = 0;  // client writes left out of T0  // step path -> next non-expect step's instant
+  std::map<std::string, Nanos> expect_cutoff_;  // step path -> next non-expect step's instant
+  int pending_at_t0_ = 0;                       // client writes left out of T0
 };
 
 bool Runner::build() {
@@ -356,30 +356,15 @@ void Runner::input_error(const scenarios::Step& step, const std::string& message
 
 void Runner::steps_done() {
   steps_done_ = true;
-  if (pending_client_writes_ == 0) {
-    decide_t0();
-    return;
-  }
-  // A client write that never commits: give it the whole bound, then judge
-  // convergence from S anyway (the state will name what blocks it).
-  cluster_->loop().schedule_at(last_step_at_ + timing_.bound_ns, [this] {
-    if (!t0_) {
-      t0_ = last_step_at_;
-      pending_at_t0_ = pending_client_writes_;
-      if (!scenario_.check_convergence) return;
-      const auto reason = not_owed_reason();
-      if (reason.empty()) {
-        monitor_->convergence_owed(*t0_, timing_.bound_ns);
-      } else {
-        monitor_->convergence_not_owed(*t0_, reason);
-      }
-    }
-  });
+  decide_t0();
 }
 
+// T0 = max(S, the last client commit). A client write still pending is left
+// out of T0 (and reported); if it commits later, within `bound` of S, T0
+// moves to its commit and the implicit window starts again from there.
 void Runner::decide_t0() {
-  if (t0_) return;
   t0_ = std::max(last_step_at_, last_client_commit_);
+  pending_at_t0_ = pending_client_writes_;
   if (!scenario_.check_convergence) {
     monitor_->convergence_not_checked();
     return;
@@ -553,7 +538,12 @@ void Runner::client_write(const scenarios::Step& step, const std::string& client
     result_.client_commits.emplace_back(path, now);
     last_client_commit_ = std::max(last_client_commit_, now);
     --pending_client_writes_;
-    if (steps_done_ && pending_client_writes_ == 0) decide_t0();
+    if (!steps_done_) return;
+    if (now <= last_step_at_ + timing_.bound_ns) {
+      decide_t0();
+    } else {
+      pending_at_t0_ = pending_client_writes_;  // committed too late to move T0
+    }
   });
 }
 
