@@ -49,8 +49,11 @@ ConvergenceTiming convergence_timing(const scenarios::Scenario& scenario, Nanos 
   const auto& s = scenario.cluster.slices;
   const Nanos longest_phase = std::max({s.load.max, s.activate.max, s.deactivate.max, s.unload.max});
   ConvergenceTiming t;
-  t.bound_ns = std::max(engine::seconds(60),
-                        2 * scenario.cluster.failure_detection + reconciliation_interval_ns + longest_phase);
+  // The hostile-world delays (simulation.md §3a) lengthen what settling may take.
+  const auto& c = scenario.cluster;
+  const Nanos hostile = c.late_commit + c.restore_lag + (c.stall.rate_ppm > 0 ? c.stall.length.max : 0);
+  t.bound_ns = std::max(engine::seconds(60), 2 * c.failure_detection_upper() + reconciliation_interval_ns +
+                                                 longest_phase + hostile);
   t.quiet_ns = reconciliation_interval_ns + engine::seconds(5);
   return t;
 }
@@ -78,6 +81,7 @@ struct FaultState {
   std::set<NodeId> healed_into_all;  // heal(X) while a partition stands
   std::set<NodeId> isolated;
   std::vector<std::pair<NodeId, NodeId>> links;
+  std::vector<std::string> certain_faults;  // lose_submits / stall at rate 1: nothing can settle
 };
 
 class Runner {
@@ -113,7 +117,8 @@ class Runner {
   std::optional<NodeId> leader_target() const;
   std::optional<NodeId> resolve(const scenarios::Step& step, const scenarios::Target& target, Need need);
 
-  void client_write(const scenarios::Step& step, const std::string& client, engine::KvBatch batch);
+  void client_write(const scenarios::Step& step, const std::string& client, engine::KvBatch batch,
+                    const std::optional<NodeId>& via = std::nullopt);
 
   const scenarios::Scenario& scenario_;
   const RunOptions& options_;
@@ -146,7 +151,7 @@ bool Runner::build() {
     result_.input_error = fmt::format("config.{}: {}", errors.front().path, errors.front().message);
     return false;
   }
-  if (!config_.leader_timeout_ns) config_.leader_timeout_ns = scenario_.cluster.failure_detection;
+  if (!config_.leader_timeout_ns) config_.leader_timeout_ns = scenario_.cluster.failure_detection_upper();
   timing_ = convergence_timing(scenario_, config_.reconciliation_interval_ns);
 
   sim::SimConfig sc;
@@ -164,6 +169,13 @@ bool Runner::build() {
   sc.slices.deactivate = {sl.deactivate.min, sl.deactivate.max};
   sc.slices.unload = {sl.unload.min, sl.unload.max};
   sc.seed = seed_;
+  sc.failure_detection_max_ns = scenario_.cluster.failure_detection_max;
+  sc.late_commit_ns = scenario_.cluster.late_commit;
+  sc.stall = sim::StallSettings{scenario_.cluster.stall.rate_ppm, scenario_.cluster.stall.length.min,
+                                scenario_.cluster.stall.length.max};
+  sc.restore_lag_ns = scenario_.cluster.restore_lag;
+  sc.clock_drift_ppm = scenario_.cluster.clock_drift_ppm;
+  if (sc.stall.ppm == sim::kPpmOne) faults_.certain_faults.push_back("stall has rate 1");
 
   if (options_.trace_jsonl != nullptr) trace_.set_jsonl_sink(options_.trace_jsonl);
   if (options_.trace_line_observer) trace_.set_line_observer(options_.trace_line_observer);
@@ -265,6 +277,7 @@ void Runner::decide_t0() {
 }
 
 std::string Runner::not_owed_reason() const {
+  if (!faults_.certain_faults.empty()) return faults_.certain_faults.front();
   for (const auto& [artifact, rates] : faults_.failure_rules) {
     if (rates.first != 0 || rates.second != 0) {
       return fmt::format("slice failure rates for {} are not 0", artifact);
@@ -386,16 +399,20 @@ std::optional<NodeId> Runner::resolve(const scenarios::Step& step, const scenari
   return std::nullopt;
 }
 
-void Runner::client_write(const scenarios::Step& step, const std::string& client, engine::KvBatch batch) {
+void Runner::client_write(const scenarios::Step& step, const std::string& client, engine::KvBatch batch,
+                          const std::optional<NodeId>& via) {
   ++pending_client_writes_;
   const std::string path = step.path;
-  cluster_->client_write(client, std::move(batch), [this, path] {
-    const Nanos now = cluster_->loop().now();
-    result_.client_commits.emplace_back(path, now);
-    last_client_commit_ = std::max(last_client_commit_, now);
-    --pending_client_writes_;
-    if (steps_done_ && pending_client_writes_ == 0) decide_t0();
-  });
+  cluster_->client_write(
+      client, std::move(batch),
+      [this, path] {
+        const Nanos now = cluster_->loop().now();
+        result_.client_commits.emplace_back(path, now);
+        last_client_commit_ = std::max(last_client_commit_, now);
+        --pending_client_writes_;
+        if (steps_done_ && pending_client_writes_ == 0) decide_t0();
+      },
+      via);
 }
 
 void Runner::run_step(const scenarios::Step& step) {
@@ -411,10 +428,12 @@ void Runner::run_step(const scenarios::Step& step) {
           const std::string id = action.blueprint.value("id", std::string());
           event("blueprint", id);
           client_write(step, action.client,
-                       {engine::KvCommand::put(engine::blueprint_key(id), action.blueprint.dump())});
+                       {engine::KvCommand::put(engine::blueprint_key(id), action.blueprint.dump())},
+                       action.via);
         } else if constexpr (std::is_same_v<T, scenarios::RemoveBlueprintStep>) {
           event("remove_blueprint", action.id);
-          client_write(step, action.client, {engine::KvCommand::remove(engine::blueprint_key(action.id))});
+          client_write(step, action.client, {engine::KvCommand::remove(engine::blueprint_key(action.id))},
+                       action.via);
         } else if constexpr (std::is_same_v<T, scenarios::ScaleStep>) {
           event("scale", action.base);
           const auto key = engine::slice_target_key(action.base);
@@ -427,13 +446,13 @@ void Runner::run_step(const scenarios::Step& step) {
           target->instances = action.instances;
           target->min_instances = std::min(target->min_instances, action.instances);
           client_write(step, action.client,
-                       {engine::KvCommand::put(key, engine::encode_slice_target(*target))});
+                       {engine::KvCommand::put(key, engine::encode_slice_target(*target))}, action.via);
         } else if constexpr (std::is_same_v<T, scenarios::KvPutStep>) {
           event("kv_put", action.key);
-          client_write(step, action.client, {engine::KvCommand::put(action.key, action.value)});
+          client_write(step, action.client, {engine::KvCommand::put(action.key, action.value)}, action.via);
         } else if constexpr (std::is_same_v<T, scenarios::KvRemoveStep>) {
           event("kv_remove", action.key);
-          client_write(step, action.client, {engine::KvCommand::remove(action.key)});
+          client_write(step, action.client, {engine::KvCommand::remove(action.key)}, action.via);
         } else if constexpr (std::is_same_v<T, scenarios::CrashStep>) {
           if (auto node = resolve(step, action.target, Need::Up)) {
             event("crash", *node);
@@ -500,7 +519,7 @@ void Runner::run_step(const scenarios::Step& step) {
         } else if constexpr (std::is_same_v<T, scenarios::HealStep>) {
           if (!action.node) {
             event("heal");
-            faults_ = FaultState{faults_.failure_rules, false, {}, {}, {}, {}};
+            faults_ = FaultState{faults_.failure_rules, false, {}, {}, {}, {}, faults_.certain_faults};
             cluster_->heal();
             return;
           }
@@ -521,7 +540,13 @@ void Runner::run_step(const scenarios::Step& step) {
           }
           if (action.drop_ppm) settings.drop_ppm = *action.drop_ppm;
           if (action.duplicate_ppm) settings.duplicate_ppm = *action.duplicate_ppm;
-          cluster_->set_network(settings);
+          if (action.latency || action.drop_ppm || action.duplicate_ppm) cluster_->set_network(settings);
+          if (action.stall) {
+            const auto& st = *action.stall;
+            cluster_->set_stall(sim::StallSettings{st.rate_ppm, st.length.min, st.length.max});
+            std::erase(faults_.certain_faults, std::string("stall has rate 1"));
+            if (st.rate_ppm == sim::kPpmOne) faults_.certain_faults.push_back("stall has rate 1");
+          }
         } else if constexpr (std::is_same_v<T, scenarios::SliceFailuresStep>) {
           event("slice_failures", action.artifact);
           faults_.failure_rules[action.artifact] = {action.transient_ppm, action.fatal_ppm};
@@ -533,6 +558,26 @@ void Runner::run_step(const scenarios::Step& step) {
           rule.transient_ppm = action.transient_ppm;
           rule.fatal_ppm = action.fatal_ppm;
           cluster_->set_slice_failure_rule(rule);
+        } else if constexpr (std::is_same_v<T, scenarios::LoseSubmitsStep>) {
+          if (action.node && !resolve(step, scenarios::Target{scenarios::Target::Kind::Node, *action.node},
+                                      Need::Configured)) {
+            return;
+          }
+          const std::string node = action.node.value_or("");
+          const std::string writer = action.writer == "*" ? "" : action.writer;
+          event("lose_submits", node.empty() ? "*" : node);
+          cluster_->set_lost_submit_rule(node, writer, action.rate_ppm);
+          const std::string what = fmt::format("lose_submits {} {} has rate 1", node.empty() ? "*" : node,
+                                               writer.empty() ? "*" : writer);
+          std::erase(faults_.certain_faults, what);
+          if (action.rate_ppm == sim::kPpmOne) faults_.certain_faults.push_back(what);
+        } else if constexpr (std::is_same_v<T, scenarios::ReorderQuorumEventsStep>) {
+          if (action.node && !resolve(step, scenarios::Target{scenarios::Target::Kind::Node, *action.node},
+                                      Need::Configured)) {
+            return;
+          }
+          event("reorder_quorum_events", action.node.value_or("*"));
+          cluster_->set_quorum_reorder(action.node.value_or(""), action.rate_ppm);
         } else if constexpr (std::is_same_v<T, scenarios::ExpectStep>) {
           event("expect");
           const Nanos within = action.within.value_or(0);
