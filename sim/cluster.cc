@@ -398,12 +398,12 @@ void SimCluster::set_quorum_reorder(const NodeId& node, std::uint32_t ppm) {
 
 // ---- consensus deliveries and engine failures ------------------------------------
 
-const NodeId* SimCluster::delivery_source(std::uint64_t position, const NodeId& to) const {
+const NodeId* SimCluster::delivery_source(std::uint64_t position, const std::vector<NodeId>& deciders,
+                                          const NodeId& to) const {
   // Only over a direct uncut link from a member of the deciding majority
   // (the first submitter first, then the members in id order). A paused
   // receiver still gets it: it queues, as everything addressed to it does.
   const BatchRecord& record = consensus_->decided(position);
-  const std::vector<NodeId>& deciders = consensus_->deciders(position);
   auto can_send = [&](const NodeId& from) {
     if (from == to) return true;
     auto found = index_.find(from);
@@ -436,7 +436,7 @@ void SimCluster::release_held() {
     for (auto it = held.begin(); it != held.end();) {
       if (*it <= node.applied_position()) {
         it = held.erase(it);
-      } else if (delivery_source(*it, order_[k]) != nullptr) {
+      } else if (delivery_source(*it, held_deciders_.at(*it), order_[k]) != nullptr) {
         released.push_back(*it);
         it = held.erase(it);
       } else {
@@ -452,16 +452,23 @@ void SimCluster::release_held() {
         .i64("in_ns", delay);
     for (std::uint64_t position : released) node.deliver_decided_after(delay, position);
   }
+  // Forget the majorities of positions nobody holds any more.
+  for (auto it = held_deciders_.begin(); it != held_deciders_.end();) {
+    bool still = false;
+    for (const auto& held : held_) still = still || held.count(it->first) > 0;
+    it = still ? std::next(it) : held_deciders_.erase(it);
+  }
 }
 
 void SimCluster::on_decided(std::uint64_t position) {
   for (auto& [id, node] : nodes_) {
     if (!node->up() || removed_.count(id)) continue;
-    const NodeId* source = delivery_source(position, id);
+    const NodeId* source = delivery_source(position, consensus_->latest_deciders(), id);
     if (source == nullptr) {
       // Cut off from the whole deciding majority: nothing new reaches it.
       if (!node->quorum()) continue;  // it would discard it; the restore at regain covers it
       held_[index_.at(id)].insert(position);
+      held_deciders_.emplace(position, consensus_->latest_deciders());
       world_->trace.event(now(), "kv.held").str("node", id).u64("position", position);
       continue;
     }

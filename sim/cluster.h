@@ -155,8 +155,10 @@ class SimCluster {
   // the consensus model re-judge held and outcome-unknown batches.
   void links_changed();
   void release_held();
-  // Who can deliver `position` to `to` now (nullptr: nobody; it is held).
-  const NodeId* delivery_source(std::uint64_t position, const NodeId& to) const;
+  // Who can deliver `position` (decided by `deciders`) to `to` now (nullptr:
+  // nobody; it is held).
+  const NodeId* delivery_source(std::uint64_t position, const std::vector<NodeId>& deciders,
+                                const NodeId& to) const;
   SimNode* client_via_node(const NodeId& via) const;
   std::vector<NodeId> world_view(std::size_t owner) const;
   // Clears a node's world view; `alone`: it holds only itself (a fresh start).
@@ -185,6 +187,7 @@ class SimCluster {
   std::vector<std::size_t> by_name_;  // vertex indices sorted by NodeId
   std::map<std::string, ClientQueue> clients_;
   std::vector<std::set<std::uint64_t>> held_;  // by vertex index: decided positions held behind cuts
+  std::map<std::uint64_t, std::vector<NodeId>> held_deciders_;  // deciding majority of each held position
   std::uint64_t next_client_write_ = 1;
 };
 

@@ -212,7 +212,7 @@ void ConsensusKv::decide(std::uint64_t batch_id) {
   }
   log_.push_back(std::move(batch.record));
   decided_submissions_.push_back(std::move(batch.submissions));
-  deciders_.push_back(std::move(batch.deciders));
+  latest_deciders_ = std::move(batch.deciders);
   decided_at_.push_back(world_.now());
   const std::uint64_t position = log_.size();
   world_.trace.event(world_.now(), "kv.decide")

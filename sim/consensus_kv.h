@@ -63,8 +63,10 @@ class ConsensusKv {
   const BatchRecord& decided(std::uint64_t position) const { return log_.at(position - 1); }
   const KvStore& canonical() const { return canonical_; }
   std::size_t pending_count() const { return pending_.size(); }
-  // The deciding majority of the batch at `position` (deliveries start there).
-  const std::vector<NodeId>& deciders(std::uint64_t position) const { return deciders_.at(position - 1); }
+  // The deciding majority of the latest decided batch (deliveries start
+  // there); valid while its decided hook runs. Not kept per position: with
+  // 2000 nodes it is 1001 ids a decision.
+  const std::vector<NodeId>& latest_deciders() const { return latest_deciders_; }
   // The latest position decided at or before `at` (0 if none).
   std::uint64_t position_at(Nanos at) const;
   // The store at a decided position not older than the restore-lag horizon
@@ -126,8 +128,8 @@ class ConsensusKv {
   DecidedHook on_decided_;
   AckProbe probe_;
   Nanos stalled_until_ = 0;
-  std::vector<std::vector<NodeId>> deciders_;  // by position - 1
-  std::vector<Nanos> decided_at_;              // by position - 1
+  std::vector<NodeId> latest_deciders_;
+  std::vector<Nanos> decided_at_;  // by position - 1
   // Per position - 1: the previous value of every key it wrote (restore lag only).
   std::vector<std::vector<std::pair<std::string, std::optional<std::string>>>> undo_;
   std::map<std::uint64_t, Pending> pending_;
