@@ -403,6 +403,12 @@ void Runner::client_write(const scenarios::Step& step, const std::string& client
                           const std::optional<NodeId>& via) {
   ++pending_client_writes_;
   const std::string path = step.path;
+  std::optional<NodeId> through = via;
+  if (!through) {
+    // The client's default (top-level "clients").
+    if (auto spec = scenario_.clients.find(client); spec != scenario_.clients.end())
+      through = spec->second.via;
+  }
   cluster_->client_write(
       client, std::move(batch),
       [this, path] {
@@ -412,7 +418,7 @@ void Runner::client_write(const scenarios::Step& step, const std::string& client
         --pending_client_writes_;
         if (steps_done_ && pending_client_writes_ == 0) decide_t0();
       },
-      via);
+      through);
 }
 
 void Runner::run_step(const scenarios::Step& step) {

@@ -70,6 +70,7 @@ const std::vector<ClusterKeyDoc>& cluster_key_docs() {
       {"cluster.restore_lag", "0", "a regaining node restores a snapshot up to this old, then catches up"},
       {"cluster.clock_drift", "0", "at most 0.2: each node's timers run at a drawn rate in [1-d, 1+d]"},
       {"step via", "(any live node)", "client writes: the node a write goes through"},
+      {"clients.NAME.via", "(none)", "top level: the default via of client NAME's writes"},
   };
   return docs;
 }
@@ -78,7 +79,7 @@ namespace {
 
 const std::vector<std::string> kTopKeys = {"name",   "description", "seed",       "cluster",
                                            "config", "run_for",     "max_events", "check_convergence",
-                                           "steps"};
+                                           "steps",  "clients"};
 const std::vector<std::string> kClusterKeys = {"nodes",      "failure_detection", "network", "kv_order",
                                                "slices",     "late_commit",       "stall",   "restore_lag",
                                                "clock_drift"};
@@ -178,6 +179,7 @@ class Validator {
       error("", "missing \"cluster\" (at least {\"nodes\": N})");
     }
     if (auto it = doc.find("config"); it != doc.end()) config(*it, scenario.config);
+    if (auto it = doc.find("clients"); it != doc.end()) clients(*it, scenario);
     if (auto it = doc.find("run_for"); it != doc.end()) scenario.run_for = duration(*it, "run_for");
     if (auto it = doc.find("max_events"); it != doc.end()) {
       if (auto n = unsigned_integer(*it, "max_events", 1, kMaxMaxEvents)) scenario.max_events = *n;
@@ -486,6 +488,32 @@ class Validator {
     }
     if (errors_.size() != before) return std::nullopt;
     return step;
+  }
+
+  // Top-level "clients": {"name": {"via": NODE}}, NODE an initial node.
+  void clients(const json& value, Scenario& scenario) {
+    if (!is_object(value, "clients")) return;
+    for (const auto& [name, spec] : value.items()) {
+      const std::string path = member_path("clients", name);
+      if (!is_client_identifier(name)) {
+        error(path, fmt::format("bad client name \"{}\" (a client name is [a-z][a-z0-9-]{{0,62}})",
+                                name.substr(0, 80)));
+        continue;
+      }
+      if (!is_object(spec, path)) continue;
+      check_keys(spec, path, {"via"});
+      ClientSpec out;
+      if (auto it = spec.find("via"); it != spec.end()) {
+        auto t = target(*it, member_path(path, "via"));
+        if (!t) continue;
+        if (t->kind != Target::Kind::Node) {
+          error(member_path(path, "via"), "must be a node id (the node the client writes through)");
+          continue;
+        }
+        out.via = t->node;
+      }
+      scenario.clients[name] = out;
+    }
   }
 
   // A client write's optional "via": a node id configured by that point.

@@ -250,6 +250,12 @@ struct Step {
   bool operator==(const Step&) const = default;
 };
 
+// A client's defaults (top-level "clients": {"name": {"via": NODE}}).
+struct ClientSpec {
+  std::optional<NodeId> via;  // writes without their own "via" go through this node
+  bool operator==(const ClientSpec&) const = default;
+};
+
 struct Scenario {
   std::string file;  // where it was loaded from ("" if built in code)
   std::string name;
@@ -261,6 +267,7 @@ struct Scenario {
   std::uint64_t max_events = kDefaultMaxEvents;
   bool check_convergence = true;
   std::vector<Step> steps;
+  std::map<std::string, ClientSpec> clients;  // by client name
   bool operator==(const Scenario&) const = default;
 };
 

@@ -212,6 +212,15 @@ ojson scenario_to_json(const Scenario& scenario) {
   if (c.clock_drift_ppm != 0) cluster["clock_drift"] = rate(c.clock_drift_ppm);
   out["cluster"] = cluster;
   if (!scenario.config.empty()) out["config"] = ojson::parse(scenario.config.dump());
+  if (!scenario.clients.empty()) {
+    ojson clients = ojson::object();
+    for (const auto& [name, spec] : scenario.clients) {
+      ojson entry = ojson::object();
+      if (spec.via) entry["via"] = *spec.via;
+      clients[name] = entry;
+    }
+    out["clients"] = clients;
+  }
   if (scenario.run_for) out["run_for"] = duration(*scenario.run_for);
   if (scenario.max_events != kDefaultMaxEvents) out["max_events"] = scenario.max_events;
   if (!scenario.check_convergence) out["check_convergence"] = false;

@@ -152,6 +152,7 @@ void SimCluster::side_timer(std::size_t i, std::size_t j, int side) {
   view_bits_[owner][peer] = !pair.cut;
   node.deliver_view_change(pair.cut ? TopologyChange::NodeDown : TopologyChange::NodeAdded, order_[peer],
                            world_view(owner));
+  links_changed();  // a peer back in a view can acknowledge a held batch
 }
 
 void SimCluster::refresh_links() {
@@ -180,6 +181,7 @@ void SimCluster::pair_timer(std::size_t i, std::size_t j) {
     node.deliver_view_change(pair.cut ? TopologyChange::NodeDown : TopologyChange::NodeAdded, order_[peer],
                              world_view(owner));
   }
+  links_changed();  // a peer back in a view can acknowledge a held batch
 }
 
 std::vector<NodeId> SimCluster::world_view(std::size_t owner) const {

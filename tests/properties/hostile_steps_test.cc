@@ -125,3 +125,17 @@ TEST_CASE("ranged detection, drift, restore lag and late commits together: a cor
   CHECK(t.result.verdict == Verdict::Pass);
   CHECK(t.count("clock.drift") == 5);
 }
+
+TEST_CASE("a client's default via (top-level clients) applies to its writes without their own") {
+  ScenarioBuilder b(3);
+  b.get().clients["edge"].via = "node-2";
+  b.step(seconds(1), scenarios::KvPutStep{"misc/a", "1", "edge"})
+      .step(seconds(2), scenarios::KvPutStep{"misc/b", "2", "other"});
+  const auto t = run_traced(b.get());
+  CHECK(t.result.verdict == Verdict::Pass);
+  const auto submits = t.of("client.submit");
+  REQUIRE(submits.size() == 2);
+  CHECK(submits[0].find("\"client\":\"edge\"") != std::string::npos);
+  CHECK(submits[0].find("\"node\":\"node-2\"") != std::string::npos);
+  CHECK(submits[1].find("\"node\":\"node-1\"") != std::string::npos);  // the default rule
+}

@@ -115,9 +115,10 @@ TEST_CASE("a very long unknown key is shortened in the path and the message") {
   const auto errors = errors_of(R"({"cluster": {"nodes": 1}, "steps": [], ")" + key + R"(": 1})");
   REQUIRE(errors.size() == 1);
   CHECK(errors[0].path == "[\"" + std::string(100, 'k') + "...\"]");
-  CHECK(errors[0].message == "unknown key \"" + std::string(100, 'k') +
-                                 "...\" (expected one of: name, description, "
-                                 "seed, cluster, config, run_for, max_events, check_convergence, steps)");
+  CHECK(errors[0].message ==
+        "unknown key \"" + std::string(100, 'k') +
+            "...\" (expected one of: name, description, "
+            "seed, cluster, config, run_for, max_events, check_convergence, steps, clients)");
 }
 
 TEST_CASE("error messages never quote megabytes of input") {
@@ -569,4 +570,21 @@ TEST_CASE("client writes take an optional via naming a configured node") {
                   "steps[0].via", "only client writes"));
   CHECK(has_error(errors_of(with_steps(R"({"at": "1s", "via": "random", "kv_remove": "k"})")), "steps[0].via",
                   "must be a node id"));
+}
+
+TEST_CASE("top-level clients give a client a default via") {
+  const Scenario s = load_ok(R"({"cluster": {"nodes": 3}, "clients": {"edge": {"via": "node-3"}, "ops": {}},
+                                 "steps": []})");
+  CHECK(s.clients.at("edge").via == std::optional<std::string>("node-3"));
+  CHECK(!s.clients.at("ops").via);
+  CHECK(has_error(
+      errors_of(R"({"cluster": {"nodes": 3}, "clients": {"edge": {"via": "node-7"}}, "steps": []})"),
+      "clients.edge.via", "no node \"node-7\""));
+  CHECK(has_error(errors_of(R"({"cluster": {"nodes": 3}, "clients": {"Edge": {}}, "steps": []})"),
+                  "clients.Edge", "bad client name"));
+  CHECK(has_error(
+      errors_of(R"({"cluster": {"nodes": 3}, "clients": {"edge": {"vai": "node-1"}}, "steps": []})"),
+      "clients.edge.vai", "did you mean \"via\""));
+  CHECK(
+      has_error(errors_of(R"({"cluster": {"nodes": 3}, "clients": [], "steps": []})"), "clients", "object"));
 }

@@ -190,6 +190,7 @@ TEST_CASE("the hostile-world keys and steps survive load, write, load unchanged"
   const Scenario s = load_ok(R"({
     "name": "hostile", "cluster": {"nodes": 3, "failure_detection": ["800ms", "2s"], "late_commit": "3s",
       "stall": {"rate": 0.02, "for": ["500ms", "3s"]}, "restore_lag": "2s", "clock_drift": 0.05},
+    "clients": {"edge": {"via": "node-3"}, "plain": {}},
     "steps": [
       {"at": "1s", "client": "edge", "via": "node-2", "kv_put": {"key": "k", "value": "v"}},
       {"at": "1s", "via": "node-3", "remove_blueprint": "shop"},
