@@ -4,6 +4,11 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <map>
+#include <optional>
+#include <set>
+
+#include <nlohmann/json.hpp>
 
 #include "properties/runner.h"
 #include "tests/properties/scenario_builder.h"
@@ -138,4 +143,49 @@ TEST_CASE("a client's default via (top-level clients) applies to its writes with
   CHECK(submits[0].find("\"client\":\"edge\"") != std::string::npos);
   CHECK(submits[0].find("\"node\":\"node-2\"") != std::string::npos);
   CHECK(submits[1].find("\"node\":\"node-1\"") != std::string::npos);  // the default rule
+}
+
+TEST_CASE("late_commit: a deposed leader's command commits after its successor's activation") {
+  // zombie-leader-write.json in C++: the leader is isolated mid scale-up.
+  int zombies = 0;
+  for (std::uint64_t seed = 1; seed <= 8; ++seed) {
+    ScenarioBuilder b(5);
+    b.get().cluster.failure_detection = millis(800);
+    b.get().cluster.failure_detection_max = seconds(2);
+    b.get().cluster.late_commit = seconds(3);
+    b.config({{"reconciliation_interval", "10s"}})
+        .blueprint(seconds(1), "shop", kCart, 2)
+        .step(seconds(20), scenarios::ScaleStep{"org.example:cart", 5, "default"})
+        .step(millis(20500), scenarios::IsolateStep{leader()})
+        .step(seconds(35), scenarios::HealStep{std::nullopt});
+    const auto t = run_traced(b.get(), seed);
+    INFO(t.result.convergence.blocker << " " << t.result.convergence.detail);
+    CHECK(t.result.verdict == Verdict::Pass);
+    // Batches the deposed leader's CDM submitted before its successor
+    // activated, and whether one of them was decided after that activation.
+    std::map<std::uint64_t, std::set<std::string>> submitters;
+    std::set<std::uint64_t> deposed_commands;
+    std::optional<std::string> deposed;
+    std::optional<std::int64_t> successor_at;
+    bool zombie = false;
+    for (const auto& line : t.lines) {
+      const auto e = nlohmann::json::parse(line);
+      const std::string kind = e["kind"];
+      if (kind == "net.isolate") deposed = e["node"].get<std::string>();
+      if (kind == "kv.submit") {
+        const auto batch = e["batch"].get<std::uint64_t>();
+        submitters[batch].insert(e["node"].get<std::string>());
+        if (deposed && e["node"] == *deposed && e["writer"] == "cdm" && !successor_at)
+          deposed_commands.insert(batch);
+      }
+      if (kind == "cdm.activated" && deposed && e["node"] != *deposed && !successor_at) successor_at = e["t"];
+      if (kind == "kv.decide" && successor_at && e["t"].get<std::int64_t>() > *successor_at) {
+        const auto batch = e["batch"].get<std::uint64_t>();
+        if (deposed_commands.count(batch) && submitters[batch] == std::set<std::string>{*deposed})
+          zombie = true;
+      }
+    }
+    if (zombie) ++zombies;
+  }
+  CHECK(zombies > 0);
 }
