@@ -121,13 +121,18 @@ ConvergenceTiming convergence_timing(const scenarios::Scenario& scenario,
 
   ConvergenceTiming out;
   out.event_driven = config.reconciliation_interval_ns >= kEventDrivenInterval;
-  // Not in the world yet (issue 10 adds them to sim/): the clock drift of
-  // engine timers, the late-commit, stall and restore-lag maxima, and the §8
-  // rolling-update and drain durations. Each is a named zero until then.
-  const std::uint32_t clock_drift_ppm = 0;
-  const Nanos late_commit_max = 0;
-  const Nanos stall_max = 0;
-  const Nanos restore_lag_max = 0;
+  // The clock drift of engine timers and the hostile-world maxima
+  // (simulation.md §3a); the §8 rolling-update and drain durations are named
+  // zeros until those features exist.
+  const std::uint32_t clock_drift_ppm = cluster.clock_drift_ppm;
+  const Nanos late_commit_max = cluster.late_commit;
+  Nanos stall_max = cluster.stall.rate_ppm > 0 ? cluster.stall.length.max : 0;
+  for (const auto& step : scenario.steps) {
+    if (const auto* n = std::get_if<scenarios::NetworkStep>(&step.action); n != nullptr && n->stall && n->stall->rate_ppm > 0) {
+      stall_max = std::max(stall_max, n->stall->length.max);
+    }
+  }
+  const Nanos restore_lag_max = cluster.restore_lag;
   const int rolling_steps = 0;  // ceil(count / max_surge) over rolling updates
   const int evictions = 0;      // one at a time per draining node
   const Nanos rolling_and_drain = 0;
@@ -135,7 +140,7 @@ ConvergenceTiming convergence_timing(const scenarios::Scenario& scenario,
   auto engine_timer = [&](Nanos x) { return divide_by_one_minus(x, clock_drift_ppm); };
   auto& terms = out.terms;
   terms.emplace_back("leader_timeout", engine_timer(config.effective_leader_timeout_ns()));
-  terms.emplace_back("2 x failure_detection", 2 * cluster.failure_detection);
+  terms.emplace_back("2 x failure_detection", 2 * cluster.failure_detection_upper());
   terms.emplace_back("reconciliation_interval",
                      out.event_driven ? 0 : engine_timer(config.reconciliation_interval_ns));
   terms.emplace_back("transient_backoff_cap", engine_timer(config.transient_backoff_cap_ns));
@@ -189,6 +194,9 @@ struct FaultState {
   std::set<NodeId> isolated;
   // from -> to: the link rule in force (a later rule on the pair replaces it).
   std::map<std::pair<NodeId, NodeId>, sim::LinkRule> links;
+  // Fault rates in force that a correct engine cannot be asked to settle
+  // under (stall, lose_submits, reorder_quorum_events), by rule: why not owed.
+  std::map<std::string, std::string> rates_in_force;
 };
 
 class Runner {
@@ -224,7 +232,8 @@ class Runner {
   std::optional<NodeId> leader_target() const;
   std::optional<NodeId> resolve(const scenarios::Step& step, const scenarios::Target& target, Need need);
 
-  void client_write(const scenarios::Step& step, const std::string& client, engine::KvBatch batch);
+  void client_write(const scenarios::Step& step, const std::string& client, engine::KvBatch batch,
+                    const std::optional<NodeId>& via = std::nullopt);
 
   const scenarios::Scenario& scenario_;
   const RunOptions& options_;
@@ -259,7 +268,7 @@ bool Runner::build() {
     result_.input_error = fmt::format("config.{}: {}", errors.front().path, errors.front().message);
     return false;
   }
-  if (!config_.leader_timeout_ns) config_.leader_timeout_ns = scenario_.cluster.failure_detection;
+  if (!config_.leader_timeout_ns) config_.leader_timeout_ns = scenario_.cluster.failure_detection_upper();
   timing_ = convergence_timing(scenario_, config_);
 
   sim::SimConfig sc;
@@ -277,6 +286,13 @@ bool Runner::build() {
   sc.slices.deactivate = {sl.deactivate.min, sl.deactivate.max};
   sc.slices.unload = {sl.unload.min, sl.unload.max};
   sc.seed = seed_;
+  sc.failure_detection_max_ns = scenario_.cluster.failure_detection_max;
+  sc.late_commit_ns = scenario_.cluster.late_commit;
+  sc.stall = sim::StallSettings{scenario_.cluster.stall.rate_ppm, scenario_.cluster.stall.length.min,
+                                scenario_.cluster.stall.length.max};
+  sc.restore_lag_ns = scenario_.cluster.restore_lag;
+  sc.clock_drift_ppm = scenario_.cluster.clock_drift_ppm;
+  if (sc.stall.ppm > 0) faults_.rates_in_force["stall"] = "stall rate is not 0";
 
   if (options_.trace_jsonl != nullptr) trace_.set_jsonl_sink(options_.trace_jsonl);
   if (options_.trace_line_observer) trace_.set_line_observer(options_.trace_line_observer);
@@ -397,6 +413,7 @@ std::set<std::string> deployed_artifacts(const CanonicalStore::Map& store) {
 // correct engine cannot overcome is in force. Empty when owed.
 std::string Runner::not_owed_reason() const {
   const auto deployed = deployed_artifacts(suite_->canonical().entries());
+  if (!faults_.rates_in_force.empty()) return faults_.rates_in_force.begin()->second;
   for (const auto& [artifact, rates] : faults_.failure_rules) {
     if (rates.first == 0 && rates.second == 0) continue;
     if (artifact == "*" ? !deployed.empty() : deployed.count(artifact) != 0) {
@@ -530,21 +547,30 @@ std::optional<NodeId> Runner::resolve(const scenarios::Step& step, const scenari
   return std::nullopt;
 }
 
-void Runner::client_write(const scenarios::Step& step, const std::string& client, engine::KvBatch batch) {
+void Runner::client_write(const scenarios::Step& step, const std::string& client, engine::KvBatch batch,
+                          const std::optional<NodeId>& via) {
   ++pending_client_writes_;
   const std::string path = step.path;
-  cluster_->client_write(client, std::move(batch), [this, path] {
-    const Nanos now = cluster_->loop().now();
-    result_.client_commits.emplace_back(path, now);
-    last_client_commit_ = std::max(last_client_commit_, now);
-    --pending_client_writes_;
-    if (!steps_done_) return;
-    if (now <= last_step_at_ + timing_.bound_ns) {
-      decide_t0();
-    } else {
-      pending_at_t0_ = pending_client_writes_;  // committed too late to move T0
-    }
-  });
+  std::optional<NodeId> through = via;
+  if (!through) {
+    // The client's default (top-level "clients").
+    if (auto spec = scenario_.clients.find(client); spec != scenario_.clients.end()) through = spec->second.via;
+  }
+  cluster_->client_write(
+      client, std::move(batch),
+      [this, path] {
+        const Nanos now = cluster_->loop().now();
+        result_.client_commits.emplace_back(path, now);
+        last_client_commit_ = std::max(last_client_commit_, now);
+        --pending_client_writes_;
+        if (!steps_done_) return;
+        if (now <= last_step_at_ + timing_.bound_ns) {
+          decide_t0();
+        } else {
+          pending_at_t0_ = pending_client_writes_;  // committed too late to move T0
+        }
+      },
+      through);
 }
 
 void Runner::run_step(const scenarios::Step& step) {
@@ -560,10 +586,12 @@ void Runner::run_step(const scenarios::Step& step) {
           const std::string id = action.blueprint.value("id", std::string());
           event("blueprint", id);
           client_write(step, action.client,
-                       {engine::KvCommand::put(engine::blueprint_key(id), action.blueprint.dump())});
+                       {engine::KvCommand::put(engine::blueprint_key(id), action.blueprint.dump())},
+                       action.via);
         } else if constexpr (std::is_same_v<T, scenarios::RemoveBlueprintStep>) {
           event("remove_blueprint", action.id);
-          client_write(step, action.client, {engine::KvCommand::remove(engine::blueprint_key(action.id))});
+          client_write(step, action.client, {engine::KvCommand::remove(engine::blueprint_key(action.id))},
+                       action.via);
         } else if constexpr (std::is_same_v<T, scenarios::ScaleStep>) {
           event("scale", action.base);
           const auto key = engine::slice_target_key(action.base);
@@ -576,13 +604,13 @@ void Runner::run_step(const scenarios::Step& step) {
           target->instances = action.instances;
           target->min_instances = std::min(target->min_instances, action.instances);
           client_write(step, action.client,
-                       {engine::KvCommand::put(key, engine::encode_slice_target(*target))});
+                       {engine::KvCommand::put(key, engine::encode_slice_target(*target))}, action.via);
         } else if constexpr (std::is_same_v<T, scenarios::KvPutStep>) {
           event("kv_put", action.key);
-          client_write(step, action.client, {engine::KvCommand::put(action.key, action.value)});
+          client_write(step, action.client, {engine::KvCommand::put(action.key, action.value)}, action.via);
         } else if constexpr (std::is_same_v<T, scenarios::KvRemoveStep>) {
           event("kv_remove", action.key);
-          client_write(step, action.client, {engine::KvCommand::remove(action.key)});
+          client_write(step, action.client, {engine::KvCommand::remove(action.key)}, action.via);
         } else if constexpr (std::is_same_v<T, scenarios::CrashStep>) {
           if (auto node = resolve(step, action.target, Need::Up)) {
             event("crash", *node);
@@ -649,7 +677,7 @@ void Runner::run_step(const scenarios::Step& step) {
         } else if constexpr (std::is_same_v<T, scenarios::HealStep>) {
           if (!action.node) {
             event("heal");
-            faults_ = FaultState{faults_.failure_rules, false, {}, {}, {}, {}};
+            faults_ = FaultState{faults_.failure_rules, false, {}, {}, {}, {}, faults_.rates_in_force};
             cluster_->heal();
             return;
           }
@@ -670,7 +698,13 @@ void Runner::run_step(const scenarios::Step& step) {
           }
           if (action.drop_ppm) settings.drop_ppm = *action.drop_ppm;
           if (action.duplicate_ppm) settings.duplicate_ppm = *action.duplicate_ppm;
-          cluster_->set_network(settings);
+          if (action.latency || action.drop_ppm || action.duplicate_ppm) cluster_->set_network(settings);
+          if (action.stall) {
+            const auto& st = *action.stall;
+            cluster_->set_stall(sim::StallSettings{st.rate_ppm, st.length.min, st.length.max});
+            faults_.rates_in_force.erase("stall");
+            if (st.rate_ppm > 0) faults_.rates_in_force["stall"] = "stall rate is not 0";
+          }
         } else if constexpr (std::is_same_v<T, scenarios::SliceFailuresStep>) {
           event("slice_failures", action.artifact);
           faults_.failure_rules[action.artifact] = {action.transient_ppm, action.fatal_ppm};
@@ -682,6 +716,29 @@ void Runner::run_step(const scenarios::Step& step) {
           rule.transient_ppm = action.transient_ppm;
           rule.fatal_ppm = action.fatal_ppm;
           cluster_->set_slice_failure_rule(rule);
+        } else if constexpr (std::is_same_v<T, scenarios::LoseSubmitsStep>) {
+          if (action.node && !resolve(step, scenarios::Target{scenarios::Target::Kind::Node, *action.node},
+                                      Need::Configured)) {
+            return;
+          }
+          const std::string node = action.node.value_or("");
+          const std::string writer = action.writer == "*" ? "" : action.writer;
+          event("lose_submits", node.empty() ? "*" : node);
+          cluster_->set_lost_submit_rule(node, writer, action.rate_ppm);
+          const std::string rule = fmt::format("lose_submits {} {}", node.empty() ? "*" : node,
+                                               writer.empty() ? "*" : writer);
+          faults_.rates_in_force.erase(rule);
+          if (action.rate_ppm > 0) faults_.rates_in_force[rule] = rule + " rate is not 0";
+        } else if constexpr (std::is_same_v<T, scenarios::ReorderQuorumEventsStep>) {
+          if (action.node && !resolve(step, scenarios::Target{scenarios::Target::Kind::Node, *action.node},
+                                      Need::Configured)) {
+            return;
+          }
+          event("reorder_quorum_events", action.node.value_or("*"));
+          cluster_->set_quorum_reorder(action.node.value_or(""), action.rate_ppm);
+          const std::string rule = fmt::format("reorder_quorum_events {}", action.node.value_or("*"));
+          faults_.rates_in_force.erase(rule);
+          if (action.rate_ppm > 0) faults_.rates_in_force[rule] = rule + " rate is not 0";
         } else if constexpr (std::is_same_v<T, scenarios::ExpectStep>) {
           event("expect");
           const Nanos within = action.within.value_or(0);

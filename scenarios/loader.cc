@@ -45,12 +45,34 @@ const std::vector<StepKindDoc>& step_kind_docs() {
       {"isolate", "<target>", "cut a node from everyone"},
       {"link", "{from, to, loss?, delay?}", "one-way link rule; loss 1 cuts it"},
       {"heal", "true | <target>", "clear all partition/isolate/link rules, or put one node back everywhere"},
-      {"network", "{latency?, drop?, duplicate?}", "change network settings"},
+      {"network", "{latency?, drop?, duplicate?, stall?}", "change network settings (stall: {rate, for})"},
       {"slice_failures", "{artifact | \"*\", phase?, transient?, fatal?}", "slice-store failure rates"},
       {"expect",
        "{converged | leader | instances | available | no_violations | violates | at_most | writes, within?, "
        "for?}",
        "an expectation checked at `at` (or within a window)"},
+      {"lose_submits", "{node: <node id> | \"*\", writer: cdm | ndm | leader-manager | \"*\", rate}",
+       "fault point: matching submits never resolve (never decided, never answered)"},
+      {"reorder_quorum_events", "{node: <node id> | \"*\", rate}",
+       "fault point: engine-facing quorum notifications delivered out of order"},
+  };
+  return docs;
+}
+
+const std::vector<ClusterKeyDoc>& cluster_key_docs() {
+  static const std::vector<ClusterKeyDoc> docs = {
+      {"cluster.nodes", "(required)", "a node count, or a list of node ids"},
+      {"cluster.failure_detection", "1s",
+       "a duration, or a range [min, max] drawn per observer and direction (asymmetric views)"},
+      {"cluster.network", "latency [1ms, 5ms]", "{latency, drop, duplicate}"},
+      {"cluster.kv_order", "seeded", "seeded | adversarial"},
+      {"cluster.slices", "(see docs)", "{load, activate, deactivate, unload} duration ranges"},
+      {"cluster.late_commit", "0", "a batch of unknown outcome is decided up to this late, or dropped"},
+      {"cluster.stall", "off", "{rate, for: [min, max]}: decisions cluster-wide stop for a drawn duration"},
+      {"cluster.restore_lag", "0", "a regaining node restores a snapshot up to this old, then catches up"},
+      {"cluster.clock_drift", "0", "at most 0.2: each node's timers run at a drawn rate in [1-d, 1+d]"},
+      {"step via", "(any live node)", "client writes: the node a write goes through"},
+      {"clients.NAME.via", "(none)", "top level: the default via of client NAME's writes"},
   };
   return docs;
 }
@@ -59,9 +81,16 @@ namespace {
 
 const std::vector<std::string> kTopKeys = {"name",   "description", "seed",       "cluster",
                                            "config", "run_for",     "max_events", "check_convergence",
-                                           "steps"};
-const std::vector<std::string> kClusterKeys = {"nodes", "failure_detection", "network", "kv_order", "slices"};
+                                           "steps",  "clients"};
+const std::vector<std::string> kClusterKeys = {"nodes",      "failure_detection", "network", "kv_order",
+                                               "slices",     "late_commit",       "stall",   "restore_lag",
+                                               "clock_drift"};
 const std::vector<std::string> kNetworkKeys = {"latency", "drop", "duplicate"};
+const std::vector<std::string> kNetworkStepKeys = {"latency", "drop", "duplicate", "stall"};
+const std::vector<std::string> kStallKeys = {"rate", "for"};
+const std::vector<std::string> kLoseSubmitsKeys = {"node", "writer", "rate"};
+const std::vector<std::string> kReorderKeys = {"node", "rate"};
+const std::vector<std::string> kLostWriters = {"cdm", "ndm", "leader-manager", "*"};
 const std::vector<std::string> kSliceKeys = {"load", "activate", "deactivate", "unload"};
 const std::vector<std::string> kClientKinds = {"blueprint", "remove_blueprint", "scale", "kv_put",
                                                "kv_remove"};
@@ -74,7 +103,7 @@ constexpr std::size_t kMaxTextBytes = 4096;
 constexpr std::size_t kMaxShownKeyBytes = 100;
 
 std::vector<std::string> step_keys() {
-  std::vector<std::string> keys = {"at", "client"};
+  std::vector<std::string> keys = {"at", "client", "via"};
   for (const auto& doc : step_kind_docs()) keys.push_back(doc.kind);
   return keys;
 }
@@ -152,6 +181,7 @@ class Validator {
       error("", "missing \"cluster\" (at least {\"nodes\": N})");
     }
     if (auto it = doc.find("config"); it != doc.end()) config(*it, scenario.config);
+    if (auto it = doc.find("clients"); it != doc.end()) clients(*it, scenario);
     if (auto it = doc.find("run_for"); it != doc.end()) scenario.run_for = duration(*it, "run_for");
     if (auto it = doc.find("max_events"); it != doc.end()) {
       if (auto n = unsigned_integer(*it, "max_events", 1, kMaxMaxEvents)) scenario.max_events = *n;
@@ -298,14 +328,29 @@ class Validator {
     nodes_known_ = !out.nodes.empty() && errors_.size() == errors_before_nodes;
     for (const auto& id : out.nodes) note_configured(id);
     if (auto it = value.find("failure_detection"); it != value.end()) {
-      if (auto d = duration(*it, "cluster.failure_detection")) {
-        if (*d == 0) {
-          error("cluster.failure_detection", "must be above 0");
-        } else {
-          out.failure_detection = *d;
+      if (it->is_array()) {
+        if (auto r = range(*it, "cluster.failure_detection", false)) {
+          if (r->min == 0) {
+            error("cluster.failure_detection[0]", "must be above 0");
+          } else {
+            out.failure_detection = r->min;
+            out.failure_detection_max = r->max > r->min ? r->max : 0;
+          }
         }
+      } else if (it->is_string()) {
+        if (auto d = duration(*it, "cluster.failure_detection")) {
+          if (*d == 0) {
+            error("cluster.failure_detection", "must be above 0");
+          } else {
+            out.failure_detection = *d;
+          }
+        }
+      } else {
+        error("cluster.failure_detection",
+              fmt::format("must be a duration or a range [min, max], not {}", type_name(*it)));
       }
     }
+    hostile_cluster_keys(value, out);
     if (auto it = value.find("network"); it != value.end()) {
       if (is_object(*it, "cluster.network")) {
         check_keys(*it, "cluster.network", kNetworkKeys);
@@ -335,6 +380,161 @@ class Validator {
         }
       }
     }
+  }
+
+  // The simulation.md §3a keys of `cluster`.
+  void hostile_cluster_keys(const json& value, ClusterSpec& out) {
+    if (auto it = value.find("late_commit"); it != value.end()) {
+      if (auto d = duration(*it, "cluster.late_commit")) out.late_commit = *d;
+    }
+    if (auto it = value.find("restore_lag"); it != value.end()) {
+      if (auto d = duration(*it, "cluster.restore_lag")) out.restore_lag = *d;
+    }
+    if (auto it = value.find("stall"); it != value.end()) {
+      if (auto stall = stall_spec(*it, "cluster.stall")) out.stall = *stall;
+    }
+    if (auto it = value.find("clock_drift"); it != value.end()) {
+      if (auto r = rate(*it, "cluster.clock_drift", false)) {
+        if (*r > kMaxClockDriftPpm) {
+          error("cluster.clock_drift", fmt::format("must be at most 0.2, not {}", it->dump()));
+        } else {
+          out.clock_drift_ppm = *r;
+        }
+      }
+    }
+  }
+
+  std::optional<StallSpec> stall_spec(const json& value, const std::string& path) {
+    if (!is_object(value, path)) return std::nullopt;
+    check_keys(value, path, kStallKeys);
+    const std::size_t before = errors_.size();
+    StallSpec out;
+    if (auto it = value.find("rate"); it != value.end()) {
+      if (auto r = rate(*it, member_path(path, "rate"), false)) out.rate_ppm = *r;
+    } else {
+      error(path, "missing \"rate\" (the chance per decision, in [0, 1])");
+    }
+    if (auto it = value.find("for"); it != value.end()) {
+      if (auto r = range(*it, member_path(path, "for"), false)) out.length = *r;
+    } else if (out.rate_ppm > 0) {
+      error(path, "missing \"for\" ([min, max], how long decisions stop)");
+    }
+    if (out.rate_ppm > 0 && out.length.max == 0) {
+      error(member_path(path, "for"), "must be above 0 when rate is above 0");
+    }
+    if (errors_.size() != before) return std::nullopt;
+    return out;
+  }
+
+  // A fault point's node: a configured node id or "*" (every node: nullopt).
+  bool node_or_all(const json& value, const std::string& path, std::optional<NodeId>& out) {
+    if (value.is_string() && value.get_ref<const std::string&>() == "*") {
+      out.reset();
+      return true;
+    }
+    auto t = target(value, path);
+    if (!t) return false;
+    if (t->kind != Target::Kind::Node) {
+      error(path, "must be a node id or \"*\"");
+      return false;
+    }
+    out = t->node;
+    return true;
+  }
+
+  std::optional<StepAction> lose_submits(const json& v, const std::string& path) {
+    if (!is_object(v, path)) return std::nullopt;
+    check_keys(v, path, kLoseSubmitsKeys);
+    const std::size_t before = errors_.size();
+    LoseSubmitsStep step;
+    if (auto it = v.find("node"); it != v.end()) {
+      node_or_all(*it, member_path(path, "node"), step.node);
+    } else {
+      error(path, "missing \"node\" (a node id or \"*\")");
+    }
+    if (auto it = v.find("writer"); it != v.end()) {
+      if (auto w = text(*it, member_path(path, "writer"), false)) {
+        if (std::find(kLostWriters.begin(), kLostWriters.end(), *w) == kLostWriters.end()) {
+          error(member_path(path, "writer"), fmt::format("must be one of {}, not \"{}\"",
+                                                         fmt::join(kLostWriters, ", "), w->substr(0, 80)));
+        } else {
+          step.writer = *w;
+        }
+      }
+    } else {
+      error(path, "missing \"writer\" (cdm, ndm, leader-manager or \"*\")");
+    }
+    if (auto it = v.find("rate"); it != v.end()) {
+      if (auto r = rate(*it, member_path(path, "rate"), false)) step.rate_ppm = *r;
+    } else {
+      error(path, "missing \"rate\" (in [0, 1])");
+    }
+    if (errors_.size() != before) return std::nullopt;
+    return step;
+  }
+
+  std::optional<StepAction> reorder_quorum_events(const json& v, const std::string& path) {
+    if (!is_object(v, path)) return std::nullopt;
+    check_keys(v, path, kReorderKeys);
+    const std::size_t before = errors_.size();
+    ReorderQuorumEventsStep step;
+    if (auto it = v.find("node"); it != v.end()) {
+      node_or_all(*it, member_path(path, "node"), step.node);
+    } else {
+      error(path, "missing \"node\" (a node id or \"*\")");
+    }
+    if (auto it = v.find("rate"); it != v.end()) {
+      if (auto r = rate(*it, member_path(path, "rate"), false)) step.rate_ppm = *r;
+    } else {
+      error(path, "missing \"rate\" (in [0, 1])");
+    }
+    if (errors_.size() != before) return std::nullopt;
+    return step;
+  }
+
+  // Top-level "clients": {"name": {"via": NODE}}, NODE an initial node.
+  void clients(const json& value, Scenario& scenario) {
+    if (!is_object(value, "clients")) return;
+    for (const auto& [name, spec] : value.items()) {
+      const std::string path = member_path("clients", name);
+      if (!is_client_identifier(name)) {
+        error(path, fmt::format("bad client name \"{}\" (a client name is [a-z][a-z0-9-]{{0,62}})",
+                                name.substr(0, 80)));
+        continue;
+      }
+      if (!is_object(spec, path)) continue;
+      check_keys(spec, path, {"via"});
+      ClientSpec out;
+      if (auto it = spec.find("via"); it != spec.end()) {
+        auto t = target(*it, member_path(path, "via"));
+        if (!t) continue;
+        if (t->kind != Target::Kind::Node) {
+          error(member_path(path, "via"), "must be a node id (the node the client writes through)");
+          continue;
+        }
+        out.via = t->node;
+      }
+      scenario.clients[name] = out;
+    }
+  }
+
+  // A client write's optional "via": a node id configured by that point.
+  bool via(const json& step, const std::string& path, bool is_client, std::optional<NodeId>& out) {
+    auto it = step.find("via");
+    if (it == step.end()) return true;
+    const std::string via_path = member_path(path, "via");
+    if (!is_client) {
+      error(via_path, fmt::format("only client writes ({}) take a via", fmt::join(kClientKinds, ", ")));
+      return false;
+    }
+    auto t = target(*it, via_path);
+    if (!t) return false;
+    if (t->kind != Target::Kind::Node) {
+      error(via_path, "must be a node id (the node the client writes through)");
+      return false;
+    }
+    out = t->node;
+    return true;
   }
 
   void nodes(const json& value, std::vector<NodeId>& out) {
@@ -528,8 +728,17 @@ class Validator {
           }
         }
       }
+      std::optional<NodeId> via_node;
+      if (!via(step, path, is_client, via_node)) ok = false;
       auto action = step_action(kind, step.at(kind), member_path(path, kind), client, out.at);
       if (!action || !ok) continue;
+      if (via_node) {
+        std::visit(
+            [&](auto& a) {
+              if constexpr (requires { a.via; }) a.via = via_node;
+            },
+            *action);
+      }
       out.action = std::move(*action);
       scenario.steps.push_back(std::move(out));
     }
@@ -582,22 +791,27 @@ class Validator {
     }
     if (kind == "network") {
       if (!is_object(v, path)) return std::nullopt;
-      check_keys(v, path, kNetworkKeys);
+      check_keys(v, path, kNetworkStepKeys);
       if (v.empty()) {
-        error(path, "must change at least one of latency, drop, duplicate");
+        error(path, "must change at least one of latency, drop, duplicate, stall");
         return std::nullopt;
       }
       const std::size_t before = errors_.size();
       NetworkSettings settings;
       network_fields(v, path, settings);
+      std::optional<StallSpec> stall;
+      if (auto it = v.find("stall"); it != v.end()) stall = stall_spec(*it, member_path(path, "stall"));
       if (errors_.size() != before) return std::nullopt;
       NetworkStep step;
+      step.stall = stall;
       if (v.contains("latency")) step.latency = settings.latency;
       if (v.contains("drop")) step.drop_ppm = settings.drop_ppm;
       if (v.contains("duplicate")) step.duplicate_ppm = settings.duplicate_ppm;
       return step;
     }
     if (kind == "slice_failures") return slice_failures(v, path);
+    if (kind == "lose_submits") return lose_submits(v, path);
+    if (kind == "reorder_quorum_events") return reorder_quorum_events(v, path);
     if (kind == "expect") return expect(v, path, at);
     error(path, "unknown step kind");
     return std::nullopt;

@@ -43,4 +43,12 @@ struct StepKindDoc {
 };
 const std::vector<StepKindDoc>& step_kind_docs();
 
+// One line per `cluster` key, for `aethersim list config`.
+struct ClusterKeyDoc {
+  std::string key;
+  std::string default_value;
+  std::string description;
+};
+const std::vector<ClusterKeyDoc>& cluster_key_docs();
+
 }  // namespace aether::scenarios

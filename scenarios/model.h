@@ -5,6 +5,7 @@
 // while running (an invalid target at that instant) can name it.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -53,13 +54,31 @@ struct SlicePhaseDurations {
 
 enum class KvOrder : std::uint8_t { Seeded, Adversarial };
 
+// Stalled rounds (simulation.md §3a): {"rate": r, "for": [DUR, DUR]}.
+struct StallSpec {
+  std::uint32_t rate_ppm = 0;
+  DurationRange length;
+  bool operator==(const StallSpec&) const = default;
+};
+
+// The largest clock_drift (simulation.md §3a), in parts per million.
+constexpr std::uint32_t kMaxClockDriftPpm = 200'000;
+
 struct ClusterSpec {
   std::vector<NodeId> nodes;  // initial configured nodes, in file order
   Nanos failure_detection = engine::seconds(1);
   NetworkSettings network;
   KvOrder kv_order = KvOrder::Seeded;
   SlicePhaseDurations slices;
+  // The hostile world (simulation.md §3a); the defaults keep the §3 model.
+  Nanos failure_detection_max = 0;  // above failure_detection: the range ["min", "max"]
+  Nanos late_commit = 0;
+  StallSpec stall;  // rate 0: off
+  Nanos restore_lag = 0;
+  std::uint32_t clock_drift_ppm = 0;  // <= kMaxClockDriftPpm
   bool operator==(const ClusterSpec&) const = default;
+  // The largest failure-detection delay (leader_timeout's default).
+  Nanos failure_detection_upper() const { return std::max(failure_detection, failure_detection_max); }
 };
 
 // A node target: a node id, "leader" or "random" (resolved when the step runs).
@@ -74,28 +93,33 @@ struct Target {
 struct BlueprintStep {
   nlohmann::json blueprint;  // validated blueprint object; written as the value of blueprints/{id}
   std::string client = "default";
+  std::optional<NodeId> via = std::nullopt;  // the node the client writes through (default: any live one)
   bool operator==(const BlueprintStep&) const = default;
 };
 struct RemoveBlueprintStep {
   std::string id;
   std::string client = "default";
+  std::optional<NodeId> via = std::nullopt;  // the node the client writes through (default: any live one)
   bool operator==(const RemoveBlueprintStep&) const = default;
 };
 struct ScaleStep {
   std::string base;  // "group:artifact"
   int instances = 0;
   std::string client = "default";
+  std::optional<NodeId> via = std::nullopt;  // the node the client writes through (default: any live one)
   bool operator==(const ScaleStep&) const = default;
 };
 struct KvPutStep {
   std::string key;
   std::string value;  // raw bytes written as-is (malformed values allowed)
   std::string client = "default";
+  std::optional<NodeId> via = std::nullopt;  // the node the client writes through (default: any live one)
   bool operator==(const KvPutStep&) const = default;
 };
 struct KvRemoveStep {
   std::string key;
   std::string client = "default";
+  std::optional<NodeId> via = std::nullopt;  // the node the client writes through (default: any live one)
   bool operator==(const KvRemoveStep&) const = default;
 };
 
@@ -149,6 +173,7 @@ struct NetworkStep {
   std::optional<DurationRange> latency;
   std::optional<std::uint32_t> drop_ppm;
   std::optional<std::uint32_t> duplicate_ppm;
+  std::optional<StallSpec> stall = std::nullopt;
   bool operator==(const NetworkStep&) const = default;
 };
 
@@ -160,6 +185,20 @@ struct SliceFailuresStep {
   std::uint32_t transient_ppm = 0;
   std::uint32_t fatal_ppm = 0;
   bool operator==(const SliceFailuresStep&) const = default;
+};
+
+// Fault points (simulation.md §3a). A node of nullopt is "*" (every node);
+// a writer of "*" matches every writer.
+struct LoseSubmitsStep {
+  std::optional<NodeId> node;
+  std::string writer = "*";  // cdm | ndm | leader-manager | "*"
+  std::uint32_t rate_ppm = 0;
+  bool operator==(const LoseSubmitsStep&) const = default;
+};
+struct ReorderQuorumEventsStep {
+  std::optional<NodeId> node;
+  std::uint32_t rate_ppm = 0;
+  bool operator==(const ReorderQuorumEventsStep&) const = default;
 };
 
 // Expectations (simulation.md §5 gives the exact meanings).
@@ -213,16 +252,22 @@ struct ExpectStep {
   bool operator==(const ExpectStep&) const = default;
 };
 
-using StepAction =
-    std::variant<BlueprintStep, RemoveBlueprintStep, ScaleStep, KvPutStep, KvRemoveStep, CrashStep,
-                 RestartStep, PauseStep, ResumeStep, AddNodeStep, RemoveNodeStep, PartitionStep, IsolateStep,
-                 LinkStep, HealStep, NetworkStep, SliceFailuresStep, ExpectStep>;
+using StepAction = std::variant<BlueprintStep, RemoveBlueprintStep, ScaleStep, KvPutStep, KvRemoveStep,
+                                CrashStep, RestartStep, PauseStep, ResumeStep, AddNodeStep, RemoveNodeStep,
+                                PartitionStep, IsolateStep, LinkStep, HealStep, NetworkStep,
+                                SliceFailuresStep, ExpectStep, LoseSubmitsStep, ReorderQuorumEventsStep>;
 
 struct Step {
   Nanos at = 0;
   StepAction action;
   std::string path;  // JSON path in the file, e.g. "steps[3]"
   bool operator==(const Step&) const = default;
+};
+
+// A client's defaults (top-level "clients": {"name": {"via": NODE}}).
+struct ClientSpec {
+  std::optional<NodeId> via;  // writes without their own "via" go through this node
+  bool operator==(const ClientSpec&) const = default;
 };
 
 struct Scenario {
@@ -236,6 +281,7 @@ struct Scenario {
   std::uint64_t max_events = kDefaultMaxEvents;
   bool check_convergence = true;
   std::vector<Step> steps;
+  std::map<std::string, ClientSpec> clients;  // by client name
   bool operator==(const Scenario&) const = default;
 };
 

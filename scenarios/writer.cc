@@ -104,12 +104,23 @@ ojson expectation(const ExpectStep& e) {
   return out;
 }
 
+ojson stall(const StallSpec& st) {
+  return ojson{{"rate", rate(st.rate_ppm)}, {"for", range(st.length)}};
+}
+
 ojson step(const Step& s) {
   ojson out = ojson::object();
   out["at"] = duration(s.at);
   auto client = [&](const std::string& name) {
     if (name != "default") out["client"] = name;
   };
+  std::visit(
+      [&](const auto& a) {
+        if constexpr (requires { a.via; }) {
+          if (a.via) out["via"] = *a.via;
+        }
+      },
+      s.action);
   std::visit(
       [&](const auto& a) {
         using T = std::decay_t<decltype(a)>;
@@ -162,6 +173,7 @@ ojson step(const Step& s) {
           if (a.latency) n["latency"] = range(*a.latency);
           if (a.drop_ppm) n["drop"] = rate(*a.drop_ppm);
           if (a.duplicate_ppm) n["duplicate"] = rate(*a.duplicate_ppm);
+          if (a.stall) n["stall"] = stall(*a.stall);
           out["network"] = n;
         } else if constexpr (std::is_same_v<T, SliceFailuresStep>) {
           out["slice_failures"] = ojson{{"artifact", a.artifact},
@@ -170,6 +182,11 @@ ojson step(const Step& s) {
                                         {"fatal", rate(a.fatal_ppm)}};
         } else if constexpr (std::is_same_v<T, ExpectStep>) {
           out["expect"] = expectation(a);
+        } else if constexpr (std::is_same_v<T, LoseSubmitsStep>) {
+          out["lose_submits"] =
+              ojson{{"node", a.node ? *a.node : "*"}, {"writer", a.writer}, {"rate", rate(a.rate_ppm)}};
+        } else if constexpr (std::is_same_v<T, ReorderQuorumEventsStep>) {
+          out["reorder_quorum_events"] = ojson{{"node", a.node ? *a.node : "*"}, {"rate", rate(a.rate_ppm)}};
         }
       },
       s.action);
@@ -190,7 +207,11 @@ ojson scenario_to_json(const Scenario& scenario) {
   } else {
     cluster["nodes"] = c.nodes;
   }
-  cluster["failure_detection"] = duration(c.failure_detection);
+  if (c.failure_detection_max > c.failure_detection) {
+    cluster["failure_detection"] = range(DurationRange{c.failure_detection, c.failure_detection_max});
+  } else {
+    cluster["failure_detection"] = duration(c.failure_detection);
+  }
   cluster["network"] = ojson{{"latency", range(c.network.latency)},
                              {"drop", rate(c.network.drop_ppm)},
                              {"duplicate", rate(c.network.duplicate_ppm)}};
@@ -199,8 +220,22 @@ ojson scenario_to_json(const Scenario& scenario) {
                             {"activate", range(c.slices.activate)},
                             {"deactivate", range(c.slices.deactivate)},
                             {"unload", range(c.slices.unload)}};
+  // The simulation.md §3a keys, only when not at their defaults.
+  if (c.late_commit != 0) cluster["late_commit"] = duration(c.late_commit);
+  if (c.stall != StallSpec{}) cluster["stall"] = stall(c.stall);
+  if (c.restore_lag != 0) cluster["restore_lag"] = duration(c.restore_lag);
+  if (c.clock_drift_ppm != 0) cluster["clock_drift"] = rate(c.clock_drift_ppm);
   out["cluster"] = cluster;
   if (!scenario.config.empty()) out["config"] = ojson::parse(scenario.config.dump());
+  if (!scenario.clients.empty()) {
+    ojson clients = ojson::object();
+    for (const auto& [name, spec] : scenario.clients) {
+      ojson entry = ojson::object();
+      if (spec.via) entry["via"] = *spec.via;
+      clients[name] = entry;
+    }
+    out["clients"] = clients;
+  }
   if (scenario.run_for) out["run_for"] = duration(*scenario.run_for);
   if (scenario.max_events != kDefaultMaxEvents) out["max_events"] = scenario.max_events;
   if (!scenario.check_convergence) out["check_convergence"] = false;

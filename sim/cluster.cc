@@ -34,6 +34,17 @@ SimCluster::SimCluster(SimConfig config, Trace& trace, engine::NodeRuntimeFactor
     if (a == index_.end() || b == index_.end()) return true;
     return !link_active(a->second) || !link_active(b->second) || world_->network.rules_cut(from, to);
   };
+  world_->node_active = [this](const NodeId& node) {
+    auto found = index_.find(node);
+    return found != index_.end() && link_active(found->second) && world_->configured.count(node) > 0;
+  };
+  consensus_->set_ack_probe([this](const NodeId& node) -> std::optional<Acks> {
+    SimNode* submitter = find(node);
+    if (submitter == nullptr || !submitter->up() || submitter->paused() || !submitter->quorum()) {
+      return std::nullopt;
+    }
+    return submitter->gather_acks();
+  });
   world_->trace.event(0, "cluster.start")
       .list("nodes", world_->config.nodes)
       .u64("seed", world_->config.seed)
@@ -84,6 +95,11 @@ SimNode& SimCluster::create_node(const NodeId& id) {
                                    [this](const NodeId& name, std::size_t k) { return name < order_[k]; }),
                   order_.size() - 1);
   max_suffix_ = std::max(max_suffix_, numeric_suffix(id));
+  held_.emplace_back();
+  if (world_->config.clock_drift_ppm > 0) {
+    const auto d = static_cast<std::int64_t>(std::min(world_->config.clock_drift_ppm, kMaxClockDriftPpm));
+    ref.set_clock_drift(world_->drift_prng.between(-d, d));
+  }
   return ref;
 }
 
@@ -109,8 +125,34 @@ void SimCluster::refresh_pair(std::size_t i, std::size_t j) {
   if (cut == pair.cut) return;
   pair.cut = cut;
   if (pair.timer != 0) world_->loop.cancel(pair.timer);
-  pair.timer = world_->loop.schedule_after(
-      world_->config.failure_detection_ns, [this, i, j] { pair_timer(i, j); }, Lane::Topology);
+  pair.timer = 0;
+  if (!world_->detection_ranged()) {
+    pair.timer = world_->loop.schedule_after(
+        world_->config.failure_detection_ns, [this, i, j] { pair_timer(i, j); }, Lane::Topology);
+    return;
+  }
+  // Asymmetric detection: each end notices after its own drawn delay.
+  for (int side = 0; side < 2; ++side) {
+    if (pair.side_timer[side] != 0) world_->loop.cancel(pair.side_timer[side]);
+    const Nanos delay =
+        world_->detection_prng.duration_between(world_->detection_min_ns(), world_->detection_max_ns());
+    pair.side_timer[side] = world_->loop.schedule_after(
+        delay, [this, i, j, side] { side_timer(i, j, side); }, Lane::Topology);
+  }
+}
+
+void SimCluster::side_timer(std::size_t i, std::size_t j, int side) {
+  PairState& pair = pairs_[j][i];
+  pair.side_timer[side] = 0;
+  const std::size_t owner = side == 0 ? i : j;
+  const std::size_t peer = side == 0 ? j : i;
+  SimNode& node = *node_at_[owner];
+  if (!node.up() || departed_[owner]) return;
+  if (view_bits_[owner][peer] == !pair.cut) return;
+  view_bits_[owner][peer] = !pair.cut;
+  node.deliver_view_change(pair.cut ? TopologyChange::NodeDown : TopologyChange::NodeAdded, order_[peer],
+                           world_view(owner));
+  links_changed();  // a peer back in a view can acknowledge a held batch
 }
 
 void SimCluster::refresh_links() {
@@ -139,6 +181,7 @@ void SimCluster::pair_timer(std::size_t i, std::size_t j) {
     node.deliver_view_change(pair.cut ? TopologyChange::NodeDown : TopologyChange::NodeAdded, order_[peer],
                              world_view(owner));
   }
+  links_changed();  // a peer back in a view can acknowledge a held batch
 }
 
 std::vector<NodeId> SimCluster::world_view(std::size_t owner) const {
@@ -168,8 +211,10 @@ bool SimCluster::crash(const NodeId& node) {
   if (target == nullptr || !target->up() || removed_.count(node)) return false;
   node_fault(node, NodeFault::Crash, "node.crash");
   target->stop();
+  held_[index_.at(node)].clear();
   set_world_view(index_.at(node), false);
   refresh_links_of(node);
+  links_changed();
   return true;
 }
 
@@ -180,6 +225,7 @@ bool SimCluster::restart(const NodeId& node) {
   set_world_view(index_.at(node), true);
   target->start({node}, factory_);
   refresh_links_of(node);
+  links_changed();
   return true;
 }
 
@@ -189,6 +235,7 @@ bool SimCluster::pause(const NodeId& node) {
   node_fault(node, NodeFault::Pause, "node.pause");
   target->pause();
   refresh_links_of(node);
+  links_changed();
   return true;
 }
 
@@ -199,6 +246,7 @@ bool SimCluster::resume(const NodeId& node) {
   target->unpause();
   refresh_links_of(node);  // its links count as uncut from this instant
   target->replay_queued();
+  links_changed();
   return true;
 }
 
@@ -215,6 +263,7 @@ std::optional<NodeId> SimCluster::add_node(std::optional<NodeId> id) {
     if (other_id != new_id && other->up()) other->reevaluate_quorum();
   }
   refresh_links_of(new_id);
+  links_changed();
   return new_id;
 }
 
@@ -234,6 +283,10 @@ bool SimCluster::remove_node(const NodeId& node) {
     PairState& pair = j > index ? pairs_[j][index] : pairs_[index][j];
     if (pair.timer != 0) world_->loop.cancel(pair.timer);
     pair.timer = 0;
+    for (auto& side : pair.side_timer) {
+      if (side != 0) world_->loop.cancel(side);
+      side = 0;
+    }
     pair.cut = true;
   }
   // Peers hear NodeRemoved and judge the new majority at once.
@@ -243,6 +296,8 @@ bool SimCluster::remove_node(const NodeId& node) {
     view_bits_[owner][index] = false;
     peer->deliver_view_change(TopologyChange::NodeRemoved, node, world_view(owner));
   }
+  held_[index].clear();
+  links_changed();
   return true;
 }
 
@@ -255,12 +310,14 @@ void SimCluster::partition(const std::vector<std::vector<NodeId>>& groups) {
   }
   world_->network.partition(groups);
   refresh_links();
+  links_changed();
 }
 
 void SimCluster::isolate(const NodeId& node) {
   world_->trace.event(now(), "net.isolate").str("node", node);
   world_->network.isolate(node);
   refresh_links_of(node);
+  links_changed();
 }
 
 void SimCluster::link(const NodeId& from, const NodeId& to, LinkRule rule) {
@@ -271,18 +328,21 @@ void SimCluster::link(const NodeId& from, const NodeId& to, LinkRule rule) {
       .i64("delay_ns", rule.delay_ns);
   world_->network.link(from, to, rule);
   refresh_links_of(from);
+  links_changed();
 }
 
 void SimCluster::heal() {
   world_->trace.event(now(), "net.heal");
   world_->network.heal();
   refresh_links();
+  links_changed();
 }
 
 void SimCluster::heal(const NodeId& node) {
   world_->trace.event(now(), "net.heal").str("node", node);
   world_->network.heal(node);
   refresh_links_of(node);
+  links_changed();
 }
 
 void SimCluster::set_network(const NetworkSettings& settings) {
@@ -292,6 +352,14 @@ void SimCluster::set_network(const NetworkSettings& settings) {
       .u64("drop_ppm", settings.drop_ppm)
       .u64("duplicate_ppm", settings.duplicate_ppm);
   world_->network.set_settings(settings);
+}
+
+void SimCluster::set_stall(const StallSettings& stall) {
+  world_->trace.event(now(), "net.stall")
+      .u64("ppm", stall.ppm)
+      .i64("min_ns", stall.min_ns)
+      .i64("max_ns", stall.max_ns);
+  world_->stall = stall;
 }
 
 void SimCluster::set_slice_failure_rule(const SliceFailureRule& rule) {
@@ -332,11 +400,81 @@ void SimCluster::set_quorum_reorder(const NodeId& node, std::uint32_t ppm) {
 
 // ---- consensus deliveries and engine failures ------------------------------------
 
-void SimCluster::on_decided(std::uint64_t position) {
+const NodeId* SimCluster::delivery_source(std::uint64_t position, const std::vector<NodeId>& deciders,
+                                          const NodeId& to) const {
+  // Only over a direct uncut link from a member of the deciding majority
+  // (the first submitter first, then the members in id order). A paused
+  // receiver still gets it: it queues, as everything addressed to it does.
   const BatchRecord& record = consensus_->decided(position);
-  const NodeId& from = record.submitters.front().node;
+  auto can_send = [&](const NodeId& from) {
+    if (from == to) return true;
+    auto found = index_.find(from);
+    if (found == index_.end() || !link_active(found->second)) return false;
+    return !world_->network.rules_cut(from, to);
+  };
+  const NodeId& first = record.submitters.front().node;
+  if (std::binary_search(deciders.begin(), deciders.end(), first) && can_send(first)) return &first;
+  for (const NodeId& member : deciders) {
+    if (can_send(member)) return &member;
+  }
+  return nullptr;
+}
+
+void SimCluster::links_changed() {
+  release_held();
+  consensus_->links_changed();
+}
+
+void SimCluster::release_held() {
+  for (std::size_t k = 0; k < held_.size(); ++k) {
+    auto& held = held_[k];
+    if (held.empty()) continue;
+    SimNode& node = *node_at_[k];
+    if (!node.up() || departed_[k] || !node.quorum()) {
+      held.clear();  // discarded: the restore at regain covers it
+      continue;
+    }
+    std::vector<std::uint64_t> released;
+    for (auto it = held.begin(); it != held.end();) {
+      if (*it <= node.applied_position()) {
+        it = held.erase(it);
+      } else if (delivery_source(*it, held_deciders_.at(*it), order_[k]) != nullptr) {
+        released.push_back(*it);
+        it = held.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    if (released.empty()) continue;
+    const Nanos delay = world_->network.draw_latency(world_->held_prng);
+    world_->trace.event(now(), "kv.release")
+        .str("node", order_[k])
+        .u64("first", released.front())
+        .u64("count", released.size())
+        .i64("in_ns", delay);
+    for (std::uint64_t position : released) node.deliver_decided_after(delay, position);
+  }
+  // Forget the majorities of positions nobody holds any more.
+  for (auto it = held_deciders_.begin(); it != held_deciders_.end();) {
+    bool still = false;
+    for (const auto& held : held_) still = still || held.count(it->first) > 0;
+    it = still ? std::next(it) : held_deciders_.erase(it);
+  }
+}
+
+void SimCluster::on_decided(std::uint64_t position) {
   for (auto& [id, node] : nodes_) {
     if (!node->up() || removed_.count(id)) continue;
+    const NodeId* source = delivery_source(position, consensus_->latest_deciders(), id);
+    if (source == nullptr) {
+      // Cut off from the whole deciding majority: nothing new reaches it.
+      if (!node->quorum()) continue;  // it would discard it; the restore at regain covers it
+      held_[index_.at(id)].insert(position);
+      held_deciders_.emplace(position, consensus_->latest_deciders());
+      world_->trace.event(now(), "kv.held").str("node", id).u64("position", position);
+      continue;
+    }
+    const NodeId from = *source;
     const DeliveryDraw draw = world_->network.draw_delivery(from, id, world_->network_prng);
     if (draw.retransmissions > 0) {
       world_->trace.event(now(), "net.drop")
@@ -364,8 +502,10 @@ void SimCluster::on_engine_failure(const NodeId& node) {
         if (!target.up() || target.incarnation() != incarnation) return;
         node_fault(node, NodeFault::Crash, "node.crash");
         target.stop();
+        held_[index_.at(node)].clear();
         set_world_view(index_.at(node), false);
         refresh_links_of(node);
+        links_changed();
       },
       Lane::Step);
 }
@@ -373,14 +513,14 @@ void SimCluster::on_engine_failure(const NodeId& node) {
 // ---- client writes --------------------------------------------------------------
 
 void SimCluster::client_write(const std::string& client, engine::KvBatch batch,
-                              std::function<void()> on_commit) {
+                              std::function<void()> on_commit, std::optional<NodeId> via) {
   ClientQueue& queue = clients_[client];
   const std::uint64_t seq = next_client_write_++;
   world_->trace.event(now(), "client.write")
       .str("client", client)
       .u64("write", seq)
       .list("commands", describe_batch(batch));
-  queue.writes.push_back(ClientWriteItem{seq, std::move(batch), std::move(on_commit)});
+  queue.writes.push_back(ClientWriteItem{seq, std::move(batch), std::move(on_commit), std::move(via)});
   if (queue.writes.size() == 1) pump_client(client);
 }
 
@@ -399,12 +539,27 @@ SimNode* SimCluster::client_entry_node() const {
   return nullptr;
 }
 
+SimNode* SimCluster::client_via_node(const NodeId& via) const {
+  SimNode* node = find(via);
+  if (node == nullptr || removed_.count(via) || !node->up() || node->paused()) return nullptr;
+  return node->quorum() && node->restored() ? node : nullptr;
+}
+
 void SimCluster::pump_client(const std::string& client) {
   ClientQueue& queue = clients_.at(client);
   if (queue.writes.empty()) return;
   const std::uint64_t seq = queue.writes.front().seq;
   ++queue.attempts;
-  if (SimNode* entry = client_entry_node()) {
+  const std::optional<NodeId>& via = queue.writes.front().via;
+  SimNode* entry = via ? client_via_node(*via) : client_entry_node();
+  if (via && entry == nullptr) {
+    world_->trace.event(now(), "client.unavailable")
+        .str("client", client)
+        .u64("write", seq)
+        .str("node", *via)
+        .u64("attempt", queue.attempts);
+  }
+  if (entry != nullptr) {
     world_->trace.event(now(), "client.submit")
         .str("client", client)
         .u64("write", seq)

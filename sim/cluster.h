@@ -64,13 +64,24 @@ class SimCluster {
   void heal();
   void heal(const NodeId& node);
   void set_network(const NetworkSettings& settings);
+  // Stalled rounds (simulation.md §3a), replacing the setting in force.
+  void set_stall(const StallSettings& stall);
+  const StallSettings& stall_settings() const { return world_->stall; }
+  bool decisions_stalled() const { return consensus_->stalled(); }
+  std::int64_t clock_drift_ppm(const NodeId& node) const {
+    const SimNode* target = find(node);
+    return target != nullptr ? target->clock_drift_ppm() : 0;
+  }
 
   void set_slice_failure_rule(const SliceFailureRule& rule);
 
   // A client write: writes of one client are submitted one after another,
   // through the smallest live, restored node with quorum, retried every 500ms
   // until committed; `on_commit` runs when it commits.
-  void client_write(const std::string& client, engine::KvBatch batch, std::function<void()> on_commit = {});
+  // With `via`, every attempt goes through that node (none while it is down,
+  // paused, without quorum or not restored: the write waits for the next retry).
+  void client_write(const std::string& client, engine::KvBatch batch, std::function<void()> on_commit = {},
+                    std::optional<NodeId> via = std::nullopt);
   // Whether every client write so far has committed.
   bool client_writes_idle() const;
 
@@ -116,11 +127,13 @@ class SimCluster {
   struct PairState {
     bool cut = false;
     EventLoop::EventId timer = 0;
+    EventLoop::EventId side_timer[2] = {0, 0};  // ranged detection: i's view of j, j's view of i
   };
   struct ClientWriteItem {
     std::uint64_t seq = 0;
     engine::KvBatch batch;
     std::function<void()> on_commit;
+    std::optional<NodeId> via;
   };
   struct ClientQueue {
     std::deque<ClientWriteItem> writes;
@@ -137,6 +150,16 @@ class SimCluster {
   // Only the pairs of `node` (a change that concerns no other pair).
   void refresh_links_of(const NodeId& node);
   void pair_timer(std::size_t i, std::size_t j);
+  void side_timer(std::size_t i, std::size_t j, int side);
+  // After any change of links or node states: release held deliveries, let
+  // the consensus model re-judge held and outcome-unknown batches.
+  void links_changed();
+  void release_held();
+  // Who can deliver `position` (decided by `deciders`) to `to` now (nullptr:
+  // nobody; it is held).
+  const NodeId* delivery_source(std::uint64_t position, const std::vector<NodeId>& deciders,
+                                const NodeId& to) const;
+  SimNode* client_via_node(const NodeId& via) const;
   std::vector<NodeId> world_view(std::size_t owner) const;
   // Clears a node's world view; `alone`: it holds only itself (a fresh start).
   void set_world_view(std::size_t owner, bool alone);
@@ -163,6 +186,8 @@ class SimCluster {
   std::vector<std::vector<bool>> view_bits_;
   std::vector<std::size_t> by_name_;  // vertex indices sorted by NodeId
   std::map<std::string, ClientQueue> clients_;
+  std::vector<std::set<std::uint64_t>> held_;  // by vertex index: decided positions held behind cuts
+  std::map<std::uint64_t, std::vector<NodeId>> held_deciders_;  // deciding majority of each held position
   std::uint64_t next_client_write_ = 1;
 };
 

@@ -36,7 +36,7 @@ std::vector<std::string> describe_batch(const engine::KvBatch& batch) {
 }
 
 SubmitTicket ConsensusKv::submit(const Submitter& submitter, const engine::KvBatch& batch,
-                                 Nanos decision_delay_ns) {
+                                 std::optional<Acks> acks) {
   std::string content = content_key(batch);
   const std::uint64_t submission = next_submission_++;
   std::uint64_t batch_id = 0;
@@ -59,6 +59,8 @@ SubmitTicket ConsensusKv::submit(const Submitter& submitter, const engine::KvBat
   pending.record.submitters.push_back(submitter);
   pending.submissions.push_back(submission);
   pending.live.insert(submission);
+  pending.submission_node[submission] = submitter.node;
+  pending.holders.insert(submitter.node);
   submission_batch_[submission] = batch_id;
 
   {
@@ -80,10 +82,28 @@ SubmitTicket ConsensusKv::submit(const Submitter& submitter, const engine::KvBat
     // A live submitter revives a batch whose submitters had all failed.
     world_.loop.cancel(pending.limbo_event);
     pending.limbo = false;
+    pending.limbo_waiting = false;
     pending.limbo_event = 0;
   }
-  if (pending.group == 0) join_group(batch_id, world_.now() + decision_delay_ns);
+  pending.orphan = false;
+  if (pending.group == 0) {
+    if (acks) {
+      pending.held = false;
+      leave(pending, *acks);
+      join_group(batch_id, world_.now() + acks->delay_ns);
+    } else if (!pending.held) {
+      // Too few peers answer: the batch stays on its node until they do.
+      pending.held = true;
+      world_.trace.event(world_.now(), "kv.hold").u64("batch", batch_id).str("node", submitter.node);
+    }
+  }
   return SubmitTicket{batch_id, submission};
+}
+
+void ConsensusKv::leave(Pending& batch, const Acks& acks) {
+  batch.left = true;
+  batch.deciders = acks.deciders;
+  batch.holders.insert(acks.deciders.begin(), acks.deciders.end());
 }
 
 void ConsensusKv::join_group(std::uint64_t batch_id, Nanos decision_ns) {
@@ -123,9 +143,28 @@ void ConsensusKv::leave_group(Pending& batch) {
   }
 }
 
+bool ConsensusKv::hold_for_stall(bool& drawn) {
+  const StallSettings& stall = world_.stall;
+  if (world_.now() < stalled_until_) return true;
+  if (stall.ppm == 0 || drawn) return false;
+  drawn = true;
+  if (!world_.stall_prng.chance_ppm(stall.ppm)) return false;
+  const Nanos length = world_.stall_prng.duration_between(stall.min_ns, stall.max_ns);
+  if (length <= 0) return false;
+  stalled_until_ = world_.now() + length;
+  world_.trace.event(world_.now(), "kv.stall").i64("for_ns", length).i64("until_ns", stalled_until_);
+  return true;
+}
+
 void ConsensusKv::decide_group(std::uint64_t group_id) {
   auto it = groups_.find(group_id);
   if (it == groups_.end()) return;
+  if (hold_for_stall(it->second.stall_drawn)) {
+    // Every decision waits for the stall's end (views and quorum hold).
+    it->second.event = world_.loop.schedule_at(stalled_until_, [this, group_id] { decide_group(group_id); });
+    it->second.latest_ns = std::max(it->second.latest_ns, stalled_until_);
+    return;
+  }
   std::vector<std::uint64_t> members = std::move(it->second.batches);
   if (open_group_ == group_id) open_group_ = 0;
   groups_.erase(it);
@@ -156,15 +195,25 @@ ConsensusKv::Pending ConsensusKv::take_pending(std::uint64_t batch_id) {
 
 void ConsensusKv::decide(std::uint64_t batch_id) {
   Pending batch = take_pending(batch_id);
+  std::vector<std::pair<std::string, std::optional<std::string>>> undo;
+  const bool keep_undo = world_.config.restore_lag_ns > 0;
   for (const auto& command : batch.record.commands) {
+    if (keep_undo) undo.emplace_back(command.key, canonical_.get(command.key));
     if (command.op == engine::KvOp::Put) {
       canonical_.put(command.key, command.value);
     } else {
       canonical_.remove(command.key);
     }
   }
+  undo_.push_back(std::move(undo));
+  if (batch.deciders.empty()) {
+    // Decided without a recorded majority (cannot happen through submit; kept total).
+    batch.deciders.assign(batch.holders.begin(), batch.holders.end());
+  }
   log_.push_back(std::move(batch.record));
   decided_submissions_.push_back(std::move(batch.submissions));
+  latest_deciders_ = std::move(batch.deciders);
+  decided_at_.push_back(world_.now());
   const std::uint64_t position = log_.size();
   world_.trace.event(world_.now(), "kv.decide")
       .u64("position", position)
@@ -174,27 +223,72 @@ void ConsensusKv::decide(std::uint64_t batch_id) {
   on_decided_(position);
 }
 
+std::uint64_t ConsensusKv::position_at(Nanos at) const {
+  return static_cast<std::uint64_t>(std::upper_bound(decided_at_.begin(), decided_at_.end(), at) -
+                                    decided_at_.begin());
+}
+
+KvMap ConsensusKv::snapshot_at(std::uint64_t position) const {
+  KvStore store = canonical_;
+  for (std::uint64_t p = log_.size(); p > position; --p) {
+    const auto& undo = undo_[p - 1];
+    for (auto it = undo.rbegin(); it != undo.rend(); ++it) {
+      if (it->second) {
+        store.put(it->first, *it->second);
+      } else {
+        store.remove(it->first);
+      }
+    }
+  }
+  return store.entries();
+}
+
 void ConsensusKv::fail(std::uint64_t submission_id, SubmitFailure why) {
   auto found = submission_batch_.find(submission_id);
   if (found == submission_batch_.end()) return;  // already decided or dropped
   const std::uint64_t batch_id = found->second;
   Pending& batch = pending_.at(batch_id);
   if (batch.live.erase(submission_id) == 0) return;
+  batch.submission_node.erase(submission_id);
   if (why == SubmitFailure::QuorumLost) batch.soft_failed = true;
-  if (!batch.live.empty() || batch.limbo) return;
+  if (!batch.live.empty() || batch.limbo || batch.orphan) return;
   leave_group(batch);
-  if (batch.soft_failed) {
+  batch.held = false;
+  if (!batch.left) {
+    // It never left its node: it waits there for a path (a zombie write in
+    // the making) unless every submitter crashed.
+    if (!batch.soft_failed) return drop(batch_id);
+    batch.orphan = true;
+    world_.trace.event(world_.now(), "kv.orphan").u64("batch", batch_id);
+    try_orphan(batch_id);
+    return;
+  }
+  if (batch.soft_failed || world_.config.late_commit_ns > 0) {
     enter_limbo(batch_id);
   } else {
     drop(batch_id);
   }
 }
 
+void ConsensusKv::try_orphan(std::uint64_t batch_id) {
+  auto it = pending_.find(batch_id);
+  if (it == pending_.end() || !it->second.orphan) return;
+  Pending& batch = it->second;
+  if (batch.holders.empty()) return drop(batch_id);
+  if (deciding_majority(batch.holders).empty()) return;  // no path yet
+  batch.orphan = false;
+  enter_limbo(batch_id);
+}
+
 void ConsensusKv::enter_limbo(std::uint64_t batch_id) {
   Pending& batch = pending_.at(batch_id);
   batch.limbo = true;
+  batch.limbo_waiting = false;
+  const Nanos window_ns =
+      world_.config.late_commit_ns > 0 ? world_.config.late_commit_ns : world_.max_round_trip_ns();
   const bool decided_later = world_.faults_prng.chance_ppm(kPpmOne / 2);
-  const Nanos within_ns = world_.faults_prng.duration_between(0, world_.max_round_trip_ns());
+  const Nanos within_ns = world_.faults_prng.duration_between(0, window_ns);
+  batch.window_end = world_.now() + window_ns;
   world_.trace.event(world_.now(), "kv.limbo")
       .u64("batch", batch_id)
       .flag("decided_later", decided_later)
@@ -202,18 +296,164 @@ void ConsensusKv::enter_limbo(std::uint64_t batch_id) {
   batch.limbo_event = world_.loop.schedule_after(within_ns, [this, batch_id, decided_later] {
     auto it = pending_.find(batch_id);
     if (it == pending_.end() || !it->second.limbo) return;
-    it->second.limbo = false;
     it->second.limbo_event = 0;
     if (decided_later) {
-      decide(batch_id);
+      try_late_decide(batch_id);
     } else {
+      it->second.limbo = false;
       drop(batch_id);
     }
   });
 }
 
+void ConsensusKv::try_late_decide(std::uint64_t batch_id) {
+  auto it = pending_.find(batch_id);
+  if (it == pending_.end() || !it->second.limbo) return;
+  Pending& batch = it->second;
+  if (batch.limbo_event != 0) world_.loop.cancel(batch.limbo_event);
+  batch.limbo_event = 0;
+  if (hold_for_stall(batch.stall_drawn)) {
+    batch.limbo_waiting = false;
+    batch.limbo_event = world_.loop.schedule_at(stalled_until_, [this, batch_id] {
+      auto found = pending_.find(batch_id);
+      if (found == pending_.end()) return;
+      found->second.limbo_event = 0;
+      try_late_decide(batch_id);
+    });
+    return;
+  }
+  std::vector<NodeId> majority = deciding_majority(batch.holders);
+  if (!majority.empty()) {
+    batch.limbo = false;
+    batch.limbo_waiting = false;
+    batch.deciders = std::move(majority);
+    decide(batch_id);
+    return;
+  }
+  if (world_.now() >= batch.window_end) {
+    batch.limbo = false;
+    drop(batch_id);
+    return;
+  }
+  // No deciding majority now: wait for one (links_changed) until the window ends.
+  batch.limbo_waiting = true;
+  batch.limbo_event = world_.loop.schedule_at(batch.window_end, [this, batch_id] {
+    auto found = pending_.find(batch_id);
+    if (found == pending_.end() || !found->second.limbo) return;
+    found->second.limbo_event = 0;
+    found->second.limbo = false;
+    drop(batch_id);
+  });
+}
+
+void ConsensusKv::links_changed() {
+  if (pending_.empty()) return;
+  std::vector<std::uint64_t> ids;
+  for (const auto& [id, batch] : pending_) {
+    if (batch.held || batch.orphan || batch.limbo_waiting) ids.push_back(id);
+  }
+  for (std::uint64_t id : ids) {
+    auto it = pending_.find(id);
+    if (it == pending_.end()) continue;
+    Pending& batch = it->second;
+    if (batch.held && batch.group == 0 && probe_) {
+      for (const auto& [submission, node] : batch.submission_node) {
+        std::optional<Acks> acks = probe_(node);
+        if (!acks) continue;
+        batch.held = false;
+        world_.trace.event(world_.now(), "kv.unhold").u64("batch", id).str("node", node);
+        leave(batch, *acks);
+        join_group(id, world_.now() + acks->delay_ns);
+        break;
+      }
+    } else if (batch.orphan) {
+      try_orphan(id);
+    } else if (batch.limbo_waiting) {
+      try_late_decide(id);
+    }
+  }
+}
+
+void ConsensusKv::node_stopped(const NodeId& node) {
+  std::vector<std::uint64_t> lost;
+  for (auto& [id, batch] : pending_) {
+    if (batch.holders.erase(node) != 0 && batch.orphan && batch.holders.empty()) lost.push_back(id);
+  }
+  for (std::uint64_t id : lost) drop(id);
+}
+
+std::vector<NodeId> ConsensusKv::deciding_majority(const std::set<NodeId>& holders) const {
+  const std::size_t need = world_.majority();
+  auto active = [&](const NodeId& n) { return !world_.node_active || world_.node_active(n); };
+  auto linked = [&](const NodeId& a, const NodeId& b) {
+    return !world_.link_cut || (!world_.link_cut(a, b) && !world_.link_cut(b, a));
+  };
+  std::vector<NodeId> best;
+  for (const NodeId& holder : holders) {
+    if (world_.configured.count(holder) == 0 || !active(holder)) continue;
+    // Candidates: the holder's configured, active peers linked both ways.
+    std::vector<NodeId> candidates;
+    for (const NodeId& peer : world_.configured) {
+      if (peer != holder && active(peer) && linked(holder, peer)) candidates.push_back(peer);
+    }
+    if (candidates.size() + 1 < need) continue;
+    const std::size_t n = candidates.size();
+    std::vector<std::vector<bool>> adjacent(n, std::vector<bool>(n, false));
+    bool complete = true;
+    for (std::size_t i = 0; i < n; ++i) {
+      for (std::size_t j = i + 1; j < n; ++j) {
+        const bool link = linked(candidates[i], candidates[j]);
+        adjacent[i][j] = adjacent[j][i] = link;
+        complete = complete && link;
+      }
+    }
+    std::vector<std::size_t> chosen;
+    if (complete) {
+      for (std::size_t i = 0; i < n; ++i) chosen.push_back(i);
+    } else {
+      // Largest clique among the candidates: exhaustive with pruning while
+      // small, greedy (most-linked first) beyond 24 candidates.
+      std::vector<std::size_t> current;
+      if (n <= 24) {
+        std::function<void(std::size_t)> grow = [&](std::size_t from) {
+          if (current.size() > chosen.size()) chosen = current;
+          for (std::size_t k = from; k < n; ++k) {
+            if (current.size() + (n - k) <= chosen.size()) return;
+            bool fits = true;
+            for (std::size_t c : current) fits = fits && adjacent[c][k];
+            if (!fits) continue;
+            current.push_back(k);
+            grow(k + 1);
+            current.pop_back();
+          }
+        };
+        grow(0);
+      } else {
+        std::vector<std::size_t> order(n);
+        for (std::size_t i = 0; i < n; ++i) order[i] = i;
+        auto degree = [&](std::size_t i) { return std::count(adjacent[i].begin(), adjacent[i].end(), true); };
+        std::stable_sort(order.begin(), order.end(),
+                         [&](std::size_t a, std::size_t b) { return degree(a) > degree(b); });
+        for (std::size_t k : order) {
+          bool fits = true;
+          for (std::size_t c : chosen) fits = fits && adjacent[c][k];
+          if (fits) chosen.push_back(k);
+        }
+        std::sort(chosen.begin(), chosen.end());
+      }
+    }
+    if (chosen.size() + 1 < need) continue;
+    std::vector<NodeId> members{holder};
+    for (std::size_t i : chosen) members.push_back(candidates[i]);
+    std::sort(members.begin(), members.end());
+    if (members.size() > best.size() || (members.size() == best.size() && members < best)) best = members;
+  }
+  return best;
+}
+
 void ConsensusKv::drop(std::uint64_t batch_id) {
   Pending batch = take_pending(batch_id);
+  if (batch.limbo_event != 0) world_.loop.cancel(batch.limbo_event);
   world_.trace.event(world_.now(), "kv.drop").u64("batch", batch_id);
   world_.notify([&](WorldObserver& o) { o.on_batch_dropped(world_.now(), batch.record); });
 }

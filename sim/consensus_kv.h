@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -24,6 +25,14 @@ enum class SubmitFailure : std::uint8_t {
   Crashed,     // the submitter died: dropped unless a live submitter remains
 };
 
+// The acknowledgements a submitter gathers right now (simulation.md §3a): the
+// decision delay (round trip to the (majority-1)-th nearest answering peer)
+// and the deciding majority (the submitter and those peers).
+struct Acks {
+  Nanos delay_ns = 0;
+  std::vector<NodeId> deciders;
+};
+
 struct SubmitTicket {
   std::uint64_t batch_id = 0;
   std::uint64_t submission_id = 0;
@@ -32,17 +41,37 @@ struct SubmitTicket {
 class ConsensusKv {
  public:
   using DecidedHook = std::function<void(std::uint64_t position)>;
+  // The acknowledgements `node` (a live submitter) can gather now, if enough.
+  using AckProbe = std::function<std::optional<Acks>(const NodeId& node)>;
   ConsensusKv(World& world, DecidedHook on_decided) : world_(world), on_decided_(std::move(on_decided)) {}
+  void set_ack_probe(AckProbe probe) { probe_ = std::move(probe); }
 
-  // Submits (or merges into an identical pending batch). `decision_delay_ns`
-  // is the round trip to the (majority-1)-th nearest peer, drawn by the node.
-  SubmitTicket submit(const Submitter& submitter, const engine::KvBatch& batch, Nanos decision_delay_ns);
+  // Submits (or merges into an identical pending batch). `acks` is what the
+  // submitting node gathers now; without them the batch is held on the node
+  // (it never leaves while the node is cut off; simulation.md §3a).
+  SubmitTicket submit(const Submitter& submitter, const engine::KvBatch& batch, std::optional<Acks> acks);
   void fail(std::uint64_t submission_id, SubmitFailure why);
+  // Links or node states changed: held batches may gather acknowledgements,
+  // batches with an unknown outcome may find a path or a deciding majority.
+  void links_changed();
+  // A node stopped (crash, removal): it no longer holds any batch.
+  void node_stopped(const NodeId& node);
+  // Whether decisions are stalled right now (simulation.md §3a `stall`).
+  bool stalled() const { return world_.now() < stalled_until_; }
 
   std::uint64_t latest_position() const { return log_.size(); }
   const BatchRecord& decided(std::uint64_t position) const { return log_.at(position - 1); }
   const KvStore& canonical() const { return canonical_; }
   std::size_t pending_count() const { return pending_.size(); }
+  // The deciding majority of the latest decided batch (deliveries start
+  // there); valid while its decided hook runs. Not kept per position: with
+  // 2000 nodes it is 1001 ids a decision.
+  const std::vector<NodeId>& latest_deciders() const { return latest_deciders_; }
+  // The latest position decided at or before `at` (0 if none).
+  std::uint64_t position_at(Nanos at) const;
+  // The store at a decided position not older than the restore-lag horizon
+  // (undo records are kept only when cluster.restore_lag is above 0).
+  KvMap snapshot_at(std::uint64_t position) const;
   // Submission ids that belong to the batch decided at `position`.
   const std::vector<std::uint64_t>& decided_submissions(std::uint64_t position) const {
     return decided_submissions_.at(position - 1);
@@ -53,10 +82,19 @@ class ConsensusKv {
     BatchRecord record;
     std::string content;
     std::uint64_t submit_seq = 0;
-    std::vector<std::uint64_t> submissions;  // every submission ever merged in
-    std::set<std::uint64_t> live;            // submissions still waiting with quorum
-    bool soft_failed = false;                // some submitter failed without crashing
+    std::vector<std::uint64_t> submissions;           // every submission ever merged in
+    std::set<std::uint64_t> live;                     // submissions still waiting with quorum
+    std::map<std::uint64_t, NodeId> submission_node;  // live submission -> its node
+    bool soft_failed = false;                         // some submitter failed without crashing
+    bool left = false;                                // acknowledged: it left its submitter's node
+    bool held = false;                                // live, waiting on its node for acknowledgements
+    bool orphan = false;                              // outcome unknown, never left: waits for a path
+    std::set<NodeId> holders;                         // nodes that hold the batch (submitters, deciders)
+    std::vector<NodeId> deciders;                     // the deciding majority once known
     bool limbo = false;
+    bool limbo_waiting = false;  // decided later, but no deciding majority yet
+    bool stall_drawn = false;    // a late decision draws a stall once
+    Nanos window_end = 0;
     EventLoop::EventId limbo_event = 0;
     std::uint64_t group = 0;  // 0: in no group
   };
@@ -65,6 +103,7 @@ class ConsensusKv {
     Nanos latest_ns = 0;
     std::vector<std::uint64_t> batches;
     EventLoop::EventId event = 0;
+    bool stall_drawn = false;
   };
 
   void join_group(std::uint64_t batch_id, Nanos decision_ns);
@@ -74,10 +113,25 @@ class ConsensusKv {
   Pending take_pending(std::uint64_t batch_id);
   void decide(std::uint64_t batch_id);
   void enter_limbo(std::uint64_t batch_id);
+  void try_late_decide(std::uint64_t batch_id);
   void drop(std::uint64_t batch_id);
+  void leave(Pending& batch, const Acks& acks);
+  void try_orphan(std::uint64_t batch_id);
+  // Stall rule at a decision: true if decisions must wait (until stalled_until_).
+  bool hold_for_stall(bool& drawn);
+  // The largest majority of configured, active nodes with uncut links both
+  // ways between every pair that contains one of `holders` (ties: smallest
+  // sorted member list); empty if none.
+  std::vector<NodeId> deciding_majority(const std::set<NodeId>& holders) const;
 
   World& world_;
   DecidedHook on_decided_;
+  AckProbe probe_;
+  Nanos stalled_until_ = 0;
+  std::vector<NodeId> latest_deciders_;
+  std::vector<Nanos> decided_at_;  // by position - 1
+  // Per position - 1: the previous value of every key it wrote (restore lag only).
+  std::vector<std::vector<std::pair<std::string, std::optional<std::string>>>> undo_;
   std::map<std::uint64_t, Pending> pending_;
   std::map<std::string, std::uint64_t> by_content_;
   std::map<std::uint64_t, std::uint64_t> submission_batch_;

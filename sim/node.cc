@@ -137,6 +137,7 @@ void SimNode::stop() {
   for (auto& [batch, submits] : pending) {
     for (auto& submit : submits) consensus_.fail(submit.submission_id, SubmitFailure::Crashed);
   }
+  consensus_.node_stopped(id_);  // what it held is gone with it
   runtime_.reset();
   kv_listeners_.clear();
   topology_listeners_.clear();
@@ -221,12 +222,38 @@ void SimNode::arrive(Inbox inbox, QueuedCall call) {
 
 // ---- engine::Clock -----------------------------------------------------------
 
+namespace {
+__extension__ using Wide = __int128;
+}  // namespace
+
+engine::Nanos SimNode::now() const {
+  if (drift_ppm_ == 0) return world_.now();
+  // The node's clock runs at (1 + drift) of world time from t=0.
+  const Wide local = static_cast<Wide>(world_.now()) * (kPpmOne + drift_ppm_) / kPpmOne;
+  return static_cast<engine::Nanos>(local);
+}
+
+Nanos SimNode::world_delay(engine::Nanos delay_ns) const {
+  delay_ns = std::max<engine::Nanos>(delay_ns, 0);
+  if (drift_ppm_ == 0) return delay_ns;
+  // The first world instant at which the local clock reads now() + delay.
+  const Wide target = static_cast<Wide>(now()) + delay_ns;
+  const Wide rate = static_cast<Wide>(kPpmOne) + drift_ppm_;
+  const Wide at = (target * kPpmOne + rate - 1) / rate;
+  return std::max<Nanos>(static_cast<Nanos>(at) - world_.now(), 0);
+}
+
+void SimNode::set_clock_drift(std::int64_t drift_ppm) {
+  drift_ppm_ = drift_ppm;
+  world_.trace.event(world_.now(), "clock.drift").str("node", id_).i64("drift_ppm", drift_ppm);
+}
+
 engine::TimerId SimNode::schedule_after(engine::Nanos delay_ns, std::function<void()> fire) {
   const engine::TimerId id = next_timer_++;
   if (!up_) return id;
   const EventLoop::EventId event = post(
-      std::max<engine::Nanos>(delay_ns, 0), Lane::Normal, Inbox::Callback,
-      [this, fire = std::move(fire)] { guarded(fire); }, id);
+      world_delay(delay_ns), Lane::Normal, Inbox::Callback, [this, fire = std::move(fire)] { guarded(fire); },
+      id);
   timers_[id] = event;
   return id;
 }
@@ -310,19 +337,19 @@ void SimNode::deliver_quorum_to_engine(const QuorumEvent& event) {
     return;
   }
   auto fault = world_.quorum_reorder_ppm.find(id_);
+  if (fault == world_.quorum_reorder_ppm.end()) fault = world_.quorum_reorder_ppm.find("");  // "*"
   if (fault != world_.quorum_reorder_ppm.end() && fault->second > 0 &&
-      world_.faults_prng.chance_ppm(fault->second)) {
+      world_.reorder_prng.chance_ppm(fault->second)) {
     held_quorum_event_ = event;
     world_.trace.event(world_.now(), "fault.quorum_held").str("node", id_).u64("sequence", event.sequence);
     // Released after twice failure_detection if no newer event overtakes it.
-    held_quorum_timer_ =
-        post(2 * world_.config.failure_detection_ns, Lane::Topology, Inbox::Topology, [this] {
-          held_quorum_timer_ = 0;
-          if (!held_quorum_event_) return;
-          const QuorumEvent held = *held_quorum_event_;
-          held_quorum_event_.reset();
-          send_quorum(held);
-        });
+    held_quorum_timer_ = post(2 * world_.detection_max_ns(), Lane::Topology, Inbox::Topology, [this] {
+      held_quorum_timer_ = 0;
+      if (!held_quorum_event_) return;
+      const QuorumEvent held = *held_quorum_event_;
+      held_quorum_event_.reset();
+      send_quorum(held);
+    });
     return;
   }
   send_quorum(event);
@@ -386,8 +413,17 @@ void SimNode::establish_quorum() {
   // Restore the snapshot at the latest decided position: remove-all over the
   // present keys, then put-all in key order.
   begin_round();
-  const KvMap snapshot = consensus_.canonical().entries();
-  const std::uint64_t position = consensus_.latest_position();
+  const std::uint64_t latest = consensus_.latest_position();
+  std::uint64_t position = latest;
+  if (world_.config.restore_lag_ns > 0) {
+    // Restore lag: a decided position up to restore_lag in the past, never
+    // older than what this node itself applied; the rest is caught up below.
+    const Nanos back = world_.restore_prng.duration_between(0, world_.config.restore_lag_ns);
+    position = std::max(consensus_.position_at(world_.now() - back), applied_position_);
+    position = std::min(position, latest);
+  }
+  const KvMap snapshot =
+      position == latest ? consensus_.canonical().entries() : consensus_.snapshot_at(position);
   std::vector<std::string> keys;
   keys.reserve(store_.size());
   for (const auto& [key, value] : store_.entries()) keys.push_back(key);
@@ -411,6 +447,22 @@ void SimNode::establish_quorum() {
     guarded([&] { listener->on_restored(position); });
   }
   end_round();
+  if (position < latest && quorum_ && !failing_) {
+    // Catch-up: the later decisions arrive as ordinary applies, one drawn latency on.
+    const Nanos delay = world_.network.draw_latency(world_.restore_prng);
+    world_.trace.event(world_.now(), "kv.catch_up")
+        .str("node", id_)
+        .u64("from", position + 1)
+        .u64("to", latest)
+        .i64("in_ns", delay);
+    post(delay, Lane::Normal, Inbox::Delivery, [this, from = position + 1, latest] {
+      if (!quorum_) return;
+      for (std::uint64_t p = from; p <= latest; ++p) {
+        if (p > applied_position_) arrived_.insert(p);
+      }
+      apply_ready_positions();
+    });
+  }
   apply_ready_positions();
 }
 
@@ -537,32 +589,35 @@ bool SimNode::submit_is_lost(const std::string& writer) {
       rules.erase(it);
       return true;
     }
-    if (it->ppm > 0 && world_.faults_prng.chance_ppm(it->ppm)) return true;
+    if (it->ppm > 0 && world_.lost_submit_prng.chance_ppm(it->ppm)) return true;
   }
   return false;
 }
 
-Nanos SimNode::draw_decision_delay() {
+std::optional<Acks> SimNode::gather_acks() {
   const std::size_t needed = world_.majority() - 1;
-  if (needed == 0) return 0;
-  std::vector<Nanos> round_trips;
+  if (needed == 0) return Acks{0, {id_}};
+  std::vector<std::pair<Nanos, NodeId>> round_trips;
   for (const auto& peer : view_) {
     if (peer == id_ || world_.configured.count(peer) == 0) continue;
-    // A peer still in the view but cut off (within failure detection) does not answer.
+    // Acknowledgements come only from peers with both links uncut (a peer
+    // still in the view but cut off, within failure detection, is silent).
     if (world_.link_cut && (world_.link_cut(id_, peer) || world_.link_cut(peer, id_))) continue;
-    round_trips.push_back(world_.network.draw_delivery(id_, peer, world_.network_prng).delay_ns +
-                          world_.network.draw_delivery(peer, id_, world_.network_prng).delay_ns);
+    round_trips.emplace_back(world_.network.draw_delivery(id_, peer, world_.network_prng).delay_ns +
+                                 world_.network.draw_delivery(peer, id_, world_.network_prng).delay_ns,
+                             peer);
   }
-  if (round_trips.size() < needed) {
-    // No majority answers now: the decision waits past failure detection, by
-    // when the submitter has either lost quorum (the batch then fails) or its
-    // links are back.
-    return world_.config.failure_detection_ns + world_.max_round_trip_ns();
-  }
+  // Too few answer: the batch is held on this node (simulation.md §3a).
+  if (round_trips.size() < needed) return std::nullopt;
   const std::size_t index = needed - 1;
   std::nth_element(round_trips.begin(), round_trips.begin() + static_cast<std::ptrdiff_t>(index),
                    round_trips.end());
-  return round_trips[index];
+  Acks acks;
+  acks.delay_ns = round_trips[index].first;
+  acks.deciders.push_back(id_);
+  for (std::size_t k = 0; k <= index; ++k) acks.deciders.push_back(round_trips[k].second);
+  std::sort(acks.deciders.begin(), acks.deciders.end());
+  return acks;
 }
 
 void SimNode::real_submit(const std::string& writer, engine::KvBatch batch,
@@ -589,8 +644,7 @@ void SimNode::real_submit(const std::string& writer, engine::KvBatch batch,
   }
   for (const auto& command : batch) submitter.applied[command.key] = store_.get(command.key);
   submitter.submitted_at = world_.now();
-  const Nanos delay_ns = draw_decision_delay();
-  const SubmitTicket ticket = consensus_.submit(submitter, batch, delay_ns);
+  const SubmitTicket ticket = consensus_.submit(submitter, batch, gather_acks());
   pending_submits_[ticket.batch_id].push_back(PendingSubmit{ticket.submission_id, writer, std::move(done)});
 }
 

@@ -68,6 +68,13 @@ class SimNode final : public engine::Clock,
   // quorum; applied in decided order).
   void deliver_decided_after(Nanos delay_ns, std::uint64_t position);
 
+  // The acknowledgements this node gathers for a submit right now (nullopt:
+  // fewer than majority-1 peers answer). Draws from the network stream.
+  std::optional<Acks> gather_acks();
+  // clock_drift: this node's timers run at (1 + drift_ppm / 10^6) of world time.
+  void set_clock_drift(std::int64_t drift_ppm);
+  std::int64_t clock_drift_ppm() const { return drift_ppm_; }
+
   // A submit with an explicit writer string ("client:<name>" for clients).
   void submit_as(const std::string& writer, engine::KvBatch batch,
                  std::function<void(engine::SubmitOutcome)> done);
@@ -84,7 +91,8 @@ class SimNode final : public engine::Clock,
   std::map<std::string, engine::SliceHolding> slice_holdings() const;
 
   // engine::Clock
-  engine::Nanos now() const override { return world_.now(); }
+  // The node's own clock: world time at its drawn rate (clock_drift).
+  engine::Nanos now() const override;
   engine::TimerId schedule_after(engine::Nanos delay_ns, std::function<void()> fire) override;
   void cancel(engine::TimerId id) override;
   // engine::KvClient
@@ -160,7 +168,8 @@ class SimNode final : public engine::Clock,
   void reject_submit(const std::string& writer, const char* reason,
                      std::function<void(engine::SubmitOutcome)> done);
   bool submit_is_lost(const std::string& writer);
-  Nanos draw_decision_delay();
+  // A timer delay on the node's clock, in world time.
+  Nanos world_delay(engine::Nanos delay_ns) const;
 
   World& world_;
   ConsensusKv& consensus_;
@@ -171,6 +180,7 @@ class SimNode final : public engine::Clock,
   bool paused_ = false;
   bool failing_ = false;
   bool silent_ = false;  // shutting down: engine reports go nowhere
+  std::int64_t drift_ppm_ = 0;
   std::uint64_t incarnation_ = 0;
   std::vector<NodeId> view_;
   bool quorum_ = false;

@@ -4,6 +4,7 @@
 // model hold a reference to it.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -27,14 +28,34 @@ using engine::NodeId;
 
 enum class KvOrderMode : std::uint8_t { Seeded, Adversarial };
 
+// Stalled rounds (simulation.md §3a): at each decision, with probability
+// `ppm`, decisions cluster-wide stop for a duration drawn from [min_ns, max_ns].
+struct StallSettings {
+  std::uint32_t ppm = 0;
+  Nanos min_ns = 0;
+  Nanos max_ns = 0;
+  bool operator==(const StallSettings&) const = default;
+};
+
+// The largest clock drift rate (simulation.md §3a: at most 0.2).
+constexpr std::uint32_t kMaxClockDriftPpm = 200'000;
+
 // The cluster as a run starts it (scenario `cluster` section plus the seed).
 struct SimConfig {
   std::vector<NodeId> nodes;  // initial configured nodes
   Nanos failure_detection_ns = engine::seconds(1);
+  // Above failure_detection_ns: detection is a range [failure_detection_ns,
+  // failure_detection_max_ns], drawn per observer and direction. 0 or equal: fixed.
+  Nanos failure_detection_max_ns = 0;
   NetworkSettings network;
   KvOrderMode kv_order = KvOrderMode::Seeded;
   SlicePhaseDurations slices;
   std::uint64_t seed = 0;
+  // simulation.md §3a (defaults keep the §3 behaviour).
+  Nanos late_commit_ns = 0;
+  StallSettings stall;
+  Nanos restore_lag_ns = 0;
+  std::uint32_t clock_drift_ppm = 0;  // <= kMaxClockDriftPpm
 };
 
 // "A submit that never resolves" fault: matches submits of `writer` ("" = any)
@@ -55,7 +76,15 @@ struct World {
         network_prng(Prng::stream(config.seed, "network")),
         order_prng(Prng::stream(config.seed, "kv-order")),
         slices_prng(Prng::stream(config.seed, "slices")),
-        faults_prng(Prng::stream(config.seed, "faults")) {}
+        faults_prng(Prng::stream(config.seed, "faults")),
+        detection_prng(Prng::stream(config.seed, "failure-detection")),
+        held_prng(Prng::stream(config.seed, "held-deliveries")),
+        stall_prng(Prng::stream(config.seed, "stall")),
+        restore_prng(Prng::stream(config.seed, "restore-lag")),
+        drift_prng(Prng::stream(config.seed, "clock-drift")),
+        lost_submit_prng(Prng::stream(config.seed, "lost-submits")),
+        reorder_prng(Prng::stream(config.seed, "quorum-reorder")),
+        stall(config.stall) {}
 
   Nanos now() const { return loop.now(); }
   template <typename F>
@@ -64,6 +93,12 @@ struct World {
   }
   std::size_t majority() const { return configured.size() / 2 + 1; }
   Nanos max_round_trip_ns() const { return 2 * network.max_latency_ns(); }
+  // Failure detection: the range's bounds (equal when fixed).
+  Nanos detection_min_ns() const { return config.failure_detection_ns; }
+  Nanos detection_max_ns() const {
+    return std::max(config.failure_detection_ns, config.failure_detection_max_ns);
+  }
+  bool detection_ranged() const { return detection_max_ns() > detection_min_ns(); }
 
   SimConfig config;
   EventLoop loop;
@@ -73,13 +108,25 @@ struct World {
   Prng network_prng;
   Prng order_prng;
   Prng slices_prng;
-  Prng faults_prng;
+  Prng faults_prng;  // outcome-unknown batches: decided later or dropped, and when
+  // One sub-stream per fault kind, so that turning one on re-draws no other.
+  Prng detection_prng;    // per-observer failure-detection delays (a range)
+  Prng held_prng;         // latency of deliveries held behind a cut, on release
+  Prng stall_prng;        // stalled rounds
+  Prng restore_prng;      // restore lag: which older position, catch-up latency
+  Prng drift_prng;        // per-node clock rates
+  Prng lost_submit_prng;  // lose_submits
+  Prng reorder_prng;      // reorder_quorum_events
+  StallSettings stall;    // in force (the network step changes it)
   SliceFailureRules slice_rules;
   std::set<NodeId> configured;
   std::vector<LostSubmitRule> lost_submits;
-  std::map<NodeId, std::uint32_t> quorum_reorder_ppm;  // engine-facing quorum events out of order
+  // Engine-facing quorum events out of order, per node ("" = every node without its own rule).
+  std::map<NodeId, std::uint32_t> quorum_reorder_ppm;
   // Whether from->to is cut right now (rules, or an end down/paused); set by the cluster.
   std::function<bool(const NodeId& from, const NodeId& to)> link_cut;
+  // Whether a node is up, unpaused and configured right now; set by the cluster.
+  std::function<bool(const NodeId& node)> node_active;
 };
 
 }  // namespace aether::sim

@@ -178,6 +178,10 @@ int command_list(const std::vector<std::string>& args) {
     for (const auto& doc : engine::engine_config_keys()) {
       std::cout << fmt::format("{:<30} {:<14} {}\n", doc.key, doc.default_value, doc.description);
     }
+    // The scenario's world keys (simulation.md §2, §3a), after the engine's.
+    for (const auto& doc : scenarios::cluster_key_docs()) {
+      std::cout << fmt::format("{:<30} {:<14} {}\n", doc.key, doc.default_value, doc.description);
+    }
     return 0;
   }
   if (what[0] == "mutations") {

@@ -49,7 +49,7 @@ TEST_CASE("exact messages: structure") {
         "t.json: steps[0]: a step needs one action, one of: blueprint, remove_blueprint, scale, kv_put, "
         "kv_remove, "
         "crash, restart, pause, resume, add_node, remove_node, partition, isolate, link, heal, network, "
-        "slice_failures, expect");
+        "slice_failures, expect, lose_submits, reorder_quorum_events");
 }
 
 TEST_CASE("exact messages: types") {

@@ -115,9 +115,10 @@ TEST_CASE("a very long unknown key is shortened in the path and the message") {
   const auto errors = errors_of(R"({"cluster": {"nodes": 1}, "steps": [], ")" + key + R"(": 1})");
   REQUIRE(errors.size() == 1);
   CHECK(errors[0].path == "[\"" + std::string(100, 'k') + "...\"]");
-  CHECK(errors[0].message == "unknown key \"" + std::string(100, 'k') +
-                                 "...\" (expected one of: name, description, "
-                                 "seed, cluster, config, run_for, max_events, check_convergence, steps)");
+  CHECK(errors[0].message ==
+        "unknown key \"" + std::string(100, 'k') +
+            "...\" (expected one of: name, description, "
+            "seed, cluster, config, run_for, max_events, check_convergence, steps, clients)");
 }
 
 TEST_CASE("error messages never quote megabytes of input") {
@@ -504,4 +505,121 @@ TEST_CASE("a missing file is an error naming it") {
   const LoadResult r = load_scenario_file("/nonexistent/x.json");
   REQUIRE(r.errors.size() == 1);
   CHECK(format_error(r.errors[0]) == "/nonexistent/x.json: cannot open the file");
+}
+
+TEST_CASE("the hostile-world cluster keys load, and default to the plain model") {
+  const Scenario plain = load_ok(R"({"cluster": {"nodes": 3}, "steps": []})");
+  CHECK(plain.cluster.failure_detection_max == 0);
+  CHECK(plain.cluster.late_commit == 0);
+  CHECK(plain.cluster.stall == StallSpec{});
+  CHECK(plain.cluster.restore_lag == 0);
+  CHECK(plain.cluster.clock_drift_ppm == 0);
+  const Scenario s = load_ok(R"({"cluster": {"nodes": 3, "failure_detection": ["800ms", "2s"],
+      "late_commit": "3s", "stall": {"rate": 0.02, "for": ["500ms", "3s"]}, "restore_lag": "2s",
+      "clock_drift": 0.2}, "steps": []})");
+  CHECK(s.cluster.failure_detection == millis(800));
+  CHECK(s.cluster.failure_detection_max == seconds(2));
+  CHECK(s.cluster.failure_detection_upper() == seconds(2));
+  CHECK(s.cluster.late_commit == seconds(3));
+  CHECK(s.cluster.stall == StallSpec{20000, DurationRange{millis(500), seconds(3)}});
+  CHECK(s.cluster.restore_lag == seconds(2));
+  CHECK(s.cluster.clock_drift_ppm == 200000u);
+  // A range with equal ends is a fixed delay.
+  const Scenario fixed =
+      load_ok(R"({"cluster": {"nodes": 3, "failure_detection": ["2s", "2s"]}, "steps": []})");
+  CHECK(fixed.cluster.failure_detection == seconds(2));
+  CHECK(fixed.cluster.failure_detection_max == 0);
+}
+
+TEST_CASE("bad hostile-world keys are errors with their path") {
+  auto cluster = [](const std::string& keys) {
+    return errors_of(R"({"cluster": {"nodes": 3, )" + keys + R"(}, "steps": []})");
+  };
+  CHECK(has_error(cluster(R"("clock_drift": 0.3)"), "cluster.clock_drift", "at most 0.2"));
+  CHECK(
+      has_error(cluster(R"("failure_detection": ["0s", "2s"])"), "cluster.failure_detection[0]", "above 0"));
+  CHECK(has_error(cluster(R"("failure_detection": ["3s", "2s"])"), "cluster.failure_detection", "above max"));
+  CHECK(
+      has_error(cluster(R"("failure_detection": 5)"), "cluster.failure_detection", "a duration or a range"));
+  CHECK(has_error(cluster(R"("stall": {"rate": 0.1})"), "cluster.stall", "missing \"for\""));
+  CHECK(has_error(cluster(R"("stall": {"for": ["1s", "2s"]})"), "cluster.stall", "missing \"rate\""));
+  CHECK(has_error(cluster(R"("stall": {"rate": 2, "for": ["1s", "2s"]})"), "cluster.stall.rate", "[0, 1]"));
+  CHECK(has_error(cluster(R"("late_commit": "soon")"), "cluster.late_commit", "bad duration"));
+  CHECK(has_error(cluster(R"("restore_lag": 3)"), "cluster.restore_lag", ""));
+}
+
+TEST_CASE("lose_submits and reorder_quorum_events steps load with node or \"*\"") {
+  const Scenario s = load_ok(with_steps(
+      R"({"at": "1s", "lose_submits": {"node": "*", "writer": "ndm", "rate": 0.1}},
+         {"at": "2s", "lose_submits": {"node": "node-2", "writer": "*", "rate": 1}},
+         {"at": "3s", "reorder_quorum_events": {"node": "*", "rate": 0.5}},
+         {"at": "4s", "reorder_quorum_events": {"node": "node-3", "rate": 0}})"));
+  const auto& a = std::get<LoseSubmitsStep>(s.steps[0].action);
+  CHECK(!a.node);
+  CHECK(a.writer == "ndm");
+  CHECK(a.rate_ppm == 100000u);
+  const auto& b = std::get<LoseSubmitsStep>(s.steps[1].action);
+  CHECK(b.node == std::optional<std::string>("node-2"));
+  CHECK(b.writer == "*");
+  CHECK(b.rate_ppm == 1000000u);
+  CHECK(!std::get<ReorderQuorumEventsStep>(s.steps[2].action).node);
+  CHECK(std::get<ReorderQuorumEventsStep>(s.steps[3].action).node == std::optional<std::string>("node-3"));
+  CHECK(has_error(
+      errors_of(with_steps(R"({"at": "1s", "lose_submits": {"node": "*", "writer": "client", "rate": 1}})")),
+      "steps[0].lose_submits.writer", "must be one of cdm, ndm, leader-manager, *"));
+  CHECK(has_error(errors_of(with_steps(
+                      R"({"at": "1s", "lose_submits": {"node": "node-9", "writer": "cdm", "rate": 1}})")),
+                  "steps[0].lose_submits.node", "no node \"node-9\""));
+  CHECK(has_error(errors_of(with_steps(
+                      R"({"at": "1s", "lose_submits": {"node": "leader", "writer": "cdm", "rate": 1}})")),
+                  "steps[0].lose_submits.node", "node id or \"*\""));
+  CHECK(has_error(errors_of(with_steps(R"({"at": "1s", "reorder_quorum_events": {"node": "*"}})")),
+                  "steps[0].reorder_quorum_events", "missing \"rate\""));
+  CHECK(has_error(
+      errors_of(with_steps(R"({"at": "1s", "reorder_quorum_events": {"node": "*", "rate": 1, "x": 1}})")),
+      "steps[0].reorder_quorum_events.x", "unknown key \"x\""));
+}
+
+TEST_CASE("a network step can turn stalls on and off") {
+  const Scenario s =
+      load_ok(with_steps(R"({"at": "1s", "network": {"stall": {"rate": 0.1, "for": ["1s", "4s"]}}},
+                                           {"at": "9s", "network": {"stall": {"rate": 0}}})"));
+  const auto& on = std::get<NetworkStep>(s.steps[0].action);
+  CHECK(on.stall == std::optional<StallSpec>(StallSpec{100000, DurationRange{seconds(1), seconds(4)}}));
+  CHECK(!on.drop_ppm);
+  CHECK(std::get<NetworkStep>(s.steps[1].action).stall->rate_ppm == 0);
+  CHECK(has_error(errors_of(R"({"cluster": {"nodes": 3, "network": {"stall": {"rate": 0}}}, "steps": []})"),
+                  "cluster.network.stall", "unknown key \"stall\""));
+}
+
+TEST_CASE("client writes take an optional via naming a configured node") {
+  const Scenario s = load_ok(with_steps(
+      R"({"at": "1s", "client": "edge", "via": "node-3", "kv_put": {"key": "k", "value": "v"}},
+         {"at": "2s", "kv_remove": "k"})"));
+  CHECK(std::get<KvPutStep>(s.steps[0].action).via == std::optional<std::string>("node-3"));
+  CHECK(std::get<KvPutStep>(s.steps[0].action).client == "edge");
+  CHECK(!std::get<KvRemoveStep>(s.steps[1].action).via);
+  CHECK(has_error(errors_of(with_steps(R"({"at": "1s", "via": "node-9", "kv_remove": "k"})")), "steps[0].via",
+                  "no node \"node-9\""));
+  CHECK(has_error(errors_of(with_steps(R"({"at": "1s", "via": "node-1", "crash": "node-2"})")),
+                  "steps[0].via", "only client writes"));
+  CHECK(has_error(errors_of(with_steps(R"({"at": "1s", "via": "random", "kv_remove": "k"})")), "steps[0].via",
+                  "must be a node id"));
+}
+
+TEST_CASE("top-level clients give a client a default via") {
+  const Scenario s = load_ok(R"({"cluster": {"nodes": 3}, "clients": {"edge": {"via": "node-3"}, "ops": {}},
+                                 "steps": []})");
+  CHECK(s.clients.at("edge").via == std::optional<std::string>("node-3"));
+  CHECK(!s.clients.at("ops").via);
+  CHECK(has_error(
+      errors_of(R"({"cluster": {"nodes": 3}, "clients": {"edge": {"via": "node-7"}}, "steps": []})"),
+      "clients.edge.via", "no node \"node-7\""));
+  CHECK(has_error(errors_of(R"({"cluster": {"nodes": 3}, "clients": {"Edge": {}}, "steps": []})"),
+                  "clients.Edge", "bad client name"));
+  CHECK(has_error(
+      errors_of(R"({"cluster": {"nodes": 3}, "clients": {"edge": {"vai": "node-1"}}, "steps": []})"),
+      "clients.edge.vai", "did you mean \"via\""));
+  CHECK(
+      has_error(errors_of(R"({"cluster": {"nodes": 3}, "clients": [], "steps": []})"), "clients", "object"));
 }

@@ -187,3 +187,28 @@ TEST_CASE("generated scenarios survive write then load unchanged") {
     RC_ASSERT(*again.scenario == s);
   });
 }
+
+TEST_CASE("the hostile-world keys and steps survive load, write, load unchanged") {
+  const Scenario s = load_ok(R"({
+    "name": "hostile", "cluster": {"nodes": 3, "failure_detection": ["800ms", "2s"], "late_commit": "3s",
+      "stall": {"rate": 0.02, "for": ["500ms", "3s"]}, "restore_lag": "2s", "clock_drift": 0.05},
+    "clients": {"edge": {"via": "node-3"}, "plain": {}},
+    "steps": [
+      {"at": "1s", "client": "edge", "via": "node-2", "kv_put": {"key": "k", "value": "v"}},
+      {"at": "1s", "via": "node-3", "remove_blueprint": "shop"},
+      {"at": "2s", "network": {"stall": {"rate": 0.5, "for": ["1s", "2s"]}}},
+      {"at": "3s", "lose_submits": {"node": "*", "writer": "ndm", "rate": 0.25}},
+      {"at": "3s", "lose_submits": {"node": "node-1", "writer": "*", "rate": 1}},
+      {"at": "4s", "reorder_quorum_events": {"node": "node-2", "rate": 0.5}},
+      {"at": "4s", "reorder_quorum_events": {"node": "*", "rate": 0}}
+    ]})");
+  const std::string written = write_scenario(s);
+  CHECK(written.find("\"via\": \"node-2\"") != std::string::npos);
+  CHECK(written.find("\"late_commit\": \"3s\"") != std::string::npos);
+  const Scenario again = load_ok(written);
+  CHECK(again == s);
+  // Defaults are not written: a plain scenario's file does not grow.
+  const std::string plain = write_scenario(load_ok(R"({"cluster": {"nodes": 3}, "steps": []})"));
+  CHECK(plain.find("late_commit") == std::string::npos);
+  CHECK(plain.find("clock_drift") == std::string::npos);
+}
