@@ -127,7 +127,19 @@ class ClusterDeploymentManager::Active
   void recompute_ownership();
   void set_desired(const std::string& base, const SliceTarget& target);
   void forget_desired(const std::string& base);
-  void write_target_from_blueprint(const std::string& base, const Blueprint& blueprint);
+  // What the owner of `base` wants of it: its accepted blueprint's slice, or,
+  // for an owner whose committed value is rejected, its slice-target (a
+  // rejected value changes nothing, §4).
+  struct Wanted {
+    std::string owner;
+    std::string artifact;
+    std::string version;
+    int instances = 0;
+    int min_available = 0;
+    std::vector<std::string> depends_on;
+  };
+  std::optional<Wanted> wanted(const std::string& base) const;
+  void write_target_from_blueprint(const std::string& base);
   void sync_targets();
   void mark_failed(const std::string& artifact);
   // One more consecutive transient failure of `artifact`: back off, or treat
@@ -232,14 +244,13 @@ void ClusterDeploymentManager::Active::start() {
   }
   recompute_ownership();
   for (const auto& [base, owner] : ownership_.owner_of) {
-    const auto& blueprint = *blueprints_.at(owner);
-    const auto* slice = blueprint.find(*parse_artifact_base(base));
+    const auto want = wanted(base);
+    if (!want) continue;
     auto target = targets_.find(base);
-    if (target != targets_.end() && target->second.owner == owner &&
-        target->second.version == slice->artifact.version) {
+    if (target != targets_.end() && target->second.owner == owner && target->second.version == want->version) {
       set_desired(base, target->second);
     } else {
-      SliceTarget fresh{slice->artifact.version, slice->instances, slice->min_available, owner, false};
+      SliceTarget fresh{want->version, want->instances, want->min_available, owner, false};
       set_desired(base, fresh);
       cmd_put_target(base, fresh);  // an echo, not a new allocation trigger
     }
@@ -415,20 +426,20 @@ void ClusterDeploymentManager::Active::on_target_put(const std::string& base, co
     cmd_remove_target(base);
     return;
   }
-  const Blueprint& blueprint = *blueprints_.at(*owner);
-  const auto* slice = blueprint.find(*parse_artifact_base(base));
-  if (*owner != target->owner || slice->artifact.version != target->version) {
-    write_target_from_blueprint(base, blueprint);
+  const auto want = wanted(base);
+  if (!want) return;
+  if (*owner != target->owner || want->version != target->version) {
+    write_target_from_blueprint(base);
     return;
   }
   if (!target->failed) {
-    transient_failures_.erase(slice->artifact.to_string());
-    backoff_until_.erase(slice->artifact.to_string());
+    transient_failures_.erase(want->artifact);
+    backoff_until_.erase(want->artifact);
   }
   set_desired(base, *target);
-  unload_live(base, slice->artifact.to_string());
+  unload_live(base, want->artifact);
   fix_count(base);
-  activate_ready(slice->artifact.to_string());
+  activate_ready(want->artifact);
   sync_targets();
 }
 
@@ -531,6 +542,52 @@ void ClusterDeploymentManager::Active::on_slice_remove(const SliceKey& slice) {
 
 void ClusterDeploymentManager::Active::recompute_ownership() {
   ownership_ = compute_ownership(blueprints_, targets_);
+  // A rejected value changes nothing (§4): the bases whose committed
+  // slice-target names a blueprint whose value is rejected stay its own, even
+  // those the rejected value no longer lists.
+  for (const auto& [base, target] : targets_) {
+    if (ownership_.owner_of.count(base) || !ownership_.rejected.count(target.owner)) continue;
+    ownership_.owner_of[base] = target.owner;
+  }
+}
+
+std::optional<ClusterDeploymentManager::Active::Wanted> ClusterDeploymentManager::Active::wanted(
+    const std::string& base) const {
+  auto owner = ownership_.owner(base);
+  if (!owner) return std::nullopt;
+  auto blueprint = blueprints_.find(*owner);
+  if (blueprint == blueprints_.end() || !blueprint->second) return std::nullopt;
+  const auto parsed_base = parse_artifact_base(base);
+  const auto* slice = parsed_base ? blueprint->second->find(*parsed_base) : nullptr;
+  Wanted out;
+  out.owner = *owner;
+  if (ownership_.rejected.count(*owner)) {
+    // Its last accepted deployment, as its slice-target records it.
+    auto target = targets_.find(base);
+    if (target == targets_.end() || target->second.owner != *owner) return std::nullopt;
+    out.version = target->second.version;
+    out.artifact = base + ":" + out.version;
+    out.instances = target->second.instances;
+    out.min_available = target->second.min_instances;
+    // Dependencies by base, at the versions the dependencies are held at.
+    if (slice) {
+      for (const auto& dep : slice->depends_on) {
+        const auto dep_base = dep.base().to_string();
+        auto dep_target = targets_.find(dep_base);
+        out.depends_on.push_back(dep_target != targets_.end() && dep_target->second.owner == *owner
+                                     ? dep_base + ":" + dep_target->second.version
+                                     : dep.to_string());
+      }
+    }
+    return out;
+  }
+  if (!slice) return std::nullopt;
+  out.artifact = slice->artifact.to_string();
+  out.version = slice->artifact.version;
+  out.instances = slice->instances;
+  out.min_available = slice->min_available;
+  for (const auto& dep : slice->depends_on) out.depends_on.push_back(dep.to_string());
+  return out;
 }
 
 const ClusterDeploymentManager::Active::Desired* ClusterDeploymentManager::Active::desired_for(
@@ -545,10 +602,10 @@ void ClusterDeploymentManager::Active::set_desired(const std::string& base, cons
   desired.count = target.instances;
   desired.min_instances = target.min_instances;
   desired.failed = target.failed;
-  const auto& blueprint = *blueprints_.at(target.owner);
-  const auto* slice = blueprint.find(*parse_artifact_base(base));
-  desired.artifact = slice->artifact.to_string();
-  for (const auto& dep : slice->depends_on) desired.depends_on.push_back(dep.to_string());
+  const auto want = wanted(base);
+  if (!want) return;
+  desired.artifact = want->artifact;
+  desired.depends_on = want->depends_on;
   desired_[base] = std::move(desired);
 }
 
@@ -557,22 +614,20 @@ void ClusterDeploymentManager::Active::forget_desired(const std::string& base) {
   unload_live(base, std::nullopt);
 }
 
-void ClusterDeploymentManager::Active::write_target_from_blueprint(const std::string& base,
-                                                                   const Blueprint& blueprint) {
-  const auto* slice = blueprint.find(*parse_artifact_base(base));
-  cmd_put_target(base, SliceTarget{slice->artifact.version, slice->instances, slice->min_available,
-                                   blueprint.id, false});
+void ClusterDeploymentManager::Active::write_target_from_blueprint(const std::string& base) {
+  const auto want = wanted(base);
+  if (!want) return;
+  cmd_put_target(base, SliceTarget{want->version, want->instances, want->min_available, want->owner, false});
 }
 
 void ClusterDeploymentManager::Active::sync_targets() {
   for (const auto& [base, owner] : ownership_.owner_of) {
     if (pending_targets_[base] > 0) continue;
-    const auto& blueprint = *blueprints_.at(owner);
-    const auto* slice = blueprint.find(*parse_artifact_base(base));
+    const auto want = wanted(base);
+    if (!want) continue;
     auto target = targets_.find(base);
-    if (target == targets_.end() || target->second.owner != owner ||
-        target->second.version != slice->artifact.version) {
-      write_target_from_blueprint(base, blueprint);
+    if (target == targets_.end() || target->second.owner != owner || target->second.version != want->version) {
+      write_target_from_blueprint(base);
     }
   }
   for (const auto& [base, target] : targets_) {

@@ -1,0 +1,63 @@
+// End-to-end regressions for the engine bugs of issue 10 ("the engine bugs a
+// hostile world exposes"): each case is red on the engine before its fix.
+// Bugs reproduced with ordinary scenario files also ship as
+// scenarios/regression-*.json.
+#include "tests/engine/e2e_test_util.h"
+
+using namespace aether::engine;
+using namespace aether::engine::testing;
+
+namespace {
+
+std::optional<SliceTarget> target_of(const TestWorld& world, const std::string& base) {
+  const auto& store = world.cluster->canonical_store();
+  auto it = store.find(slice_target_key(base));
+  if (it == store.end()) return std::nullopt;
+  return parse_slice_target(it->second);
+}
+
+}  // namespace
+
+TEST_CASE("e2e issue 10 bug 2: a rejected blueprint update changes nothing") {
+  TestWorld world(3);
+  world.put_blueprint(R"({"id": "shop", "slices": [
+    {"artifact": "org.example:cart:1.0.0", "instances": 2},
+    {"artifact": "org.example:db:1.0.0", "instances": 1}]})");
+  world.put_blueprint(one_slice_blueprint("other", kWeb, 1));
+  require_converged(world, seconds(60));
+  // Lists web (owned by "other"): rejected as a whole.
+  world.put_blueprint(R"({"id": "shop", "slices": [
+    {"artifact": "org.example:cart:2.0.0", "instances": 3},
+    {"artifact": "org.example:web:1.0.0", "instances": 1}]})");
+  world.run_for(seconds(30));
+  CHECK(world.recorder.counter("rejected-blueprints") >= 1);
+  auto cart = target_of(world, kCartBase);
+  REQUIRE(cart);
+  CHECK(cart->owner == "shop");
+  CHECK(cart->version == "1.0.0");
+  CHECK(cart->instances == 2);
+  auto db = target_of(world, "org.example:db");
+  REQUIRE(db);
+  CHECK(db->owner == "shop");
+  CHECK(world.count_in(kCart, SliceState::Active) == 2);
+  CHECK(world.live(kCart2) == 0);
+  CHECK(world.count_in(kDb, SliceState::Active) == 1);
+  CHECK(world.count_in(kWeb, SliceState::Active) == 1);
+  // A new leader recovers the same from the store.
+  world.cluster->crash("node-1");
+  world.run_for(seconds(30));
+  CHECK(world.count_in(kCart, SliceState::Active) == 2);
+  CHECK(world.live(kCart2) == 0);
+  CHECK(world.count_in(kDb, SliceState::Active) == 1);
+  world.cluster->restart("node-1");
+  world.run_for(seconds(10));
+  // Once "other" is gone the value is accepted: cart moves to 2.0.0, db goes.
+  world.remove_blueprint("other");
+  REQUIRE(world.run_until(
+      [&] {
+        return world.count_in(kCart2, SliceState::Active) == 3 && world.live(kCart) == 0 &&
+               world.live(kDb) == 0 && world.count_in(kWeb, SliceState::Active) == 1;
+      },
+      seconds(60)));
+  require_safe(world);
+}
