@@ -166,6 +166,8 @@ class ClusterDeploymentManager::Active
   bool eligible(const NodeId& node) const;
   bool on_duty(const NodeId& node) const;  // committed node-lifecycle is ON_DUTY
   int live_count(const std::string& artifact) const;
+  // ACTIVE entries (no own command pending) on nodes in the leader's view.
+  int active_in_view(const std::string& artifact) const;
 
   // Commands (recorded in memory at once, written through the serialized queue).
   std::optional<SliceState> effective(const Entry& entry) const;
@@ -493,7 +495,18 @@ void ClusterDeploymentManager::Active::on_slice_put(const std::string& key, cons
         auto src = entries_[artifact].find(source);
         if (src != entries_[artifact].end()) {
           src->second.leaving = false;  // counts again if its UNLOAD does not land
-          if (effective(src->second) && is_live_state(*effective(src->second))) cmd_unload(artifact, source);
+          // The break step never takes ACTIVE instances below min_available
+          // (a node lost during the move): the source then stays.
+          const bool source_active = src->second.observed && src->second.observed->state == SliceState::Active &&
+                                     !src->second.intent;
+          const int floor = desired && desired->artifact == artifact ? desired->min_instances : 0;
+          if (source_active && active_in_view(artifact) - 1 < floor) {
+            log(LogLevel::Info, "move of " + artifact + " ends without unloading " + source +
+                                    ": ACTIVE would fall below min_available");
+            count("moves-kept-source");
+          } else if (effective(src->second) && is_live_state(*effective(src->second))) {
+            cmd_unload(artifact, source);
+          }
         }
       }
       break;
@@ -798,6 +811,18 @@ int ClusterDeploymentManager::Active::live_count(const std::string& artifact) co
   return live;
 }
 
+int ClusterDeploymentManager::Active::active_in_view(const std::string& artifact) const {
+  auto it = entries_.find(artifact);
+  if (it == entries_.end()) return 0;
+  const auto view = services_.topology.view();
+  int active = 0;
+  for (const auto& [node, entry] : it->second) {
+    if (entry.intent || !entry.observed || entry.observed->state != SliceState::Active) continue;
+    if (std::binary_search(view.begin(), view.end(), node)) ++active;
+  }
+  return active;
+}
+
 void ClusterDeploymentManager::Active::fix_count(const std::string& base) {
   auto it = desired_.find(base);
   if (it == desired_.end() || it->second.failed) return;
@@ -978,9 +1003,8 @@ void ClusterDeploymentManager::Active::rebalance() {
       if (!target || load[node] < load[*target]) target = node;
     }
     if (!source || !target || load[*source] - load[*target] <= 1) continue;
-    // No min_available guard is needed here: make-before-break unloads the
-    // source only once the target is ACTIVE, so a move never lowers the ACTIVE
-    // count (docs/decisions.md, "CDM: rebalancing single instances").
+    // Make-before-break: the source is unloaded only once the target is
+    // ACTIVE, and then only if ACTIVE stays at min_available (on_slice_put).
     log(LogLevel::Info, "moving " + artifact + " from " + *source + " to " + *target);
     count("moves");
     moves_[artifact] = Move{*source, *target};

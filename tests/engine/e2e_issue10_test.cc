@@ -61,3 +61,41 @@ TEST_CASE("e2e issue 10 bug 2: a rejected blueprint update changes nothing") {
       seconds(60)));
   require_safe(world);
 }
+
+TEST_CASE("e2e issue 10 bug 3: a move's break step never takes ACTIVE below min_available") {
+  const std::string a = "org.example:a:1.0.0";
+  const std::string b = "org.example:b:1.0.0";
+  TestWorld world(3, [](WorldOptions& o) {
+    o.config.reconciliation = ReconciliationStrategy::Aggressive;
+    o.config.reconciliation_interval_ns = seconds(3600);
+    o.tweak = [](aether::sim::SimConfig& c) {
+      c.slices.load = {seconds(5), seconds(5)};
+      c.slices.activate = {millis(10), millis(10)};
+    };
+  });
+  world.put_blueprint(R"({"id": "shop", "slices": [
+    {"artifact": "org.example:a:1.0.0", "instances": 3, "min_available": 3},
+    {"artifact": "org.example:b:1.0.0", "instances": 3}]})");
+  require_converged(world, seconds(60));
+  world.cluster->add_node("node-4");  // loads 2,2,2,0: a moves from node-1 to node-4
+  REQUIRE(world.run_until([&] { return world.entries(a).count("node-4") == 1; }, seconds(10)));
+  world.cluster->crash("node-2");  // holds an ACTIVE a
+  REQUIRE(world.run_until(
+      [&] {
+        auto entries = world.entries(a);
+        return entries.count("node-4") && entries.at("node-4").state == SliceState::Active;
+      },
+      seconds(20)));
+  int lowest = 3;
+  world.run_until(
+      [&] {
+        lowest = std::min(lowest, world.count_in(a, SliceState::Active));
+        return false;
+      },
+      seconds(10));
+  CHECK(lowest == 3);
+  CHECK(world.entries(a).count("node-1") == 1);  // the source stayed
+  CHECK(world.recorder.counter("moves-kept-source") == 1);
+  require_converged(world, seconds(60));
+  require_safe(world);
+}
