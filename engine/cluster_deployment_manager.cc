@@ -857,9 +857,12 @@ void ClusterDeploymentManager::Active::place(const std::string& artifact, int co
     cmd_load(artifact, node);
     ++placed;
   }
+  // One pass over the sorted eligible nodes from the cursor; the cursor moves
+  // past each node chosen (it is not part of the index while the pass runs).
   const std::size_t n = eligible_list.size();
+  const std::size_t start = n == 0 ? 0 : cursor_ % n;
   for (std::size_t step = 0; step < n && placed < count_wanted; ++step) {
-    const std::size_t index = (cursor_ + step) % n;
+    const std::size_t index = (start + step) % n;
     const auto& node = eligible_list[index];
     if (has_artifact(node)) continue;
     cmd_load(artifact, node);

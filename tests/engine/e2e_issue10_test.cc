@@ -99,3 +99,23 @@ TEST_CASE("e2e issue 10 bug 3: a move's break step never takes ACTIVE below min_
   require_converged(world, seconds(60));
   require_safe(world);
 }
+
+TEST_CASE("e2e issue 10 bug 12: round-robin placement over busy nodes places every instance at once") {
+  TestWorld world(5, [](WorldOptions& o) { o.config.reconciliation_interval_ns = seconds(3600); });
+  world.put_blueprint(one_slice_blueprint("base", "org.example:base:1.0.0", 5));
+  require_converged(world, seconds(60));
+  for (int instances : {4, 5}) {
+    if (instances == 4) {
+      world.put_blueprint(one_slice_blueprint("shop", kCart, 4));
+    } else {
+      REQUIRE(world.scale(kCartBase, 2));
+      REQUIRE(world.run_until([&] { return world.live(kCart) == 2; }, seconds(20)));
+      REQUIRE(world.scale(kCartBase, 5));
+    }
+    // One reconcile places them all: no wait for the periodic one (1h).
+    CHECK(world.run_until([&] { return world.live(kCart) == instances; }, seconds(3)));
+    require_converged(world, seconds(30));
+    CHECK(world.count_in(kCart, SliceState::Active) == instances);
+  }
+  require_safe(world);
+}
