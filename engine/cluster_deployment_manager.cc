@@ -249,7 +249,8 @@ void ClusterDeploymentManager::Active::start() {
     const auto want = wanted(base);
     if (!want) continue;
     auto target = targets_.find(base);
-    if (target != targets_.end() && target->second.owner == owner && target->second.version == want->version) {
+    if (target != targets_.end() && target->second.owner == owner &&
+        target->second.version == want->version) {
       set_desired(base, target->second);
     } else {
       SliceTarget fresh{want->version, want->instances, want->min_available, owner, false};
@@ -356,6 +357,12 @@ void ClusterDeploymentManager::Active::on_blueprint_put(const std::string& id, c
     const Blueprint& blueprint = *blueprints_[id];
     for (const auto& slice : blueprint.slices) {
       const auto base = slice.artifact.base().to_string();
+      // A put of the owner blueprint clears the artifact's failure accounting.
+      transient_failures_.erase(slice.artifact.to_string());
+      backoff_until_.erase(slice.artifact.to_string());
+      if (auto known = desired_.find(base); known != desired_.end() && known->second.owner == id) {
+        known->second.failed = false;
+      }
       SliceTarget target{slice.artifact.version, slice.instances, slice.min_available, id, false};
       cmd_put_target(base, target);
       if (config_.mutation(mutation::kAllocateAtBlueprintPut)) {
@@ -434,10 +441,9 @@ void ClusterDeploymentManager::Active::on_target_put(const std::string& base, co
     write_target_from_blueprint(base);
     return;
   }
-  if (!target->failed) {
-    transient_failures_.erase(want->artifact);
-    backoff_until_.erase(want->artifact);
-  }
+  // Only a put of the owner blueprint clears failure accounting (§4): a
+  // client `scale` or the CDM's own echo keeps the transient counter and the
+  // failed flag (set_desired; sync_targets writes the flag back).
   set_desired(base, *target);
   unload_live(base, want->artifact);
   fix_count(base);
@@ -471,6 +477,8 @@ void ClusterDeploymentManager::Active::on_slice_put(const std::string& key, cons
     return;
   }
   if (!entry.observed || entry.observed->state != parsed->state) entry.since_ns = timers_.now();
+  // A same-value FAILED rewrite (a duplicate commit) is not a new failure.
+  const bool repeated_failure = parsed->state == SliceState::Failed && entry.observed == *parsed;
   entry.observed = *parsed;
   if (entry.intent && answers(*entry.intent, parsed->state)) {
     entry.intent.reset();
@@ -497,8 +505,8 @@ void ClusterDeploymentManager::Active::on_slice_put(const std::string& key, cons
           src->second.leaving = false;  // counts again if its UNLOAD does not land
           // The break step never takes ACTIVE instances below min_available
           // (a node lost during the move): the source then stays.
-          const bool source_active = src->second.observed && src->second.observed->state == SliceState::Active &&
-                                     !src->second.intent;
+          const bool source_active = src->second.observed &&
+                                     src->second.observed->state == SliceState::Active && !src->second.intent;
           const int floor = desired && desired->artifact == artifact ? desired->min_instances : 0;
           if (source_active && active_in_view(artifact) - 1 < floor) {
             log(LogLevel::Info, "move of " + artifact + " ends without unloading " + source +
@@ -513,7 +521,7 @@ void ClusterDeploymentManager::Active::on_slice_put(const std::string& key, cons
     }
     case SliceState::Failed: {
       if (entry.intent != SliceState::Unload) cmd_unload(artifact, slice.node);
-      if (!desired || desired->artifact != artifact) break;
+      if (!desired || desired->artifact != artifact || repeated_failure) break;
       if (parsed->fatal) {
         log(LogLevel::Warn, artifact + " failed fatally on " + slice.node + ": " +
                                 parsed->failure_reason.value_or("(no reason)"));
@@ -617,6 +625,11 @@ void ClusterDeploymentManager::Active::set_desired(const std::string& base, cons
   desired.failed = target.failed;
   const auto want = wanted(base);
   if (!want) return;
+  // The in-memory flag of the same artifact wins over a slice-target put: it
+  // is set by a fatal failure and cleared only by a put of the owner blueprint.
+  if (auto known = desired_.find(base); known != desired_.end() && known->second.artifact == want->artifact) {
+    desired.failed = known->second.failed;
+  }
   desired.artifact = want->artifact;
   desired.depends_on = want->depends_on;
   desired_[base] = std::move(desired);
@@ -639,8 +652,18 @@ void ClusterDeploymentManager::Active::sync_targets() {
     const auto want = wanted(base);
     if (!want) continue;
     auto target = targets_.find(base);
-    if (target == targets_.end() || target->second.owner != owner || target->second.version != want->version) {
+    if (target == targets_.end() || target->second.owner != owner ||
+        target->second.version != want->version) {
       write_target_from_blueprint(base);
+      continue;
+    }
+    // A committed flag that disagrees with the CDM's (a client write).
+    auto known = desired_.find(base);
+    if (known != desired_.end() && known->second.artifact == want->artifact &&
+        known->second.failed != target->second.failed) {
+      SliceTarget fixed = target->second;
+      fixed.failed = known->second.failed;
+      cmd_put_target(base, fixed);
     }
   }
   for (const auto& [base, target] : targets_) {

@@ -119,3 +119,62 @@ TEST_CASE("e2e issue 10 bug 12: round-robin placement over busy nodes places eve
   }
   require_safe(world);
 }
+
+TEST_CASE("e2e issue 10 bug 8: failure accounting survives scales and counts a duplicate FAILED once") {
+  SECTION("a duplicate FAILED commit is one failure") {
+    TestWorld world(3, [](WorldOptions& o) { o.config.transient_retry_max = 2; });
+    world.put_blueprint(one_slice_blueprint("shop", kCart, 1));
+    require_converged(world, seconds(60));
+    const auto node = world.entries(kCart).begin()->first;
+    const auto failed = encode_slice_value({SliceState::Failed, std::string("boom"), false});
+    // The same FAILED committed twice in a row (a duplicate commit).
+    world.write(
+        {KvCommand::put(slice_key(node, kCart), failed), KvCommand::put(slice_key(node, kCart), failed)});
+    require_converged(world, seconds(60));
+    CHECK(world.recorder.counter("retries") == 1);
+    auto target = target_of(world, kCartBase);
+    REQUIRE(target);
+    CHECK_FALSE(target->failed);
+    CHECK(world.count_in(kCart, SliceState::Active) == 1);
+  }
+  SECTION("a client scale resets neither the transient counter nor the failed flag") {
+    TestWorld world(3, [](WorldOptions& o) {
+      o.config.transient_retry_max = 3;
+      o.tweak = [](aether::sim::SimConfig& c) { c.slices.load = {millis(100), millis(100)}; };
+    });
+    world.cluster->set_slice_failure_rule({kCart, aether::sim::FailurePhase::Load, aether::sim::kPpmOne, 0});
+    world.put_blueprint(one_slice_blueprint("shop", kCart, 1));
+    for (int i = 0; i < 8; ++i) {
+      world.run_for(seconds(1));
+      REQUIRE(world.scale(kCartBase, 1));
+    }
+    world.run_for(seconds(2));
+    auto target = target_of(world, kCartBase);
+    REQUIRE(target);
+    CHECK(target->failed);
+    // A scale that copies an unfailed target back (read before the flag
+    // committed) does not clear it.
+    auto cleared = *target;
+    cleared.failed = false;
+    cleared.instances = 2;
+    world.put(slice_target_key(kCartBase), encode_slice_target(cleared));
+    world.cluster->set_slice_failure_rule({kCart, aether::sim::FailurePhase::Load, 0, 0});
+    world.run_for(seconds(20));
+    CHECK(world.live(kCart) == 0);
+    target = target_of(world, kCartBase);
+    REQUIRE(target);
+    CHECK(target->failed);
+    CHECK(target->instances == 2);
+    // A put of the owner blueprint clears it.
+    world.put_blueprint(one_slice_blueprint("shop", kCart, 2));
+    CHECK(world.run_until(
+        [&] {
+          auto t = target_of(world, kCartBase);
+          return t && !t->failed;
+        },
+        seconds(10)));
+    require_converged(world, seconds(60));
+    CHECK(world.count_in(kCart, SliceState::Active) == 2);
+    require_safe(world);
+  }
+}
