@@ -121,7 +121,9 @@ class ClusterDeploymentManager::Active
   void on_target_remove(const std::string& base);
   void on_slice_put(const std::string& key, const SliceKey& slice, const std::string& value);
   void on_slice_remove(const SliceKey& slice);
-  void on_node_gone(const NodeId& node);
+  // `lifecycle`: also remove node-lifecycle/{node} (NodeRemoved/NodeDown and
+  // the activation re-check only, never on reconcile: its NDM re-registers).
+  void on_node_gone(const NodeId& node, bool lifecycle = true);
 
   // Desired state.
   void recompute_ownership();
@@ -157,7 +159,7 @@ class ClusterDeploymentManager::Active
   void rebalance();
   void prune_moves();
   void adopt_unknown_keys();
-  void remove_absent_nodes();
+  void remove_absent_nodes(bool lifecycle);
   void end_move(const std::string& artifact);
   void check_stuck_and_orphans();
   void activate_ready(const std::string& artifact);
@@ -278,7 +280,7 @@ void ClusterDeploymentManager::Active::start() {
   arm_periodic();
   timers_.after(config_.activation_recheck_delay_ns, [this] {
     rechecked_ = true;
-    // reconcile removes the keys of nodes not in the view first
+    remove_absent_nodes(true);
     reconcile();
   });
 }
@@ -320,7 +322,7 @@ void ClusterDeploymentManager::Active::on_topology(const TopologyEvent& event) {
   on_node_gone(event.node);
 }
 
-void ClusterDeploymentManager::Active::on_node_gone(const NodeId& node) {
+void ClusterDeploymentManager::Active::on_node_gone(const NodeId& node, bool lifecycle) {
   for (auto& [artifact, nodes] : entries_) {
     auto it = nodes.find(node);
     if (it == nodes.end()) continue;
@@ -333,8 +335,14 @@ void ClusterDeploymentManager::Active::on_node_gone(const NodeId& node) {
   }
   for (const auto& artifact : ended) end_move(artifact);
   for (const auto& [key, value] : services_.kv.scan(slice_node_prefix(node))) cmd_remove(key);
-  cmd_remove(node_lifecycle_key(node));
-  lifecycle_.erase(node);
+  auto state = lifecycle_.find(node);
+  const bool kept =
+      state != lifecycle_.end() && (parse_node_lifecycle(state->second) == NodeLifecycle::Draining ||
+                                    parse_node_lifecycle(state->second) == NodeLifecycle::Decommissioned);
+  if (lifecycle && !kept) {
+    cmd_remove(node_lifecycle_key(node));
+    lifecycle_.erase(node);
+  }
   log(LogLevel::Info, "node " + node + " gone: removing its keys");
   auto self = weak_from_this();
   flush([this, self](bool) {
@@ -718,7 +726,7 @@ void ClusterDeploymentManager::Active::arm_periodic() {
   });
 }
 
-void ClusterDeploymentManager::Active::remove_absent_nodes() {
+void ClusterDeploymentManager::Active::remove_absent_nodes(bool lifecycle) {
   const auto view = services_.topology.view();
   std::set<NodeId> absent;
   for (const auto& [key, value] : services_.kv.scan(std::string(kSlicePrefix))) {
@@ -727,10 +735,12 @@ void ClusterDeploymentManager::Active::remove_absent_nodes() {
       absent.insert(slice->node);
     }
   }
-  for (const auto& [node, state] : lifecycle_) {
-    if (!std::binary_search(view.begin(), view.end(), node)) absent.insert(node);
+  if (lifecycle) {
+    for (const auto& [node, state] : lifecycle_) {
+      if (!std::binary_search(view.begin(), view.end(), node)) absent.insert(node);
+    }
   }
-  for (const auto& node : absent) on_node_gone(node);
+  for (const auto& node : absent) on_node_gone(node, lifecycle);
 }
 
 void ClusterDeploymentManager::Active::adopt_unknown_keys() {
@@ -786,8 +796,9 @@ void ClusterDeploymentManager::Active::end_move(const std::string& artifact) {
 void ClusterDeploymentManager::Active::reconcile() {
   count("reconciles");
   if (rechecked_) {
-    // Keys of nodes out of the view: a late commit, or a removal that failed.
-    remove_absent_nodes();
+    // slices/* keys of nodes out of the view: a late commit, or a removal
+    // that failed (node-lifecycle keys are left to their NDMs).
+    remove_absent_nodes(false);
   }
   adopt_unknown_keys();
   prune_moves();

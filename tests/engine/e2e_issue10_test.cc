@@ -178,3 +178,30 @@ TEST_CASE("e2e issue 10 bug 8: failure accounting survives scales and counts a d
     require_safe(world);
   }
 }
+
+TEST_CASE("e2e issue 10 bug 7: node-lifecycle of a node out of the leader's view is removed once") {
+  TestWorld world(5, [](WorldOptions& o) {
+    o.config.reconciliation_interval_ns = seconds(3600);
+    o.config.leader_timeout_ns = seconds(3 * 3600);  // node-4 keeps node-1 as its leader
+  });
+  world.put_blueprint(one_slice_blueprint("shop", kCart, 3));
+  require_converged(world, seconds(60));
+  world.cluster->link("node-1", "node-4", aether::sim::LinkRule{aether::sim::kPpmOne, 0});
+  world.run_for(seconds(120));
+  std::size_t lifecycle_removes = 0;
+  std::size_t ndm_registrations = 0;
+  for (const auto& submit : world.recorder.submits) {
+    for (const auto& command : submit.commands) {
+      if (command.key != node_lifecycle_key("node-4")) continue;
+      if (submit.writer == "cdm" && command.op == KvOp::Remove) ++lifecycle_removes;
+      if (submit.writer == "ndm" && command.op == KvOp::Put) ++ndm_registrations;
+    }
+  }
+  CHECK(lifecycle_removes == 1);
+  CHECK(ndm_registrations == 2);  // at start, and once after the removal
+  CHECK(world.leader() == std::string("node-1"));
+  CHECK(world.entries(kCart).count("node-4") == 0);
+  world.cluster->heal();
+  require_converged(world, seconds(60));
+  require_safe(world);
+}
