@@ -43,19 +43,25 @@ std::optional<SliceState> NodeDeploymentManager::applied_state(const std::string
 }
 
 void NodeDeploymentManager::on_quorum(const QuorumEvent& event) {
+  // Stale (out-of-order) notifications are ignored (§3, §5).
+  if (event.sequence <= last_quorum_sequence_) return;
+  last_quorum_sequence_ = event.sequence;
   if (event.change == QuorumChange::Lost) {
     quorum_ = false;
     restored_ = false;
     go_dormant();
   } else {
     quorum_ = true;
+    if (restored_) go_active();  // its restore arrived first
   }
 }
 
 void NodeDeploymentManager::on_restored(std::uint64_t) {
-  if (!quorum_) return;
-  restored_ = true;
-  go_active();
+  // A restore follows a store reset: Active already, this node missed its
+  // quorum loss (a stale Lost): start over from the restored store.
+  if (active_) go_dormant();
+  restored_ = true;  // recorded whenever it arrives
+  if (quorum_) go_active();
 }
 
 void NodeDeploymentManager::go_active() {

@@ -84,7 +84,8 @@ class NodeDeploymentManager final : public KvListener, public TopologyListener {
   LifeToken life_;
 
   bool quorum_ = false;
-  bool restored_ = false;
+  bool restored_ = false;  // a restore completed since the last handled loss
+  std::uint64_t last_quorum_sequence_ = 0;
   bool active_ = false;
   std::uint64_t epoch_ = 0;  // bumps on every Dormant transition
 
