@@ -159,6 +159,7 @@ class ClusterDeploymentManager::Active
   void rebalance();
   void prune_moves();
   void adopt_unknown_keys();
+  void inherit_commands();
   void remove_absent_nodes(bool lifecycle);
   void end_move(const std::string& artifact);
   void check_stuck_and_orphans();
@@ -276,6 +277,7 @@ void ClusterDeploymentManager::Active::start() {
     entry.observed = *parsed;
     entry.since_ns = now;
   }
+  inherit_commands();
   reconcile();
   arm_periodic();
   timers_.after(config_.activation_recheck_delay_ns, [this] {
@@ -756,6 +758,21 @@ void ClusterDeploymentManager::Active::adopt_unknown_keys() {
     Entry& entry = nodes[slice->node];
     entry.observed = *parsed;
     entry.since_ns = now;
+  }
+  inherit_commands();
+}
+
+void ClusterDeploymentManager::Active::inherit_commands() {
+  // A command state this leader did not write (a previous leader's, whose
+  // chain the node may have abandoned) is taken over as its own: re-sent
+  // after command_timeout unless answered (§4 Re-send).
+  for (auto& [artifact, nodes] : entries_) {
+    for (auto& [node, entry] : nodes) {
+      if (entry.intent || entry.resend != 0 || !entry.observed || !is_command_state(entry.observed->state))
+        continue;
+      entry.intent = entry.observed->state;
+      arm_resend(artifact, node, entry.observed->state);
+    }
   }
 }
 
@@ -1258,7 +1275,10 @@ void ClusterDeploymentManager::Active::arm_resend(const std::string& artifact, c
     Entry& current = it->second[node];
     current.resend = 0;
     if (answers(command, observed_state(current.observed)) || current.intent != command) return;
-    if (!eligible(node)) {
+    const Desired* desired = desired_for(artifact);
+    const bool blocked = command == SliceState::Activate && desired && desired->artifact == artifact &&
+                         !dependencies_ready(*desired);
+    if (!eligible(node) || blocked) {
       arm_resend(artifact, node, command);
       return;
     }

@@ -259,3 +259,30 @@ TEST_CASE("e2e issue 10 bug 1: seeds with reordered quorum notifications on ever
     require_safe(world);
   }
 }
+
+TEST_CASE("e2e issue 10 bug 4: a command inherited at activation is re-sent by the new leader") {
+  TestWorld world(3, [](WorldOptions& o) {
+    o.tweak = [](aether::sim::SimConfig& c) { c.slices.load = {seconds(5), seconds(5)}; };
+  });
+  world.put_blueprint(one_slice_blueprint("shop", kCart, 2));
+  require_converged(world, seconds(60));
+  REQUIRE(world.entries(kCart).count("node-3") == 0);
+  REQUIRE(world.scale(kCartBase, 3));
+  const auto key = slice_key("node-3", kCart);
+  REQUIRE(world.run_until([&] { return history_has(world, key, SliceState::Loaded); }, seconds(20)));
+  // node-3's NDM writes are lost from now on: it never answers the ACTIVATE.
+  world.cluster->set_lost_submit_rule("node-3", "ndm", aether::sim::kPpmOne);
+  REQUIRE(world.run_until([&] { return history_has(world, key, SliceState::Activate); }, seconds(5)));
+  world.cluster->crash("node-1");  // the leader that wrote it
+  // node-3's chain gives up after its write retries (about 94s).
+  world.run_for(seconds(120));
+  world.cluster->set_lost_submit_rule("node-3", "ndm", 0);
+  REQUIRE(world.entries(kCart).at("node-3").state == SliceState::Activate);
+  // Far below anything periodic: the new leader re-sends its inherited ACTIVATE.
+  CHECK(world.run_until([&] { return world.entries(kCart).at("node-3").state == SliceState::Active; },
+                        seconds(60)));
+  require_converged(world, seconds(120));
+  CHECK(world.count_in(kCart, SliceState::Active) == 2);  // node-1 is down
+  CHECK(world.recorder.counter("resent-commands") >= 1);
+  require_safe(world);
+}
