@@ -124,6 +124,9 @@ class ClusterDeploymentManager::Active
   // `lifecycle`: also remove node-lifecycle/{node} (NodeRemoved/NodeDown and
   // the activation re-check only, never on reconcile: its NDM re-registers).
   void on_node_gone(const NodeId& node, bool lifecycle = true);
+  // Reports `id` if it is not fully ACTIVE within blueprint_processing_timeout.
+  void arm_processing_timeout(const std::string& id);
+  bool fully_active(const std::string& id) const;
 
   // Desired state.
   void recompute_ownership();
@@ -278,6 +281,12 @@ void ClusterDeploymentManager::Active::start() {
     entry.since_ns = now;
   }
   inherit_commands();
+  // Processing timeouts die with their leader: a blueprint still being
+  // processed gets a full timeout from this activation (timestamps are
+  // leader-local, §4).
+  for (const auto& [id, blueprint] : blueprints_) {
+    if (blueprint && !fully_active(id)) arm_processing_timeout(id);
+  }
   reconcile();
   arm_periodic();
   timers_.after(config_.activation_recheck_delay_ns, [this] {
@@ -380,26 +389,7 @@ void ClusterDeploymentManager::Active::on_blueprint_put(const std::string& id, c
         place(slice.artifact.to_string(), slice.instances);
       }
     }
-    if (auto old = processing_timers_.find(id); old != processing_timers_.end()) timers_.cancel(old->second);
-    processing_timers_[id] = timers_.after(config_.blueprint_processing_timeout_ns, [this, id] {
-      processing_timers_.erase(id);
-      auto it = blueprints_.find(id);
-      if (it == blueprints_.end() || !it->second) return;
-      const int eligible_count = static_cast<int>(eligible_nodes().size());
-      for (const auto& slice : it->second->slices) {
-        const auto* desired = desired_for(slice.artifact.to_string());
-        if (!desired || desired->owner != id) continue;
-        int active = 0;
-        for (const auto& [node, entry] : entries_[slice.artifact.to_string()]) {
-          if (entry.observed && entry.observed->state == SliceState::Active) ++active;
-        }
-        if (active < std::min(desired->count, eligible_count)) {
-          log(LogLevel::Warn, "blueprint " + id + " not fully ACTIVE within the processing timeout");
-          count("blueprints-over-processing-timeout");
-          return;
-        }
-      }
-    });
+    arm_processing_timeout(id);
   }
   // Bases it owned before and no longer owns.
   for (const auto& [base, owner] : before.owner_of) {
@@ -566,6 +556,35 @@ void ClusterDeploymentManager::Active::on_slice_remove(const SliceKey& slice) {
     delay = std::max(delay, backoff->second - timers_.now());
   }
   schedule_reconcile(delay);
+}
+
+void ClusterDeploymentManager::Active::arm_processing_timeout(const std::string& id) {
+  if (auto old = processing_timers_.find(id); old != processing_timers_.end()) timers_.cancel(old->second);
+  processing_timers_[id] = timers_.after(config_.blueprint_processing_timeout_ns, [this, id] {
+    processing_timers_.erase(id);
+    if (!fully_active(id)) {
+      log(LogLevel::Warn, "blueprint " + id + " not fully ACTIVE within the processing timeout");
+      count("blueprints-over-processing-timeout");
+    }
+  });
+}
+
+bool ClusterDeploymentManager::Active::fully_active(const std::string& id) const {
+  auto it = blueprints_.find(id);
+  if (it == blueprints_.end() || !it->second || ownership_.rejected.count(id)) return true;
+  const int eligible_count = static_cast<int>(eligible_nodes().size());
+  for (const auto& slice : it->second->slices) {
+    const auto* desired = desired_for(slice.artifact.to_string());
+    if (!desired || desired->owner != id) continue;
+    int active = 0;
+    if (auto nodes = entries_.find(slice.artifact.to_string()); nodes != entries_.end()) {
+      for (const auto& [node, entry] : nodes->second) {
+        if (entry.observed && entry.observed->state == SliceState::Active) ++active;
+      }
+    }
+    if (active < std::min(desired->count, eligible_count)) return false;
+  }
+  return true;
 }
 
 // ---------------------------------------------------------------------------

@@ -286,3 +286,16 @@ TEST_CASE("e2e issue 10 bug 4: a command inherited at activation is re-sent by t
   CHECK(world.recorder.counter("resent-commands") >= 1);
   require_safe(world);
 }
+
+TEST_CASE("e2e issue 10 bug 11: the blueprint processing timeout is re-armed after a failover") {
+  TestWorld world(3);
+  // cart never loads: "shop" can never be fully ACTIVE.
+  world.cluster->set_slice_failure_rule({kCart, aether::sim::FailurePhase::Load, aether::sim::kPpmOne, 0});
+  world.put_blueprint(one_slice_blueprint("shop", kCart, 2));
+  world.put_blueprint(one_slice_blueprint("fine", kWeb, 2));
+  REQUIRE(world.run_until([&] { return world.count_in(kWeb, SliceState::Active) == 2; }, seconds(20)));
+  world.cluster->crash("node-1");  // the leader that armed the timer
+  world.run_for(seconds(5 * 60));
+  CHECK(world.recorder.counter("blueprints-over-processing-timeout") == 1);  // shop only
+  require_safe(world);
+}
