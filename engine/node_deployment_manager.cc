@@ -440,6 +440,7 @@ void NodeDeploymentManager::submit_current() {
     services_.logger.log(LogLevel::Warn, kComponent,
                          "dropping write on " + write.command.key + ": the key moved to " +
                              (from ? slice_state_name(*from) : "(absent)") + " meanwhile");
+    services_.events.count("ndm.dropped_illegal_write", 1);
     const std::string artifact = write.artifact;
     cancel_chain(artifact);
     in_flight_.reset();
@@ -495,9 +496,27 @@ void NodeDeploymentManager::on_write_done(std::uint64_t attempt, SubmitOutcome o
   }
   services_.logger.log(LogLevel::Warn, kComponent,
                        "giving up on write to " + in_flight_->command.key + " after retries");
-  if (in_flight_->chain_id != 0) cancel_chain(in_flight_->artifact);
+  const std::string artifact = in_flight_->artifact;
+  if (in_flight_->chain_id != 0) cancel_chain(artifact);
   in_flight_.reset();
+  if (!artifact.empty()) rescan_later(artifact);
   pump();
+}
+
+void NodeDeploymentManager::rescan_later(const std::string& artifact) {
+  // The key may be left in a state no chain moves on (LOADING, ACTIVATING,
+  // UNLOADING, ...): look at it again as on becoming Active, instead of
+  // leaving it to the leader's stuck detection (minutes).
+  const std::uint64_t epoch = epoch_;
+  timers_.after(config_.write_retry_delay_ns, [this, epoch, artifact] {
+    if (epoch != epoch_ || !active_ || chains_.count(artifact)) return;
+    services_.events.count("ndm.rescans", 1);
+    if (auto state = applied_state(artifact)) {
+      reconcile_key(artifact, *state);
+    } else {
+      unload_unowned(artifact);
+    }
+  });
 }
 
 }  // namespace aether::engine

@@ -75,6 +75,8 @@ class NodeDeploymentManager final : public KvListener, public TopologyListener {
   void pump();
   void submit_current();
   void on_write_done(std::uint64_t attempt_id, SubmitOutcome outcome);
+  // After giving up on a write of `artifact`'s key: reconcile the key again.
+  void rescan_later(const std::string& artifact);
 
   std::optional<SliceState> applied_state(const std::string& artifact) const;
 

@@ -299,3 +299,50 @@ TEST_CASE("e2e issue 10 bug 11: the blueprint processing timeout is re-armed aft
   CHECK(world.recorder.counter("blueprints-over-processing-timeout") == 1);  // shop only
   require_safe(world);
 }
+
+TEST_CASE("e2e issue 10 bug 10: after giving up on a write the NDM re-scans its key") {
+  TestWorld world(3, [](WorldOptions& o) {
+    o.tweak = [](aether::sim::SimConfig& c) { c.slices.load = {seconds(5), seconds(5)}; };
+  });
+  world.put_blueprint(one_slice_blueprint("shop", kCart, 2));
+  require_converged(world, seconds(60));
+  REQUIRE(world.entries(kCart).count("node-3") == 0);
+  REQUIRE(world.scale(kCartBase, 3));
+  const auto key = slice_key("node-3", kCart);
+  REQUIRE(world.run_until([&] { return history_has(world, key, SliceState::Loading); }, seconds(10)));
+  // The LOADED write (after the 5s load) and its retries are lost: the NDM gives up.
+  world.cluster->set_lost_submit_rule("node-3", "ndm", aether::sim::kPpmOne);
+  world.run_for(seconds(110));
+  world.cluster->set_lost_submit_rule("node-3", "ndm", 0);
+  REQUIRE(world.entries(kCart).at("node-3").state == SliceState::Loading);
+  // Far below the leader's stuck bound for LOADING (3 x 2m from LOADING).
+  CHECK(world.run_until([&] { return world.entries(kCart).at("node-3").state == SliceState::Active; },
+                        seconds(60)));
+  CHECK(world.recorder.counter("stuck-cleanups") == 0);
+  require_converged(world, seconds(60));
+  CHECK(world.count_in(kCart, SliceState::Active) == 3);
+  require_safe(world);
+}
+
+TEST_CASE("e2e issue 10: a write the NDM drops as illegal is counted") {
+  TestWorld world(3, [](WorldOptions& o) {
+    o.tweak = [](aether::sim::SimConfig& c) { c.slices.deactivate = {seconds(2), seconds(2)}; };
+  });
+  world.put_blueprint(one_slice_blueprint("shop", kCart, 3));
+  require_converged(world, seconds(60));
+  CHECK(world.recorder.counter("ndm.dropped_illegal_write") == 0);
+  const auto key = slice_key("node-3", kCart);
+  world.put(key, encode_slice_value({SliceState::Deactivate, {}, false}));
+  REQUIRE(world.run_until(
+      [&] {
+        auto entries = world.entries(kCart);
+        return entries.count("node-3") && entries.at("node-3").state == SliceState::Deactivating;
+      },
+      seconds(2)));
+  // A late ACTIVATING on top of DEACTIVATING: the chain's LOADED is no edge.
+  world.put(key, encode_slice_value({SliceState::Activating, {}, false}));
+  world.run_for(seconds(3));
+  CHECK(world.recorder.counter("ndm.dropped_illegal_write") == 1);
+  require_converged(world, seconds(60));
+  require_safe(world);
+}
