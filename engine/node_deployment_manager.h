@@ -70,11 +70,12 @@ class NodeDeploymentManager final : public KvListener, public TopologyListener {
   void store_op(const std::string& artifact, StoreOp op, std::function<void(SliceResult)> done);
   void store_idle(const std::string& artifact);
 
-  // Sequential writes.
+  // Sequential writes, one lane per key (artifact): a write that never
+  // resolves stalls only its own key's chain.
   void enqueue(Write write);
-  void pump();
-  void submit_current();
-  void on_write_done(std::uint64_t attempt_id, SubmitOutcome outcome);
+  void pump(const std::string& lane);
+  void submit_current(const std::string& lane);
+  void on_write_done(const std::string& lane, std::uint64_t attempt_id, SubmitOutcome outcome);
   // After giving up on a write of `artifact`'s key: reconcile the key again.
   void rescan_later(const std::string& artifact);
 
@@ -97,11 +98,15 @@ class NodeDeploymentManager final : public KvListener, public TopologyListener {
   std::map<std::string, std::deque<std::function<void()>>> store_waiters_;
   std::map<std::string, bool> store_busy_;
 
-  std::deque<Write> writes_;
-  std::optional<Write> in_flight_;
-  int in_flight_retries_ = 0;
+  struct Lane {
+    std::deque<Write> writes;
+    std::optional<Write> in_flight;
+    int retries = 0;
+    std::uint64_t attempt = 0;  // of the in-flight submit; 0: none pending
+    TimerId timer = 0;
+  };
+  std::map<std::string, Lane> lanes_;  // by artifact
   std::uint64_t attempt_id_ = 0;
-  TimerId write_timer_ = 0;
 
   bool on_duty_pending_ = false;
   TimerId on_duty_timer_ = 0;

@@ -346,3 +346,36 @@ TEST_CASE("e2e issue 10: a write the NDM drops as illegal is counted") {
   require_converged(world, seconds(60));
   require_safe(world);
 }
+
+TEST_CASE("e2e issue 10 bug 9: a write that never resolves stalls only its own key") {
+  TestWorld world(3, [](WorldOptions& o) {
+    o.config.timeouts.activating_ns = seconds(5);  // stuck after 15s ACTIVATING
+    o.config.reconciliation_interval_ns = seconds(5);
+    o.tweak = [](aether::sim::SimConfig& c) { c.slices.activate = {seconds(5), seconds(5)}; };
+  });
+  world.put_blueprint(R"({"id": "shop", "slices": [
+    {"artifact": "org.example:cart:1.0.0", "instances": 3},
+    {"artifact": "org.example:web:1.0.0", "instances": 3}]})");
+  require_converged(world, seconds(60));
+  const auto web_key = slice_key("node-3", kWeb);
+  const auto cart_key = slice_key("node-3", kCart);
+  const auto activating_before = world.recorder.history[web_key].size();
+  // web on node-3 goes through DEACTIVATE, LOADED, ACTIVATE, ACTIVATING (5s).
+  world.put(web_key, encode_slice_value({SliceState::Deactivate, {}, false}));
+  REQUIRE(world.run_until(
+      [&] {
+        const auto& h = world.recorder.history[web_key];
+        return h.size() > activating_before + 2 &&
+               parse_slice_value(h.back())->state == SliceState::Activating;
+      },
+      seconds(10)));
+  // While it activates, node-3's next write (cart's DEACTIVATING) never resolves.
+  world.cluster->lose_next_submit("node-3", "ndm");
+  world.put(cart_key, encode_slice_value({SliceState::Deactivate, {}, false}));
+  // web's ACTIVE write does not wait for cart's (30s write timeout).
+  CHECK(world.run_until([&] { return world.entries(kWeb).at("node-3").state == SliceState::Active; },
+                        seconds(8)));
+  require_converged(world, seconds(120));
+  CHECK(world.recorder.counter("stuck-cleanups") == 0);
+  require_safe(world);
+}
