@@ -98,6 +98,8 @@ class ClusterDeploymentManager::Active
     Nanos since_ns = 0;
     TimerId resend = 0;
     bool leaving = false;  // source of a move: not live for scale decisions
+    // The stored value is unparseable: its Remove is (re)issued until it lands.
+    std::optional<Nanos> malformed_remove_at;
   };
   struct Command {
     KvCommand kv;
@@ -470,12 +472,14 @@ void ClusterDeploymentManager::Active::on_slice_put(const std::string& key, cons
     count("malformed-values");
     entry.observed = SliceValue{SliceState::Failed, std::string("malformed"), false};
     entry.intent.reset();
+    entry.malformed_remove_at = timers_.now();
     // Treated as FAILED transient (engine-semantics §4), escalation included.
     if (desired && desired->artifact == artifact) record_transient_failure(artifact);
     cmd_remove(key);
     schedule_reconcile(kReconcileDebounce);
     return;
   }
+  entry.malformed_remove_at.reset();
   if (!entry.observed || entry.observed->state != parsed->state) entry.since_ns = timers_.now();
   // A same-value FAILED rewrite (a duplicate commit) is not a new failure.
   const bool repeated_failure = parsed->state == SliceState::Failed && entry.observed == *parsed;
@@ -967,10 +971,19 @@ void ClusterDeploymentManager::Active::check_stuck_and_orphans() {
   const Nanos now = timers_.now();
   std::vector<std::pair<std::string, NodeId>> to_unload;
   std::vector<std::pair<std::string, NodeId>> to_remove;
-  for (const auto& [artifact, nodes] : entries_) {
+  for (auto& [artifact, nodes] : entries_) {
     const Desired* desired = desired_for(artifact);
     const bool orphan = !desired || desired->artifact != artifact;
-    for (const auto& [node, entry] : nodes) {
+    for (auto& [node, entry] : nodes) {
+      if (entry.malformed_remove_at) {
+        // Its Remove was lost (or is still on its way): issue it again once
+        // the write would have timed out.
+        if (now - *entry.malformed_remove_at >= config_.write_timeout_ns) {
+          entry.malformed_remove_at = now;
+          to_remove.emplace_back(artifact, node);
+        }
+        continue;
+      }
       const std::optional<SliceState> observed = observed_state(entry.observed);
       const auto state = effective(entry);
       if (!state) continue;

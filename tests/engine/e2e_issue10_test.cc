@@ -379,3 +379,20 @@ TEST_CASE("e2e issue 10 bug 9: a write that never resolves stalls only its own k
   CHECK(world.recorder.counter("stuck-cleanups") == 0);
   require_safe(world);
 }
+
+TEST_CASE("e2e issue 10 bug 5: a lost Remove of an unparseable slice value is issued again") {
+  TestWorld world(3);
+  world.put_blueprint(one_slice_blueprint("shop", kCart, 3));
+  require_converged(world, seconds(60));
+  REQUIRE(world.leader() == std::string("node-1"));
+  const auto key = slice_key("node-3", kCart);
+  world.cluster->lose_next_submit("node-1", "cdm");  // the leader's Remove of it
+  world.put(key, "{oops");
+  REQUIRE(world.run_until([&] { return world.cluster->canonical_store().at(key) == "{oops"; }, seconds(5)));
+  // Write timeout (30s), then a reconcile: long before any failover.
+  CHECK(world.run_until([&] { return world.cluster->canonical_store().count(key) == 0; }, seconds(60)));
+  require_converged(world, seconds(60));
+  CHECK(world.count_in(kCart, SliceState::Active) == 3);
+  CHECK(world.leader() == std::string("node-1"));
+  require_safe(world);
+}
