@@ -106,6 +106,7 @@ class ClusterDeploymentManager::Active
     bool slice = false;
     std::optional<SliceState> decided_from;  // effective state when decided
     std::optional<std::string> target_base;  // a slice-target write
+    bool resend = false;                     // a re-send of a recorded command
   };
   struct Batch {
     std::vector<Command> commands;
@@ -192,6 +193,7 @@ class ClusterDeploymentManager::Active
   void submit_now(Batch batch);
   void on_batch_done(std::uint64_t attempt, const std::shared_ptr<Batch>& batch, bool committed);
   void revert_intents(const Batch& batch);
+  bool resend_still_wanted(const Command& command) const;
   void arm_resend(const std::string& artifact, const NodeId& node, SliceState command);
   void count(const char* counter, std::int64_t delta = 1) { services_.events.count(counter, delta); }
   void log(LogLevel level, std::string message) {
@@ -1195,6 +1197,7 @@ void ClusterDeploymentManager::Active::submit_now(Batch batch) {
   std::vector<Command> kept;
   auto dropped = std::make_shared<Batch>();
   for (auto& command : batch.commands) {
+    if (command.resend && !resend_still_wanted(command)) continue;  // its intent went meanwhile
     if (command.slice && command.kv.op == KvOp::Put) {
       auto applied_text = services_.kv.get(command.kv.key);
       std::optional<SliceState> applied;
@@ -1274,6 +1277,18 @@ void ClusterDeploymentManager::Active::on_batch_done(std::uint64_t attempt,
   pump();
 }
 
+bool ClusterDeploymentManager::Active::resend_still_wanted(const Command& command) const {
+  // A re-send queued behind a batch that then failed (a write timeout due at
+  // the same instant) must not go out after that batch reverted its intent.
+  auto slice = parse_slice_key(command.kv.key);
+  const auto state = parse_slice_value(command.kv.value)->state;
+  auto nodes = entries_.find(slice->artifact);
+  if (nodes == entries_.end()) return false;
+  auto it = nodes->second.find(slice->node);
+  return it != nodes->second.end() && it->second.intent == state &&
+         !answers(state, observed_state(it->second.observed));
+}
+
 void ClusterDeploymentManager::Active::revert_intents(const Batch& batch) {
   {
     for (const auto& command : batch.commands) {
@@ -1318,7 +1333,7 @@ void ClusterDeploymentManager::Active::arm_resend(const std::string& artifact, c
         "re-sending " + std::string(slice_state_name(command)) + " to " + slice_key(node, artifact));
     count("resent-commands");
     building_.commands.push_back(Command{KvCommand::put(slice_key(node, artifact), command_value(command)),
-                                         true, command, std::nullopt});
+                                         true, command, std::nullopt, true});
     flush();
   });
 }

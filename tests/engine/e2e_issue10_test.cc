@@ -396,3 +396,34 @@ TEST_CASE("e2e issue 10 bug 5: a lost Remove of an unparseable slice value is is
   CHECK(world.leader() == std::string("node-1"));
   require_safe(world);
 }
+
+TEST_CASE("e2e issue 10 bug 6: a re-send due with the write timeout is not submitted after the revert") {
+  // command_timeout == write_timeout (both 30s): the LOAD's re-send and its
+  // batch's write timeout fall on the same instant.
+  TestWorld world(3);
+  world.put_blueprint(one_slice_blueprint("shop", kCart, 2));
+  require_converged(world, seconds(60));
+  REQUIRE(world.leader() == std::string("node-1"));
+  const auto key = slice_key("node-3", kCart);
+  world.cluster->lose_next_submit("node-1", "cdm");  // the batch with the LOAD never resolves
+  REQUIRE(world.scale(kCartBase, 3));
+  REQUIRE(world.run_until([&] { return world.cluster->client_writes_idle(); }, seconds(5)));
+  const Nanos scaled = world.cluster->now();
+  require_converged(world, seconds(120));
+  // The lost batch timed out 30s after its submit and its LOAD was reverted:
+  // the next LOAD submitted is the reconcile's, 5s later, tracked as its own
+  // (not the re-send queued at the same instant as the timeout).
+  std::vector<Nanos> loads;
+  for (const auto& submit : world.recorder.submits) {
+    if (submit.writer != "cdm") continue;
+    for (const auto& command : submit.commands) {
+      if (command.key == key && command.op == KvOp::Put &&
+          parse_slice_value(command.value)->state == SliceState::Load)
+        loads.push_back(submit.at);
+    }
+  }
+  REQUIRE(loads.size() == 1);
+  CHECK(loads[0] - scaled >= seconds(34));
+  CHECK(world.count_in(kCart, SliceState::Active) == 3);
+  require_safe(world);
+}

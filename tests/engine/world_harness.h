@@ -28,8 +28,8 @@ namespace aether::engine::testing {
 // lifecycle table on committed engine writes, and "never load what is held".
 class Recorder : public sim::WorldObserver {
  public:
-  void on_submit(Nanos, const sim::BatchRecord& batch, const sim::Submitter& submitter) override {
-    submits.push_back({submitter.node, submitter.writer, batch.commands});
+  void on_submit(Nanos at, const sim::BatchRecord& batch, const sim::Submitter& submitter) override {
+    submits.push_back({submitter.node, submitter.writer, batch.commands, at});
   }
   void on_decide(Nanos, std::uint64_t, const sim::BatchRecord& batch) override {
     for (const auto& command : batch.commands) {
@@ -81,6 +81,7 @@ class Recorder : public sim::WorldObserver {
     NodeId node;
     std::string writer;
     KvBatch commands;
+    Nanos at = 0;
   };
   struct Activation {
     Nanos at;
