@@ -166,6 +166,7 @@ class ClusterDeploymentManager::Active
   void prune_moves();
   void adopt_unknown_keys();
   void inherit_commands();
+  void arm_stuck_check(const std::string& artifact, const NodeId& node);
   void remove_absent_nodes(bool lifecycle);
   void end_move(const std::string& artifact);
   void check_stuck_and_orphans();
@@ -283,6 +284,7 @@ void ClusterDeploymentManager::Active::start() {
     Entry& entry = entries_[slice->artifact][slice->node];
     entry.observed = *parsed;
     entry.since_ns = now;
+    arm_stuck_check(slice->artifact, slice->node);
   }
   inherit_commands();
   // Processing timeouts die with their leader: a blueprint still being
@@ -482,10 +484,12 @@ void ClusterDeploymentManager::Active::on_slice_put(const std::string& key, cons
     return;
   }
   entry.malformed_remove_at.reset();
-  if (!entry.observed || entry.observed->state != parsed->state) entry.since_ns = timers_.now();
+  const bool state_changed = !entry.observed || entry.observed->state != parsed->state;
+  if (state_changed) entry.since_ns = timers_.now();
   // A same-value FAILED rewrite (a duplicate commit) is not a new failure.
   const bool repeated_failure = parsed->state == SliceState::Failed && entry.observed == *parsed;
   entry.observed = *parsed;
+  if (state_changed) arm_stuck_check(artifact, slice.node);
   if (entry.intent && answers(*entry.intent, parsed->state)) {
     entry.intent.reset();
     timers_.cancel(entry.resend);
@@ -783,8 +787,31 @@ void ClusterDeploymentManager::Active::adopt_unknown_keys() {
     Entry& entry = nodes[slice->node];
     entry.observed = *parsed;
     entry.since_ns = now;
+    arm_stuck_check(slice->artifact, slice->node);
   }
   inherit_commands();
+}
+
+void ClusterDeploymentManager::Active::arm_stuck_check(const std::string& artifact, const NodeId& node) {
+  // Stuck detection runs when the entry's bound passes (§4), not only when
+  // something else reconciles (the periodic reconcile may be off or rare).
+  const Entry& entry = entries_[artifact][node];
+  if (!entry.observed) return;
+  const auto timeout = state_timeout_ns(entry.observed->state, config_.timeouts);
+  if (!timeout) return;
+  const Nanos since = entry.since_ns;
+  const SliceState state = entry.observed->state;
+  const Nanos due = since + config_.stuck_multiplier * *timeout + 1;
+  timers_.after(due - timers_.now(), [this, artifact, node, since, state] {
+    auto nodes = entries_.find(artifact);
+    if (nodes == entries_.end()) return;
+    auto it = nodes->second.find(node);
+    if (it == nodes->second.end() || it->second.since_ns != since || !it->second.observed ||
+        it->second.observed->state != state) {
+      return;
+    }
+    schedule_reconcile(0);
+  });
 }
 
 void ClusterDeploymentManager::Active::inherit_commands() {

@@ -427,3 +427,24 @@ TEST_CASE("e2e issue 10 bug 6: a re-send due with the write timeout is not submi
   CHECK(world.count_in(kCart, SliceState::Active) == 3);
   require_safe(world);
 }
+
+TEST_CASE("e2e issue 10: stuck detection runs on a per-entry timer, not only in reconcile") {
+  TestWorld world(3, [](WorldOptions& o) {
+    o.config.reconciliation_interval_ns = seconds(3600);
+    o.config.timeouts.loading_ns = seconds(10);  // stuck after 30s LOADING
+    o.tweak = [](aether::sim::SimConfig& c) { c.slices.load = {seconds(100), seconds(100)}; };
+  });
+  world.put_blueprint(one_slice_blueprint("shop", kCart, 1));
+  const auto node = [&] { return world.entries(kCart).begin()->first; };
+  REQUIRE(world.run_until(
+      [&] {
+        return !world.entries(kCart).empty() && world.entries(kCart).at(node()).state == SliceState::Loading;
+      },
+      seconds(5)));
+  const Nanos loading_at = world.cluster->now();
+  // Nothing else makes the leader reconcile: the entry's own timer does.
+  REQUIRE(world.run_until([&] { return world.recorder.counter("stuck-cleanups") >= 1; }, seconds(45)));
+  CHECK(world.cluster->now() - loading_at >= seconds(30));
+  CHECK(world.cluster->now() - loading_at <= seconds(32));
+  require_safe(world);
+}
