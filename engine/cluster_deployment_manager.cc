@@ -362,8 +362,10 @@ void ClusterDeploymentManager::Active::on_node_gone(const NodeId& node, bool lif
   }
   log(LogLevel::Info, "node " + node + " gone: removing its keys");
   auto self = weak_from_this();
-  flush([this, self](bool) {
-    if (!self.expired()) reconcile();
+  // Reconcile once the batch completes; after a failure, the reconcile the
+  // failure schedules (5s) does it (at once could loop at one instant).
+  flush([this, self](bool committed) {
+    if (!self.expired() && committed) reconcile();
   });
 }
 
@@ -872,6 +874,7 @@ void ClusterDeploymentManager::Active::reconcile() {
   adopt_unknown_keys();
   prune_moves();
   check_stuck_and_orphans();
+  sync_targets();  // every reconcile rewrites a missing or mismatching owned slice-target (§4)
   for (const auto& [base, desired] : desired_) fix_count(base);
   for (const auto& [base, desired] : desired_) activate_ready(desired.artifact);
   if (config_.reconciliation == ReconciliationStrategy::Aggressive && config_.auto_rebalancing) rebalance();
@@ -1299,7 +1302,10 @@ void ClusterDeploymentManager::Active::on_batch_done(std::uint64_t attempt,
     schedule_reconcile(kReconcileAfterFailure);
   }
   if (batch->after) batch->after(committed);
-  if (touched_targets) sync_targets();  // targets skipped while these writes were pending
+  // Targets skipped while these writes were pending. After a failure the
+  // reconcile 5s later does it: rewriting at once can loop at one instant
+  // when submits are rejected at once (no quorum the engine has not heard of).
+  if (touched_targets && committed) sync_targets();
   flush();
   pump();
 }

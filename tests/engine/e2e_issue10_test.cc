@@ -448,3 +448,49 @@ TEST_CASE("e2e issue 10: stuck detection runs on a per-entry timer, not only in 
   CHECK(world.cluster->now() - loading_at <= seconds(32));
   require_safe(world);
 }
+
+TEST_CASE(
+    "e2e issue 10: seeds with lost engine submits and reordered quorum events converge once faults stop") {
+  // 400 seeds pass (about 2s); the suite keeps 40.
+  for (std::uint64_t seed = 1; seed <= 40; ++seed) {
+    INFO("seed " << seed);
+    TestWorld world(5, [seed](WorldOptions& o) {
+      o.seed = seed;
+      o.config.write_timeout_ns = seconds(5);
+      o.config.command_timeout_ns = seconds(10);
+      if (seed % 3 == 0) o.config.reconciliation = ReconciliationStrategy::Aggressive;
+    });
+    for (const auto& node : world.cluster->configured_nodes()) {
+      world.cluster->set_quorum_reorder(node, aether::sim::kPpmOne / 3);
+    }
+    world.cluster->set_lost_submit_rule("", "cdm", 100000);
+    world.cluster->set_lost_submit_rule("", "ndm", 100000);
+    world.put_blueprint(R"({"id": "shop", "slices": [
+      {"artifact": "org.example:web:1.0.0", "instances": 3, "depends_on": ["org.example:db:1.0.0"]},
+      {"artifact": "org.example:cart:1.0.0", "instances": 2},
+      {"artifact": "org.example:db:1.0.0", "instances": 2}]})");
+    world.put_blueprint(one_slice_blueprint("other", "org.example:other:1.0.0", 2));
+    world.run_for(seconds(8));
+    world.cluster->isolate(seed % 2 == 0 ? "node-1" : "node-4");
+    world.run_for(seconds(4));
+    world.cluster->heal();
+    // A rejected update of "shop" (it lists other's base) in the middle.
+    world.put_blueprint(R"({"id": "shop", "slices": [
+      {"artifact": "org.example:cart:2.0.0", "instances": 3},
+      {"artifact": "org.example:other:1.0.0", "instances": 1}]})");
+    world.run_for(seconds(5));
+    world.cluster->crash("node-2");
+    world.run_for(seconds(6));
+    world.cluster->restart("node-2");
+    world.run_for(seconds(10));
+    world.cluster->set_lost_submit_rule("", "cdm", 0);
+    world.cluster->set_lost_submit_rule("", "ndm", 0);
+    for (const auto& node : world.cluster->configured_nodes()) world.cluster->set_quorum_reorder(node, 0);
+    world.run_for(seconds(20));  // held quorum events are released
+    require_converged(world, seconds(300));
+    CHECK(world.count_in(kCart, SliceState::Active) == 2);
+    CHECK(world.live(kCart2) == 0);
+    CHECK(world.count_in(kDb, SliceState::Active) == 2);
+    require_safe(world);
+  }
+}
