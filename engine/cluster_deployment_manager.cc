@@ -98,12 +98,15 @@ class ClusterDeploymentManager::Active
     Nanos since_ns = 0;
     TimerId resend = 0;
     bool leaving = false;  // source of a move: not live for scale decisions
+    // The stored value is unparseable: its Remove is (re)issued until it lands.
+    std::optional<Nanos> malformed_remove_at;
   };
   struct Command {
     KvCommand kv;
     bool slice = false;
     std::optional<SliceState> decided_from;  // effective state when decided
     std::optional<std::string> target_base;  // a slice-target write
+    bool resend = false;                     // a re-send of a recorded command
   };
   struct Batch {
     std::vector<Command> commands;
@@ -121,13 +124,30 @@ class ClusterDeploymentManager::Active
   void on_target_remove(const std::string& base);
   void on_slice_put(const std::string& key, const SliceKey& slice, const std::string& value);
   void on_slice_remove(const SliceKey& slice);
-  void on_node_gone(const NodeId& node);
+  // `lifecycle`: also remove node-lifecycle/{node} (NodeRemoved/NodeDown and
+  // the activation re-check only, never on reconcile: its NDM re-registers).
+  void on_node_gone(const NodeId& node, bool lifecycle = true);
+  // Reports `id` if it is not fully ACTIVE within blueprint_processing_timeout.
+  void arm_processing_timeout(const std::string& id);
+  bool fully_active(const std::string& id) const;
 
   // Desired state.
   void recompute_ownership();
   void set_desired(const std::string& base, const SliceTarget& target);
   void forget_desired(const std::string& base);
-  void write_target_from_blueprint(const std::string& base, const Blueprint& blueprint);
+  // What the owner of `base` wants of it: its accepted blueprint's slice, or,
+  // for an owner whose committed value is rejected, its slice-target (a
+  // rejected value changes nothing, §4).
+  struct Wanted {
+    std::string owner;
+    std::string artifact;
+    std::string version;
+    int instances = 0;
+    int min_available = 0;
+    std::vector<std::string> depends_on;
+  };
+  std::optional<Wanted> wanted(const std::string& base) const;
+  void write_target_from_blueprint(const std::string& base);
   void sync_targets();
   void mark_failed(const std::string& artifact);
   // One more consecutive transient failure of `artifact`: back off, or treat
@@ -145,7 +165,9 @@ class ClusterDeploymentManager::Active
   void rebalance();
   void prune_moves();
   void adopt_unknown_keys();
-  void remove_absent_nodes();
+  void inherit_commands();
+  void arm_stuck_check(const std::string& artifact, const NodeId& node);
+  void remove_absent_nodes(bool lifecycle);
   void end_move(const std::string& artifact);
   void check_stuck_and_orphans();
   void activate_ready(const std::string& artifact);
@@ -154,6 +176,8 @@ class ClusterDeploymentManager::Active
   bool eligible(const NodeId& node) const;
   bool on_duty(const NodeId& node) const;  // committed node-lifecycle is ON_DUTY
   int live_count(const std::string& artifact) const;
+  // ACTIVE entries (no own command pending) on nodes in the leader's view.
+  int active_in_view(const std::string& artifact) const;
 
   // Commands (recorded in memory at once, written through the serialized queue).
   std::optional<SliceState> effective(const Entry& entry) const;
@@ -170,6 +194,7 @@ class ClusterDeploymentManager::Active
   void submit_now(Batch batch);
   void on_batch_done(std::uint64_t attempt, const std::shared_ptr<Batch>& batch, bool committed);
   void revert_intents(const Batch& batch);
+  bool resend_still_wanted(const Command& command) const;
   void arm_resend(const std::string& artifact, const NodeId& node, SliceState command);
   void count(const char* counter, std::int64_t delta = 1) { services_.events.count(counter, delta); }
   void log(LogLevel level, std::string message) {
@@ -232,14 +257,14 @@ void ClusterDeploymentManager::Active::start() {
   }
   recompute_ownership();
   for (const auto& [base, owner] : ownership_.owner_of) {
-    const auto& blueprint = *blueprints_.at(owner);
-    const auto* slice = blueprint.find(*parse_artifact_base(base));
+    const auto want = wanted(base);
+    if (!want) continue;
     auto target = targets_.find(base);
     if (target != targets_.end() && target->second.owner == owner &&
-        target->second.version == slice->artifact.version) {
+        target->second.version == want->version) {
       set_desired(base, target->second);
     } else {
-      SliceTarget fresh{slice->artifact.version, slice->instances, slice->min_available, owner, false};
+      SliceTarget fresh{want->version, want->instances, want->min_available, owner, false};
       set_desired(base, fresh);
       cmd_put_target(base, fresh);  // an echo, not a new allocation trigger
     }
@@ -259,12 +284,20 @@ void ClusterDeploymentManager::Active::start() {
     Entry& entry = entries_[slice->artifact][slice->node];
     entry.observed = *parsed;
     entry.since_ns = now;
+    arm_stuck_check(slice->artifact, slice->node);
+  }
+  inherit_commands();
+  // Processing timeouts die with their leader: a blueprint still being
+  // processed gets a full timeout from this activation (timestamps are
+  // leader-local, §4).
+  for (const auto& [id, blueprint] : blueprints_) {
+    if (blueprint && !fully_active(id)) arm_processing_timeout(id);
   }
   reconcile();
   arm_periodic();
   timers_.after(config_.activation_recheck_delay_ns, [this] {
     rechecked_ = true;
-    // reconcile removes the keys of nodes not in the view first
+    remove_absent_nodes(true);
     reconcile();
   });
 }
@@ -306,7 +339,7 @@ void ClusterDeploymentManager::Active::on_topology(const TopologyEvent& event) {
   on_node_gone(event.node);
 }
 
-void ClusterDeploymentManager::Active::on_node_gone(const NodeId& node) {
+void ClusterDeploymentManager::Active::on_node_gone(const NodeId& node, bool lifecycle) {
   for (auto& [artifact, nodes] : entries_) {
     auto it = nodes.find(node);
     if (it == nodes.end()) continue;
@@ -319,12 +352,20 @@ void ClusterDeploymentManager::Active::on_node_gone(const NodeId& node) {
   }
   for (const auto& artifact : ended) end_move(artifact);
   for (const auto& [key, value] : services_.kv.scan(slice_node_prefix(node))) cmd_remove(key);
-  cmd_remove(node_lifecycle_key(node));
-  lifecycle_.erase(node);
+  auto state = lifecycle_.find(node);
+  const bool kept =
+      state != lifecycle_.end() && (parse_node_lifecycle(state->second) == NodeLifecycle::Draining ||
+                                    parse_node_lifecycle(state->second) == NodeLifecycle::Decommissioned);
+  if (lifecycle && !kept) {
+    cmd_remove(node_lifecycle_key(node));
+    lifecycle_.erase(node);
+  }
   log(LogLevel::Info, "node " + node + " gone: removing its keys");
   auto self = weak_from_this();
-  flush([this, self](bool) {
-    if (!self.expired()) reconcile();
+  // Reconcile once the batch completes; after a failure, the reconcile the
+  // failure schedules (5s) does it (at once could loop at one instant).
+  flush([this, self](bool committed) {
+    if (!self.expired() && committed) reconcile();
   });
 }
 
@@ -343,6 +384,12 @@ void ClusterDeploymentManager::Active::on_blueprint_put(const std::string& id, c
     const Blueprint& blueprint = *blueprints_[id];
     for (const auto& slice : blueprint.slices) {
       const auto base = slice.artifact.base().to_string();
+      // A put of the owner blueprint clears the artifact's failure accounting.
+      transient_failures_.erase(slice.artifact.to_string());
+      backoff_until_.erase(slice.artifact.to_string());
+      if (auto known = desired_.find(base); known != desired_.end() && known->second.owner == id) {
+        known->second.failed = false;
+      }
       SliceTarget target{slice.artifact.version, slice.instances, slice.min_available, id, false};
       cmd_put_target(base, target);
       if (config_.mutation(mutation::kAllocateAtBlueprintPut)) {
@@ -350,26 +397,7 @@ void ClusterDeploymentManager::Active::on_blueprint_put(const std::string& id, c
         place(slice.artifact.to_string(), slice.instances);
       }
     }
-    if (auto old = processing_timers_.find(id); old != processing_timers_.end()) timers_.cancel(old->second);
-    processing_timers_[id] = timers_.after(config_.blueprint_processing_timeout_ns, [this, id] {
-      processing_timers_.erase(id);
-      auto it = blueprints_.find(id);
-      if (it == blueprints_.end() || !it->second) return;
-      const int eligible_count = static_cast<int>(eligible_nodes().size());
-      for (const auto& slice : it->second->slices) {
-        const auto* desired = desired_for(slice.artifact.to_string());
-        if (!desired || desired->owner != id) continue;
-        int active = 0;
-        for (const auto& [node, entry] : entries_[slice.artifact.to_string()]) {
-          if (entry.observed && entry.observed->state == SliceState::Active) ++active;
-        }
-        if (active < std::min(desired->count, eligible_count)) {
-          log(LogLevel::Warn, "blueprint " + id + " not fully ACTIVE within the processing timeout");
-          count("blueprints-over-processing-timeout");
-          return;
-        }
-      }
-    });
+    arm_processing_timeout(id);
   }
   // Bases it owned before and no longer owns.
   for (const auto& [base, owner] : before.owner_of) {
@@ -415,20 +443,19 @@ void ClusterDeploymentManager::Active::on_target_put(const std::string& base, co
     cmd_remove_target(base);
     return;
   }
-  const Blueprint& blueprint = *blueprints_.at(*owner);
-  const auto* slice = blueprint.find(*parse_artifact_base(base));
-  if (*owner != target->owner || slice->artifact.version != target->version) {
-    write_target_from_blueprint(base, blueprint);
+  const auto want = wanted(base);
+  if (!want) return;
+  if (*owner != target->owner || want->version != target->version) {
+    write_target_from_blueprint(base);
     return;
   }
-  if (!target->failed) {
-    transient_failures_.erase(slice->artifact.to_string());
-    backoff_until_.erase(slice->artifact.to_string());
-  }
+  // Only a put of the owner blueprint clears failure accounting (§4): a
+  // client `scale` or the CDM's own echo keeps the transient counter and the
+  // failed flag (set_desired; sync_targets writes the flag back).
   set_desired(base, *target);
-  unload_live(base, slice->artifact.to_string());
+  unload_live(base, want->artifact);
   fix_count(base);
-  activate_ready(slice->artifact.to_string());
+  activate_ready(want->artifact);
   sync_targets();
 }
 
@@ -451,14 +478,20 @@ void ClusterDeploymentManager::Active::on_slice_put(const std::string& key, cons
     count("malformed-values");
     entry.observed = SliceValue{SliceState::Failed, std::string("malformed"), false};
     entry.intent.reset();
+    entry.malformed_remove_at = timers_.now();
     // Treated as FAILED transient (engine-semantics §4), escalation included.
     if (desired && desired->artifact == artifact) record_transient_failure(artifact);
     cmd_remove(key);
     schedule_reconcile(kReconcileDebounce);
     return;
   }
-  if (!entry.observed || entry.observed->state != parsed->state) entry.since_ns = timers_.now();
+  entry.malformed_remove_at.reset();
+  const bool state_changed = !entry.observed || entry.observed->state != parsed->state;
+  if (state_changed) entry.since_ns = timers_.now();
+  // A same-value FAILED rewrite (a duplicate commit) is not a new failure.
+  const bool repeated_failure = parsed->state == SliceState::Failed && entry.observed == *parsed;
   entry.observed = *parsed;
+  if (state_changed) arm_stuck_check(artifact, slice.node);
   if (entry.intent && answers(*entry.intent, parsed->state)) {
     entry.intent.reset();
     timers_.cancel(entry.resend);
@@ -482,14 +515,25 @@ void ClusterDeploymentManager::Active::on_slice_put(const std::string& key, cons
         auto src = entries_[artifact].find(source);
         if (src != entries_[artifact].end()) {
           src->second.leaving = false;  // counts again if its UNLOAD does not land
-          if (effective(src->second) && is_live_state(*effective(src->second))) cmd_unload(artifact, source);
+          // The break step never takes ACTIVE instances below min_available
+          // (a node lost during the move): the source then stays.
+          const bool source_active = src->second.observed &&
+                                     src->second.observed->state == SliceState::Active && !src->second.intent;
+          const int floor = desired && desired->artifact == artifact ? desired->min_instances : 0;
+          if (source_active && active_in_view(artifact) - 1 < floor) {
+            log(LogLevel::Info, "move of " + artifact + " ends without unloading " + source +
+                                    ": ACTIVE would fall below min_available");
+            count("moves-kept-source");
+          } else if (effective(src->second) && is_live_state(*effective(src->second))) {
+            cmd_unload(artifact, source);
+          }
         }
       }
       break;
     }
     case SliceState::Failed: {
       if (entry.intent != SliceState::Unload) cmd_unload(artifact, slice.node);
-      if (!desired || desired->artifact != artifact) break;
+      if (!desired || desired->artifact != artifact || repeated_failure) break;
       if (parsed->fatal) {
         log(LogLevel::Warn, artifact + " failed fatally on " + slice.node + ": " +
                                 parsed->failure_reason.value_or("(no reason)"));
@@ -526,11 +570,86 @@ void ClusterDeploymentManager::Active::on_slice_remove(const SliceKey& slice) {
   schedule_reconcile(delay);
 }
 
+void ClusterDeploymentManager::Active::arm_processing_timeout(const std::string& id) {
+  if (auto old = processing_timers_.find(id); old != processing_timers_.end()) timers_.cancel(old->second);
+  processing_timers_[id] = timers_.after(config_.blueprint_processing_timeout_ns, [this, id] {
+    processing_timers_.erase(id);
+    if (!fully_active(id)) {
+      log(LogLevel::Warn, "blueprint " + id + " not fully ACTIVE within the processing timeout");
+      count("blueprints-over-processing-timeout");
+    }
+  });
+}
+
+bool ClusterDeploymentManager::Active::fully_active(const std::string& id) const {
+  auto it = blueprints_.find(id);
+  if (it == blueprints_.end() || !it->second || ownership_.rejected.count(id)) return true;
+  const int eligible_count = static_cast<int>(eligible_nodes().size());
+  for (const auto& slice : it->second->slices) {
+    const auto* desired = desired_for(slice.artifact.to_string());
+    if (!desired || desired->owner != id) continue;
+    int active = 0;
+    if (auto nodes = entries_.find(slice.artifact.to_string()); nodes != entries_.end()) {
+      for (const auto& [node, entry] : nodes->second) {
+        if (entry.observed && entry.observed->state == SliceState::Active) ++active;
+      }
+    }
+    if (active < std::min(desired->count, eligible_count)) return false;
+  }
+  return true;
+}
+
 // ---------------------------------------------------------------------------
 // Desired state
 
 void ClusterDeploymentManager::Active::recompute_ownership() {
   ownership_ = compute_ownership(blueprints_, targets_);
+  // A rejected value changes nothing (§4): the bases whose committed
+  // slice-target names a blueprint whose value is rejected stay its own, even
+  // those the rejected value no longer lists.
+  for (const auto& [base, target] : targets_) {
+    if (ownership_.owner_of.count(base) || !ownership_.rejected.count(target.owner)) continue;
+    ownership_.owner_of[base] = target.owner;
+  }
+}
+
+std::optional<ClusterDeploymentManager::Active::Wanted> ClusterDeploymentManager::Active::wanted(
+    const std::string& base) const {
+  auto owner = ownership_.owner(base);
+  if (!owner) return std::nullopt;
+  auto blueprint = blueprints_.find(*owner);
+  if (blueprint == blueprints_.end() || !blueprint->second) return std::nullopt;
+  const auto parsed_base = parse_artifact_base(base);
+  const auto* slice = parsed_base ? blueprint->second->find(*parsed_base) : nullptr;
+  Wanted out;
+  out.owner = *owner;
+  if (ownership_.rejected.count(*owner)) {
+    // Its last accepted deployment, as its slice-target records it.
+    auto target = targets_.find(base);
+    if (target == targets_.end() || target->second.owner != *owner) return std::nullopt;
+    out.version = target->second.version;
+    out.artifact = base + ":" + out.version;
+    out.instances = target->second.instances;
+    out.min_available = target->second.min_instances;
+    // Dependencies by base, at the versions the dependencies are held at.
+    if (slice) {
+      for (const auto& dep : slice->depends_on) {
+        const auto dep_base = dep.base().to_string();
+        auto dep_target = targets_.find(dep_base);
+        out.depends_on.push_back(dep_target != targets_.end() && dep_target->second.owner == *owner
+                                     ? dep_base + ":" + dep_target->second.version
+                                     : dep.to_string());
+      }
+    }
+    return out;
+  }
+  if (!slice) return std::nullopt;
+  out.artifact = slice->artifact.to_string();
+  out.version = slice->artifact.version;
+  out.instances = slice->instances;
+  out.min_available = slice->min_available;
+  for (const auto& dep : slice->depends_on) out.depends_on.push_back(dep.to_string());
+  return out;
 }
 
 const ClusterDeploymentManager::Active::Desired* ClusterDeploymentManager::Active::desired_for(
@@ -545,10 +664,15 @@ void ClusterDeploymentManager::Active::set_desired(const std::string& base, cons
   desired.count = target.instances;
   desired.min_instances = target.min_instances;
   desired.failed = target.failed;
-  const auto& blueprint = *blueprints_.at(target.owner);
-  const auto* slice = blueprint.find(*parse_artifact_base(base));
-  desired.artifact = slice->artifact.to_string();
-  for (const auto& dep : slice->depends_on) desired.depends_on.push_back(dep.to_string());
+  const auto want = wanted(base);
+  if (!want) return;
+  // The in-memory flag of the same artifact wins over a slice-target put: it
+  // is set by a fatal failure and cleared only by a put of the owner blueprint.
+  if (auto known = desired_.find(base); known != desired_.end() && known->second.artifact == want->artifact) {
+    desired.failed = known->second.failed;
+  }
+  desired.artifact = want->artifact;
+  desired.depends_on = want->depends_on;
   desired_[base] = std::move(desired);
 }
 
@@ -557,22 +681,30 @@ void ClusterDeploymentManager::Active::forget_desired(const std::string& base) {
   unload_live(base, std::nullopt);
 }
 
-void ClusterDeploymentManager::Active::write_target_from_blueprint(const std::string& base,
-                                                                   const Blueprint& blueprint) {
-  const auto* slice = blueprint.find(*parse_artifact_base(base));
-  cmd_put_target(base, SliceTarget{slice->artifact.version, slice->instances, slice->min_available,
-                                   blueprint.id, false});
+void ClusterDeploymentManager::Active::write_target_from_blueprint(const std::string& base) {
+  const auto want = wanted(base);
+  if (!want) return;
+  cmd_put_target(base, SliceTarget{want->version, want->instances, want->min_available, want->owner, false});
 }
 
 void ClusterDeploymentManager::Active::sync_targets() {
   for (const auto& [base, owner] : ownership_.owner_of) {
     if (pending_targets_[base] > 0) continue;
-    const auto& blueprint = *blueprints_.at(owner);
-    const auto* slice = blueprint.find(*parse_artifact_base(base));
+    const auto want = wanted(base);
+    if (!want) continue;
     auto target = targets_.find(base);
     if (target == targets_.end() || target->second.owner != owner ||
-        target->second.version != slice->artifact.version) {
-      write_target_from_blueprint(base, blueprint);
+        target->second.version != want->version) {
+      write_target_from_blueprint(base);
+      continue;
+    }
+    // A committed flag that disagrees with the CDM's (a client write).
+    auto known = desired_.find(base);
+    if (known != desired_.end() && known->second.artifact == want->artifact &&
+        known->second.failed != target->second.failed) {
+      SliceTarget fixed = target->second;
+      fixed.failed = known->second.failed;
+      cmd_put_target(base, fixed);
     }
   }
   for (const auto& [base, target] : targets_) {
@@ -627,7 +759,7 @@ void ClusterDeploymentManager::Active::arm_periodic() {
   });
 }
 
-void ClusterDeploymentManager::Active::remove_absent_nodes() {
+void ClusterDeploymentManager::Active::remove_absent_nodes(bool lifecycle) {
   const auto view = services_.topology.view();
   std::set<NodeId> absent;
   for (const auto& [key, value] : services_.kv.scan(std::string(kSlicePrefix))) {
@@ -636,10 +768,12 @@ void ClusterDeploymentManager::Active::remove_absent_nodes() {
       absent.insert(slice->node);
     }
   }
-  for (const auto& [node, state] : lifecycle_) {
-    if (!std::binary_search(view.begin(), view.end(), node)) absent.insert(node);
+  if (lifecycle) {
+    for (const auto& [node, state] : lifecycle_) {
+      if (!std::binary_search(view.begin(), view.end(), node)) absent.insert(node);
+    }
   }
-  for (const auto& node : absent) on_node_gone(node);
+  for (const auto& node : absent) on_node_gone(node, lifecycle);
 }
 
 void ClusterDeploymentManager::Active::adopt_unknown_keys() {
@@ -655,6 +789,44 @@ void ClusterDeploymentManager::Active::adopt_unknown_keys() {
     Entry& entry = nodes[slice->node];
     entry.observed = *parsed;
     entry.since_ns = now;
+    arm_stuck_check(slice->artifact, slice->node);
+  }
+  inherit_commands();
+}
+
+void ClusterDeploymentManager::Active::arm_stuck_check(const std::string& artifact, const NodeId& node) {
+  // Stuck detection runs when the entry's bound passes (§4), not only when
+  // something else reconciles (the periodic reconcile may be off or rare).
+  const Entry& entry = entries_[artifact][node];
+  if (!entry.observed) return;
+  const auto timeout = state_timeout_ns(entry.observed->state, config_.timeouts);
+  if (!timeout) return;
+  const Nanos since = entry.since_ns;
+  const SliceState state = entry.observed->state;
+  const Nanos due = since + config_.stuck_multiplier * *timeout + 1;
+  timers_.after(due - timers_.now(), [this, artifact, node, since, state] {
+    auto nodes = entries_.find(artifact);
+    if (nodes == entries_.end()) return;
+    auto it = nodes->second.find(node);
+    if (it == nodes->second.end() || it->second.since_ns != since || !it->second.observed ||
+        it->second.observed->state != state) {
+      return;
+    }
+    schedule_reconcile(0);
+  });
+}
+
+void ClusterDeploymentManager::Active::inherit_commands() {
+  // A command state this leader did not write (a previous leader's, whose
+  // chain the node may have abandoned) is taken over as its own: re-sent
+  // after command_timeout unless answered (§4 Re-send).
+  for (auto& [artifact, nodes] : entries_) {
+    for (auto& [node, entry] : nodes) {
+      if (entry.intent || entry.resend != 0 || !entry.observed || !is_command_state(entry.observed->state))
+        continue;
+      entry.intent = entry.observed->state;
+      arm_resend(artifact, node, entry.observed->state);
+    }
   }
 }
 
@@ -695,12 +867,14 @@ void ClusterDeploymentManager::Active::end_move(const std::string& artifact) {
 void ClusterDeploymentManager::Active::reconcile() {
   count("reconciles");
   if (rechecked_) {
-    // Keys of nodes out of the view: a late commit, or a removal that failed.
-    remove_absent_nodes();
+    // slices/* keys of nodes out of the view: a late commit, or a removal
+    // that failed (node-lifecycle keys are left to their NDMs).
+    remove_absent_nodes(false);
   }
   adopt_unknown_keys();
   prune_moves();
   check_stuck_and_orphans();
+  sync_targets();  // every reconcile rewrites a missing or mismatching owned slice-target (§4)
   for (const auto& [base, desired] : desired_) fix_count(base);
   for (const auto& [base, desired] : desired_) activate_ready(desired.artifact);
   if (config_.reconciliation == ReconciliationStrategy::Aggressive && config_.auto_rebalancing) rebalance();
@@ -743,6 +917,18 @@ int ClusterDeploymentManager::Active::live_count(const std::string& artifact) co
   return live;
 }
 
+int ClusterDeploymentManager::Active::active_in_view(const std::string& artifact) const {
+  auto it = entries_.find(artifact);
+  if (it == entries_.end()) return 0;
+  const auto view = services_.topology.view();
+  int active = 0;
+  for (const auto& [node, entry] : it->second) {
+    if (entry.intent || !entry.observed || entry.observed->state != SliceState::Active) continue;
+    if (std::binary_search(view.begin(), view.end(), node)) ++active;
+  }
+  return active;
+}
+
 void ClusterDeploymentManager::Active::fix_count(const std::string& base) {
   auto it = desired_.find(base);
   if (it == desired_.end() || it->second.failed) return;
@@ -777,9 +963,12 @@ void ClusterDeploymentManager::Active::place(const std::string& artifact, int co
     cmd_load(artifact, node);
     ++placed;
   }
+  // One pass over the sorted eligible nodes from the cursor; the cursor moves
+  // past each node chosen (it is not part of the index while the pass runs).
   const std::size_t n = eligible_list.size();
+  const std::size_t start = n == 0 ? 0 : cursor_ % n;
   for (std::size_t step = 0; step < n && placed < count_wanted; ++step) {
-    const std::size_t index = (cursor_ + step) % n;
+    const std::size_t index = (start + step) % n;
     const auto& node = eligible_list[index];
     if (has_artifact(node)) continue;
     cmd_load(artifact, node);
@@ -814,10 +1003,19 @@ void ClusterDeploymentManager::Active::check_stuck_and_orphans() {
   const Nanos now = timers_.now();
   std::vector<std::pair<std::string, NodeId>> to_unload;
   std::vector<std::pair<std::string, NodeId>> to_remove;
-  for (const auto& [artifact, nodes] : entries_) {
+  for (auto& [artifact, nodes] : entries_) {
     const Desired* desired = desired_for(artifact);
     const bool orphan = !desired || desired->artifact != artifact;
-    for (const auto& [node, entry] : nodes) {
+    for (auto& [node, entry] : nodes) {
+      if (entry.malformed_remove_at) {
+        // Its Remove was lost (or is still on its way): issue it again once
+        // the write would have timed out.
+        if (now - *entry.malformed_remove_at >= config_.write_timeout_ns) {
+          entry.malformed_remove_at = now;
+          to_remove.emplace_back(artifact, node);
+        }
+        continue;
+      }
       const std::optional<SliceState> observed = observed_state(entry.observed);
       const auto state = effective(entry);
       if (!state) continue;
@@ -923,9 +1121,8 @@ void ClusterDeploymentManager::Active::rebalance() {
       if (!target || load[node] < load[*target]) target = node;
     }
     if (!source || !target || load[*source] - load[*target] <= 1) continue;
-    // No min_available guard is needed here: make-before-break unloads the
-    // source only once the target is ACTIVE, so a move never lowers the ACTIVE
-    // count (docs/decisions.md, "CDM: rebalancing single instances").
+    // Make-before-break: the source is unloaded only once the target is
+    // ACTIVE, and then only if ACTIVE stays at min_available (on_slice_put).
     log(LogLevel::Info, "moving " + artifact + " from " + *source + " to " + *target);
     count("moves");
     moves_[artifact] = Move{*source, *target};
@@ -1030,6 +1227,7 @@ void ClusterDeploymentManager::Active::submit_now(Batch batch) {
   std::vector<Command> kept;
   auto dropped = std::make_shared<Batch>();
   for (auto& command : batch.commands) {
+    if (command.resend && !resend_still_wanted(command)) continue;  // its intent went meanwhile
     if (command.slice && command.kv.op == KvOp::Put) {
       auto applied_text = services_.kv.get(command.kv.key);
       std::optional<SliceState> applied;
@@ -1104,9 +1302,24 @@ void ClusterDeploymentManager::Active::on_batch_done(std::uint64_t attempt,
     schedule_reconcile(kReconcileAfterFailure);
   }
   if (batch->after) batch->after(committed);
-  if (touched_targets) sync_targets();  // targets skipped while these writes were pending
+  // Targets skipped while these writes were pending. After a failure the
+  // reconcile 5s later does it: rewriting at once can loop at one instant
+  // when submits are rejected at once (no quorum the engine has not heard of).
+  if (touched_targets && committed) sync_targets();
   flush();
   pump();
+}
+
+bool ClusterDeploymentManager::Active::resend_still_wanted(const Command& command) const {
+  // A re-send queued behind a batch that then failed (a write timeout due at
+  // the same instant) must not go out after that batch reverted its intent.
+  auto slice = parse_slice_key(command.kv.key);
+  const auto state = parse_slice_value(command.kv.value)->state;
+  auto nodes = entries_.find(slice->artifact);
+  if (nodes == entries_.end()) return false;
+  auto it = nodes->second.find(slice->node);
+  return it != nodes->second.end() && it->second.intent == state &&
+         !answers(state, observed_state(it->second.observed));
 }
 
 void ClusterDeploymentManager::Active::revert_intents(const Batch& batch) {
@@ -1142,7 +1355,10 @@ void ClusterDeploymentManager::Active::arm_resend(const std::string& artifact, c
     Entry& current = it->second[node];
     current.resend = 0;
     if (answers(command, observed_state(current.observed)) || current.intent != command) return;
-    if (!eligible(node)) {
+    const Desired* desired = desired_for(artifact);
+    const bool blocked = command == SliceState::Activate && desired && desired->artifact == artifact &&
+                         !dependencies_ready(*desired);
+    if (!eligible(node) || blocked) {
       arm_resend(artifact, node, command);
       return;
     }
@@ -1150,7 +1366,7 @@ void ClusterDeploymentManager::Active::arm_resend(const std::string& artifact, c
         "re-sending " + std::string(slice_state_name(command)) + " to " + slice_key(node, artifact));
     count("resent-commands");
     building_.commands.push_back(Command{KvCommand::put(slice_key(node, artifact), command_value(command)),
-                                         true, command, std::nullopt});
+                                         true, command, std::nullopt, true});
     flush();
   });
 }

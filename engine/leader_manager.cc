@@ -29,6 +29,13 @@ void LeaderManager::set_leader(std::optional<NodeId> leader, std::optional<std::
 }
 
 void LeaderManager::on_quorum(const QuorumEvent& event) {
+  // Notifications can arrive out of order: one numbered at or below the last
+  // handled one is stale (§3, Aether's B2/B3).
+  if (event.sequence <= last_quorum_sequence_) {
+    services_.events.count("stale-quorum-events", 1);
+    return;
+  }
+  last_quorum_sequence_ = event.sequence;
   if (event.change == QuorumChange::Lost) {
     quorum_ = false;
     restored_ = false;
@@ -39,12 +46,27 @@ void LeaderManager::on_quorum(const QuorumEvent& event) {
     set_leader(std::nullopt, std::nullopt);
     return;
   }
-  quorum_ = true;  // acting waits for the restore that follows
+  quorum_ = true;
+  // Acting waits for a restore; one that arrived before this event counts.
+  if (restored_) become_ready();
 }
 
 void LeaderManager::on_restored(std::uint64_t) {
-  if (!quorum_) return;
+  if (ready()) {
+    // A restore follows a store reset: this node missed its quorum loss (a
+    // stale Lost). Start over, so that its CDM rebuilds from the restored store.
+    timers_.cancel_all();
+    propose_timer_ = absence_timer_ = 0;
+    absent_since_.reset();
+    set_leader(std::nullopt, std::nullopt);
+  }
+  // Recorded whenever it arrives (its Established may be late); acted on
+  // once the latest handled quorum event is Established.
   restored_ = true;
+  if (quorum_) become_ready();
+}
+
+void LeaderManager::become_ready() {
   if (config_.leader_election == LeaderElection::Local) {
     recompute_local();
     return;

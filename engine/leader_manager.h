@@ -36,6 +36,8 @@ class LeaderManager final : public KvListener, public TopologyListener {
 
  private:
   bool ready() const { return quorum_ && restored_; }
+  // Quorum held and a restore completed since the last loss: adopt or propose.
+  void become_ready();
   void set_leader(std::optional<NodeId> leader, std::optional<std::uint64_t> position);
   // Consensus mode.
   void adopt(const NodeId& leader, std::uint64_t position);
@@ -51,7 +53,8 @@ class LeaderManager final : public KvListener, public TopologyListener {
   LifeToken life_;
 
   bool quorum_ = false;
-  bool restored_ = false;
+  bool restored_ = false;  // a restore completed since the last handled loss
+  std::uint64_t last_quorum_sequence_ = 0;
   std::optional<NodeId> leader_;
   std::optional<std::uint64_t> position_;
   // Restored `leader` entry, adopted when the restore is complete.

@@ -43,19 +43,25 @@ std::optional<SliceState> NodeDeploymentManager::applied_state(const std::string
 }
 
 void NodeDeploymentManager::on_quorum(const QuorumEvent& event) {
+  // Stale (out-of-order) notifications are ignored (§3, §5).
+  if (event.sequence <= last_quorum_sequence_) return;
+  last_quorum_sequence_ = event.sequence;
   if (event.change == QuorumChange::Lost) {
     quorum_ = false;
     restored_ = false;
     go_dormant();
   } else {
     quorum_ = true;
+    if (restored_) go_active();  // its restore arrived first
   }
 }
 
 void NodeDeploymentManager::on_restored(std::uint64_t) {
-  if (!quorum_) return;
-  restored_ = true;
-  go_active();
+  // A restore follows a store reset: Active already, this node missed its
+  // quorum loss (a stale Lost): start over from the restored store.
+  if (active_) go_dormant();
+  restored_ = true;  // recorded whenever it arrives
+  if (quorum_) go_active();
 }
 
 void NodeDeploymentManager::go_active() {
@@ -70,13 +76,9 @@ void NodeDeploymentManager::go_dormant() {
   active_ = false;
   ++epoch_;
   chains_.clear();
-  writes_.clear();
-  in_flight_.reset();
-  in_flight_retries_ = 0;
-  ++attempt_id_;
+  lanes_.clear();
   store_waiters_.clear();
   timers_.cancel_all();
-  write_timer_ = 0;
   on_duty_pending_ = false;
 }
 
@@ -226,7 +228,9 @@ void NodeDeploymentManager::cancel_chain(const std::string& artifact) {
   if (it == chains_.end()) return;
   const auto id = it->second.id;
   chains_.erase(it);
-  std::erase_if(writes_, [&](const Write& w) { return w.chain_id == id; });
+  if (auto lane = lanes_.find(artifact); lane != lanes_.end()) {
+    std::erase_if(lane->second.writes, [&](const Write& w) { return w.chain_id == id; });
+  }
 }
 
 bool NodeDeploymentManager::chain_current(const std::string& artifact, std::uint64_t chain_id) const {
@@ -396,23 +400,33 @@ void NodeDeploymentManager::store_idle(const std::string& artifact) {
 }
 
 void NodeDeploymentManager::enqueue(Write write) {
-  writes_.push_back(std::move(write));
-  pump();
+  const std::string artifact = write.artifact;
+  lanes_[artifact].writes.push_back(std::move(write));
+  pump(artifact);
 }
 
-void NodeDeploymentManager::pump() {
-  while (!in_flight_ && !writes_.empty() && active_) {
-    Write next = std::move(writes_.front());
-    writes_.pop_front();
+void NodeDeploymentManager::pump(const std::string& artifact) {
+  // Looked up afresh on every round: a submit can run chains that touch lanes.
+  while (active_) {
+    auto it = lanes_.find(artifact);
+    if (it == lanes_.end() || it->second.in_flight) return;
+    Lane& lane = it->second;
+    if (lane.writes.empty()) {
+      lanes_.erase(it);
+      return;
+    }
+    Write next = std::move(lane.writes.front());
+    lane.writes.pop_front();
     if (next.chain_id != 0 && !chain_current(next.artifact, next.chain_id)) continue;
-    in_flight_ = std::move(next);
-    in_flight_retries_ = 0;
-    submit_current();
+    lane.in_flight = std::move(next);
+    lane.retries = 0;
+    submit_current(artifact);
   }
 }
 
-void NodeDeploymentManager::submit_current() {
-  Write& write = *in_flight_;
+void NodeDeploymentManager::submit_current(const std::string& lane_key) {
+  Lane& lane = lanes_.at(lane_key);
+  Write& write = *lane.in_flight;
   const bool is_remove = write.command.op == KvOp::Remove;
   std::optional<SliceValue> to;
   if (!is_remove) to = parse_slice_value(write.command.value);
@@ -423,75 +437,104 @@ void NodeDeploymentManager::submit_current() {
     auto chain = chains_.find(write.artifact);
     if (from && chain != chains_.end() && *from == chain->second.command) {
       // The leader re-sent the command after this chain answered it: answer it again first.
-      writes_.push_front(std::move(write));
-      in_flight_ = Write{writes_.front().artifact, writes_.front().chain_id,
-                         KvCommand::put(slice_key(services_.self, writes_.front().artifact),
-                                        encode_slice_value(state_value(answer_of(chain->second.command)))),
-                         nullptr};
-      submit_current();
+      lane.writes.push_front(std::move(write));
+      lane.in_flight =
+          Write{lane.writes.front().artifact, lane.writes.front().chain_id,
+                KvCommand::put(slice_key(services_.self, lane.writes.front().artifact),
+                               encode_slice_value(state_value(answer_of(chain->second.command)))),
+                nullptr};
+      submit_current(lane_key);
       return;
     }
     services_.logger.log(LogLevel::Warn, kComponent,
                          "dropping write on " + write.command.key + ": the key moved to " +
                              (from ? slice_state_name(*from) : "(absent)") + " meanwhile");
+    services_.events.count("ndm.dropped_illegal_write", 1);
     const std::string artifact = write.artifact;
+    lane.in_flight.reset();
     cancel_chain(artifact);
-    in_flight_.reset();
     // A late echo of its own earlier write (not a leader's command) put the
     // key there: no chain serves it now, so reconcile it as on becoming Active.
     if (from && !is_command_state(*from)) reconcile_key(artifact, *from);
-    pump();
+    pump(lane_key);
     return;
   }
   AETHER_ASSERT(services_.assertions, is_legal_transition(LifecycleRole::Ndm, from, to_state, reason),
                 "NDM write on " + write.command.key + " is not a lifecycle edge");
   const std::uint64_t attempt = ++attempt_id_;
+  lane.attempt = attempt;
   auto life = life_.watch();
-  services_.kv.submit(Writer::Ndm, {write.command}, [this, life, attempt](SubmitOutcome outcome) {
-    if (!life.expired()) on_write_done(attempt, outcome);
+  services_.kv.submit(Writer::Ndm, {write.command}, [this, life, lane_key, attempt](SubmitOutcome outcome) {
+    if (!life.expired()) on_write_done(lane_key, attempt, outcome);
   });
-  write_timer_ = timers_.after(config_.write_timeout_ns, [this, attempt] {
-    write_timer_ = 0;
-    on_write_done(attempt, SubmitOutcome::Failed);
+  lane.timer = timers_.after(config_.write_timeout_ns, [this, lane_key, attempt] {
+    auto it = lanes_.find(lane_key);
+    if (it != lanes_.end() && it->second.attempt == attempt) it->second.timer = 0;
+    on_write_done(lane_key, attempt, SubmitOutcome::Failed);
   });
 }
 
-void NodeDeploymentManager::on_write_done(std::uint64_t attempt, SubmitOutcome outcome) {
-  if (attempt != attempt_id_ || !in_flight_) return;
-  ++attempt_id_;  // later reports of this attempt are stale
-  if (write_timer_ != 0) timers_.cancel(write_timer_);
-  write_timer_ = 0;
+void NodeDeploymentManager::on_write_done(const std::string& lane_key, std::uint64_t attempt,
+                                          SubmitOutcome outcome) {
+  auto it = lanes_.find(lane_key);
+  if (it == lanes_.end() || attempt != it->second.attempt || !it->second.in_flight) return;
+  Lane& lane = it->second;
+  lane.attempt = 0;  // later reports of this attempt are stale
+  if (lane.timer != 0) timers_.cancel(lane.timer);
+  lane.timer = 0;
   if (outcome == SubmitOutcome::Committed) {
-    Write done = std::move(*in_flight_);
-    in_flight_.reset();
+    Write done = std::move(*lane.in_flight);
+    lane.in_flight.reset();
     if (done.on_commit && (done.chain_id == 0 || chain_current(done.artifact, done.chain_id)))
       done.on_commit();
-    pump();
+    pump(lane_key);
     return;
   }
   if (!active_) {
-    in_flight_.reset();
+    lane.in_flight.reset();
     return;
   }
-  if (in_flight_retries_ < config_.write_retries) {
-    ++in_flight_retries_;
+  if (lane.retries < config_.write_retries) {
+    ++lane.retries;
     const std::uint64_t epoch = epoch_;
-    timers_.after(config_.write_retry_delay_ns, [this, epoch] {
-      if (epoch != epoch_ || !in_flight_) return;
-      if (in_flight_->chain_id != 0 && !chain_current(in_flight_->artifact, in_flight_->chain_id)) {
-        in_flight_.reset();
-        pump();
+    timers_.after(config_.write_retry_delay_ns, [this, epoch, lane_key] {
+      if (epoch != epoch_) return;
+      auto current = lanes_.find(lane_key);
+      if (current == lanes_.end() || !current->second.in_flight) return;
+      const Write& write = *current->second.in_flight;
+      if (write.chain_id != 0 && !chain_current(write.artifact, write.chain_id)) {
+        current->second.in_flight.reset();
+        pump(lane_key);
         return;
       }
-      submit_current();
+      submit_current(lane_key);
     });
     return;
   }
   services_.logger.log(LogLevel::Warn, kComponent,
-                       "giving up on write to " + in_flight_->command.key + " after retries");
-  if (in_flight_->chain_id != 0) cancel_chain(in_flight_->artifact);
-  in_flight_.reset();
-  pump();
+                       "giving up on write to " + lane.in_flight->command.key + " after retries");
+  const std::string artifact = lane.in_flight->artifact;
+  const bool chained = lane.in_flight->chain_id != 0;
+  lane.in_flight.reset();
+  if (chained) cancel_chain(artifact);
+  if (!artifact.empty()) rescan_later(artifact);
+  pump(lane_key);
+}
+
+void NodeDeploymentManager::rescan_later(const std::string& artifact) {
+  // The key may be left in a state no chain moves on (LOADING, ACTIVATING,
+  // UNLOADING, ...): look at it again as on becoming Active, instead of
+  // leaving it to the leader's stuck detection (minutes).
+  const std::uint64_t epoch = epoch_;
+  timers_.after(config_.write_retry_delay_ns, [this, epoch, artifact] {
+    if (epoch != epoch_ || !active_ || chains_.count(artifact)) return;
+    services_.events.count("ndm.rescans", 1);
+    if (auto state = applied_state(artifact)) {
+      reconcile_key(artifact, *state);
+    } else {
+      unload_unowned(artifact);
+    }
+  });
 }
 
 }  // namespace aether::engine

@@ -70,11 +70,14 @@ class NodeDeploymentManager final : public KvListener, public TopologyListener {
   void store_op(const std::string& artifact, StoreOp op, std::function<void(SliceResult)> done);
   void store_idle(const std::string& artifact);
 
-  // Sequential writes.
+  // Sequential writes, one lane per key (artifact): a write that never
+  // resolves stalls only its own key's chain.
   void enqueue(Write write);
-  void pump();
-  void submit_current();
-  void on_write_done(std::uint64_t attempt_id, SubmitOutcome outcome);
+  void pump(const std::string& lane);
+  void submit_current(const std::string& lane);
+  void on_write_done(const std::string& lane, std::uint64_t attempt_id, SubmitOutcome outcome);
+  // After giving up on a write of `artifact`'s key: reconcile the key again.
+  void rescan_later(const std::string& artifact);
 
   std::optional<SliceState> applied_state(const std::string& artifact) const;
 
@@ -84,7 +87,8 @@ class NodeDeploymentManager final : public KvListener, public TopologyListener {
   LifeToken life_;
 
   bool quorum_ = false;
-  bool restored_ = false;
+  bool restored_ = false;  // a restore completed since the last handled loss
+  std::uint64_t last_quorum_sequence_ = 0;
   bool active_ = false;
   std::uint64_t epoch_ = 0;  // bumps on every Dormant transition
 
@@ -94,11 +98,15 @@ class NodeDeploymentManager final : public KvListener, public TopologyListener {
   std::map<std::string, std::deque<std::function<void()>>> store_waiters_;
   std::map<std::string, bool> store_busy_;
 
-  std::deque<Write> writes_;
-  std::optional<Write> in_flight_;
-  int in_flight_retries_ = 0;
+  struct Lane {
+    std::deque<Write> writes;
+    std::optional<Write> in_flight;
+    int retries = 0;
+    std::uint64_t attempt = 0;  // of the in-flight submit; 0: none pending
+    TimerId timer = 0;
+  };
+  std::map<std::string, Lane> lanes_;  // by artifact
   std::uint64_t attempt_id_ = 0;
-  TimerId write_timer_ = 0;
 
   bool on_duty_pending_ = false;
   TimerId on_duty_timer_ = 0;

@@ -28,8 +28,8 @@ namespace aether::engine::testing {
 // lifecycle table on committed engine writes, and "never load what is held".
 class Recorder : public sim::WorldObserver {
  public:
-  void on_submit(Nanos, const sim::BatchRecord& batch, const sim::Submitter& submitter) override {
-    submits.push_back({submitter.node, submitter.writer, batch.commands});
+  void on_submit(Nanos at, const sim::BatchRecord& batch, const sim::Submitter& submitter) override {
+    submits.push_back({submitter.node, submitter.writer, batch.commands, at});
   }
   void on_decide(Nanos, std::uint64_t, const sim::BatchRecord& batch) override {
     for (const auto& command : batch.commands) {
@@ -81,6 +81,7 @@ class Recorder : public sim::WorldObserver {
     NodeId node;
     std::string writer;
     KvBatch commands;
+    Nanos at = 0;
   };
   struct Activation {
     Nanos at;
@@ -240,15 +241,26 @@ class TestWorld {
         if (auto target = parse_slice_target(value)) targets[*base] = *target;
       }
     }
-    const auto ownership = compute_ownership(blueprints, targets);
+    auto ownership = compute_ownership(blueprints, targets);
+    // A rejected value changes nothing (engine-semantics.md §4): the bases
+    // whose slice-target names its blueprint stay owned at that target.
+    for (const auto& [base, target] : targets) {
+      if (!ownership.owner_of.count(base) && ownership.rejected.count(target.owner)) {
+        ownership.owner_of[base] = target.owner;
+      }
+    }
     const auto eligible = eligible_nodes();
     std::map<std::string, std::string> desired_artifact;  // base -> artifact
     for (const auto& [base, owner] : ownership.owner_of) {
       auto target = targets.find(base);
       if (target == targets.end()) return "no slice-target for " + base;
-      const auto* slice = blueprints.at(owner)->find(*parse_artifact_base(base));
-      if (target->second.owner != owner || target->second.version != slice->artifact.version) {
-        return "slice-target of " + base + " does not match blueprint " + owner;
+      if (ownership.rejected.count(owner)) {
+        if (target->second.owner != owner) return "slice-target of " + base + " does not name " + owner;
+      } else {
+        const auto* slice = blueprints.at(owner)->find(*parse_artifact_base(base));
+        if (target->second.owner != owner || target->second.version != slice->artifact.version) {
+          return "slice-target of " + base + " does not match blueprint " + owner;
+        }
       }
       if (target->second.failed) continue;
       const std::string artifact = base + ":" + target->second.version;
