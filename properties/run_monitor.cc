@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "properties/human_time.h"
+
 #include "engine/duration.h"
 
 namespace aether::properties {
@@ -11,7 +13,7 @@ namespace aether::properties {
 namespace {
 
 std::string dur(Nanos ns) {
-  return engine::format_duration(ns);
+  return human_duration(ns);
 }
 
 bool engine_write(const sim::BatchRecord& batch) {
@@ -202,6 +204,7 @@ void RunMonitor::settle_window(Window& w, Nanos now) {
       if (why.empty()) {
         w.held = true;
         w.decided = true;
+        w.met_at = now;
       } else {
         w.detail = fmt::format("at {}: {}", dur(now), why);
       }
@@ -220,6 +223,7 @@ void RunMonitor::settle_window(Window& w, Nanos now) {
       if (wrong.empty()) {
         w.held = true;
         w.decided = true;
+        w.met_at = now;
       } else {
         w.detail = wrong;
       }
@@ -323,8 +327,31 @@ void RunMonitor::finish(Nanos end) {
 
 std::vector<ExpectationResult> RunMonitor::results() const {
   std::vector<ExpectationResult> out;
-  for (const auto& w : windows_) out.push_back({w.path, w.description, w.held, w.held ? "" : w.detail});
+  for (const auto& w : windows_) {
+    out.push_back({w.path, w.description, w.held, w.held ? "" : w.detail, std::nullopt});
+    if (w.held) out.back().met_at = met_at(w);
+  }
   return out;
+}
+
+std::optional<Nanos> RunMonitor::met_at(const Window& w) const {
+  switch (w.kind) {
+    case Kind::Converged:
+      return w.candidate;
+    case Kind::Leader:
+    case Kind::Instances:
+      return w.met_at;
+    case Kind::Available:
+      return w.end;
+    case Kind::NoViolations:
+      return w.start;
+    case Kind::Violates:
+      for (const auto& v : recorder_.violations()) {
+        if (v.invariant == w.invariant) return v.time;
+      }
+      return std::nullopt;
+  }
+  return std::nullopt;
 }
 
 std::vector<std::string> RunMonitor::pinned_invariants() const {

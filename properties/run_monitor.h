@@ -23,6 +23,11 @@ struct ExpectationResult {
   std::string description;
   bool held = false;
   std::string detail;
+  // The instant the expectation was met (held only): converged: the instant
+  // the converged state began; leader/instances: the first instant it held;
+  // available: its window's end; no_violations: its instant; violates: the
+  // first violation of the invariant.
+  std::optional<Nanos> met_at;
 };
 
 struct ConvergenceOutcome {
@@ -115,7 +120,10 @@ class RunMonitor : public sim::WorldObserver {
     std::map<std::string, int> min_active;
     // Violates
     std::string invariant;
+    // Leader, Instances: the instant it held.
+    std::optional<Nanos> met_at;
   };
+  std::optional<Nanos> met_at(const Window& w) const;
 
   void touch() { ++generation_; }
   const ConvergenceState& convergence_now();

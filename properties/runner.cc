@@ -8,6 +8,8 @@
 
 #include <fmt/format.h>
 
+#include "properties/human_time.h"
+
 #include "engine/config.h"
 #include "engine/deployment_runtime.h"
 #include "engine/duration.h"
@@ -58,7 +60,7 @@ ConvergenceTiming convergence_timing(const scenarios::Scenario& scenario, Nanos 
 namespace {
 
 std::string dur(Nanos ns) {
-  return engine::format_duration(ns);
+  return human_duration(ns);
 }
 
 // Engine counters summed over nodes.
@@ -127,6 +129,7 @@ class Runner {
   std::unique_ptr<SimWorldQueries> world_;
   std::unique_ptr<InvariantSuite> suite_;
   std::unique_ptr<RunMonitor> monitor_;
+  std::unique_ptr<FiguresObserver> figures_;
   CounterObserver counters_;
   RunResult result_;
   bool stopped_ = false;
@@ -179,6 +182,8 @@ bool Runner::build() {
   cluster_->add_observer(suite_.get());
   cluster_->add_observer(monitor_.get());
   cluster_->add_observer(&counters_);
+  figures_ = std::make_unique<FiguresObserver>(*suite_, *world_);
+  cluster_->add_observer(figures_.get());
   return true;
 }
 
@@ -437,6 +442,7 @@ void Runner::run_step(const scenarios::Step& step) {
         } else if constexpr (std::is_same_v<T, scenarios::CrashStep>) {
           if (auto node = resolve(step, action.target, Need::Up)) {
             event("crash", *node);
+            figures_->fault(now, "crash " + *node);
             cluster_->crash(*node);
           }
         } else if constexpr (std::is_same_v<T, scenarios::RestartStep>) {
@@ -447,6 +453,7 @@ void Runner::run_step(const scenarios::Step& step) {
         } else if constexpr (std::is_same_v<T, scenarios::PauseStep>) {
           if (auto node = resolve(step, action.target, Need::UpUnpaused)) {
             event("pause", *node);
+            figures_->fault(now, "pause " + *node);
             cluster_->pause(*node);
           }
         } else if constexpr (std::is_same_v<T, scenarios::ResumeStep>) {
@@ -464,6 +471,7 @@ void Runner::run_step(const scenarios::Step& step) {
         } else if constexpr (std::is_same_v<T, scenarios::RemoveNodeStep>) {
           if (auto node = resolve(step, action.target, Need::Configured)) {
             event("remove_node", *node);
+            figures_->fault(now, "remove_node " + *node);
             cluster_->remove_node(*node);
           }
         } else if constexpr (std::is_same_v<T, scenarios::PartitionStep>) {
@@ -478,6 +486,7 @@ void Runner::run_step(const scenarios::Step& step) {
             groups.push_back(std::move(members));
           }
           event("partition");
+          figures_->fault(now, "partition");
           faults_.partitioned = true;
           faults_.healed_into_all.clear();
           faults_.groups.clear();
@@ -486,6 +495,7 @@ void Runner::run_step(const scenarios::Step& step) {
         } else if constexpr (std::is_same_v<T, scenarios::IsolateStep>) {
           if (auto node = resolve(step, action.target, Need::UpUnpaused)) {
             event("isolate", *node);
+            figures_->fault(now, "isolate " + *node);
             faults_.isolated.insert(*node);
             cluster_->isolate(*node);
           }
@@ -584,6 +594,10 @@ RunResult Runner::run() {
     if (loop.next_time() != loop.now()) {
       suite_->settle(loop.now());
       monitor_->settle(loop.now());
+      figures_->settle(loop.now());
+    }
+    if (options_.progress && loop.events_processed() % options_.progress_every == 0) {
+      options_.progress(loop.now(), loop.events_processed(), end);
     }
   }
   if (!result_.input_error.empty()) {
@@ -607,6 +621,19 @@ RunResult Runner::run() {
   result_.counters = counters_.counters;
   result_.pinned = monitor_->pinned_invariants();
   result_.simulated_end = loop.now();
+  {
+    const auto& c = result_.convergence;
+    std::string note;
+    if (!c.checked) {
+      note = "not checked";
+    } else if (!c.owed) {
+      note = "not owed: " + c.not_owed_reason;
+    } else if (!c.held) {
+      note = "not converged: " + (c.blocker.empty() ? std::string("?") : c.blocker);
+    }
+    figures_->finish(loop.now(), c.held ? c.converged_at : std::nullopt, std::move(note));
+    result_.figures = figures_->figures();
+  }
 
   bool failed = false;
   for (const auto& v : result_.violations) {
@@ -618,10 +645,10 @@ RunResult Runner::run() {
   result_.verdict = failed ? Verdict::Fail : Verdict::Pass;
 
   for (const auto& e : result_.expectations) {
-    trace_.event(loop.now(), "check.expectation")
-        .str("path", e.path)
-        .flag("held", e.held)
-        .str("detail", e.detail);
+    auto event = trace_.event(loop.now(), "check.expectation");
+    event.str("path", e.path).flag("held", e.held);
+    if (e.met_at) event.i64("met_ns", *e.met_at);  // the instant it was met (docs/trace-format.md)
+    event.str("detail", e.detail);
   }
   trace_.event(loop.now(), "check.convergence")
       .flag("owed", result_.convergence.owed)

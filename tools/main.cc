@@ -1,6 +1,8 @@
 // aethersim: the command line of aether-sim (docs/cli.md). Commands: run,
 // validate, list, plus --version and --help. Exit codes: 0 all checks held,
 // 1 a check failed, 2 bad input or usage, 3 a fault of the framework itself.
+#include <unistd.h>
+
 #include <iostream>
 #include <sstream>
 #include <string>
@@ -51,7 +53,10 @@ po::options_description run_options_description() {
       "seeds", po::value<std::string>(), "A..B: run every file once per seed from A to B inclusive")(
       "trace", po::value<std::string>(), "FILE: write the trace as JSON Lines (needs a single run)")(
       "stats", "add events per wall second and simulated seconds per wall second")(
-      "quiet", "print only runs that did not pass, and the summary; no progress on stderr")(
+      "quiet",
+      "print only single runs that did not pass, sweep tables and the summary; progress only on a terminal")(
+      "jobs,j", po::value<unsigned>(), "J: run seeds in J worker processes (output identical to --jobs 1)")(
+      "fail-fast", "stop after the first run (in run order) that did not pass")(
       "check-determinism",
       "run each scenario twice and compare traces event by event (a divergence exits 3)")("help,h",
                                                                                           "this text");
@@ -109,6 +114,9 @@ int command_run(const std::string& program, const std::vector<std::string>& args
   options.stats = vm.count("stats") > 0;
   options.quiet = vm.count("quiet") > 0;
   options.check_determinism = vm.count("check-determinism") > 0;
+  if (vm.count("jobs")) options.jobs = vm["jobs"].as<unsigned>();
+  options.fail_fast = vm.count("fail-fast") > 0;
+  options.progress_on_terminal = ::isatty(2) != 0;
   return tools::run_command(options, std::cout, std::cerr);
 }
 
