@@ -7,6 +7,7 @@
 #include <set>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "properties/human_time.h"
 
@@ -113,6 +114,7 @@ class Runner {
   enum class Need : std::uint8_t { Up, UpUnpaused, Crashed, Paused, Configured };
   bool valid_for(const NodeId& node, Need need) const;
   std::optional<NodeId> leader_target() const;
+  std::string valid_targets_now(Need need) const;
   std::optional<NodeId> resolve(const scenarios::Step& step, const scenarios::Target& target, Need need);
 
   void client_write(const scenarios::Step& step, const std::string& client, engine::KvBatch batch);
@@ -354,13 +356,39 @@ const char* need_text(int need) {
   return kText[need];
 }
 
+// Which nodes a target of `need` may name now, and the state of every
+// configured node: "valid now: node-2, node-3; up: node-2, node-3; paused:
+// node-4; crashed: node-1".
+std::string Runner::valid_targets_now(Need need) const {
+  std::vector<std::string> valid;
+  std::vector<std::string> up;
+  std::vector<std::string> paused;
+  std::vector<std::string> crashed;
+  for (const auto& node : world_->configured_nodes()) {
+    if (valid_for(node, need)) valid.push_back(node);
+    if (!world_->is_up(node)) {
+      crashed.push_back(node);
+    } else if (world_->is_paused(node)) {
+      paused.push_back(node);
+    } else {
+      up.push_back(node);
+    }
+  }
+  auto list = [](const std::vector<std::string>& nodes) {
+    return nodes.empty() ? std::string("none") : fmt::format("{}", fmt::join(nodes, ", "));
+  };
+  return fmt::format("valid now: {}; up: {}; paused: {}; crashed: {}", list(valid), list(up), list(paused),
+                     list(crashed));
+}
+
 std::optional<NodeId> Runner::resolve(const scenarios::Step& step, const scenarios::Target& target,
                                       Need need) {
   const char* want = need_text(static_cast<int>(need));
   switch (target.kind) {
     case scenarios::Target::Kind::Node:
       if (!valid_for(target.node, need)) {
-        input_error(step, fmt::format("target {} is not {} at this instant", target.node, want));
+        input_error(step, fmt::format("target {} is not {} at this instant ({})", target.node, want,
+                                      valid_targets_now(need)));
         return std::nullopt;
       }
       return target.node;
@@ -371,7 +399,8 @@ std::optional<NodeId> Runner::resolve(const scenarios::Step& step, const scenari
         return std::nullopt;
       }
       if (!valid_for(*leader, need)) {
-        input_error(step, fmt::format("target \"leader\" ({}) is not {} at this instant", *leader, want));
+        input_error(step, fmt::format("target \"leader\" ({}) is not {} at this instant ({})", *leader, want,
+                                      valid_targets_now(need)));
         return std::nullopt;
       }
       return leader;
@@ -382,7 +411,8 @@ std::optional<NodeId> Runner::resolve(const scenarios::Step& step, const scenari
         if (valid_for(node, need)) candidates.push_back(node);
       }
       if (candidates.empty()) {
-        input_error(step, fmt::format("target \"random\": no node is {} at this instant", want));
+        input_error(step, fmt::format("target \"random\": no node is {} at this instant ({})", want,
+                                      valid_targets_now(need)));
         return std::nullopt;
       }
       return candidates[static_cast<std::size_t>(scenario_prng_.below(candidates.size()))];
@@ -406,22 +436,30 @@ void Runner::client_write(const scenarios::Step& step, const std::string& client
 void Runner::run_step(const scenarios::Step& step) {
   if (stopped_) return;
   const Nanos now = cluster_->loop().now();
-  auto event = [&](const char* kind, const std::string& node = "") {
-    trace_.event(now, "step").str("path", step.path).str("step", kind).str("node", node);
+  // A `step` event: path, step kind, then the fields of that kind
+  // (docs/trace-format.md): `node` only for node targets.
+  auto event = [&](const char* kind, std::initializer_list<std::pair<const char*, std::string>> fields = {}) {
+    auto e = trace_.event(now, "step");
+    e.str("path", step.path).str("step", kind);
+    for (const auto& [key, value] : fields) e.str(key, value);
   };
   std::visit(
       [&](const auto& action) {
         using T = std::decay_t<decltype(action)>;
         if constexpr (std::is_same_v<T, scenarios::BlueprintStep>) {
           const std::string id = action.blueprint.value("id", std::string());
-          event("blueprint", id);
+          event("blueprint", {{"id", id}});
           client_write(step, action.client,
                        {engine::KvCommand::put(engine::blueprint_key(id), action.blueprint.dump())});
         } else if constexpr (std::is_same_v<T, scenarios::RemoveBlueprintStep>) {
-          event("remove_blueprint", action.id);
+          event("remove_blueprint", {{"id", action.id}});
           client_write(step, action.client, {engine::KvCommand::remove(engine::blueprint_key(action.id))});
         } else if constexpr (std::is_same_v<T, scenarios::ScaleStep>) {
-          event("scale", action.base);
+          trace_.event(now, "step")
+              .str("path", step.path)
+              .str("step", "scale")
+              .str("artifact", action.base)
+              .u64("instances", static_cast<std::uint64_t>(action.instances));
           const auto key = engine::slice_target_key(action.base);
           auto value = suite_->canonical().get(key);
           auto target = value ? engine::parse_slice_target(*value) : std::nullopt;
@@ -434,31 +472,31 @@ void Runner::run_step(const scenarios::Step& step) {
           client_write(step, action.client,
                        {engine::KvCommand::put(key, engine::encode_slice_target(*target))});
         } else if constexpr (std::is_same_v<T, scenarios::KvPutStep>) {
-          event("kv_put", action.key);
+          event("kv_put", {{"key", action.key}});
           client_write(step, action.client, {engine::KvCommand::put(action.key, action.value)});
         } else if constexpr (std::is_same_v<T, scenarios::KvRemoveStep>) {
-          event("kv_remove", action.key);
+          event("kv_remove", {{"key", action.key}});
           client_write(step, action.client, {engine::KvCommand::remove(action.key)});
         } else if constexpr (std::is_same_v<T, scenarios::CrashStep>) {
           if (auto node = resolve(step, action.target, Need::Up)) {
-            event("crash", *node);
+            event("crash", {{"node", *node}});
             figures_->fault(now, "crash " + *node);
             cluster_->crash(*node);
           }
         } else if constexpr (std::is_same_v<T, scenarios::RestartStep>) {
           if (auto node = resolve(step, action.target, Need::Crashed)) {
-            event("restart", *node);
+            event("restart", {{"node", *node}});
             cluster_->restart(*node);
           }
         } else if constexpr (std::is_same_v<T, scenarios::PauseStep>) {
           if (auto node = resolve(step, action.target, Need::UpUnpaused)) {
-            event("pause", *node);
+            event("pause", {{"node", *node}});
             figures_->fault(now, "pause " + *node);
             cluster_->pause(*node);
           }
         } else if constexpr (std::is_same_v<T, scenarios::ResumeStep>) {
           if (auto node = resolve(step, action.target, Need::Paused)) {
-            event("resume", *node);
+            event("resume", {{"node", *node}});
             cluster_->resume(*node);
           }
         } else if constexpr (std::is_same_v<T, scenarios::AddNodeStep>) {
@@ -467,10 +505,10 @@ void Runner::run_step(const scenarios::Step& step) {
             input_error(step, fmt::format("add_node: the id {} was already used", action.id.value_or("")));
             return;
           }
-          event("add_node", *node);
+          event("add_node", {{"node", *node}});
         } else if constexpr (std::is_same_v<T, scenarios::RemoveNodeStep>) {
           if (auto node = resolve(step, action.target, Need::Configured)) {
-            event("remove_node", *node);
+            event("remove_node", {{"node", *node}});
             figures_->fault(now, "remove_node " + *node);
             cluster_->remove_node(*node);
           }
@@ -494,7 +532,7 @@ void Runner::run_step(const scenarios::Step& step) {
           cluster_->partition(groups);
         } else if constexpr (std::is_same_v<T, scenarios::IsolateStep>) {
           if (auto node = resolve(step, action.target, Need::UpUnpaused)) {
-            event("isolate", *node);
+            event("isolate", {{"node", *node}});
             figures_->fault(now, "isolate " + *node);
             faults_.isolated.insert(*node);
             cluster_->isolate(*node);
@@ -504,7 +542,7 @@ void Runner::run_step(const scenarios::Step& step) {
           if (!from) return;
           auto to = resolve(step, action.to, Need::Configured);
           if (!to) return;
-          event("link", *from + "->" + *to);
+          event("link", {{"from", *from}, {"to", *to}});
           faults_.links.emplace_back(*from, *to);
           cluster_->link(*from, *to, sim::LinkRule{action.loss_ppm, action.delay});
         } else if constexpr (std::is_same_v<T, scenarios::HealStep>) {
@@ -515,7 +553,7 @@ void Runner::run_step(const scenarios::Step& step) {
             return;
           }
           if (auto node = resolve(step, *action.node, Need::Configured)) {
-            event("heal", *node);
+            event("heal", {{"node", *node}});
             if (faults_.partitioned) faults_.healed_into_all.insert(*node);
             faults_.isolated.erase(*node);
             std::erase_if(faults_.links,
@@ -533,7 +571,7 @@ void Runner::run_step(const scenarios::Step& step) {
           if (action.duplicate_ppm) settings.duplicate_ppm = *action.duplicate_ppm;
           cluster_->set_network(settings);
         } else if constexpr (std::is_same_v<T, scenarios::SliceFailuresStep>) {
-          event("slice_failures", action.artifact);
+          event("slice_failures", {{"artifact", action.artifact}});
           faults_.failure_rules[action.artifact] = {action.transient_ppm, action.fatal_ppm};
           sim::SliceFailureRule rule;
           rule.artifact = action.artifact;
@@ -650,10 +688,14 @@ RunResult Runner::run() {
     if (e.met_at) event.i64("met_ns", *e.met_at);  // the instant it was met (docs/trace-format.md)
     event.str("detail", e.detail);
   }
-  trace_.event(loop.now(), "check.convergence")
-      .flag("owed", result_.convergence.owed)
-      .flag("held", result_.convergence.held)
-      .str("blocker", result_.convergence.blocker);
+  {
+    auto event = trace_.event(loop.now(), "check.convergence");
+    event.flag("owed", result_.convergence.owed).flag("held", result_.convergence.held);
+    if (result_.convergence.held && result_.convergence.converged_at) {
+      event.i64("converged_ns", *result_.convergence.converged_at);
+    }
+    event.str("blocker", result_.convergence.blocker);
+  }
   trace_.event(loop.now(), "run.end").str("verdict", verdict_name(result_.verdict));
   result_.events = loop.events_processed();
   result_.trace_hash = trace_.hash();
