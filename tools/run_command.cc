@@ -181,13 +181,17 @@ class Executor {
     const auto start = WallClock::now();
     bool progress_shown = false;
     if (single_run && (!options_.quiet || options_.progress_on_terminal)) {
-      run_options.progress = [this, start, last = start, &progress_shown](
+      run_options.progress = [this, start, last = start, last_sim = engine::Nanos{0}, &progress_shown](
                                  engine::Nanos now, std::uint64_t events, engine::Nanos end) mutable {
         const auto wall_now = WallClock::now();
         if (wall_now - last < options_.run_progress_interval) return;
+        const double interval_s = std::chrono::duration<double>(wall_now - last).count();
+        const double recent = interval_s > 0 ? static_cast<double>(now - last_sim) / interval_s : 0;
         last = wall_now;
+        last_sim = now;
         progress_shown = true;
-        err_ << run_progress_line(now, events, end, std::chrono::duration<double>(wall_now - start).count())
+        err_ << run_progress_line(now, events, end, std::chrono::duration<double>(wall_now - start).count(),
+                                  recent)
              << (options_.progress_on_terminal ? "\r" : "\n") << std::flush;
       };
     }

@@ -37,8 +37,11 @@ std::string sweep_table(const std::vector<SweepFigures>& runs);
 // Nearest-rank percentile (p in 1..100) of a non-empty list.
 std::int64_t percentile(std::vector<std::int64_t> values, int p);
 
-// "progress: simulated 1m02s of 5m, 1234567 events, 350000 events/s, ETA 40s".
-std::string run_progress_line(engine::Nanos now, std::uint64_t events, engine::Nanos end, double wall_s);
+// "progress: simulated 1m02s of 5m, 1234567 events, 350000 events/s, ETA 40s
+// at the recent rate"; `recent_sim_per_wall`: simulated ns per wall second
+// since the previous line (0: unknown).
+std::string run_progress_line(engine::Nanos now, std::uint64_t events, engine::Nanos end, double wall_s,
+                              double recent_sim_per_wall);
 // The one line printed before running a cluster of kLargeClusterNodes+ nodes.
 std::string large_cluster_note(const scenarios::Scenario& scenario);
 
