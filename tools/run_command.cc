@@ -180,6 +180,7 @@ class Executor {
     }
     const auto start = WallClock::now();
     bool progress_shown = false;
+    run_options.progress_every = std::max<std::uint64_t>(1, options_.run_progress_every_events);
     if (single_run && (!options_.quiet || options_.progress_on_terminal)) {
       run_options.progress = [this, start, last = start, last_sim = engine::Nanos{0}, &progress_shown](
                                  engine::Nanos now, std::uint64_t events, engine::Nanos end) mutable {
@@ -427,7 +428,8 @@ class Runner {
     if (job.sweep) {
       auto& sweep = sweeps_[job.scenario];
       ++sweep.runs;
-      sweep.figures.push_back(r.figures);
+      // Runs that did not finish (input or framework error) have no figures.
+      if (verdict == Verdict::Pass || verdict == Verdict::Fail) sweep.figures.push_back(r.figures);
       if (verdict == Verdict::Pass) {
         ++sweep.passed;
       } else {
@@ -452,7 +454,7 @@ class Runner {
     std::string text = fmt::format("sweep {} seeds {}..{}: {} run{}, {} passed, {} did not\n",
                                    scenarios_[s].name, range.first, range.first + sweep.runs - 1, sweep.runs,
                                    sweep.runs == 1 ? "" : "s", sweep.passed, sweep.runs - sweep.passed);
-    text += sweep_table(sweep.figures);
+    if (!sweep.figures.empty()) text += sweep_table(sweep.figures);
     for (const auto& [cause, group] : sweep.groups) {
       text += fmt::format("  {} seed{}: {}\n", group.count, group.count == 1 ? "" : "s", cause);
       text += fmt::format("    first seed {}; replay: {}\n", group.first_seed,

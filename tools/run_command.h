@@ -39,6 +39,8 @@ struct RunCommandOptions {
   // A single run that takes longer than this prints its own progress line
   // (simulated time reached, events/s, ETA) at most this often.
   std::chrono::milliseconds run_progress_interval{2000};
+  // The runner offers a progress point every this many events.
+  std::uint64_t run_progress_every_events = 1u << 16;
 };
 
 // Returns the process exit code (0 pass, 1 a check failed, 2 bad input or

@@ -139,7 +139,8 @@ std::string run_progress_line(engine::Nanos now, std::uint64_t events, engine::N
   if (end_known) line += " of " + human_duration(end);
   line += fmt::format(", {} events, {:.0f} events/s", events, static_cast<double>(events) / wall);
   if (end_known && recent_sim_per_wall > 0) {
-    const auto eta = static_cast<engine::Nanos>(static_cast<double>(end - now) / recent_sim_per_wall);
+    // simulated ns left / simulated ns per wall second = wall seconds left.
+    const auto eta = static_cast<engine::Nanos>(static_cast<double>(end - now) / recent_sim_per_wall * 1e9);
     line += ", ETA " + human_duration(eta / 1'000'000'000 * 1'000'000'000) + " at the recent rate";
   } else {
     line += ", ETA unknown (the run's end is fixed when the steps are done)";
