@@ -34,6 +34,23 @@ void FiguresObserver::fault(Nanos now, std::string label) {
 
 void FiguresObserver::on_decide(Nanos, std::uint64_t, const sim::BatchRecord& batch) {
   touch();
+  for (const auto& command : batch.commands) {
+    const std::string_view key = command.key;
+    if (key.rfind(engine::kBlueprintPrefix, 0) == 0 || key.rfind(engine::kSliceTargetPrefix, 0) == 0) {
+      desired_dirty_ = true;
+    } else if (key.rfind(engine::kSlicePrefix, 0) == 0) {
+      // The canonical store replayed: an ACTIVE put adds the instance, any
+      // other put or a remove takes it away.
+      std::optional<engine::SliceValue> value;
+      if (command.op == engine::KvOp::Put) value = engine::parse_slice_value(command.value);
+      auto parsed = engine::parse_slice_key(command.key);
+      if (value && parsed && value->state == engine::SliceState::Active) {
+        active_keys_[command.key] = {parsed->node, parsed->artifact, engine::base_of(parsed->artifact)};
+      } else {
+        active_keys_.erase(command.key);
+      }
+    }
+  }
   const bool engine_write =
       std::any_of(batch.submitters.begin(), batch.submitters.end(),
                   [](const sim::Submitter& s) { return s.writer.rfind("client:", 0) != 0; });
@@ -47,32 +64,35 @@ void FiguresObserver::on_slice_op_done(Nanos, const NodeId&, const std::string&,
 }
 
 void FiguresObserver::settle(Nanos now) {
+  if (live_dirty_) touch();
   if (settled_generation_ == generation_) return;
   settled_generation_ = generation_;
   const auto& store = suite_.canonical().entries();
 
-  std::map<std::string, std::int64_t> desired;
-  const DesiredState state = desired_state(store);
-  for (const auto& [base, d] : state.owned) {
-    if (!d.excluded && d.target && d.target->instances > 0) desired[base] = d.target->instances;
+  if (desired_dirty_) {
+    desired_dirty_ = false;
+    desired_now_.clear();
+    const DesiredState state = desired_state(store);
+    for (const auto& [base, d] : state.owned) {
+      if (!d.excluded && d.target && d.target->instances > 0) desired_now_[base] = d.target->instances;
+    }
   }
+  if (live_dirty_) {
+    live_dirty_ = false;
+    live_ = liveness(world_).live;
+  }
+  const auto& desired = desired_now_;
   // Counted instances: ACTIVE key on a live node whose slice store holds the
   // artifact active (the definition of simulation.md §5), per base.
-  const Liveness live = liveness(world_);
   std::map<std::string, std::int64_t> counted;
   std::map<NodeId, std::vector<std::pair<std::string, engine::SliceHolding>>> holdings;
-  const std::string prefix(engine::kSlicePrefix);
-  for (auto it = store.lower_bound(prefix);
-       it != store.end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it) {
-    auto key = engine::parse_slice_key(it->first);
-    if (!key || live.live.count(key->node) == 0) continue;
-    auto value = engine::parse_slice_value(it->second);
-    if (!value || value->state != engine::SliceState::Active) continue;
-    auto held = holdings.find(key->node);
-    if (held == holdings.end()) held = holdings.emplace(key->node, world_.slice_holdings(key->node)).first;
+  for (const auto& [name, key] : active_keys_) {
+    if (live_.count(key.node) == 0 || desired.count(key.base) == 0) continue;
+    auto held = holdings.find(key.node);
+    if (held == holdings.end()) held = holdings.emplace(key.node, world_.slice_holdings(key.node)).first;
     for (const auto& [artifact, holding] : held->second) {
-      if (artifact == key->artifact && holding == engine::SliceHolding::Active) {
-        ++counted[engine::base_of(key->artifact)];
+      if (artifact == key.artifact && holding == engine::SliceHolding::Active) {
+        ++counted[key.base];
         break;
       }
     }

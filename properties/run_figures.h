@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -73,10 +74,8 @@ class FiguresObserver : public sim::WorldObserver {
   const RunFigures& figures() const { return figures_; }
 
   void on_decide(Nanos, std::uint64_t, const sim::BatchRecord& batch) override;
-  void on_restore(Nanos, const NodeId&, std::uint64_t, std::uint64_t) override { touch(); }
-  void on_reset(Nanos, const NodeId&) override { touch(); }
-  void on_view(Nanos, const NodeId&, const engine::TopologyEvent&) override { touch(); }
-  void on_node_fault(Nanos, const NodeId&, sim::NodeFault) override { touch(); }
+  void on_view(Nanos, const NodeId&, const engine::TopologyEvent&) override { live_dirty_ = true; }
+  void on_node_fault(Nanos, const NodeId&, sim::NodeFault) override { live_dirty_ = true; }
   void on_slice_op_done(Nanos, const NodeId&, const std::string&, sim::SliceOp op,
                         const engine::SliceResult& result) override;
 
@@ -88,6 +87,19 @@ class FiguresObserver : public sim::WorldObserver {
   RunFigures figures_;
   std::uint64_t generation_ = 0;
   std::uint64_t settled_generation_ = ~std::uint64_t{0};
+  // What settle() recomputes only when it may have changed: the desired
+  // counts (a decided write to blueprints/ or slice-target/) and liveness (a
+  // view or node fault). The ACTIVE slice keys follow each decided command.
+  bool desired_dirty_ = true;
+  bool live_dirty_ = true;
+  std::map<std::string, std::int64_t> desired_now_;  // base -> desired instances
+  struct ActiveKey {
+    NodeId node;
+    std::string artifact;
+    std::string base;
+  };
+  std::map<std::string, ActiveKey> active_keys_;  // slices/ key -> its instance, ACTIVE keys only
+  std::set<NodeId> live_;
   std::int64_t pending_activations_ = 0;         // activations seen since the last settle
   std::map<std::string, std::int64_t> desired_;  // base -> desired instances at the last settle
 };

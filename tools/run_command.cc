@@ -529,7 +529,12 @@ class Runner {
         ::close(fds[0]);
         for (std::size_t other = 0; other < w; ++other) ::close(pool[other].fd);
         for (std::size_t i = w; i < jobs_.size(); i += workers) {
-          const std::string line = encode(executor_.execute(jobs_[i], i, false)) + "\n";
+          std::string line;
+          try {
+            line = encode(executor_.execute(jobs_[i], i, false)) + "\n";
+          } catch (...) {
+            ::_exit(5);  // the parent reports this worker's runs as framework errors
+          }
           std::size_t done = 0;
           while (done < line.size()) {
             const ssize_t n = ::write(fds[1], line.data() + done, line.size() - done);
