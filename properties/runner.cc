@@ -464,7 +464,9 @@ void Runner::run_step(const scenarios::Step& step) {
           auto value = suite_->canonical().get(key);
           auto target = value ? engine::parse_slice_target(*value) : std::nullopt;
           if (!target) {
-            input_error(step, fmt::format("scale: {} has no slice-target", action.base));
+            input_error(step, fmt::format("scale: {} has no slice-target at this instant (no blueprint that "
+                                          "declares it has committed yet)",
+                                          action.base));
             return;
           }
           target->instances = action.instances;

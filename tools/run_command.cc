@@ -336,6 +336,12 @@ class Executor {
     // and the failures grouped by cause; a single run shows them here.
     if (!job.sweep) {
       text += failover_lines(r.figures);
+      for (const auto& e : r.expectations) {
+        if (e.held && e.met_at) {
+          text += fmt::format("  expectation {} met at {} ({})\n", e.path, human_duration(*e.met_at),
+                              e.description);
+        }
+      }
       if (c.checked && !c.owed && !c.not_owed_reason.empty()) {
         // A pass that judged safety only says so: convergence was not owed.
         text += fmt::format("  convergence not owed: {}\n", c.not_owed_reason);

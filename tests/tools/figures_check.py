@@ -11,7 +11,8 @@ For each scenario: runs it with --trace, then checks
               each failover line names that instant, and fault + recovery = the recovery instant
   worst=A/B@T A <= B and T is an instant of the trace
   writes=     decided batches with a submitter that is not a client
-  met_ns      every held check.expectation carries the instant it was met, not after the run's end
+  met_ns      every held check.expectation carries the instant it was met, not after the run's end,
+              and the run's "expectation ... met at T" line says the same instant
 and that every time on the line is in the one human format.
 """
 import json
@@ -115,11 +116,15 @@ def check(aethersim, outdir, scenario):
     if fields.get("writes") != str(engine_writes):
         bad(f"writes={fields.get('writes')} but the trace has {engine_writes} decided engine batches")
 
+    met_lines = dict(re.findall(rf"^  expectation (steps\[[0-9]+\]) met at ({HUMAN}) ", run.stdout, re.M))
     for e in events:
         if e["kind"] != "check.expectation" or not e["held"]:
             continue
         if "met_ns" not in e or e["met_ns"] > end:
             bad(f"held expectation {e['path']} has no met_ns at or before the run's end: {e}")
+        elif met_lines.get(e["path"]) != human(e["met_ns"]):
+            bad(f"expectation {e['path']}: the line says met at {met_lines.get(e['path'])}, "
+                f"the trace {human(e['met_ns'])}")
     return problems
 
 
