@@ -97,16 +97,27 @@ void FiguresObserver::settle(Nanos now) {
       }
     }
   }
+  // want/have: desired and counted instances (counted capped per base at
+  // its desired count); placeable/placed: the same with each base's desired
+  // count capped at the live nodes (at most one instance per node), what the
+  // cluster can run now.
   std::int64_t want = 0;
   std::int64_t have = 0;
+  std::int64_t placeable = 0;
+  std::int64_t placed = 0;
+  const auto live_nodes = static_cast<std::int64_t>(live_.size());
   for (const auto& [base, n] : desired) {
-    want += n;
     auto c = counted.find(base);
-    have += c == counted.end() ? 0 : std::min(c->second, n);
+    const std::int64_t count = c == counted.end() ? 0 : c->second;
+    want += n;
+    have += std::min(count, n);
+    const std::int64_t can = std::min(n, live_nodes);
+    placeable += can;
+    placed += std::min(count, can);
   }
-  const bool full = have == want;
+  const bool full = placed == placeable;
 
-  if (!figures_.full_at && full && want > 0) {
+  if (!figures_.full_at && full && placeable > 0) {
     figures_.full_at = now;
     figures_.worst_active = have;
     figures_.worst_desired = want;

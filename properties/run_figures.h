@@ -21,10 +21,11 @@ namespace aether::properties {
 struct FailoverFigure {
   Nanos fault_at = 0;
   std::string fault;  // "crash node-2", "partition", ...
-  // The counted ACTIVE fraction went below 100% at or after the fault.
+  // Fewer instances were counted ACTIVE than could be placed (each base's
+  // desired count capped at the live nodes) at or after the fault.
   bool lost = false;
-  // The first instant after that dip at which every desired instance was
-  // counted ACTIVE again; nullopt: lost and not recovered by the run's end.
+  // The first instant after that dip at which every instance that could be
+  // placed was counted ACTIVE again; nullopt: not by the run's end.
   std::optional<Nanos> recovered_at;
   std::optional<Nanos> recovery() const {
     if (!lost) return Nanos{0};
@@ -40,8 +41,9 @@ struct RunFigures {
   // not converged: blocker).
   std::optional<Nanos> converged_at;
   std::string convergence_note;
-  // First instant at which every desired instance was counted ACTIVE (and at
-  // least one was desired); the worst moment is measured from then on.
+  // First instant at which every instance that could be placed (desired
+  // counts capped at the live nodes) was counted ACTIVE, at least one; the
+  // worst moment is measured from then on, against the uncapped counts.
   std::optional<Nanos> full_at;
   std::int64_t worst_active = 0;   // counted ACTIVE (capped per base at its desired count)
   std::int64_t worst_desired = 0;  // desired instances at that instant

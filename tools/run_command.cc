@@ -304,7 +304,7 @@ class Executor {
       const std::size_t tail = std::min<std::size_t>(v.events.size(), 5);
       for (std::size_t i = v.events.size() - tail; i < v.events.size(); ++i)
         d += "    | " + v.events[i] + "\n";
-      cause("violation " + v.invariant, d);
+      cause("violation " + v.invariant + last_step_before(scenario, v.time), d);
     }
     for (const auto& e : r.expectations) {
       if (e.held) continue;
@@ -349,6 +349,18 @@ class Executor {
       if (verdict != Verdict::Pass) text += details;
     }
     record.text = std::move(text);
+  }
+
+  // " after steps[3] at 20s": the last step (not `expect`) at or before
+  // `time`, so that a sweep groups violations by invariant and step.
+  static std::string last_step_before(const scenarios::Scenario& scenario, engine::Nanos time) {
+    const scenarios::Step* last = nullptr;
+    for (const auto& step : scenario.steps) {
+      if (step.at > time) break;
+      if (!std::holds_alternative<scenarios::ExpectStep>(step.action)) last = &step;
+    }
+    if (last == nullptr) return " before the first step";
+    return fmt::format(" after {} at {}", last->path, human_duration(last->at));
   }
 
   std::string replay_command(const scenarios::Scenario& scenario, std::uint64_t seed) const {
