@@ -63,7 +63,7 @@ std::string failover_lines(const properties::RunFigures& f) {
   for (const auto& fo : f.failovers) {
     out += fmt::format("  failover {} at {}: ", fo.fault, human_duration(fo.fault_at));
     if (!fo.lost) {
-      out += "no counted instance lost (recovery 0s)\n";
+      out += "no placeable instance lost (recovery 0s)\n";
     } else if (fo.recovered_at) {
       out += fmt::format("all instances ACTIVE again at {} (recovery {})\n", human_duration(*fo.recovered_at),
                          human_duration(*fo.recovery()));
