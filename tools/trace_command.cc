@@ -235,7 +235,20 @@ std::string event_text(const Event& e, const Model& model) {
   return out;
 }
 
-void print_timeline(const TraceCommandOptions& options, const Model& model, std::ostream& out) {
+void print_timeline(const TraceCommandOptions& options, const Model& model, std::ostream& out,
+                    std::ostream& err) {
+  // A --kinds entry that matches nothing is probably a typo: say which kinds
+  // the trace has.
+  std::set<std::string> present;
+  for (const auto& e : model.events) present.insert(e.kind);
+  for (const auto& k : options.kinds) {
+    const bool any = std::any_of(present.begin(), present.end(),
+                                 [&](const std::string& kind) { return kind_selected(kind, {k}); });
+    if (!any) {
+      err << fmt::format("aethersim trace: no event of kind \"{}\" in {} (kinds present: {})\n", k,
+                         options.file, fmt::join(present, ", "));
+    }
+  }
   std::size_t shown = 0;
   for (const auto& e : model.events) {
     if (options.from && e.t < *options.from) continue;
@@ -398,7 +411,7 @@ int trace_command(const TraceCommandOptions& options, std::ostream& out, std::os
   if (options.summary) {
     print_summary(model, out);
   } else {
-    print_timeline(options, model, out);
+    print_timeline(options, model, out, err);
   }
   return 0;
 }
