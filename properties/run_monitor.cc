@@ -335,23 +335,18 @@ std::vector<ExpectationResult> RunMonitor::results() const {
 }
 
 std::optional<Nanos> RunMonitor::met_at(const Window& w) const {
-  switch (w.kind) {
-    case Kind::Converged:
-      return w.candidate;
-    case Kind::Leader:
-    case Kind::Instances:
-      return w.met_at;
-    case Kind::Available:
-      return w.end;
-    case Kind::NoViolations:
-      return w.start;
-    case Kind::Violates:
-      for (const auto& v : recorder_.violations()) {
-        if (v.invariant == w.invariant) return v.time;
-      }
-      return std::nullopt;
+  // Not a switch: a kind added later falls back to the instant its window
+  // recorded in `met_at` (set where it is decided held).
+  if (w.kind == Kind::Converged) return w.candidate;
+  if (w.kind == Kind::Available) return w.end;
+  if (w.kind == Kind::NoViolations) return w.start;
+  if (w.kind == Kind::Violates) {
+    for (const auto& v : recorder_.violations()) {
+      if (v.invariant == w.invariant) return v.time;
+    }
+    return std::nullopt;
   }
-  return std::nullopt;
+  return w.met_at;  // Leader, Instances
 }
 
 std::vector<std::string> RunMonitor::pinned_invariants() const {

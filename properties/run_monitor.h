@@ -120,7 +120,8 @@ class RunMonitor : public sim::WorldObserver {
     std::map<std::string, int> min_active;
     // Violates
     std::string invariant;
-    // Leader, Instances: the instant it held.
+    // Leader, Instances (and any kind without its own rule in met_at()):
+    // the instant it was decided held.
     std::optional<Nanos> met_at;
   };
   std::optional<Nanos> met_at(const Window& w) const;
