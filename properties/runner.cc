@@ -438,11 +438,20 @@ void Runner::run_step(const scenarios::Step& step) {
   const Nanos now = cluster_->loop().now();
   // A `step` event: path, step kind, then the fields of that kind
   // (docs/trace-format.md): `node` only for node targets.
-  auto event = [&](const char* kind, std::initializer_list<std::pair<const char*, std::string>> fields = {}) {
-    auto e = trace_.event(now, "step");
-    e.str("path", step.path).str("step", kind);
-    for (const auto& [key, value] : fields) e.str(key, value);
+  // event(kind), event(kind, node) or event(kind, {{"field", value}, ...}).
+  struct StepEvent {
+    sim::Trace& trace;
+    Nanos now;
+    const scenarios::Step& step;
+    void operator()(const char* kind,
+                    std::initializer_list<std::pair<const char*, std::string>> fields = {}) const {
+      auto e = trace.event(now, "step");
+      e.str("path", step.path).str("step", kind);
+      for (const auto& [key, value] : fields) e.str(key, value);
+    }
+    void operator()(const char* kind, const std::string& node) const { (*this)(kind, {{"node", node}}); }
   };
+  const StepEvent event{trace_, now, step};
   std::visit(
       [&](const auto& action) {
         using T = std::decay_t<decltype(action)>;
