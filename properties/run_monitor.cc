@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "properties/human_time.h"
+
 #include "engine/duration.h"
 
 namespace aether::properties {
@@ -12,7 +14,7 @@ namespace aether::properties {
 namespace {
 
 std::string dur(Nanos ns) {
-  return engine::format_duration(ns);
+  return human_duration(ns);
 }
 
 // An instant for people: "26.006s".
@@ -489,9 +491,25 @@ void RunMonitor::finish(Nanos end) {
 std::vector<ExpectationResult> RunMonitor::results() const {
   std::vector<ExpectationResult> out;
   for (const auto& w : windows_) {
-    out.push_back({w.path, w.description, w.held, w.held ? "" : w.detail, w.held ? w.met_at : std::nullopt});
+    out.push_back({w.path, w.description, w.held, w.held ? "" : w.detail, std::nullopt});
+    if (w.held) out.back().met_at = met_at(w);
   }
   return out;
+}
+
+std::optional<Nanos> RunMonitor::met_at(const Window& w) const {
+  // Not a switch: a kind added later falls back to the instant its window
+  // recorded in `met_at` (set where it is decided held).
+  if (w.kind == Kind::Converged) return w.candidate;
+  if (w.kind == Kind::Available) return w.end;
+  if (w.kind == Kind::NoViolations) return w.start;
+  if (w.kind == Kind::Violates) {
+    for (const auto& v : recorder_.violations()) {
+      if (v.invariant == w.invariant) return v.time;
+    }
+    return std::nullopt;
+  }
+  return w.met_at;  // Leader, Instances
 }
 
 std::vector<std::string> RunMonitor::pinned_invariants() const {

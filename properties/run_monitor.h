@@ -23,10 +23,10 @@ struct ExpectationResult {
   std::string description;
   bool held = false;
   std::string detail;
-  // The instant the expectation was met: converged (the candidate t), leader
-  // and instances (the first instant end that satisfied it); nullopt for the
-  // expectations judged over a whole window (available, at_most, writes) or
-  // at one instant (no_violations, violates), and when it did not hold.
+  // The instant the expectation was met (held only): converged: the instant
+  // the converged state began; leader/instances: the first instant it held;
+  // available: its window's end; no_violations: its instant; violates: the
+  // first violation of the invariant.
   std::optional<Nanos> met_at;
 };
 
@@ -130,6 +130,8 @@ class RunMonitor : public sim::WorldObserver {
     bool decided = false;
     std::uint64_t evaluated_generation = ~std::uint64_t{0};
     std::string detail;
+    // Leader, Instances (and any kind without its own rule in met_at()):
+    // the instant it was decided held.
     std::optional<Nanos> met_at;
     // Converged
     std::optional<Nanos> candidate;
@@ -155,6 +157,7 @@ class RunMonitor : public sim::WorldObserver {
     // Violates
     std::string invariant;
   };
+  std::optional<Nanos> met_at(const Window& w) const;
 
   void touch() { ++generation_; }
   const ConvergenceState& convergence_now();

@@ -8,7 +8,10 @@
 #include <set>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
+
+#include "properties/human_time.h"
 
 #include "engine/config.h"
 #include "engine/deployment_runtime.h"
@@ -173,7 +176,7 @@ ConvergenceTiming convergence_timing(const scenarios::Scenario& scenario,
 namespace {
 
 std::string dur(Nanos ns) {
-  return engine::format_duration(ns);
+  return human_duration(ns);
 }
 
 // Engine counters summed over nodes.
@@ -230,6 +233,7 @@ class Runner {
   enum class Need : std::uint8_t { Up, UpUnpaused, Crashed, Paused, Configured };
   bool valid_for(const NodeId& node, Need need) const;
   std::optional<NodeId> leader_target() const;
+  std::string valid_targets_now(Need need) const;
   std::optional<NodeId> resolve(const scenarios::Step& step, const scenarios::Target& target, Need need);
 
   void client_write(const scenarios::Step& step, const std::string& client, engine::KvBatch batch,
@@ -247,6 +251,7 @@ class Runner {
   std::unique_ptr<SimWorldQueries> world_;
   std::unique_ptr<InvariantSuite> suite_;
   std::unique_ptr<RunMonitor> monitor_;
+  std::unique_ptr<FiguresObserver> figures_;
   CounterObserver counters_;
   RunResult result_;
   bool stopped_ = false;
@@ -308,6 +313,8 @@ bool Runner::build() {
   cluster_->add_observer(suite_.get());
   cluster_->add_observer(monitor_.get());
   cluster_->add_observer(&counters_);
+  figures_ = std::make_unique<FiguresObserver>(*suite_, *world_);
+  cluster_->add_observer(figures_.get());
   return true;
 }
 
@@ -510,13 +517,39 @@ const char* need_text(int need) {
   return kText[need];
 }
 
+// Which nodes a target of `need` may name now, and the state of every
+// configured node: "valid now: node-2, node-3; up: node-2, node-3; paused:
+// node-4; crashed: node-1".
+std::string Runner::valid_targets_now(Need need) const {
+  std::vector<std::string> valid;
+  std::vector<std::string> up;
+  std::vector<std::string> paused;
+  std::vector<std::string> crashed;
+  for (const auto& node : world_->configured_nodes()) {
+    if (valid_for(node, need)) valid.push_back(node);
+    if (!world_->is_up(node)) {
+      crashed.push_back(node);
+    } else if (world_->is_paused(node)) {
+      paused.push_back(node);
+    } else {
+      up.push_back(node);
+    }
+  }
+  auto list = [](const std::vector<std::string>& nodes) {
+    return nodes.empty() ? std::string("none") : fmt::format("{}", fmt::join(nodes, ", "));
+  };
+  return fmt::format("valid now: {}; up: {}; paused: {}; crashed: {}", list(valid), list(up), list(paused),
+                     list(crashed));
+}
+
 std::optional<NodeId> Runner::resolve(const scenarios::Step& step, const scenarios::Target& target,
                                       Need need) {
   const char* want = need_text(static_cast<int>(need));
   switch (target.kind) {
     case scenarios::Target::Kind::Node:
       if (!valid_for(target.node, need)) {
-        input_error(step, fmt::format("target {} is not {} at this instant", target.node, want));
+        input_error(step, fmt::format("target {} is not {} at this instant ({})", target.node, want,
+                                      valid_targets_now(need)));
         return std::nullopt;
       }
       return target.node;
@@ -527,7 +560,8 @@ std::optional<NodeId> Runner::resolve(const scenarios::Step& step, const scenari
         return std::nullopt;
       }
       if (!valid_for(*leader, need)) {
-        input_error(step, fmt::format("target \"leader\" ({}) is not {} at this instant", *leader, want));
+        input_error(step, fmt::format("target \"leader\" ({}) is not {} at this instant ({})", *leader, want,
+                                      valid_targets_now(need)));
         return std::nullopt;
       }
       return leader;
@@ -538,7 +572,8 @@ std::optional<NodeId> Runner::resolve(const scenarios::Step& step, const scenari
         if (valid_for(node, need)) candidates.push_back(node);
       }
       if (candidates.empty()) {
-        input_error(step, fmt::format("target \"random\": no node is {} at this instant", want));
+        input_error(step, fmt::format("target \"random\": no node is {} at this instant ({})", want,
+                                      valid_targets_now(need)));
         return std::nullopt;
       }
       return candidates[static_cast<std::size_t>(scenario_prng_.below(candidates.size()))];
@@ -576,29 +611,48 @@ void Runner::client_write(const scenarios::Step& step, const std::string& client
 void Runner::run_step(const scenarios::Step& step) {
   if (stopped_) return;
   const Nanos now = cluster_->loop().now();
-  auto event = [&](const char* kind, const std::string& node = "") {
-    trace_.event(now, "step").str("path", step.path).str("step", kind).str("node", node);
+  // A `step` event: path, step kind, then the fields of that kind
+  // (docs/trace-format.md): `node` only for node targets.
+  // event(kind), event(kind, node) or event(kind, {{"field", value}, ...}).
+  struct StepEvent {
+    sim::Trace& trace;
+    Nanos now;
+    const scenarios::Step& step;
+    void operator()(const char* kind,
+                    std::initializer_list<std::pair<const char*, std::string>> fields = {}) const {
+      auto e = trace.event(now, "step");
+      e.str("path", step.path).str("step", kind);
+      for (const auto& [key, value] : fields) e.str(key, value);
+    }
+    void operator()(const char* kind, const std::string& node) const { (*this)(kind, {{"node", node}}); }
   };
+  const StepEvent event{trace_, now, step};
   std::visit(
       [&](const auto& action) {
         using T = std::decay_t<decltype(action)>;
         if constexpr (std::is_same_v<T, scenarios::BlueprintStep>) {
           const std::string id = action.blueprint.value("id", std::string());
-          event("blueprint", id);
+          event("blueprint", {{"id", id}});
           client_write(step, action.client,
                        {engine::KvCommand::put(engine::blueprint_key(id), action.blueprint.dump())},
                        action.via);
         } else if constexpr (std::is_same_v<T, scenarios::RemoveBlueprintStep>) {
-          event("remove_blueprint", action.id);
+          event("remove_blueprint", {{"id", action.id}});
           client_write(step, action.client, {engine::KvCommand::remove(engine::blueprint_key(action.id))},
                        action.via);
         } else if constexpr (std::is_same_v<T, scenarios::ScaleStep>) {
-          event("scale", action.base);
+          trace_.event(now, "step")
+              .str("path", step.path)
+              .str("step", "scale")
+              .str("artifact", action.base)
+              .u64("instances", static_cast<std::uint64_t>(action.instances));
           const auto key = engine::slice_target_key(action.base);
           auto value = suite_->canonical().get(key);
           auto target = value ? engine::parse_slice_target(*value) : std::nullopt;
           if (!target) {
-            input_error(step, fmt::format("scale: {} has no slice-target", action.base));
+            input_error(step, fmt::format("scale: {} has no slice-target at this instant (no blueprint that "
+                                          "declares it has committed yet)",
+                                          action.base));
             return;
           }
           target->instances = action.instances;
@@ -606,29 +660,31 @@ void Runner::run_step(const scenarios::Step& step) {
           client_write(step, action.client,
                        {engine::KvCommand::put(key, engine::encode_slice_target(*target))}, action.via);
         } else if constexpr (std::is_same_v<T, scenarios::KvPutStep>) {
-          event("kv_put", action.key);
+          event("kv_put", {{"key", action.key}});
           client_write(step, action.client, {engine::KvCommand::put(action.key, action.value)}, action.via);
         } else if constexpr (std::is_same_v<T, scenarios::KvRemoveStep>) {
-          event("kv_remove", action.key);
+          event("kv_remove", {{"key", action.key}});
           client_write(step, action.client, {engine::KvCommand::remove(action.key)}, action.via);
         } else if constexpr (std::is_same_v<T, scenarios::CrashStep>) {
           if (auto node = resolve(step, action.target, Need::Up)) {
-            event("crash", *node);
+            event("crash", {{"node", *node}});
+            figures_->fault(now, "crash " + *node);
             cluster_->crash(*node);
           }
         } else if constexpr (std::is_same_v<T, scenarios::RestartStep>) {
           if (auto node = resolve(step, action.target, Need::Crashed)) {
-            event("restart", *node);
+            event("restart", {{"node", *node}});
             cluster_->restart(*node);
           }
         } else if constexpr (std::is_same_v<T, scenarios::PauseStep>) {
           if (auto node = resolve(step, action.target, Need::UpUnpaused)) {
-            event("pause", *node);
+            event("pause", {{"node", *node}});
+            figures_->fault(now, "pause " + *node);
             cluster_->pause(*node);
           }
         } else if constexpr (std::is_same_v<T, scenarios::ResumeStep>) {
           if (auto node = resolve(step, action.target, Need::Paused)) {
-            event("resume", *node);
+            event("resume", {{"node", *node}});
             cluster_->resume(*node);
           }
         } else if constexpr (std::is_same_v<T, scenarios::AddNodeStep>) {
@@ -637,10 +693,11 @@ void Runner::run_step(const scenarios::Step& step) {
             input_error(step, fmt::format("add_node: the id {} was already used", action.id.value_or("")));
             return;
           }
-          event("add_node", *node);
+          event("add_node", {{"node", *node}});
         } else if constexpr (std::is_same_v<T, scenarios::RemoveNodeStep>) {
           if (auto node = resolve(step, action.target, Need::Configured)) {
-            event("remove_node", *node);
+            event("remove_node", {{"node", *node}});
+            figures_->fault(now, "remove_node " + *node);
             cluster_->remove_node(*node);
           }
         } else if constexpr (std::is_same_v<T, scenarios::PartitionStep>) {
@@ -655,6 +712,7 @@ void Runner::run_step(const scenarios::Step& step) {
             groups.push_back(std::move(members));
           }
           event("partition");
+          figures_->fault(now, "partition");
           faults_.partitioned = true;
           faults_.healed_into_all.clear();
           faults_.groups.clear();
@@ -662,7 +720,8 @@ void Runner::run_step(const scenarios::Step& step) {
           cluster_->partition(groups);
         } else if constexpr (std::is_same_v<T, scenarios::IsolateStep>) {
           if (auto node = resolve(step, action.target, Need::UpUnpaused)) {
-            event("isolate", *node);
+            event("isolate", {{"node", *node}});
+            figures_->fault(now, "isolate " + *node);
             faults_.isolated.insert(*node);
             cluster_->isolate(*node);
           }
@@ -671,7 +730,7 @@ void Runner::run_step(const scenarios::Step& step) {
           if (!from) return;
           auto to = resolve(step, action.to, Need::Configured);
           if (!to) return;
-          event("link", *from + "->" + *to);
+          event("link", {{"from", *from}, {"to", *to}});
           faults_.links[{*from, *to}] = sim::LinkRule{action.loss_ppm, action.delay};
           cluster_->link(*from, *to, sim::LinkRule{action.loss_ppm, action.delay});
         } else if constexpr (std::is_same_v<T, scenarios::HealStep>) {
@@ -682,7 +741,7 @@ void Runner::run_step(const scenarios::Step& step) {
             return;
           }
           if (auto node = resolve(step, *action.node, Need::Configured)) {
-            event("heal", *node);
+            event("heal", {{"node", *node}});
             if (faults_.partitioned) faults_.healed_into_all.insert(*node);
             faults_.isolated.erase(*node);
             std::erase_if(faults_.links,
@@ -706,7 +765,7 @@ void Runner::run_step(const scenarios::Step& step) {
             if (st.rate_ppm > 0) faults_.rates_in_force["stall"] = "stall rate is not 0";
           }
         } else if constexpr (std::is_same_v<T, scenarios::SliceFailuresStep>) {
-          event("slice_failures", action.artifact);
+          event("slice_failures", {{"artifact", action.artifact}});
           faults_.failure_rules[action.artifact] = {action.transient_ppm, action.fatal_ppm};
           sim::SliceFailureRule rule;
           rule.artifact = action.artifact;
@@ -723,7 +782,7 @@ void Runner::run_step(const scenarios::Step& step) {
           }
           const std::string node = action.node.value_or("");
           const std::string writer = action.writer == "*" ? "" : action.writer;
-          event("lose_submits", node.empty() ? "*" : node);
+          event("lose_submits", {{"node", node.empty() ? "*" : node}, {"writer", writer.empty() ? "*" : writer}});
           cluster_->set_lost_submit_rule(node, writer, action.rate_ppm);
           const std::string rule = fmt::format("lose_submits {} {}", node.empty() ? "*" : node,
                                                writer.empty() ? "*" : writer);
@@ -799,6 +858,10 @@ RunResult Runner::run() {
     if (loop.next_time() != loop.now()) {
       suite_->settle(loop.now());
       monitor_->settle(loop.now());
+      figures_->settle(loop.now());
+    }
+    if (options_.progress && loop.events_processed() % options_.progress_every == 0) {
+      options_.progress(loop.now(), loop.events_processed(), end);
     }
   }
   if (!result_.input_error.empty()) {
@@ -823,6 +886,19 @@ RunResult Runner::run() {
   result_.counters = counters_.counters;
   result_.pinned = monitor_->pinned_invariants();
   result_.simulated_end = loop.now();
+  {
+    const auto& c = result_.convergence;
+    std::string note;
+    if (!c.checked) {
+      note = "not checked";
+    } else if (!c.owed) {
+      note = "not owed: " + c.not_owed_reason;
+    } else if (!c.held) {
+      note = "not converged: " + (c.blocker.empty() ? std::string("?") : c.blocker);
+    }
+    figures_->finish(loop.now(), c.held ? c.converged_at : std::nullopt, std::move(note));
+    result_.figures = figures_->figures();
+  }
 
   bool failed = false;
   for (const auto& v : result_.violations) {
@@ -834,14 +910,19 @@ RunResult Runner::run() {
   result_.verdict = failed ? Verdict::Fail : Verdict::Pass;
 
   for (const auto& e : result_.expectations) {
-    sim::TraceEvent event = trace_.event(loop.now(), "check.expectation");
-    event.str("path", e.path).flag("held", e.held).str("detail", e.detail);
-    if (e.met_at) event.i64("met_at", *e.met_at);
+    auto event = trace_.event(loop.now(), "check.expectation");
+    event.str("path", e.path).flag("held", e.held);
+    if (e.met_at) event.i64("met_ns", *e.met_at);  // the instant it was met (docs/trace-format.md)
+    event.str("detail", e.detail);
   }
-  trace_.event(loop.now(), "check.convergence")
-      .flag("owed", result_.convergence.owed)
-      .flag("held", result_.convergence.held)
-      .str("blocker", result_.convergence.blocker);
+  {
+    auto event = trace_.event(loop.now(), "check.convergence");
+    event.flag("owed", result_.convergence.owed).flag("held", result_.convergence.held);
+    if (result_.convergence.held && result_.convergence.converged_at) {
+      event.i64("converged_ns", *result_.convergence.converged_at);
+    }
+    event.str("blocker", result_.convergence.blocker);
+  }
   trace_.event(loop.now(), "run.end").str("verdict", verdict_name(result_.verdict));
   result_.events = loop.events_processed();
   result_.trace_hash = trace_.hash();

@@ -15,6 +15,7 @@
 
 #include "engine/config.h"
 #include "properties/invariants.h"
+#include "properties/run_figures.h"
 #include "properties/run_monitor.h"
 #include "properties/violations.h"
 #include "scenarios/model.h"
@@ -43,12 +44,20 @@ struct RunResult {
   std::vector<std::pair<std::string, Nanos>> client_commits;  // step path -> commit time
   // Invariants pinned by `violates` steps: their violations do not fail the run.
   std::vector<std::string> pinned;
+  // The run's figures (docs/cli.md): convergence instant, failovers, worst
+  // moment, instances moved, engine writes.
+  RunFigures figures;
 };
 
 struct RunOptions {
   std::uint64_t seed = 0;
   std::FILE* trace_jsonl = nullptr;
   std::function<void(std::uint64_t, const std::string&)> trace_line_observer;
+  // Called every `progress_every` events with the simulated time reached,
+  // the events so far and the run's end as known then (a long run's
+  // progress line; the callback may look at the wall clock, the run never).
+  std::function<void(Nanos now, std::uint64_t events, Nanos end)> progress;
+  std::uint64_t progress_every = 1u << 16;
 };
 
 RunResult run_scenario(const scenarios::Scenario& scenario, const RunOptions& options);

@@ -1,5 +1,6 @@
 #include "scenarios/json_text.h"
 
+#include <optional>
 #include <set>
 
 #include <fmt/format.h>
@@ -117,6 +118,15 @@ class StrictDomBuilder {
       message = message.substr(message.find("] ") + 2);
     }
     const std::size_t offset = position > 0 ? position - 1 : 0;
+    if (const auto comma = trailing_comma(offset)) {
+      // `[1, 2,]` or `{"a": 1,}`: name the comma, not the bracket after it.
+      const auto [line, column] = line_column(text_, *comma);
+      errors_.push_back(
+          {file_, "", line, column,
+           "malformed JSON: expected a value after ','; trailing commas are not allowed (remove this "
+           "',')"});
+      return false;
+    }
     const auto [line, column] = line_column(text_, offset);
     errors_.push_back({file_, "", line, column, "malformed JSON: " + message});
     return false;
@@ -125,6 +135,20 @@ class StrictDomBuilder {
   bool aborted() const { return depth_exceeded_ || too_many_; }
 
  private:
+  // The offset of a ',' that directly precedes (whitespace aside) the '}' or
+  // ']' at `offset`.
+  std::optional<std::size_t> trailing_comma(std::size_t offset) const {
+    if (offset >= text_.size() || (text_[offset] != '}' && text_[offset] != ']')) return std::nullopt;
+    std::size_t i = offset;
+    while (i > 0) {
+      const char c = text_[--i];
+      if (c == ' ' || c == '\t' || c == '\n' || c == '\r') continue;
+      if (c == ',') return i;
+      return std::nullopt;
+    }
+    return std::nullopt;
+  }
+
   struct Frame {
     json* value = nullptr;
     std::string path;

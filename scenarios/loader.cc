@@ -13,6 +13,7 @@
 #include "engine/blueprint.h"
 #include "engine/config.h"
 #include "engine/duration.h"
+#include "engine/kv_schema.h"
 #include "scenarios/json_text.h"
 
 namespace aether::scenarios {
@@ -195,6 +196,7 @@ class Validator {
     }
     if (auto it = doc.find("steps"); it != doc.end()) {
       steps(*it, scenario);
+      check_scale_bases();
     } else {
       error("", "missing \"steps\" (an array, possibly empty)");
     }
@@ -835,6 +837,7 @@ class Validator {
       }
     }
     blueprint_ids_.insert(bp.id);
+    for (const auto& slice : bp.slices) declared_bases_.insert(engine::base_of(slice.artifact.to_string()));
     if (blueprint_ids_.size() > kMaxBlueprints && !blueprint_limit_reported_) {
       blueprint_limit_reported_ = true;
       error(path, fmt::format("more than {} distinct blueprint ids in one scenario", kMaxBlueprints));
@@ -860,7 +863,26 @@ class Validator {
       error(path, "missing \"instances\"");
     }
     if (!base || !instances) return std::nullopt;
+    scales_.emplace_back(member_path(path, "artifact"), *base);
     return ScaleStep{*base, static_cast<int>(*instances), client};
+  }
+
+  // A `scale` of a base that no blueprint step of the file declares can only
+  // fail when it runs (no slice-target): say so now, with a did-you-mean.
+  // A file that writes blueprints or slice-targets by kv_put is not judged.
+  void check_scale_bases() {
+    if (kv_writes_desired_state_) return;
+    const std::vector<std::string> declared(declared_bases_.begin(), declared_bases_.end());
+    for (const auto& [path, base] : scales_) {
+      if (declared_bases_.count(base) != 0) continue;
+      std::string message = fmt::format("no blueprint in this file declares the base \"{}\"", base);
+      if (auto near = engine::closest_name(base, declared)) {
+        message += fmt::format(" (did you mean \"{}\"?)", *near);
+      } else if (!declared.empty()) {
+        message += fmt::format(" (declared: {})", fmt::join(declared, ", "));
+      }
+      error(path, std::move(message));
+    }
   }
 
   std::optional<std::string> kv_key(const json& v, const std::string& path) {
@@ -894,6 +916,9 @@ class Validator {
       error(path, "missing \"value\"");
     }
     if (!key || !value) return std::nullopt;
+    if (key->rfind(engine::kBlueprintPrefix, 0) == 0 || key->rfind(engine::kSliceTargetPrefix, 0) == 0) {
+      kv_writes_desired_state_ = true;
+    }
     return KvPutStep{*key, *value, client};
   }
 
@@ -1305,6 +1330,9 @@ class Validator {
   bool nodes_known_ = false;  // false when cluster.nodes is missing or wrong
   std::uint64_t largest_suffix_ = 0;
   std::set<std::string> blueprint_ids_;
+  std::set<std::string> declared_bases_;                     // bases of every blueprint step's slices
+  std::vector<std::pair<std::string, std::string>> scales_;  // (path, base) of every scale step
+  bool kv_writes_desired_state_ = false;
   bool blueprint_limit_reported_ = false;
 };
 

@@ -1,16 +1,27 @@
 #include "tools/run_command.h"
 
+#include <poll.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <ostream>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
+#include "properties/human_time.h"
 #include "properties/runner.h"
+#include "tools/run_figures_format.h"
 #include "tools/trace_compare.h"
 
 #ifndef AETHER_VERSION
@@ -19,6 +30,7 @@
 
 namespace aether::tools {
 
+using properties::human_duration;
 using properties::RunOptions;
 using properties::RunResult;
 using properties::Verdict;
@@ -29,16 +41,6 @@ std::string version_string() {
 }
 
 namespace {
-
-// Simulated time for people: "95.214s".
-std::string sim_seconds(engine::Nanos ns) {
-  return fmt::format("{}.{:03}s", ns / engine::kNanosPerSecond,
-                     (ns % engine::kNanosPerSecond) / engine::kNanosPerMilli);
-}
-
-std::string time_label(engine::Nanos ns) {
-  return sim_seconds(ns);
-}
 
 std::string quote_argument(const std::string& text) {
   const bool plain = !text.empty() && std::all_of(text.begin(), text.end(), [](char c) {
@@ -58,6 +60,87 @@ std::string verdict_label(Verdict verdict) {
   return label;
 }
 
+// What one run leaves for printing and for its scenario's closing table.
+// Built where the run ran (this process or a worker) and carried back as one
+// JSON line, so that --jobs prints exactly what one process would.
+struct RunRecord {
+  std::size_t index = 0;  // in run order
+  std::size_t scenario = 0;
+  std::uint64_t seed = 0;
+  int verdict = 0;
+  std::string text;          // the run's lines as printed
+  std::string cause;         // what failed first (grouping key); empty on a pass
+  std::string cause_detail;  // that failure's own line(s)
+  std::string convergence_status;  // "convergence held: ..." / "... not owed: ..." / "... not checked: ..."
+  SweepFigures figures;
+  std::uint64_t events = 0;
+  std::int64_t simulated_end = 0;
+  double wall_s = 0;
+};
+
+nlohmann::json opt(const std::optional<std::int64_t>& v) {
+  return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
+}
+std::optional<std::int64_t> opt_of(const nlohmann::json& v) {
+  if (v.is_null()) return std::nullopt;
+  return v.get<std::int64_t>();
+}
+
+std::string encode(const RunRecord& r) {
+  nlohmann::json j;
+  j["index"] = r.index;
+  j["scenario"] = r.scenario;
+  j["seed"] = r.seed;
+  j["verdict"] = r.verdict;
+  j["text"] = r.text;
+  j["cause"] = r.cause;
+  j["cause_detail"] = r.cause_detail;
+  j["convergence_status"] = r.convergence_status;
+  j["converged"] = opt(r.figures.converged);
+  j["recovery"] = opt(r.figures.recovery);
+  j["unrecovered"] = r.figures.unrecovered;
+  j["failovers"] = r.figures.failovers;
+  j["worst"] = opt(r.figures.worst_permille);
+  j["moved"] = r.figures.moved;
+  j["writes"] = r.figures.engine_writes;
+  j["end"] = r.figures.end;
+  j["events"] = r.events;
+  j["simulated_end"] = r.simulated_end;
+  j["wall_s"] = r.wall_s;
+  return j.dump();
+}
+
+RunRecord decode(const std::string& line) {
+  const auto j = nlohmann::json::parse(line);
+  RunRecord r;
+  r.index = j.at("index").get<std::size_t>();
+  r.scenario = j.at("scenario").get<std::size_t>();
+  r.seed = j.at("seed").get<std::uint64_t>();
+  r.verdict = j.at("verdict").get<int>();
+  r.text = j.at("text").get<std::string>();
+  r.cause = j.at("cause").get<std::string>();
+  r.cause_detail = j.at("cause_detail").get<std::string>();
+  r.convergence_status = j.at("convergence_status").get<std::string>();
+  r.figures.converged = opt_of(j.at("converged"));
+  r.figures.recovery = opt_of(j.at("recovery"));
+  r.figures.unrecovered = j.at("unrecovered").get<bool>();
+  r.figures.failovers = j.at("failovers").get<std::int64_t>();
+  r.figures.worst_permille = opt_of(j.at("worst"));
+  r.figures.moved = j.at("moved").get<std::int64_t>();
+  r.figures.engine_writes = j.at("writes").get<std::int64_t>();
+  r.figures.end = j.at("end").get<std::int64_t>();
+  r.events = j.at("events").get<std::uint64_t>();
+  r.simulated_end = j.at("simulated_end").get<std::int64_t>();
+  r.wall_s = j.at("wall_s").get<double>();
+  return r;
+}
+
+struct Job {
+  std::size_t scenario = 0;
+  std::uint64_t seed = 0;
+  bool sweep = false;  // its scenario runs on more than one seed
+};
+
 struct Totals {
   std::uint64_t runs = 0;
   std::uint64_t by_verdict[4] = {0, 0, 0, 0};
@@ -67,52 +150,31 @@ struct Totals {
   double run_wall_s = 0;     // wall time inside the runs, without loading
 };
 
-class Runner {
+// One scenario's sweep: figures per seed and failures grouped by cause.
+struct SweepState {
+  std::vector<SweepFigures> figures;
+  std::uint64_t runs = 0;
+  std::uint64_t passed = 0;
+  struct Group {
+    std::uint64_t count = 0;
+    std::uint64_t first_seed = 0;
+    std::string detail;
+  };
+  std::vector<std::pair<std::string, Group>> groups;  // in order of first appearance
+};
+
+// Executes runs: builds each run's record (in this process or a worker).
+class Executor {
  public:
-  Runner(const RunCommandOptions& options, std::ostream& out, std::ostream& err)
-      : options_(options), out_(out), err_(err) {}
+  Executor(const RunCommandOptions& options, const std::vector<scenarios::Scenario>& scenarios,
+           std::FILE* trace, std::ostream& err)
+      : options_(options), scenarios_(scenarios), trace_(trace), err_(err) {}
 
-  int run(const std::vector<scenarios::Scenario>& scenarios, std::uint64_t total_runs) {
-    const auto start = WallClock::now();
-    last_progress_ = start;
-    for (const auto& scenario : scenarios) {
-      const SeedRange range = seeds_for(scenario, options_.seed, options_.seeds);
-      for (std::uint64_t seed = range.first;; ++seed) {
-        run_one(scenario, seed, total_runs);
-        if (seed == range.last) break;
-      }
-    }
-    const double wall_s = std::chrono::duration<double>(WallClock::now() - start).count();
-    print_unjudged();
-    std::string stats;
-    if (options_.stats) {
-      const double wall = std::max(totals_.run_wall_s, 1e-9);
-      stats = fmt::format(" (events={} events/s={:.0f} sim-s/wall-s={:.1f})", totals_.events,
-                          static_cast<double>(totals_.events) / wall, totals_.simulated_s / wall);
-    }
-    out_ << fmt::format(
-        "{}: {} run{}, {} passed, {} failed, {} input error{}, {} framework error{} in {:.2f}s wall{}; "
-        "exit {}\n",
-        version_string(), totals_.runs, totals_.runs == 1 ? "" : "s", totals_.by_verdict[0],
-        totals_.by_verdict[1], totals_.by_verdict[2], totals_.by_verdict[2] == 1 ? "" : "s",
-        totals_.by_verdict[3], totals_.by_verdict[3] == 1 ? "" : "s", wall_s, stats, totals_.exit_code);
-    return totals_.exit_code;
-  }
-
- private:
-  void run_one(const scenarios::Scenario& scenario, std::uint64_t seed, std::uint64_t total_runs) {
+  RunRecord execute(const Job& job, std::size_t index, bool single_run) {
+    const auto& scenario = scenarios_[job.scenario];
     RunOptions run_options;
-    run_options.seed = seed;
-    std::unique_ptr<std::FILE, int (*)(std::FILE*)> trace(nullptr, &std::fclose);
-    if (options_.trace_file) {
-      trace.reset(std::fopen(options_.trace_file->c_str(), "w"));
-      if (!trace) {
-        err_ << fmt::format("aethersim: cannot write the trace to {}\n", *options_.trace_file);
-        record(Verdict::InputError);
-        return;
-      }
-      run_options.trace_jsonl = trace.get();
-    }
+    run_options.seed = job.seed;
+    run_options.trace_jsonl = trace_;
     TraceComparer comparer;
     if (options_.check_determinism) {
       run_options.trace_line_observer = [&comparer](std::uint64_t, const std::string& line) {
@@ -120,30 +182,50 @@ class Runner {
       };
     }
     const auto start = WallClock::now();
+    bool progress_shown = false;
+    run_options.progress_every = std::max<std::uint64_t>(1, options_.run_progress_every_events);
+    if (single_run && (!options_.quiet || options_.progress_on_terminal)) {
+      run_options.progress = [this, start, last = start, last_sim = engine::Nanos{0}, &progress_shown](
+                                 engine::Nanos now, std::uint64_t events, engine::Nanos end) mutable {
+        const auto wall_now = WallClock::now();
+        if (wall_now - last < options_.run_progress_interval) return;
+        const double interval_s = std::chrono::duration<double>(wall_now - last).count();
+        const double recent = interval_s > 0 ? static_cast<double>(now - last_sim) / interval_s : 0;
+        last = wall_now;
+        last_sim = now;
+        progress_shown = true;
+        err_ << run_progress_line(now, events, end, std::chrono::duration<double>(wall_now - start).count(),
+                                  recent)
+             << (options_.progress_on_terminal ? "\r" : "\n") << std::flush;
+      };
+    }
     RunResult result = guarded_run(scenario, run_options);
     const double wall_s = std::chrono::duration<double>(WallClock::now() - start).count();
-    trace.reset();
+    if (progress_shown && options_.progress_on_terminal) err_ << "\r\033[K" << std::flush;
 
     std::optional<Divergence> divergence;
     std::string first_line;
-    std::string determinism_note;
+    std::string note;
     if (options_.check_determinism && result.verdict != Verdict::InputError) {
-      divergence = replay_and_compare(scenario, seed, comparer, result, first_line, determinism_note);
+      divergence = replay_and_compare(scenario, job.seed, comparer, result, first_line, note);
     }
     Verdict verdict = result.verdict;
-    if (divergence || !determinism_note.empty()) verdict = Verdict::FrameworkError;
-    record(verdict);
-    totals_.events += result.events;
-    totals_.simulated_s += static_cast<double>(result.simulated_end) / 1e9;
-    totals_.run_wall_s += wall_s;
-    if (!options_.quiet || verdict != Verdict::Pass) {
-      print_run(scenario, seed, result, verdict, wall_s, divergence, first_line, determinism_note);
-    } else {
-      note_quiet_pass(scenario, result);
-    }
-    progress(total_runs);
+    if (divergence || !note.empty()) verdict = Verdict::FrameworkError;
+
+    RunRecord r;
+    r.index = index;
+    r.scenario = job.scenario;
+    r.seed = job.seed;
+    r.verdict = static_cast<int>(verdict);
+    r.figures = sweep_figures(result.figures);
+    r.events = result.events;
+    r.simulated_end = result.simulated_end;
+    r.wall_s = wall_s;
+    describe(scenario, job, result, verdict, wall_s, divergence, first_line, note, r);
+    return r;
   }
 
+ private:
   RunResult guarded_run(const scenarios::Scenario& scenario, const RunOptions& run_options) {
     try {
       return properties::run_scenario(scenario, run_options);
@@ -187,67 +269,98 @@ class Runner {
     return found;
   }
 
-  void record(Verdict verdict) {
-    ++totals_.runs;
-    ++totals_.by_verdict[static_cast<int>(verdict)];
-    totals_.exit_code = std::max(totals_.exit_code, properties::verdict_exit_code(verdict));
-  }
-
-  void print_run(const scenarios::Scenario& scenario, std::uint64_t seed, const RunResult& r, Verdict verdict,
-                 double wall_s, const std::optional<Divergence>& divergence, const std::string& first_line,
-                 const std::string& note) {
+  // The run's printed lines and its first cause.
+  void describe(const scenarios::Scenario& scenario, const Job& job, const RunResult& r, Verdict verdict,
+                double wall_s, const std::optional<Divergence>& divergence, const std::string& first_line,
+                const std::string& note, RunRecord& record) {
     std::string line =
-        fmt::format("{} {} seed={} sim={} wall={:.3f}s events={} hash={:016x}", verdict_label(verdict),
-                    scenario.name, seed, sim_seconds(r.simulated_end), wall_s, r.events, r.trace_hash);
+        fmt::format("{} {} seed={} {} wall={:.3f}s events={} hash={:016x}", verdict_label(verdict),
+                    scenario.name, job.seed, figures_fields(r), wall_s, r.events, r.trace_hash);
     if (options_.stats) {
       const double sim_s = static_cast<double>(r.simulated_end) / 1e9;
       const double wall = std::max(wall_s, 1e-9);
       line += fmt::format(" events/s={:.0f} sim-s/wall-s={:.1f}", static_cast<double>(r.events) / wall,
                           sim_s / wall);
     }
-    line += fmt::format(" replay: {} run {} --seed {}", quote_argument(options_.program),
-                        quote_argument(scenario.file), seed);
-    out_ << line << "\n";
-    const auto& c = r.convergence;
+    line += " replay: " + replay_command(scenario, job.seed);
+    std::string text = line + "\n";
     // Every run line says whether convergence was checked, and if not why.
-    if (const auto status = convergence_status(r); !status.empty()) out_ << "  " << status << "\n";
-    if (c.pending_client_writes > 0) {
-      out_ << fmt::format("  {} client write(s) never committed (left out of T0)\n", c.pending_client_writes);
+    record.convergence_status = convergence_status(r);
+    if (!record.convergence_status.empty()) text += "  " + record.convergence_status + "\n";
+    if (r.convergence.pending_client_writes > 0) {
+      text += fmt::format("  {} client write(s) never committed (left out of T0)\n",
+                          r.convergence.pending_client_writes);
     }
-    if (verdict == Verdict::Pass) return;
-    if (!r.input_error.empty()) out_ << fmt::format("  input error: {}: {}\n", scenario.file, r.input_error);
-    if (!r.framework_error.empty()) out_ << fmt::format("  framework error: {}\n", r.framework_error);
+    std::string details;  // every failure line, in order
+    auto cause = [&](std::string key, std::string detail) {
+      if (record.cause.empty()) {
+        record.cause = std::move(key);
+        record.cause_detail = detail;
+      }
+      details += detail;
+    };
+    if (!r.input_error.empty()) {
+      cause("input error: " + r.input_error,
+            fmt::format("  input error: {}: {}\n", scenario.file, r.input_error));
+    }
+    if (!r.framework_error.empty()) {
+      cause("framework error: " + r.framework_error,
+            fmt::format("  framework error: {}\n", r.framework_error));
+    }
     for (const auto& v : r.violations) {
-      const bool pinned = std::find(r.pinned.begin(), r.pinned.end(), v.invariant) != r.pinned.end();
-      if (pinned) continue;
-      out_ << fmt::format("  violation {} at {}{}: {}\n", v.invariant, time_label(v.time),
-                          v.node.empty() ? "" : " on " + v.node, v.message);
+      if (std::find(r.pinned.begin(), r.pinned.end(), v.invariant) != r.pinned.end()) continue;
+      std::string d = fmt::format("  violation {} at {}{}: {}\n", v.invariant, human_duration(v.time),
+                                  v.node.empty() ? "" : " on " + v.node, v.message);
       const std::size_t tail = std::min<std::size_t>(v.events.size(), 5);
       for (std::size_t i = v.events.size() - tail; i < v.events.size(); ++i)
-        out_ << "    | " << v.events[i] << "\n";
+        d += "    | " + v.events[i] + "\n";
+      cause("violation " + v.invariant + last_step_before(scenario, v.time), d);
     }
     for (const auto& e : r.expectations) {
       if (e.held) continue;
-      out_ << fmt::format("  expectation {} ({}) did not hold{}\n", e.path, e.description,
-                          e.detail.empty() ? "" : ": " + e.detail);
+      cause(fmt::format("expectation {} ({})", e.path, e.description),
+            fmt::format("  expectation {} ({}) did not hold{}\n", e.path, e.description,
+                        e.detail.empty() ? "" : ": " + e.detail));
     }
+    const auto& c = r.convergence;
     if (c.checked && c.owed && !c.held) {
-      out_ << fmt::format("  not converged: blocker {}{}\n", c.blocker.empty() ? "?" : c.blocker,
-                          c.detail.empty() ? "" : ": " + c.detail);
+      const std::string blocker = c.blocker.empty() ? "?" : c.blocker;
+      cause("not converged: blocker " + blocker,
+            fmt::format("  not converged: blocker {}{}\n", blocker, c.detail.empty() ? "" : ": " + c.detail));
     }
     if (divergence) {
-      out_ << fmt::format("  nondeterminism: the two runs first differ at trace event {}\n",
-                          divergence->index);
-      if (!divergence->last_common.empty()) out_ << "    both  | " << divergence->last_common << "\n";
-      out_ << "    run 1 | " << (divergence->first_ended ? "(ended)" : first_line) << "\n";
-      out_ << "    run 2 | " << (divergence->second_ended ? "(ended)" : divergence->second_line) << "\n";
+      std::string d =
+          fmt::format("  nondeterminism: the two runs first differ at trace event {}\n", divergence->index);
+      if (!divergence->last_common.empty()) d += "    both  | " + divergence->last_common + "\n";
+      d += "    run 1 | " + (divergence->first_ended ? std::string("(ended)") : first_line) + "\n";
+      d += "    run 2 | " + (divergence->second_ended ? std::string("(ended)") : divergence->second_line) +
+           "\n";
+      cause("nondeterminism", d);
     }
-    if (!note.empty()) out_ << "  nondeterminism: " << note << "\n";
+    if (!note.empty()) cause("nondeterminism", "  nondeterminism: " + note + "\n");
+    if (verdict == Verdict::Pass) {
+      record.cause.clear();
+      record.cause_detail.clear();
+    }
+    // In a sweep the closing table carries the figures, the not-owed reasons
+    // and the failures grouped by cause; a single run shows them here.
+    if (!job.sweep) {
+      text += failover_lines(r.figures);
+      for (const auto& e : r.expectations) {
+        if (e.held && e.met_at) {
+          text += fmt::format("  expectation {} met at {} ({})\n", e.path, human_duration(*e.met_at),
+                              e.description);
+        }
+      }
+      if (verdict != Verdict::Pass) text += details;
+    }
+    record.text = std::move(text);
   }
 
-  // "convergence held at ...", "convergence not owed: ...", "convergence not
-  // checked: check_convergence false"; empty for runs that never got that far
-  // (input and framework errors) and for failed convergence (its own line).
+  // "convergence held: converged at ...", "convergence not owed: ...",
+  // "convergence not checked: check_convergence false"; empty for runs that
+  // never got that far (input and framework errors) and for failed
+  // convergence (its own line).
   static std::string convergence_status(const RunResult& r) {
     const auto& c = r.convergence;
     if (r.verdict == Verdict::InputError || r.verdict == Verdict::FrameworkError) return "";
@@ -255,49 +368,359 @@ class Runner {
     if (!c.owed) return "convergence not owed: " + c.not_owed_reason;
     if (!c.held) return "";
     return fmt::format("convergence held: converged at {} (T0 {}, bound {}, quiet {})",
-                       c.converged_at ? sim_seconds(*c.converged_at) : "?", c.t0 ? sim_seconds(*c.t0) : "?",
-                       sim_seconds(c.bound_ns), sim_seconds(c.quiet_ns));
+                       c.converged_at ? human_duration(*c.converged_at) : "?",
+                       c.t0 ? human_duration(*c.t0) : "?", human_duration(c.bound_ns),
+                       human_duration(c.quiet_ns));
   }
 
-  // With --quiet, passes print no line; those that did not judge convergence
-  // are still said, once per scenario and reason, before the summary.
-  void note_quiet_pass(const scenarios::Scenario& scenario, const RunResult& r) {
-    const auto& c = r.convergence;
-    if (c.checked && c.owed) return;
-    ++unjudged_[{scenario.name, convergence_status(r)}];
+  // " after steps[3] at 20s": the last step (not `expect`) at or before
+  // `time`, so that a sweep groups violations by invariant and step.
+  static std::string last_step_before(const scenarios::Scenario& scenario, engine::Nanos time) {
+    const scenarios::Step* last = nullptr;
+    for (const auto& step : scenario.steps) {
+      if (step.at > time) break;
+      if (!std::holds_alternative<scenarios::ExpectStep>(step.action)) last = &step;
+    }
+    if (last == nullptr) return " before the first step";
+    return fmt::format(" after {} at {}", last->path, human_duration(last->at));
   }
 
-  void print_unjudged() {
+  std::string replay_command(const scenarios::Scenario& scenario, std::uint64_t seed) const {
+    return fmt::format("{} run {} --seed {}", quote_argument(options_.program), quote_argument(scenario.file),
+                       seed);
+  }
+
+ public:
+  std::string replay(std::size_t scenario, std::uint64_t seed) const {
+    return replay_command(scenarios_[scenario], seed);
+  }
+
+ private:
+  const RunCommandOptions& options_;
+  const std::vector<scenarios::Scenario>& scenarios_;
+  std::FILE* trace_;
+  std::ostream& err_;
+};
+
+class Runner {
+ public:
+  Runner(const RunCommandOptions& options, const std::vector<scenarios::Scenario>& scenarios,
+         std::FILE* trace, std::ostream& out, std::ostream& err)
+      : options_(options),
+        scenarios_(scenarios),
+        executor_(options, scenarios, trace, err),
+        out_(out),
+        err_(err) {}
+
+  int run() {
+    const auto start = WallClock::now();
+    last_progress_ = start;
+    for (std::size_t s = 0; s < scenarios_.size(); ++s) {
+      const SeedRange range = seeds_for(scenarios_[s], options_.seed, options_.seeds);
+      const bool sweep = range.first != range.last;
+      for (std::uint64_t seed = range.first;; ++seed) {
+        jobs_.push_back({s, seed, sweep});
+        if (seed == range.last) break;
+      }
+    }
+    sweeps_.resize(scenarios_.size());
+    if (options_.jobs > 1 && jobs_.size() > 1) {
+      run_in_workers();
+    } else {
+      for (std::size_t i = 0; i < jobs_.size() && !stopped_; ++i) {
+        consume(executor_.execute(jobs_[i], i, jobs_.size() == 1));
+      }
+    }
+    const double wall_s = std::chrono::duration<double>(WallClock::now() - start).count();
+    clear_progress();
+    std::string stats;
+    if (options_.stats) {
+      const double wall = std::max(totals_.run_wall_s, 1e-9);
+      stats = fmt::format(" (events={} events/s={:.0f} sim-s/wall-s={:.1f})", totals_.events,
+                          static_cast<double>(totals_.events) / wall, totals_.simulated_s / wall);
+    }
     for (const auto& [key, count] : unjudged_) {
       out_ << fmt::format("{}: {} ({} passing run{})\n", key.first, key.second, count, count == 1 ? "" : "s");
     }
+    if (stopped_) {
+      out_ << fmt::format("stopped at the first run that did not pass (--fail-fast); {} of {} runs not run\n",
+                          jobs_.size() - totals_.runs, jobs_.size());
+    }
+    out_ << fmt::format(
+        "{}: {} run{}, {} passed, {} failed, {} input error{}, {} framework error{} in {:.2f}s wall{}; "
+        "exit {}\n",
+        version_string(), totals_.runs, totals_.runs == 1 ? "" : "s", totals_.by_verdict[0],
+        totals_.by_verdict[1], totals_.by_verdict[2], totals_.by_verdict[2] == 1 ? "" : "s",
+        totals_.by_verdict[3], totals_.by_verdict[3] == 1 ? "" : "s", wall_s, stats, totals_.exit_code);
+    return totals_.exit_code;
   }
 
-  void progress(std::uint64_t total_runs) {
-    if (options_.quiet || total_runs < 2) return;
+ private:
+  // Prints one finished run (in run order) and, after a swept scenario's
+  // last seed, its closing table.
+  void consume(const RunRecord& r) {
+    const auto verdict = static_cast<Verdict>(r.verdict);
+    const Job& job = jobs_[r.index];
+    ++totals_.runs;
+    ++totals_.by_verdict[r.verdict];
+    totals_.exit_code = std::max(totals_.exit_code, properties::verdict_exit_code(verdict));
+    totals_.events += r.events;
+    totals_.simulated_s += static_cast<double>(r.simulated_end) / 1e9;
+    totals_.run_wall_s += r.wall_s;
+    if (!options_.quiet || (verdict != Verdict::Pass && !job.sweep)) print(r.text);
+    // With --quiet, passes print no line; those that did not judge
+    // convergence are still said, once per scenario and reason, before the
+    // summary.
+    if (options_.quiet && verdict == Verdict::Pass && r.convergence_status.rfind("convergence held", 0) != 0 &&
+        !r.convergence_status.empty()) {
+      ++unjudged_[{scenarios_[job.scenario].name, r.convergence_status}];
+    }
+    if (job.sweep) {
+      auto& sweep = sweeps_[job.scenario];
+      ++sweep.runs;
+      // Runs that did not finish (input or framework error) have no figures.
+      if (verdict == Verdict::Pass || verdict == Verdict::Fail) sweep.figures.push_back(r.figures);
+      if (verdict == Verdict::Pass) {
+        ++sweep.passed;
+      } else {
+        auto it = std::find_if(sweep.groups.begin(), sweep.groups.end(),
+                               [&](const auto& g) { return g.first == r.cause; });
+        if (it == sweep.groups.end()) {
+          sweep.groups.push_back({r.cause, {0, r.seed, r.cause_detail}});
+          it = sweep.groups.end() - 1;
+        }
+        ++it->second.count;
+      }
+    }
+    if (verdict != Verdict::Pass && options_.fail_fast) stopped_ = true;
+    const bool last_of_scenario = r.index + 1 == jobs_.size() || jobs_[r.index + 1].scenario != job.scenario;
+    if (job.sweep && (last_of_scenario || stopped_)) print_sweep(job.scenario);
+    progress();
+  }
+
+  void print_sweep(std::size_t s) {
+    const auto& sweep = sweeps_[s];
+    const SeedRange range = seeds_for(scenarios_[s], options_.seed, options_.seeds);
+    std::string text = fmt::format("sweep {} seeds {}..{}: {} run{}, {} passed, {} did not\n",
+                                   scenarios_[s].name, range.first, range.first + sweep.runs - 1, sweep.runs,
+                                   sweep.runs == 1 ? "" : "s", sweep.passed, sweep.runs - sweep.passed);
+    if (!sweep.figures.empty()) text += sweep_table(sweep.figures);
+    for (const auto& [cause, group] : sweep.groups) {
+      text += fmt::format("  {} seed{}: {}\n", group.count, group.count == 1 ? "" : "s", cause);
+      text += fmt::format("    first seed {}; replay: {}\n", group.first_seed,
+                          executor_.replay(s, group.first_seed));
+      std::string detail = group.detail;
+      // The first seed's own failure line(s), indented under the group.
+      std::string indented;
+      std::size_t pos = 0;
+      while (pos < detail.size()) {
+        const auto nl = detail.find('\n', pos);
+        indented += "  " + detail.substr(pos, nl - pos) + "\n";
+        pos = nl == std::string::npos ? detail.size() : nl + 1;
+      }
+      text += indented;
+    }
+    print(text);
+  }
+
+  void print(const std::string& text) {
+    clear_progress();
+    out_ << text << std::flush;
+  }
+
+  void clear_progress() {
+    if (progress_on_line_) {
+      err_ << "\r\033[K" << std::flush;
+      progress_on_line_ = false;
+    }
+  }
+
+  void progress() {
+    const bool show = options_.progress_on_terminal || !options_.quiet;
+    const std::uint64_t total = jobs_.size();
+    if (!show || total < 2) return;
     const auto now = WallClock::now();
-    if (now - last_progress_ < options_.progress_interval && totals_.runs != total_runs) return;
-    if (totals_.runs == total_runs && !progress_shown_) return;
+    if (now - last_progress_ < options_.progress_interval && totals_.runs != total) return;
+    if (totals_.runs == total && !progress_shown_) return;
     last_progress_ = now;
     progress_shown_ = true;
-    err_ << fmt::format("progress: {}/{} runs, {} failed\n", totals_.runs, total_runs,
-                        totals_.runs - totals_.by_verdict[0]);
+    const std::string line = fmt::format("progress: {}/{} runs, {} failed", totals_.runs, total,
+                                         totals_.runs - totals_.by_verdict[0]);
+    if (options_.progress_on_terminal) {
+      err_ << "\r" << line << "\033[K" << std::flush;
+      progress_on_line_ = true;
+    } else {
+      err_ << line << "\n";
+    }
+  }
+
+  // --jobs: worker w runs the jobs i with i mod J == w and sends each record
+  // back as one JSON line; records are consumed in run order, so the output
+  // is what one process prints. A worker that dies is a framework error of
+  // each of its runs that did not report.
+  void run_in_workers() {
+    const std::size_t workers = std::min<std::size_t>(options_.jobs, jobs_.size());
+    struct Worker {
+      pid_t pid = -1;
+      int fd = -1;
+      std::string buffer;
+      bool open = true;
+    };
+    std::vector<Worker> pool(workers);
+    out_.flush();
+    err_.flush();
+    std::fflush(nullptr);
+    for (std::size_t w = 0; w < workers; ++w) {
+      int fds[2];
+      if (::pipe(fds) != 0) throw std::runtime_error(fmt::format("pipe: {}", std::strerror(errno)));
+      const pid_t pid = ::fork();
+      if (pid < 0) throw std::runtime_error(fmt::format("fork: {}", std::strerror(errno)));
+      if (pid == 0) {
+        ::close(fds[0]);
+        for (std::size_t other = 0; other < w; ++other) ::close(pool[other].fd);
+        for (std::size_t i = w; i < jobs_.size(); i += workers) {
+          std::string line;
+          try {
+            line = encode(executor_.execute(jobs_[i], i, false)) + "\n";
+          } catch (...) {
+            ::_exit(5);  // the parent reports this worker's runs as framework errors
+          }
+          std::size_t done = 0;
+          while (done < line.size()) {
+            const ssize_t n = ::write(fds[1], line.data() + done, line.size() - done);
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) ::_exit(4);
+            done += static_cast<std::size_t>(n);
+          }
+        }
+        ::_exit(0);
+      }
+      ::close(fds[1]);
+      pool[w].pid = pid;
+      pool[w].fd = fds[0];
+    }
+    std::map<std::size_t, RunRecord> ready;
+    std::size_t next = 0;
+    auto drain = [&] {
+      while (!stopped_) {
+        auto it = ready.find(next);
+        if (it == ready.end()) break;
+        consume(it->second);
+        ready.erase(it);
+        ++next;
+      }
+    };
+    std::size_t open = workers;
+    while (open > 0 && !stopped_ && next < jobs_.size()) {
+      std::vector<pollfd> fds;
+      std::vector<std::size_t> which;
+      for (std::size_t w = 0; w < workers; ++w) {
+        if (!pool[w].open) continue;
+        fds.push_back({pool[w].fd, POLLIN, 0});
+        which.push_back(w);
+      }
+      if (::poll(fds.data(), fds.size(), -1) < 0) {
+        if (errno == EINTR) continue;
+        throw std::runtime_error(fmt::format("poll: {}", std::strerror(errno)));
+      }
+      for (std::size_t k = 0; k < fds.size(); ++k) {
+        if ((fds[k].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
+        auto& worker = pool[which[k]];
+        char chunk[65536];
+        const ssize_t n = ::read(worker.fd, chunk, sizeof chunk);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+          worker.open = false;
+          --open;
+          ::close(worker.fd);
+          reap(worker.pid, which[k], workers, ready);
+          continue;
+        }
+        worker.buffer.append(chunk, static_cast<std::size_t>(n));
+        std::size_t nl;
+        while ((nl = worker.buffer.find('\n')) != std::string::npos) {
+          RunRecord r = decode(worker.buffer.substr(0, nl));
+          worker.buffer.erase(0, nl + 1);
+          ready.emplace(r.index, std::move(r));
+        }
+      }
+      drain();
+    }
+    drain();
+    for (auto& worker : pool) {
+      if (!worker.open) continue;
+      if (stopped_) ::kill(worker.pid, SIGKILL);  // --fail-fast: the rest is not wanted
+      ::close(worker.fd);
+      int status = 0;
+      ::waitpid(worker.pid, &status, 0);
+    }
+  }
+
+  // A worker's pipe closed: wait for it; each of its runs that did not
+  // report is a framework error.
+  void reap(pid_t pid, std::size_t w, std::size_t workers, std::map<std::size_t, RunRecord>& ready) {
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    const bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    for (std::size_t i = w; i < jobs_.size(); i += workers) {
+      if (ready.count(i) != 0 || clean) continue;
+      RunRecord r;
+      r.index = i;
+      r.scenario = jobs_[i].scenario;
+      r.seed = jobs_[i].seed;
+      r.verdict = static_cast<int>(Verdict::FrameworkError);
+      const std::string why = WIFSIGNALED(status) ? fmt::format("killed by signal {}", WTERMSIG(status))
+                                                  : fmt::format("exit status {}", WEXITSTATUS(status));
+      r.cause = "framework error: worker process died";
+      r.cause_detail =
+          fmt::format("  framework error: the worker process running this seed died ({})\n", why);
+      r.text = fmt::format("FRAMEWORK-ERROR {} seed={} replay: {}\n", scenarios_[r.scenario].name, r.seed,
+                           executor_.replay(r.scenario, r.seed)) +
+               r.cause_detail;
+      ready.emplace(i, std::move(r));
+    }
   }
 
   const RunCommandOptions& options_;
+  const std::vector<scenarios::Scenario>& scenarios_;
+  Executor executor_;
   std::ostream& out_;
   std::ostream& err_;
+  std::vector<Job> jobs_;
+  std::vector<SweepState> sweeps_;
   Totals totals_;
+  bool stopped_ = false;
   std::map<std::pair<std::string, std::string>, std::uint64_t> unjudged_;  // (scenario, status) -> passes
   WallClock::time_point last_progress_;
   bool progress_shown_ = false;
+  bool progress_on_line_ = false;
 };
+
+// Refuses a --trace path that cannot be written (a directory, a missing
+// folder, no permission) before anything runs; returns the open file.
+std::FILE* open_trace(const std::string& path, std::ostream& err) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+    err << fmt::format("aethersim run: --trace {}: is a directory; give a file name (e.g. {}/trace.jsonl)\n",
+                       path, path);
+    return nullptr;
+  }
+  std::FILE* file = std::fopen(path.c_str(), "w");
+  if (file == nullptr) {
+    err << fmt::format("aethersim run: --trace {}: cannot write there: {}\n", path, std::strerror(errno));
+  }
+  return file;
+}
 
 }  // namespace
 
 int run_command(const RunCommandOptions& options, std::ostream& out, std::ostream& err) {
   if (options.inputs.empty()) {
     err << "aethersim run: no scenario files given (aethersim run --help)\n";
+    return 2;
+  }
+  if (options.jobs == 0) {
+    err << "aethersim run: --jobs must be at least 1\n";
     return 2;
   }
   const ExpandedInputs expanded = expand_inputs(options.inputs);
@@ -317,8 +740,18 @@ int run_command(const RunCommandOptions& options, std::ostream& out, std::ostrea
         total_runs);
     return 2;
   }
-  Runner runner(options, out, err);
-  return runner.run(loaded.scenarios, total_runs);
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> trace(nullptr, &std::fclose);
+  if (options.trace_file) {
+    trace.reset(open_trace(*options.trace_file, err));
+    if (!trace) return 2;
+  }
+  for (const auto& scenario : loaded.scenarios) {
+    if (scenario.cluster.nodes.size() >= kLargeClusterNodes) {
+      err << large_cluster_note(scenario) << "\n";
+    }
+  }
+  Runner runner(options, loaded.scenarios, trace.get(), out, err);
+  return runner.run();
 }
 
 }  // namespace aether::tools

@@ -30,9 +30,25 @@ TEST_CASE("malformed durations are refused with a reason") {
 TEST_CASE("durations beyond 7 days are refused, without overflow") {
   std::string error;
   CHECK(parse_duration("169h", &error) == std::nullopt);
-  CHECK(error == "a duration is at most 7d");
+  CHECK(error == "a duration is at most 7d (168h)");
   CHECK(parse_duration("99999999999999999999999h", &error) == std::nullopt);
   CHECK(parse_duration("604800001ms") == std::nullopt);
+}
+
+TEST_CASE("a bad duration suggests the spelling that works") {
+  std::string error;
+  CHECK(parse_duration("1.5s", &error) == std::nullopt);
+  CHECK(error == "fractions are not allowed; write \"1500ms\"");
+  CHECK(parse_duration("0.25m", &error) == std::nullopt);
+  CHECK(error == "fractions are not allowed; write \"15s\"");
+  CHECK(parse_duration("1.0000000001s", &error) == std::nullopt);
+  CHECK(error == "fractions are not allowed; use a smaller unit (ns, us, ms, s, m, h)");
+  CHECK(parse_duration("1d", &error) == std::nullopt);
+  CHECK(error == "unknown duration unit \"d\" (ns, us, ms, s, m, h); write \"24h\"");
+  CHECK(parse_duration("10sec", &error) == std::nullopt);
+  CHECK(error == "unknown duration unit \"sec\" (ns, us, ms, s, m, h); write \"10s\"");
+  CHECK(parse_duration("2minutes", &error) == std::nullopt);
+  CHECK(error == "unknown duration unit \"minutes\" (ns, us, ms, s, m, h); write \"2m\"");
 }
 
 TEST_CASE("format_duration picks the largest exact unit and round-trips") {

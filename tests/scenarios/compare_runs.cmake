@@ -5,7 +5,7 @@
 foreach(i 1 2)
   execute_process(COMMAND ${PROGRAM} run ${INPUT} RESULT_VARIABLE rc_${i} OUTPUT_VARIABLE out_${i}
                   ERROR_VARIABLE err_${i})
-  string(REGEX MATCHALL "(PASS|FAIL|INPUT-ERROR|FRAMEWORK-ERROR) [^ ]+ seed=[0-9]+ sim=[0-9.]+s" heads_${i}
+  string(REGEX MATCHALL "(PASS|FAIL|INPUT-ERROR|FRAMEWORK-ERROR) [^ ]+ seed=[0-9]+ end=[^ ]+" heads_${i}
          "${out_${i}}")
   string(REGEX MATCHALL "events=[0-9]+ hash=[0-9a-f]+" hashes_${i} "${out_${i}}")
 endforeach()

@@ -63,7 +63,17 @@ TEST_CASE("exact messages: types") {
 
 TEST_CASE("exact messages: grammar") {
   CHECK(step_error(R"({"at": "1.5s", "heal": true})") ==
-        "t.json: steps[0].at: bad duration \"1.5s\": unknown duration unit \".5s\" (ns, us, ms, s, m, h)");
+        "t.json: steps[0].at: bad duration \"1.5s\": fractions are not allowed; write \"1500ms\"");
+  CHECK(step_error(R"({"at": "1d", "heal": true})") ==
+        "t.json: steps[0].at: bad duration \"1d\": unknown duration unit \"d\" (ns, us, ms, s, m, h); write "
+        "\"24h\"");
+  CHECK(step_error(R"({"at": "10sec", "heal": true})") ==
+        "t.json: steps[0].at: bad duration \"10sec\": unknown duration unit \"sec\" (ns, us, ms, s, m, h); "
+        "write "
+        "\"10s\"");
+  CHECK(only_error("{\"cluster\": {\"nodes\": 3,\n  },\n \"steps\": []}") ==
+        "t.json:1:24: malformed JSON: expected a value after ','; trailing commas are not allowed (remove "
+        "this ',')");
   CHECK(only_error(R"({"cluster": {"nodes": ["node_1"]}, "steps": []})") ==
         "t.json: cluster.nodes[0]: bad node id \"node_1\" (a node id is [a-z][a-z0-9-]{0,62})");
   CHECK(step_error(R"({"at": "1s", "slice_failures": {"artifact": "cart:1.0.0", "fatal": 1}})")

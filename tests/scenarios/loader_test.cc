@@ -336,13 +336,28 @@ TEST_CASE("a network step changes only the settings it names") {
 
 TEST_CASE("scale names an artifact base and a count from 0 to the limit") {
   const Scenario s =
-      load_ok(with_steps(R"({"at": "1s", "scale": {"artifact": "org.example:cart", "instances": 0}})"));
+      load_ok(with_steps(R"({"at": "1s", "scale": {"artifact": "org.example:cart", "instances": 0}},
+                    {"at": "1s", "blueprint": {"id": "shop", "slices": [{"artifact": "org.example:cart:1.0.0", "instances": 1}]}})"));
   CHECK(std::get<ScaleStep>(s.steps[0].action).base == "org.example:cart");
   auto errors = errors_of(
       with_steps(R"({"at": "1s", "scale": {"artifact": "org.example:cart:1.0.0", "instances": 10001}})"));
   INFO(listing(errors));
   CHECK(has_error(errors, "steps[0].scale.artifact", "bad artifact base"));
   CHECK(has_error(errors, "steps[0].scale.instances", "must be between 0 and 10000, not 10001"));
+}
+
+TEST_CASE("a scale of a base no blueprint of the file declares is an error with a did-you-mean") {
+  const std::string shop =
+      R"({"at": "1s", "blueprint": {"id": "shop", "slices": [{"artifact": "org.example:cart:1.0.0", "instances": 1}]}})";
+  auto errors = errors_of(
+      with_steps(shop + R"(, {"at": "2s", "scale": {"artifact": "org.example:carts", "instances": 3}})"));
+  INFO(listing(errors));
+  CHECK(has_error(errors, "steps[1].scale.artifact",
+                  "no blueprint in this file declares the base \"org.example:carts\" (did you mean "
+                  "\"org.example:cart\"?)"));
+  // A file that writes blueprints itself (kv_put) is not judged.
+  load_ok(with_steps(
+      R"({"at": "1s", "kv_put": {"key": "blueprints/x", "value": "{}"}}, {"at": "2s", "scale": {"artifact": "org.example:carts", "instances": 3}})"));
 }
 
 TEST_CASE("kv_put writes strings as-is and other JSON values serialised") {

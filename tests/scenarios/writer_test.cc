@@ -178,7 +178,15 @@ TEST_CASE("generated scenarios survive write then load unchanged") {
     s.check_convergence = *rc::gen::arbitrary<bool>();
     const auto count = *rc::gen::inRange(0, 30);
     aether::engine::Nanos at = 0;
-    for (int i = 0; i < count; ++i) {
+    // The base that generated `scale` steps name is declared (the loader
+    // refuses a scale of an undeclared base).
+    s.steps.push_back(Step{
+        0,
+        BlueprintStep{nlohmann::json::parse(
+                          R"({"id":"shop","slices":[{"artifact":"org.example:cart:1.0.0","instances":1}]})"),
+                      "default"},
+        "steps[0]"});
+    for (int i = 1; i <= count; ++i) {
       at += *gen_duration(3000);
       s.steps.push_back(Step{at, *gen_action(nodes), "steps[" + std::to_string(i) + "]"});
     }

@@ -4,9 +4,19 @@
 #   -DOUT=<regex stdout must match> -DERR=<regex stderr must match>
 #   -DNOT_OUT=<regex stdout must not match> -DNOT_ERR=<regex stderr must not match>
 #   -DFILE_EXISTS=<path that must exist afterwards, non-empty>
+#   -DBEFORE="run|x.json|--trace|t.jsonl" (optional: aethersim arguments run first, e.g. to write a trace;
+#    it must exit 0 or 1)
 string(REPLACE "|" ";" arguments "${ARGS}")
 if(DEFINED FILE_EXISTS)
   file(REMOVE ${FILE_EXISTS})
+endif()
+if(DEFINED BEFORE)
+  string(REPLACE "|" ";" before_arguments "${BEFORE}")
+  execute_process(COMMAND ${PROGRAM} ${before_arguments} RESULT_VARIABLE before_rc OUTPUT_VARIABLE before_out
+                  ERROR_VARIABLE before_err)
+  if(NOT before_rc MATCHES "^[01]$")
+    message(FATAL_ERROR "aethersim ${BEFORE} exited ${before_rc}\n${before_out}\n${before_err}")
+  endif()
 endif()
 execute_process(COMMAND ${PROGRAM} ${arguments} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
 set(report "aethersim ${ARGS}\n--- exit ${rc}\n--- stdout\n${out}\n--- stderr\n${err}")

@@ -1,0 +1,164 @@
+#include "properties/run_figures.h"
+
+#include <algorithm>
+
+#include "engine/artifact.h"
+#include "engine/kv_schema.h"
+#include "properties/convergence.h"
+
+namespace aether::properties {
+
+std::optional<Nanos> RunFigures::longest_recovery() const {
+  if (failovers.empty() || unrecovered()) return std::nullopt;
+  Nanos longest = 0;
+  for (const auto& f : failovers) longest = std::max(longest, *f.recovery());
+  return longest;
+}
+
+bool RunFigures::unrecovered() const {
+  return std::any_of(failovers.begin(), failovers.end(), [](const auto& f) { return !f.recovery(); });
+}
+
+void FiguresObserver::fault(Nanos now, std::string label) {
+  // Several faults at one instant are one failover.
+  if (!figures_.failovers.empty() && figures_.failovers.back().fault_at == now) {
+    figures_.failovers.back().fault += ", " + label;
+    return;
+  }
+  FailoverFigure f;
+  f.fault_at = now;
+  f.fault = std::move(label);
+  figures_.failovers.push_back(std::move(f));
+  touch();
+}
+
+void FiguresObserver::on_decide(Nanos, std::uint64_t, const sim::BatchRecord& batch) {
+  touch();
+  for (const auto& command : batch.commands) {
+    const std::string_view key = command.key;
+    if (key.rfind(engine::kBlueprintPrefix, 0) == 0 || key.rfind(engine::kSliceTargetPrefix, 0) == 0) {
+      desired_dirty_ = true;
+    } else if (key.rfind(engine::kSlicePrefix, 0) == 0) {
+      // The canonical store replayed: an ACTIVE put adds the instance, any
+      // other put or a remove takes it away.
+      std::optional<engine::SliceValue> value;
+      if (command.op == engine::KvOp::Put) value = engine::parse_slice_value(command.value);
+      auto parsed = engine::parse_slice_key(command.key);
+      if (value && parsed && value->state == engine::SliceState::Active) {
+        active_keys_[command.key] = {parsed->node, parsed->artifact, engine::base_of(parsed->artifact)};
+      } else {
+        active_keys_.erase(command.key);
+      }
+    }
+  }
+  const bool engine_write =
+      std::any_of(batch.submitters.begin(), batch.submitters.end(),
+                  [](const sim::Submitter& s) { return s.writer.rfind("client:", 0) != 0; });
+  if (engine_write) ++figures_.engine_writes;
+}
+
+void FiguresObserver::on_slice_op_done(Nanos, const NodeId&, const std::string&, sim::SliceOp op,
+                                       const engine::SliceResult& result) {
+  touch();
+  if (op == sim::SliceOp::Activate && !result) ++pending_activations_;
+}
+
+void FiguresObserver::settle(Nanos now) {
+  if (live_dirty_) touch();
+  if (settled_generation_ == generation_) return;
+  settled_generation_ = generation_;
+  const auto& store = suite_.canonical().entries();
+
+  if (desired_dirty_) {
+    desired_dirty_ = false;
+    desired_now_.clear();
+    const DesiredState state = desired_state(store);
+    for (const auto& [base, d] : state.owned) {
+      if (!d.excluded && d.target && d.target->instances > 0) desired_now_[base] = d.target->instances;
+    }
+  }
+  if (live_dirty_) {
+    live_dirty_ = false;
+    live_ = liveness(world_).live;
+  }
+  const auto& desired = desired_now_;
+  // Counted instances: ACTIVE key on a live node whose slice store holds the
+  // artifact active (the definition of simulation.md §5), per base.
+  std::map<std::string, std::int64_t> counted;
+  std::map<NodeId, std::vector<std::pair<std::string, engine::SliceHolding>>> holdings;
+  for (const auto& [name, key] : active_keys_) {
+    if (live_.count(key.node) == 0 || desired.count(key.base) == 0) continue;
+    auto held = holdings.find(key.node);
+    if (held == holdings.end()) held = holdings.emplace(key.node, world_.slice_holdings(key.node)).first;
+    for (const auto& [artifact, holding] : held->second) {
+      if (artifact == key.artifact && holding == engine::SliceHolding::Active) {
+        ++counted[key.base];
+        break;
+      }
+    }
+  }
+  // want/have: desired and counted instances (counted capped per base at
+  // its desired count); placeable/placed: the same with each base's desired
+  // count capped at the live nodes (at most one instance per node), what the
+  // cluster can run now.
+  std::int64_t want = 0;
+  std::int64_t have = 0;
+  std::int64_t placeable = 0;
+  std::int64_t placed = 0;
+  const auto live_nodes = static_cast<std::int64_t>(live_.size());
+  for (const auto& [base, n] : desired) {
+    auto c = counted.find(base);
+    const std::int64_t count = c == counted.end() ? 0 : c->second;
+    want += n;
+    have += std::min(count, n);
+    const std::int64_t can = std::min(n, live_nodes);
+    placeable += can;
+    placed += std::min(count, can);
+  }
+  const bool full = placed == placeable;
+
+  if (!figures_.full_at && full && placeable > 0) {
+    figures_.full_at = now;
+    figures_.worst_active = have;
+    figures_.worst_desired = want;
+    figures_.worst_at = now;
+    pending_activations_ = 0;
+    desired_ = desired;
+  } else if (figures_.full_at) {
+    for (const auto& [base, n] : desired) {
+      auto before = desired_.find(base);
+      const std::int64_t was = before == desired_.end() ? 0 : before->second;
+      if (n > was) figures_.desired_growth += n - was;
+    }
+    desired_ = desired;
+    figures_.activations_after_full += pending_activations_;
+    pending_activations_ = 0;
+    // A lower fraction than the worst so far (cross-multiplied; nothing
+    // desired counts as 100%).
+    if (want > 0 && have * figures_.worst_desired < figures_.worst_active * want) {
+      figures_.worst_active = have;
+      figures_.worst_desired = want;
+      figures_.worst_at = now;
+    }
+  } else {
+    pending_activations_ = 0;
+  }
+
+  for (auto& f : figures_.failovers) {
+    if (f.recovered_at || now < f.fault_at) continue;
+    if (!full) {
+      f.lost = true;
+    } else if (f.lost) {
+      f.recovered_at = now;
+    }
+  }
+}
+
+void FiguresObserver::finish(Nanos end, std::optional<Nanos> converged_at, std::string convergence_note) {
+  settle(end);
+  figures_.run_end = end;
+  figures_.converged_at = converged_at;
+  figures_.convergence_note = std::move(convergence_note);
+}
+
+}  // namespace aether::properties

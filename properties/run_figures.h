@@ -1,0 +1,109 @@
+// The figures of one run (docs/cli.md, "Figures"): when convergence was
+// reached, each failover's recovery time, the worst moment (lowest counted
+// ACTIVE fraction), instances moved, engine writes. Computed ONCE here, from
+// the world observer callbacks and the runner's settle points of the run
+// itself (never by re-running); the CLI and the reports only format them.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "properties/invariants.h"
+#include "properties/world_queries.h"
+#include "sim/world_observer.h"
+
+namespace aether::properties {
+
+struct FailoverFigure {
+  Nanos fault_at = 0;
+  std::string fault;  // "crash node-2", "partition", ...
+  // Fewer instances were counted ACTIVE than could be placed (each base's
+  // desired count capped at the live nodes) at or after the fault.
+  bool lost = false;
+  // The first instant after that dip at which every instance that could be
+  // placed was counted ACTIVE again; nullopt: not by the run's end.
+  std::optional<Nanos> recovered_at;
+  std::optional<Nanos> recovery() const {
+    if (!lost) return Nanos{0};
+    if (!recovered_at) return std::nullopt;
+    return *recovered_at - fault_at;
+  }
+};
+
+struct RunFigures {
+  Nanos run_end = 0;
+  // Convergence: the instant the implicit check's state was converged (and
+  // then stayed quiet), or why there is none (not owed: reason; not checked;
+  // not converged: blocker).
+  std::optional<Nanos> converged_at;
+  std::string convergence_note;
+  // First instant at which every instance that could be placed (desired
+  // counts capped at the live nodes) was counted ACTIVE, at least one; the
+  // worst moment is measured from then on, against the uncapped counts.
+  std::optional<Nanos> full_at;
+  std::int64_t worst_active = 0;   // counted ACTIVE (capped per base at its desired count)
+  std::int64_t worst_desired = 0;  // desired instances at that instant
+  Nanos worst_at = 0;
+  std::vector<FailoverFigure> failovers;
+  std::int64_t activations_after_full = 0;  // successful activate ops after full_at
+  std::int64_t desired_growth = 0;          // instances added to desired counts after full_at
+  std::int64_t moved() const { return std::max<std::int64_t>(0, activations_after_full - desired_growth); }
+  std::uint64_t engine_writes = 0;  // decided batches with a non-client submitter
+  // Worst fraction in per mille (1000 = every desired instance ACTIVE);
+  // nullopt when full_at never came.
+  std::optional<std::int64_t> worst_permille() const {
+    if (!full_at || worst_desired == 0) return std::nullopt;
+    return worst_active * 1000 / worst_desired;
+  }
+  // The longest recovery; nullopt when no failover or one never recovered.
+  std::optional<Nanos> longest_recovery() const;
+  bool unrecovered() const;
+};
+
+// Observes a run; the runner calls fault() for each disruptive fault step,
+// settle() at the end of every instant, finish() at the end.
+class FiguresObserver : public sim::WorldObserver {
+ public:
+  FiguresObserver(const InvariantSuite& suite, const WorldQueries& world) : suite_(suite), world_(world) {}
+
+  void fault(Nanos now, std::string label);
+  void settle(Nanos now);
+  void finish(Nanos end, std::optional<Nanos> converged_at, std::string convergence_note);
+  const RunFigures& figures() const { return figures_; }
+
+  void on_decide(Nanos, std::uint64_t, const sim::BatchRecord& batch) override;
+  void on_view(Nanos, const NodeId&, const engine::TopologyEvent&) override { live_dirty_ = true; }
+  void on_node_fault(Nanos, const NodeId&, sim::NodeFault) override { live_dirty_ = true; }
+  void on_slice_op_done(Nanos, const NodeId&, const std::string&, sim::SliceOp op,
+                        const engine::SliceResult& result) override;
+
+ private:
+  void touch() { ++generation_; }
+
+  const InvariantSuite& suite_;
+  const WorldQueries& world_;
+  RunFigures figures_;
+  std::uint64_t generation_ = 0;
+  std::uint64_t settled_generation_ = ~std::uint64_t{0};
+  // What settle() recomputes only when it may have changed: the desired
+  // counts (a decided write to blueprints/ or slice-target/) and liveness (a
+  // view or node fault). The ACTIVE slice keys follow each decided command.
+  bool desired_dirty_ = true;
+  bool live_dirty_ = true;
+  std::map<std::string, std::int64_t> desired_now_;  // base -> desired instances
+  struct ActiveKey {
+    NodeId node;
+    std::string artifact;
+    std::string base;
+  };
+  std::map<std::string, ActiveKey> active_keys_;  // slices/ key -> its instance, ACTIVE keys only
+  std::set<NodeId> live_;
+  std::int64_t pending_activations_ = 0;         // activations seen since the last settle
+  std::map<std::string, std::int64_t> desired_;  // base -> desired instances at the last settle
+};
+
+}  // namespace aether::properties
