@@ -501,7 +501,8 @@ std::optional<Nanos> RunMonitor::met_at(const Window& w) const {
   // Not a switch: a kind added later falls back to the instant its window
   // recorded in `met_at` (set where it is decided held).
   if (w.kind == Kind::Converged) return w.candidate;
-  if (w.kind == Kind::Available) return w.end;
+  // Judged over a whole window: met when the window closed without a breach.
+  if (w.kind == Kind::Available || w.kind == Kind::AtMost || w.kind == Kind::Writes) return w.end;
   if (w.kind == Kind::NoViolations) return w.start;
   if (w.kind == Kind::Violates) {
     for (const auto& v : recorder_.violations()) {

@@ -25,7 +25,7 @@ struct ExpectationResult {
   std::string detail;
   // The instant the expectation was met (held only): converged: the instant
   // the converged state began; leader/instances: the first instant it held;
-  // available: its window's end; no_violations: its instant; violates: the
+  // available, at_most, writes: their window's end; no_violations: its instant; violates: the
   // first violation of the invariant.
   std::optional<Nanos> met_at;
 };

@@ -131,7 +131,8 @@ ConvergenceTiming convergence_timing(const scenarios::Scenario& scenario,
   const Nanos late_commit_max = cluster.late_commit;
   Nanos stall_max = cluster.stall.rate_ppm > 0 ? cluster.stall.length.max : 0;
   for (const auto& step : scenario.steps) {
-    if (const auto* n = std::get_if<scenarios::NetworkStep>(&step.action); n != nullptr && n->stall && n->stall->rate_ppm > 0) {
+    if (const auto* n = std::get_if<scenarios::NetworkStep>(&step.action);
+        n != nullptr && n->stall && n->stall->rate_ppm > 0) {
       stall_max = std::max(stall_max, n->stall->length.max);
     }
   }
@@ -589,7 +590,8 @@ void Runner::client_write(const scenarios::Step& step, const std::string& client
   std::optional<NodeId> through = via;
   if (!through) {
     // The client's default (top-level "clients").
-    if (auto spec = scenario_.clients.find(client); spec != scenario_.clients.end()) through = spec->second.via;
+    if (auto spec = scenario_.clients.find(client); spec != scenario_.clients.end())
+      through = spec->second.via;
   }
   cluster_->client_write(
       client, std::move(batch),
@@ -782,10 +784,11 @@ void Runner::run_step(const scenarios::Step& step) {
           }
           const std::string node = action.node.value_or("");
           const std::string writer = action.writer == "*" ? "" : action.writer;
-          event("lose_submits", {{"node", node.empty() ? "*" : node}, {"writer", writer.empty() ? "*" : writer}});
+          event("lose_submits",
+                {{"node", node.empty() ? "*" : node}, {"writer", writer.empty() ? "*" : writer}});
           cluster_->set_lost_submit_rule(node, writer, action.rate_ppm);
-          const std::string rule = fmt::format("lose_submits {} {}", node.empty() ? "*" : node,
-                                               writer.empty() ? "*" : writer);
+          const std::string rule =
+              fmt::format("lose_submits {} {}", node.empty() ? "*" : node, writer.empty() ? "*" : writer);
           faults_.rates_in_force.erase(rule);
           if (action.rate_ppm > 0) faults_.rates_in_force[rule] = rule + " rate is not 0";
         } else if constexpr (std::is_same_v<T, scenarios::ReorderQuorumEventsStep>) {

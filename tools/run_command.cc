@@ -68,9 +68,9 @@ struct RunRecord {
   std::size_t scenario = 0;
   std::uint64_t seed = 0;
   int verdict = 0;
-  std::string text;          // the run's lines as printed
-  std::string cause;         // what failed first (grouping key); empty on a pass
-  std::string cause_detail;  // that failure's own line(s)
+  std::string text;                // the run's lines as printed
+  std::string cause;               // what failed first (grouping key); empty on a pass
+  std::string cause_detail;        // that failure's own line(s)
   std::string convergence_status;  // "convergence held: ..." / "... not owed: ..." / "... not checked: ..."
   SweepFigures figures;
   std::uint64_t events = 0;
@@ -471,8 +471,8 @@ class Runner {
     // With --quiet, passes print no line; those that did not judge
     // convergence are still said, once per scenario and reason, before the
     // summary.
-    if (options_.quiet && verdict == Verdict::Pass && r.convergence_status.rfind("convergence held", 0) != 0 &&
-        !r.convergence_status.empty()) {
+    if (options_.quiet && verdict == Verdict::Pass &&
+        r.convergence_status.rfind("convergence held", 0) != 0 && !r.convergence_status.empty()) {
       ++unjudged_[{scenarios_[job.scenario].name, r.convergence_status}];
     }
     if (job.sweep) {
