@@ -83,7 +83,6 @@ std::optional<Knobs> fixed_knobs(const std::string& profile) {
     k.expect_converged_at_end = false;
     k.max_steps = 20;
     k.early_faults_pct = 50;
-    k.local_election_pct = 15;
     k.big_cluster_pct = 15;
     k.intensity = 80;
     k.weights = all_kinds(4, {{StepKind::ExpectNoViolations, 1}});
@@ -122,8 +121,15 @@ std::optional<Knobs> fixed_knobs(const std::string& profile) {
     return k;
   }
   if (profile == "local") {
+    // Local election splits the brain under any cut of the network, by
+    // design (local-election-split-brain.json): no partitions, isolation or
+    // links here, and no "leader" targets (no leader entry to aim at).
     Knobs k = live_knobs();
     k.local_election_pct = 100;
+    k.leader_target_pct = 0;
+    for (const auto kind : {StepKind::Partition, StepKind::PartitionMany, StepKind::Bridge, StepKind::Isolate,
+                            StepKind::Link, StepKind::HealAll, StepKind::HealNode})
+      k.weights[kind] = 0;
     return k;
   }
   if (profile == "event-driven") {
@@ -388,7 +394,7 @@ class Generator {
       case StepKind::AddNode:
         return configured_.size() < 12 && at >= last_add_ + 2 * fd_;
       case StepKind::RemoveNode:
-        return !anon_ && configured_.size() > 3;
+        return !anon_ && configured_.size() > 3 && configured_.size() > paused_.size();
       case StepKind::Partition:
       case StepKind::Bridge:
         return configured_.size() >= 3;
@@ -468,7 +474,7 @@ class Generator {
   enum class Aim { Named, Leader, Random };
   Aim aim(int raw, Nanos at) const {
     if (raw >= kRaw * k_.leader_target_pct / 100) return anon_ ? Aim::Random : Aim::Named;
-    if (calm(at)) return raw % 2 == 0 ? Aim::Leader : Aim::Random;
+    if (calm(at) && !local_) return raw % 2 == 0 ? Aim::Leader : Aim::Random;
     return Aim::Random;
   }
 
@@ -481,7 +487,9 @@ class Generator {
   void emit(StepKind kind, Nanos at, int a, int b, int c, int d) {
     switch (kind) {
       case StepKind::Crash: {
-        const auto how = aim(a, at);
+        auto how = aim(a, at);
+        // A random crash could hit a paused node and break its pending resume.
+        if (how != Aim::Named && !anon_ && !paused_.empty()) how = Aim::Named;
         if (how == Aim::Named && !anon_) {
           const auto n = pick(live_named(), b);
           crashed_.insert(n);
@@ -509,13 +517,16 @@ class Generator {
       case StepKind::Pause: {
         // Shorter than failure detection (b < 500) or longer (up to 4x).
         const Nanos length = b < 500 ? fd_ * (1 + b) / 600 : fd_ + fd_ * (b - 500) * 3 / 500;
-        const auto how = aim(a, at);
+        auto how = aim(a, at);
+        // A random resume must not pick a named pause's node.
+        if (how != Aim::Named && !anon_ && !paused_.empty()) how = Aim::Named;
         if (how == Aim::Named && !anon_) {
           const auto n = pick(live_named(), c);
           paused_.insert(n);
           add_step(at, scenarios::PauseStep{node_target(n)});
-          pending_.push_back(
-              {at + length, scenarios::ResumeStep{node_target(n)}, [this, n] { paused_.erase(n); }});
+          pending_.push_back({at + length, scenarios::ResumeStep{node_target(n)}, [this, n] {
+                                if (paused_.erase(n) > 0 && anon_) --anon_paused_;
+                              }});
         } else {
           go_anonymous();
           ++anon_paused_;
@@ -534,7 +545,10 @@ class Generator {
         break;
       }
       case StepKind::RemoveNode: {
-        const auto n = pick(configured_, b);
+        std::vector<NodeId> candidates;  // not paused: their pending resume must stay valid
+        for (const auto& n : configured_)
+          if (paused_.count(n) == 0) candidates.push_back(n);
+        const auto n = pick(candidates, b);
         configured_.erase(std::find(configured_.begin(), configured_.end(), n));
         crashed_.erase(n);
         paused_.erase(n);
@@ -879,6 +893,12 @@ std::pair<Knobs, std::string> swarm_knobs() {
     k.weights[info.kind] = w;
     if (w > 0) draw += fmt::format(" {}={}", info.name, w);
   }
+  if (k.local_election_pct == 100) {  // local election splits the brain under any network cut
+    for (const auto kind : {StepKind::Partition, StepKind::PartitionMany, StepKind::Bridge, StepKind::Isolate,
+                            StepKind::Link, StepKind::HealAll, StepKind::HealNode})
+      k.weights[kind] = 0;
+    draw += " (network cuts off: local election)";
+  }
   return {k, draw};
 }
 
@@ -904,10 +924,11 @@ GeneratedCase make_case(const Knobs& knobs, std::string draw) {
 const std::vector<ProfileInfo>& profiles() {
   static const std::vector<ProfileInfo> list = {
       {"live", "faults bounded then healed: every check and convergence owed (3-11 nodes, all step kinds)"},
-      {"chaos", "unbounded faults, never healed, local election sometimes: safety only"},
+      {"chaos", "unbounded faults of every kind, never healed: safety only"},
       {"partitions", "partitions of 2 and 3+ groups, bridges, isolation, one-way links, heals of one node"},
       {"clients", "up to 3 clients editing, scaling, removing and raw-writing blueprints at once"},
-      {"local", "live with local election (first node of each view leads)"},
+      {"local",
+       "live with local election (first node of each view leads), node faults and edits, no network cuts"},
       {"event-driven", "live with reconciliation_interval 1h: every trigger must act on its own"},
       {"swarm", "each seed draws which fault kinds are on and how hard (the draw is printed)"},
   };

@@ -83,7 +83,10 @@ SeedOutcome classify(const RunResult& r) {
   }
   for (const auto& e : r.expectations) {
     if (e.held) continue;
-    o.key = "expectation";
+    // The kind of expectation and why it failed (the blocker before the first ':').
+    const auto kind = e.description.substr(0, e.description.find(' '));
+    const auto why = e.detail.substr(0, e.detail.find(':'));
+    o.key = "expectation:" + kind + (why.empty() ? "" : ":" + why);
     o.message = one_line(fmt::format("{} {} did not hold: {}", e.path, e.description, e.detail));
     return o;
   }
