@@ -232,8 +232,12 @@ class Generator {
     flush_pending(at);
     if (k_.heal_at_end) heal_everything(at);
     s.check_convergence = k_.heal_at_end;
+    // Early faults land before the blueprints of 1s: the file lists steps by time.
+    std::stable_sort(s.steps.begin(), s.steps.end(),
+                     [](const scenarios::Step& x, const scenarios::Step& y) { return x.at < y.at; });
     for (std::size_t i = 0; i < s.steps.size(); ++i) s.steps[i].path = "steps[" + std::to_string(i) + "]";
-    if (k_.heal_at_end && final_expect_ && !s.steps.empty()) add_final_expect(at);
+    if (k_.heal_at_end && final_expect_ && !s.steps.empty())
+      add_final_expect(std::max(at, s.steps.back().at));
     return s;
   }
 

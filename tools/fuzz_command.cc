@@ -148,7 +148,7 @@ ordered_json build_summary(const Meta& m, const Aggregate& a) {
   return j;
 }
 
-std::optional<std::pair<Meta, Aggregate>> parse_summary(const nlohmann::json& j, std::string* error) {
+std::optional<std::pair<Meta, Aggregate>> parse_summary(const ordered_json& j, std::string* error) {
   try {
     if (j.at("format").get<std::string>() != kSummaryFormat) {
       *error = "format: not an " + std::string(kSummaryFormat) + " file";
@@ -179,7 +179,7 @@ std::optional<std::pair<Meta, Aggregate>> parse_summary(const nlohmann::json& j,
       for (const auto& s : g.at("seeds")) {
         FailureRecord f;
         f.seed = s.at("seed").get<std::uint64_t>();
-        f.json = ordered_json::parse(s.dump());
+        f.json = s;
         list.push_back(f);
       }
     }
@@ -563,7 +563,7 @@ int merge_command(const std::vector<std::string>& inputs, const std::optional<st
       err << fmt::format("aethersim merge: {}: cannot read\n", path);
       return 2;
     }
-    const auto j = nlohmann::json::parse(f, nullptr, false);
+    const auto j = ordered_json::parse(f, nullptr, false);
     if (j.is_discarded()) {
       err << fmt::format("aethersim merge: {}: malformed JSON\n", path);
       return 2;

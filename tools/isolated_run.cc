@@ -85,7 +85,8 @@ SeedOutcome classify(const RunResult& r) {
     if (e.held) continue;
     // The kind of expectation and why it failed (the blocker before the first ':').
     const auto kind = e.description.substr(0, e.description.find(' '));
-    const auto why = e.detail.substr(0, e.detail.find(':'));
+    auto why = e.detail.substr(0, e.detail.find(':'));
+    if (why.rfind("at ", 0) == 0) why.clear();  // a time, not a reason
     o.key = "expectation:" + kind + (why.empty() ? "" : ":" + why);
     o.message = one_line(fmt::format("{} {} did not hold: {}", e.path, e.description, e.detail));
     return o;
