@@ -204,11 +204,9 @@ class Campaign {
       : o_(options), out_(out), err_(err), tty_(isatty(STDERR_FILENO) == 1) {}
 
   int run() {
-    for (std::uint64_t s = o_.start_seed; s < o_.start_seed + o_.seeds; ++s) {
-      if (!o_.sharded || s % o_.shard_count == o_.shard_index) seeds_.push_back(s);
-    }
     g_interrupted = 0;
     auto* previous = std::signal(SIGINT, on_interrupt);
+    seeds_ = SeedList(o_);
     start_ = Clock::now();
     last_progress_ = start_;
     run_pool();
@@ -443,7 +441,29 @@ class Campaign {
   std::ostream& out_;
   std::ostream& err_;
   bool tty_;
-  std::vector<std::uint64_t> seeds_;
+  // The shard's seeds, s in [start, start + seeds) with s mod N == I, by index
+  // (a campaign of 10^9 seeds must not hold them all).
+  class SeedList {
+   public:
+    SeedList() = default;
+    explicit SeedList(const FuzzOptions& o) {
+      const std::uint64_t n = o.sharded ? o.shard_count : 1;
+      const std::uint64_t i = o.sharded ? o.shard_index : 0;
+      first_ = o.start_seed + (i + n - o.start_seed % n) % n;
+      step_ = n;
+      const std::uint64_t end = o.start_seed + o.seeds;
+      size_ = first_ >= end ? 0 : (end - first_ + n - 1) / n;
+    }
+    std::size_t size() const { return static_cast<std::size_t>(size_); }
+    std::uint64_t operator[](std::size_t k) const { return first_ + step_ * k; }
+    std::uint64_t front() const { return first_; }
+
+   private:
+    std::uint64_t first_ = 0;
+    std::uint64_t step_ = 1;
+    std::uint64_t size_ = 0;
+  };
+  SeedList seeds_;
   std::map<std::uint64_t, SeedOutcome> results_;
   Clock::time_point start_;
   Clock::time_point last_progress_;
