@@ -1,6 +1,6 @@
 #include "properties/probes.h"
 
-#include <nlohmann/json.hpp>
+#include <string_view>
 
 namespace aether::properties {
 
@@ -27,14 +27,41 @@ bool interesting(const std::string& line) {
   return false;
 }
 
-std::string str(const nlohmann::json& e, const char* key) {
-  const auto it = e.find(key);
-  return it != e.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-std::uint64_t u64(const nlohmann::json& e, const char* key) {
-  const auto it = e.find(key);
-  return it != e.end() && it->is_number_unsigned() ? it->get<std::uint64_t>() : 0;
-}
+// Field access on one compact trace line (trace-format.md: keys in a fixed
+// order, string values without escapes for the fields read here); cheaper
+// than parsing every line as JSON.
+class Line {
+ public:
+  explicit Line(const std::string& line) : line_(line) {}
+  std::string str(const char* key) const {
+    const auto at = value_at(key);
+    if (at == std::string::npos || line_[at] != '"') return {};
+    const auto end = line_.find('"', at + 1);
+    return end == std::string::npos ? std::string() : line_.substr(at + 1, end - at - 1);
+  }
+  std::uint64_t u64(const char* key) const {
+    auto at = value_at(key);
+    std::uint64_t v = 0;
+    if (at == std::string::npos) return 0;
+    for (; at < line_.size() && line_[at] >= '0' && line_[at] <= '9'; ++at)
+      v = v * 10 + static_cast<std::uint64_t>(line_[at] - '0');
+    return v;
+  }
+  // The text right after `"key":[`, for lists.
+  std::string_view list(const char* key) const {
+    const auto at = value_at(key);
+    if (at == std::string::npos || line_[at] != '[') return {};
+    return std::string_view(line_).substr(at + 1);
+  }
+
+ private:
+  std::size_t value_at(const char* key) const {
+    const std::string needle = std::string(",\"") + key + "\":";
+    const auto at = line_.find(needle);
+    return at == std::string::npos ? std::string::npos : at + needle.size();
+  }
+  const std::string& line_;
+};
 
 }  // namespace
 
@@ -63,15 +90,14 @@ std::map<std::string, std::int64_t> ProbeSet::hits() const {
 
 void ProbeSet::observe(const std::string& line) {
   if (!interesting(line)) return;
-  const auto e = nlohmann::json::parse(line, nullptr, false);
-  if (e.is_discarded()) return;
-  const auto kind = str(e, "kind");
+  const Line e(line);
+  const auto kind = e.str("kind");
   if (kind == "slice.start" || kind == "slice.done") {
-    if (str(e, "op") != "load") return;
-    auto& n = loads_in_flight_[str(e, "node")];
+    if (e.str("op") != "load") return;
+    auto& n = loads_in_flight_[e.str("node")];
     n += kind == "slice.start" ? 1 : (n > 0 ? -1 : 0);
   } else if (kind == "leader") {
-    const auto leader = str(e, "leader");
+    const auto leader = e.str("leader");
     if (leader != leader_ && !leader_.empty()) {
       for (const auto& [node, n] : loads_in_flight_)
         if (n > 0) {
@@ -81,22 +107,22 @@ void ProbeSet::observe(const std::string& line) {
     }
     leader_ = leader;
   } else if (kind == "quorum") {
-    const auto node = str(e, "node");
-    if (str(e, "change") == "lost") {
+    const auto node = e.str("node");
+    if (e.str("change") == "lost") {
       quorum_lost_[node] = true;
     } else if (quorum_lost_[node]) {
       quorum_lost_[node] = false;
       hit(kQuorumLostRegained);
     }
   } else if (kind == "kv.submit") {
-    if (str(e, "writer") != "cdm") return;
-    const auto batch = u64(e, "batch");
-    const auto node = str(e, "node");
-    cdm_batch_tag_[batch] = u64(e, "cdm_tag");
+    if (e.str("writer") != "cdm") return;
+    const auto batch = e.u64("batch");
+    const auto node = e.str("node");
+    cdm_batch_tag_[batch] = e.u64("cdm_tag");
     cdm_batch_node_[batch] = node;
     cdm_batch_epoch_[batch] = activations_[node];
   } else if (kind == "kv.decide" || kind == "kv.drop") {
-    const auto batch = u64(e, "batch");
+    const auto batch = e.u64("batch");
     const auto it = cdm_batch_node_.find(batch);
     if (it == cdm_batch_node_.end()) return;
     if (kind == "kv.decide") {
@@ -109,9 +135,9 @@ void ProbeSet::observe(const std::string& line) {
     cdm_batch_epoch_.erase(batch);
     cdm_batch_node_.erase(it);
   } else if (kind == "cdm.activated" || kind == "cdm.deactivated") {
-    ++activations_[str(e, "node")];
+    ++activations_[e.str("node")];
   } else if (kind == "node.crash") {
-    const auto node = str(e, "node");
+    const auto node = e.str("node");
     for (const auto& [batch, n] : cdm_batch_node_)
       if (n == node) {
         hit(kCrashBetweenWrites);
@@ -120,18 +146,19 @@ void ProbeSet::observe(const std::string& line) {
     ++activations_[node];
     loads_in_flight_.erase(node);
   } else if (kind == "client.write") {
-    const auto it = e.find("commands");
-    if (it == e.end() || !it->is_array() || it->size() != 1 || !(*it)[0].is_string()) return;
-    const auto command = (*it)[0].get<std::string>();
-    const std::string prefix = "put blueprints/";
-    if (command.compare(0, prefix.size(), prefix) != 0) return;
-    const auto key = command.substr(4, command.find('=') - 4);
-    client_writes_[{str(e, "client"), u64(e, "write")}] = {key, ++client_order_};
+    // One command putting a blueprint: "commands":["put blueprints/{id}={...}"]
+    const auto commands = e.list("commands");
+    const std::string_view prefix = "\"put blueprints/";
+    if (commands.substr(0, prefix.size()) != prefix) return;
+    const auto eq = commands.find('=');
+    if (eq == std::string_view::npos) return;
+    const auto key = std::string(commands.substr(5, eq - 5));
+    client_writes_[{e.str("client"), e.u64("write")}] = {key, ++client_order_};
   } else if (kind == "client.commit") {
-    const auto it = client_writes_.find({str(e, "client"), u64(e, "write")});
+    const auto it = client_writes_.find({e.str("client"), e.u64("write")});
     if (it == client_writes_.end()) return;
     const auto& [key, order] = it->second;
-    const auto client = str(e, "client");
+    const auto client = e.str("client");
     const auto last = last_committed_order_.find(key);
     if (last != last_committed_order_.end() && last->second > order && last_committed_client_[key] != client)
       hit(kClientEditsReordered);
