@@ -265,7 +265,7 @@ class Generator {
       for (int j = 0; j < slice_count; ++j) {
         GenSlice slice;
         // A later blueprint may reuse an earlier blueprint's first base: ownership conflict.
-        if (j == 0 && i > 0 && Draws::chance(25)) {
+        if (j == 0 && i > 0 && Draws::chance(k_.shared_base_pct)) {
           slice.artifact = blueprints_[0].slices[0].artifact;
           bp.shares_base = true;
           blueprints_[0].shares_base = true;
@@ -556,7 +556,7 @@ class Generator {
         configured_.erase(std::find(configured_.begin(), configured_.end(), n));
         crashed_.erase(n);
         paused_.erase(n);
-        isolated_.erase(n);
+        // An isolate rule naming it stays in force (the final heal clears it).
         add_step(at, scenarios::RemoveNodeStep{node_target(n)});
         disturbed(at);
         break;
@@ -714,7 +714,8 @@ class Generator {
       case StepKind::Scale: {
         const auto bases = scalable_bases(at);
         // 0 now and then: everything of that base unloads.
-        add_step(at, scenarios::ScaleStep{pick(bases, a), b < 150 ? 0 : 1 + b % 5, pick_client(d)});
+        add_step(at, scenarios::ScaleStep{pick(bases, a), b < k_.zero_scale_pct * 10 ? 0 : 1 + b % 5,
+                                          pick_client(d)});
         break;
       }
       case StepKind::RawSliceTarget: {
@@ -953,7 +954,15 @@ rc::Gen<GeneratedCase> case_gen(const std::string& profile) {
   }
   const auto knobs = fixed_knobs(profile);
   if (!knobs) throw std::invalid_argument("unknown profile \"" + profile + "\"");
-  return rc::gen::exec([k = *knobs] { return make_case(k, ""); });
+  return case_gen(*knobs);
+}
+
+rc::Gen<GeneratedCase> case_gen(const Knobs& knobs) {
+  return rc::gen::exec([k = knobs] { return make_case(k, ""); });
+}
+
+std::optional<Knobs> profile_knobs(const std::string& profile) {
+  return fixed_knobs(profile);
 }
 
 std::uint64_t case_key(const std::string& profile, std::uint64_t seed) {

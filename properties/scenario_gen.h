@@ -79,6 +79,9 @@ struct Knobs {
   int intensity = 50;                   // scales rates (drop, loss, failures): 1..100
   bool heal_at_end = true;              // everything healed at the end: convergence owed
   bool expect_converged_at_end = true;  // an explicit `expect converged` at the final heal (sometimes)
+  int shared_base_pct = 25;
+  int zero_scale_pct = 15;  // share of `scale` steps to 0             // a later blueprint lists the first
+                            // one's base (ownership conflict)
   std::map<StepKind, int> weights;
 };
 
@@ -96,6 +99,11 @@ struct GeneratedCase {
 
 // The generator of a profile (throws std::invalid_argument for an unknown one).
 rc::Gen<GeneratedCase> case_gen(const std::string& profile);
+
+// The knobs of a fixed profile (every profile but swarm, which draws its own);
+// tests derive narrower generators from them.
+std::optional<Knobs> profile_knobs(const std::string& profile);
+rc::Gen<GeneratedCase> case_gen(const Knobs& knobs);
 
 // The rapidcheck key of (profile, seed): a hash of both.
 std::uint64_t case_key(const std::string& profile, std::uint64_t seed);
