@@ -117,8 +117,9 @@ int cli_fuzz(const std::string& program, const std::vector<std::string>& args) {
       "shrink-budget", po::value<std::string>(), "DUR: shrinking budget per failure (default 60s)")(
       "no-shrink", "record failures without shrinking them")(
       "seed-timeout", po::value<std::string>(), "DUR: wall-clock watchdog per seed (default 60s)")(
-      "print-cases", "one line per seed (swarm: with the draw)")("quiet", "no progress line")("help,h",
-                                                                                              "this text");
+      "print-cases", "one line per seed (swarm: with the draw)")("quiet", "no progress line")(
+      "stats", "add the workers' CPU time per seed (a figure that survives a busy machine)")("help,h",
+                                                                                             "this text");
   po::variables_map vm;
   const auto rest = parse(desc, args, vm);
   if (vm.count("help")) {
@@ -221,6 +222,7 @@ int cli_fuzz(const std::string& program, const std::vector<std::string>& args) {
   }
   o.print_cases = vm.count("print-cases") > 0;
   o.quiet = vm.count("quiet") > 0;
+  o.stats = vm.count("stats") > 0;
   return fuzz_command(o, std::cout, std::cerr);
 }
 

@@ -1,6 +1,7 @@
 #include "tools/fuzz_command.h"
 
 #include <poll.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -271,6 +272,16 @@ class Campaign {
         static_cast<double>(agg.runs) / seconds,
         interrupted_ ? " (interrupted)" : (budget_hit_ ? " (time budget spent)" : ""),
         summary_path.empty() ? "" : "; summary " + summary_path, exit_code);
+    if (o_.stats && agg.runs > 0) {
+      rusage children{};
+      getrusage(RUSAGE_CHILDREN, &children);
+      const double cpu = static_cast<double>(children.ru_utime.tv_sec + children.ru_stime.tv_sec) +
+                         static_cast<double>(children.ru_utime.tv_usec + children.ru_stime.tv_usec) / 1e6;
+      out_ << fmt::format(
+          "  stats: {:.2f} ms of worker CPU per seed ({:.0f} seeds per CPU-second), {} events/seed\n",
+          1000.0 * cpu / static_cast<double>(agg.runs), static_cast<double>(agg.runs) / std::max(cpu, 1e-9),
+          agg.events / agg.runs);
+    }
     for (const auto& name : summary["never_hit"])
       out_ << "  probe never hit: " << name.get<std::string>() << "\n";
     return exit_code;

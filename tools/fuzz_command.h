@@ -38,6 +38,7 @@ struct FuzzOptions {
   // Progress: an updating line on a terminal, else a plain line this often.
   std::chrono::milliseconds progress_interval{5000};
   bool quiet = false;
+  bool stats = false;  // add CPU time per seed (workers' user + system time)
 };
 
 // Is `seed` one of the rechecked ones (a hash of the seed, so the same seeds
