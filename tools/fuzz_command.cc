@@ -349,7 +349,7 @@ class Campaign {
     if (o_.print_cases || outcome.failed()) {
       if (tty_ && !o_.quiet) err_ << "\r\033[K";
       std::string draw;
-      if (o_.print_cases && o_.profile == "swarm")
+      if (o_.profile == "swarm")
         draw = "\n  " + properties::gen::generate_case(o_.profile, seed).draw;
       out_ << fmt::format("{} seed={} hash={:016x} events={}{}{}{}\n", outcome.failed() ? "FAIL" : "PASS",
                           seed, outcome.trace_hash, outcome.events,
