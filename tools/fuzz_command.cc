@@ -206,12 +206,15 @@ class Campaign {
 
   int run() {
     g_interrupted = 0;
-    auto* previous = std::signal(SIGINT, on_interrupt);
+    // Ctrl-C stops the campaign (and any shrink) and still writes the summary.
+    struct Restore {
+      void (*previous)(int);
+      ~Restore() { std::signal(SIGINT, previous); }
+    } restore{std::signal(SIGINT, on_interrupt)};
     seeds_ = SeedList(o_);
     start_ = Clock::now();
     last_progress_ = start_;
     run_pool();
-    std::signal(SIGINT, previous);
     const auto wall = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start_);
     if (tty_ && !o_.quiet) err_ << "\r\033[K";
 
@@ -349,8 +352,7 @@ class Campaign {
     if (o_.print_cases || outcome.failed()) {
       if (tty_ && !o_.quiet) err_ << "\r\033[K";
       std::string draw;
-      if (o_.profile == "swarm")
-        draw = "\n  " + properties::gen::generate_case(o_.profile, seed).draw;
+      if (o_.profile == "swarm") draw = "\n  " + properties::gen::generate_case(o_.profile, seed).draw;
       out_ << fmt::format("{} seed={} hash={:016x} events={}{}{}{}\n", outcome.failed() ? "FAIL" : "PASS",
                           seed, outcome.trace_hash, outcome.events,
                           outcome.failed() ? " " + outcome.key + ": " : "",
@@ -399,6 +401,7 @@ class Campaign {
         ShrinkOptions so;
         so.budget = o_.shrink_budget;
         so.run_timeout = o_.seed_timeout;
+        so.stop = [] { return g_interrupted != 0; };  // Ctrl-C: keep what is shrunk, write the summary
         out_ << fmt::format("shrinking seed {} ({}), budget {}\n", seed, r.key,
                             human_duration(o_.shrink_budget));
         const auto shrunk = shrink_scenario(scenario, seed, r, so);

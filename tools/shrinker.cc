@@ -101,7 +101,7 @@ class Shrinker {
   }
 
  private:
-  bool out_of_time() const { return Clock::now() >= deadline_; }
+  bool out_of_time() const { return Clock::now() >= deadline_ || (options_.stop && options_.stop()); }
 
   // Tries a candidate; keeps it if it fails the same way.
   bool attempt(const Scenario& candidate, const std::string& what) {

@@ -22,6 +22,7 @@ struct ShrinkOptions {
   std::chrono::milliseconds budget{60'000};
   std::chrono::milliseconds run_timeout{30'000};     // watchdog per candidate run
   std::function<void(const std::string&)> progress;  // one line per accepted step
+  std::function<bool()> stop;                        // true: give up now (Ctrl-C)
 };
 
 struct ShrinkResult {
