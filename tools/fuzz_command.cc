@@ -397,7 +397,7 @@ class Campaign {
       auto scenario = c.scenario;
       if (write_atomically(case_file, scenarios::write_scenario(scenario), &error))
         f.json["case_file"] = case_file;
-      if (o_.shrink && r.key != "nondeterminism") {
+      if (o_.shrink && r.key != "nondeterminism" && g_interrupted == 0) {
         ShrinkOptions so;
         so.budget = o_.shrink_budget;
         so.run_timeout = o_.seed_timeout;
