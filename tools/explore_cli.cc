@@ -208,10 +208,6 @@ int cli_fuzz(const std::string& program, const std::vector<std::string>& args) {
     if (!d) return usage("fuzz", "--seed-timeout: " + error);
     o.seed_timeout = *d;
   }
-  if (vm.count("out")) {
-    o.out_dir = vm["out"].as<std::string>();
-    if (!writable_dir(*o.out_dir, &error)) return usage("fuzz", "--out: " + error);
-  }
   if (vm.count("summary")) {
     o.summary_file = vm["summary"].as<std::string>();
     if (!writable_file_location(*o.summary_file, &error)) return usage("fuzz", "--summary: " + error);
@@ -219,6 +215,11 @@ int cli_fuzz(const std::string& program, const std::vector<std::string>& args) {
   if (vm.count("junit")) {
     o.junit = vm["junit"].as<std::string>();
     if (!writable_file_location(*o.junit, &error)) return usage("fuzz", "--junit: " + error);
+  }
+  // Last: --out creates its directory, so every other flag is checked first.
+  if (vm.count("out")) {
+    o.out_dir = vm["out"].as<std::string>();
+    if (!writable_dir(*o.out_dir, &error)) return usage("fuzz", "--out: " + error);
   }
   o.print_cases = vm.count("print-cases") > 0;
   o.quiet = vm.count("quiet") > 0;
