@@ -208,13 +208,20 @@ int cli_fuzz(const std::string& program, const std::vector<std::string>& args) {
     if (!d) return usage("fuzz", "--seed-timeout: " + error);
     o.seed_timeout = *d;
   }
+  // A file inside --out's directory (created below) is fine.
+  const auto in_out_dir = [&vm](const std::string& file) {
+    return vm.count("out") && std::filesystem::path(file).parent_path().lexically_normal() ==
+                                  std::filesystem::path(vm["out"].as<std::string>()).lexically_normal();
+  };
   if (vm.count("summary")) {
     o.summary_file = vm["summary"].as<std::string>();
-    if (!writable_file_location(*o.summary_file, &error)) return usage("fuzz", "--summary: " + error);
+    if (!in_out_dir(*o.summary_file) && !writable_file_location(*o.summary_file, &error))
+      return usage("fuzz", "--summary: " + error);
   }
   if (vm.count("junit")) {
     o.junit = vm["junit"].as<std::string>();
-    if (!writable_file_location(*o.junit, &error)) return usage("fuzz", "--junit: " + error);
+    if (!in_out_dir(*o.junit) && !writable_file_location(*o.junit, &error))
+      return usage("fuzz", "--junit: " + error);
   }
   // Last: --out creates its directory, so every other flag is checked first.
   if (vm.count("out")) {
