@@ -388,6 +388,7 @@ class Campaign {
     f.json["message"] = r.message;
     f.json["replay"] =
         fmt::format("{} fuzz --profile {} --seeds 1 --start-seed {}", o_.program, o_.profile, seed);
+    if (o_.profile == "swarm") f.json["draw"] = properties::gen::generate_case(o_.profile, seed).draw;
     if (o_.out_dir) {
       const auto c = properties::gen::generate_case(o_.profile, seed);
       const auto base = std::filesystem::path(*o_.out_dir);
