@@ -700,6 +700,14 @@ class Generator {
         }
         bp.published_at = at;
         add_step(at, scenarios::BlueprintStep{to_json(bp), client});
+        if (k_.max_clients > 1 && c % 3 == 2) {
+          // A race: another client writes another count of the same blueprint
+          // at the same instant; the decided order picks the winner.
+          GenBlueprint rival = bp;
+          rival.slices.front().instances = 1 + rival.slices.front().instances % 4;
+          rival.slices.front().min_available = default_min_available(rival.slices.front().instances);
+          add_step(at, scenarios::BlueprintStep{to_json(rival), pick_client(d + 1)});
+        }
         break;
       }
       case StepKind::BlueprintRemove: {
