@@ -814,7 +814,12 @@ class Generator {
     if (anon_) {
       for (int i = 0; i < anon_crashed_; ++i) add_step(at, scenarios::RestartStep{random_target()});
     } else {
-      for (const auto& n : crashed_) add_step(at, scenarios::RestartStep{node_target(n)});
+      // Now and then one crashed node stays down (a majority stays up, so
+      // convergence is still owed: simulation.md §5).
+      const bool leave_one = !crashed_.empty() && 2 * (configured_.size() - 1) > configured_.size() &&
+                             Draws::chance(k_.leave_crashed_pct);
+      for (const auto& n : crashed_)
+        if (!(leave_one && n == *crashed_.begin())) add_step(at, scenarios::RestartStep{node_target(n)});
     }
     if (network_changed_) {
       scenarios::NetworkStep net;

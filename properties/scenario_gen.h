@@ -79,9 +79,9 @@ struct Knobs {
   int intensity = 50;                   // scales rates (drop, loss, failures): 1..100
   bool heal_at_end = true;              // everything healed at the end: convergence owed
   bool expect_converged_at_end = true;  // an explicit `expect converged` at the final heal (sometimes)
-  int shared_base_pct = 25;
-  int zero_scale_pct = 15;  // share of `scale` steps to 0             // a later blueprint lists the first
-                            // one's base (ownership conflict)
+  int shared_base_pct = 25;             // a later blueprint lists the first one's base (ownership conflict)
+  int zero_scale_pct = 15;              // share of `scale` steps to 0
+  int leave_crashed_pct = 20;           // a crashed node left down at the end (a majority up)
   std::map<StepKind, int> weights;
 };
 
