@@ -16,8 +16,11 @@
 #include "engine/config.h"
 #include "engine/duration.h"
 #include "engine/mutations.h"
+#include "properties/probes.h"
 #include "properties/runner.h"
+#include "properties/scenario_gen.h"
 #include "scenarios/loader.h"
+#include "tools/explore_cli.h"
 #include "tools/inputs.h"
 #include "tools/run_command.h"
 #include "tools/trace_command.h"
@@ -39,10 +42,16 @@ const char* kOverview =
     "  validate FILE|DIR...    check scenario files without running them\n"
     "  trace FILE              a saved --trace as a readable, filtered timeline\n"
     "                          (--node, --kinds, --from, --to) or a --summary\n"
-    "  list invariants|steps|config|mutations\n"
+    "  list invariants|steps|config|mutations|profiles|probes\n"
     "                          print the invariant ids, the step kinds, the engine\n"
-    "                          configuration keys with their defaults, or the engine's\n"
-    "                          named bug variants\n"
+    "                          configuration keys with their defaults, the engine's\n"
+    "                          named bug variants, the fuzz profiles or the probes\n"
+    "  fuzz [--profile P] [--seeds N] [--jobs J] [--shard I/N] [--out DIR] ...\n"
+    "                          generated scenarios, one per seed, in worker processes\n"
+    "  shrink FILE [--seed N] [--out FILE] [--budget DUR]\n"
+    "                          reduce a failing scenario to a minimal one that fails the same way\n"
+    "  merge SUMMARY.json... [--out FILE]\n"
+    "                          merge the summaries of a sharded fuzz campaign\n"
     "\n"
     "options:\n"
     "  --version               print the version\n"
@@ -228,7 +237,7 @@ int command_trace(const std::vector<std::string>& args) {
 }
 
 int command_list(const std::vector<std::string>& args) {
-  po::options_description desc("aethersim list invariants|steps|config|mutations");
+  po::options_description desc("aethersim list invariants|steps|config|mutations|profiles|probes");
   desc.add_options()("help,h", "this text");
   po::variables_map vm;
   const auto what = parse_command_line(desc, args, vm);
@@ -237,11 +246,13 @@ int command_list(const std::vector<std::string>& args) {
               << "\n  invariants  the always-on invariant ids, one line of explanation each\n"
                  "  steps       the scenario step kinds, their syntax and meaning\n"
                  "  config      the engine configuration keys, their defaults and meaning\n"
-                 "  mutations   the engine's named bug variants (config key `mutations`)\n";
+                 "  mutations   the engine's named bug variants (config key `mutations`)\n"
+                 "  profiles    the generator profiles of `aethersim fuzz`\n"
+                 "  probes      the situations a fuzz campaign counts (never-hit ones are flagged)\n";
     return 0;
   }
   if (what.size() != 1) {
-    std::cerr << "aethersim list: name one of invariants, steps, config, mutations\n";
+    std::cerr << "aethersim list: name one of invariants, steps, config, mutations, profiles, probes\n";
     return kUsageError;
   }
   if (what[0] == "invariants") {
@@ -272,8 +283,19 @@ int command_list(const std::vector<std::string>& args) {
     }
     return 0;
   }
-  std::cerr << fmt::format("aethersim list: unknown list \"{}\" (invariants, steps, config, mutations)\n",
-                           what[0]);
+  if (what[0] == "profiles") {
+    for (const auto& p : properties::gen::profiles())
+      std::cout << fmt::format("{:<14} {}\n", p.name, p.summary);
+    return 0;
+  }
+  if (what[0] == "probes") {
+    for (const auto& p : properties::probe_docs())
+      std::cout << fmt::format("{:<38} {}\n", p.name, p.description);
+    return 0;
+  }
+  std::cerr << fmt::format(
+      "aethersim list: unknown list \"{}\" (invariants, steps, config, mutations, profiles, probes)\n",
+      what[0]);
   return kUsageError;
 }
 
@@ -301,8 +323,13 @@ int main(int argc, char** argv) {
     if (command == "validate") return command_validate(rest);
     if (command == "list") return command_list(rest);
     if (command == "trace") return command_trace(rest);
+    if (command == "fuzz") return tools::cli_fuzz(program, rest);
+    if (command == "shrink") return tools::cli_shrink(program, rest);
+    if (command == "merge") return tools::cli_merge(rest);
     std::cerr << fmt::format(
-        "aethersim: unknown command \"{}\" (run, validate, list, trace; aethersim --help)\n", command);
+        "aethersim: unknown command \"{}\" (run, validate, list, trace, fuzz, shrink, merge; aethersim "
+        "--help)\n",
+        command);
     return kUsageError;
   } catch (const po::error& e) {
     std::cerr << "aethersim: " << e.what() << "\n";

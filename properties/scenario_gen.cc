@@ -1,0 +1,1000 @@
+#include "properties/scenario_gen.h"
+
+#include <algorithm>
+#include <functional>
+#include <set>
+#include <stdexcept>
+#include <tuple>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "properties/runner.h"
+
+namespace aether::properties::gen {
+
+using engine::millis;
+using engine::Nanos;
+using engine::NodeId;
+using engine::seconds;
+using scenarios::Target;
+
+const std::vector<StepKindInfo>& step_kinds() {
+  static const std::vector<StepKindInfo> kinds = {
+      {StepKind::Crash, "crash"},
+      {StepKind::Restart, "restart"},
+      {StepKind::Pause, "pause"},
+      {StepKind::AddNode, "add_node"},
+      {StepKind::RemoveNode, "remove_node"},
+      {StepKind::Partition, "partition"},
+      {StepKind::PartitionMany, "partition3"},
+      {StepKind::Bridge, "bridge"},
+      {StepKind::Isolate, "isolate"},
+      {StepKind::Link, "link"},
+      {StepKind::HealAll, "heal"},
+      {StepKind::HealNode, "heal_node"},
+      {StepKind::Network, "network"},
+      {StepKind::SliceFailures, "slice_failures"},
+      {StepKind::BlueprintEdit, "blueprint"},
+      {StepKind::BlueprintRemove, "remove_blueprint"},
+      {StepKind::Scale, "scale"},
+      {StepKind::RawSliceTarget, "raw_slice_target"},
+      {StepKind::RawMalformed, "raw_malformed"},
+      {StepKind::RawCommand, "raw_command"},
+      {StepKind::RawRemove, "raw_remove"},
+      {StepKind::RawLifecycle, "raw_lifecycle"},
+      {StepKind::ExpectNoViolations, "expect_no_violations"},
+  };
+  return kinds;
+}
+
+namespace {
+
+constexpr int kRaw = 1000;  // raw draws are in [0, kRaw)
+
+// Every kind at weight w, then the overrides.
+std::map<StepKind, int> all_kinds(int w, std::map<StepKind, int> overrides = {}) {
+  std::map<StepKind, int> out;
+  for (const auto& k : step_kinds()) out[k.kind] = w;
+  for (const auto& [k, v] : overrides) out[k] = v;
+  return out;
+}
+
+Knobs live_knobs() {
+  Knobs k;
+  k.weights = all_kinds(3, {{StepKind::Crash, 6},
+                            {StepKind::Restart, 6},
+                            {StepKind::Pause, 4},
+                            {StepKind::Partition, 5},
+                            {StepKind::BlueprintEdit, 5},
+                            {StepKind::Scale, 4},
+                            {StepKind::RawMalformed, 1},
+                            {StepKind::RawCommand, 1},
+                            {StepKind::RawLifecycle, 2},
+                            {StepKind::ExpectNoViolations, 1}});
+  return k;
+}
+
+std::optional<Knobs> fixed_knobs(const std::string& profile) {
+  if (profile == "live") return live_knobs();
+  if (profile == "chaos") {
+    Knobs k = live_knobs();
+    k.heal_at_end = false;
+    k.expect_converged_at_end = false;
+    k.max_steps = 20;
+    k.early_faults_pct = 50;
+    k.big_cluster_pct = 15;
+    k.intensity = 80;
+    k.weights = all_kinds(4, {{StepKind::ExpectNoViolations, 1}});
+    return k;
+  }
+  if (profile == "partitions") {
+    Knobs k = live_knobs();
+    k.max_steps = 14;
+    k.weights = all_kinds(0, {{StepKind::Partition, 8},
+                              {StepKind::PartitionMany, 5},
+                              {StepKind::Bridge, 5},
+                              {StepKind::Isolate, 5},
+                              {StepKind::Link, 6},
+                              {StepKind::HealAll, 4},
+                              {StepKind::HealNode, 4},
+                              {StepKind::Network, 2},
+                              {StepKind::Scale, 1},
+                              {StepKind::BlueprintEdit, 1}});
+    return k;
+  }
+  if (profile == "clients") {
+    Knobs k = live_knobs();
+    k.max_clients = 3;
+    k.max_blueprints = 3;
+    k.weights = all_kinds(0, {{StepKind::BlueprintEdit, 10},
+                              {StepKind::BlueprintRemove, 3},
+                              {StepKind::Scale, 6},
+                              {StepKind::RawSliceTarget, 3},
+                              {StepKind::RawMalformed, 2},
+                              {StepKind::RawCommand, 2},
+                              {StepKind::RawRemove, 2},
+                              {StepKind::RawLifecycle, 2},
+                              {StepKind::Crash, 1},
+                              {StepKind::Restart, 1},
+                              {StepKind::Partition, 1}});
+    return k;
+  }
+  if (profile == "local") {
+    // Local election splits the brain under any cut of the network, by
+    // design (local-election-split-brain.json): no partitions, isolation or
+    // links here, and no "leader" targets (no leader entry to aim at).
+    Knobs k = live_knobs();
+    k.local_election_pct = 100;
+    k.leader_target_pct = 0;
+    for (const auto kind : {StepKind::Partition, StepKind::PartitionMany, StepKind::Bridge, StepKind::Isolate,
+                            StepKind::Link, StepKind::HealAll, StepKind::HealNode})
+      k.weights[kind] = 0;
+    return k;
+  }
+  if (profile == "event-driven") {
+    Knobs k = live_knobs();
+    k.event_driven_pct = 100;
+    k.default_interval_pct = 0;
+    return k;
+  }
+  return std::nullopt;
+}
+
+// Chance draws shrink to "no" (raw 0), picks to the first option.
+class Draws {
+ public:
+  static int in(int lo, int hi_inclusive) { return *rc::gen::inRange(lo, hi_inclusive + 1); }
+  static bool chance(int percent) { return in(0, 99) >= 100 - percent; }
+};
+
+// One raw step: kind, gap and four parameters, each in [0, kRaw).
+using RawStep = std::tuple<int, int, int, int, int, int>;
+
+std::string base_of(const std::string& artifact) {
+  return artifact.substr(0, artifact.rfind(':'));
+}
+
+int default_min_available(int instances) {
+  return (instances + 1) / 2;
+}
+
+struct GenSlice {
+  std::string artifact;
+  int instances = 1;
+  int min_available = 1;
+  std::vector<std::string> depends_on;
+};
+
+struct GenBlueprint {
+  std::string id;
+  std::vector<GenSlice> slices;  // dependencies point to earlier slices only
+  bool published = false;
+  Nanos published_at = 0;
+  bool shares_base = false;  // holds a base another blueprint holds (ownership conflict)
+  std::string client = "default";
+};
+
+nlohmann::json to_json(const GenBlueprint& bp) {
+  nlohmann::json slices = nlohmann::json::array();
+  for (const auto& s : bp.slices) {
+    nlohmann::json slice = {{"artifact", s.artifact}, {"instances", s.instances}};
+    if (s.min_available != default_min_available(s.instances)) slice["min_available"] = s.min_available;
+    if (!s.depends_on.empty()) slice["depends_on"] = s.depends_on;
+    slices.push_back(slice);
+  }
+  return {{"id", bp.id}, {"slices", slices}};
+}
+
+Target node_target(const NodeId& id) {
+  return Target{Target::Kind::Node, id};
+}
+Target leader_target() {
+  return Target{Target::Kind::Leader, {}};
+}
+Target random_target() {
+  return Target{Target::Kind::Random, {}};
+}
+
+template <typename T>
+const T& pick(const std::vector<T>& from, int raw) {
+  return from[static_cast<std::size_t>(raw) % from.size()];
+}
+
+std::uint32_t ppm(int raw, std::uint32_t max_ppm) {
+  // raw 0 -> the smallest non-zero rate; never 0 (a rate of 0 is a no-op).
+  return 1 + static_cast<std::uint32_t>(static_cast<std::uint64_t>(raw) * (max_ppm - 1) / (kRaw - 1));
+}
+
+// Builds one scenario; tracks the world the steps leave behind so that every
+// target is valid at its instant.
+class Generator {
+ public:
+  explicit Generator(Knobs knobs) : k_(std::move(knobs)) {}
+
+  scenarios::Scenario make(const std::vector<RawStep>& raws) {
+    auto& s = scenario_;
+    s.name = "generated";
+    s.max_events = 3'000'000;
+    setup_cluster();
+    setup_config();
+    setup_blueprints();
+
+    Nanos at = k_.early_faults_pct > 0 && early_ ? millis(500) : seconds(10);
+    for (const auto& raw : raws) {
+      const auto [kind_raw, gap_raw, a, b, c, d] = raw;
+      at += gap(gap_raw);
+      flush_pending(at);
+      emit(choose_kind(kind_raw, at), at, a, b, c, d);
+    }
+    at += millis(200);
+    for (const auto& p : pending_) at = std::max(at, p.at);
+    flush_pending(at);
+    if (k_.heal_at_end) heal_everything(at);
+    s.check_convergence = k_.heal_at_end;
+    // Early faults land before the blueprints of 1s: the file lists steps by time.
+    std::stable_sort(s.steps.begin(), s.steps.end(),
+                     [](const scenarios::Step& x, const scenarios::Step& y) { return x.at < y.at; });
+    for (std::size_t i = 0; i < s.steps.size(); ++i) s.steps[i].path = "steps[" + std::to_string(i) + "]";
+    if (k_.heal_at_end && final_expect_ && !s.steps.empty())
+      add_final_expect(std::max(at, s.steps.back().at));
+    return s;
+  }
+
+  // Draws taken before the steps (so that they shrink first).
+  void draw_shape() {
+    const bool big = Draws::chance(k_.big_cluster_pct);
+    nodes_ = big ? Draws::in(10, 11) : Draws::in(k_.min_nodes, k_.max_nodes);
+    fd_ = Draws::chance(25) ? seconds(2) : seconds(1);
+    adversarial_ = Draws::chance(25);
+    duplicate_ = Draws::chance(15) ? static_cast<std::uint32_t>(Draws::in(1, 200'000)) : 0;
+    slow_ = Draws::chance(k_.slow_slices_pct);
+    early_ = Draws::chance(k_.early_faults_pct);
+    local_ = Draws::chance(k_.local_election_pct);
+    aggressive_ = Draws::chance(50);
+    rebalance_off_ = aggressive_ && Draws::chance(30);
+    event_driven_ = Draws::chance(k_.event_driven_pct);
+    default_interval_ = !event_driven_ && Draws::chance(k_.default_interval_pct);
+    short_interval_ = Draws::chance(50);
+    final_expect_ = k_.expect_converged_at_end && Draws::chance(30);
+    const int blueprint_count = Draws::in(1, k_.max_blueprints);
+    for (int i = 0; i < blueprint_count; ++i) {
+      GenBlueprint bp;
+      bp.id = std::vector<std::string>{"shop", "ops", "web"}[static_cast<std::size_t>(i)];
+      const int slice_count = Draws::in(1, 3);
+      for (int j = 0; j < slice_count; ++j) {
+        GenSlice slice;
+        // A later blueprint may reuse an earlier blueprint's first base: ownership conflict.
+        if (j == 0 && i > 0 && Draws::chance(k_.shared_base_pct)) {
+          slice.artifact = blueprints_[0].slices[0].artifact;
+          bp.shares_base = true;
+          blueprints_[0].shares_base = true;
+        } else {
+          slice.artifact = fmt::format("org.example:{}{}:1.0.0", bp.id, j);
+        }
+        slice.instances = Draws::in(1, 4);
+        slice.min_available =
+            Draws::chance(30) ? Draws::in(1, slice.instances) : default_min_available(slice.instances);
+        if (j > 0 && Draws::chance(45)) slice.depends_on.push_back(bp.slices[j - 1].artifact);  // chains
+        bp.slices.push_back(slice);
+      }
+      bp.client = pick_client(Draws::in(0, kRaw - 1));
+      blueprints_.push_back(bp);
+    }
+  }
+
+ private:
+  struct Pending {
+    Nanos at;
+    scenarios::StepAction action;
+    std::function<void()> effect;
+  };
+
+  void setup_cluster() {
+    auto& c = scenario_.cluster;
+    for (int i = 1; i <= nodes_; ++i) {
+      const auto id = "node-" + std::to_string(i);
+      c.nodes.push_back(id);
+      configured_.push_back(id);
+    }
+    last_suffix_ = nodes_;
+    c.failure_detection = fd_;
+    if (adversarial_) c.kv_order = scenarios::KvOrder::Adversarial;
+    c.network.duplicate_ppm = duplicate_;
+    initial_network_ = c.network;
+    if (slow_) {
+      c.slices.load = {seconds(1), seconds(20)};
+      c.slices.unload = {millis(500), seconds(12)};
+    }
+  }
+
+  void setup_config() {
+    nlohmann::json config = nlohmann::json::object();
+    config["reconciliation"] = aggressive_ ? "aggressive" : "conservative";
+    if (aggressive_ && rebalance_off_) config["auto_rebalancing"] = false;
+    config["leader_election"] = local_ ? "local" : "consensus";
+    if (event_driven_) {
+      config["reconciliation_interval"] = "1h";
+    } else if (!default_interval_) {
+      config["reconciliation_interval"] = short_interval_ ? "5s" : "10s";
+    }
+    scenario_.config = config;
+  }
+
+  void setup_blueprints() {
+    for (std::size_t i = 0; i < blueprints_.size(); ++i) {
+      auto& bp = blueprints_[i];
+      bp.published = true;
+      bp.published_at = seconds(1);
+      add_step(seconds(1), scenarios::BlueprintStep{to_json(bp), bp.client});
+    }
+  }
+
+  std::string pick_client(int raw) const {
+    static const std::vector<std::string> names = {"default", "alice", "bob"};
+    return names[static_cast<std::size_t>(raw % std::max(1, k_.max_clients))];
+  }
+
+  Nanos gap(int raw) const {
+    // Bursts (0..500ms) overlap faults; the rest are 200ms..8s apart.
+    if (raw < 300) return millis(raw * 500 / 300);
+    return millis(200 + (raw - 300) * 7800 / (kRaw - 300));
+  }
+
+  void add_step(Nanos at, scenarios::StepAction action) {
+    scenarios::Step step;
+    step.at = at;
+    step.action = std::move(action);
+    scenario_.steps.push_back(std::move(step));
+  }
+
+  void flush_pending(Nanos until) {
+    std::stable_sort(pending_.begin(), pending_.end(),
+                     [](const Pending& x, const Pending& y) { return x.at < y.at; });
+    while (!pending_.empty() && pending_.front().at <= until) {
+      auto p = std::move(pending_.front());
+      pending_.erase(pending_.begin());
+      add_step(p.at, std::move(p.action));
+      if (p.effect) p.effect();
+    }
+  }
+
+  // ---- world tracking -------------------------------------------------
+  std::vector<NodeId> live_named() const {
+    std::vector<NodeId> out;
+    for (const auto& n : configured_)
+      if (crashed_.count(n) == 0 && paused_.count(n) == 0) out.push_back(n);
+    return out;
+  }
+  int crashed_count() const { return anon_ ? anon_crashed_ : static_cast<int>(crashed_.size()); }
+  int paused_count() const { return anon_ ? anon_paused_ : static_cast<int>(paused_.size()); }
+  int live_count() const { return static_cast<int>(configured_.size()) - crashed_count() - paused_count(); }
+  bool net_rules() const { return partition_ || !isolated_.empty() || links_; }
+  // Nothing is broken and nothing was for a while: a leader exists and is up.
+  bool calm(Nanos at) const {
+    return crashed_count() == 0 && paused_count() == 0 && !net_rules() && !network_changed_ &&
+           pending_.empty() && at >= last_disturbance_ + seconds(15) && at >= seconds(15);
+  }
+  void disturbed(Nanos at) { last_disturbance_ = std::max(last_disturbance_, at); }
+
+  // Goes anonymous: from now on node faults are aimed by count ("random").
+  void go_anonymous() {
+    if (anon_) return;
+    anon_ = true;
+    anon_crashed_ = static_cast<int>(crashed_.size());
+    anon_paused_ = static_cast<int>(paused_.size());
+  }
+
+  bool applicable(StepKind kind, Nanos at) const {
+    const bool any_published = std::any_of(blueprints_.begin(), blueprints_.end(),
+                                           [](const GenBlueprint& bp) { return bp.published; });
+    switch (kind) {
+      case StepKind::Crash:
+        return anon_ ? (live_count() > 0 && paused_count() == 0) : !live_named().empty();
+      case StepKind::Restart:
+        return crashed_count() > 0;
+      case StepKind::Pause:
+        return live_count() > 0;
+      case StepKind::AddNode:
+        return configured_.size() < 12 && at >= last_add_ + 2 * fd_;
+      case StepKind::RemoveNode:
+        return !anon_ && configured_.size() > 3 && configured_.size() > paused_.size();
+      case StepKind::Partition:
+      case StepKind::Bridge:
+        return configured_.size() >= 3;
+      case StepKind::PartitionMany:
+        return configured_.size() >= 4;
+      case StepKind::Isolate:
+        return live_count() > 0;
+      case StepKind::Link:
+        return configured_.size() >= 2;
+      case StepKind::HealAll:
+        return net_rules();
+      case StepKind::HealNode:
+        return net_rules();
+      case StepKind::Network:
+      case StepKind::SliceFailures:
+      case StepKind::BlueprintEdit:
+      case StepKind::RawMalformed:
+      case StepKind::RawLifecycle:
+      case StepKind::ExpectNoViolations:
+        return true;
+      case StepKind::BlueprintRemove:
+        return any_published;
+      case StepKind::Scale:
+        return !scalable_bases(at).empty();
+      case StepKind::RawSliceTarget:
+      case StepKind::RawCommand:
+      case StepKind::RawRemove:
+        return true;
+    }
+    return false;
+  }
+
+  // Bases whose slice-target surely exists at `at`: published, owned alone,
+  // and no fault since well after the publish.
+  std::vector<std::string> scalable_bases(Nanos at) const {
+    std::vector<std::string> out;
+    if (!calm(at) && !(last_disturbance_ < 0 && at >= seconds(8))) return out;
+    for (const auto& bp : blueprints_) {
+      if (!bp.published || bp.shares_base || at < bp.published_at + seconds(8)) continue;
+      if (last_disturbance_ >= 0 && last_disturbance_ < bp.published_at + seconds(8) &&
+          last_disturbance_ >= bp.published_at)
+        continue;
+      for (const auto& sl : bp.slices) out.push_back(base_of(sl.artifact));
+    }
+    return out;
+  }
+
+  StepKind choose_kind(int raw, Nanos at) const {
+    std::vector<std::pair<StepKind, int>> options;
+    int total = 0;
+    for (const auto& info : step_kinds()) {
+      const auto it = k_.weights.find(info.kind);
+      const int w = it == k_.weights.end() ? 0 : it->second;
+      if (w > 0 && applicable(info.kind, at)) {
+        options.emplace_back(info.kind, w);
+        total += w;
+      }
+    }
+    if (options.empty()) return StepKind::ExpectNoViolations;
+    int point = raw * total / kRaw;
+    for (const auto& [kind, w] : options) {
+      if (point < w) return kind;
+      point -= w;
+    }
+    return options.back().first;
+  }
+
+  std::vector<std::string> all_artifacts() const {
+    std::vector<std::string> out;
+    for (const auto& bp : blueprints_)
+      for (const auto& sl : bp.slices)
+        if (std::find(out.begin(), out.end(), sl.artifact) == out.end()) out.push_back(sl.artifact);
+    return out;
+  }
+
+  // A fault aimed at the leader, a random node, or a named one.
+  enum class Aim { Named, Leader, Random };
+  Aim aim(int raw, Nanos at) const {
+    if (raw >= kRaw * k_.leader_target_pct / 100) return anon_ ? Aim::Random : Aim::Named;
+    if (calm(at) && !local_) return raw % 2 == 0 ? Aim::Leader : Aim::Random;
+    return Aim::Random;
+  }
+
+  std::vector<Target> split_targets(const std::vector<NodeId>& nodes) const {
+    std::vector<Target> out;
+    for (const auto& n : nodes) out.push_back(node_target(n));
+    return out;
+  }
+
+  void emit(StepKind kind, Nanos at, int a, int b, int c, int d) {
+    switch (kind) {
+      case StepKind::Crash: {
+        auto how = aim(a, at);
+        // A random crash could hit a paused node and break its pending resume.
+        if (how != Aim::Named && !anon_ && !paused_.empty()) how = Aim::Named;
+        if (how == Aim::Named && !anon_) {
+          const auto n = pick(live_named(), b);
+          crashed_.insert(n);
+          add_step(at, scenarios::CrashStep{node_target(n)});
+        } else {
+          go_anonymous();
+          ++anon_crashed_;
+          add_step(at, scenarios::CrashStep{how == Aim::Leader ? leader_target() : random_target()});
+        }
+        disturbed(at);
+        break;
+      }
+      case StepKind::Restart: {
+        if (anon_) {
+          --anon_crashed_;
+          add_step(at, scenarios::RestartStep{random_target()});
+        } else {
+          const auto n = pick(std::vector<NodeId>(crashed_.begin(), crashed_.end()), b);
+          crashed_.erase(n);
+          add_step(at, scenarios::RestartStep{node_target(n)});
+        }
+        disturbed(at);
+        break;
+      }
+      case StepKind::Pause: {
+        // Shorter than failure detection (b < 500) or longer (up to 4x).
+        const Nanos length = b < 500 ? fd_ * (1 + b) / 600 : fd_ + fd_ * (b - 500) * 3 / 500;
+        auto how = aim(a, at);
+        // A random resume must not pick a named pause's node.
+        if (how != Aim::Named && !anon_ && !paused_.empty()) how = Aim::Named;
+        if (how == Aim::Named && !anon_) {
+          const auto n = pick(live_named(), c);
+          paused_.insert(n);
+          add_step(at, scenarios::PauseStep{node_target(n)});
+          pending_.push_back({at + length, scenarios::ResumeStep{node_target(n)}, [this, n] {
+                                if (paused_.erase(n) > 0 && anon_) --anon_paused_;
+                              }});
+        } else {
+          go_anonymous();
+          ++anon_paused_;
+          add_step(at, scenarios::PauseStep{how == Aim::Leader ? leader_target() : random_target()});
+          pending_.push_back(
+              {at + length, scenarios::ResumeStep{random_target()}, [this] { --anon_paused_; }});
+        }
+        disturbed(at + length);
+        break;
+      }
+      case StepKind::AddNode: {
+        last_add_ = at;
+        configured_.push_back("node-" + std::to_string(++last_suffix_));
+        add_step(at, scenarios::AddNodeStep{});
+        disturbed(at);
+        break;
+      }
+      case StepKind::RemoveNode: {
+        std::vector<NodeId> candidates;  // not paused: their pending resume must stay valid
+        for (const auto& n : configured_)
+          if (paused_.count(n) == 0) candidates.push_back(n);
+        const auto n = pick(candidates, b);
+        configured_.erase(std::find(configured_.begin(), configured_.end(), n));
+        crashed_.erase(n);
+        paused_.erase(n);
+        // An isolate rule naming it stays in force (the final heal clears it).
+        add_step(at, scenarios::RemoveNodeStep{node_target(n)});
+        disturbed(at);
+        break;
+      }
+      case StepKind::Partition: {
+        // A rotation of the node list cut in two (both sides non-empty).
+        const auto n = configured_.size();
+        const auto cut = 1 + static_cast<std::size_t>(b) % (n - 1);
+        const auto start = static_cast<std::size_t>(a) % n;
+        std::vector<NodeId> left, right;
+        for (std::size_t i = 0; i < n; ++i) (i < cut ? left : right).push_back(configured_[(start + i) % n]);
+        add_step(at, scenarios::PartitionStep{{split_targets(left), split_targets(right)}});
+        partition_ = true;
+        disturbed(at);
+        break;
+      }
+      case StepKind::PartitionMany: {
+        const auto n = configured_.size();
+        const auto groups = std::min<std::size_t>(3 + static_cast<std::size_t>(b) % 2, n);
+        std::vector<std::vector<Target>> parts(groups);
+        for (std::size_t i = 0; i < n; ++i)
+          parts[(i + static_cast<std::size_t>(a)) % groups].push_back(node_target(configured_[i]));
+        add_step(at, scenarios::PartitionStep{parts});
+        partition_ = true;
+        disturbed(at);
+        break;
+      }
+      case StepKind::Bridge: {
+        // Two groups sharing one node: each side reaches the bridge only.
+        const auto n = configured_.size();
+        const auto bridge = static_cast<std::size_t>(a) % n;
+        std::vector<Target> left{node_target(configured_[bridge])}, right{node_target(configured_[bridge])};
+        std::size_t k = 0;
+        for (std::size_t i = 0; i < n; ++i) {
+          if (i == bridge) continue;
+          (k++ % 2 == static_cast<std::size_t>(b) % 2 ? left : right).push_back(node_target(configured_[i]));
+        }
+        add_step(at, scenarios::PartitionStep{{left, right}});
+        partition_ = true;
+        disturbed(at);
+        break;
+      }
+      case StepKind::Isolate: {
+        if (!anon_) {
+          const auto n = pick(live_named(), b);
+          isolated_.insert(n);
+          add_step(at, scenarios::IsolateStep{node_target(n)});
+        } else {
+          isolated_.insert("?");
+          add_step(at, scenarios::IsolateStep{random_target()});
+        }
+        disturbed(at);
+        break;
+      }
+      case StepKind::Link: {
+        const auto n = configured_.size();
+        const auto from = static_cast<std::size_t>(a) % n;
+        const auto to = (from + 1 + static_cast<std::size_t>(b) % (n - 1)) % n;
+        scenarios::LinkStep link{node_target(configured_[from]), node_target(configured_[to])};
+        if (c < 600)
+          link.loss_ppm = c < 300 ? 1'000'000 : ppm(d, 10'000 * static_cast<std::uint32_t>(k_.intensity));
+        if (c >= 300) link.delay = millis(1 + d * 2);
+        add_step(at, link);
+        links_ = true;
+        disturbed(at);
+        break;
+      }
+      case StepKind::HealAll: {
+        add_step(at, scenarios::HealStep{});
+        partition_ = false;
+        links_ = false;
+        isolated_.clear();
+        disturbed(at);
+        break;
+      }
+      case StepKind::HealNode: {
+        // Puts one node back in every group; the other rules stay (so the
+        // world tracking keeps them all in force).
+        add_step(at, scenarios::HealStep{node_target(pick(configured_, b))});
+        disturbed(at);
+        break;
+      }
+      case StepKind::Network: {
+        scenarios::NetworkStep net;
+        if (a < 400) {
+          net.drop_ppm = ppm(b, 3'000 * static_cast<std::uint32_t>(k_.intensity));
+        } else if (a < 700) {
+          net.latency = scenarios::DurationRange{millis(1 + b / 50), millis(5 + b / 5)};
+        } else {
+          net.duplicate_ppm = ppm(b, 5'000 * static_cast<std::uint32_t>(k_.intensity));
+        }
+        add_step(at, net);
+        network_changed_ = true;
+        disturbed(at);
+        break;
+      }
+      case StepKind::SliceFailures: {
+        auto artifacts = all_artifacts();
+        artifacts.insert(artifacts.begin(), "*");
+        scenarios::SliceFailuresStep f;
+        f.artifact = pick(artifacts, a);
+        f.phase = std::vector<scenarios::FailurePhase>{
+            scenarios::FailurePhase::Any, scenarios::FailurePhase::Load,
+            scenarios::FailurePhase::Activate}[static_cast<std::size_t>(b) % 3];
+        f.transient_ppm = ppm(c, 5'000 * static_cast<std::uint32_t>(k_.intensity));
+        if (d >= 800) f.fatal_ppm = ppm(d - 800, 1'000 * static_cast<std::uint32_t>(k_.intensity));
+        failure_rules_.insert(f.artifact);
+        add_step(at, f);
+        disturbed(at);
+        break;
+      }
+      case StepKind::BlueprintEdit: {
+        auto& bp = blueprints_[static_cast<std::size_t>(a) % blueprints_.size()];
+        const auto client = pick_client(d);
+        if (!bp.published) {
+          bp.published = true;  // publishing again
+        } else if (b < 250 && bp.slices.size() < 4) {
+          GenSlice sl;
+          sl.artifact = fmt::format("org.example:{}x{}:1.0.0", bp.id, ++added_);
+          sl.instances = 1 + c % 4;
+          sl.min_available = default_min_available(sl.instances);
+          if (c % 2 == 1) sl.depends_on.push_back(bp.slices.back().artifact);
+          bp.slices.push_back(sl);
+        } else if (b < 450) {
+          // A new version of one slice: a rolling replacement.
+          auto& sl = bp.slices[static_cast<std::size_t>(c) % bp.slices.size()];
+          const auto old = sl.artifact;
+          sl.artifact = fmt::format("{}:{}.0.0", base_of(old), ++versions_ + 1);
+          for (auto& other : bp.slices)
+            for (auto& dep : other.depends_on)
+              if (dep == old) dep = sl.artifact;
+          // The other blueprint holding this base now holds another version.
+          for (auto& other : blueprints_)
+            if (&other != &bp)
+              for (auto& osl : other.slices)
+                if (base_of(osl.artifact) == base_of(old)) bp.shares_base = other.shares_base = true;
+        } else {
+          auto& sl = bp.slices[static_cast<std::size_t>(c) % bp.slices.size()];
+          sl.instances = 1 + c % 5;
+          sl.min_available = d < 300 ? 1 + d % sl.instances : default_min_available(sl.instances);
+        }
+        bp.published_at = at;
+        add_step(at, scenarios::BlueprintStep{to_json(bp), client});
+        if (k_.max_clients > 1 && c % 3 == 2) {
+          // A race: another client writes another count of the same blueprint
+          // at the same instant; the decided order picks the winner.
+          GenBlueprint rival = bp;
+          rival.slices.front().instances = 1 + rival.slices.front().instances % 4;
+          rival.slices.front().min_available = default_min_available(rival.slices.front().instances);
+          add_step(at, scenarios::BlueprintStep{to_json(rival), pick_client(d + 1)});
+        }
+        break;
+      }
+      case StepKind::BlueprintRemove: {
+        std::vector<GenBlueprint*> published;
+        for (auto& bp : blueprints_)
+          if (bp.published) published.push_back(&bp);
+        auto* bp = published[static_cast<std::size_t>(a) % published.size()];
+        bp->published = false;
+        add_step(at, scenarios::RemoveBlueprintStep{bp->id, pick_client(d)});
+        break;
+      }
+      case StepKind::Scale: {
+        const auto bases = scalable_bases(at);
+        // 0 now and then: everything of that base unloads.
+        add_step(at, scenarios::ScaleStep{pick(bases, a), b < k_.zero_scale_pct * 10 ? 0 : 1 + b % 5,
+                                          pick_client(d)});
+        break;
+      }
+      case StepKind::RawSliceTarget: {
+        // A slice-target written by a client: min_instances may exceed instances.
+        const auto& bp = blueprints_[static_cast<std::size_t>(a) % blueprints_.size()];
+        const auto& sl = bp.slices[static_cast<std::size_t>(b) % bp.slices.size()];
+        const int instances = c % 5;
+        const int min_instances = instances + (d % 3);
+        const nlohmann::json value = {{"version", sl.artifact.substr(sl.artifact.rfind(':') + 1)},
+                                      {"instances", instances},
+                                      {"min_instances", min_instances},
+                                      {"owner", bp.id},
+                                      {"failed", false}};
+        add_step(at,
+                 scenarios::KvPutStep{"slice-target/" + base_of(sl.artifact), value.dump(), pick_client(d)});
+        disturbed(at);  // `scale` waits until the engine has rewritten it
+        break;
+      }
+      case StepKind::RawMalformed: {
+        const auto artifacts = all_artifacts();
+        std::string key;
+        std::string value;
+        switch (a % 4) {
+          case 0:
+            key = "slices/" + pick(configured_, b) + "/" + pick(artifacts, c);
+            value = "{not json";
+            break;
+          case 1:
+            key = "blueprints/broken";
+            value = R"({"id":"broken","slices":[]})";
+            break;
+          case 2:
+            key = "leader";
+            value = "no-such-node";
+            disturbed(at);
+            break;
+          default:
+            key = "slice-target/" + base_of(pick(artifacts, c));
+            value = R"({"version":7})";
+            disturbed(at);
+            break;
+        }
+        add_step(at, scenarios::KvPutStep{key, value, pick_client(d)});
+        break;
+      }
+      case StepKind::RawCommand: {
+        // A client injecting a command the CDM never sent.
+        static const std::vector<std::string> states = {"LOAD",       "ACTIVATE", "UNLOAD",
+                                                        "DEACTIVATE", "ACTIVE",   "FAILED"};
+        const auto state = pick(states, c);
+        nlohmann::json value = {{"state", state}, {"fatal", false}};
+        add_step(at, scenarios::KvPutStep{"slices/" + pick(configured_, a) + "/" + pick(all_artifacts(), b),
+                                          value.dump(), pick_client(d)});
+        break;
+      }
+      case StepKind::RawRemove: {
+        if (a < 400) {
+          add_step(at, scenarios::KvRemoveStep{"leader", pick_client(d)});
+          disturbed(at);
+        } else {
+          add_step(at,
+                   scenarios::KvRemoveStep{"slices/" + pick(configured_, b) + "/" + pick(all_artifacts(), c),
+                                           pick_client(d)});
+        }
+        break;
+      }
+      case StepKind::RawLifecycle: {
+        // Nodes in view but not ON_DUTY. JOINING only where convergence is not
+        // owed (nothing obliges the engine to undo a client's JOINING).
+        std::vector<std::string> states = {"DRAINING", "ON_DUTY"};
+        if (!k_.heal_at_end) states.insert(states.end(), {"JOINING", "DECOMMISSIONED", "SHUTTING_DOWN"});
+        add_step(at, scenarios::KvPutStep{"node-lifecycle/" + pick(configured_, a), pick(states, b),
+                                          pick_client(d)});
+        break;
+      }
+      case StepKind::ExpectNoViolations: {
+        scenarios::ExpectStep e;
+        e.what = scenarios::ExpectNoViolations{};
+        add_step(at, e);
+        break;
+      }
+    }
+  }
+
+  // Everything healed, restarted, resumed and cleared: convergence is owed.
+  void heal_everything(Nanos at) {
+    if (net_rules()) add_step(at, scenarios::HealStep{});
+    if (anon_) {
+      for (int i = 0; i < anon_crashed_; ++i) add_step(at, scenarios::RestartStep{random_target()});
+    } else {
+      // Now and then one crashed node stays down (a majority stays up, so
+      // convergence is still owed: simulation.md §5).
+      const bool leave_one = !crashed_.empty() && 2 * (configured_.size() - 1) > configured_.size() &&
+                             Draws::chance(k_.leave_crashed_pct);
+      for (const auto& n : crashed_)
+        if (!(leave_one && n == *crashed_.begin())) add_step(at, scenarios::RestartStep{node_target(n)});
+    }
+    if (network_changed_) {
+      scenarios::NetworkStep net;
+      net.latency = initial_network_.latency;
+      net.drop_ppm = initial_network_.drop_ppm;
+      net.duplicate_ppm = initial_network_.duplicate_ppm;
+      add_step(at, net);
+    }
+    for (const auto& artifact : failure_rules_) {
+      scenarios::SliceFailuresStep f;
+      f.artifact = artifact;
+      add_step(at, f);
+    }
+  }
+
+  void add_final_expect(Nanos at) {
+    // Within the bound a correct engine needs (simulation.md §5), plus room
+    // for client writes still pending at the heal.
+    const auto interval =
+        event_driven_ ? engine::hours(1)
+                      : (default_interval_ ? seconds(30) : (short_interval_ ? seconds(5) : seconds(10)));
+    const auto timing = convergence_timing(scenario_, interval);
+    scenarios::ExpectStep e;
+    e.what = scenarios::ExpectConverged{};
+    e.within = timing.bound_ns + seconds(30);
+    add_step(at, e);
+    scenario_.steps.back().path = "steps[" + std::to_string(scenario_.steps.size() - 1) + "]";
+  }
+
+ public:
+  // Draw results (filled by draw_shape).
+  int nodes_ = 3;
+  Nanos fd_ = seconds(1);
+  bool adversarial_ = false;
+  std::uint32_t duplicate_ = 0;
+  bool slow_ = false;
+  bool early_ = false;
+  bool local_ = false;
+  bool aggressive_ = false;
+  bool rebalance_off_ = false;
+  bool event_driven_ = false;
+  bool default_interval_ = false;
+  bool short_interval_ = false;
+  bool final_expect_ = false;
+
+ private:
+  Knobs k_;
+  scenarios::Scenario scenario_;
+  scenarios::NetworkSettings initial_network_;
+  std::vector<GenBlueprint> blueprints_;
+  std::vector<NodeId> configured_;
+  std::set<NodeId> crashed_;
+  std::set<NodeId> paused_;
+  std::set<NodeId> isolated_;
+  std::set<std::string> failure_rules_;
+  std::vector<Pending> pending_;
+  bool anon_ = false;
+  int anon_crashed_ = 0;
+  int anon_paused_ = 0;
+  bool partition_ = false;
+  bool links_ = false;
+  bool network_changed_ = false;
+  Nanos last_disturbance_ = -1;
+  int last_suffix_ = 0;
+  int added_ = 0;
+  int versions_ = 0;
+  Nanos last_add_ = -seconds(10);
+};
+
+// swarm: which kinds are on and how hard, drawn per seed.
+std::pair<Knobs, std::string> swarm_knobs() {
+  Knobs k = live_knobs();
+  k.heal_at_end = Draws::chance(60);
+  k.expect_converged_at_end = k.heal_at_end;
+  k.intensity = Draws::in(1, 100);
+  k.max_steps = Draws::in(4, 24);
+  k.local_election_pct = Draws::chance(20) ? 100 : 0;
+  k.event_driven_pct = Draws::chance(20) ? 100 : 0;
+  k.max_clients = Draws::in(1, 3);
+  std::string draw = fmt::format(
+      "swarm draw: heal_at_end={} intensity={} max_steps={} election={} interval={} "
+      "clients={} kinds:",
+      k.heal_at_end ? "yes" : "no", k.intensity, k.max_steps,
+      k.local_election_pct == 100 ? "local" : "consensus", k.event_driven_pct == 100 ? "1h" : "drawn",
+      k.max_clients);
+  k.weights.clear();
+  for (const auto& info : step_kinds()) {
+    const int w = Draws::chance(50) ? Draws::in(1, 10) : 0;
+    k.weights[info.kind] = w;
+    if (w > 0) draw += fmt::format(" {}={}", info.name, w);
+  }
+  if (k.local_election_pct == 100) {  // local election splits the brain under any network cut
+    for (const auto kind : {StepKind::Partition, StepKind::PartitionMany, StepKind::Bridge, StepKind::Isolate,
+                            StepKind::Link, StepKind::HealAll, StepKind::HealNode})
+      k.weights[kind] = 0;
+    draw += " (network cuts off: local election)";
+  }
+  return {k, draw};
+}
+
+GeneratedCase make_case(const Knobs& knobs, std::string draw) {
+  Generator g(knobs);
+  g.draw_shape();
+  const auto raw_gen =
+      rc::gen::tuple(rc::gen::inRange(0, kRaw), rc::gen::inRange(0, kRaw), rc::gen::inRange(0, kRaw),
+                     rc::gen::inRange(0, kRaw), rc::gen::inRange(0, kRaw), rc::gen::inRange(0, kRaw));
+  // The container's length follows the size (0..max_steps); each raw step is
+  // drawn at the nominal size so that its numbers span [0, kRaw).
+  const auto raws = *rc::gen::resize(
+      knobs.max_steps, rc::gen::container<std::vector<RawStep>>(rc::gen::resize(rc::kNominalSize, raw_gen)));
+  GeneratedCase out;
+  out.scenario = g.make(raws);
+  if (!draw.empty()) out.scenario.description = draw;
+  out.draw = std::move(draw);
+  return out;
+}
+
+}  // namespace
+
+const std::vector<ProfileInfo>& profiles() {
+  static const std::vector<ProfileInfo> list = {
+      {"live", "faults bounded then healed: every check and convergence owed (3-11 nodes, all step kinds)"},
+      {"chaos", "unbounded faults of every kind, never healed: safety only"},
+      {"partitions", "partitions of 2 and 3+ groups, bridges, isolation, one-way links, heals of one node"},
+      {"clients", "up to 3 clients editing, scaling, removing and raw-writing blueprints at once"},
+      {"local",
+       "live with local election (first node of each view leads), node faults and edits, no network cuts"},
+      {"event-driven", "live with reconciliation_interval 1h: every trigger must act on its own"},
+      {"swarm", "each seed draws which fault kinds are on and how hard (the draw is printed)"},
+  };
+  return list;
+}
+
+bool is_profile(const std::string& name) {
+  return std::any_of(profiles().begin(), profiles().end(),
+                     [&](const ProfileInfo& p) { return p.name == name; });
+}
+
+rc::Gen<GeneratedCase> case_gen(const std::string& profile) {
+  if (profile == "swarm") {
+    return rc::gen::exec([] {
+      auto [knobs, draw] = swarm_knobs();
+      return make_case(knobs, draw);
+    });
+  }
+  const auto knobs = fixed_knobs(profile);
+  if (!knobs) throw std::invalid_argument("unknown profile \"" + profile + "\"");
+  return case_gen(*knobs);
+}
+
+rc::Gen<GeneratedCase> case_gen(const Knobs& knobs) {
+  return rc::gen::exec([k = knobs] { return make_case(k, ""); });
+}
+
+std::optional<Knobs> profile_knobs(const std::string& profile) {
+  return fixed_knobs(profile);
+}
+
+std::uint64_t case_key(const std::string& profile, std::uint64_t seed) {
+  // FNV-1a over the profile name, then the seed's bytes, then a final mix.
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  for (const char c : profile) h = (h ^ static_cast<unsigned char>(c)) * 0x100000001b3ULL;
+  for (int i = 0; i < 8; ++i) h = (h ^ ((seed >> (8 * i)) & 0xff)) * 0x100000001b3ULL;
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdULL;
+  h ^= h >> 33;
+  return h;
+}
+
+GeneratedCase generate_case(const std::string& profile, std::uint64_t seed) {
+  const auto gen = case_gen(profile);
+  auto out = gen(rc::Random(case_key(profile, seed)), rc::kNominalSize).value();
+  out.scenario.name = fmt::format("fuzz-{}-{}", profile, seed);
+  out.scenario.seed = seed;
+  return out;
+}
+
+}  // namespace aether::properties::gen

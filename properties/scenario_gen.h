@@ -1,0 +1,114 @@
+// Generated scenarios (product.md "Exploring", issue 11): rapidcheck
+// generators that draw whole scenarios::Scenario values (so every case can be
+// written as a file with the scenario writer and replayed by `aethersim run`).
+// The property tests and `aethersim fuzz` use the same generators.
+//
+// Replay from a seed alone: generate_case(profile, seed) runs the profile's
+// rc::Gen with rc::Random(case_key(profile, seed)) at rapidcheck's nominal
+// size (100); the run seed of the scenario is `seed` itself. Same binary,
+// profile and seed = same scenario, byte for byte.
+//
+// Shrinking: the step list is a rapidcheck container of raw draws (kind, gap,
+// parameters) interpreted against the world the earlier steps leave behind, so
+// rapidcheck can drop any step and shrink every number towards the simplest
+// value (the first kind, the shortest gap, the smallest count) without
+// producing invalid targets or no-op steps.
+//
+// Adding a step kind: one StepKind value, its name in kStepKinds, its weight
+// in the profiles that use it, and one case in Generator::emit (scenario_gen.cc).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <rapidcheck.h>
+
+#include "scenarios/model.h"
+
+namespace aether::properties::gen {
+
+enum class StepKind : std::uint8_t {
+  Crash,
+  Restart,
+  Pause,  // pause then resume: shorter or longer than failure detection
+  AddNode,
+  RemoveNode,
+  Partition,      // two groups
+  PartitionMany,  // three or more groups
+  Bridge,         // two overlapping groups (a bridge node)
+  Isolate,
+  Link,  // one-way loss and/or delay
+  HealAll,
+  HealNode,
+  Network,        // latency, drop, duplicate changes
+  SliceFailures,  // per phase, transient and fatal rates
+  BlueprintEdit,  // new slice, new version, new counts (any client)
+  BlueprintRemove,
+  Scale,           // the `scale` step (0 included)
+  RawSliceTarget,  // kv_put slice-target/{base}, min_instances may exceed instances
+  RawMalformed,    // kv_put of malformed values (slices, blueprints, leader)
+  RawCommand,      // kv_put of an injected slices/* command by a client
+  RawRemove,       // kv_remove of leader or a slices/* key
+  RawLifecycle,    // kv_put node-lifecycle/{n}: DRAINING, JOINING, ON_DUTY
+  ExpectNoViolations,
+};
+
+struct StepKindInfo {
+  StepKind kind;
+  const char* name;
+};
+const std::vector<StepKindInfo>& step_kinds();
+
+// What a profile turns on. Percentages are 0..100; weight 0 = kind off.
+struct Knobs {
+  int min_nodes = 3;
+  int max_nodes = 7;
+  int big_cluster_pct = 10;  // chance of 10 or 11 nodes (node-10 sorts before node-2)
+  int max_blueprints = 2;
+  int max_clients = 1;  // clients "default", "alice", "bob"
+  int max_steps = 12;
+  int early_faults_pct = 30;  // first fault during the initial allocation (< 10s)
+  int local_election_pct = 0;
+  int event_driven_pct = 0;             // reconciliation_interval 1h
+  int default_interval_pct = 20;        // reconciliation_interval absent (30s)
+  int slow_slices_pct = 15;             // loads/unloads of seconds to tens of seconds
+  int leader_target_pct = 30;           // node faults aimed at "leader" / "random" when that is safe
+  int intensity = 50;                   // scales rates (drop, loss, failures): 1..100
+  bool heal_at_end = true;              // everything healed at the end: convergence owed
+  bool expect_converged_at_end = true;  // an explicit `expect converged` at the final heal (sometimes)
+  int shared_base_pct = 25;             // a later blueprint lists the first one's base (ownership conflict)
+  int zero_scale_pct = 15;              // share of `scale` steps to 0
+  int leave_crashed_pct = 20;           // a crashed node left down at the end (a majority up)
+  std::map<StepKind, int> weights;
+};
+
+struct ProfileInfo {
+  std::string name;
+  std::string summary;  // one line for `aethersim list profiles`
+};
+const std::vector<ProfileInfo>& profiles();
+bool is_profile(const std::string& name);
+
+struct GeneratedCase {
+  scenarios::Scenario scenario;
+  std::string draw;  // swarm: which fault kinds are on and how hard; "" otherwise
+};
+
+// The generator of a profile (throws std::invalid_argument for an unknown one).
+rc::Gen<GeneratedCase> case_gen(const std::string& profile);
+
+// The knobs of a fixed profile (every profile but swarm, which draws its own);
+// tests derive narrower generators from them.
+std::optional<Knobs> profile_knobs(const std::string& profile);
+rc::Gen<GeneratedCase> case_gen(const Knobs& knobs);
+
+// The rapidcheck key of (profile, seed): a hash of both.
+std::uint64_t case_key(const std::string& profile, std::uint64_t seed);
+
+// The case of (profile, seed); its scenario carries seed = seed.
+GeneratedCase generate_case(const std::string& profile, std::uint64_t seed);
+
+}  // namespace aether::properties::gen

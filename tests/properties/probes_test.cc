@@ -1,0 +1,74 @@
+// Probes: named situations observed on a run's trace (properties/probes.h).
+#include <catch2/catch.hpp>
+
+#include <string>
+#include <vector>
+
+#include "properties/probes.h"
+
+using aether::properties::ProbeSet;
+
+namespace {
+std::int64_t feed(const std::vector<std::string>& lines, const std::string& probe) {
+  ProbeSet p;
+  for (const auto& l : lines) p.observe(l);
+  return p.hits().at(probe);
+}
+}  // namespace
+
+TEST_CASE("quorum lost and regained") {
+  const std::vector<std::string> lines = {
+      R"({"t":0,"kind":"quorum","node":"node-1","change":"established","sequence":1})",
+      R"({"t":5,"kind":"quorum","node":"node-1","change":"lost","sequence":2})",
+      R"({"t":9,"kind":"quorum","node":"node-1","change":"established","sequence":3})"};
+  CHECK(feed(lines, "quorum-lost-and-regained") == 1);
+  CHECK(feed({lines[0], lines[1]}, "quorum-lost-and-regained") == 0);
+}
+
+TEST_CASE("a leader change while a load is in flight") {
+  const std::vector<std::string> lines = {
+      R"({"t":0,"kind":"leader","node":"node-2","leader":"node-1","local":false})",
+      R"({"t":1,"kind":"slice.start","node":"node-3","artifact":"a:b:1.0.0","op":"load","held":"none"})",
+      R"({"t":2,"kind":"leader","node":"node-2","leader":"node-2","local":true})"};
+  CHECK(feed(lines, "leader-change-during-load") == 1);
+  auto done = lines;
+  done.insert(done.begin() + 2,
+              R"({"t":1,"kind":"slice.done","node":"node-3","artifact":"a:b:1.0.0","op":"load","ok":true})");
+  CHECK(feed(done, "leader-change-during-load") == 0);
+}
+
+TEST_CASE("a deposed leader's batch decided after its successor's, and zombie writes") {
+  const std::vector<std::string> lines = {
+      R"({"t":0,"kind":"kv.submit","batch":7,"node":"node-1","writer":"cdm","merged":false,"cdm_active":true,"cdm_tag":3,"applied":[]})",
+      R"({"t":1,"kind":"cdm.deactivated","node":"node-1"})",
+      R"({"t":2,"kind":"kv.submit","batch":8,"node":"node-2","writer":"cdm","merged":false,"cdm_active":true,"cdm_tag":9,"applied":[]})",
+      R"({"t":3,"kind":"kv.decide","position":10,"batch":8,"digest":1})",
+      R"({"t":4,"kind":"kv.decide","position":11,"batch":7,"digest":2})"};
+  CHECK(feed(lines, "deposed-leader-batch-after-successor") == 1);
+  CHECK(feed(lines, "zombie-write") == 1);
+  CHECK(feed({lines[0], lines[4]}, "zombie-write") == 0);
+}
+
+TEST_CASE("a crash with an undecided cdm batch") {
+  const std::vector<std::string> lines = {
+      R"({"t":0,"kind":"kv.submit","batch":7,"node":"node-1","writer":"cdm","merged":false,"cdm_active":true,"cdm_tag":3,"applied":[]})",
+      R"({"t":1,"kind":"node.crash","node":"node-1"})"};
+  CHECK(feed(lines, "crash-between-writes-of-a-reconcile") == 1);
+  CHECK(feed({lines[1]}, "crash-between-writes-of-a-reconcile") == 0);
+}
+
+TEST_CASE("two clients' edits of one blueprint committed out of queue order") {
+  const std::vector<std::string> lines = {
+      R"({"t":0,"kind":"client.write","client":"alice","write":1,"commands":["put blueprints/shop={\"id\":\"shop\"}"]})",
+      R"({"t":0,"kind":"client.write","client":"bob","write":1,"commands":["put blueprints/shop={\"id\":\"shop\"}"]})",
+      R"({"t":5,"kind":"client.commit","client":"bob","write":1})",
+      R"({"t":6,"kind":"client.commit","client":"alice","write":1})"};
+  CHECK(feed(lines, "concurrent-client-edits-reordered") == 1);
+  CHECK(feed({lines[0], lines[1], lines[3], lines[2]}, "concurrent-client-edits-reordered") == 0);
+}
+
+TEST_CASE("every probe is listed, never-hit ones at 0") {
+  ProbeSet p;
+  CHECK(p.hits().size() == aether::properties::probe_docs().size());
+  CHECK(p.hits().size() >= 6);
+}
