@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "engine/config.h"
 #include "properties/runner.h"
 
 namespace aether::properties::gen {
@@ -838,10 +839,10 @@ class Generator {
   void add_final_expect(Nanos at) {
     // Within the bound a correct engine needs (simulation.md §5), plus room
     // for client writes still pending at the heal.
-    const auto interval =
-        event_driven_ ? engine::hours(1)
-                      : (default_interval_ ? seconds(30) : (short_interval_ ? seconds(5) : seconds(10)));
-    const auto timing = convergence_timing(scenario_, interval);
+    engine::EngineConfig config;
+    engine::parse_engine_config(scenario_.config, config);  // the generator writes only valid keys
+    if (!config.leader_timeout_ns) config.leader_timeout_ns = scenario_.cluster.failure_detection_upper();
+    const auto timing = convergence_timing(scenario_, config);
     scenarios::ExpectStep e;
     e.what = scenarios::ExpectConverged{};
     e.within = timing.bound_ns + seconds(30);

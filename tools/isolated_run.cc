@@ -1,5 +1,7 @@
 #include "tools/isolated_run.h"
 
+#include "properties/human_time.h"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/types.h>
@@ -78,7 +80,8 @@ SeedOutcome classify(const RunResult& r) {
   for (const auto& v : r.violations) {
     if (std::find(r.pinned.begin(), r.pinned.end(), v.invariant) != r.pinned.end()) continue;
     o.key = "invariant:" + v.invariant;
-    o.message = one_line(fmt::format("{} at {}ns on {}: {}", v.invariant, v.time, v.node, v.message));
+    o.message = one_line(fmt::format("{} at {} on {}: {}", v.invariant, properties::human_duration(v.time),
+                                     v.node, v.message));
     return o;
   }
   for (const auto& e : r.expectations) {
