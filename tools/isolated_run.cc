@@ -1,7 +1,5 @@
 #include "tools/isolated_run.h"
 
-#include "properties/human_time.h"
-
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/types.h>
@@ -17,6 +15,7 @@
 
 #include <fmt/format.h>
 
+#include "properties/human_time.h"
 #include "properties/probes.h"
 #include "tools/trace_compare.h"
 
