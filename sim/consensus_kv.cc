@@ -159,8 +159,10 @@ void ConsensusKv::decide(std::uint64_t batch_id) {
   for (const auto& command : batch.record.commands) {
     if (command.op == engine::KvOp::Put) {
       canonical_.put(command.key, command.value);
+      revisions_[command.key] = log_.size() + 1;
     } else {
       canonical_.remove(command.key);
+      revisions_.erase(command.key);
     }
   }
   log_.push_back(std::move(batch.record));

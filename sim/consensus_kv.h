@@ -42,6 +42,12 @@ class ConsensusKv {
   std::uint64_t latest_position() const { return log_.size(); }
   const BatchRecord& decided(std::uint64_t position) const { return log_.at(position - 1); }
   const KvStore& canonical() const { return canonical_; }
+  // The decided position of the canonical value of `key` (its mod revision;
+  // 0 when absent), for restore notifications.
+  std::uint64_t revision(const std::string& key) const {
+    auto it = revisions_.find(key);
+    return it == revisions_.end() ? 0 : it->second;
+  }
   std::size_t pending_count() const { return pending_.size(); }
   // Submission ids that belong to the batch decided at `position`.
   const std::vector<std::uint64_t>& decided_submissions(std::uint64_t position) const {
@@ -90,6 +96,7 @@ class ConsensusKv {
   std::vector<BatchRecord> log_;
   std::vector<std::vector<std::uint64_t>> decided_submissions_;
   KvStore canonical_;
+  std::map<std::string, std::uint64_t> revisions_;
 };
 
 // "put key=value" / "remove key" per command, for the trace.
