@@ -392,17 +392,26 @@ bool lists(const BlueprintEntry& entry, const std::string& base) {
 }
 
 // The owner of `base` given the blueprints judged so far (`judged`) and
-// which of them are accepted.
+// which of them are accepted, as `judging` (empty: none) sees it. The
+// slice-target's owner O counts once judged if accepted and listing the base,
+// or not accepted (it keeps its last accepted deployment). Before O's current
+// value is judged, the slice-target is the trace of an earlier accepted value
+// of O: O counts if its current value still lists the base or is invalid (a
+// valid value that dropped the base gives it up).
 std::optional<std::string> owner_among(const std::string& base,
                                        const std::map<std::string, BlueprintEntry>& blueprints,
                                        const std::map<std::string, TargetVal>& targets,
                                        const std::set<std::string>& judged,
-                                       const std::set<std::string>& accepted) {
+                                       const std::set<std::string>& accepted, const std::string& judging) {
   if (auto t = targets.find(base); t != targets.end()) {
     const auto& o = t->second.owner;
-    if (judged.count(o) != 0) {
-      const bool is_accepted = accepted.count(o) != 0;
-      if ((is_accepted && lists(blueprints.at(o), base)) || !is_accepted) return o;
+    if (auto entry = blueprints.find(o); entry != blueprints.end()) {
+      if (judged.count(o) != 0) {
+        const bool is_accepted = accepted.count(o) != 0;
+        if ((is_accepted && lists(entry->second, base)) || !is_accepted) return o;
+      } else if (o != judging && (!entry->second.value || lists(entry->second, base))) {
+        return o;
+      }
     }
   }
   for (const auto& id : accepted) {  // sorted: the lowest id first
@@ -425,7 +434,7 @@ OwnershipResult ownership(const std::map<std::string, BlueprintEntry>& blueprint
     bool accept = entry.value.has_value();
     if (accept) {
       for (const auto& s : entry.value->slices) {
-        auto o = owner_among(s.artifact.base(), blueprints, targets, judged, out.accepted);
+        auto o = owner_among(s.artifact.base(), blueprints, targets, judged, out.accepted, id);
         if (o && *o != id) accept = false;
       }
     }
@@ -439,7 +448,7 @@ OwnershipResult ownership(const std::map<std::string, BlueprintEntry>& blueprint
     for (const auto& s : entry.value->slices) bases.insert(s.artifact.base());
   }
   for (const auto& base : bases) {
-    if (auto o = owner_among(base, blueprints, targets, judged, out.accepted)) out.owner_of[base] = *o;
+    if (auto o = owner_among(base, blueprints, targets, judged, out.accepted, "")) out.owner_of[base] = *o;
   }
   return out;
 }

@@ -131,7 +131,9 @@ struct OwnershipResult {
   bool is_accepted(const std::string& id) const { return accepted.count(id) != 0; }
 };
 // Acceptance judged in order of decided position (ties by id), each value
-// against the ownership the earlier-judged values give; the owner of a base
+// against the ownership the earlier-judged values give (a slice-target whose
+// owner is not judged yet counts for that owner if its value still lists the
+// base or is invalid: the trace of an earlier accepted value); the owner of a base
 // is the committed slice-target's owner O if O exists and O's value is either
 // accepted and lists the base or not accepted; else the lowest accepted id
 // listing the base.
