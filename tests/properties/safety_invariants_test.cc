@@ -309,3 +309,54 @@ TEST_CASE("stale-leader judges cdm submits and Active CDMs against the applied l
   local.suite.settle(1);
   CHECK(local.recorder.violations().empty());
 }
+
+namespace {
+
+// A client's raw slice-target asks for 1 instance with a floor of 3 while 4
+// run: a correct CDM stops at the floor; the mutation goes down to 1.
+ScenarioBuilder scale_below_floor(bool mutated) {
+  ScenarioBuilder b(5);
+  if (mutated) b.config({{"mutations", {engine::mutation::kSkipScaleDownFloor}}});
+  b.blueprint(seconds(1), "shop", kCart, 4)
+      .step(seconds(20), scenarios::KvPutStep{"slice-target/org.example:cart",
+                                              target_value("1.0.0", 1, 3, "shop"), "default"});
+  return b;
+}
+
+scenarios::Scenario split_brain_scenario(bool mutated) {
+  auto loaded = scenarios::load_scenario_file(AETHER_SOURCE_DIR "/scenarios/local-election-split-brain.json");
+  REQUIRE(loaded.errors.empty());
+  auto scenario = *loaded.scenario;
+  if (mutated) scenario.config["mutations"] = {engine::mutation::kScaleCountsOutOfView};
+  return scenario;
+}
+
+}  // namespace
+
+TEST_CASE("scale-floor and availability-floor fire on the mutation that skips the scale-down floor") {
+  const auto r = run(scale_below_floor(true).get());
+  INFO(describe(r));
+  CHECK(r.verdict == Verdict::Fail);
+  CHECK(fired(r, invariant::kScaleFloor) >= 1);
+  CHECK(fired(r, invariant::kAvailabilityFloor) >= 1);
+}
+
+TEST_CASE("scale-floor and availability-floor are silent when a correct CDM stops at the floor") {
+  const auto r = run(scale_below_floor(false).get());
+  INFO(describe(r));
+  CHECK(r.verdict == Verdict::Pass);
+  CHECK(r.violations.empty());
+}
+
+TEST_CASE("availability-floor fires when a split-brain leader counts entries outside its view") {
+  // local-election-split-brain: each leader sees the other's entries; counting
+  // them for scale decisions unloads ACTIVE instances in its own view.
+  for (std::uint64_t seed : {4, 8}) {
+    const auto mutated = run(split_brain_scenario(true), seed);
+    INFO("seed " << seed << ": " << describe(mutated));
+    CHECK(fired(mutated, invariant::kAvailabilityFloor) + fired(mutated, invariant::kScaleFloor) >= 1);
+    const auto correct = run(split_brain_scenario(false), seed);
+    INFO(describe(correct));
+    CHECK(correct.verdict == Verdict::Pass);
+  }
+}
