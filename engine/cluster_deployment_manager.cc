@@ -159,8 +159,6 @@ class ClusterDeploymentManager::Active
   bool eligible(const NodeId& node) const;
   bool on_duty(const NodeId& node) const;  // committed node-lifecycle is ON_DUTY
   int live_count(const std::string& artifact) const;
-  // Counted for scale decisions: in the leader's view and not DRAINING (§4).
-  bool counts_for_scale(const NodeId& node, const std::vector<NodeId>& view) const;
 
   // Commands (recorded in memory at once, written through the serialized queue).
   std::optional<SliceState> effective(const Entry& entry) const;
@@ -782,22 +780,13 @@ std::optional<SliceState> ClusterDeploymentManager::Active::effective(const Entr
   return std::nullopt;
 }
 
-bool ClusterDeploymentManager::Active::counts_for_scale(const NodeId& node,
-                                                        const std::vector<NodeId>& view) const {
-  if (config_.mutation(mutation::kScaleCountsOutOfView)) return true;
-  if (!std::binary_search(view.begin(), view.end(), node)) return false;
-  auto it = lifecycle_.find(node);
-  return it == lifecycle_.end() || parse_node_lifecycle(it->second) != NodeLifecycle::Draining;
-}
-
 int ClusterDeploymentManager::Active::live_count(const std::string& artifact) const {
   auto it = entries_.find(artifact);
   if (it == entries_.end()) return 0;
-  const auto view = services_.topology.view();
   int live = 0;
   for (const auto& [node, entry] : it->second) {
     auto state = effective(entry);
-    if (state && is_live_state(*state) && !entry.leaving && counts_for_scale(node, view)) ++live;
+    if (state && is_live_state(*state) && !entry.leaving) ++live;
   }
   return live;
 }
@@ -859,10 +848,9 @@ void ClusterDeploymentManager::Active::scale_down(const std::string& artifact, c
   if (excess <= 0) return;
   std::vector<NodeId> inactive;
   std::vector<NodeId> active;
-  const auto view = services_.topology.view();
   for (const auto& [node, entry] : entries_[artifact]) {
     auto state = effective(entry);
-    if (!state || !is_live_state(*state) || entry.leaving || !counts_for_scale(node, view)) continue;
+    if (!state || !is_live_state(*state) || entry.leaving) continue;
     (*state == SliceState::Active ? active : inactive).push_back(node);
   }
   std::vector<NodeId> victims(inactive.rbegin(), inactive.rend());

@@ -34,8 +34,6 @@ inline constexpr const char* kEventBudget = "event-budget";
 inline constexpr const char* kStaleLeader = "stale-leader";
 inline constexpr const char* kKeyWriter = "key-writer";
 inline constexpr const char* kDependencyOrder = "dependency-order";
-inline constexpr const char* kScaleFloor = "scale-floor";
-inline constexpr const char* kAvailabilityFloor = "availability-floor";
 }  // namespace invariant
 
 namespace reported {
@@ -75,13 +73,6 @@ class CdmTracker {
 struct CheckRules {
   bool consensus = true;  // leader_election consensus: the `leader` entries decide beliefs
   int transient_retry_max = 5;
-  // Stuck cleanup (not a scale-down): an entry in a state with a timeout for
-  // at least stuck_multiplier x that timeout.
-  int stuck_multiplier = 3;
-  Nanos loading_ns = 120'000'000'000;
-  Nanos activating_ns = 60'000'000'000;
-  Nanos deactivating_ns = 30'000'000'000;
-  Nanos unloading_ns = 120'000'000'000;
 };
 
 class InvariantSuite : public sim::WorldObserver, public ConvergenceHistory {
@@ -130,7 +121,6 @@ class InvariantSuite : public sim::WorldObserver, public ConvergenceHistory {
   void judge_stale_leaders(Nanos now);
   void judge_key_writer(Nanos now, std::uint64_t position, const sim::BatchRecord& batch);
   void judge_dependency_order(Nanos now, std::uint64_t position, const sim::BatchRecord& batch);
-  void judge_scale_down(Nanos now, std::uint64_t position, const sim::BatchRecord& batch);
   void forget_node(const NodeId& node);
 
   // What a submitter had at submit, beyond Submitter::applied.
@@ -157,17 +147,6 @@ class InvariantSuite : public sim::WorldObserver, public ConvergenceHistory {
   std::map<std::uint64_t, std::vector<SubmitInfo>> submits_;          // pending batch -> per submitter
   std::map<std::pair<NodeId, std::string>, sim::SliceOp> slice_ops_;  // running store operations
   std::set<std::pair<NodeId, Nanos>> stale_reported_;  // (node, activation time) already reported
-  // Scale-down judging: when each position was decided, when each key last
-  // committed, and the cdm batches submitted and not yet decided or dropped.
-  std::vector<Nanos> decided_at_{0};
-  std::map<std::string, Nanos> last_commit_at_;
-  struct PendingCdm {
-    NodeId node;
-    std::optional<std::uint64_t> tag;
-    Nanos submitted_at = 0;
-    engine::KvBatch commands;
-  };
-  std::map<std::uint64_t, std::vector<PendingCdm>> pending_cdm_;  // batch id -> its cdm submitters
 };
 
 }  // namespace aether::properties
