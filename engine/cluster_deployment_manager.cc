@@ -210,6 +210,13 @@ class ClusterDeploymentManager::Active
   // Whether the applied slice-target of `base` is at least as recent as its
   // owner's blueprint value: then its counts (a client's scale) are desired.
   bool target_is_newer(const std::string& base, const std::string& owner) const;
+  // The latest decided position this node applied, and the slice-targets this
+  // term wrote with the position they were derived at: the echo of its own
+  // write stands for the blueprint value it was derived from, not for a
+  // client's later intent (docs/decisions.md, issue 9).
+  std::uint64_t latest_applied_ = 0;
+  std::map<std::string, std::pair<std::string, std::uint64_t>> own_targets_;  // base -> (value, derived at)
+  std::map<std::string, std::uint64_t> target_intent_;                        // base -> intent position
 
   TimerId reconcile_timer_ = 0;
   bool rechecked_ = false;  // the activation re-check has run
@@ -282,6 +289,7 @@ void ClusterDeploymentManager::Active::start() {
 
 void ClusterDeploymentManager::Active::on_kv(const KvNotification& n) {
   if (n.origin != KvOrigin::Apply) return;
+  latest_applied_ = std::max(latest_applied_, n.position);
   if (auto id = key_suffix(n.key, kBlueprintPrefix)) {
     n.op == KvOp::Put ? on_blueprint_put(*id, n.value) : on_blueprint_remove(*id);
   } else if (auto base = key_suffix(n.key, kSliceTargetPrefix)) {
@@ -419,6 +427,13 @@ void ClusterDeploymentManager::Active::on_target_put(const std::string& base, co
     return;
   }
   targets_[base] = *target;
+  if (auto own = own_targets_.find(base); own != own_targets_.end() && own->second.first == value &&
+                                          !config_.mutation(mutation::kEchoCountsAsIntent)) {
+    target_intent_[base] = own->second.second;  // its own echo: as old as what it was derived from
+    own_targets_.erase(own);
+  } else {
+    target_intent_.erase(base);
+  }
   recompute_ownership();
   auto owner = ownership_.owner(base);
   if (!owner) {
@@ -429,6 +444,13 @@ void ClusterDeploymentManager::Active::on_target_put(const std::string& base, co
   const Blueprint& blueprint = *blueprints_.at(*owner);
   const auto* slice = blueprint.find(*parse_artifact_base(base));
   if (*owner != target->owner || slice->artifact.version != target->version) {
+    write_target_from_blueprint(base, blueprint);
+    return;
+  }
+  if (!target_is_newer(base, *owner) &&
+      (target->instances != slice->instances || target->min_instances != slice->min_available)) {
+    // Its own echo derived from a blueprint value replaced since: the
+    // blueprint is the later intent.
     write_target_from_blueprint(base, blueprint);
     return;
   }
@@ -594,6 +616,10 @@ void ClusterDeploymentManager::Active::sync_targets() {
 bool ClusterDeploymentManager::Active::target_is_newer(const std::string& base,
                                                        const std::string& owner) const {
   if (config_.mutation(mutation::kTargetWinsAtActivation)) return true;
+  auto blueprint_at = positions_.find(blueprint_key(owner));
+  if (auto intent = target_intent_.find(base);
+      intent != target_intent_.end() && blueprint_at != positions_.end())
+    return intent->second >= blueprint_at->second;
   auto target = positions_.find(slice_target_key(base));
   auto blueprint = positions_.find(blueprint_key(owner));
   if (target == positions_.end() || blueprint == positions_.end()) return true;
@@ -1093,6 +1119,7 @@ void ClusterDeploymentManager::Active::submit_now(Batch batch) {
         continue;
       }
       command.kv.value = std::move(*fresh);
+      own_targets_[*command.target_base] = {command.kv.value, latest_applied_};
     }
     if (command.slice && command.kv.op == KvOp::Put) {
       auto applied_text = services_.kv.get(command.kv.key);

@@ -21,6 +21,9 @@ const std::vector<MutationDoc>& mutation_points() {
          "a leader that applies a leader entry naming another node ignores it and keeps its CDM Active"},
         {mutation::kDependencyOutOfView,
          "CDM counts a dependency as ready on an ACTIVE entry of a node outside its view"},
+        {mutation::kEchoCountsAsIntent,
+         "CDM takes the echo of its own slice-target write, derived from a blueprint value replaced since, "
+         "as a newer intent than that blueprint"},
         {mutation::kTargetWinsAtActivation,
          "CDM takes a matching slice-target's counts even when the owner blueprint's value was decided "
          "after it (a client's edit lost across failover)"},

@@ -30,6 +30,7 @@ inline constexpr const char* kStaleTargetWrites = "cdm-stale-target-writes";
 inline constexpr const char* kDeposedLeaderKeepsActing = "lm-deposed-leader-keeps-acting";
 inline constexpr const char* kTargetWinsAtActivation = "cdm-target-wins-over-newer-blueprint";
 inline constexpr const char* kDependencyOutOfView = "cdm-dependency-ready-out-of-view";
+inline constexpr const char* kEchoCountsAsIntent = "cdm-echo-counts-as-intent";
 }  // namespace mutation
 
 }  // namespace aether::engine

@@ -75,9 +75,22 @@ ref::PositionedStore CanonicalStore::store_at(std::uint64_t position,
                                   [](std::uint64_t p, const auto& change) { return p < change.first; });
     if (after == changes.begin()) continue;
     const auto& last = *std::prev(after);
-    if (last.second) out.emplace(key, ref::StoreEntry{*last.second, last.first});
+    if (!last.second) continue;
+    auto intent = intent_.find({key, last.first});
+    out.emplace(key, ref::StoreEntry{*last.second, intent == intent_.end() ? last.first : intent->second});
   }
   return out;
+}
+
+}  // namespace aether::properties
+
+namespace aether::properties {
+
+void CanonicalStore::set_intent_position(const std::string& key, std::uint64_t intent) {
+  auto it = positioned_.find(key);
+  if (it == positioned_.end()) return;
+  intent_[{key, it->second.position}] = intent;
+  it->second.position = intent;
 }
 
 }  // namespace aether::properties

@@ -42,12 +42,16 @@ class CanonicalStore {
   std::optional<std::string> value_at(const std::string& key, std::uint64_t position) const;
   // `prefixes` empty: every key; else only keys starting with one of them.
   ref::PositionedStore store_at(std::uint64_t position, const std::vector<std::string>& prefixes = {}) const;
+  // Orders the value of `key` decided at the latest position as if decided
+  // at `intent` (an engine echo stands for the state it was derived from).
+  void set_intent_position(const std::string& key, std::uint64_t intent);
 
  private:
   Map entries_;
   ref::PositionedStore positioned_;
   // Every value each key ever had, with the position it was decided at.
   std::map<std::string, std::vector<std::pair<std::uint64_t, std::optional<std::string>>>> history_;
+  std::map<std::pair<std::string, std::uint64_t>, std::uint64_t> intent_;  // (key, decided) -> intent
   std::uint64_t position_ = 0;
   std::vector<std::uint64_t> digests_;  // index = position
 };

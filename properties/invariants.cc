@@ -156,6 +156,17 @@ void InvariantSuite::on_decide(Nanos now, std::uint64_t position, const sim::Bat
         fmt::format("decided position {} does not follow {}", position, canonical_.position()));
     return;
   }
+  // An engine's slice-target stands for the blueprint value it was derived
+  // from: ordered at its writer's applied position, not its decided one.
+  if (!any_client(batch) && !batch.submitters.empty()) {
+    std::uint64_t intent = 0;
+    for (std::size_t i = 0; i < batch.submitters.size(); ++i)
+      intent = std::max(intent, submit_info(batch, i).applied_position);
+    for (const auto& command : batch.commands) {
+      if (command.op == engine::KvOp::Put && ref::classify_key(command.key).kind == ref::KeyKind::SliceTarget)
+        canonical_.set_intent_position(command.key, intent);
+    }
+  }
   evidence_.on_batch(position, commands, before, canonical_.positioned());
   submits_.erase(batch.batch_id);
 }
