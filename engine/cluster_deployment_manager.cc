@@ -75,8 +75,9 @@ std::optional<Blueprint> parse_blueprint_value(const std::string& id, const std:
 class ClusterDeploymentManager::Active
     : public std::enable_shared_from_this<ClusterDeploymentManager::Active> {
  public:
-  Active(const NodeServices& services, const EngineConfig& config, std::optional<std::uint64_t> tag)
-      : services_(services), config_(config), tag_(tag), timers_(services.clock) {}
+  Active(const NodeServices& services, const EngineConfig& config, std::optional<std::uint64_t> tag,
+         const std::map<std::string, std::uint64_t>& positions)
+      : services_(services), config_(config), tag_(tag), timers_(services.clock), positions_(positions) {}
 
   std::optional<std::uint64_t> tag() const { return tag_; }
   void start();
@@ -149,6 +150,10 @@ class ClusterDeploymentManager::Active
   std::optional<Wanted> wanted(const std::string& base) const;
   void write_target_from_blueprint(const std::string& base);
   void sync_targets();
+  // A queued slice-target Put re-derived at submit from the state applied
+  // then; nullopt: nothing to write (no owner, a rejected owner, or a failed
+  // mark cleared since).
+  std::optional<std::string> rederive_target(const std::string& base, const std::string& queued) const;
   void mark_failed(const std::string& artifact);
   // One more consecutive transient failure of `artifact`: back off, or treat
   // it as fatal after transient_retry_max.
@@ -224,6 +229,19 @@ class ClusterDeploymentManager::Active
   std::uint64_t attempt_ = 0;
   TimerId write_timer_ = 0;
   std::map<std::string, int> pending_targets_;
+  // Decided position of each applied blueprints/* and slice-target/* value,
+  // kept by the manager even while Dormant (the KV's mod revision).
+  const std::map<std::string, std::uint64_t>& positions_;
+  // Whether the applied slice-target of `base` is at least as recent as its
+  // owner's blueprint value: then its counts (a client's scale) are desired.
+  bool target_is_newer(const std::string& base, const std::string& owner) const;
+  // The latest decided position this node applied, and the slice-targets this
+  // term wrote with the position they were derived at: the echo of its own
+  // write stands for the blueprint value it was derived from, not for a
+  // client's later intent (docs/decisions.md, issue 9).
+  std::uint64_t latest_applied_ = 0;
+  std::map<std::string, std::pair<std::string, std::uint64_t>> own_targets_;  // base -> (value, derived at)
+  std::map<std::string, std::uint64_t> target_intent_;                        // base -> intent position
 
   TimerId reconcile_timer_ = 0;
   bool rechecked_ = false;  // the activation re-check has run
@@ -261,7 +279,8 @@ void ClusterDeploymentManager::Active::start() {
     if (!want) continue;
     auto target = targets_.find(base);
     if (target != targets_.end() && target->second.owner == owner &&
-        target->second.version == want->version) {
+        target->second.version == want->version &&
+        (ownership_.rejected.count(owner) != 0 || target_is_newer(base, owner))) {
       set_desired(base, target->second);
     } else {
       SliceTarget fresh{want->version, want->instances, want->min_available, owner, false};
@@ -304,6 +323,7 @@ void ClusterDeploymentManager::Active::start() {
 
 void ClusterDeploymentManager::Active::on_kv(const KvNotification& n) {
   if (n.origin != KvOrigin::Apply) return;
+  latest_applied_ = std::max(latest_applied_, n.position);
   if (auto id = key_suffix(n.key, kBlueprintPrefix)) {
     n.op == KvOp::Put ? on_blueprint_put(*id, n.value) : on_blueprint_remove(*id);
   } else if (auto base = key_suffix(n.key, kSliceTargetPrefix)) {
@@ -436,6 +456,13 @@ void ClusterDeploymentManager::Active::on_target_put(const std::string& base, co
     return;
   }
   targets_[base] = *target;
+  if (auto own = own_targets_.find(base); own != own_targets_.end() && own->second.first == value &&
+                                          !config_.mutation(mutation::kEchoCountsAsIntent)) {
+    target_intent_[base] = own->second.second;  // its own echo: as old as what it was derived from
+    own_targets_.erase(own);
+  } else {
+    target_intent_.erase(base);
+  }
   recompute_ownership();
   auto owner = ownership_.owner(base);
   if (!owner) {
@@ -446,6 +473,13 @@ void ClusterDeploymentManager::Active::on_target_put(const std::string& base, co
   const auto want = wanted(base);
   if (!want) return;
   if (*owner != target->owner || want->version != target->version) {
+    write_target_from_blueprint(base);
+    return;
+  }
+  if (ownership_.rejected.count(*owner) == 0 && !target_is_newer(base, *owner) &&
+      (target->instances != want->instances || target->min_instances != want->min_available)) {
+    // Its own echo derived from a blueprint value replaced since: the
+    // blueprint is the later intent.
     write_target_from_blueprint(base);
     return;
   }
@@ -710,6 +744,47 @@ void ClusterDeploymentManager::Active::sync_targets() {
   for (const auto& [base, target] : targets_) {
     if (pending_targets_[base] == 0 && !ownership_.owner(base)) cmd_remove_target(base);
   }
+}
+
+bool ClusterDeploymentManager::Active::target_is_newer(const std::string& base,
+                                                       const std::string& owner) const {
+  if (config_.mutation(mutation::kTargetWinsAtActivation)) return true;
+  auto blueprint_at = positions_.find(blueprint_key(owner));
+  if (auto intent = target_intent_.find(base);
+      intent != target_intent_.end() && blueprint_at != positions_.end())
+    return intent->second >= blueprint_at->second;
+  auto target = positions_.find(slice_target_key(base));
+  auto blueprint = positions_.find(blueprint_key(owner));
+  if (target == positions_.end() || blueprint == positions_.end()) return true;
+  return target->second >= blueprint->second;  // a tie: one batch wrote both
+}
+
+std::optional<std::string> ClusterDeploymentManager::Active::rederive_target(
+    const std::string& base, const std::string& queued) const {
+  if (config_.mutation(mutation::kStaleTargetWrites)) return queued;
+  auto owner = ownership_.owner(base);
+  if (!owner || ownership_.rejected.count(*owner) != 0) return std::nullopt;
+  const auto& blueprint = blueprints_.at(*owner);
+  if (!blueprint) return std::nullopt;
+  const auto* slice = blueprint->find(*parse_artifact_base(base));
+  if (slice == nullptr) return std::nullopt;
+  const auto wanted = parse_slice_target(queued);
+  const bool failed = wanted && wanted->failed;
+  auto desired = desired_.find(base);
+  if (failed && (desired == desired_.end() || !desired->second.failed)) return std::nullopt;
+  SliceTarget fresh{slice->artifact.version, slice->instances, slice->min_available, *owner, failed};
+  auto applied = targets_.find(base);
+  const bool matching = applied != targets_.end() && applied->second.owner == *owner &&
+                        applied->second.version == fresh.version;
+  if (matching) {
+    if (target_is_newer(base, *owner)) {
+      fresh.instances = applied->second.instances;
+      fresh.min_instances = applied->second.min_instances;
+    }
+    // An unchanged value is still written: its echo is what installs the
+    // blueprint's new dependencies (on_target_put).
+  }
+  return encode_slice_target(fresh);
 }
 
 void ClusterDeploymentManager::Active::record_transient_failure(const std::string& artifact) {
@@ -1048,12 +1123,16 @@ void ClusterDeploymentManager::Active::check_stuck_and_orphans() {
 }
 
 bool ClusterDeploymentManager::Active::dependencies_ready(const Desired& desired) const {
+  // Ready: an ACTIVE entry on a node in the leader's view (engine-semantics.md §4).
+  const auto view = services_.topology.view();
   for (const auto& dep : desired.depends_on) {
     auto it = entries_.find(dep);
     if (it == entries_.end()) return false;
     bool any = false;
     for (const auto& [node, entry] : it->second) {
-      any = any || (entry.observed && entry.observed->state == SliceState::Active && !entry.intent);
+      any = any || (entry.observed && entry.observed->state == SliceState::Active && !entry.intent &&
+                    (config_.mutation(mutation::kDependencyOutOfView) ||
+                     std::binary_search(view.begin(), view.end(), node)));
     }
     if (!any) return false;
   }
@@ -1226,8 +1305,21 @@ void ClusterDeploymentManager::Active::submit_now(Batch batch) {
   // from the state they were decided on and they are no longer edges).
   std::vector<Command> kept;
   auto dropped = std::make_shared<Batch>();
+  bool dropped_target = false;
   for (auto& command : batch.commands) {
     if (command.resend && !resend_still_wanted(command)) continue;  // its intent went meanwhile
+    if (command.target_base && command.kv.op == KvOp::Put) {
+      // Re-derived from the state applied now: edits that committed while it
+      // waited (another client's blueprint, a scale) must not be overwritten.
+      auto fresh = rederive_target(*command.target_base, command.kv.value);
+      if (!fresh) {
+        --pending_targets_[*command.target_base];
+        dropped_target = true;
+        continue;
+      }
+      command.kv.value = std::move(*fresh);
+      own_targets_[*command.target_base] = {command.kv.value, latest_applied_};
+    }
     if (command.slice && command.kv.op == KvOp::Put) {
       auto applied_text = services_.kv.get(command.kv.key);
       std::optional<SliceState> applied;
@@ -1240,6 +1332,14 @@ void ClusterDeploymentManager::Active::submit_now(Batch batch) {
         dropped->commands.push_back(std::move(command));
         continue;
       }
+      if (to == SliceState::Activate && !config_.mutation(mutation::kActivateBeforeDependencies)) {
+        // Dependencies re-checked against the state applied now and the current view.
+        const auto* desired = desired_for(parse_slice_key(command.kv.key)->artifact);
+        if (desired != nullptr && !dependencies_ready(*desired)) {
+          dropped->commands.push_back(std::move(command));
+          continue;
+        }
+      }
       AETHER_ASSERT(services_.assertions, legal,
                     "CDM write " + std::string(slice_state_name(to)) + " on " + command.kv.key +
                         " is not a lifecycle edge from " +
@@ -1250,6 +1350,10 @@ void ClusterDeploymentManager::Active::submit_now(Batch batch) {
   batch.commands = std::move(kept);
   if (!dropped->commands.empty()) {
     revert_intents(*dropped);
+    schedule_reconcile(kReconcileDebounce);
+  }
+  if (dropped_target) {
+    sync_targets();  // a removal or rewrite still owed is queued again
     schedule_reconcile(kReconcileDebounce);
   }
   if (batch.commands.empty()) {
@@ -1390,7 +1494,7 @@ void ClusterDeploymentManager::on_leader_change(const LeaderChange& change) {
   }
   if (active_) return;
   services_.logger.log(LogLevel::Info, kComponent, "activating as leader");
-  active_ = std::make_shared<Active>(services_, config_, change.position);
+  active_ = std::make_shared<Active>(services_, config_, change.position, positions_);
   services_.events.cdm_activated(change.position);
   active_->start();
 }
@@ -1403,6 +1507,14 @@ void ClusterDeploymentManager::deactivate() {
 }
 
 void ClusterDeploymentManager::on_kv(const KvNotification& notification) {
+  if (key_suffix(notification.key, kBlueprintPrefix) || key_suffix(notification.key, kSliceTargetPrefix)) {
+    if (notification.op == KvOp::Put) {
+      positions_[notification.key] =
+          notification.revision != 0 ? notification.revision : notification.position;
+    } else {
+      positions_.erase(notification.key);
+    }
+  }
   if (auto active = active_) active->on_kv(notification);
 }
 

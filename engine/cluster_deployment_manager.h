@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 
@@ -36,6 +37,10 @@ class ClusterDeploymentManager final : public KvListener, public TopologyListene
 
   NodeServices services_;
   const EngineConfig& config_;
+  // Decided position of each applied blueprints/* and slice-target/* value
+  // (kept while Dormant too): a new leader takes a matching slice-target's
+  // counts only if it is not older than its owner blueprint's value.
+  std::map<std::string, std::uint64_t> positions_;
   // Shared so that callbacks of a deactivated term can see it is gone.
   std::shared_ptr<Active> active_;
 };

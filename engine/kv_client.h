@@ -56,6 +56,9 @@ struct KvNotification {
   std::string value;           // the new value for Put; empty for Remove
   std::uint64_t position = 0;  // decided position of the batch (restore: snapshot position)
   KvOrigin origin = KvOrigin::Apply;
+  // The decided position of this value (its mod revision, as etcd gives it):
+  // Apply: `position`; Restore: when the restored value was decided; 0 for removals.
+  std::uint64_t revision = 0;
 };
 
 class KvListener {

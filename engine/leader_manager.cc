@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "engine/kv_schema.h"
+#include "engine/mutations.h"
 
 namespace aether::engine {
 
@@ -106,6 +107,9 @@ void LeaderManager::on_kv(const KvNotification& n) {
   }
   if (n.op == KvOp::Put) {
     if (auto leader = parse_leader_value(n.value)) {
+      if (config_.mutation(mutation::kDeposedLeaderKeepsActing) && leader_ == services_.topology.self() &&
+          *leader != *leader_)
+        return;
       adopt(*leader, n.position);
       return;
     }

@@ -17,6 +17,19 @@ const std::vector<MutationDoc>& mutation_points() {
          "CDM submits each batch at once instead of after the previous one completed"},
         {mutation::kNdmReloadHeld, "NDM loads an artifact its slice store already holds"},
         {mutation::kIgnoreEligibility, "CDM places instances on nodes that are not ON_DUTY"},
+        {mutation::kDeposedLeaderKeepsActing,
+         "a leader that applies a leader entry naming another node ignores it and keeps its CDM Active"},
+        {mutation::kDependencyOutOfView,
+         "CDM counts a dependency as ready on an ACTIVE entry of a node outside its view"},
+        {mutation::kEchoCountsAsIntent,
+         "CDM takes the echo of its own slice-target write, derived from a blueprint value replaced since, "
+         "as a newer intent than that blueprint"},
+        {mutation::kTargetWinsAtActivation,
+         "CDM takes a matching slice-target's counts even when the owner blueprint's value was decided "
+         "after it (a client's edit lost across failover)"},
+        {mutation::kStaleTargetWrites,
+         "CDM submits a queued slice-target write as derived when queued, not re-derived from the state "
+         "applied at submit"},
     };
     std::sort(list.begin(), list.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
     return list;

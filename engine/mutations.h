@@ -26,6 +26,11 @@ inline constexpr const char* kActivateBeforeDependencies = "cdm-activate-before-
 inline constexpr const char* kUnserializedWrites = "cdm-unserialized-writes";
 inline constexpr const char* kNdmReloadHeld = "ndm-reload-held-artifact";
 inline constexpr const char* kIgnoreEligibility = "cdm-place-on-ineligible-nodes";
+inline constexpr const char* kStaleTargetWrites = "cdm-stale-target-writes";
+inline constexpr const char* kDeposedLeaderKeepsActing = "lm-deposed-leader-keeps-acting";
+inline constexpr const char* kTargetWinsAtActivation = "cdm-target-wins-over-newer-blueprint";
+inline constexpr const char* kDependencyOutOfView = "cdm-dependency-ready-out-of-view";
+inline constexpr const char* kEchoCountsAsIntent = "cdm-echo-counts-as-intent";
 }  // namespace mutation
 
 }  // namespace aether::engine

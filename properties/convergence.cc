@@ -4,11 +4,6 @@
 
 #include <fmt/format.h>
 
-#include "engine/artifact.h"
-#include "engine/blueprint.h"
-#include "engine/lifecycle.h"
-#include "engine/ownership.h"
-
 namespace aether::properties {
 
 const char* blocker_name(Blocker blocker) {
@@ -55,67 +50,42 @@ bool DesiredState::is_excluded(const std::string& base) const {
 namespace {
 
 // Keys of one prefix, in key order.
-template <typename Fn>
-void for_prefix(const CanonicalStore::Map& store, std::string_view prefix, Fn fn) {
+template <typename Map, typename Fn>
+void for_prefix(const Map& store, std::string_view prefix, Fn fn) {
   for (auto it = store.lower_bound(std::string(prefix)); it != store.end(); ++it) {
     if (it->first.compare(0, prefix.size(), prefix) != 0) break;
-    fn(it->first.substr(prefix.size()), it->second);
+    fn(it->first, it->second);
   }
+}
+
+ref::PositionedStore unpositioned(const CanonicalStore::Map& store) {
+  ref::PositionedStore out;
+  for (const auto& [key, value] : store) out.emplace(key, ref::StoreEntry{value, 0});
+  return out;
 }
 
 }  // namespace
 
-DesiredState desired_state(const CanonicalStore::Map& store) {
-  std::map<std::string, std::optional<engine::Blueprint>> blueprints;
-  for_prefix(store, engine::kBlueprintPrefix, [&](const std::string& id, const std::string& value) {
-    auto parsed = engine::parse_blueprint_text(value);
-    if (auto* bp = std::get_if<engine::Blueprint>(&parsed); bp != nullptr && bp->id == id) {
-      blueprints[id] = std::move(*bp);
-    } else {
-      blueprints[id] = std::nullopt;
-    }
-  });
-  std::map<std::string, engine::SliceTarget> targets;
-  for_prefix(store, engine::kSliceTargetPrefix, [&](const std::string& base, const std::string& value) {
-    if (auto target = engine::parse_slice_target(value)) targets[base] = *target;
-  });
-  const auto ownership = engine::compute_ownership(blueprints, targets);
-
+DesiredState desired_state(const ref::PositionedStore& store, const ref::FailureEvidence* evidence) {
+  const ref::Desired desired = ref::desired_from(store);
+  const ref::FailureEvidence none;
+  const auto excluded = ref::excluded_bases(desired, evidence != nullptr ? *evidence : none);
   DesiredState out;
-  for (const auto& [base, owner] : ownership.owner_of) {
-    // A rejected blueprint is ignored by the CDM: it owns nothing it would act on.
-    if (ownership.rejected.count(owner) != 0) continue;
-    DesiredBase desired;
-    desired.owner = owner;
-    auto target = targets.find(base);
-    if (target != targets.end() && target->second.owner == owner) desired.target = target->second;
-    const auto& blueprint = blueprints.at(owner);
-    if (blueprint) {
-      auto parsed_base = engine::parse_artifact_base(base);
-      if (parsed_base) {
-        if (const auto* spec = blueprint->find(*parsed_base)) {
-          for (const auto& dep : spec->depends_on) desired.depends_on.push_back(dep.base().to_string());
-        }
-      }
-    }
-    desired.excluded = desired.target && desired.target->failed;
-    out.owned.emplace(base, std::move(desired));
-  }
-  // Dependants of an excluded base are excluded, transitively.
-  for (bool changed = true; changed;) {
-    changed = false;
-    for (auto& [base, desired] : out.owned) {
-      if (desired.excluded) continue;
-      for (const auto& dep : desired.depends_on) {
-        if (out.is_excluded(dep)) {
-          desired.excluded = true;
-          changed = true;
-          break;
-        }
-      }
-    }
+  for (const auto& [base, d] : desired.bases) {
+    DesiredBase b;
+    b.owner = d.owner;
+    b.version = d.version;
+    b.count = d.count;
+    b.min_instances = d.min_instances;
+    for (const auto& dep : d.depends_on) b.depends_on.push_back(ref::base_part(dep));
+    b.excluded = excluded.count(base) != 0;
+    out.owned.emplace(base, std::move(b));
   }
   return out;
+}
+
+DesiredState desired_state(const CanonicalStore::Map& store) {
+  return desired_state(unpositioned(store), nullptr);
 }
 
 namespace {
@@ -152,8 +122,22 @@ class Findings {
 struct Entry {
   NodeId node;
   std::string artifact;
-  std::optional<engine::SliceValue> value;
+  std::optional<ref::SliceVal> value;
 };
+
+// Whom `node` believes: its latest applied `leader` entry where the world
+// shows it (consensus), else its engine's report.
+std::optional<NodeId> believed_leader(const WorldQueries& world, const ConvergenceRules& rules,
+                                      const NodeId& node) {
+  if (rules.history != nullptr) {
+    if (auto applied = rules.history->applied_leader(node)) return *applied;
+  }
+  return world.known_leader(node);
+}
+
+const char* holding_name(engine::SliceHolding holding) {
+  return holding == engine::SliceHolding::Loaded ? "loaded, inactive" : "not loaded";
+}
 
 }  // namespace
 
@@ -171,7 +155,7 @@ ConvergenceState evaluate_convergence(const CanonicalStore::Map& store, const Wo
   // Active CDM among up, unpaused nodes.
   std::optional<NodeId> leader;
   for (const auto& node : live.live) {
-    auto believed = world.known_leader(node);
+    auto believed = believed_leader(world, rules, node);
     if (!believed) {
       findings.add(Blocker::NoLeader, fmt::format("{} knows no leader", node));
       break;
@@ -201,31 +185,48 @@ ConvergenceState evaluate_convergence(const CanonicalStore::Map& store, const Wo
   }
   if (!findings.empty()) return findings.state(std::nullopt);
 
-  // Eligible nodes: live, in the leader's view, committed node-lifecycle ON_DUTY.
+  // Eligible nodes: live, in the leader's view, committed node-lifecycle
+  // ON_DUTY. A live node in L's view longer than the bound whose
+  // node-lifecycle is absent or JOINING is a blocker of its own.
   const auto leader_view = world.view(*leader);
   std::set<NodeId> eligible;
   std::set<NodeId> not_on_duty;  // live, in the leader's view, not ON_DUTY
   for (const auto& node : leader_view) {
     if (live.live.count(node) == 0) continue;
-    auto it = store.find(engine::node_lifecycle_key(node));
-    auto state = it == store.end() ? std::nullopt : engine::parse_node_lifecycle(it->second);
-    if (state == engine::NodeLifecycle::OnDuty) {
+    auto it = store.find("node-lifecycle/" + node);
+    const std::string value = it == store.end() ? std::string() : it->second;
+    if (value == ref::node_state_name(ref::NodeState::OnDuty)) {
       eligible.insert(node);
-    } else {
-      not_on_duty.insert(node);
+      continue;
+    }
+    not_on_duty.insert(node);
+    // Only absent or JOINING is owed ON_DUTY (DRAINING, DECOMMISSIONED, a
+    // malformed client value are not).
+    if (it != store.end() && value != ref::node_state_name(ref::NodeState::Joining)) continue;
+    bool overdue = false;  // without a view history the time cannot be judged
+    if (rules.history != nullptr) {
+      const auto since = rules.history->in_view_since(*leader, node);
+      overdue = since && rules.history->now() - *since > rules.bound_ns;
+    }
+    if (overdue) {
+      findings.add(Blocker::NeverOnDuty,
+                   fmt::format("{} is live in {}'s view but node-lifecycle/{} is {}", node, *leader, node,
+                               it == store.end() ? "absent" : it->second));
     }
   }
 
-  const DesiredState desired = desired_state(store);
+  const DesiredState desired = rules.history != nullptr
+                                   ? desired_state(rules.history->positioned(), &rules.history->evidence())
+                                   : desired_state(store);
   std::map<std::string, std::vector<Entry>> by_base;
-  std::map<NodeId, std::map<std::string, engine::SliceState>> by_node;  // parsed entries on each node
-  for_prefix(store, engine::kSlicePrefix, [&](const std::string& suffix, const std::string& value) {
+  std::map<NodeId, std::map<std::string, ref::State>> by_node;  // parsed entries on each node
+  for_prefix(store, "slices/", [&](const std::string& key_text, const std::string& value) {
     // Keys the engine cannot parse are invisible to it; they cannot block convergence.
-    auto key = engine::parse_slice_key(std::string(engine::kSlicePrefix) + suffix);
-    if (!key) return;
-    Entry entry{key->node, key->artifact, engine::parse_slice_value(value)};
+    const auto key = ref::classify_key(key_text);
+    if (key.kind != ref::KeyKind::Slice) return;
+    Entry entry{key.node, key.artifact, ref::read_slice_value(value)};
     if (entry.value) by_node[entry.node][entry.artifact] = entry.value->state;
-    by_base[engine::base_of(key->artifact)].push_back(std::move(entry));
+    by_base[key.base].push_back(std::move(entry));
   });
 
   for (const auto& [base, entries] : by_base) {
@@ -238,7 +239,7 @@ ConvergenceState evaluate_convergence(const CanonicalStore::Map& store, const Wo
       }
       if (eligible.count(entry.node) == 0) {
         if (not_on_duty.count(entry.node) != 0) {
-          findings.add(Blocker::NeverOnDuty,
+          findings.add(Blocker::CountMismatch,
                        fmt::format("{}: {} is live but not ON_DUTY", where, entry.node));
         } else {
           findings.add(Blocker::CountMismatch, fmt::format("{}: {} is not eligible", where, entry.node));
@@ -251,35 +252,31 @@ ConvergenceState evaluate_convergence(const CanonicalStore::Map& store, const Wo
       }
       const auto state = entry.value->state;
       if (owned->second.excluded) {
-        if (state != engine::SliceState::Active && state != engine::SliceState::Loaded) {
+        if (state != ref::State::Active && state != ref::State::Loaded) {
           findings.add(Blocker::StuckState,
-                       fmt::format("{}: {} (excluded artifact)", where, engine::slice_state_name(state)));
+                       fmt::format("{}: {} (excluded artifact)", where, ref::state_name(state)));
         }
         continue;
       }
-      if (state != engine::SliceState::Active) {
-        findings.add(Blocker::StuckState, fmt::format("{}: {}", where, engine::slice_state_name(state)));
+      if (state != ref::State::Active) {
+        findings.add(Blocker::StuckState, fmt::format("{}: {}", where, ref::state_name(state)));
       }
-      const auto& target = owned->second.target;
-      if (target && base + ":" + target->version != entry.artifact) {
-        findings.add(Blocker::CountMismatch,
-                     fmt::format("{}: version differs from the slice-target's {}", where, target->version));
+      if (base + ":" + owned->second.version != entry.artifact) {
+        findings.add(Blocker::CountMismatch, fmt::format("{}: version differs from the owner {}'s {}", where,
+                                                         owned->second.owner, owned->second.version));
       }
     }
   }
   for (const auto& [base, want] : desired.owned) {
     if (want.excluded) continue;
-    // A missing owned slice-target asks for nothing: the CDM allocates only from
-    // a committed slice-target.
-    const int count = want.target ? want.target->instances : 0;
-    const auto expected =
-        std::min<std::size_t>(static_cast<std::size_t>(std::max(count, 0)), eligible.size());
+    const auto owed = ref::owed_range(want.count, want.min_instances, static_cast<int>(eligible.size()));
     auto it = by_base.find(base);
-    const std::size_t actual = it == by_base.end() ? 0 : it->second.size();
-    if (actual != expected) {
-      findings.add(Blocker::CountMismatch,
-                   fmt::format("{}: {} entries, expected {} (desired {}, {} eligible nodes)", base, actual,
-                               expected, count, eligible.size()));
+    const int actual = it == by_base.end() ? 0 : static_cast<int>(it->second.size());
+    if (actual < owed.low || actual > owed.high) {
+      findings.add(
+          Blocker::CountMismatch,
+          fmt::format("{}: {} entries, owed {}..{} (desired {}, min_instances {}, {} eligible nodes)", base,
+                      actual, owed.low, owed.high, want.count, want.min_instances, eligible.size()));
     }
   }
 
@@ -294,14 +291,12 @@ ConvergenceState evaluate_convergence(const CanonicalStore::Map& store, const Wo
     for (const auto& [artifact, state] : keys) {
       auto h = held.find(artifact);
       const auto holding = h == held.end() ? engine::SliceHolding::NotHeld : h->second;
-      if (state == engine::SliceState::Active && holding != engine::SliceHolding::Active) {
-        findings.add(
-            Blocker::Ghost,
-            fmt::format("slices/{}/{} is ACTIVE but the slice store has it {}", node, artifact,
-                        holding == engine::SliceHolding::Loaded ? "loaded, inactive" : "not loaded"));
+      if (state == ref::State::Active && holding != engine::SliceHolding::Active) {
+        findings.add(Blocker::Ghost, fmt::format("slices/{}/{} is ACTIVE but the slice store has it {}", node,
+                                                 artifact, holding_name(holding)));
       }
       const bool excluded_loaded =
-          state == engine::SliceState::Loaded && desired.is_excluded(engine::base_of(artifact));
+          state == ref::State::Loaded && desired.is_excluded(ref::base_part(artifact));
       if (excluded_loaded && holding != engine::SliceHolding::Loaded) {
         findings.add(Blocker::StuckState,
                      fmt::format("slices/{}/{} is LOADED but the slice store does not hold it loaded", node,
@@ -312,8 +307,8 @@ ConvergenceState evaluate_convergence(const CanonicalStore::Map& store, const Wo
       auto k = keys.find(artifact);
       const bool explained =
           k != keys.end() &&
-          (k->second == engine::SliceState::Active ||
-           (k->second == engine::SliceState::Loaded && desired.is_excluded(engine::base_of(artifact))));
+          (k->second == ref::State::Active ||
+           (k->second == ref::State::Loaded && desired.is_excluded(ref::base_part(artifact))));
       if (!explained) {
         findings.add(Blocker::StuckState,
                      fmt::format("{}'s slice store holds {} ({}) without an ACTIVE key", node, artifact,
@@ -328,7 +323,7 @@ ConvergenceState evaluate_convergence(const CanonicalStore::Map& store, const Wo
     for (const auto& [base, entries] : by_base) {
       if (desired.is_excluded(base)) continue;
       for (const auto& entry : entries) {
-        if (entry.value && engine::is_live_state(entry.value->state) && load.count(entry.node) != 0) {
+        if (entry.value && ref::is_live(entry.value->state) && load.count(entry.node) != 0) {
           ++load[entry.node];
         }
       }
@@ -340,37 +335,34 @@ ConvergenceState evaluate_convergence(const CanonicalStore::Map& store, const Wo
                                                        hi->first, hi->second, lo->first, lo->second));
     }
   }
-
-  if (!findings.empty() && !not_on_duty.empty()) {
-    findings.add(Blocker::NeverOnDuty,
-                 fmt::format("{} is live in the leader's view but its node-lifecycle is not ON_DUTY",
-                             *not_on_duty.begin()));
-  }
   return findings.state(leader);
 }
 
 InstanceTally tally_instances(const CanonicalStore::Map& store, const WorldQueries& world,
                               const Liveness& live, const std::string& artifact) {
   InstanceTally out;
-  for_prefix(store, engine::kSlicePrefix, [&](const std::string& suffix, const std::string& value) {
-    auto key = engine::parse_slice_key(std::string(engine::kSlicePrefix) + suffix);
-    if (!key || key->artifact != artifact) return;
-    auto parsed = engine::parse_slice_value(value);
-    if (!parsed || !engine::is_live_state(parsed->state)) return;
+  for_prefix(store, "slices/", [&](const std::string& key_text, const std::string& value) {
+    const auto key = ref::classify_key(key_text);
+    if (key.kind != ref::KeyKind::Slice || key.artifact != artifact) return;
+    auto parsed = ref::read_slice_value(value);
+    if (!parsed || !ref::is_live(parsed->state)) return;
     ++out.total;
-    if (parsed->state != engine::SliceState::Active || live.live.count(key->node) == 0) return;
-    for (const auto& [held, holding] : world.slice_holdings(key->node)) {
+    if (parsed->state != ref::State::Active || live.live.count(key.node) == 0) return;
+    for (const auto& [held, holding] : world.slice_holdings(key.node)) {
       if (held == artifact && holding == engine::SliceHolding::Active) ++out.active;
     }
   });
   return out;
 }
 
-std::string leader_mismatch(const WorldQueries& world, const Liveness& live, const NodeId& node) {
+std::string leader_mismatch(const WorldQueries& world, const Liveness& live, const NodeId& node,
+                            const ConvergenceHistory* history) {
+  ConvergenceRules rules;
+  rules.history = history;
   if (live.live.count(node) == 0) return fmt::format("{} is not live", node);
   if (!world.cdm_active(node)) return fmt::format("{} has no Active CDM", node);
   for (const auto& other : live.live) {
-    auto believed = world.known_leader(other);
+    auto believed = believed_leader(world, rules, other);
     if (believed != node) {
       return fmt::format("{} believes {}", other, believed ? *believed : std::string("no leader"));
     }

@@ -1,7 +1,7 @@
 // The convergence predicate of simulation.md §5, evaluated on the checks' own
 // canonical store and the world's ground truth (views, slice stores, engine
 // beliefs), with the exact definitions of live node, eligible node, live
-// entry, owner and desired count (the engine's ownership function), excluded
+// entry, owner and desired count (the checks' reference model), excluded
 // artifacts and counted instance. A state that is not converged names ONE
 // blocker, chosen by a fixed priority (docs/checks.md).
 #pragma once
@@ -12,11 +12,14 @@
 #include <string>
 #include <vector>
 
-#include "engine/kv_schema.h"
+#include "engine/time.h"
 #include "properties/canonical_store.h"
+#include "properties/reference_model.h"
 #include "properties/world_queries.h"
 
 namespace aether::properties {
+
+using engine::Nanos;
 
 // In priority order: when several hold, the first is named. WriteLoop is
 // named by the convergence window (converged states that never stayed quiet),
@@ -43,22 +46,55 @@ struct Liveness {
 };
 Liveness liveness(const WorldQueries& world);
 
-// Desired state as the canonical store defines it.
+// Desired state as the canonical store defines it (simulation.md §5), from the
+// checks' reference model: owner by decided position, count and min_instances
+// from the later of the accepted owner blueprint and a matching slice-target.
 struct DesiredBase {
-  std::string owner;                          // blueprint id (the ownership function)
-  std::optional<engine::SliceTarget> target;  // the owned slice-target, if committed
-  std::vector<std::string> depends_on;        // bases, from the owner blueprint
-  bool excluded = false;                      // permanently failed, or depends on one
+  std::string owner;                    // blueprint id (the reference model's ownership)
+  std::string version;                  // the version owed
+  int count = 0;                        // desired count
+  int min_instances = 0;                // the scale-down floor
+  std::vector<std::string> depends_on;  // bases, from the owner blueprint
+  bool excluded = false;                // failure evidence, a failed slice-target, or depends on one
 };
 struct DesiredState {
   std::map<std::string, DesiredBase> owned;  // base -> desired
   bool is_excluded(const std::string& base) const;
 };
+// Without positions (every value taken as decided at once: ties by id, a
+// matching slice-target counts over its blueprint) and without failure history
+// (only a failed slice-target excludes); for tests and tools.
 DesiredState desired_state(const CanonicalStore::Map& store);
+DesiredState desired_state(const ref::PositionedStore& store, const ref::FailureEvidence* evidence);
+
+// What the checks learned over the run that one look at the store cannot
+// show. The InvariantSuite implements it.
+class ConvergenceHistory {
+ public:
+  virtual ~ConvergenceHistory() = default;
+  virtual const ref::PositionedStore& positioned() const = 0;
+  virtual const ref::FailureEvidence& evidence() const = 0;
+  // Since when `member` has been in `observer`'s view without a break
+  // (nullopt: not in it now, or never seen).
+  virtual std::optional<Nanos> in_view_since(const NodeId& observer, const NodeId& member) const = 0;
+  // Consensus election: the leader named by the latest `leader` entry the
+  // node applied (nullopt inside: it names no one). Outer nullopt: not
+  // observable (local election), so the engine's report is used.
+  virtual std::optional<std::optional<NodeId>> applied_leader(const NodeId& node) const = 0;
+  virtual Nanos now() const = 0;
+};
 
 struct ConvergenceRules {
   // reconciliation aggressive with auto_rebalancing: the balance rule applies.
   bool balance = false;
+  // The convergence bound: a node live in L's view for longer than this with
+  // node-lifecycle absent or JOINING blocks convergence ("node never
+  // ON_DUTY"); without a history the time is unknown and such a node only
+  // lowers the count owed.
+  Nanos bound_ns = 0;
+  // Positions, failure evidence, view history and applied leader entries;
+  // nullptr: judged on the store alone (desired_state(Map)) with engine beliefs.
+  const ConvergenceHistory* history = nullptr;
 };
 
 struct ConvergenceState {
@@ -83,6 +119,8 @@ InstanceTally tally_instances(const CanonicalStore::Map& store, const WorldQueri
 
 // For `expect leader`: every live node believes `node`, which is live with its
 // CDM Active. Empty string when it holds, else why not.
-std::string leader_mismatch(const WorldQueries& world, const Liveness& live, const NodeId& node);
+// `history`: where given, a node's belief is its latest applied `leader` entry.
+std::string leader_mismatch(const WorldQueries& world, const Liveness& live, const NodeId& node,
+                            const ConvergenceHistory* history = nullptr);
 
 }  // namespace aether::properties

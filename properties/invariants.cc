@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "properties/slice_model.h"
 
@@ -21,9 +22,22 @@ std::vector<InvariantDoc> invariant_docs() {
        "greater"},
       {invariant::kCommandWriter,
        "LOAD/ACTIVATE/DEACTIVATE/UNLOAD are committed only from a cdm writer whose CDM was Active at submit"},
-      {invariant::kSliceStore, "a node never loads an artifact its slice store already holds"},
+      {invariant::kSliceStore,
+       "a node never loads an artifact its slice store already holds, nor starts a second store operation "
+       "on an artifact while one runs"},
       {invariant::kEngineAssert, "an assertion or exception inside a simulated node"},
       {invariant::kEventBudget, "the run exceeded max_events (a likely write loop)"},
+      {invariant::kStaleLeader,
+       "(consensus) a CDM is never Active at the end of an instant, and a cdm batch is never submitted, on a "
+       "node whose latest applied leader entry names another node or no one"},
+      {invariant::kKeyWriter,
+       "each non-slices key is written only by the roles allowed to (blueprints: clients; slice-target: "
+       "clients or an Active CDM; node-lifecycle: its NDM, clients or an Active CDM; leader: leader "
+       "managers or clients); an engine slice-target carries what the reference model derives from its "
+       "writer's applied state, failed:true only with failure evidence"},
+      {invariant::kDependencyOrder,
+       "a cdm ACTIVATE commits only if, in its writer's applied state, every dependency had an ACTIVE entry "
+       "on a node in the writer's view"},
   };
 }
 
@@ -60,6 +74,20 @@ std::string tag_text(std::optional<std::uint64_t> tag) {
   return tag ? std::to_string(*tag) : std::string("untagged");
 }
 
+const char* slice_op_text(sim::SliceOp op) {
+  switch (op) {
+    case sim::SliceOp::Load:
+      return "a load";
+    case sim::SliceOp::Activate:
+      return "an activation";
+    case sim::SliceOp::Deactivate:
+      return "a deactivation";
+    case sim::SliceOp::Unload:
+      return "an unload";
+  }
+  return "an operation";
+}
+
 std::optional<std::string> applied_value(const sim::Submitter& s, const std::string& key) {
   auto it = s.applied.find(key);
   return it == s.applied.end() ? std::nullopt : it->second;
@@ -70,7 +98,35 @@ std::optional<std::string> applied_value(const sim::Submitter& s, const std::str
 InvariantSuite::InvariantSuite(ViolationRecorder& recorder, const WorldQueries& world, std::uint64_t seed)
     : recorder_(recorder), world_(world), seed_(seed) {}
 
+void InvariantSuite::set_rules(const CheckRules& rules) {
+  rules_ = rules;
+  evidence_.set_retry_max(rules.transient_retry_max);
+}
+
+std::optional<Nanos> InvariantSuite::in_view_since(const NodeId& observer, const NodeId& member) const {
+  auto o = in_view_.find(observer);
+  if (o == in_view_.end()) return std::nullopt;
+  auto m = o->second.find(member);
+  if (m == o->second.end()) return std::nullopt;
+  return m->second;
+}
+
+std::optional<NodeId> InvariantSuite::leader_at(std::uint64_t position) const {
+  auto value = canonical_.value_at("leader", position);
+  if (!value) return std::nullopt;
+  return ref::read_leader(*value);
+}
+
+std::optional<std::optional<NodeId>> InvariantSuite::applied_leader(const NodeId& node) const {
+  if (!rules_.consensus) return std::nullopt;
+  if (reset_.count(node) != 0) return std::optional<NodeId>();
+  auto it = applied_position_.find(node);
+  return leader_at(it == applied_position_.end() ? 0 : it->second);
+}
+
 void InvariantSuite::settle(Nanos now) {
+  now_ = now;
+  judge_stale_leaders(now);
   if (leaders_to_judge_.empty()) return;
   auto nodes = std::move(leaders_to_judge_);
   leaders_to_judge_.clear();
@@ -82,22 +138,331 @@ void InvariantSuite::settle(Nanos now) {
 }
 
 void InvariantSuite::on_decide(Nanos now, std::uint64_t position, const sim::BatchRecord& batch) {
+  now_ = now;
   // The batch judges see the canonical store as it was before the batch.
   judge_lifecycle(now, position, batch);
   judge_command_writer(now, position, batch);
+  judge_key_writer(now, position, batch);
+  judge_dependency_order(now, position, batch);
+  std::map<std::string, std::optional<std::string>> before;
+  std::vector<ref::FailureEvidence::Command> commands;
+  for (const auto& command : batch.commands) {
+    if (!before.count(command.key)) before[command.key] = canonical_.get(command.key);
+    commands.push_back({command.op == engine::KvOp::Put, command.key, command.value});
+  }
   if (!canonical_.apply(position, batch.commands)) {
     recorder_.violation(
         invariant::kReplicaConsistency, now, "",
         fmt::format("decided position {} does not follow {}", position, canonical_.position()));
+    return;
   }
+  // An engine's slice-target stands for the blueprint value it was derived
+  // from: ordered at its writer's applied position, not its decided one.
+  if (!any_client(batch) && !batch.submitters.empty()) {
+    std::uint64_t intent = 0;
+    for (std::size_t i = 0; i < batch.submitters.size(); ++i)
+      intent = std::max(intent, submit_info(batch, i).applied_position);
+    for (const auto& command : batch.commands) {
+      if (command.op == engine::KvOp::Put && ref::classify_key(command.key).kind == ref::KeyKind::SliceTarget)
+        canonical_.set_intent_position(command.key, intent);
+    }
+  }
+  evidence_.on_batch(position, commands, before, canonical_.positioned());
+  submits_.erase(batch.batch_id);
 }
 
 void InvariantSuite::on_apply(Nanos now, const NodeId& node, std::uint64_t position, std::uint64_t digest) {
+  now_ = now;
+  applied_position_[node] = position;
   judge_replica(now, node, position, digest, "applying");
 }
 
 void InvariantSuite::on_restore(Nanos now, const NodeId& node, std::uint64_t position, std::uint64_t digest) {
+  now_ = now;
+  applied_position_[node] = position;
+  reset_.erase(node);
   judge_replica(now, node, position, digest, "restoring");
+}
+
+void InvariantSuite::on_reset(Nanos now, const NodeId& node) {
+  now_ = now;
+  reset_.insert(node);
+}
+
+void InvariantSuite::on_view(Nanos now, const NodeId& node, const engine::TopologyEvent& event) {
+  now_ = now;
+  auto& members = in_view_[node];
+  const std::set<NodeId> view(event.view.begin(), event.view.end());
+  for (auto it = members.begin(); it != members.end();) {
+    it = view.count(it->first) != 0 ? std::next(it) : members.erase(it);
+  }
+  for (const auto& member : view) members.emplace(member, now);
+}
+
+void InvariantSuite::forget_node(const NodeId& node) {
+  in_view_.erase(node);
+  reset_.insert(node);  // exempt from stale-leader until its next restore
+  for (auto it = slice_ops_.begin(); it != slice_ops_.end();) {
+    it = it->first.first == node ? slice_ops_.erase(it) : std::next(it);
+  }
+}
+
+InvariantSuite::SubmitInfo InvariantSuite::submit_info(const sim::BatchRecord& batch,
+                                                       std::size_t index) const {
+  auto it = submits_.find(batch.batch_id);
+  if (it != submits_.end() && index < it->second.size()) return it->second[index];
+  // Not seen at submit (a hand-made feed): the latest decided state and the
+  // current view.
+  SubmitInfo info;
+  info.applied_position = canonical_.position();
+  if (index < batch.submitters.size()) info.view = world_.view(batch.submitters[index].node);
+  return info;
+}
+
+void InvariantSuite::on_submit(Nanos now, const sim::BatchRecord& batch, const sim::Submitter& submitter) {
+  now_ = now;
+  SubmitInfo info;
+  auto position = applied_position_.find(submitter.node);
+  info.applied_position = position == applied_position_.end() ? 0 : position->second;
+  info.view = world_.view(submitter.node);
+  auto& infos = submits_[batch.batch_id];
+  infos.resize(batch.submitters.empty() ? 0 : batch.submitters.size() - 1);
+  infos.push_back(std::move(info));
+
+  // stale-leader, second half: a cdm batch from a node whose applied leader
+  // entry names another node or no one.
+  if (!rules_.consensus || submitter.writer != "cdm" || reset_.count(submitter.node) != 0) return;
+  const auto leader = leader_at(infos.back().applied_position);
+  if (leader == submitter.node) return;
+  std::string commands;
+  for (const auto& command : batch.commands) {
+    if (!commands.empty()) commands += ", ";
+    commands += (command.op == engine::KvOp::Put ? "Put " : "Remove ") + command.key;
+  }
+  recorder_.violation(invariant::kStaleLeader, now, submitter.node,
+                      fmt::format("cdm@{} submitted batch {} ({}) while its latest applied leader entry "
+                                  "(position {}) names {}",
+                                  submitter.node, batch.batch_id, commands, infos.back().applied_position,
+                                  leader ? *leader : std::string("no one")));
+}
+
+void InvariantSuite::on_batch_dropped(Nanos now, const sim::BatchRecord& batch) {
+  now_ = now;
+  submits_.erase(batch.batch_id);
+}
+
+void InvariantSuite::judge_stale_leaders(Nanos now) {
+  if (!rules_.consensus) return;
+  for (const auto& [node, act] : cdms_.active()) {
+    if (reset_.count(node) != 0 || !world_.is_up(node)) continue;
+    const auto leader = applied_leader(node);
+    if (!leader || *leader == node) continue;
+    if (!stale_reported_.emplace(node, act.since).second) continue;
+    auto position = applied_position_.find(node);
+    recorder_.violation(
+        invariant::kStaleLeader, now, node,
+        fmt::format(
+            "{}'s CDM (activated at {} ns, tag {}) is Active at the end of an instant while its latest "
+            "applied leader entry (position {}) names {}",
+            node, act.since, tag_text(act.tag), position == applied_position_.end() ? 0 : position->second,
+            *leader ? **leader : std::string("no one")));
+  }
+}
+
+namespace {
+
+bool starts_with(const std::string& key, std::string_view prefix) {
+  return key.compare(0, prefix.size(), prefix) == 0;
+}
+
+// Whether `s` may write `command` by the key-writer roles; `why` says who may.
+bool key_writer_allows(const sim::Submitter& s, const engine::KvCommand& command, std::string* who) {
+  const bool client = is_client(s);
+  const bool active_cdm = s.writer == "cdm" && s.cdm_active;
+  const auto key = ref::classify_key(command.key);
+  const bool put = command.op == engine::KvOp::Put;
+  if (starts_with(command.key, "slices/")) return true;  // lifecycle and command-writer judge these
+  if (key.kind == ref::KeyKind::Blueprint) {
+    *who = "clients";
+    return client;
+  }
+  if (key.kind == ref::KeyKind::SliceTarget || starts_with(command.key, "version-routing/") ||
+      starts_with(command.key, "rollback/")) {
+    *who = "clients or a CDM Active at submit";
+    return client || active_cdm;
+  }
+  if (key.kind == ref::KeyKind::NodeLifecycle) {
+    if (put) {
+      *who = "node " + key.node + "'s NDM, clients or a CDM Active at submit";
+      return client || active_cdm || (s.writer == "ndm" && s.node == key.node);
+    }
+    *who = "clients or a CDM Active at submit";
+    return client || active_cdm;
+  }
+  if (key.kind == ref::KeyKind::Leader) {
+    *who = "leader managers or clients";
+    return client || s.writer == "leader-manager";
+  }
+  *who = "clients";
+  return client;
+}
+
+std::string op_text(const engine::KvCommand& command) {
+  return command.op == engine::KvOp::Put ? "Put " + command.key + " = " + command.value
+                                         : "Remove " + command.key;
+}
+
+}  // namespace
+
+void InvariantSuite::judge_key_writer(Nanos now, std::uint64_t position, const sim::BatchRecord& batch) {
+  if (batch.submitters.empty()) return;
+  // Roles: some one submitter may write every command of the batch.
+  std::string first_refusal;
+  bool some_writer = false;
+  for (const auto& s : batch.submitters) {
+    bool all = true;
+    for (const auto& command : batch.commands) {
+      std::string who;
+      if (!key_writer_allows(s, command, &who)) {
+        if (first_refusal.empty()) {
+          first_refusal = fmt::format(
+              "{} by {}@{}{} (allowed: {})", op_text(command), s.writer, s.node,
+              s.writer == "cdm" ? (s.cdm_active ? " (CDM Active)" : " (CDM not Active)") : "", who);
+        }
+        all = false;
+        break;
+      }
+    }
+    some_writer = some_writer || all;
+  }
+  if (!some_writer) {
+    recorder_.violation(
+        invariant::kKeyWriter, now, batch.submitters.front().node,
+        fmt::format("position {}: {}; writers {}", position, first_refusal, writers_of(batch)));
+    return;
+  }
+  if (any_client(batch)) return;
+
+  // Content of engine slice-target Puts: what the reference model derives
+  // from the state the writer had applied at submit (plus the batch's own
+  // earlier commands); failed:true only with failure evidence there. A
+  // merged batch passes if it is right for any of its submitters.
+  std::string first_wrong;
+  bool right_for_some = false;
+  for (std::size_t i = 0; i < batch.submitters.size(); ++i) {
+    const auto& s = batch.submitters[i];
+    const auto info = submit_info(batch, i);
+    std::optional<ref::PositionedStore> state;
+    bool right = true;
+    for (std::size_t c = 0; c < batch.commands.size() && right; ++c) {
+      const auto& command = batch.commands[c];
+      const auto key = ref::classify_key(command.key);
+      if (command.op != engine::KvOp::Put || key.kind != ref::KeyKind::SliceTarget) continue;
+      if (!state) {
+        state = canonical_.store_at(info.applied_position, {"blueprints/", "slice-target/"});
+        for (const auto& [k, v] : s.applied) {  // exactly what it had applied for the batch's keys
+          if (!starts_with(k, "blueprints/") && !starts_with(k, "slice-target/")) continue;
+          if (v) {
+            auto old = state->find(k);
+            (*state)[k] =
+                ref::StoreEntry{*v, old != state->end() && old->second.value == *v ? old->second.position
+                                                                                   : info.applied_position};
+          } else {
+            state->erase(k);
+          }
+        }
+      }
+      const ref::Desired desired = ref::desired_from(*state);
+      const auto* d = desired.find(key.base);
+      const auto written = ref::read_target(command.value);
+      std::string wrong;
+      if (!written) {
+        wrong = "the value does not parse";
+      } else if (d == nullptr) {
+        wrong = "the base has no owner in the writer's applied state";
+      } else if (written->owner != d->owner || written->version != d->version ||
+                 written->instances != d->count || written->min_instances != d->min_instances) {
+        wrong =
+            fmt::format("the reference model derives owner {}, version {}, instances {}, min_instances {}",
+                        d->owner, d->version, d->count, d->min_instances);
+      } else if (written->failed) {
+        const std::string artifact = key.base + ":" + written->version;
+        const bool echoed = d->target && d->target->failed;  // the stored flag carried forward
+        if (!echoed && !evidence_.had_evidence_at(artifact, info.applied_position)) {
+          wrong = fmt::format("failed:true without failure evidence for {} at position {} ({} now)", artifact,
+                              info.applied_position, evidence_.describe(artifact));
+        }
+      }
+      if (!wrong.empty()) {
+        right = false;
+        if (first_wrong.empty()) {
+          first_wrong = fmt::format("{} by {}@{} (applied position {}): {}", op_text(command), s.writer,
+                                    s.node, info.applied_position, wrong);
+        }
+      }
+      // Later commands of the batch see this one.
+      (*state)[command.key] = ref::StoreEntry{command.value, info.applied_position + 1};
+    }
+    right_for_some = right_for_some || right;
+  }
+  if (!right_for_some) {
+    recorder_.violation(invariant::kKeyWriter, now, batch.submitters.front().node,
+                        fmt::format("position {}: {}; writers {}", position, first_wrong, writers_of(batch)));
+  }
+}
+
+void InvariantSuite::judge_dependency_order(Nanos now, std::uint64_t position,
+                                            const sim::BatchRecord& batch) {
+  if (any_client(batch)) return;
+  std::vector<std::pair<std::string, ref::Key>> activates;
+  for (const auto& command : batch.commands) {
+    if (command.op != engine::KvOp::Put) continue;
+    const auto key = ref::classify_key(command.key);
+    const auto value = ref::read_slice_value(command.value);
+    if (key.kind == ref::KeyKind::Slice && value && value->state == ref::State::Activate)
+      activates.emplace_back(command.key, key);
+  }
+  if (activates.empty()) return;
+  std::string first_missing;
+  bool ready_for_some = false;
+  for (std::size_t i = 0; i < batch.submitters.size(); ++i) {
+    const auto& s = batch.submitters[i];
+    if (s.writer != "cdm") continue;
+    const auto info = submit_info(batch, i);
+    const ref::Desired desired =
+        ref::desired_from(canonical_.store_at(info.applied_position, {"blueprints/", "slice-target/"}));
+    bool ready = true;
+    for (const auto& [key_text, key] : activates) {
+      const auto* d = desired.find(key.base);
+      if (d == nullptr) continue;  // no owner: no dependencies known
+      for (const auto& dep : d->depends_on) {
+        bool active = false;
+        for (const auto& node : info.view) {
+          const auto dep_key = "slices/" + node + "/" + dep;
+          auto applied = s.applied.find(dep_key);
+          const auto value = applied != s.applied.end() ? applied->second
+                                                        : canonical_.value_at(dep_key, info.applied_position);
+          const auto parsed = value ? ref::read_slice_value(*value) : std::nullopt;
+          active = active || (parsed && parsed->state == ref::State::Active);
+        }
+        if (!active) {
+          ready = false;
+          if (first_missing.empty()) {
+            first_missing = fmt::format(
+                "ACTIVATE {} by cdm@{}: dependency {} had no ACTIVE entry on a node of "
+                "its view [{}] at its applied position {}",
+                key_text, s.node, dep, fmt::join(info.view, ", "), info.applied_position);
+          }
+        }
+      }
+    }
+    ready_for_some = ready_for_some || ready;
+  }
+  if (!ready_for_some && !first_missing.empty()) {
+    recorder_.violation(
+        invariant::kDependencyOrder, now, activates.front().second.node,
+        fmt::format("position {}: {}; writers {}", position, first_missing, writers_of(batch)));
+  }
 }
 
 void InvariantSuite::judge_replica(Nanos now, const NodeId& node, std::uint64_t position,
@@ -210,12 +575,14 @@ void InvariantSuite::judge_command_writer(Nanos now, std::uint64_t position, con
   if (!current) recorder_.report(reported::kLateCommit);
 }
 
-void InvariantSuite::on_node_fault(Nanos, const NodeId& node, sim::NodeFault fault) {
+void InvariantSuite::on_node_fault(Nanos now, const NodeId& node, sim::NodeFault fault) {
+  now_ = now;
   switch (fault) {
     case sim::NodeFault::Crash:
     case sim::NodeFault::Restart:
     case sim::NodeFault::Remove:
       cdms_.stopped(node);
+      forget_node(node);
       break;
     case sim::NodeFault::Resume:
       // The resumed node first takes the view and quorum changes that fell due
@@ -229,6 +596,7 @@ void InvariantSuite::on_node_fault(Nanos, const NodeId& node, sim::NodeFault fau
 }
 
 void InvariantSuite::on_cdm_activated(Nanos now, const NodeId& node, std::optional<std::uint64_t> tag) {
+  now_ = now;
   cdms_.activated(now, node, tag);
   leaders_to_judge_.insert(node);
 }
@@ -254,10 +622,24 @@ void InvariantSuite::judge_leaders(Nanos now, const NodeId& node, const std::set
 
 void InvariantSuite::on_slice_op_start(Nanos now, const NodeId& node, const std::string& artifact,
                                        sim::SliceOp op, engine::SliceHolding held_before) {
+  now_ = now;
+  auto [running, fresh] = slice_ops_.emplace(std::make_pair(node, artifact), op);
+  if (!fresh) {
+    recorder_.violation(invariant::kSliceStore, now, node,
+                        fmt::format("{} starts {} of {} while its {} of it is still running", node,
+                                    slice_op_text(op), artifact, slice_op_text(running->second)));
+    running->second = op;
+  }
   if (op != sim::SliceOp::Load || held_before == engine::SliceHolding::NotHeld) return;
   recorder_.violation(invariant::kSliceStore, now, node,
                       fmt::format("{} loads {} while its slice store already holds it ({})", node, artifact,
                                   held_before == engine::SliceHolding::Active ? "active" : "loaded"));
+}
+
+void InvariantSuite::on_slice_op_done(Nanos now, const NodeId& node, const std::string& artifact,
+                                      sim::SliceOp, const engine::SliceResult&) {
+  now_ = now;
+  slice_ops_.erase(std::make_pair(node, artifact));
 }
 
 void InvariantSuite::on_engine_assert(Nanos now, const NodeId& node, const std::string& message) {

@@ -15,6 +15,8 @@
 #include <vector>
 
 #include "properties/canonical_store.h"
+#include "properties/convergence.h"
+#include "properties/reference_model.h"
 #include "properties/violations.h"
 #include "properties/world_queries.h"
 #include "sim/world_observer.h"
@@ -29,6 +31,9 @@ inline constexpr const char* kCommandWriter = "command-writer";
 inline constexpr const char* kSliceStore = "slice-store";
 inline constexpr const char* kEngineAssert = "engine-assert";
 inline constexpr const char* kEventBudget = "event-budget";
+inline constexpr const char* kStaleLeader = "stale-leader";
+inline constexpr const char* kKeyWriter = "key-writer";
+inline constexpr const char* kDependencyOrder = "dependency-order";
 }  // namespace invariant
 
 namespace reported {
@@ -63,9 +68,18 @@ class CdmTracker {
   std::map<NodeId, Activation> active_;
 };
 
-class InvariantSuite : public sim::WorldObserver {
+// The engine configuration the checks need to know (the runner fills it from
+// the scenario's `config`).
+struct CheckRules {
+  bool consensus = true;  // leader_election consensus: the `leader` entries decide beliefs
+  int transient_retry_max = 5;
+};
+
+class InvariantSuite : public sim::WorldObserver, public ConvergenceHistory {
  public:
   InvariantSuite(ViolationRecorder& recorder, const WorldQueries& world, std::uint64_t seed);
+
+  void set_rules(const CheckRules& rules);
 
   // The end of an instant (the runner calls it whenever the next event lies
   // later): CDMs activated or resumed during the instant are compared with
@@ -75,6 +89,19 @@ class InvariantSuite : public sim::WorldObserver {
   const CanonicalStore& canonical() const { return canonical_; }
   const CdmTracker& cdms() const { return cdms_; }
 
+  // ConvergenceHistory
+  const ref::PositionedStore& positioned() const override { return canonical_.positioned(); }
+  const ref::FailureEvidence& evidence() const override { return evidence_; }
+  std::optional<Nanos> in_view_since(const NodeId& observer, const NodeId& member) const override;
+  std::optional<std::optional<NodeId>> applied_leader(const NodeId& node) const override;
+  Nanos now() const override { return now_; }
+
+  void on_submit(Nanos now, const sim::BatchRecord& batch, const sim::Submitter& submitter) override;
+  void on_batch_dropped(Nanos now, const sim::BatchRecord& batch) override;
+  void on_reset(Nanos now, const NodeId& node) override;
+  void on_view(Nanos now, const NodeId& node, const engine::TopologyEvent& event) override;
+  void on_slice_op_done(Nanos now, const NodeId& node, const std::string& artifact, sim::SliceOp op,
+                        const engine::SliceResult& result) override;
   void on_decide(Nanos now, std::uint64_t position, const sim::BatchRecord& batch) override;
   void on_apply(Nanos now, const NodeId& node, std::uint64_t position, std::uint64_t digest) override;
   void on_restore(Nanos now, const NodeId& node, std::uint64_t position, std::uint64_t digest) override;
@@ -91,6 +118,19 @@ class InvariantSuite : public sim::WorldObserver {
   void judge_lifecycle(Nanos now, std::uint64_t position, const sim::BatchRecord& batch);
   void judge_command_writer(Nanos now, std::uint64_t position, const sim::BatchRecord& batch);
   void judge_leaders(Nanos now, const NodeId& node, const std::set<NodeId>& judged);
+  void judge_stale_leaders(Nanos now);
+  void judge_key_writer(Nanos now, std::uint64_t position, const sim::BatchRecord& batch);
+  void judge_dependency_order(Nanos now, std::uint64_t position, const sim::BatchRecord& batch);
+  void forget_node(const NodeId& node);
+
+  // What a submitter had at submit, beyond Submitter::applied.
+  struct SubmitInfo {
+    std::uint64_t applied_position = 0;  // its store's decided position
+    std::vector<NodeId> view;            // its view
+  };
+  SubmitInfo submit_info(const sim::BatchRecord& batch, std::size_t index) const;
+  // The leader named by the `leader` entry at a decided position.
+  std::optional<NodeId> leader_at(std::uint64_t position) const;
 
   ViolationRecorder& recorder_;
   const WorldQueries& world_;
@@ -98,6 +138,15 @@ class InvariantSuite : public sim::WorldObserver {
   std::set<NodeId> leaders_to_judge_;
   CanonicalStore canonical_;
   CdmTracker cdms_;
+  CheckRules rules_;
+  Nanos now_ = 0;
+  ref::FailureEvidence evidence_;
+  std::map<NodeId, std::uint64_t> applied_position_;                  // from on_apply / on_restore
+  std::set<NodeId> reset_;                                            // reset since their last restore
+  std::map<NodeId, std::map<NodeId, Nanos>> in_view_;                 // observer -> member -> since
+  std::map<std::uint64_t, std::vector<SubmitInfo>> submits_;          // pending batch -> per submitter
+  std::map<std::pair<NodeId, std::string>, sim::SliceOp> slice_ops_;  // running store operations
+  std::set<std::pair<NodeId, Nanos>> stale_reported_;  // (node, activation time) already reported
 };
 
 }  // namespace aether::properties

@@ -324,7 +324,7 @@ void RunMonitor::settle_window(Window& w, Nanos now) {
       return;
     }
     case Kind::Leader: {
-      const auto why = leader_mismatch(world_, liveness(world_), w.node);
+      const auto why = leader_mismatch(world_, liveness(world_), w.node, rules_.history);
       if (why.empty()) {
         w.held = true;
         w.decided = true;

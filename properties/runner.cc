@@ -307,7 +307,11 @@ bool Runner::build() {
   cluster_ = std::make_unique<sim::SimCluster>(sc, trace_, engine::make_deployment_runtime_factory(config_));
   world_ = std::make_unique<SimWorldQueries>(*cluster_);
   suite_ = std::make_unique<InvariantSuite>(recorder_, *world_, seed_);
+  suite_->set_rules(
+      CheckRules{config_.leader_election == engine::LeaderElection::Consensus, config_.transient_retry_max});
   ConvergenceRules rules;
+  rules.history = suite_.get();
+  rules.bound_ns = timing_.bound_ns;
   rules.balance =
       config_.reconciliation == engine::ReconciliationStrategy::Aggressive && config_.auto_rebalancing;
   monitor_ = std::make_unique<RunMonitor>(*suite_, *world_, recorder_, rules, timing_.quiet_ns);
@@ -505,7 +509,7 @@ std::optional<NodeId> Runner::leader_target() const {
   if (config_.leader_election == engine::LeaderElection::Consensus) {
     auto value = suite_->canonical().get(std::string(engine::kLeaderKey));
     if (!value) return std::nullopt;
-    return engine::parse_leader_value(*value);
+    return ref::read_leader(*value);
   }
   for (const auto& node : world_->configured_nodes()) {
     if (world_->is_up(node) && world_->cdm_active(node)) return node;
@@ -650,17 +654,18 @@ void Runner::run_step(const scenarios::Step& step) {
               .u64("instances", static_cast<std::uint64_t>(action.instances));
           const auto key = engine::slice_target_key(action.base);
           auto value = suite_->canonical().get(key);
-          auto target = value ? engine::parse_slice_target(*value) : std::nullopt;
-          if (!target) {
+          auto current = value ? ref::read_target(*value) : std::nullopt;
+          if (!current) {
             input_error(step, fmt::format("scale: {} has no slice-target at this instant (no blueprint that "
                                           "declares it has committed yet)",
                                           action.base));
             return;
           }
-          target->instances = action.instances;
-          target->min_instances = std::min(target->min_instances, action.instances);
+          const engine::SliceTarget target{current->version, action.instances,
+                                           std::min(current->min_instances, action.instances), current->owner,
+                                           current->failed};
           client_write(step, action.client,
-                       {engine::KvCommand::put(key, engine::encode_slice_target(*target))}, action.via);
+                       {engine::KvCommand::put(key, engine::encode_slice_target(target))}, action.via);
         } else if constexpr (std::is_same_v<T, scenarios::KvPutStep>) {
           event("kv_put", {{"key", action.key}});
           client_write(step, action.client, {engine::KvCommand::put(action.key, action.value)}, action.via);

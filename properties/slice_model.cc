@@ -1,7 +1,6 @@
 #include "properties/slice_model.h"
 
-#include "engine/kv_schema.h"
-#include "engine/lifecycle.h"
+#include "properties/reference_model.h"
 
 namespace aether::properties {
 
@@ -10,29 +9,29 @@ namespace {
 // Absent, unparseable, or a state (with the failure reason a FAILED carries).
 struct Judged {
   bool present = false;
-  std::optional<engine::SliceValue> value;
+  std::optional<ref::SliceVal> value;
 };
 
 Judged judge(const std::optional<std::string>& text) {
   Judged j;
   if (!text) return j;
   j.present = true;
-  j.value = engine::parse_slice_value(*text);
+  j.value = ref::read_slice_value(*text);
   return j;
 }
 
 }  // namespace
 
 std::optional<SliceKey> parse_slice_key(std::string_view key) {
-  auto parsed = engine::parse_slice_key(key);
-  if (!parsed) return std::nullopt;
-  return SliceKey{parsed->node, parsed->artifact};
+  const auto parsed = ref::classify_key(key);
+  if (parsed.kind != ref::KeyKind::Slice) return std::nullopt;
+  return SliceKey{parsed.node, parsed.artifact};
 }
 
 std::optional<std::string> slice_state_name(const std::string& value) {
-  auto parsed = engine::parse_slice_value(value);
+  auto parsed = ref::read_slice_value(value);
   if (!parsed) return std::nullopt;
-  return std::string(engine::slice_state_name(parsed->state));
+  return std::string(ref::state_name(parsed->state));
 }
 
 std::string describe_slice_value(const std::optional<std::string>& value) {
@@ -42,14 +41,13 @@ std::string describe_slice_value(const std::optional<std::string>& value) {
 }
 
 bool is_command_value(const std::string& value) {
-  auto parsed = engine::parse_slice_value(value);
-  return parsed && engine::is_command_state(parsed->state);
+  auto parsed = ref::read_slice_value(value);
+  return parsed && ref::is_command(parsed->state);
 }
 
 bool lifecycle_allows(SliceWriterRole role, const std::optional<std::string>& applied,
                       const engine::KvCommand& command) {
-  const auto engine_role =
-      role == SliceWriterRole::Cdm ? engine::LifecycleRole::Cdm : engine::LifecycleRole::Ndm;
+  const auto ref_role = role == SliceWriterRole::Cdm ? ref::Role::Cdm : ref::Role::Ndm;
   const Judged from = judge(applied);
   if (from.present && !from.value) {
     // The writer had applied a value nobody can parse (a client's raw write):
@@ -59,13 +57,12 @@ bool lifecycle_allows(SliceWriterRole role, const std::optional<std::string>& ap
     if (command.op == engine::KvOp::Remove) return role == SliceWriterRole::Cdm;
     return applied == command.value;
   }
-  std::optional<engine::SliceState> from_state;
+  std::optional<ref::State> from_state;
   if (from.value) from_state = from.value->state;
-  if (command.op == engine::KvOp::Remove)
-    return engine::is_legal_transition(engine_role, from_state, std::nullopt);
-  auto to = engine::parse_slice_value(command.value);
+  if (command.op == engine::KvOp::Remove) return ref::is_edge(ref_role, from_state, std::nullopt);
+  auto to = ref::read_slice_value(command.value);
   if (!to) return false;  // the engine never writes a value it cannot read back
-  return engine::is_legal_transition(engine_role, from_state, to->state, to->failure_reason.value_or(""));
+  return ref::is_edge(ref_role, from_state, to);
 }
 
 bool same_slice_state(const std::optional<std::string>& a, const std::optional<std::string>& b) {

@@ -1,7 +1,8 @@
 // The checks' thin view of the engine's slice vocabulary: `slices/{node}/
 // {artifact}` keys, slice values and the lifecycle table. Every answer comes
-// from the engine's own code (engine/lifecycle.h, engine/blueprint.h): the
-// checks never keep a second copy of the table.
+// from the checks' own reference model (properties/reference_model.h), never
+// from the engine's code: a wrong edge in the engine's table must not be
+// shared by the check that judges it.
 #pragma once
 
 #include <optional>

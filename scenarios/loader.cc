@@ -21,9 +21,9 @@ namespace aether::scenarios {
 using nlohmann::json;
 
 const std::vector<std::string>& known_invariant_ids() {
-  static const std::vector<std::string> ids = {"replica-consistency", "lifecycle",   "single-leader-per-term",
-                                               "command-writer",      "slice-store", "engine-assert",
-                                               "event-budget"};
+  static const std::vector<std::string> ids = {
+      "replica-consistency", "lifecycle",    "single-leader-per-term", "command-writer", "slice-store",
+      "engine-assert",       "event-budget", "stale-leader",           "key-writer",     "dependency-order"};
   return ids;
 }
 

@@ -201,8 +201,10 @@ void ConsensusKv::decide(std::uint64_t batch_id) {
     if (keep_undo) undo.emplace_back(command.key, canonical_.get(command.key));
     if (command.op == engine::KvOp::Put) {
       canonical_.put(command.key, command.value);
+      revisions_[command.key] = log_.size() + 1;
     } else {
       canonical_.remove(command.key);
+      revisions_.erase(command.key);
     }
   }
   undo_.push_back(std::move(undo));

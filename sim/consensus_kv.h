@@ -62,6 +62,12 @@ class ConsensusKv {
   std::uint64_t latest_position() const { return log_.size(); }
   const BatchRecord& decided(std::uint64_t position) const { return log_.at(position - 1); }
   const KvStore& canonical() const { return canonical_; }
+  // The decided position of the canonical value of `key` (its mod revision;
+  // 0 when absent), for restore notifications.
+  std::uint64_t revision(const std::string& key) const {
+    auto it = revisions_.find(key);
+    return it == revisions_.end() ? 0 : it->second;
+  }
   std::size_t pending_count() const { return pending_.size(); }
   // The deciding majority of the latest decided batch (deliveries start
   // there); valid while its decided hook runs. Not kept per position: with
@@ -144,6 +150,7 @@ class ConsensusKv {
   std::vector<BatchRecord> log_;
   std::vector<std::vector<std::uint64_t>> decided_submissions_;
   KvStore canonical_;
+  std::map<std::string, std::uint64_t> revisions_;
 };
 
 // "put key=value" / "remove key" per command, for the trace.

@@ -375,7 +375,7 @@ void SimNode::lose_quorum() {
   for (const auto& [key, value] : store_.entries()) keys.push_back(key);
   for (const auto& key : keys) {
     store_.remove(key);
-    notify_kv(KvNotification{KvOp::Remove, key, {}, applied_position_, KvOrigin::Reset});
+    notify_kv(KvNotification{KvOp::Remove, key, {}, applied_position_, KvOrigin::Reset, 0});
   }
   world_.trace.event(world_.now(), "kv.reset").str("node", id_).u64("keys", keys.size());
   world_.notify([&](WorldObserver& o) { o.on_reset(world_.now(), id_); });
@@ -429,11 +429,11 @@ void SimNode::establish_quorum() {
   for (const auto& [key, value] : store_.entries()) keys.push_back(key);
   for (const auto& key : keys) {
     store_.remove(key);
-    notify_kv(KvNotification{KvOp::Remove, key, {}, position, KvOrigin::Restore});
+    notify_kv(KvNotification{KvOp::Remove, key, {}, position, KvOrigin::Restore, 0});
   }
   for (const auto& [key, value] : snapshot) {
     store_.put(key, value);
-    notify_kv(KvNotification{KvOp::Put, key, value, position, KvOrigin::Restore});
+    notify_kv(KvNotification{KvOp::Put, key, value, position, KvOrigin::Restore, consensus_.revision(key)});
   }
   applied_position_ = position;
   world_.trace.event(world_.now(), "kv.restore")
@@ -506,7 +506,7 @@ void SimNode::apply_position(std::uint64_t position) {
     } else {
       store_.remove(command.key);
     }
-    notify_kv(KvNotification{command.op, command.key, command.value, position, KvOrigin::Apply});
+    notify_kv(KvNotification{command.op, command.key, command.value, position, KvOrigin::Apply, position});
   }
   applied_position_ = position;
   world_.trace.event(world_.now(), "kv.apply")

@@ -93,14 +93,109 @@ TEST_CASE("blocker: no leader when the believed leader's CDM is not Active") {
   CHECK(c.eval().blocker == Blocker::NoLeader);
 }
 
-TEST_CASE("blocker: node never ON_DUTY when a live node in the leader's view lacks it and holds an entry") {
+namespace {
+
+// A history where every node has been in every view since `since`.
+struct FakeHistory final : ConvergenceHistory {
+  const ref::PositionedStore& positioned() const override { return store; }
+  const ref::FailureEvidence& evidence() const override { return failures; }
+  std::optional<Nanos> in_view_since(const NodeId&, const NodeId&) const override { return since; }
+  std::optional<std::optional<NodeId>> applied_leader(const NodeId& node) const override {
+    auto it = leaders.find(node);
+    if (it == leaders.end()) return std::nullopt;
+    return it->second;
+  }
+  Nanos now() const override { return at; }
+
+  ref::PositionedStore store;
+  ref::FailureEvidence failures;
+  Nanos since = 0;
+  Nanos at = 0;
+  std::map<NodeId, std::optional<NodeId>> leaders;
+};
+
+ConvergenceState eval_with(const Converged& c, FakeHistory& h, Nanos bound) {
+  h.store.clear();
+  for (const auto& [k, v] : c.store) h.store.emplace(k, ref::StoreEntry{v, 0});
+  ConvergenceRules rules;
+  rules.history = &h;
+  rules.bound_ns = bound;
+  return evaluate_convergence(c.store, c.world, rules);
+}
+
+}  // namespace
+
+TEST_CASE("blocker: node never ON_DUTY when a live node sits in the leader's view longer than the bound") {
+  Converged c;
+  c.store.erase("node-lifecycle/node-3");
+  FakeHistory h;
+  h.at = engine::seconds(100);
+  h.since = engine::seconds(10);
+  auto s = eval_with(c, h, engine::seconds(60));  // 90s in view > 60s
+  CHECK_FALSE(s.converged);
+  CHECK(s.blocker == Blocker::NeverOnDuty);
+  CHECK(s.detail.find("node-3") != std::string::npos);
+  c.store["node-lifecycle/node-3"] = "JOINING";
+  CHECK(eval_with(c, h, engine::seconds(60)).blocker == Blocker::NeverOnDuty);
+  // Within the bound it only lowers the count owed; DRAINING is never owed ON_DUTY.
+  CHECK(eval_with(c, h, engine::seconds(120)).converged);
+  c.store["node-lifecycle/node-3"] = "DRAINING";
+  CHECK(eval_with(c, h, engine::seconds(60)).converged);
+}
+
+TEST_CASE("an entry on a live node that is not ON_DUTY is a count mismatch") {
   Converged c;
   c.store["slice-target/org.example:cart"] = target_value("1.0.0", 3, 1, "shop");
   c.place("node-3", kCart);
   c.store.erase("node-lifecycle/node-3");
   const auto s = c.eval();
   CHECK_FALSE(s.converged);
-  CHECK(s.blocker == Blocker::NeverOnDuty);
+  CHECK(s.blocker == Blocker::CountMismatch);
+}
+
+TEST_CASE("with a history, beliefs are the applied leader entries, not the engine's report") {
+  Converged c;
+  FakeHistory h;
+  for (const auto& n : {"node-1", "node-2", "node-3"}) h.leaders[n] = NodeId("node-1");
+  CHECK(eval_with(c, h, engine::seconds(60)).converged);
+  h.leaders["node-3"] = NodeId("node-2");  // the engine still reports node-1
+  const auto s = eval_with(c, h, engine::seconds(60));
+  CHECK(s.blocker == Blocker::NoLeader);
+  h.leaders["node-3"] = std::nullopt;  // a malformed or removed entry names no one
+  CHECK(eval_with(c, h, engine::seconds(60)).blocker == Blocker::NoLeader);
+}
+
+TEST_CASE("the count owed lies between the desired count and the scale-down floor") {
+  Converged c;
+  // A client scaled cart to 1 keeping min_instances 2: 1..2 entries are owed.
+  c.store["slice-target/org.example:cart"] = target_value("1.0.0", 1, 2, "shop");
+  CHECK(c.eval().converged);  // 2 entries
+  c.place("node-3", kCart);
+  CHECK(c.eval().blocker == Blocker::CountMismatch);  // 3 > max(1, 2)
+  c.store.erase("slices/node-3/" + kCart);
+  c.world.nodes["node-3"].held.erase(kCart);
+  c.store.erase("slices/node-2/" + kCart);
+  c.world.nodes["node-2"].held.erase(kCart);
+  CHECK(c.eval().converged);  // 1 entry: the desired count
+}
+
+TEST_CASE("the desired count comes from the later of the owner blueprint and its slice-target") {
+  Converged c;  // blueprint: 2; slice-target: 2
+  FakeHistory h;
+  h.at = 1;
+  auto with_positions = [&](std::uint64_t blueprint_at, std::uint64_t target_at) {
+    ConvergenceRules rules;
+    rules.history = &h;
+    h.store.clear();
+    for (const auto& [k, v] : c.store) h.store.emplace(k, ref::StoreEntry{v, 1});
+    h.store["blueprints/shop"].position = blueprint_at;
+    h.store["slice-target/org.example:cart"].position = target_at;
+    return evaluate_convergence(c.store, c.world, rules);
+  };
+  // A stale slice-target asking for 3 (an older one that overtook the client's intent).
+  c.store["slice-target/org.example:cart"] = target_value("1.0.0", 3, 1, "shop");
+  CHECK(with_positions(10, 5).converged);                          // the blueprint is later: 2 owed
+  CHECK(with_positions(5, 10).blocker == Blocker::CountMismatch);  // the slice-target is later: 3 owed
 }
 
 TEST_CASE("a node that is not ON_DUTY only lowers the count owed") {
@@ -219,9 +314,11 @@ TEST_CASE("a rejected blueprint owns nothing the CDM would place") {
   CHECK(s.converged);
 }
 
-TEST_CASE("an owned base whose slice-target is not committed yet owes no entries") {
+TEST_CASE("an owned base whose slice-target is not committed yet owes the blueprint's count") {
   Converged c;
   c.store["blueprints/shop"] = blueprint_value("shop", {{kCart, 2, {}}, {kDb, 1, {}}});
+  CHECK(c.eval().blocker == Blocker::CountMismatch);  // the engine must write it and place db
+  c.place("node-3", kDb);
   CHECK(c.eval().converged);
 }
 

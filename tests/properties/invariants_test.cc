@@ -18,7 +18,12 @@ using engine::SliceState;
 namespace {
 
 struct Feed {
-  explicit Feed(int nodes = 3) : world(nodes), recorder(nullptr), suite(recorder, world, 42) {}
+  // Local election unless told otherwise: hand-made feeds activate CDMs
+  // without `leader` entries (stale-leader has its own tests).
+  explicit Feed(int nodes = 3, bool consensus = false)
+      : world(nodes), recorder(nullptr), suite(recorder, world, 42) {
+    suite.set_rules(CheckRules{consensus, 5});
+  }
 
   // Decides `b` at the next position.
   void decide(Nanos now, const sim::BatchRecord& b) { suite.on_decide(now, ++position, b); }
@@ -48,7 +53,7 @@ std::map<std::string, std::optional<std::string>> had(std::optional<std::string>
 
 TEST_CASE("invariant docs list every id once with an explanation") {
   const auto docs = invariant_docs();
-  REQUIRE(docs.size() == 7);
+  REQUIRE(docs.size() == 10);
   std::set<std::string> ids;
   for (const auto& d : docs) {
     ids.insert(d.id);
@@ -297,13 +302,28 @@ TEST_CASE("slice-store fires when a node loads an artifact it already holds") {
 
 TEST_CASE("slice-store is silent on a first load and on other operations of held artifacts") {
   Feed f;
-  f.suite.on_slice_op_start(1, "node-2", "org.example:cart:1.0.0", sim::SliceOp::Load,
-                            engine::SliceHolding::NotHeld);
-  f.suite.on_slice_op_start(2, "node-2", "org.example:cart:1.0.0", sim::SliceOp::Activate,
-                            engine::SliceHolding::Loaded);
-  f.suite.on_slice_op_start(3, "node-2", "org.example:cart:1.0.0", sim::SliceOp::Unload,
-                            engine::SliceHolding::Active);
+  const std::string a = "org.example:cart:1.0.0";
+  f.suite.on_slice_op_start(1, "node-2", a, sim::SliceOp::Load, engine::SliceHolding::NotHeld);
+  f.suite.on_slice_op_done(2, "node-2", a, sim::SliceOp::Load, {});
+  f.suite.on_slice_op_start(2, "node-2", a, sim::SliceOp::Activate, engine::SliceHolding::Loaded);
+  f.suite.on_slice_op_start(2, "node-3", a, sim::SliceOp::Load,
+                            engine::SliceHolding::NotHeld);  // another node
+  f.suite.on_slice_op_done(3, "node-2", a, sim::SliceOp::Activate, {});
+  f.suite.on_slice_op_start(3, "node-2", a, sim::SliceOp::Unload, engine::SliceHolding::Active);
   CHECK(f.recorder.violations().empty());
+}
+
+TEST_CASE("slice-store fires on a second store operation on one artifact of a node while one runs") {
+  Feed f;
+  const std::string a = "org.example:cart:1.0.0";
+  f.suite.on_slice_op_start(1, "node-2", a, sim::SliceOp::Load, engine::SliceHolding::NotHeld);
+  f.suite.on_slice_op_start(2, "node-2", a, sim::SliceOp::Unload, engine::SliceHolding::NotHeld);
+  REQUIRE(f.fired(invariant::kSliceStore) == 1);
+  CHECK(f.recorder.violations()[0].message.find("still running") != std::string::npos);
+  // A crash abandons the running operation: a fresh start after it is fine.
+  f.suite.on_node_fault(3, "node-2", sim::NodeFault::Crash);
+  f.suite.on_slice_op_start(4, "node-2", a, sim::SliceOp::Load, engine::SliceHolding::NotHeld);
+  CHECK(f.fired(invariant::kSliceStore) == 1);
 }
 
 TEST_CASE("engine-assert turns an assertion into a violation carrying the seed") {

@@ -98,7 +98,8 @@ TEST_CASE("exact messages: references") {
       "t.json: steps[0].restart: no node \"node-4\" is configured by this point (did you mean \"node-1\"?)");
   CHECK(step_error(R"({"at": "1s", "expect": {"violates": "split-brain"}})") ==
         "t.json: steps[0].expect.violates: unknown invariant \"split-brain\" (one of: replica-consistency, "
-        "lifecycle, single-leader-per-term, command-writer, slice-store, engine-assert, event-budget)");
+        "lifecycle, single-leader-per-term, command-writer, slice-store, engine-assert, event-budget, "
+        "stale-leader, key-writer, dependency-order)");
 }
 
 TEST_CASE("exact messages: order") {

@@ -1,0 +1,311 @@
+// The always-on invariants of simulation.md §5 added for issue 9
+// (stale-leader, key-writer, dependency-order, the widened slice-store): each
+// fires on a planted bug (an engine mutation point, a crafted batch) and stays
+// silent on the correct engine.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+
+#include "engine/kv_schema.h"
+#include "engine/mutations.h"
+#include "properties/invariants.h"
+#include "properties/runner.h"
+#include "scenarios/loader.h"
+#include "tests/properties/fake_world.h"
+#include "tests/properties/scenario_builder.h"
+
+using namespace aether;
+using namespace aether::properties;
+using namespace aether::properties::testing;
+using engine::KvCommand;
+using engine::seconds;
+using engine::SliceState;
+
+namespace {
+
+const std::string kCart = "org.example:cart:1.0.0";
+const std::string kDb = "org.example:db:1.0.0";
+const std::string kWeb = "org.example:web:1.0.0";
+
+RunResult run(const scenarios::Scenario& scenario, std::uint64_t seed = 1) {
+  RunOptions options;
+  options.seed = seed;
+  return run_scenario(scenario, options);
+}
+
+std::string describe(const RunResult& r) {
+  std::string out = std::string(verdict_name(r.verdict)) + " " + r.input_error + r.framework_error;
+  for (const auto& v : r.violations) out += "\n  violation " + v.invariant + " @" + v.node + ": " + v.message;
+  out += "\n  convergence owed=" + std::to_string(r.convergence.owed) +
+         " held=" + std::to_string(r.convergence.held) + " " + r.convergence.blocker + " " +
+         r.convergence.detail;
+  return out;
+}
+
+std::size_t fired(const RunResult& r, const std::string& id) {
+  return static_cast<std::size_t>(std::count_if(r.violations.begin(), r.violations.end(),
+                                                [&](const Violation& v) { return v.invariant == id; }));
+}
+
+// A client names node-2 leader while node-1 leads with quorum: a correct
+// node-1 adopts it and steps down; the mutated one keeps its CDM Active. The
+// activation tags differ, so single-leader-per-term cannot see it.
+ScenarioBuilder client_moves_leader(bool mutated) {
+  ScenarioBuilder b(3);
+  if (mutated) b.config({{"mutations", {engine::mutation::kDeposedLeaderKeepsActing}}});
+  b.blueprint(seconds(1), "shop", kCart, 2)
+      .step(seconds(10), scenarios::KvPutStep{"leader", "node-2", "default"})
+      .check_convergence(false);
+  b.get().run_for = seconds(30);
+  return b;
+}
+
+// The shipped scenario where three clients publish one blueprint id within
+// 2ms (its regression: the CDM wrote queued slice-targets derived from
+// blueprint values it had already seen replaced).
+scenarios::Scenario three_clients(bool mutated) {
+  auto loaded =
+      scenarios::load_scenario_file(AETHER_SOURCE_DIR "/scenarios/three-clients-one-blueprint.json");
+  REQUIRE(loaded.errors.empty());
+  auto scenario = *loaded.scenario;
+  if (mutated) scenario.config["mutations"] = {engine::mutation::kStaleTargetWrites};
+  return scenario;
+}
+
+// web depends on db.
+ScenarioBuilder web_on_db(bool mutated) {
+  ScenarioBuilder b(3);
+  if (mutated) b.config({{"mutations", {engine::mutation::kActivateBeforeDependencies}}});
+  nlohmann::json bp = {{"id", "shop"},
+                       {"slices",
+                        {{{"artifact", kDb}, {"instances", 1}},
+                         {{"artifact", kWeb}, {"instances", 2}, {"depends_on", {kDb}}}}}};
+  b.step(seconds(1), scenarios::BlueprintStep{bp, "default"});
+  return b;
+}
+
+}  // namespace
+
+TEST_CASE("stale-leader fires on a deposed leader that keeps its CDM Active; single-leader-per-term cannot") {
+  const auto r = run(client_moves_leader(true).get());
+  INFO(describe(r));
+  CHECK(r.verdict == Verdict::Fail);
+  CHECK(fired(r, invariant::kStaleLeader) >= 1);
+  CHECK(fired(r, invariant::kSingleLeaderPerTerm) == 0);
+  const auto it = std::find_if(r.violations.begin(), r.violations.end(),
+                               [](const Violation& v) { return v.invariant == invariant::kStaleLeader; });
+  REQUIRE(it != r.violations.end());
+  CHECK(it->node == "node-1");
+  CHECK(it->message.find("names node-2") != std::string::npos);
+}
+
+TEST_CASE("stale-leader is silent when a correct leader steps down for a client's leader entry") {
+  const auto r = run(client_moves_leader(false).get());
+  INFO(describe(r));
+  CHECK(r.verdict == Verdict::Pass);
+  CHECK(r.violations.empty());
+}
+
+TEST_CASE("key-writer fires on slice-target writes derived from a blueprint value already replaced") {
+  for (std::uint64_t seed : {1, 2, 3}) {
+    const auto r = run(three_clients(true), seed);
+    INFO(describe(r));
+    CHECK(r.verdict == Verdict::Fail);
+    CHECK(fired(r, invariant::kKeyWriter) >= 1);
+  }
+}
+
+TEST_CASE("key-writer is silent on the engine that re-derives queued slice-targets at submit") {
+  for (std::uint64_t seed : {1, 2, 3}) {
+    const auto r = run(three_clients(false), seed);
+    INFO(describe(r));
+    CHECK(r.verdict == Verdict::Pass);
+    CHECK(r.violations.empty());
+  }
+}
+
+TEST_CASE("dependency-order fires on the mutation that activates before dependencies are ACTIVE") {
+  const auto r = run(web_on_db(true).get());
+  INFO(describe(r));
+  CHECK(r.verdict == Verdict::Fail);
+  CHECK(fired(r, invariant::kDependencyOrder) >= 1);
+}
+
+TEST_CASE("dependency-order is silent on the correct engine") {
+  const auto r = run(web_on_db(false).get());
+  INFO(describe(r));
+  CHECK(r.verdict == Verdict::Pass);
+  CHECK(r.violations.empty());
+}
+
+// ---- crafted feeds ------------------------------------------------------------------
+
+namespace {
+
+struct Feed {
+  explicit Feed(bool consensus = true) : world(3), recorder(nullptr), suite(recorder, world, 7) {
+    suite.set_rules(CheckRules{consensus, 5});
+  }
+  void decide(Nanos now, const sim::BatchRecord& b) { suite.on_decide(now, ++position, b); }
+  // Decides `b` and has every node apply it.
+  void commit(Nanos now, const sim::BatchRecord& b) {
+    decide(now, b);
+    for (const auto& n : {"node-1", "node-2", "node-3"}) suite.on_apply(now, n, position, digest_now());
+  }
+  std::uint64_t digest_now() const { return *suite.canonical().digest_at(position); }
+  std::size_t fired(const std::string& id) const {
+    std::size_t n = 0;
+    for (const auto& v : recorder.violations()) n += v.invariant == id ? 1 : 0;
+    return n;
+  }
+
+  FakeWorld world;
+  ViolationRecorder recorder;
+  InvariantSuite suite;
+  std::uint64_t position = 0;
+};
+
+const std::string kCartBase = "org.example:cart";
+
+sim::BatchRecord client_put(const std::string& key, const std::string& value) {
+  return batch({KvCommand::put(key, value)}, {submitter("node-1", "client:alice")});
+}
+
+}  // namespace
+
+TEST_CASE("key-writer judges each key by the roles allowed to write it") {
+  Feed f;
+  // Clients may write anything; an Active CDM a slice-target; an NDM its own node-lifecycle.
+  f.commit(1, client_put("blueprints/shop", blueprint_value("shop", {{kCart, 2, {}}})));
+  f.commit(2, batch({KvCommand::put("node-lifecycle/node-2", "ON_DUTY")}, {submitter("node-2", "ndm")}));
+  f.commit(3, batch({KvCommand::put("leader", "node-1")}, {submitter("node-3", "leader-manager")}));
+  f.commit(4, client_put("custom/key", "x"));
+  CHECK(f.recorder.violations().empty());
+
+  f.commit(5, batch({KvCommand::put("node-lifecycle/node-3", "ON_DUTY")}, {submitter("node-2", "ndm")}));
+  CHECK(f.fired(invariant::kKeyWriter) == 1);
+  f.commit(6, batch({KvCommand::put("blueprints/shop", blueprint_value("shop", {{kCart, 3, {}}}))},
+                    {submitter("node-1", "cdm", {}, true, 5)}));
+  CHECK(f.fired(invariant::kKeyWriter) == 2);
+  f.commit(7, batch({KvCommand::remove("node-lifecycle/node-2")}, {submitter("node-1", "cdm", {}, false)}));
+  CHECK(f.fired(invariant::kKeyWriter) == 3);
+  f.commit(8, batch({KvCommand::put("leader", "node-3")}, {submitter("node-1", "cdm", {}, true, 5)}));
+  CHECK(f.fired(invariant::kKeyWriter) == 4);
+  const auto& last = f.recorder.violations().back();
+  CHECK(last.message.find("Put leader") != std::string::npos);
+  CHECK(last.message.find("cdm@node-1") != std::string::npos);
+  // A merged batch passes if any of its submitters may write it.
+  f.commit(9, batch({KvCommand::put("leader", "node-3")},
+                    {submitter("node-1", "cdm", {}, true, 5), submitter("node-2", "leader-manager")}));
+  CHECK(f.fired(invariant::kKeyWriter) == 4);
+}
+
+TEST_CASE("key-writer checks an engine slice-target's content against the reference model") {
+  Feed f;
+  const auto key = "slice-target/" + kCartBase;
+  f.commit(1, client_put("blueprints/shop", blueprint_value("shop", {{kCart, 2, {}}})));
+  auto cdm = [&](const std::string& value) {  // the writer had applied the canonical store
+    return batch({KvCommand::put(key, value)},
+                 {submitter("node-1", "cdm", {{key, f.suite.canonical().get(key)}}, true, 5)});
+  };
+  f.commit(2, cdm(target_value("1.0.0", 2, 1, "shop")));  // instances 2, min_available ceil(2/2)
+  CHECK(f.recorder.violations().empty());
+  f.commit(3, cdm(target_value("1.0.0", 3, 1, "shop")));  // a count it invented
+  REQUIRE(f.fired(invariant::kKeyWriter) == 1);
+  CHECK(f.recorder.violations().back().message.find("instances 2") != std::string::npos);
+  f.commit(4, cdm(target_value("2.0.0", 2, 1, "shop")));  // a version it invented
+  CHECK(f.fired(invariant::kKeyWriter) == 2);
+  // A client's scale is later than the blueprint: its count is the desired one.
+  f.commit(5, client_put(key, target_value("1.0.0", 4, 1, "shop")));
+  f.commit(6, cdm(target_value("1.0.0", 4, 1, "shop")));
+  CHECK(f.fired(invariant::kKeyWriter) == 2);
+  // failed:true needs failure evidence: none yet.
+  f.commit(7, cdm(target_value("1.0.0", 4, 1, "shop", true)));
+  CHECK(f.fired(invariant::kKeyWriter) == 3);
+  CHECK(f.recorder.violations().back().message.find("without failure evidence") != std::string::npos);
+  // A fatal FAILED is evidence.
+  f.commit(8, client_put(key, target_value("1.0.0", 4, 1, "shop")));
+  f.commit(9, batch({KvCommand::put("slices/node-2/" + kCart, slice_value(SliceState::Failed, "boom", true))},
+                    {submitter("node-2", "client:bob")}));
+  f.commit(10, cdm(target_value("1.0.0", 4, 1, "shop", true)));
+  CHECK(f.fired(invariant::kKeyWriter) == 3);
+}
+
+TEST_CASE("failure evidence counts transient failures as the engine does") {
+  Feed f;
+  const auto key = "slice-target/" + kCartBase;
+  const auto slice = "slices/node-2/" + kCart;
+  f.commit(1, client_put("blueprints/shop", blueprint_value("shop", {{kCart, 2, {}}})));
+  auto fail = [&](Nanos t, const std::string& reason) {
+    f.commit(t, batch({KvCommand::put(slice, slice_value(SliceState::Loading))},
+                      {submitter("node-2", "client:c")}));
+    f.commit(t, batch({KvCommand::put(slice, slice_value(SliceState::Failed, reason))},
+                      {submitter("node-2", "client:c")}));
+  };
+  for (int i = 0; i < 4; ++i) fail(2 + i, "boom");
+  fail(7, "lost");  // a restart's loss does not count
+  CHECK_FALSE(f.suite.evidence().has_evidence(kCart));
+  fail(8, "boom");  // the fifth transient one
+  CHECK(f.suite.evidence().has_evidence(kCart));
+  f.commit(9, batch({KvCommand::put(key, target_value("1.0.0", 2, 1, "shop", true))},
+                    {submitter("node-1", "cdm", {{key, std::nullopt}}, true, 5)}));
+  CHECK(f.recorder.violations().empty());
+  // A put of the owner blueprint clears it.
+  f.commit(10, client_put("blueprints/shop", blueprint_value("shop", {{kCart, 2, {}}})));
+  CHECK_FALSE(f.suite.evidence().has_evidence(kCart));
+}
+
+TEST_CASE("dependency-order judges an ACTIVATE on the writer's applied state and view") {
+  Feed f;
+  f.commit(1, client_put("blueprints/shop", blueprint_value("shop", {{kWeb, 1, {kDb}}, {kDb, 1, {}}})));
+  f.commit(2, batch({KvCommand::put("slices/node-2/" + kDb, slice_value(SliceState::Loaded))},
+                    {submitter("node-2", "client:c")}));
+  const auto web = "slices/node-3/" + kWeb;
+  auto activate = [&] {
+    return batch({KvCommand::put(web, slice_value(SliceState::Activate))},
+                 {submitter("node-1", "cdm", {{web, slice_value(SliceState::Loaded)}}, true, 5)});
+  };
+  f.commit(3, activate());  // db only LOADED
+  REQUIRE(f.fired(invariant::kDependencyOrder) == 1);
+  CHECK(f.recorder.violations().back().message.find(kDb) != std::string::npos);
+  f.commit(4, batch({KvCommand::put("slices/node-2/" + kDb, slice_value(SliceState::Active))},
+                    {submitter("node-2", "client:c")}));
+  f.commit(5, activate());
+  CHECK(f.fired(invariant::kDependencyOrder) == 1);
+  // The ACTIVE dependency is on a node outside the writer's view.
+  f.world.cut_off("node-2");
+  f.commit(6, activate());
+  CHECK(f.fired(invariant::kDependencyOrder) == 2);
+}
+
+TEST_CASE("stale-leader judges cdm submits and Active CDMs against the applied leader entry") {
+  Feed f;
+  f.commit(1, batch({KvCommand::put("leader", "node-1")}, {submitter("node-1", "leader-manager")}));
+  f.suite.on_cdm_activated(1, "node-1", 1);
+  f.suite.settle(1);
+  auto b = batch({KvCommand::put("slices/node-2/" + kCart, slice_value(SliceState::Load))},
+                 {submitter("node-1", "cdm", {}, true, 1)});
+  f.suite.on_submit(2, b, b.submitters.back());
+  CHECK(f.recorder.violations().empty());
+
+  f.commit(3, batch({KvCommand::put("leader", "node-2")}, {submitter("node-2", "client:c")}));
+  f.suite.on_submit(3, b, b.submitters.back());  // node-1 applied node-2's entry and still writes
+  REQUIRE(f.fired(invariant::kStaleLeader) == 1);
+  f.suite.settle(3);  // and is still Active at the end of the instant
+  CHECK(f.fired(invariant::kStaleLeader) == 2);
+  f.suite.settle(4);  // reported once per activation
+  CHECK(f.fired(invariant::kStaleLeader) == 2);
+
+  // A reset node is exempt until its next restore; local election is not judged.
+  Feed g;
+  g.commit(1, batch({KvCommand::put("leader", "node-2")}, {submitter("node-2", "leader-manager")}));
+  g.suite.on_cdm_activated(1, "node-1", 1);
+  g.suite.on_reset(1, "node-1");
+  g.suite.settle(1);
+  CHECK(g.recorder.violations().empty());
+  Feed local(false);
+  local.commit(1, batch({KvCommand::put("leader", "node-2")}, {submitter("node-2", "client:c")}));
+  local.suite.on_cdm_activated(1, "node-1", std::nullopt);
+  local.suite.settle(1);
+  CHECK(local.recorder.violations().empty());
+}
