@@ -67,14 +67,14 @@ void FiguresObserver::settle(Nanos now) {
   if (live_dirty_) touch();
   if (settled_generation_ == generation_) return;
   settled_generation_ = generation_;
-  const auto& store = suite_.canonical().entries();
 
   if (desired_dirty_) {
     desired_dirty_ = false;
     desired_now_.clear();
-    const DesiredState state = desired_state(store);
+    // The client intent the checks owe (the reference model's desired count).
+    const DesiredState state = desired_state(suite_.canonical().positioned(), &suite_.evidence());
     for (const auto& [base, d] : state.owned) {
-      if (!d.excluded && d.target && d.target->instances > 0) desired_now_[base] = d.target->instances;
+      if (!d.excluded && d.count > 0) desired_now_[base] = d.count;
     }
   }
   if (live_dirty_) {
