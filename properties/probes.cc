@@ -20,7 +20,8 @@ constexpr const char* kHeldBatchDecidedLate = "zombie-write-held-batch-decided-l
 bool interesting(const std::string& line) {
   const auto k = line.find("\"kind\":\"");
   if (k == std::string::npos) return false;
-  const auto kind = std::string_view(line).substr(k + 8, 16);
+  // Long enough for the longest prefix below ("fault.quorum_held\"" is 18).
+  const auto kind = std::string_view(line).substr(k + 8, 24);
   for (const char* prefix :
        {"kv.submit\"", "kv.decide\"", "kv.drop\"", "leader\"", "cdm.activated\"", "cdm.deactivated\"",
         "slice.start\"", "slice.done\"", "quorum\"", "node.crash\"", "client.write\"", "client.commit\"",

@@ -306,7 +306,9 @@ class Generator {
 
   // The hostile world's cluster keys (simulation.md §3a), each on by chance.
   void draw_hostile() {
-    if (Draws::chance(k_.hostile_pct)) fd_max_ = fd_ + fd_ * Draws::in(1, 3) / 2;
+    // Not under local election: asymmetric views make two nodes each first of
+    // its own view, two CDMs at once, by design (as under a network cut).
+    if (Draws::chance(k_.hostile_pct) && !local_) fd_max_ = fd_ + fd_ * Draws::in(1, 3) / 2;
     if (Draws::chance(k_.hostile_pct)) late_commit_ = millis(100 * Draws::in(5, 50));
     if (Draws::chance(k_.hostile_pct)) restore_lag_ = millis(100 * Draws::in(5, 50));
     if (Draws::chance(k_.hostile_pct))

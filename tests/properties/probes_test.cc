@@ -97,6 +97,15 @@ TEST_CASE("a zombie write: a held or limbo batch decided later") {
   CHECK(feed({lines[2], lines[4]}, "zombie-write-held-batch-decided-late") == 0);
 }
 
+TEST_CASE("a quorum event delivered out of order (the fault point's trace line)") {
+  const std::vector<std::string> lines = {
+      R"({"t":36276000000,"kind":"fault.quorum_reorder","node":"","ppm":371622})",
+      R"({"t":41967024250,"kind":"quorum","node":"node-1","change":"lost","sequence":2})",
+      R"({"t":41967024250,"kind":"fault.quorum_held","node":"node-1","sequence":2})"};
+  CHECK(feed(lines, "quorum-event-delivered-out-of-order") == 1);
+  CHECK(feed({lines[0], lines[1]}, "quorum-event-delivered-out-of-order") == 0);
+}
+
 TEST_CASE("every probe is listed, never-hit ones at 0") {
   ProbeSet p;
   CHECK(p.hits().size() == aether::properties::probe_docs().size());
