@@ -134,12 +134,14 @@ std::optional<Knobs> fixed_knobs(const std::string& profile) {
   if (profile == "local") {
     // Local election splits the brain under any cut of the network, by
     // design (local-election-split-brain.json): no partitions, isolation or
-    // links here, and no "leader" targets (no leader entry to aim at).
+    // links here, and no "leader" targets (no leader entry to aim at). Nor
+    // reordered quorum events: a held "lost" keeps a node leading on a view
+    // it no longer has quorum for (the engine cannot tell).
     Knobs k = live_knobs();
     k.local_election_pct = 100;
     k.leader_target_pct = 0;
     for (const auto kind : {StepKind::Partition, StepKind::PartitionMany, StepKind::Bridge, StepKind::Isolate,
-                            StepKind::Link, StepKind::HealAll, StepKind::HealNode})
+                            StepKind::Link, StepKind::HealAll, StepKind::HealNode, StepKind::ReorderQuorum})
       k.weights[kind] = 0;
     return k;
   }
@@ -1153,9 +1155,9 @@ std::pair<Knobs, std::string> swarm_knobs() {
   }
   if (k.local_election_pct == 100) {  // local election splits the brain under any network cut
     for (const auto kind : {StepKind::Partition, StepKind::PartitionMany, StepKind::Bridge, StepKind::Isolate,
-                            StepKind::Link, StepKind::HealAll, StepKind::HealNode})
+                            StepKind::Link, StepKind::HealAll, StepKind::HealNode, StepKind::ReorderQuorum})
       k.weights[kind] = 0;
-    draw += " (network cuts off: local election)";
+    draw += " (network cuts and quorum reorder off: local election)";
   }
   return {k, draw};
 }
