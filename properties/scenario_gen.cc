@@ -107,6 +107,7 @@ std::optional<Knobs> fixed_knobs(const std::string& profile) {
                               {StepKind::HealAll, 4},
                               {StepKind::HealNode, 4},
                               {StepKind::Network, 2},
+                              {StepKind::ReorderQuorum, 2},  // cuts move quorum: held events get overtaken
                               {StepKind::Scale, 1},
                               {StepKind::BlueprintEdit, 1}});
     return k;
