@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "properties/probes.h"
 #include "properties/runner.h"
 #include "properties/scenario_gen.h"
 #include "scenarios/loader.h"
@@ -235,5 +236,26 @@ TEST_CASE("scenarios found by generation replay and pass") {
     INFO(describe(scenario, options.seed, r));
     CHECK(r.verdict == Verdict::Pass);
     CHECK(r.convergence.held);
+  }
+}
+
+// The probes of the hostile world are reached on real traces of generated
+// cases (fixed seeds: deterministic), not only on hand-written lines.
+TEST_CASE("generated chaos cases reach the hostile-world probes") {
+  std::map<std::string, std::int64_t> total;
+  for (std::uint64_t seed = 1; seed <= 60; ++seed) {
+    const auto c = gen::generate_case("chaos", seed);
+    aether::properties::ProbeSet probes;
+    RunOptions options;
+    options.seed = seed;
+    options.trace_line_observer = [&probes](std::uint64_t, const std::string& line) { probes.observe(line); };
+    const auto r = run_scenario(c.scenario, options);
+    REQUIRE(r.verdict != Verdict::InputError);
+    for (const auto& [name, hits] : probes.hits()) total[name] += hits;
+  }
+  for (const auto* probe : {"quorum-event-delivered-out-of-order", "stale-read-served-by-a-cut-off-node",
+                            "zombie-write-held-batch-decided-late", "zombie-write"}) {
+    INFO(probe);
+    CHECK(total[probe] > 0);
   }
 }
