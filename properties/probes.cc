@@ -13,15 +13,19 @@ constexpr const char* kClientEditsReordered = "concurrent-client-edits-reordered
 constexpr const char* kCrashBetweenWrites = "crash-between-writes-of-a-reconcile";
 constexpr const char* kZombieWrite = "zombie-write";
 constexpr const char* kQuorumEventOutOfOrder = "quorum-event-delivered-out-of-order";
+constexpr const char* kStaleReadCutOff = "stale-read-served-by-a-cut-off-node";
+constexpr const char* kHeldBatchDecidedLate = "zombie-write-held-batch-decided-late";
 
 // The kinds a probe looks at; other lines are skipped without parsing.
 bool interesting(const std::string& line) {
   const auto k = line.find("\"kind\":\"");
   if (k == std::string::npos) return false;
-  const auto kind = std::string_view(line).substr(k + 8, 16);
-  for (const char* prefix : {"kv.submit\"", "kv.decide\"", "kv.drop\"", "leader\"", "cdm.activated\"",
-                             "cdm.deactivated\"", "slice.start\"", "slice.done\"", "quorum\"", "node.crash\"",
-                             "client.write\"", "client.commit\"", "fault.quorum_held"}) {
+  // Long enough for the longest prefix below ("fault.quorum_held\"" is 18).
+  const auto kind = std::string_view(line).substr(k + 8, 24);
+  for (const char* prefix :
+       {"kv.submit\"", "kv.decide\"", "kv.drop\"", "leader\"", "cdm.activated\"", "cdm.deactivated\"",
+        "slice.start\"", "slice.done\"", "quorum\"", "node.crash\"", "client.write\"", "client.commit\"",
+        "fault.quorum_held", "kv.held\"", "kv.release\"", "kv.hold\"", "kv.limbo\"", "node.restart\""}) {
     if (kind.substr(0, std::string_view(prefix).size()) == prefix) return true;
   }
   return false;
@@ -75,6 +79,13 @@ const std::vector<ProbeDoc>& probe_docs() {
       {kCrashBetweenWrites, "a node crashes while one of its CDM's batches is still undecided"},
       {kZombieWrite, "a cdm batch is decided after its submitter's CDM was deactivated or the node crashed"},
       {kQuorumEventOutOfOrder, "a quorum event is held back and delivered after the next one (fault point)"},
+      {kStaleReadCutOff,
+       "a node that still believes it has quorum is cut off from the deciding majority (kv.held): its store "
+       "is "
+       "stale and it serves reads from it (once per cut-off spell)"},
+      {kHeldBatchDecidedLate,
+       "a batch held on a cut-off submitter (kv.hold) or whose outcome became unknown to its caller "
+       "(kv.limbo) is decided later anyway"},
   };
   return docs;
 }
@@ -108,8 +119,10 @@ void ProbeSet::observe(const std::string& line) {
     leader_ = leader;
   } else if (kind == "quorum") {
     const auto node = e.str("node");
+    has_quorum_[node] = e.str("change") != "lost";
     if (e.str("change") == "lost") {
       quorum_lost_[node] = true;
+      stale_spell_.erase(node);
     } else if (quorum_lost_[node]) {
       quorum_lost_[node] = false;
       hit(kQuorumLostRegained);
@@ -123,6 +136,7 @@ void ProbeSet::observe(const std::string& line) {
     cdm_batch_epoch_[batch] = activations_[node];
   } else if (kind == "kv.decide" || kind == "kv.drop") {
     const auto batch = e.u64("batch");
+    if (late_batches_.erase(batch) > 0 && kind == "kv.decide") hit(kHeldBatchDecidedLate);
     const auto it = cdm_batch_node_.find(batch);
     if (it == cdm_batch_node_.end()) return;
     if (kind == "kv.decide") {
@@ -145,6 +159,8 @@ void ProbeSet::observe(const std::string& line) {
       }
     ++activations_[node];
     loads_in_flight_.erase(node);
+    has_quorum_.erase(node);
+    stale_spell_.erase(node);
   } else if (kind == "client.write") {
     // One command putting a blueprint: "commands":["put blueprints/{id}={...}"]
     const auto commands = e.list("commands");
@@ -169,6 +185,18 @@ void ProbeSet::observe(const std::string& line) {
     client_writes_.erase(it);
   } else if (kind == "fault.quorum_held") {
     hit(kQuorumEventOutOfOrder);
+  } else if (kind == "kv.held") {
+    // The node is cut off from the deciding majority yet its latest quorum
+    // event says established: it reads its stale store as current.
+    const auto node = e.str("node");
+    const auto q = has_quorum_.find(node);
+    if (q != has_quorum_.end() && q->second && stale_spell_.insert(node).second) hit(kStaleReadCutOff);
+  } else if (kind == "kv.release") {
+    stale_spell_.erase(e.str("node"));
+  } else if (kind == "kv.hold" || kind == "kv.limbo") {
+    late_batches_.insert(e.u64("batch"));
+  } else if (kind == "node.restart") {
+    has_quorum_.erase(e.str("node"));
   }
 }
 

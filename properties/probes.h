@@ -42,6 +42,9 @@ class ProbeSet {
   std::map<std::string, std::uint64_t> last_committed_order_;  // key -> queue order of its latest commit
   std::map<std::string, std::string> last_committed_client_;
   std::string leader_;
+  std::map<std::string, bool> has_quorum_;  // node -> its latest quorum event was "established"
+  std::set<std::string> stale_spell_;       // nodes cut off (kv.held) with quorum, until release or loss
+  std::set<std::uint64_t> late_batches_;    // batches held (kv.hold) or in limbo, not yet decided or dropped
 };
 
 }  // namespace aether::properties

@@ -45,6 +45,9 @@ const std::vector<StepKindInfo>& step_kinds() {
       {StepKind::RawRemove, "raw_remove"},
       {StepKind::RawLifecycle, "raw_lifecycle"},
       {StepKind::ExpectNoViolations, "expect_no_violations"},
+      {StepKind::LoseSubmits, "lose_submits"},
+      {StepKind::ReorderQuorum, "reorder_quorum_events"},
+      {StepKind::Stall, "stall"},
   };
   return kinds;
 }
@@ -72,7 +75,10 @@ Knobs live_knobs() {
                             {StepKind::RawMalformed, 1},
                             {StepKind::RawCommand, 1},
                             {StepKind::RawLifecycle, 2},
-                            {StepKind::ExpectNoViolations, 1}});
+                            {StepKind::ExpectNoViolations, 1},
+                            {StepKind::LoseSubmits, 2},
+                            {StepKind::ReorderQuorum, 2},
+                            {StepKind::Stall, 2}});
   return k;
 }
 
@@ -86,6 +92,7 @@ std::optional<Knobs> fixed_knobs(const std::string& profile) {
     k.early_faults_pct = 50;
     k.big_cluster_pct = 15;
     k.intensity = 80;
+    k.hostile_pct = 50;
     k.weights = all_kinds(4, {{StepKind::ExpectNoViolations, 1}});
     return k;
   }
@@ -100,6 +107,7 @@ std::optional<Knobs> fixed_knobs(const std::string& profile) {
                               {StepKind::HealAll, 4},
                               {StepKind::HealNode, 4},
                               {StepKind::Network, 2},
+                              {StepKind::ReorderQuorum, 2},  // cuts move quorum: held events get overtaken
                               {StepKind::Scale, 1},
                               {StepKind::BlueprintEdit, 1}});
     return k;
@@ -108,6 +116,8 @@ std::optional<Knobs> fixed_knobs(const std::string& profile) {
     Knobs k = live_knobs();
     k.max_clients = 3;
     k.max_blueprints = 3;
+    k.via_pct = 30;
+    k.client_via_pct = 40;
     k.weights = all_kinds(0, {{StepKind::BlueprintEdit, 10},
                               {StepKind::BlueprintRemove, 3},
                               {StepKind::Scale, 6},
@@ -118,18 +128,21 @@ std::optional<Knobs> fixed_knobs(const std::string& profile) {
                               {StepKind::RawLifecycle, 2},
                               {StepKind::Crash, 1},
                               {StepKind::Restart, 1},
-                              {StepKind::Partition, 1}});
+                              {StepKind::Partition, 1},
+                              {StepKind::HealAll, 1}});
     return k;
   }
   if (profile == "local") {
     // Local election splits the brain under any cut of the network, by
     // design (local-election-split-brain.json): no partitions, isolation or
-    // links here, and no "leader" targets (no leader entry to aim at).
+    // links here, and no "leader" targets (no leader entry to aim at). Nor
+    // reordered quorum events: a held "lost" keeps a node leading on a view
+    // it no longer has quorum for (the engine cannot tell).
     Knobs k = live_knobs();
     k.local_election_pct = 100;
     k.leader_target_pct = 0;
     for (const auto kind : {StepKind::Partition, StepKind::PartitionMany, StepKind::Bridge, StepKind::Isolate,
-                            StepKind::Link, StepKind::HealAll, StepKind::HealNode})
+                            StepKind::Link, StepKind::HealAll, StepKind::HealNode, StepKind::ReorderQuorum})
       k.weights[kind] = 0;
     return k;
   }
@@ -220,6 +233,7 @@ class Generator {
     setup_cluster();
     setup_config();
     setup_blueprints();
+    initial_at_most();
 
     Nanos at = k_.early_faults_pct > 0 && early_ ? millis(500) : seconds(10);
     for (const auto& raw : raws) {
@@ -239,6 +253,7 @@ class Generator {
     for (std::size_t i = 0; i < s.steps.size(); ++i) s.steps[i].path = "steps[" + std::to_string(i) + "]";
     if (k_.heal_at_end && final_expect_ && !s.steps.empty())
       add_final_expect(std::max(at, s.steps.back().at));
+    if (!client_via_.empty()) s.clients["alice"].via = client_via_;
     return s;
   }
 
@@ -258,6 +273,7 @@ class Generator {
     default_interval_ = !event_driven_ && Draws::chance(k_.default_interval_pct);
     short_interval_ = Draws::chance(50);
     final_expect_ = k_.expect_converged_at_end && Draws::chance(30);
+    draw_hostile();
     const int blueprint_count = Draws::in(1, k_.max_blueprints);
     for (int i = 0; i < blueprint_count; ++i) {
       GenBlueprint bp;
@@ -291,8 +307,56 @@ class Generator {
     std::function<void()> effect;
   };
 
+  // The hostile world's cluster keys (simulation.md §3a), each on by chance.
+  void draw_hostile() {
+    // Not under local election: asymmetric views make two nodes each first of
+    // its own view, two CDMs at once, by design (as under a network cut).
+    if (Draws::chance(k_.hostile_pct) && !local_) fd_max_ = fd_ + fd_ * Draws::in(1, 3) / 2;
+    if (Draws::chance(k_.hostile_pct)) late_commit_ = millis(100 * Draws::in(5, 50));
+    if (Draws::chance(k_.hostile_pct)) restore_lag_ = millis(100 * Draws::in(5, 50));
+    if (Draws::chance(k_.hostile_pct))
+      clock_drift_ppm_ = 1'000 * static_cast<std::uint32_t>(Draws::in(1, 100));
+    if (Draws::chance(k_.hostile_pct / 2)) {
+      cluster_stall_.rate_ppm = 1'000 * static_cast<std::uint32_t>(Draws::in(1, 10));
+      cluster_stall_.length.min = millis(100 * Draws::in(1, 5));
+      cluster_stall_.length.max = cluster_stall_.length.min + millis(100 * Draws::in(1, 20));
+      stall_on_ = true;
+    }
+    if (k_.max_clients > 1 && Draws::chance(k_.client_via_pct)) {
+      client_via_ = "node-" + std::to_string(Draws::in(1, nodes_));
+      ++pinned_[client_via_];  // never removed: the client's writes go through it
+    }
+    tight_ = Draws::chance(k_.tight_expect_pct);
+  }
+
+  Nanos fd_upper() const { return std::max(fd_, fd_max_); }
+
+  // `at_most` over the initial allocation (a trigger: the blueprints of 1s),
+  // only where a correct engine cannot exceed the counts: no fault before
+  // 10s, no base claimed twice, no moves (aggressive rebalancing), no stall
+  // (a timed-out write decided late may be re-issued elsewhere), quick loads.
+  void initial_at_most() {
+    if (!tight_ || early_ || slow_ || stall_on_ || late_commit_ > 0 || (aggressive_ && !rebalance_off_))
+      return;
+    if (std::any_of(blueprints_.begin(), blueprints_.end(),
+                    [](const GenBlueprint& bp) { return bp.shares_base; }))
+      return;
+    scenarios::ExpectAtMost most;
+    for (const auto& bp : blueprints_)
+      for (const auto& sl : bp.slices) most.by_artifact[sl.artifact].total = sl.instances;
+    most.hold_for = seconds(8);  // [1s, 9s]: the first generated step comes at 10s or later
+    scenarios::ExpectStep e;
+    e.what = most;
+    add_step(seconds(1), e);
+  }
+
   void setup_cluster() {
     auto& c = scenario_.cluster;
+    c.failure_detection_max = fd_max_;
+    c.late_commit = late_commit_;
+    c.restore_lag = restore_lag_;
+    c.clock_drift_ppm = clock_drift_ppm_;
+    c.stall = cluster_stall_;
     for (int i = 1; i <= nodes_; ++i) {
       const auto id = "node-" + std::to_string(i);
       c.nodes.push_back(id);
@@ -371,10 +435,12 @@ class Generator {
   int paused_count() const { return anon_ ? anon_paused_ : static_cast<int>(paused_.size()); }
   int live_count() const { return static_cast<int>(configured_.size()) - crashed_count() - paused_count(); }
   bool net_rules() const { return partition_ || !isolated_.empty() || links_; }
+  // A stall, lost-submit or quorum-reorder rate in force (convergence is not owed under one).
+  bool fault_points() const { return stall_on_ || !lose_rules_.empty() || !reorder_rules_.empty(); }
   // Nothing is broken and nothing was for a while: a leader exists and is up.
   bool calm(Nanos at) const {
     return crashed_count() == 0 && paused_count() == 0 && !net_rules() && !network_changed_ &&
-           pending_.empty() && at >= last_disturbance_ + seconds(15) && at >= seconds(15);
+           !fault_points() && pending_.empty() && at >= last_disturbance_ + seconds(15) && at >= seconds(15);
   }
   void disturbed(Nanos at) { last_disturbance_ = std::max(last_disturbance_, at); }
 
@@ -397,9 +463,11 @@ class Generator {
       case StepKind::Pause:
         return live_count() > 0;
       case StepKind::AddNode:
-        return configured_.size() < 12 && at >= last_add_ + 2 * fd_;
+        return configured_.size() < 12 && at >= last_add_ + 2 * fd_upper();
       case StepKind::RemoveNode:
-        return !anon_ && configured_.size() > 3 && configured_.size() > paused_.size();
+        return !anon_ && configured_.size() > 3 &&
+               std::any_of(configured_.begin(), configured_.end(),
+                           [this](const NodeId& n) { return paused_.count(n) == 0 && pinned(n) == 0; });
       case StepKind::Partition:
       case StepKind::Bridge:
         return configured_.size() >= 3;
@@ -427,7 +495,11 @@ class Generator {
       case StepKind::RawSliceTarget:
       case StepKind::RawCommand:
       case StepKind::RawRemove:
+      case StepKind::LoseSubmits:
+      case StepKind::ReorderQuorum:
         return true;
+      case StepKind::Stall:
+        return !stall_pending_;  // healing profiles: one bounded stall at a time
     }
     return false;
   }
@@ -436,6 +508,7 @@ class Generator {
   // and no fault since well after the publish.
   std::vector<std::string> scalable_bases(Nanos at) const {
     std::vector<std::string> out;
+    if (via_stuck_) return out;  // an edit pinned to a cut-off node may add a base later
     if (!calm(at) && !(last_disturbance_ < 0 && at >= seconds(8))) return out;
     for (const auto& bp : blueprints_) {
       if (!bp.published || bp.shares_base || at < bp.published_at + seconds(8)) continue;
@@ -490,6 +563,10 @@ class Generator {
   }
 
   void emit(StepKind kind, Nanos at, int a, int b, int c, int d) {
+    if (kind == StepKind::SliceFailures || kind == StepKind::RawSliceTarget ||
+        kind == StepKind::RawMalformed || kind == StepKind::RawCommand || kind == StepKind::RawRemove ||
+        kind == StepKind::RawLifecycle)
+      raw_or_failures_ = true;
     switch (kind) {
       case StepKind::Crash: {
         auto how = aim(a, at);
@@ -521,7 +598,7 @@ class Generator {
       }
       case StepKind::Pause: {
         // Shorter than failure detection (b < 500) or longer (up to 4x).
-        const Nanos length = b < 500 ? fd_ * (1 + b) / 600 : fd_ + fd_ * (b - 500) * 3 / 500;
+        const Nanos length = b < 500 ? fd_ * (1 + b) / 600 : fd_upper() + fd_upper() * (b - 500) * 3 / 500;
         auto how = aim(a, at);
         // A random resume must not pick a named pause's node.
         if (how != Aim::Named && !anon_ && !paused_.empty()) how = Aim::Named;
@@ -552,7 +629,7 @@ class Generator {
       case StepKind::RemoveNode: {
         std::vector<NodeId> candidates;  // not paused: their pending resume must stay valid
         for (const auto& n : configured_)
-          if (paused_.count(n) == 0) candidates.push_back(n);
+          if (paused_.count(n) == 0 && pinned(n) == 0) candidates.push_back(n);
         const auto n = pick(candidates, b);
         configured_.erase(std::find(configured_.begin(), configured_.end(), n));
         crashed_.erase(n);
@@ -570,6 +647,10 @@ class Generator {
         std::vector<NodeId> left, right;
         for (std::size_t i = 0; i < n; ++i) (i < cut ? left : right).push_back(configured_[(start + i) % n]);
         add_step(at, scenarios::PartitionStep{{split_targets(left), split_targets(right)}});
+        // The side without a majority: a client pinned there is stuck until the heal.
+        minority_.clear();
+        for (const auto* side : {&left, &right})
+          if (2 * side->size() < n) minority_ = *side;
         partition_ = true;
         disturbed(at);
         break;
@@ -581,6 +662,7 @@ class Generator {
         for (std::size_t i = 0; i < n; ++i)
           parts[(i + static_cast<std::size_t>(a)) % groups].push_back(node_target(configured_[i]));
         add_step(at, scenarios::PartitionStep{parts});
+        minority_.clear();  // the rule replaces the previous one
         partition_ = true;
         disturbed(at);
         break;
@@ -596,6 +678,7 @@ class Generator {
           (k++ % 2 == static_cast<std::size_t>(b) % 2 ? left : right).push_back(node_target(configured_[i]));
         }
         add_step(at, scenarios::PartitionStep{{left, right}});
+        minority_.clear();
         partition_ = true;
         disturbed(at);
         break;
@@ -630,13 +713,17 @@ class Generator {
         partition_ = false;
         links_ = false;
         isolated_.clear();
+        minority_.clear();
+        via_stuck_ = false;
         disturbed(at);
         break;
       }
       case StepKind::HealNode: {
         // Puts one node back in every group; the other rules stay (so the
         // world tracking keeps them all in force).
-        add_step(at, scenarios::HealStep{node_target(pick(configured_, b))});
+        const auto healed = pick(configured_, b);
+        minority_.erase(std::remove(minority_.begin(), minority_.end(), healed), minority_.end());
+        add_step(at, scenarios::HealStep{node_target(healed)});
         disturbed(at);
         break;
       }
@@ -672,6 +759,8 @@ class Generator {
       case StepKind::BlueprintEdit: {
         auto& bp = blueprints_[static_cast<std::size_t>(a) % blueprints_.size()];
         const auto client = pick_client(d);
+        // A republish is never pinned (`scale` relies on its slice-target); edits may be.
+        const std::optional<NodeId> via = bp.published ? pick_via(a, d) : std::nullopt;
         if (!bp.published) {
           bp.published = true;  // publishing again
         } else if (b < 250 && bp.slices.size() < 4) {
@@ -700,7 +789,7 @@ class Generator {
           sl.min_available = d < 300 ? 1 + d % sl.instances : default_min_available(sl.instances);
         }
         bp.published_at = at;
-        add_step(at, scenarios::BlueprintStep{to_json(bp), client});
+        add_step(at, scenarios::BlueprintStep{to_json(bp), client, via});
         if (k_.max_clients > 1 && c % 3 == 2) {
           // A race: another client writes another count of the same blueprint
           // at the same instant; the decided order picks the winner.
@@ -724,7 +813,7 @@ class Generator {
         const auto bases = scalable_bases(at);
         // 0 now and then: everything of that base unloads.
         add_step(at, scenarios::ScaleStep{pick(bases, a), b < k_.zero_scale_pct * 10 ? 0 : 1 + b % 5,
-                                          pick_client(d)});
+                                          pick_client(d), pick_via(b, d)});
         break;
       }
       case StepKind::RawSliceTarget: {
@@ -738,8 +827,8 @@ class Generator {
                                       {"min_instances", min_instances},
                                       {"owner", bp.id},
                                       {"failed", false}};
-        add_step(at,
-                 scenarios::KvPutStep{"slice-target/" + base_of(sl.artifact), value.dump(), pick_client(d)});
+        add_step(at, scenarios::KvPutStep{"slice-target/" + base_of(sl.artifact), value.dump(),
+                                          pick_client(d), pick_via(c, d)});
         disturbed(at);  // `scale` waits until the engine has rewritten it
         break;
       }
@@ -800,6 +889,80 @@ class Generator {
                                           pick_client(d)});
         break;
       }
+      case StepKind::LoseSubmits: {
+        static const std::vector<std::string> writers = {"*", "cdm", "ndm", "leader-manager"};
+        scenarios::LoseSubmitsStep lose;
+        if (b >= 400) lose.node = pick(configured_, a);
+        lose.writer = pick(writers, c);
+        lose.rate_ppm = ppm(d, 2'000 * static_cast<std::uint32_t>(k_.intensity));
+        const auto rule = std::make_pair(lose.node.value_or("*"), lose.writer);
+        lose_rules_.insert(rule);
+        if (lose.node) ++pinned_[*lose.node];
+        add_step(at, lose);
+        if (k_.heal_at_end || c >= 500) {
+          // Bounded: off again after 1-20s (healing profiles owe convergence).
+          const Nanos until = at + millis(1'000 + 19 * (b % 1'000));
+          scenarios::LoseSubmitsStep off = lose;
+          off.rate_ppm = 0;
+          pending_.push_back({until, off, [this, rule] { clear_lose(rule); }});
+          disturbed(until);
+        } else {
+          disturbed(at);
+        }
+        break;
+      }
+      case StepKind::ReorderQuorum: {
+        scenarios::ReorderQuorumEventsStep reorder;
+        if (b >= 700) reorder.node = pick(configured_, a);
+        // 10% up: a held quorum event needs a quorum change while the rule is on.
+        reorder.rate_ppm = 100'000 + ppm(d, 9'000 * static_cast<std::uint32_t>(k_.intensity));
+        const auto rule = reorder.node.value_or("*");
+        reorder_rules_.insert(rule);
+        if (reorder.node) ++pinned_[*reorder.node];
+        add_step(at, reorder);
+        if (k_.heal_at_end || c >= 500) {
+          const Nanos until = at + millis(5'000 + 25 * (c % 1'000));
+          scenarios::ReorderQuorumEventsStep off = reorder;
+          off.rate_ppm = 0;
+          pending_.push_back({until, off, [this, rule] { clear_reorder(rule); }});
+          disturbed(until);
+        } else {
+          disturbed(at);
+        }
+        break;
+      }
+      case StepKind::Stall: {
+        scenarios::NetworkStep net;
+        if (stall_on_ && (k_.heal_at_end || a >= 500)) {
+          // A stall in force (the cluster's, or a chaos one): off mid-run.
+          net.stall = scenarios::StallSpec{};
+          stall_on_ = false;
+          add_step(at, net);
+          disturbed(at);
+          break;
+        }
+        scenarios::StallSpec on;
+        on.rate_ppm = ppm(b, 300 * static_cast<std::uint32_t>(k_.intensity));
+        on.length.min = millis(100 + c % 900);
+        on.length.max = on.length.min + millis(100 + 3 * (d % 1'000));
+        net.stall = on;
+        stall_on_ = true;
+        add_step(at, net);
+        if (k_.heal_at_end || c >= 500) {
+          const Nanos until = at + millis(1'000 + 14 * (a % 1'000));
+          scenarios::NetworkStep off;
+          off.stall = scenarios::StallSpec{};
+          stall_pending_ = true;
+          pending_.push_back({until, off, [this] {
+                                stall_on_ = false;
+                                stall_pending_ = false;
+                              }});
+          disturbed(until + on.length.max);
+        } else {
+          disturbed(at);
+        }
+        break;
+      }
       case StepKind::ExpectNoViolations: {
         scenarios::ExpectStep e;
         e.what = scenarios::ExpectNoViolations{};
@@ -814,6 +977,7 @@ class Generator {
     if (net_rules()) add_step(at, scenarios::HealStep{});
     if (anon_) {
       for (int i = 0; i < anon_crashed_; ++i) add_step(at, scenarios::RestartStep{random_target()});
+      left_crashed_ = true;  // not tracked by name: assume the worst
     } else {
       // Now and then one crashed node stays down (a majority stays up, so
       // convergence is still owed: simulation.md §5).
@@ -821,6 +985,7 @@ class Generator {
                              Draws::chance(k_.leave_crashed_pct);
       for (const auto& n : crashed_)
         if (!(leave_one && n == *crashed_.begin())) add_step(at, scenarios::RestartStep{node_target(n)});
+      left_crashed_ = leave_one;
     }
     if (network_changed_) {
       scenarios::NetworkStep net;
@@ -834,6 +999,54 @@ class Generator {
       f.artifact = artifact;
       add_step(at, f);
     }
+    // The fault points still in force (a cluster stall; bounded ones are off already).
+    if (stall_on_) {
+      scenarios::NetworkStep net;
+      net.stall = scenarios::StallSpec{};
+      add_step(at, net);
+      stall_on_ = false;
+    }
+    for (const auto& [node, writer] : lose_rules_) {
+      scenarios::LoseSubmitsStep off;
+      if (node != "*") off.node = node;
+      off.writer = writer;
+      add_step(at, off);
+    }
+    for (const auto& node : reorder_rules_) {
+      scenarios::ReorderQuorumEventsStep off;
+      if (node != "*") off.node = node;
+      add_step(at, off);
+    }
+  }
+
+  void clear_lose(const std::pair<std::string, std::string>& rule) {
+    if (lose_rules_.erase(rule) > 0 && rule.first != "*") --pinned_[rule.first];
+  }
+  void clear_reorder(const std::string& node) {
+    if (reorder_rules_.erase(node) > 0 && node != "*") --pinned_[node];
+  }
+  int pinned(const NodeId& n) const {
+    const auto it = pinned_.find(n);
+    return it == pinned_.end() ? 0 : it->second;
+  }
+
+  // A client write pinned `via` a node (shrinks to none): a node of the side
+  // without a majority while a cut is in force (the client is stuck there
+  // until the heal), else a live node when the network is whole.
+  std::optional<NodeId> pick_via(int a, int d) {
+    if ((a * 31 + d) % 100 < 100 - k_.via_pct) return std::nullopt;
+    std::vector<NodeId> cut_off;  // the partition's minority side and isolated nodes, still configured
+    for (const auto& n : configured_)
+      if (isolated_.count(n) > 0 || std::find(minority_.begin(), minority_.end(), n) != minority_.end())
+        cut_off.push_back(n);
+    if (!cut_off.empty()) {
+      via_stuck_ = true;
+      return pick(cut_off, d);
+    }
+    if (anon_ || net_rules()) return std::nullopt;
+    const auto live = live_named();
+    if (live.empty()) return std::nullopt;
+    return pick(live, d);
   }
 
   void add_final_expect(Nanos at) {
@@ -848,6 +1061,16 @@ class Generator {
     e.within = timing.bound_ns + seconds(30);
     add_step(at, e);
     scenario_.steps.back().path = "steps[" + std::to_string(scenario_.steps.size() - 1) + "]";
+    // Churn after convergence: once converged (by `within`) and quiet, a
+    // correct engine writes nothing more. Only where nothing can keep it
+    // busy by design: no node left down, no raw writes or slice failures
+    // (exclusions, drains, injected states).
+    if (tight_ && !left_crashed_ && !raw_or_failures_) {
+      scenarios::ExpectStep w;
+      w.what = scenarios::ExpectWrites{0, seconds(10)};
+      add_step(at + *e.within + timing.quiet_ns, w);
+      scenario_.steps.back().path = "steps[" + std::to_string(scenario_.steps.size() - 1) + "]";
+    }
   }
 
  public:
@@ -877,6 +1100,23 @@ class Generator {
   std::set<NodeId> isolated_;
   std::set<std::string> failure_rules_;
   std::vector<Pending> pending_;
+  // The hostile world (draw_hostile) and its faults in force.
+  Nanos fd_max_ = 0;
+  Nanos late_commit_ = 0;
+  Nanos restore_lag_ = 0;
+  std::uint32_t clock_drift_ppm_ = 0;
+  scenarios::StallSpec cluster_stall_;
+  bool stall_on_ = false;
+  bool stall_pending_ = false;
+  std::set<std::pair<std::string, std::string>> lose_rules_;  // (node or "*", writer)
+  std::set<std::string> reorder_rules_;                       // node or "*"
+  std::map<NodeId, int> pinned_;  // named by a fault point or a client's `via`: never removed
+  std::vector<NodeId> minority_;  // the side of the latest two-group partition without a majority
+  bool via_stuck_ = false;        // a write pinned to a cut-off node is pending until the heal
+  NodeId client_via_;             // alice's top-level `via` ("" none)
+  bool tight_ = false;
+  bool left_crashed_ = false;     // a crashed node stays down at the end
+  bool raw_or_failures_ = false;  // raw writes or slice failures were emitted
   bool anon_ = false;
   int anon_crashed_ = 0;
   int anon_paused_ = 0;
@@ -900,12 +1140,14 @@ std::pair<Knobs, std::string> swarm_knobs() {
   k.local_election_pct = Draws::chance(20) ? 100 : 0;
   k.event_driven_pct = Draws::chance(20) ? 100 : 0;
   k.max_clients = Draws::in(1, 3);
+  k.hostile_pct = Draws::chance(50) ? Draws::in(10, 100) : 0;
+  k.via_pct = Draws::chance(50) ? Draws::in(10, 60) : 0;
   std::string draw = fmt::format(
       "swarm draw: heal_at_end={} intensity={} max_steps={} election={} interval={} "
-      "clients={} kinds:",
+      "clients={} hostile={}% via={}% kinds:",
       k.heal_at_end ? "yes" : "no", k.intensity, k.max_steps,
       k.local_election_pct == 100 ? "local" : "consensus", k.event_driven_pct == 100 ? "1h" : "drawn",
-      k.max_clients);
+      k.max_clients, k.hostile_pct, k.via_pct);
   k.weights.clear();
   for (const auto& info : step_kinds()) {
     const int w = Draws::chance(50) ? Draws::in(1, 10) : 0;
@@ -914,9 +1156,9 @@ std::pair<Knobs, std::string> swarm_knobs() {
   }
   if (k.local_election_pct == 100) {  // local election splits the brain under any network cut
     for (const auto kind : {StepKind::Partition, StepKind::PartitionMany, StepKind::Bridge, StepKind::Isolate,
-                            StepKind::Link, StepKind::HealAll, StepKind::HealNode})
+                            StepKind::Link, StepKind::HealAll, StepKind::HealNode, StepKind::ReorderQuorum})
       k.weights[kind] = 0;
-    draw += " (network cuts off: local election)";
+    draw += " (network cuts and quorum reorder off: local election)";
   }
   return {k, draw};
 }

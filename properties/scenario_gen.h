@@ -54,6 +54,9 @@ enum class StepKind : std::uint8_t {
   RawRemove,       // kv_remove of leader or a slices/* key
   RawLifecycle,    // kv_put node-lifecycle/{n}: DRAINING, JOINING, ON_DUTY
   ExpectNoViolations,
+  LoseSubmits,    // lose_submits {node | "*", writer, rate}; bounded (cleared) in healing profiles
+  ReorderQuorum,  // reorder_quorum_events {node | "*", rate}; bounded in healing profiles
+  Stall,          // `network` stall on (and off: bounded in healing profiles)
 };
 
 struct StepKindInfo {
@@ -82,6 +85,14 @@ struct Knobs {
   int shared_base_pct = 25;             // a later blueprint lists the first one's base (ownership conflict)
   int zero_scale_pct = 15;              // share of `scale` steps to 0
   int leave_crashed_pct = 20;           // a crashed node left down at the end (a majority up)
+  // The hostile world (simulation.md §3a): the chance of each cluster key
+  // (ranged failure_detection, late_commit, restore_lag, clock_drift; stall
+  // at half of it). Healing profiles turn a cluster stall off at the end.
+  int hostile_pct = 20;
+  int via_pct = 10;         // share of client writes pinned `via` a node (a minority one under a cut)
+  int client_via_pct = 15;  // chance that client "alice" has a top-level `via` (clients with max_clients > 1)
+  int tight_expect_pct =
+      40;  // tight expectations (`at_most`, `writes`) where a correct engine must meet them
   std::map<StepKind, int> weights;
 };
 

@@ -67,6 +67,45 @@ TEST_CASE("two clients' edits of one blueprint committed out of queue order") {
   CHECK(feed({lines[0], lines[1], lines[3], lines[2]}, "concurrent-client-edits-reordered") == 0);
 }
 
+TEST_CASE("a stale read served by a cut-off node that still believes it has quorum") {
+  const std::vector<std::string> lines = {
+      R"({"t":0,"kind":"quorum","node":"node-3","change":"established","sequence":1})",
+      R"({"t":5,"kind":"kv.held","node":"node-3","position":12})",
+      R"({"t":6,"kind":"kv.held","node":"node-3","position":13})",
+      R"({"t":9,"kind":"kv.release","node":"node-3","first":12,"count":2,"in_ns":3})",
+      R"({"t":20,"kind":"kv.held","node":"node-3","position":30})"};
+  CHECK(feed(lines, "stale-read-served-by-a-cut-off-node") == 2);  // one per cut-off spell
+  const std::vector<std::string> lost = {
+      R"({"t":0,"kind":"quorum","node":"node-3","change":"established","sequence":1})",
+      R"({"t":4,"kind":"quorum","node":"node-3","change":"lost","sequence":2})",
+      R"({"t":5,"kind":"kv.held","node":"node-3","position":12})"};
+  CHECK(feed(lost, "stale-read-served-by-a-cut-off-node") == 0);
+  CHECK(feed({lines[1]}, "stale-read-served-by-a-cut-off-node") == 0);
+}
+
+TEST_CASE("a zombie write: a held or limbo batch decided later") {
+  const std::vector<std::string> lines = {
+      R"({"t":0,"kind":"kv.hold","batch":4,"node":"node-1"})",
+      R"({"t":5,"kind":"kv.unhold","batch":4,"node":"node-1"})",
+      R"({"t":6,"kind":"kv.decide","position":9,"batch":4,"digest":1})",
+      R"({"t":7,"kind":"kv.limbo","batch":5,"decided_later":true,"resolve_in_ns":100})",
+      R"({"t":8,"kind":"kv.decide","position":10,"batch":5,"digest":2})",
+      R"({"t":9,"kind":"kv.hold","batch":6,"node":"node-1"})",
+      R"({"t":10,"kind":"kv.drop","batch":6})",
+      R"({"t":11,"kind":"kv.decide","position":11,"batch":7,"digest":3})"};
+  CHECK(feed(lines, "zombie-write-held-batch-decided-late") == 2);
+  CHECK(feed({lines[2], lines[4]}, "zombie-write-held-batch-decided-late") == 0);
+}
+
+TEST_CASE("a quorum event delivered out of order (the fault point's trace line)") {
+  const std::vector<std::string> lines = {
+      R"({"t":36276000000,"kind":"fault.quorum_reorder","node":"","ppm":371622})",
+      R"({"t":41967024250,"kind":"quorum","node":"node-1","change":"lost","sequence":2})",
+      R"({"t":41967024250,"kind":"fault.quorum_held","node":"node-1","sequence":2})"};
+  CHECK(feed(lines, "quorum-event-delivered-out-of-order") == 1);
+  CHECK(feed({lines[0], lines[1]}, "quorum-event-delivered-out-of-order") == 0);
+}
+
 TEST_CASE("every probe is listed, never-hit ones at 0") {
   ProbeSet p;
   CHECK(p.hits().size() == aether::properties::probe_docs().size());
