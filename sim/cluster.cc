@@ -17,11 +17,6 @@ std::uint64_t numeric_suffix(const NodeId& id) {
   return std::stoull(id.substr(start));
 }
 
-const KvMap& empty_map() {
-  static const KvMap empty;
-  return empty;
-}
-
 }  // namespace
 
 SimCluster::SimCluster(SimConfig config, Trace& trace, engine::NodeRuntimeFactory factory)
@@ -628,14 +623,14 @@ bool SimCluster::is_restored(const NodeId& node) const {
   return target != nullptr && target->up() && target->restored();
 }
 
-const KvMap& SimCluster::store(const NodeId& node) const {
+KvMap SimCluster::store(const NodeId& node) const {
   const SimNode* target = find(node);
-  return target != nullptr ? target->store().entries() : empty_map();
+  return target != nullptr ? target->store_entries() : KvMap{};
 }
 
 std::uint64_t SimCluster::store_digest(const NodeId& node) const {
   const SimNode* target = find(node);
-  return target != nullptr ? target->store().digest() : 0;
+  return target != nullptr ? target->store_digest() : 0;
 }
 
 std::uint64_t SimCluster::applied_position(const NodeId& node) const {

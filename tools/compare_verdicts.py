@@ -7,7 +7,9 @@ Runs `BIN run PATH... --seeds A..B` with both binaries and compares, per
 (scenario, seed): the verdict, the figures on the run line (end, converged
 instant, recovery, worst, moved, writes) and every detail line under it
 (convergence status with T0/bound, blockers, violation ids, expectations).
-Wall times, event counts, trace hashes and the replay command are ignored:
+A sweep prints no failure lines, so every run that did not pass is run
+again alone with both binaries and compared line by line (violation ids,
+blockers, expectations). Wall times, event counts, trace hashes and the replay command are ignored:
 they may legitimately change with a faster simulator. Exit 0 when every run
 agrees, 1 when any differs (each difference is printed), 2 on usage errors.
 """
@@ -20,18 +22,24 @@ RUN_LINE = re.compile(r"^(PASS|FAIL|ERROR|FAULT|[A-Z-]+) (\S+) seed=(\d+) (.*)$"
 IGNORED = re.compile(r"\s(wall|events|hash|events/s|sim-s/wall-s)=\S+")
 
 
-def sweep(binary, paths, seeds, jobs):
-    cmd = [binary, "run", *paths, "--seeds", seeds, "--jobs", str(jobs)]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode not in (0, 1):
-        sys.exit(f"{' '.join(cmd)}: exit {proc.returncode}\n{proc.stderr}")
+def single(binary, path, seed):
+    """One run's verdict line and every detail line (violations, blockers, expectations)."""
+    proc = subprocess.run([binary, "run", path, "--seed", str(seed)], capture_output=True, text=True)
+    runs = parse(proc.stdout, {})
+    return next(iter(runs.values()), ["(no run line) exit %d %s" % (proc.returncode, proc.stderr.strip())])
+
+
+def parse(stdout, files):
     runs = {}
     current = None
-    for line in proc.stdout.splitlines():
+    for line in stdout.splitlines():
         m = RUN_LINE.match(line)
         if m and not line.startswith(" "):
             verdict, name, seed, rest = m.groups()
-            rest = rest.split(" replay: ")[0]
+            rest, _, replay = rest.partition(" replay: ")
+            replay = replay.split()
+            if len(replay) >= 3:
+                files[name] = replay[2]
             rest = IGNORED.sub("", " " + rest).strip()
             current = (name, int(seed))
             runs[current] = [verdict + " " + rest]
@@ -40,6 +48,14 @@ def sweep(binary, paths, seeds, jobs):
         else:
             current = None  # tables, summary, progress
     return runs
+
+
+def sweep(binary, paths, seeds, jobs, files):
+    cmd = [binary, "run", *paths, "--seeds", seeds, "--jobs", str(jobs)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode not in (0, 1):
+        sys.exit(f"{' '.join(cmd)}: exit {proc.returncode}\n{proc.stderr}")
+    return parse(proc.stdout, files)
 
 
 def main():
@@ -53,8 +69,19 @@ def main():
     if not re.fullmatch(r"\d+\.\.\d+", args.seeds):
         print("--seeds: expected A..B", file=sys.stderr)
         return 2
-    base = sweep(args.baseline, args.paths, args.seeds, args.jobs)
-    new = sweep(args.new, args.paths, args.seeds, args.jobs)
+    files = {}
+    base = sweep(args.baseline, args.paths, args.seeds, args.jobs, files)
+    new = sweep(args.new, args.paths, args.seeds, args.jobs, files)
+    # A sweep prints no failure details: every run that did not pass in either
+    # binary is run alone with both, and all its lines are compared.
+    rerun = 0
+    for key in sorted(set(base) & set(new)):
+        if base[key] == new[key] and base[key][0].startswith("PASS"):
+            continue
+        if key[0] in files:
+            rerun += 1
+            base[key] = single(args.baseline, files[key[0]], key[1])
+            new[key] = single(args.new, files[key[0]], key[1])
     differ = 0
     for key in sorted(set(base) | set(new)):
         a, b = base.get(key), new.get(key)
@@ -69,7 +96,7 @@ def main():
         verdicts[v[0].split()[0]] = verdicts.get(v[0].split()[0], 0) + 1
     summary = ", ".join(f"{n} {k}" for k, n in sorted(verdicts.items()))
     print(f"compared {len(set(base) | set(new))} runs (seeds {args.seeds}; baseline {summary}): "
-          f"{differ} differ")
+          f"{differ} differ ({rerun} non-passing runs compared in full, violations and blockers included)")
     return 1 if differ or not base else 0
 
 
