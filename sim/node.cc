@@ -679,11 +679,22 @@ std::optional<Acks> SimNode::gather_acks() {
   const std::size_t needed = world_.majority() - 1;
   if (needed == 0) return Acks{0, {id_}};
   std::vector<std::pair<Nanos, NodeId>> round_trips;
+  round_trips.reserve(view_.size());
+  // Without partition, isolate or link rules, a link is cut exactly when one
+  // of its ends is down, paused or gone: one lookup per peer instead of four.
+  const bool no_rules = !world_.network.any_rule_in_force() && world_.link_cut && world_.node_active;
+  const bool self_cut = no_rules && world_.link_cut(id_, id_);
   for (const auto& peer : view_) {
-    if (peer == id_ || world_.configured.count(peer) == 0) continue;
-    // Acknowledgements come only from peers with both links uncut (a peer
-    // still in the view but cut off, within failure detection, is silent).
-    if (world_.link_cut && (world_.link_cut(id_, peer) || world_.link_cut(peer, id_))) continue;
+    if (peer == id_) continue;
+    if (no_rules) {
+      // node_active: up, unpaused and configured (the configured test below).
+      if (self_cut || !world_.node_active(peer)) continue;
+    } else {
+      if (world_.configured.count(peer) == 0) continue;
+      // Acknowledgements come only from peers with both links uncut (a peer
+      // still in the view but cut off, within failure detection, is silent).
+      if (world_.link_cut && (world_.link_cut(id_, peer) || world_.link_cut(peer, id_))) continue;
+    }
     round_trips.emplace_back(world_.network.draw_delivery(id_, peer, world_.network_prng).delay_ns +
                                  world_.network.draw_delivery(peer, id_, world_.network_prng).delay_ns,
                              peer);
