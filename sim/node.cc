@@ -503,13 +503,13 @@ void SimNode::on_arrival(std::uint64_t position) {
 
 void SimNode::apply_ready_positions() {
   while (!arrived_.empty() && quorum_ && !failing_ && up_) {
-    const std::uint64_t next = *arrived_.begin();
+    const std::uint64_t next = arrived_.top();
     if (next <= applied_position_) {
-      arrived_.erase(arrived_.begin());
+      arrived_.pop();
       continue;
     }
     if (next != applied_position_ + 1) return;
-    arrived_.erase(arrived_.begin());
+    arrived_.pop();
     apply_position(next);
   }
 }

@@ -8,6 +8,7 @@
 // changes, then deliveries in arrival order, then overdue timers in due order).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -200,7 +201,24 @@ class SimNode final : public engine::Clock,
   std::size_t applying_count_ = 0;
   std::optional<KvStore> materialized_;
   std::uint64_t applied_position_ = 0;
-  std::set<std::uint64_t> arrived_;  // decided positions waiting for their turn
+  // Decided positions waiting for their turn: a min-heap (issue 14: no node
+  // allocation per out-of-order arrival); a position may sit in it twice (a
+  // duplicate delivery), the copy is dropped when it surfaces.
+  struct PositionHeap {
+    std::vector<std::uint64_t> items;
+    bool empty() const { return items.empty(); }
+    std::uint64_t top() const { return items.front(); }
+    void insert(std::uint64_t position) {
+      items.push_back(position);
+      std::push_heap(items.begin(), items.end(), std::greater<>());
+    }
+    void pop() {
+      std::pop_heap(items.begin(), items.end(), std::greater<>());
+      items.pop_back();
+    }
+    void clear() { items.clear(); }
+  };
+  PositionHeap arrived_;
   std::map<std::uint64_t, std::vector<PendingSubmit>> pending_submits_;  // by batch id
   int notify_depth_ = 0;
   std::deque<QueuedWrite> queued_writes_;
