@@ -128,7 +128,32 @@ std::string encode_slice_target(const SliceTarget& target) {
   return out.dump();
 }
 
+// The exact text encode_slice_value writes without a failure reason
+// ({"fatal":false,"state":"ACTIVE"}): read without a JSON parse (issue 14,
+// the hot path of every reconcile). Anything else takes the full parse.
+static std::optional<SliceValue> parse_encoded_slice_value(std::string_view text) {
+  constexpr std::string_view kFalse = R"({"fatal":false,"state":")";
+  constexpr std::string_view kTrue = R"({"fatal":true,"state":")";
+  constexpr std::string_view kEnd = R"("})";
+  SliceValue out;
+  if (text.substr(0, kFalse.size()) == kFalse) {
+    text.remove_prefix(kFalse.size());
+  } else if (text.substr(0, kTrue.size()) == kTrue) {
+    text.remove_prefix(kTrue.size());
+    out.fatal = true;
+  } else {
+    return std::nullopt;
+  }
+  if (text.size() < kEnd.size() || text.substr(text.size() - kEnd.size()) != kEnd) return std::nullopt;
+  text.remove_suffix(kEnd.size());
+  auto state = parse_slice_state(text);  // a name has no quote or backslash: the JSON string is the name
+  if (!state) return std::nullopt;
+  out.state = *state;
+  return out;
+}
+
 std::optional<SliceValue> parse_slice_value(std::string_view text, std::string* error) {
+  if (auto fast = parse_encoded_slice_value(text)) return fast;
   auto object = parse_object(text, error);
   if (!object) return std::nullopt;
   if (!only_keys(*object, {"state", "failure_reason", "fatal"}, error)) return std::nullopt;

@@ -136,10 +136,12 @@ void LeaderManager::adopt(const NodeId& leader, std::uint64_t position) {
 
 void LeaderManager::propose() {
   if (!ready() || leader_) return;
-  const auto configured = services_.topology.configured_nodes();
+  auto configured = services_.topology.configured_nodes();
+  std::sort(configured.begin(), configured.end());  // a lookup per view member, not a scan (issue 14)
   std::optional<NodeId> candidate;
   for (const auto& node : services_.topology.view()) {
-    if (contains(configured, node) && (!candidate || node < *candidate)) candidate = node;
+    if ((!candidate || node < *candidate) && std::binary_search(configured.begin(), configured.end(), node))
+      candidate = node;
   }
   if (candidate) {
     services_.kv.submit(Writer::LeaderManager, {KvCommand::put(std::string(kLeaderKey), *candidate)},

@@ -172,6 +172,14 @@ void NodeDeploymentManager::on_kv(const KvNotification& n) {
     }
     return;
   }
+  // Another node's key (most of what a large cluster decides): skipped
+  // before parsing; parse_slice_key would give a node other than self.
+  const std::string_view key = n.key;
+  const std::string_view self = services_.self;
+  if (key.size() <= 7 + self.size() || key.substr(0, 7) != "slices/" || key.substr(7, self.size()) != self ||
+      key[7 + self.size()] != '/') {
+    return;
+  }
   auto slice = parse_slice_key(n.key);
   if (!slice || slice->node != services_.self) return;
   const std::string& artifact = slice->artifact;

@@ -17,11 +17,6 @@ std::uint64_t numeric_suffix(const NodeId& id) {
   return std::stoull(id.substr(start));
 }
 
-const KvMap& empty_map() {
-  static const KvMap empty;
-  return empty;
-}
-
 }  // namespace
 
 SimCluster::SimCluster(SimConfig config, Trace& trace, engine::NodeRuntimeFactory factory)
@@ -463,13 +458,17 @@ void SimCluster::release_held() {
 }
 
 void SimCluster::on_decided(std::uint64_t position) {
-  for (auto& [id, node] : nodes_) {
-    if (!node->up() || removed_.count(id)) continue;
+  // In NodeId order (by_name_: every node ever created, as nodes_ iterates),
+  // by vertex index: no name lookups per delivery.
+  for (std::size_t k : by_name_) {
+    SimNode* node = node_at_[k];
+    if (!node->up() || departed_[k]) continue;
+    const NodeId& id = order_[k];
     const NodeId* source = delivery_source(position, consensus_->latest_deciders(), id);
     if (source == nullptr) {
       // Cut off from the whole deciding majority: nothing new reaches it.
       if (!node->quorum()) continue;  // it would discard it; the restore at regain covers it
-      held_[index_.at(id)].insert(position);
+      held_[k].insert(position);
       held_deciders_.emplace(position, consensus_->latest_deciders());
       world_->trace.event(now(), "kv.held").str("node", id).u64("position", position);
       continue;
@@ -628,14 +627,14 @@ bool SimCluster::is_restored(const NodeId& node) const {
   return target != nullptr && target->up() && target->restored();
 }
 
-const KvMap& SimCluster::store(const NodeId& node) const {
+KvMap SimCluster::store(const NodeId& node) const {
   const SimNode* target = find(node);
-  return target != nullptr ? target->store().entries() : empty_map();
+  return target != nullptr ? target->store_entries() : KvMap{};
 }
 
 std::uint64_t SimCluster::store_digest(const NodeId& node) const {
   const SimNode* target = find(node);
-  return target != nullptr ? target->store().digest() : 0;
+  return target != nullptr ? target->store_digest() : 0;
 }
 
 std::uint64_t SimCluster::applied_position(const NodeId& node) const {

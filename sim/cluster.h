@@ -105,7 +105,7 @@ class SimCluster {
   std::vector<NodeId> view(const NodeId& node) const;  // as the node sees it; empty when down
   bool has_quorum(const NodeId& node) const;           // as the node sees it
   bool is_restored(const NodeId& node) const;
-  const KvMap& store(const NodeId& node) const;
+  KvMap store(const NodeId& node) const;  // a copy: nodes hold cursors, not replicas
   std::uint64_t store_digest(const NodeId& node) const;
   std::uint64_t applied_position(const NodeId& node) const;
   const KvMap& canonical_store() const { return consensus_->canonical().entries(); }

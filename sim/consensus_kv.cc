@@ -195,19 +195,17 @@ ConsensusKv::Pending ConsensusKv::take_pending(std::uint64_t batch_id) {
 
 void ConsensusKv::decide(std::uint64_t batch_id) {
   Pending batch = take_pending(batch_id);
-  std::vector<std::pair<std::string, std::optional<std::string>>> undo;
-  const bool keep_undo = world_.config.restore_lag_ns > 0;
+  const std::uint64_t next = log_.size() + 1;
   for (const auto& command : batch.record.commands) {
-    if (keep_undo) undo.emplace_back(command.key, canonical_.get(command.key));
     if (command.op == engine::KvOp::Put) {
       canonical_.put(command.key, command.value);
-      revisions_[command.key] = log_.size() + 1;
+      versions_.put(next, command.key, command.value);
     } else {
       canonical_.remove(command.key);
-      revisions_.erase(command.key);
+      versions_.remove(next, command.key);
     }
   }
-  undo_.push_back(std::move(undo));
+  versions_.set_digest(next, canonical_.digest());
   if (batch.deciders.empty()) {
     // Decided without a recorded majority (cannot happen through submit; kept total).
     batch.deciders.assign(batch.holders.begin(), batch.holders.end());
@@ -231,18 +229,7 @@ std::uint64_t ConsensusKv::position_at(Nanos at) const {
 }
 
 KvMap ConsensusKv::snapshot_at(std::uint64_t position) const {
-  KvStore store = canonical_;
-  for (std::uint64_t p = log_.size(); p > position; --p) {
-    const auto& undo = undo_[p - 1];
-    for (auto it = undo.rbegin(); it != undo.rend(); ++it) {
-      if (it->second) {
-        store.put(it->first, *it->second);
-      } else {
-        store.remove(it->first);
-      }
-    }
-  }
-  return store.entries();
+  return position == log_.size() ? canonical_.entries() : versions_.snapshot(position);
 }
 
 void ConsensusKv::fail(std::uint64_t submission_id, SubmitFailure why) {

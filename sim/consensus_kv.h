@@ -63,11 +63,8 @@ class ConsensusKv {
   const BatchRecord& decided(std::uint64_t position) const { return log_.at(position - 1); }
   const KvStore& canonical() const { return canonical_; }
   // The decided position of the canonical value of `key` (its mod revision;
-  // 0 when absent), for restore notifications.
-  std::uint64_t revision(const std::string& key) const {
-    auto it = revisions_.find(key);
-    return it == revisions_.end() ? 0 : it->second;
-  }
+  // 0 when absent).
+  std::uint64_t revision(const std::string& key) const { return versions_.revision_at(key, log_.size()); }
   std::size_t pending_count() const { return pending_.size(); }
   // The deciding majority of the latest decided batch (deliveries start
   // there); valid while its decided hook runs. Not kept per position: with
@@ -75,9 +72,10 @@ class ConsensusKv {
   const std::vector<NodeId>& latest_deciders() const { return latest_deciders_; }
   // The latest position decided at or before `at` (0 if none).
   std::uint64_t position_at(Nanos at) const;
-  // The store at a decided position not older than the restore-lag horizon
-  // (undo records are kept only when cluster.restore_lag is above 0).
+  // The store at any decided position (0: empty).
   KvMap snapshot_at(std::uint64_t position) const;
+  // Every decided position of the store: what a node at position p holds.
+  const VersionedKv& versions() const { return versions_; }
   // Submission ids that belong to the batch decided at `position`.
   const std::vector<std::uint64_t>& decided_submissions(std::uint64_t position) const {
     return decided_submissions_.at(position - 1);
@@ -136,8 +134,6 @@ class ConsensusKv {
   Nanos stalled_until_ = 0;
   std::vector<NodeId> latest_deciders_;
   std::vector<Nanos> decided_at_;  // by position - 1
-  // Per position - 1: the previous value of every key it wrote (restore lag only).
-  std::vector<std::vector<std::pair<std::string, std::optional<std::string>>>> undo_;
   std::map<std::uint64_t, Pending> pending_;
   std::map<std::string, std::uint64_t> by_content_;
   std::map<std::uint64_t, std::uint64_t> submission_batch_;
@@ -150,7 +146,7 @@ class ConsensusKv {
   std::vector<BatchRecord> log_;
   std::vector<std::vector<std::uint64_t>> decided_submissions_;
   KvStore canonical_;
-  std::map<std::string, std::uint64_t> revisions_;
+  VersionedKv versions_;
 };
 
 // "put key=value" / "remove key" per command, for the trace.

@@ -26,8 +26,7 @@ EventLoop::EventId EventLoop::schedule_at(Nanos time, Callback callback, Lane la
   s.armed = true;
   const std::uint64_t seq = ++sequence_;
   assert(seq <= kSequenceMask);
-  heap_.push_back(Entry{time, (static_cast<std::uint64_t>(lane) << kSequenceBits) | seq, slot, s.generation});
-  std::push_heap(heap_.begin(), heap_.end(), later);
+  heap_push(Entry{time, (static_cast<std::uint64_t>(lane) << kSequenceBits) | seq, slot, s.generation});
   ++live_;
   return (static_cast<EventId>(s.generation) << 32 | slot) + 1;
 }
@@ -48,13 +47,45 @@ bool EventLoop::cancel(EventId id) {
   return true;
 }
 
+void EventLoop::heap_push(const Entry& entry) {
+  std::size_t i = heap_.size();
+  heap_.push_back(entry);
+  while (i > 0) {
+    const std::size_t parent = (i - 1) / 4;
+    if (!earlier(entry, heap_[parent])) break;
+    heap_[i] = heap_[parent];
+    i = parent;
+  }
+  heap_[i] = entry;
+}
+
+void EventLoop::heap_pop() {
+  const Entry last = heap_.back();
+  heap_.pop_back();
+  const std::size_t n = heap_.size();
+  if (n == 0) return;
+  std::size_t i = 0;
+  for (;;) {
+    const std::size_t first = 4 * i + 1;
+    if (first >= n) break;
+    std::size_t best = first;
+    const std::size_t end = std::min(first + 4, n);
+    for (std::size_t c = first + 1; c < end; ++c) {
+      if (earlier(heap_[c], heap_[best])) best = c;
+    }
+    if (!earlier(heap_[best], last)) break;
+    heap_[i] = heap_[best];
+    i = best;
+  }
+  heap_[i] = last;
+}
+
 void EventLoop::drop_dead_front() {
   while (!heap_.empty()) {
     const Entry& top = heap_.front();
     const Slot& s = slots_[top.slot];
     if (s.armed && s.generation == top.generation) return;
-    std::pop_heap(heap_.begin(), heap_.end(), later);
-    heap_.pop_back();
+    heap_pop();
   }
 }
 
@@ -67,8 +98,7 @@ bool EventLoop::step() {
   drop_dead_front();
   if (heap_.empty()) return false;
   const Entry top = heap_.front();
-  std::pop_heap(heap_.begin(), heap_.end(), later);
-  heap_.pop_back();
+  heap_pop();
   Slot& s = slots_[top.slot];
   Callback callback = std::move(s.callback);
   s.callback = nullptr;

@@ -1,5 +1,7 @@
 #include "sim/kv_store.h"
 
+#include <algorithm>
+
 #include "sim/trace.h"
 
 namespace aether::sim {
@@ -58,6 +60,63 @@ void KvStore::clear() {
 void KvStore::assign(const KvMap& entries) {
   entries_ = entries;
   digest_ = KvStoreDigest::of(entries_);
+}
+
+void VersionedKv::put(std::uint64_t position, const std::string& key, const std::string& value) {
+  auto& versions = keys_[key];
+  if (!versions.empty() && versions.back().position == position) {
+    versions.back().value = value;
+  } else {
+    versions.push_back(Version{position, value});
+  }
+}
+
+void VersionedKv::remove(std::uint64_t position, const std::string& key) {
+  auto found = keys_.find(key);
+  if (found == keys_.end()) return;  // never present: nothing changes
+  auto& versions = found->second;
+  if (versions.back().position == position) {
+    versions.back().value.reset();
+  } else {
+    versions.push_back(Version{position, std::nullopt});
+  }
+}
+
+void VersionedKv::set_digest(std::uint64_t position, std::uint64_t digest) {
+  if (digests_.size() <= position) digests_.resize(position + 1, 0);
+  digests_[position] = digest;
+}
+
+const std::string* VersionedKv::at(const std::vector<Version>& versions, std::uint64_t position) {
+  auto it = std::upper_bound(versions.begin(), versions.end(), position,
+                             [](std::uint64_t p, const Version& v) { return p < v.position; });
+  if (it == versions.begin()) return nullptr;
+  --it;
+  return it->value ? &*it->value : nullptr;
+}
+
+const std::string* VersionedKv::get(const std::string& key, std::uint64_t position) const {
+  auto found = keys_.find(key);
+  return found == keys_.end() ? nullptr : at(found->second, position);
+}
+
+std::uint64_t VersionedKv::revision_at(const std::string& key, std::uint64_t position) const {
+  auto found = keys_.find(key);
+  if (found == keys_.end()) return 0;
+  const auto& versions = found->second;
+  auto it = std::upper_bound(versions.begin(), versions.end(), position,
+                             [](std::uint64_t p, const Version& v) { return p < v.position; });
+  if (it == versions.begin()) return 0;
+  --it;
+  return it->value ? it->position : 0;
+}
+
+KvMap VersionedKv::snapshot(std::uint64_t position) const {
+  KvMap out;
+  for (const auto& [key, versions] : keys_) {
+    if (const std::string* value = at(versions, position)) out.emplace_hint(out.end(), key, *value);
+  }
+  return out;
 }
 
 }  // namespace aether::sim

@@ -10,6 +10,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace aether::sim {
 
@@ -37,6 +39,45 @@ class KvStore {
  private:
   KvMap entries_;
   std::uint64_t digest_ = 0;
+};
+
+// Every decided position of the store at once (issue 14): per key, the
+// positions that wrote it and what they left (nullopt: removed), plus the
+// digest after each position. A node's store is "the store at its applied
+// position", a cursor into this one structure instead of a replica of its own.
+class VersionedKv {
+ public:
+  // Records the store after `position` (one more than the last recorded);
+  // `writes` are the batch's commands in order (the last write of a key wins).
+  void put(std::uint64_t position, const std::string& key, const std::string& value);
+  void remove(std::uint64_t position, const std::string& key);
+  void set_digest(std::uint64_t position, std::uint64_t digest);
+
+  std::uint64_t digest_at(std::uint64_t position) const { return digests_.at(position); }
+  // The value of `key` in the store at `position`.
+  const std::string* get(const std::string& key, std::uint64_t position) const;
+  // Calls f(key, value) for every key starting with `prefix` present at `position`, in key order.
+  template <typename F>
+  void for_each(const std::string& prefix, std::uint64_t position, F&& f) const {
+    for (auto it = keys_.lower_bound(prefix);
+         it != keys_.end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it) {
+      if (const std::string* value = at(it->second, position)) f(it->first, *value);
+    }
+  }
+  KvMap snapshot(std::uint64_t position) const;
+  // The decided position that put the value `key` has at `position` (its mod
+  // revision); 0 when the key is absent there.
+  std::uint64_t revision_at(const std::string& key, std::uint64_t position) const;
+
+ private:
+  struct Version {
+    std::uint64_t position = 0;
+    std::optional<std::string> value;
+  };
+  static const std::string* at(const std::vector<Version>& versions, std::uint64_t position);
+
+  std::map<std::string, std::vector<Version>, std::less<>> keys_;
+  std::vector<std::uint64_t> digests_{0};  // by position (0: the empty store)
 };
 
 }  // namespace aether::sim

@@ -104,7 +104,9 @@ void SimNode::start(std::vector<NodeId> initial_view, const engine::NodeRuntimeF
   view_ = std::move(initial_view);
   quorum_ = false;
   restored_ = false;
-  store_.clear();
+  has_store_ = false;
+  materialized_.reset();
+  applying_ = nullptr;
   applied_position_ = 0;
   arrived_.clear();
   pending_submits_.clear();
@@ -154,7 +156,9 @@ void SimNode::stop() {
   quorum_ = false;
   restored_ = false;
   view_.clear();
-  store_.clear();
+  has_store_ = false;
+  materialized_.reset();
+  applying_ = nullptr;
   applied_position_ = 0;
   arrived_.clear();
   queued_writes_.clear();
@@ -370,13 +374,18 @@ void SimNode::lose_quorum() {
   begin_round();
   restored_ = false;
   arrived_.clear();
+  KvStore local;
+  local.assign(store_entries());
+  materialized_ = std::move(local);
+  has_store_ = false;
   std::vector<std::string> keys;
-  keys.reserve(store_.size());
-  for (const auto& [key, value] : store_.entries()) keys.push_back(key);
+  keys.reserve(materialized_->size());
+  for (const auto& [key, value] : materialized_->entries()) keys.push_back(key);
   for (const auto& key : keys) {
-    store_.remove(key);
+    if (materialized_) materialized_->remove(key);
     notify_kv(KvNotification{KvOp::Remove, key, {}, applied_position_, KvOrigin::Reset, 0});
   }
+  materialized_.reset();  // empty now: has_store_ false says so
   world_.trace.event(world_.now(), "kv.reset").str("node", id_).u64("keys", keys.size());
   world_.notify([&](WorldObserver& o) { o.on_reset(world_.now(), id_); });
   end_round();
@@ -424,23 +433,32 @@ void SimNode::establish_quorum() {
   }
   const KvMap snapshot =
       position == latest ? consensus_.canonical().entries() : consensus_.snapshot_at(position);
+  KvStore local;
+  local.assign(store_entries());
+  materialized_ = std::move(local);
+  has_store_ = false;
   std::vector<std::string> keys;
-  keys.reserve(store_.size());
-  for (const auto& [key, value] : store_.entries()) keys.push_back(key);
+  keys.reserve(materialized_->size());
+  for (const auto& [key, value] : materialized_->entries()) keys.push_back(key);
   for (const auto& key : keys) {
-    store_.remove(key);
+    if (materialized_) materialized_->remove(key);
     notify_kv(KvNotification{KvOp::Remove, key, {}, position, KvOrigin::Restore, 0});
   }
   for (const auto& [key, value] : snapshot) {
-    store_.put(key, value);
-    notify_kv(KvNotification{KvOp::Put, key, value, position, KvOrigin::Restore, consensus_.revision(key)});
+    if (materialized_) materialized_->put(key, value);
+    notify_kv(KvNotification{KvOp::Put, key, value, position, KvOrigin::Restore,
+                             consensus_.versions().revision_at(key, position)});
   }
+  // The copy now holds exactly the decided store at `position`: back to the cursor.
+  materialized_.reset();
+  has_store_ = true;
   applied_position_ = position;
+  const std::uint64_t digest = consensus_.versions().digest_at(position);
   world_.trace.event(world_.now(), "kv.restore")
       .str("node", id_)
       .u64("position", position)
-      .u64("digest", store_.digest());
-  world_.notify([&](WorldObserver& o) { o.on_restore(world_.now(), id_, position, store_.digest()); });
+      .u64("digest", digest);
+  world_.notify([&](WorldObserver& o) { o.on_restore(world_.now(), id_, position, digest); });
   restored_ = true;
   for (engine::KvListener* listener : kv_listeners_) {
     if (failing_) break;
@@ -486,13 +504,13 @@ void SimNode::on_arrival(std::uint64_t position) {
 
 void SimNode::apply_ready_positions() {
   while (!arrived_.empty() && quorum_ && !failing_ && up_) {
-    const std::uint64_t next = *arrived_.begin();
+    const std::uint64_t next = arrived_.top();
     if (next <= applied_position_) {
-      arrived_.erase(arrived_.begin());
+      arrived_.pop();
       continue;
     }
     if (next != applied_position_ + 1) return;
-    arrived_.erase(arrived_.begin());
+    arrived_.pop();
     apply_position(next);
   }
 }
@@ -500,20 +518,20 @@ void SimNode::apply_ready_positions() {
 void SimNode::apply_position(std::uint64_t position) {
   const BatchRecord& record = consensus_.decided(position);
   begin_round();
+  applying_ = &record;
+  applying_count_ = 0;
   for (const auto& command : record.commands) {
-    if (command.op == KvOp::Put) {
-      store_.put(command.key, command.value);
-    } else {
-      store_.remove(command.key);
-    }
+    ++applying_count_;  // the store now includes this command
     notify_kv(KvNotification{command.op, command.key, command.value, position, KvOrigin::Apply, position});
   }
+  applying_ = nullptr;
   applied_position_ = position;
+  const std::uint64_t digest = consensus_.versions().digest_at(position);
   world_.trace.event(world_.now(), "kv.apply")
       .str("node", id_)
       .u64("position", position)
-      .u64("digest", store_.digest());
-  world_.notify([&](WorldObserver& o) { o.on_apply(world_.now(), id_, position, store_.digest()); });
+      .u64("digest", digest);
+  world_.notify([&](WorldObserver& o) { o.on_apply(world_.now(), id_, position, digest); });
   auto it = pending_submits_.find(record.batch_id);
   if (it != pending_submits_.end()) {
     auto completed = std::move(it->second);
@@ -547,13 +565,77 @@ void SimNode::end_round() {
   }
 }
 
+std::optional<std::string> SimNode::get(const std::string& key) const {
+  if (materialized_) return materialized_->get(key);
+  if (!has_store_) return std::nullopt;
+  if (applying_ != nullptr) {
+    for (std::size_t i = applying_count_; i-- > 0;) {
+      const auto& command = applying_->commands[i];
+      if (command.key != key) continue;
+      if (command.op == KvOp::Put) return command.value;
+      return std::nullopt;
+    }
+  }
+  const std::string* value = consensus_.versions().get(key, applied_position_);
+  if (value == nullptr) return std::nullopt;
+  return *value;
+}
+
 std::vector<std::pair<std::string, std::string>> SimNode::scan(const std::string& prefix) const {
   std::vector<std::pair<std::string, std::string>> out;
-  for (auto it = store_.entries().lower_bound(prefix);
-       it != store_.entries().end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it) {
-    out.emplace_back(it->first, it->second);
+  if (materialized_) {
+    const KvMap& entries = materialized_->entries();
+    for (auto it = entries.lower_bound(prefix);
+         it != entries.end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it) {
+      out.emplace_back(it->first, it->second);
+    }
+    return out;
   }
+  if (!has_store_) return out;
+  if (applying_ == nullptr) {
+    consensus_.versions().for_each(
+        prefix, applied_position_,
+        [&](const std::string& key, const std::string& value) { out.emplace_back(key, value); });
+    return out;
+  }
+  KvMap merged;
+  consensus_.versions().for_each(prefix, applied_position_,
+                                 [&](const std::string& key, const std::string& value) {
+                                   merged.emplace_hint(merged.end(), key, value);
+                                 });
+  for (std::size_t i = 0; i < applying_count_; ++i) {
+    const auto& command = applying_->commands[i];
+    if (command.key.compare(0, prefix.size(), prefix) != 0) continue;
+    if (command.op == KvOp::Put) {
+      merged[command.key] = command.value;
+    } else {
+      merged.erase(command.key);
+    }
+  }
+  out.assign(merged.begin(), merged.end());
   return out;
+}
+
+KvMap SimNode::store_entries() const {
+  if (materialized_) return materialized_->entries();
+  if (!has_store_) return {};
+  KvMap entries = consensus_.versions().snapshot(applied_position_);
+  for (std::size_t i = 0; applying_ != nullptr && i < applying_count_; ++i) {
+    const auto& command = applying_->commands[i];
+    if (command.op == KvOp::Put) {
+      entries[command.key] = command.value;
+    } else {
+      entries.erase(command.key);
+    }
+  }
+  return entries;
+}
+
+std::uint64_t SimNode::store_digest() const {
+  if (materialized_) return materialized_->digest();
+  if (!has_store_) return 0;
+  if (applying_ == nullptr) return consensus_.versions().digest_at(applied_position_);
+  return KvStoreDigest::of(store_entries());
 }
 
 void SimNode::submit(engine::Writer writer, engine::KvBatch batch, std::function<void(SubmitOutcome)> done) {
@@ -598,11 +680,22 @@ std::optional<Acks> SimNode::gather_acks() {
   const std::size_t needed = world_.majority() - 1;
   if (needed == 0) return Acks{0, {id_}};
   std::vector<std::pair<Nanos, NodeId>> round_trips;
+  round_trips.reserve(view_.size());
+  // Without partition, isolate or link rules, a link is cut exactly when one
+  // of its ends is down, paused or gone: one lookup per peer instead of four.
+  const bool no_rules = !world_.network.any_rule_in_force() && world_.link_cut && world_.node_active;
+  const bool self_cut = no_rules && world_.link_cut(id_, id_);
   for (const auto& peer : view_) {
-    if (peer == id_ || world_.configured.count(peer) == 0) continue;
-    // Acknowledgements come only from peers with both links uncut (a peer
-    // still in the view but cut off, within failure detection, is silent).
-    if (world_.link_cut && (world_.link_cut(id_, peer) || world_.link_cut(peer, id_))) continue;
+    if (peer == id_) continue;
+    if (no_rules) {
+      // node_active: up, unpaused and configured (the configured test below).
+      if (self_cut || !world_.node_active(peer)) continue;
+    } else {
+      if (world_.configured.count(peer) == 0) continue;
+      // Acknowledgements come only from peers with both links uncut (a peer
+      // still in the view but cut off, within failure detection, is silent).
+      if (world_.link_cut && (world_.link_cut(id_, peer) || world_.link_cut(peer, id_))) continue;
+    }
     round_trips.emplace_back(world_.network.draw_delivery(id_, peer, world_.network_prng).delay_ns +
                                  world_.network.draw_delivery(peer, id_, world_.network_prng).delay_ns,
                              peer);
@@ -642,7 +735,7 @@ void SimNode::real_submit(const std::string& writer, engine::KvBatch batch,
     });
     if (failing_) return;
   }
-  for (const auto& command : batch) submitter.applied[command.key] = store_.get(command.key);
+  for (const auto& command : batch) submitter.applied[command.key] = get(command.key);
   submitter.submitted_at = world_.now();
   const SubmitTicket ticket = consensus_.submit(submitter, batch, gather_acks());
   pending_submits_[ticket.batch_id].push_back(PendingSubmit{ticket.submission_id, writer, std::move(done)});

@@ -8,6 +8,7 @@
 // changes, then deliveries in arrival order, then overdue timers in due order).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -85,7 +86,10 @@ class SimNode final : public engine::Clock,
   bool quorum() const { return quorum_; }
   bool restored() const { return restored_; }
   std::uint64_t incarnation() const { return incarnation_; }
-  const KvStore& store() const { return store_; }
+  // The local store's contents and digest (issue 14: derived from the
+  // consensus model's versioned store at the applied position).
+  KvMap store_entries() const;
+  std::uint64_t store_digest() const;
   std::uint64_t applied_position() const { return applied_position_; }
   engine::NodeRuntime* runtime() const { return runtime_.get(); }
   std::map<std::string, engine::SliceHolding> slice_holdings() const;
@@ -98,7 +102,7 @@ class SimNode final : public engine::Clock,
   // engine::KvClient
   void submit(engine::Writer writer, engine::KvBatch batch,
               std::function<void(engine::SubmitOutcome)> done) override;
-  std::optional<std::string> get(const std::string& key) const override { return store_.get(key); }
+  std::optional<std::string> get(const std::string& key) const override;
   std::vector<std::pair<std::string, std::string>> scan(const std::string& prefix) const override;
   void add_listener(engine::KvListener* listener) override { kv_listeners_.push_back(listener); }
   // engine::Topology
@@ -186,9 +190,35 @@ class SimNode final : public engine::Clock,
   bool quorum_ = false;
   std::uint64_t quorum_sequence_ = 0;
   bool restored_ = false;
-  KvStore store_;
+  // The local store (issue 14): empty while !has_store_ (fresh, stopped or
+  // reset); otherwise the decided store at applied_position_ (a cursor into
+  // consensus_.versions(), no replica of its own), plus the first
+  // applying_count_ commands of *applying_ while a position is being applied.
+  // During a reset or a restore (removes then puts, one notification each) it
+  // is a materialized copy instead.
+  bool has_store_ = false;
+  const BatchRecord* applying_ = nullptr;
+  std::size_t applying_count_ = 0;
+  std::optional<KvStore> materialized_;
   std::uint64_t applied_position_ = 0;
-  std::set<std::uint64_t> arrived_;  // decided positions waiting for their turn
+  // Decided positions waiting for their turn: a min-heap (issue 14: no node
+  // allocation per out-of-order arrival); a position may sit in it twice (a
+  // duplicate delivery), the copy is dropped when it surfaces.
+  struct PositionHeap {
+    std::vector<std::uint64_t> items;
+    bool empty() const { return items.empty(); }
+    std::uint64_t top() const { return items.front(); }
+    void insert(std::uint64_t position) {
+      items.push_back(position);
+      std::push_heap(items.begin(), items.end(), std::greater<>());
+    }
+    void pop() {
+      std::pop_heap(items.begin(), items.end(), std::greater<>());
+      items.pop_back();
+    }
+    void clear() { items.clear(); }
+  };
+  PositionHeap arrived_;
   std::map<std::uint64_t, std::vector<PendingSubmit>> pending_submits_;  // by batch id
   int notify_depth_ = 0;
   std::deque<QueuedWrite> queued_writes_;
