@@ -58,6 +58,9 @@ po::options_description run_options_description() {
                      "N: run every file with seed N (overrides its \"seed\")")(
       "seeds", po::value<std::string>(), "A..B: run every file once per seed from A to B inclusive")(
       "trace", po::value<std::string>(), "FILE: write the trace as JSON Lines (needs a single run)")(
+      "report", po::value<std::string>(),
+      "DIR: write a report folder per run (report.json, report.html, summary.md) and DIR/index.html")(
+      "junit", po::value<std::string>(), "FILE: write JUnit XML, one testcase per run")(
       "stats", "add events per wall second and simulated seconds per wall second")(
       "quiet",
       "print only single runs that did not pass, sweep tables and the summary; progress only on a terminal")(
@@ -117,6 +120,8 @@ int command_run(const std::string& program, const std::vector<std::string>& args
     }
   }
   if (vm.count("trace")) options.trace_file = vm["trace"].as<std::string>();
+  if (vm.count("report")) options.report_dir = vm["report"].as<std::string>();
+  if (vm.count("junit")) options.junit_file = vm["junit"].as<std::string>();
   options.stats = vm.count("stats") > 0;
   options.quiet = vm.count("quiet") > 0;
   options.check_determinism = vm.count("check-determinism") > 0;
