@@ -175,10 +175,44 @@ std::string section_title(int y, const std::string& text) {
   return fmt::format("<text class=\"section\" x=\"4\" y=\"{}\">{}</text>\n", y + 13, esc(text));
 }
 
+// The time axis ends at the run's end, unless the last change (a step, a
+// violation, a node, leader, network or instance change, the convergence
+// instant) comes before 60% of it: then it ends 15% (at least 1s) after
+// that change, and the page says that nothing changes after it.
+Nanos last_change(const Json& r) {
+  const auto& tl = r["timeline"];
+  const Nanos end = tl["end_ns"].get<Nanos>();
+  Nanos last = 0;
+  auto see = [&](Nanos t) {
+    if (t < end) last = std::max(last, t);
+  };
+  for (const auto& s : tl["steps"]) see(s["at_ns"].get<Nanos>());
+  for (const auto& v : r["violations"]) see(v["time_ns"].get<Nanos>());
+  for (const char* key : {"node_states", "leader_tenures", "network"}) {
+    for (const auto& s : tl[key]) {
+      see(s["from_ns"].get<Nanos>());
+      see(s["to_ns"].get<Nanos>());
+    }
+  }
+  for (const auto& a : tl["artifacts"])
+    for (const auto& p : a["points"]) see(p[0].get<Nanos>());
+  const auto& c = r["convergence"];
+  if (!c["converged_ns"].is_null()) see(c["converged_ns"].get<Nanos>());
+  return last;
+}
+
+Nanos shown_end(const Json& r) {
+  const Nanos end = std::max<Nanos>(1, r["timeline"]["end_ns"].get<Nanos>());
+  const Nanos last = last_change(r);
+  if (last * 10 >= end * 6) return end;
+  return std::min(end, last + std::max<Nanos>(last * 15 / 100, 1000000000));
+}
+
 std::string svg_timeline(const Json& r) {
   const auto& tl = r["timeline"];
   Axis axis;
-  axis.end = std::max<Nanos>(1, tl["end_ns"].get<Nanos>());
+  const Nanos run_end = std::max<Nanos>(1, tl["end_ns"].get<Nanos>());
+  axis.end = shown_end(r);
   std::string body;
   int y = 30;
 
@@ -318,9 +352,10 @@ std::string svg_timeline(const Json& r) {
         "stroke-width=\"1.5\" stroke-dasharray=\"5 3\"/></g>\n",
         esc(name), esc(summary), area, kColorActive, line, kColorDesired);
     body += fmt::format(
-        "<text class=\"tick\" x=\"{0}\" y=\"{1}\" text-anchor=\"end\">{2}</text><text class=\"tick\" x=\"{0}\" "
+        "<text class=\"tick\" x=\"{0}\" y=\"{1}\" text-anchor=\"end\">{2}</text><text class=\"tick\" "
+        "x=\"{0}\" "
         "y=\"{3}\" text-anchor=\"end\">0</text>\n",
-        kLabelWidth + kPlotWidth + 9, y + 8, top, y + kChartHeight);
+        kLabelWidth + kPlotWidth + 24, y + 8, top, y + kChartHeight);
     y += kChartHeight + 6;
   }
   if (tl["artifacts"].empty()) {
@@ -385,10 +420,11 @@ std::string svg_timeline(const Json& r) {
         x, bottom, human(t));
   }
   const int height = bottom + 8;
+  (void)run_end;
   return fmt::format(
       "<svg class=\"timeline\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" "
       "viewBox=\"0 0 {} {}\" role=\"img\" aria-label=\"run timeline\">\n{}{}{}</svg>\n",
-      kLabelWidth + kPlotWidth + 10, height, kLabelWidth + kPlotWidth + 10, height, ticks, body, marks);
+      kLabelWidth + kPlotWidth + 40, height, kLabelWidth + kPlotWidth + 40, height, ticks, body, marks);
 }
 
 std::string legend() {
@@ -476,7 +512,15 @@ std::string render_html(const Json& r) {
     h += "</tbody></table>\n";
   }
 
-  h += "<h2>Timeline</h2>\n" + legend() + svg_timeline(r);
+  h += "<h2>Timeline</h2>\n" + legend();
+  const Nanos run_end = r["timeline"]["end_ns"].get<Nanos>();
+  if (shown_end(r) < run_end) {
+    h += fmt::format(
+        "<p class=\"muted\" id=\"axis-note\">Shown up to {}: nothing changes from {} to the run's end at "
+        "{}.</p>\n",
+        human(shown_end(r)), human(last_change(r)), human(run_end));
+  }
+  h += svg_timeline(r);
 
   h += "<h2>Violations</h2>\n";
   if (r["violations"].empty()) {
