@@ -17,6 +17,7 @@
 #include "engine/deployment_runtime.h"
 #include "engine/duration.h"
 #include "engine/kv_schema.h"
+#include "properties/report_events.h"
 #include "properties/sim_world_queries.h"
 #include "sim/cluster.h"
 
@@ -926,6 +927,8 @@ RunResult Runner::run() {
     }
     event.str("blocker", result_.convergence.blocker);
   }
+  write_report_events(trace_, loop.now(), result_, scenario_, engine::engine_config_to_json(config_),
+                      loop.events_processed());
   trace_.event(loop.now(), "run.end").str("verdict", verdict_name(result_.verdict));
   result_.events = loop.events_processed();
   result_.trace_hash = trace_.hash();

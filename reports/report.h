@@ -82,11 +82,27 @@ struct ReportContext {
   std::string version;  // "aethersim 0.1.0"
   std::string replay;   // the exact replay command
   double wall_s = 0;    // the run's wall time (0 when unknown)
+  // The resolved configuration ({"cluster", "engine"}) when it does not come
+  // from the scenario (a report built from a saved trace).
+  std::optional<nlohmann::ordered_json> config;
 };
 
 // report.json (docs/report.schema.json).
 nlohmann::ordered_json build_report(const scenarios::Scenario& scenario, const properties::RunResult& result,
                                     const TraceCollector& trace, const ReportContext& context);
+
+// A report from a saved `--trace` file (its report.* events carry what the
+// world events do not). `scenario` names the file and description when
+// known (else only its name, from run.start, is used); `program` is the
+// aethersim to name in the replay command. Throws std::runtime_error naming
+// the file, the line and what is wrong (missing, not a trace, truncated).
+struct TraceReport {
+  nlohmann::ordered_json report;
+  std::string scenario_name;
+  std::uint64_t seed = 0;
+};
+TraceReport report_from_trace(const std::string& path, const std::string& program,
+                              const std::optional<scenarios::Scenario>& scenario, const std::string& version);
 
 // The renderings; each takes a report.json model.
 std::string render_html(const nlohmann::ordered_json& report);

@@ -19,6 +19,7 @@
 #include "properties/runner.h"
 #include "scenarios/loader.h"
 #include "tools/inputs.h"
+#include "tools/report_command.h"
 #include "tools/run_command.h"
 #include "tools/trace_command.h"
 
@@ -37,6 +38,8 @@ const char* kOverview =
     "commands:\n"
     "  run FILE|DIR...         play scenarios under every check; one verdict line per run\n"
     "  validate FILE|DIR...    check scenario files without running them\n"
+    "  report TRACE --out DIR  a run's failover report (report.json, report.html,\n"
+    "                          summary.md) from a saved --trace\n"
     "  trace FILE              a saved --trace as a readable, filtered timeline\n"
     "                          (--node, --kinds, --from, --to) or a --summary\n"
     "  list invariants|steps|config|mutations\n"
@@ -232,6 +235,35 @@ int command_trace(const std::vector<std::string>& args) {
   return tools::trace_command(options, std::cout, std::cerr);
 }
 
+int command_report(const std::string& program, const std::vector<std::string>& args) {
+  po::options_description desc("aethersim report TRACE --out DIR [options]");
+  desc.add_options()("out", po::value<std::string>(),
+                     "DIR: where report.json, report.html and summary.md go")(
+      "scenario", po::value<std::string>(),
+      "FILE: the run's scenario file (its path and description go into the report and the replay command)")(
+      "help,h", "this text");
+  po::variables_map vm;
+  const auto inputs = parse_command_line(desc, args, vm);
+  if (vm.count("help")) {
+    std::cout
+        << desc
+        << "\nRebuilds the report of a run from the trace it saved (`aethersim run FILE --trace OUT`),\n"
+           "without running anything (docs/reports.md). Exit 0, or 2 for a missing, truncated or\n"
+           "non-trace file or an --out folder that cannot be written (nothing is written then).\n";
+    return 0;
+  }
+  if (inputs.size() != 1 || !vm.count("out")) {
+    std::cerr << "aethersim report: give one trace file and --out DIR (aethersim report --help)\n";
+    return kUsageError;
+  }
+  tools::ReportCommandOptions options;
+  options.program = program;
+  options.trace = inputs[0];
+  options.out = vm["out"].as<std::string>();
+  if (vm.count("scenario")) options.scenario = vm["scenario"].as<std::string>();
+  return tools::report_command(options, std::cout, std::cerr);
+}
+
 int command_list(const std::vector<std::string>& args) {
   po::options_description desc("aethersim list invariants|steps|config|mutations");
   desc.add_options()("help,h", "this text");
@@ -306,8 +338,10 @@ int main(int argc, char** argv) {
     if (command == "validate") return command_validate(rest);
     if (command == "list") return command_list(rest);
     if (command == "trace") return command_trace(rest);
+    if (command == "report") return command_report(program, rest);
     std::cerr << fmt::format(
-        "aethersim: unknown command \"{}\" (run, validate, list, trace; aethersim --help)\n", command);
+        "aethersim: unknown command \"{}\" (run, validate, list, trace, report; aethersim --help)\n",
+        command);
     return kUsageError;
   } catch (const po::error& e) {
     std::cerr << "aethersim: " << e.what() << "\n";

@@ -252,7 +252,10 @@ class Executor {
     try {
       collector.end(result.simulated_end);
       result.verdict = verdict;
-      reports::ReportContext context{version_string(), replay_command(scenario, job.seed), wall_s};
+      reports::ReportContext context;
+      context.version = version_string();
+      context.replay = replay_command(scenario, job.seed);
+      context.wall_s = wall_s;
       auto report = reports::build_report(scenario, result, collector, context);
       r.report_folder = report_folder(scenario, job.seed);
       if (options_.report_dir)

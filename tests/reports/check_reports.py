@@ -13,7 +13,10 @@ Usage: check_reports.py AETHERSIM SCHEMA WORKDIR PASSING.json FAILING.json
   replay command; index.html links every run;
 - report.html is self-contained (no script, no network reference);
 - two runs give the same report.json apart from wall time; no temporary file
-  is left behind; an unwritable --report folder is refused before running."""
+  is left behind; an unwritable --report folder is refused before running;
+- `aethersim report TRACE` rebuilds the same report.json from the saved
+  trace; a missing, truncated or non-trace file exits 2 naming it and leaves
+  no file."""
 
 import copy
 import json
@@ -154,6 +157,31 @@ def main():
     check(code == 2 and "nothing was run" in err and "PASS" not in out, f"unwritable --report: {code} {err}")
     code, out, err = run([aethersim, "run", passing, "--junit", str(work)])
     check(code == 2 and "--junit" in err, f"--junit on a folder: {code} {err}")
+
+    # `aethersim report TRACE`: the same report from the saved trace.
+    trace = work / "failing.jsonl"
+    live = work / "live"
+    run([aethersim, "run", failing, "--trace", str(trace), "--report", str(live)])
+    code, out, err = run([aethersim, "report", str(trace), "--out", str(work / "from-trace"), "--scenario", failing])
+    check(code == 0 and "report: " in out, f"report TRACE: {code} {err}")
+    if code == 0:
+        a = json.load(open(next(p for p in live.iterdir() if p.is_dir()) / "report.json"))
+        b = json.load(open(work / "from-trace" / "report.json"))
+        b["metrics"]["wall_s"] = a["metrics"]["wall_s"]
+        check(a == b, "report TRACE gives the live run's report.json (apart from wall_s): "
+              + str([k for k in a if a[k] != b.get(k)]))
+        check((work / "from-trace" / "report.html").is_file(), "report TRACE writes report.html")
+    lines = trace.read_text().splitlines()
+    (work / "truncated.jsonl").write_text("\n".join(lines[: len(lines) // 2]) + "\n")
+    (work / "cut.jsonl").write_text(trace.read_text()[:3000])
+    for bad, why in ((work / "missing.jsonl", "cannot open"), (work / "truncated.jsonl", "truncated"),
+                     (work / "cut.jsonl", "not a trace line"), (pathlib.Path(passing), "not a trace")):
+        target = work / ("bad-" + bad.stem)
+        code, out, err = run([aethersim, "report", str(bad), "--out", str(target)])
+        check(code == 2 and why in err and str(bad) in err, f"report {bad.name}: exit 2 naming it ({why}): {code} {err}")
+        check(not target.exists(), f"report {bad.name}: no partial files")
+    code, out, err = run([aethersim, "report", str(trace), "--out", str(blocker / "sub")])
+    check(code == 2 and "--out" in err, f"report to an unwritable folder: {code} {err}")
 
     if failures:
         print(f"{len(failures)} check(s) failed")
