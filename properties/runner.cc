@@ -303,6 +303,7 @@ bool Runner::build() {
 
   if (options_.trace_jsonl != nullptr) trace_.set_jsonl_sink(options_.trace_jsonl);
   if (options_.trace_line_observer) trace_.set_line_observer(options_.trace_line_observer);
+  if (options_.trace_line_filter) trace_.set_line_filter(options_.trace_line_filter);
   trace_.event(0, "run.start").u64("seed", seed_).str("scenario", scenario_.name);
 
   cluster_ = std::make_unique<sim::SimCluster>(sc, trace_, engine::make_deployment_runtime_factory(config_));

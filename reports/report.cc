@@ -24,23 +24,34 @@ std::string human(Nanos ns) {
 
 namespace {
 
-// The value of `"key":"..."` (first occurrence) in a trace line; node ids,
-// writers and ops carry no escapes.
+// Where the value of `"key":` starts in a trace line (first occurrence), or
+// npos. No allocation: this runs on every trace line of a reported run.
+std::size_t value_at(std::string_view line, std::string_view key) {
+  std::size_t from = 0;
+  while (true) {
+    const auto at = line.find(key, from);
+    if (at == std::string_view::npos) return at;
+    const auto after = at + key.size();
+    if (at > 0 && line[at - 1] == '"' && after + 1 < line.size() && line[after] == '"' &&
+        line[after + 1] == ':')
+      return after + 2;
+    from = at + 1;
+  }
+}
+
+// The value of `"key":"..."`; node ids, writers and ops carry no escapes.
 std::string_view str_field(std::string_view line, std::string_view key) {
-  const std::string pattern = fmt::format("\"{}\":\"", key);
-  const auto at = line.find(pattern);
-  if (at == std::string_view::npos) return {};
-  const auto start = at + pattern.size();
+  auto start = value_at(line, key);
+  if (start == std::string_view::npos || start >= line.size() || line[start] != '"') return {};
+  ++start;
   const auto end = line.find('"', start);
   if (end == std::string_view::npos) return {};
   return line.substr(start, end - start);
 }
 
 std::optional<std::int64_t> int_field(std::string_view line, std::string_view key) {
-  const std::string pattern = fmt::format("\"{}\":", key);
-  const auto at = line.find(pattern);
-  if (at == std::string_view::npos) return std::nullopt;
-  std::size_t i = at + pattern.size();
+  std::size_t i = value_at(line, key);
+  if (i == std::string_view::npos) return std::nullopt;
   bool negative = false;
   if (i < line.size() && line[i] == '-') {
     negative = true;
@@ -58,11 +69,10 @@ std::optional<std::int64_t> int_field(std::string_view line, std::string_view ke
 }
 
 std::uint64_t u64_field(std::string_view line, std::string_view key) {
-  const std::string pattern = fmt::format("\"{}\":", key);
-  const auto at = line.find(pattern);
+  const auto at = value_at(line, key);
   if (at == std::string_view::npos) return 0;
   std::uint64_t value = 0;
-  for (std::size_t i = at + pattern.size(); i < line.size() && line[i] >= '0' && line[i] <= '9'; ++i)
+  for (std::size_t i = at; i < line.size() && line[i] >= '0' && line[i] <= '9'; ++i)
     value = value * 10 + static_cast<std::uint64_t>(line[i] - '0');
   return value;
 }
@@ -120,6 +130,13 @@ void TraceCollector::close_network(Nanos t, const std::string& only_node) {
     }
   }
   open_network_ = std::move(kept);
+}
+
+bool TraceCollector::wants(std::string_view kind) {
+  return kind == "kv.submit" || kind == "kv.decide" || kind == "kv.drop" || kind == "slice.done" ||
+         kind == "view" || kind == "leader" || kind == "cdm.activated" || kind == "run.start" ||
+         kind == "run.end" || kind == "cluster.start" || kind == "step" || kind.rfind("node.", 0) == 0 ||
+         kind.rfind("net.", 0) == 0;
 }
 
 void TraceCollector::line(std::string_view text) {

@@ -29,6 +29,8 @@ using Nanos = std::int64_t;
 class TraceCollector {
  public:
   void line(std::string_view json_line);
+  // The event kinds line() uses (a live run renders only these for it).
+  static bool wants(std::string_view kind);
   void end(Nanos run_end);
 
   struct Span {

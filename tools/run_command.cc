@@ -198,6 +198,9 @@ class Executor {
         if (compare) comparer.record_first(line);
         if (reporting) collector.line(line);
       };
+      // Only the kinds the report reads are rendered, unless every line is
+      // compared.
+      if (!compare) run_options.trace_line_filter = &reports::TraceCollector::wants;
     }
     const auto start = WallClock::now();
     bool progress_shown = false;
