@@ -48,15 +48,22 @@ std::string str(const Json& j, const char* key) {
   return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string();
 }
 
+// "4.763 (cart 4.763)": the total, then the artifacts that lost capacity,
+// largest first (at most three; the rest counted).
 std::string capacity_text(const Json& failover) {
-  std::vector<std::string> parts;
+  std::vector<std::pair<double, std::string>> lost;
   for (const auto& c : failover["lost_capacity"]) {
-    parts.push_back(
-        fmt::format("{} {:.3f}", c["artifact"].get<std::string>(), c["instance_seconds"].get<double>()));
+    const double v = c["instance_seconds"].get<double>();
+    if (v > 0) lost.emplace_back(-v, c["artifact"].get<std::string>());
   }
-  std::string out;
-  for (std::size_t i = 0; i < parts.size(); ++i) out += (i ? "; " : "") + parts[i];
-  return out.empty() ? "-" : out;
+  std::sort(lost.begin(), lost.end());
+  std::string out = fmt::format("{:.3f}", failover["lost_capacity_total"].get<double>());
+  if (lost.empty()) return out;
+  out += " (";
+  for (std::size_t i = 0; i < lost.size() && i < 3; ++i)
+    out += fmt::format("{}{} {:.3f}", i ? ", " : "", lost[i].second, -lost[i].first);
+  if (lost.size() > 3) out += fmt::format(", +{} more", lost.size() - 3);
+  return out + ")";
 }
 
 std::string leader_text(const Json& f) {
