@@ -3,8 +3,9 @@
 
 Usage: browser_check.py AETHERSIM WORKDIR PASSING.json FAILING.json
 
-Writes the reports of a passing and a failing run, loads each report.html and
-the index in Chromium (--dump-dom: the DOM after parsing and rendering),
+Writes the reports of a passing and a failing run and a compare page
+(conservative vs aggressive over both files), loads each report.html, the
+index and the compare page in Chromium (--dump-dom: the DOM after parsing and rendering),
 checks that the timelines, the failover table, the legend and (failing run)
 the violation markers are there and that the browser logged no console error,
 and keeps a PNG screenshot of each page in WORKDIR/screenshots. If no browser
@@ -73,6 +74,11 @@ def main():
     for folder in sorted(p for p in out_dir.iterdir() if p.is_dir()):
         pages[folder.name] = folder / "report.html"
     pages["index"] = out_dir / "index.html"
+    overlays = pathlib.Path(__file__).resolve().parents[2] / "scenarios" / "compare"
+    subprocess.run([aethersim, "compare", "--a", str(overlays / "conservative.json"), "--b",
+                    str(overlays / "aggressive.json"), passing, failing, "--seeds", "1..3", "--out",
+                    str(work / "compare")], capture_output=True)
+    pages["compare"] = work / "compare" / "compare.html"
     problems = []
     for name, page in pages.items():
         if not page.is_file():
@@ -88,7 +94,10 @@ def main():
             problems.append(f"{name}: console messages: {console[:3]}")
         dom = Dom()
         dom.feed(p.stdout)
-        if name == "index":
+        if name == "compare":
+            if dom.count("table", id_="compare") != 1 or dom.count("svg", cls="boxplot") < 6 or dom.count("g", cls="box") < 10:
+                problems.append("compare: the table with one box plot per metric is missing")
+        elif name == "index":
             if dom.count("table", id_="runs") != 1 or dom.count("a") < 2 * (len(pages) - 1):
                 problems.append("index: the runs table with links is missing")
         else:
