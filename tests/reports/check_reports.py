@@ -53,7 +53,10 @@ def main():
 
     out_dir = work / "r"
     junit = work / "junit.xml"
-    code, out, err = run([aethersim, "run", passing, failing, "--report", str(out_dir), "--junit", str(junit)])
+    # Two worker processes: each run's folder is written where it ran, the index
+    # and the JUnit file by the parent.
+    code, out, err = run([aethersim, "run", passing, failing, "--jobs", "2", "--report", str(out_dir), "--junit",
+                          str(junit)])
     check(code == 1, f"exit 1 expected (one failing run), got {code}: {err}")
     check(f"report: {out_dir}/index.html" in out, "the index path is printed")
 
