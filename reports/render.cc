@@ -218,7 +218,6 @@ Nanos shown_end(const Json& r) {
 std::string svg_timeline(const Json& r) {
   const auto& tl = r["timeline"];
   Axis axis;
-  const Nanos run_end = std::max<Nanos>(1, tl["end_ns"].get<Nanos>());
   axis.end = shown_end(r);
   std::string body;
   int y = 30;
@@ -427,7 +426,6 @@ std::string svg_timeline(const Json& r) {
         x, bottom, human(t));
   }
   const int height = bottom + 8;
-  (void)run_end;
   return fmt::format(
       "<svg class=\"timeline\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" "
       "viewBox=\"0 0 {} {}\" role=\"img\" aria-label=\"run timeline\">\n{}{}{}</svg>\n",

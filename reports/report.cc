@@ -290,10 +290,6 @@ nlohmann::ordered_json span_json(const TraceCollector::Span& s) {
   return j;
 }
 
-double seconds(std::int64_t ns) {
-  return static_cast<double>(ns) / 1e9;
-}
-
 // Instance-seconds with millisecond precision (a fixed decimal rendering
 // keeps report.json byte-identical across runs).
 nlohmann::ordered_json instance_seconds(std::int64_t instance_ns) {
@@ -490,7 +486,6 @@ nlohmann::ordered_json build_report(const scenarios::Scenario& scenario, const p
   }
   timeline["artifacts"] = artifacts;
   j["timeline"] = timeline;
-  (void)seconds;
   return j;
 }
 

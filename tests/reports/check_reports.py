@@ -161,6 +161,20 @@ def main():
     code, out, err = run([aethersim, "run", passing, "--junit", str(work)])
     check(code == 2 and "--junit" in err, f"--junit on a folder: {code} {err}")
 
+    # A one-hour, 5-node run with 11 failovers: the page stays small because
+    # everything is aggregated to the pixel grid.
+    hour = pathlib.Path(__file__).resolve().parents[2] / "bench" / "data" / "report-failover-hour.json"
+    run([aethersim, "run", str(hour), "--report", str(work / "hour")])
+    pages = list((work / "hour").glob("*/report.html"))
+    check(len(pages) == 1, "the one-hour run's report")
+    if pages:
+        html = pages[0].read_text()
+        svg = html[html.find("<svg class=\"timeline\""):]
+        elements = svg.count("<rect") + svg.count("<path") + svg.count("<line")
+        check(len(html) < 1_000_000, f"one-hour report under 1 MB: {len(html)} bytes")
+        check(elements < 2000, f"one-hour timeline aggregated: {elements} SVG shapes")
+        check(html.count('class="failover"') == 11, "eleven failovers in the table")
+
     # `aethersim report TRACE`: the same report from the saved trace.
     trace = work / "failing.jsonl"
     live = work / "live"
