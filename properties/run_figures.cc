@@ -15,6 +15,20 @@ std::optional<Nanos> RunFigures::longest_recovery() const {
   return longest;
 }
 
+std::int64_t RunFigures::lost_capacity_ns(const std::string& base, Nanos from, Nanos to) const {
+  auto it = bases.find(base);
+  if (it == bases.end() || to <= from) return 0;
+  const auto& points = it->second;
+  std::int64_t total = 0;
+  for (std::size_t i = 0; i < points.size(); ++i) {
+    const Nanos start = std::max(from, points[i].at);
+    const Nanos end = std::min(to, i + 1 < points.size() ? points[i + 1].at : to);
+    if (end <= start) continue;
+    total += (points[i].desired - points[i].active) * (end - start);
+  }
+  return total;
+}
+
 bool RunFigures::unrecovered() const {
   return std::any_of(failovers.begin(), failovers.end(), [](const auto& f) { return !f.recovery(); });
 }
@@ -116,6 +130,7 @@ void FiguresObserver::settle(Nanos now) {
     placed += std::min(count, can);
   }
   const bool full = placed == placeable;
+  record_bases(now, desired, counted);
 
   if (!figures_.full_at && full && placeable > 0) {
     figures_.full_at = now;
@@ -151,6 +166,29 @@ void FiguresObserver::settle(Nanos now) {
     } else if (f.lost) {
       f.recovered_at = now;
     }
+  }
+}
+
+void FiguresObserver::record_bases(Nanos now, const std::map<std::string, std::int64_t>& desired,
+                                   const std::map<std::string, std::int64_t>& counted) {
+  auto put = [&](const std::string& base, std::int64_t d, std::int64_t a) {
+    auto& points = figures_.bases[base];
+    if (!points.empty() && points.back().desired == d && points.back().active == a) return;
+    if (!points.empty() && points.back().at == now) {
+      points.back().desired = d;
+      points.back().active = a;
+      return;
+    }
+    points.push_back({now, d, a});
+  };
+  for (const auto& [base, n] : desired) {
+    auto c = counted.find(base);
+    put(base, n, std::min(n, c == counted.end() ? 0 : c->second));
+  }
+  for (const auto& [base, points] : figures_.bases) {
+    if (desired.count(base) == 0 && !points.empty() &&
+        (points.back().desired != 0 || points.back().active != 0))
+      put(base, 0, 0);
   }
 }
 

@@ -34,8 +34,22 @@ struct FailoverFigure {
   }
 };
 
+// One point of a base's step chart: from `at` on, `desired` instances
+// desired and `active` counted ACTIVE (capped at desired).
+struct BasePoint {
+  Nanos at = 0;
+  std::int64_t desired = 0;
+  std::int64_t active = 0;
+};
+
 struct RunFigures {
   Nanos run_end = 0;
+  // Per base: desired vs counted ACTIVE over time, a point at each instant
+  // either changed (the report's step charts and lost capacity).
+  std::map<std::string, std::vector<BasePoint>> bases;
+  // Lost capacity of one base over [from, to): desired minus counted ACTIVE,
+  // integrated over time, in instance-nanoseconds.
+  std::int64_t lost_capacity_ns(const std::string& base, Nanos from, Nanos to) const;
   // Convergence: the instant the implicit check's state was converged (and
   // then stayed quiet), or why there is none (not owed: reason; not checked;
   // not converged: blocker).
@@ -83,6 +97,8 @@ class FiguresObserver : public sim::WorldObserver {
 
  private:
   void touch() { ++generation_; }
+  void record_bases(Nanos now, const std::map<std::string, std::int64_t>& desired,
+                    const std::map<std::string, std::int64_t>& counted);
 
   const InvariantSuite& suite_;
   const WorldQueries& world_;

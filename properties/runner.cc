@@ -17,6 +17,7 @@
 #include "engine/deployment_runtime.h"
 #include "engine/duration.h"
 #include "engine/kv_schema.h"
+#include "properties/report_events.h"
 #include "properties/sim_world_queries.h"
 #include "sim/cluster.h"
 
@@ -302,6 +303,7 @@ bool Runner::build() {
 
   if (options_.trace_jsonl != nullptr) trace_.set_jsonl_sink(options_.trace_jsonl);
   if (options_.trace_line_observer) trace_.set_line_observer(options_.trace_line_observer);
+  if (options_.trace_line_filter) trace_.set_line_filter(options_.trace_line_filter);
   trace_.event(0, "run.start").u64("seed", seed_).str("scenario", scenario_.name);
 
   cluster_ = std::make_unique<sim::SimCluster>(sc, trace_, engine::make_deployment_runtime_factory(config_));
@@ -931,6 +933,8 @@ RunResult Runner::run() {
     }
     event.str("blocker", result_.convergence.blocker);
   }
+  write_report_events(trace_, loop.now(), result_, scenario_, engine::engine_config_to_json(config_),
+                      loop.events_processed());
   trace_.event(loop.now(), "run.end").str("verdict", verdict_name(result_.verdict));
   result_.events = loop.events_processed();
   result_.trace_hash = trace_.hash();

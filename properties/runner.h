@@ -10,6 +10,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -53,6 +54,9 @@ struct RunOptions {
   std::uint64_t seed = 0;
   std::FILE* trace_jsonl = nullptr;
   std::function<void(std::uint64_t, const std::string&)> trace_line_observer;
+  // When set, trace_line_observer sees only the events whose kind it accepts
+  // (the others are not rendered for it: a report collects a few kinds).
+  std::function<bool(std::string_view kind)> trace_line_filter;
   // Called every `progress_every` events with the simulated time reached,
   // the events so far and the run's end as known then (a long run's
   // progress line; the callback may look at the wall clock, the run never).

@@ -10,6 +10,7 @@ packages=(
   catch2 librapidcheck-dev libbenchmark-dev
   python3 python3-jsonschema
   clang clang-format libclang-rt-dev
+  chromium  # tests/reports renders the HTML reports in headless Chromium
 )
 
 missing=()

@@ -147,9 +147,21 @@ void Trace::commit() {
     ring_[ring_next_].assign(record_);
     ring_next_ = (ring_next_ + 1) % ring_.size();
   }
-  if (jsonl_ != nullptr || line_observer_) {
+  bool observe = static_cast<bool>(line_observer_);
+  if (observe && line_filter_) {
+    // The record starts with its kind: varint length, then the bytes.
+    std::size_t length = 0;
+    std::size_t at = 0;
+    for (int shift = 0; at < record_.size(); shift += 7) {
+      const auto byte = static_cast<unsigned char>(record_[at++]);
+      length |= static_cast<std::size_t>(byte & 0x7F) << shift;
+      if ((byte & 0x80) == 0) break;
+    }
+    observe = line_filter_(std::string_view(record_).substr(at, length));
+  }
+  if (jsonl_ != nullptr || observe) {
     std::string line = to_json(record_);
-    if (line_observer_) line_observer_(count_ - 1, line);
+    if (observe) line_observer_(count_ - 1, line);
     if (jsonl_ != nullptr) {
       line.push_back('\n');
       std::fwrite(line.data(), 1, line.size(), jsonl_);

@@ -61,6 +61,12 @@ class Trace {
     line_observer_ = std::move(observer);
   }
 
+  // Limits the line observer to the events whose kind `filter` accepts (the
+  // others are not rendered for it); empty: every event.
+  void set_line_filter(std::function<bool(std::string_view kind)> filter) {
+    line_filter_ = std::move(filter);
+  }
+
   // The JSON lines of the last `n` events (at most the recent capacity),
   // oldest first.
   std::vector<std::string> recent(std::size_t n) const;
@@ -80,6 +86,7 @@ class Trace {
   std::size_t ring_next_ = 0;
   std::FILE* jsonl_ = nullptr;
   std::function<void(std::uint64_t, const std::string&)> line_observer_;
+  std::function<bool(std::string_view)> line_filter_;
 };
 
 // Streaming 64-bit hash over bytes, platform independent.

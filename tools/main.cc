@@ -20,8 +20,10 @@
 #include "properties/runner.h"
 #include "properties/scenario_gen.h"
 #include "scenarios/loader.h"
+#include "tools/compare_command.h"
 #include "tools/explore_cli.h"
 #include "tools/inputs.h"
+#include "tools/report_command.h"
 #include "tools/run_command.h"
 #include "tools/trace_command.h"
 
@@ -40,6 +42,11 @@ const char* kOverview =
     "commands:\n"
     "  run FILE|DIR...         play scenarios under every check; one verdict line per run\n"
     "  validate FILE|DIR...    check scenario files without running them\n"
+    "  compare --a A.json --b B.json FILE|DIR...\n"
+    "                          the same scenarios and seeds under two engine configs:\n"
+    "                          per metric both distributions and which wins\n"
+    "  report TRACE --out DIR  a run's failover report (report.json, report.html,\n"
+    "                          summary.md) from a saved --trace\n"
     "  trace FILE              a saved --trace as a readable, filtered timeline\n"
     "                          (--node, --kinds, --from, --to) or a --summary\n"
     "  list invariants|steps|config|mutations|profiles|probes\n"
@@ -67,6 +74,9 @@ po::options_description run_options_description() {
                      "N: run every file with seed N (overrides its \"seed\")")(
       "seeds", po::value<std::string>(), "A..B: run every file once per seed from A to B inclusive")(
       "trace", po::value<std::string>(), "FILE: write the trace as JSON Lines (needs a single run)")(
+      "report", po::value<std::string>(),
+      "DIR: write a report folder per run (report.json, report.html, summary.md) and DIR/index.html")(
+      "junit", po::value<std::string>(), "FILE: write JUnit XML, one testcase per run")(
       "stats", "add events per wall second and simulated seconds per wall second")(
       "quiet",
       "print only single runs that did not pass, sweep tables and the summary; progress only on a terminal")(
@@ -126,6 +136,8 @@ int command_run(const std::string& program, const std::vector<std::string>& args
     }
   }
   if (vm.count("trace")) options.trace_file = vm["trace"].as<std::string>();
+  if (vm.count("report")) options.report_dir = vm["report"].as<std::string>();
+  if (vm.count("junit")) options.junit_file = vm["junit"].as<std::string>();
   options.stats = vm.count("stats") > 0;
   options.quiet = vm.count("quiet") > 0;
   options.check_determinism = vm.count("check-determinism") > 0;
@@ -236,6 +248,73 @@ int command_trace(const std::vector<std::string>& args) {
   return tools::trace_command(options, std::cout, std::cerr);
 }
 
+int command_report(const std::string& program, const std::vector<std::string>& args) {
+  po::options_description desc("aethersim report TRACE --out DIR [options]");
+  desc.add_options()("out", po::value<std::string>(),
+                     "DIR: where report.json, report.html and summary.md go")(
+      "scenario", po::value<std::string>(),
+      "FILE: the run's scenario file (its path and description go into the report and the replay command)")(
+      "help,h", "this text");
+  po::variables_map vm;
+  const auto inputs = parse_command_line(desc, args, vm);
+  if (vm.count("help")) {
+    std::cout
+        << desc
+        << "\nRebuilds the report of a run from the trace it saved (`aethersim run FILE --trace OUT`),\n"
+           "without running anything (docs/reports.md). Exit 0, or 2 for a missing, truncated or\n"
+           "non-trace file or an --out folder that cannot be written (nothing is written then).\n";
+    return 0;
+  }
+  if (inputs.size() != 1 || !vm.count("out")) {
+    std::cerr << "aethersim report: give one trace file and --out DIR (aethersim report --help)\n";
+    return kUsageError;
+  }
+  tools::ReportCommandOptions options;
+  options.program = program;
+  options.trace = inputs[0];
+  options.out = vm["out"].as<std::string>();
+  if (vm.count("scenario")) options.scenario = vm["scenario"].as<std::string>();
+  return tools::report_command(options, std::cout, std::cerr);
+}
+
+int command_compare(const std::vector<std::string>& args) {
+  po::options_description desc("aethersim compare --a A.json --b B.json FILE|DIR... [options]");
+  desc.add_options()("a", po::value<std::string>(), "A.json: the first configuration overlay")(
+      "b", po::value<std::string>(), "B.json: the second configuration overlay")(
+      "seeds", po::value<std::string>(),
+      "A..B: run every file once per seed from A to B (default: its seed)")(
+      "out", po::value<std::string>(), "DIR: also write compare.html (SVG box plots) and compare.txt")(
+      "help,h", "this text");
+  po::variables_map vm;
+  const auto inputs = parse_command_line(desc, args, vm);
+  if (vm.count("help")) {
+    std::cout
+        << desc
+        << "\nAn overlay is {\"name\": ..., \"description\": ..., \"config\": {engine keys}}; its config\n"
+           "keys replace the scenario's (docs/reports.md, \"Comparing configurations\"). Exit 0, or 2\n"
+           "for an invalid overlay or input.\n";
+    return 0;
+  }
+  if (!vm.count("a") || !vm.count("b")) {
+    std::cerr << "aethersim compare: give --a and --b (aethersim compare --help)\n";
+    return kUsageError;
+  }
+  tools::CompareCommandOptions options;
+  options.a = vm["a"].as<std::string>();
+  options.b = vm["b"].as<std::string>();
+  options.inputs = inputs;
+  if (vm.count("out")) options.out = vm["out"].as<std::string>();
+  if (vm.count("seeds")) {
+    std::string error;
+    options.seeds = tools::parse_seed_range(vm["seeds"].as<std::string>(), &error);
+    if (!options.seeds) {
+      std::cerr << "aethersim compare: --seeds: " << error << "\n";
+      return kUsageError;
+    }
+  }
+  return tools::compare_command(options, std::cout, std::cerr);
+}
+
 int command_list(const std::vector<std::string>& args) {
   po::options_description desc("aethersim list invariants|steps|config|mutations|profiles|probes");
   desc.add_options()("help,h", "this text");
@@ -323,12 +402,15 @@ int main(int argc, char** argv) {
     if (command == "validate") return command_validate(rest);
     if (command == "list") return command_list(rest);
     if (command == "trace") return command_trace(rest);
+    if (command == "report") return command_report(program, rest);
+    if (command == "compare") return command_compare(rest);
     if (command == "fuzz") return tools::cli_fuzz(program, rest);
     if (command == "shrink") return tools::cli_shrink(program, rest);
     if (command == "merge") return tools::cli_merge(rest);
     std::cerr << fmt::format(
-        "aethersim: unknown command \"{}\" (run, validate, list, trace, fuzz, shrink, merge; aethersim "
-        "--help)\n",
+        "aethersim: unknown command \"{}\" (run, validate, list, trace, report, compare, fuzz, shrink, "
+        "merge; "
+        "aethersim --help)\n",
         command);
     return kUsageError;
   } catch (const po::error& e) {

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <ostream>
@@ -21,6 +22,7 @@
 
 #include "properties/human_time.h"
 #include "properties/runner.h"
+#include "reports/report.h"
 #include "tools/run_figures_format.h"
 #include "tools/trace_compare.h"
 
@@ -76,6 +78,11 @@ struct RunRecord {
   std::uint64_t events = 0;
   std::int64_t simulated_end = 0;
   double wall_s = 0;
+  // --report / --junit: the run's report.json without its timeline (what the
+  // index and the JUnit file need); null otherwise.
+  nlohmann::ordered_json report;
+  std::string report_folder;
+  std::string report_error;  // writing the report failed
 };
 
 nlohmann::json opt(const std::optional<std::int64_t>& v) {
@@ -107,6 +114,9 @@ std::string encode(const RunRecord& r) {
   j["events"] = r.events;
   j["simulated_end"] = r.simulated_end;
   j["wall_s"] = r.wall_s;
+  j["report"] = r.report;
+  j["report_folder"] = r.report_folder;
+  j["report_error"] = r.report_error;
   return j.dump();
 }
 
@@ -132,6 +142,9 @@ RunRecord decode(const std::string& line) {
   r.events = j.at("events").get<std::uint64_t>();
   r.simulated_end = j.at("simulated_end").get<std::int64_t>();
   r.wall_s = j.at("wall_s").get<double>();
+  r.report = nlohmann::ordered_json::parse(j.at("report").dump());
+  r.report_folder = j.at("report_folder").get<std::string>();
+  r.report_error = j.at("report_error").get<std::string>();
   return r;
 }
 
@@ -176,10 +189,18 @@ class Executor {
     run_options.seed = job.seed;
     run_options.trace_jsonl = trace_;
     TraceComparer comparer;
-    if (options_.check_determinism) {
-      run_options.trace_line_observer = [&comparer](std::uint64_t, const std::string& line) {
-        comparer.record_first(line);
+    const bool reporting = options_.report_dir || options_.junit_file;
+    reports::TraceCollector collector;
+    if (options_.check_determinism || reporting) {
+      const bool compare = options_.check_determinism;
+      run_options.trace_line_observer = [&comparer, &collector, compare, reporting](std::uint64_t,
+                                                                                    const std::string& line) {
+        if (compare) comparer.record_first(line);
+        if (reporting) collector.line(line);
       };
+      // Only the kinds the report reads are rendered, unless every line is
+      // compared.
+      if (!compare) run_options.trace_line_filter = &reports::TraceCollector::wants;
     }
     const auto start = WallClock::now();
     bool progress_shown = false;
@@ -222,7 +243,50 @@ class Executor {
     r.simulated_end = result.simulated_end;
     r.wall_s = wall_s;
     describe(scenario, job, result, verdict, wall_s, divergence, first_line, note, r);
+    if (reporting) write_report(scenario, job, result, verdict, wall_s, collector, r);
     return r;
+  }
+
+ private:
+  // --report / --junit: builds the run's report.json from its result and the
+  // trace lines collected while it ran; writes its folder under --report.
+  void write_report(const scenarios::Scenario& scenario, const Job& job, RunResult result, Verdict verdict,
+                    double wall_s, reports::TraceCollector& collector, RunRecord& r) {
+    try {
+      collector.end(result.simulated_end);
+      result.verdict = verdict;
+      reports::ReportContext context;
+      context.version = version_string();
+      context.replay = replay_command(scenario, job.seed);
+      context.wall_s = wall_s;
+      auto report = reports::build_report(scenario, result, collector, context);
+      r.report_folder = report_folder(scenario, job.seed);
+      if (options_.report_dir)
+        reports::write_report_folder(*options_.report_dir + "/" + r.report_folder, report);
+      report.erase("timeline");
+      for (auto& v : report["violations"]) v.erase("events");
+      r.report = std::move(report);
+    } catch (const std::exception& e) {
+      r.report_error = e.what();
+    }
+  }
+
+ public:
+  // A run's folder under --report: "<scenario name>-seed<N>" (characters
+  // other than letters, digits, '.', '_' and '-' become '_'), with the
+  // scenario's position added when two inputs share a name.
+  std::string report_folder(const scenarios::Scenario& scenario, std::uint64_t seed) const {
+    std::string name;
+    for (char c : scenario.name) {
+      name += std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-' ? c : '_';
+    }
+    const auto same = std::count_if(scenarios_.begin(), scenarios_.end(),
+                                    [&](const auto& other) { return other.name == scenario.name; });
+    if (same > 1) {
+      const auto position = static_cast<std::size_t>(&scenario - scenarios_.data());
+      name += fmt::format("-{}", position + 1);
+    }
+    return fmt::format("{}-seed{}", name.empty() ? std::string("run") : name, seed);
   }
 
  private:
@@ -431,6 +495,7 @@ class Runner {
         consume(executor_.execute(jobs_[i], i, jobs_.size() == 1));
       }
     }
+    write_index();
     const double wall_s = std::chrono::duration<double>(WallClock::now() - start).count();
     clear_progress();
     std::string stats;
@@ -456,6 +521,25 @@ class Runner {
   }
 
  private:
+  // --report: DIR/index.html over every finished run; --junit: the JUnit
+  // file. A report that could not be written is a framework error (exit 3).
+  void write_index() {
+    if (!options_.report_dir && !options_.junit_file) return;
+    std::vector<reports::IndexEntry> entries;
+    for (auto& [folder, report] : reports_) entries.push_back({folder, report});
+    try {
+      if (options_.report_dir) {
+        const std::string index = *options_.report_dir + "/index.html";
+        reports::write_atomic(index, reports::render_index(entries, version_string()));
+        print(fmt::format("report: {}\n", index));
+      }
+      if (options_.junit_file) reports::write_atomic(*options_.junit_file, reports::render_junit(entries));
+    } catch (const std::exception& e) {
+      err_ << "aethersim run: " << e.what() << "\n";
+      totals_.exit_code = std::max(totals_.exit_code, 3);
+    }
+  }
+
   // Prints one finished run (in run order) and, after a swept scenario's
   // last seed, its closing table.
   void consume(const RunRecord& r) {
@@ -467,6 +551,13 @@ class Runner {
     totals_.events += r.events;
     totals_.simulated_s += static_cast<double>(r.simulated_end) / 1e9;
     totals_.run_wall_s += r.wall_s;
+    if (!r.report_error.empty()) {
+      err_ << fmt::format("aethersim run: report of {} seed {}: {}\n", scenarios_[job.scenario].name, r.seed,
+                          r.report_error);
+      totals_.exit_code = std::max(totals_.exit_code, 3);
+    } else if (!r.report.is_null()) {
+      reports_.emplace_back(r.report_folder, r.report);
+    }
     if (!options_.quiet || (verdict != Verdict::Pass && !job.sweep)) print(r.text);
     // With --quiet, passes print no line; those that did not judge
     // convergence are still said, once per scenario and reason, before the
@@ -694,6 +785,7 @@ class Runner {
   WallClock::time_point last_progress_;
   bool progress_shown_ = false;
   bool progress_on_line_ = false;
+  std::vector<std::pair<std::string, nlohmann::ordered_json>> reports_;  // in run order
 };
 
 // Refuses a --trace path that cannot be written (a directory, a missing
@@ -744,6 +836,25 @@ int run_command(const RunCommandOptions& options, std::ostream& out, std::ostrea
   if (options.trace_file) {
     trace.reset(open_trace(*options.trace_file, err));
     if (!trace) return 2;
+  }
+  if (options.report_dir) {
+    const std::string problem = reports::check_writable_dir(*options.report_dir);
+    if (!problem.empty()) {
+      err << "aethersim run: --report " << problem << "; nothing was run\n";
+      return 2;
+    }
+  }
+  if (options.junit_file) {
+    const std::string problem =
+        reports::check_writable_dir(std::filesystem::path(*options.junit_file).parent_path().empty()
+                                        ? std::string(".")
+                                        : std::filesystem::path(*options.junit_file).parent_path().string());
+    struct stat st {};
+    if (!problem.empty() || (::stat(options.junit_file->c_str(), &st) == 0 && S_ISDIR(st.st_mode))) {
+      err << "aethersim run: --junit " << (problem.empty() ? *options.junit_file + ": is a folder" : problem)
+          << "; nothing was run\n";
+      return 2;
+    }
   }
   for (const auto& scenario : loaded.scenarios) {
     if (scenario.cluster.nodes.size() >= kLargeClusterNodes) {

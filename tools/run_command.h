@@ -23,6 +23,10 @@ struct RunCommandOptions {
   std::optional<std::uint64_t> seed;
   std::optional<SeedRange> seeds;
   std::optional<std::string> trace_file;
+  // --report DIR: one folder per run (report.json, report.html, summary.md)
+  // plus DIR/index.html; --junit FILE: JUnit XML, one testcase per run.
+  std::optional<std::string> report_dir;
+  std::optional<std::string> junit_file;
   bool stats = false;
   bool quiet = false;
   bool check_determinism = false;
