@@ -116,7 +116,7 @@ def main():
     if "fail" in reports:
         folder, r = reports["fail"]
         v = [x for x in r["violations"] if not x["pinned"]]
-        check(len(v) >= 1 and v[0]["invariant"] == "slice-store", f"the failing run's violation: {v[:1]}")
+        check(any(x["invariant"] == "slice-store" for x in v), f"the failing run's violations: {[x['invariant'] for x in v]}")
         check(v and len(v[0]["events"]) > 0, "the violation carries the events leading to it")
         check(any(not e["held"] for e in r["expectations"]), "failed expectations listed")
         check("violation-marker" in (folder / "report.html").read_text(), "violation marked on the timeline")
@@ -141,7 +141,7 @@ def main():
     if failed:
         f = failed[0].find("failure")
         check(failed[0].get("classname", "").endswith(".json"), "classname is the file")
-        check("slice-store" in f.get("message", "") or "expectation" in f.get("message", ""), "failure message")
+        check("violation" in f.get("message", "") or "expectation" in f.get("message", ""), "failure message")
         check("replay: " in (f.text or "") and "--seed" in (f.text or ""), "failure carries the replay command")
     suite = tree.getroot().find("testsuite")
     check(suite is not None and suite.get("tests") == "2" and suite.get("failures") == "1", "testsuite counts")
