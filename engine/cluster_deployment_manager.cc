@@ -260,8 +260,14 @@ void ClusterDeploymentManager::Active::start() {
     const auto want = wanted(base);
     if (!want) continue;
     auto target = targets_.find(base);
+    // The owner blueprint put after its slice-target (while nobody led, so no
+    // CDM rewrote the target): its counts win over the older ones (§4).
+    const auto blueprint_at = services_.kv.position_of(std::string(kBlueprintPrefix) + owner);
+    const auto target_at = services_.kv.position_of(std::string(kSliceTargetPrefix) + base);
+    const bool blueprint_newer =
+        !ownership_.rejected.count(owner) && blueprint_at && target_at && *blueprint_at > *target_at;
     if (target != targets_.end() && target->second.owner == owner &&
-        target->second.version == want->version) {
+        target->second.version == want->version && !blueprint_newer) {
       set_desired(base, target->second);
     } else {
       SliceTarget fresh{want->version, want->instances, want->min_available, owner, false};

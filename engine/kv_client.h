@@ -78,6 +78,9 @@ class KvClient {
   // write timeout) or the node dies first.
   virtual void submit(Writer writer, KvBatch batch, std::function<void(SubmitOutcome)> done) = 0;
   virtual std::optional<std::string> get(const std::string& key) const = 0;
+  // The decided position of the command that put `key`'s current value in the
+  // local replica (etcd's mod revision); nullopt if the key is absent.
+  virtual std::optional<std::uint64_t> position_of(const std::string& key) const = 0;
   // Key order (plain string order).
   virtual std::vector<std::pair<std::string, std::string>> scan(const std::string& prefix) const = 0;
   // Listeners are notified in registration order.

@@ -105,6 +105,7 @@ void SimNode::start(std::vector<NodeId> initial_view, const engine::NodeRuntimeF
   quorum_ = false;
   restored_ = false;
   store_.clear();
+  put_positions_.clear();
   applied_position_ = 0;
   arrived_.clear();
   pending_submits_.clear();
@@ -155,6 +156,7 @@ void SimNode::stop() {
   restored_ = false;
   view_.clear();
   store_.clear();
+  put_positions_.clear();
   applied_position_ = 0;
   arrived_.clear();
   queued_writes_.clear();
@@ -373,6 +375,7 @@ void SimNode::lose_quorum() {
   std::vector<std::string> keys;
   keys.reserve(store_.size());
   for (const auto& [key, value] : store_.entries()) keys.push_back(key);
+  put_positions_.clear();
   for (const auto& key : keys) {
     store_.remove(key);
     notify_kv(KvNotification{KvOp::Remove, key, {}, applied_position_, KvOrigin::Reset});
@@ -430,6 +433,18 @@ void SimNode::establish_quorum() {
   for (const auto& key : keys) {
     store_.remove(key);
     notify_kv(KvNotification{KvOp::Remove, key, {}, position, KvOrigin::Restore});
+  }
+  // Each restored key's mod position: the last decided command up to the
+  // snapshot position that put it.
+  put_positions_.clear();
+  for (std::uint64_t p = 1; p <= position; ++p) {
+    for (const auto& command : consensus_.decided(p).commands) {
+      if (command.op == KvOp::Put) {
+        put_positions_[command.key] = p;
+      } else {
+        put_positions_.erase(command.key);
+      }
+    }
   }
   for (const auto& [key, value] : snapshot) {
     store_.put(key, value);
@@ -503,8 +518,10 @@ void SimNode::apply_position(std::uint64_t position) {
   for (const auto& command : record.commands) {
     if (command.op == KvOp::Put) {
       store_.put(command.key, command.value);
+      put_positions_[command.key] = position;
     } else {
       store_.remove(command.key);
+      put_positions_.erase(command.key);
     }
     notify_kv(KvNotification{command.op, command.key, command.value, position, KvOrigin::Apply});
   }
@@ -554,6 +571,12 @@ std::vector<std::pair<std::string, std::string>> SimNode::scan(const std::string
     out.emplace_back(it->first, it->second);
   }
   return out;
+}
+
+std::optional<std::uint64_t> SimNode::position_of(const std::string& key) const {
+  auto it = put_positions_.find(key);
+  if (it == put_positions_.end()) return std::nullopt;
+  return it->second;
 }
 
 void SimNode::submit(engine::Writer writer, engine::KvBatch batch, std::function<void(SubmitOutcome)> done) {

@@ -99,6 +99,7 @@ class SimNode final : public engine::Clock,
   void submit(engine::Writer writer, engine::KvBatch batch,
               std::function<void(engine::SubmitOutcome)> done) override;
   std::optional<std::string> get(const std::string& key) const override { return store_.get(key); }
+  std::optional<std::uint64_t> position_of(const std::string& key) const override;
   std::vector<std::pair<std::string, std::string>> scan(const std::string& prefix) const override;
   void add_listener(engine::KvListener* listener) override { kv_listeners_.push_back(listener); }
   // engine::Topology
@@ -187,6 +188,8 @@ class SimNode final : public engine::Clock,
   std::uint64_t quorum_sequence_ = 0;
   bool restored_ = false;
   KvStore store_;
+  // Per key of store_: the decided position that put its current value.
+  std::map<std::string, std::uint64_t> put_positions_;
   std::uint64_t applied_position_ = 0;
   std::set<std::uint64_t> arrived_;  // decided positions waiting for their turn
   std::map<std::uint64_t, std::vector<PendingSubmit>> pending_submits_;  // by batch id
