@@ -4,6 +4,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -14,6 +15,7 @@
 #include "engine/lifecycle.h"
 #include "engine/mutations.h"
 #include "engine/ownership.h"
+#include "engine/placement.h"
 #include "engine/timers.h"
 
 namespace aether::engine {
@@ -76,7 +78,11 @@ class ClusterDeploymentManager::Active
     : public std::enable_shared_from_this<ClusterDeploymentManager::Active> {
  public:
   Active(const NodeServices& services, const EngineConfig& config, std::optional<std::uint64_t> tag)
-      : services_(services), config_(config), tag_(tag), timers_(services.clock) {}
+      : services_(services),
+        config_(config),
+        tag_(tag),
+        timers_(services.clock),
+        allocation_(placement::make_strategy(config.allocation)) {}
 
   std::optional<std::uint64_t> tag() const { return tag_; }
   void start();
@@ -205,6 +211,7 @@ class ClusterDeploymentManager::Active
   const EngineConfig& config_;
   std::optional<std::uint64_t> tag_;
   TimerSet timers_;
+  std::unique_ptr<placement::AllocationStrategy> allocation_;
 
   std::map<std::string, std::optional<Blueprint>> blueprints_;
   std::map<std::string, SliceTarget> targets_;
@@ -953,34 +960,20 @@ void ClusterDeploymentManager::Active::fix_count(const std::string& base) {
 }
 
 void ClusterDeploymentManager::Active::place(const std::string& artifact, int count_wanted) {
-  const auto eligible_list = eligible_nodes();
-  std::set<NodeId> busy;  // nodes with any entry at all
+  placement::AddRequest request;
+  request.eligible = eligible_nodes();
   for (const auto& [other, nodes] : entries_) {
-    for (const auto& [node, entry] : nodes) busy.insert(node);
+    for (const auto& [node, entry] : nodes) request.busy.insert(node);
   }
-  auto has_artifact = [&](const NodeId& node) {
-    auto it = entries_.find(artifact);
-    return it != entries_.end() && it->second.count(node) > 0;
-  };
-  int placed = 0;
-  for (const auto& node : eligible_list) {
-    if (placed == count_wanted) break;
-    if (busy.count(node) || has_artifact(node)) continue;
-    cmd_load(artifact, node);
-    ++placed;
+  if (auto it = entries_.find(artifact); it != entries_.end()) {
+    for (const auto& [node, entry] : it->second) request.holding.insert(node);
   }
-  // One pass over the sorted eligible nodes from the cursor; the cursor moves
-  // past each node chosen (it is not part of the index while the pass runs).
-  const std::size_t n = eligible_list.size();
-  const std::size_t start = n == 0 ? 0 : cursor_ % n;
-  for (std::size_t step = 0; step < n && placed < count_wanted; ++step) {
-    const std::size_t index = (start + step) % n;
-    const auto& node = eligible_list[index];
-    if (has_artifact(node)) continue;
-    cmd_load(artifact, node);
-    ++placed;
-    cursor_ = index + 1;
-  }
+  request.count = count_wanted;
+  request.cursor = cursor_;
+  const auto plan = allocation_->plan_add(request);
+  for (const auto& node : plan.nodes) cmd_load(artifact, node);
+  cursor_ = plan.cursor;
+  const int placed = static_cast<int>(plan.nodes.size());
   if (placed < count_wanted) {
     log(LogLevel::Info,
         artifact + ": " + std::to_string(count_wanted - placed) + " instance(s) wait for eligible nodes");
@@ -993,16 +986,14 @@ void ClusterDeploymentManager::Active::scale_down(const std::string& artifact, c
   if (!config_.mutation(mutation::kSkipScaleDownFloor))
     excess = std::min(excess, live - desired.min_instances);
   if (excess <= 0) return;
-  std::vector<NodeId> inactive;
-  std::vector<NodeId> active;
+  placement::RemoveRequest request;
+  request.count = excess;
   for (const auto& [node, entry] : entries_[artifact]) {
     auto state = effective(entry);
     if (!state || !is_live_state(*state) || entry.leaving) continue;
-    (*state == SliceState::Active ? active : inactive).push_back(node);
+    request.live.push_back(placement::LiveEntry{node, *state == SliceState::Active});
   }
-  std::vector<NodeId> victims(inactive.rbegin(), inactive.rend());
-  victims.insert(victims.end(), active.rbegin(), active.rend());
-  for (int i = 0; i < excess && i < static_cast<int>(victims.size()); ++i) cmd_unload(artifact, victims[i]);
+  for (const auto& node : allocation_->plan_remove(request)) cmd_unload(artifact, node);
 }
 
 void ClusterDeploymentManager::Active::check_stuck_and_orphans() {
