@@ -11,6 +11,7 @@
 
 #include "engine/assertion.h"
 #include "engine/blueprint.h"
+#include "engine/desired_state.h"
 #include "engine/kv_schema.h"
 #include "engine/lifecycle.h"
 #include "engine/mutations.h"
@@ -56,22 +57,6 @@ std::optional<SliceState> observed_state(const std::optional<SliceValue>& observ
   return observed->state;
 }
 
-std::optional<Blueprint> parse_blueprint_value(const std::string& id, const std::string& text,
-                                               std::string* why) {
-  auto result = parse_blueprint_text(text);
-  if (auto* errors = std::get_if<std::vector<BlueprintError>>(&result)) {
-    const auto& first = errors->front();
-    *why = (first.path.empty() ? "" : first.path + ": ") + first.message;
-    return std::nullopt;
-  }
-  auto blueprint = std::get<Blueprint>(std::move(result));
-  if (blueprint.id != id) {
-    *why = "id \"" + blueprint.id + "\" does not match its key";
-    return std::nullopt;
-  }
-  return blueprint;
-}
-
 }  // namespace
 
 class ClusterDeploymentManager::Active
@@ -90,14 +75,6 @@ class ClusterDeploymentManager::Active
   void on_topology(const TopologyEvent& event);
 
  private:
-  struct Desired {
-    std::string artifact;
-    std::string owner;
-    int count = 0;
-    int min_instances = 0;
-    bool failed = false;
-    std::vector<std::string> depends_on;
-  };
   struct Entry {
     std::optional<SliceValue> observed;
     std::optional<SliceState> intent;  // own command not yet answered
@@ -137,29 +114,18 @@ class ClusterDeploymentManager::Active
   void arm_processing_timeout(const std::string& id);
   bool fully_active(const std::string& id) const;
 
-  // Desired state.
-  void recompute_ownership();
-  void set_desired(const std::string& base, const SliceTarget& target);
+  // Desired state (desired_state.h) and what the CDM does about it.
+  void recompute_ownership() { state_.recompute_ownership(); }
+  void set_desired(const std::string& base, const SliceTarget& target) { state_.set_desired(base, target); }
   void forget_desired(const std::string& base);
-  // What the owner of `base` wants of it: its accepted blueprint's slice, or,
-  // for an owner whose committed value is rejected, its slice-target (a
-  // rejected value changes nothing, §4).
-  struct Wanted {
-    std::string owner;
-    std::string artifact;
-    std::string version;
-    int instances = 0;
-    int min_available = 0;
-    std::vector<std::string> depends_on;
-  };
-  std::optional<Wanted> wanted(const std::string& base) const;
+  std::optional<Wanted> wanted(const std::string& base) const { return state_.wanted(base); }
   void write_target_from_blueprint(const std::string& base);
   void sync_targets();
   void mark_failed(const std::string& artifact);
   // One more consecutive transient failure of `artifact`: back off, or treat
   // it as fatal after transient_retry_max.
   void record_transient_failure(const std::string& artifact);
-  const Desired* desired_for(const std::string& artifact) const;
+  const Desired* desired_for(const std::string& artifact) const { return state_.desired_for(artifact); }
 
   // Reconcile.
   void reconcile();
@@ -213,15 +179,10 @@ class ClusterDeploymentManager::Active
   TimerSet timers_;
   std::unique_ptr<placement::AllocationStrategy> allocation_;
 
-  std::map<std::string, std::optional<Blueprint>> blueprints_;
-  std::map<std::string, SliceTarget> targets_;
-  Ownership ownership_;
-  std::map<std::string, Desired> desired_;                  // by base
+  DesiredState state_;
   std::map<std::string, std::map<NodeId, Entry>> entries_;  // artifact -> node -> entry
   std::map<NodeId, std::string> lifecycle_;
   std::size_t cursor_ = 0;
-  std::map<std::string, int> transient_failures_;
-  std::map<std::string, Nanos> backoff_until_;
   std::map<std::string, Move> moves_;
   std::map<std::string, TimerId> processing_timers_;
 
@@ -248,8 +209,7 @@ void ClusterDeploymentManager::Active::start() {
   for (const auto& [key, value] : services_.kv.scan(std::string(kBlueprintPrefix))) {
     const auto id = *key_suffix(key, kBlueprintPrefix);
     std::string why;
-    blueprints_[id] = parse_blueprint_value(id, value, &why);
-    if (!blueprints_[id]) {
+    if (!state_.put_blueprint(id, value, &why)) {
       log(LogLevel::Warn, "blueprint " + id + " is invalid: " + why);
       count("malformed-values");
     }
@@ -257,33 +217,21 @@ void ClusterDeploymentManager::Active::start() {
   for (const auto& [key, value] : services_.kv.scan(std::string(kSliceTargetPrefix))) {
     const auto base = *key_suffix(key, kSliceTargetPrefix);
     if (auto target = parse_slice_target(value)) {
-      targets_[base] = *target;
+      state_.targets[base] = *target;
     } else {
       count("malformed-values");
     }
   }
   recompute_ownership();
-  for (const auto& [base, owner] : ownership_.owner_of) {
-    const auto want = wanted(base);
-    if (!want) continue;
-    auto target = targets_.find(base);
-    // The owner blueprint put after its slice-target (while nobody led, so no
-    // CDM rewrote the target): its counts win over the older ones (§4).
-    const auto blueprint_at = services_.kv.position_of(std::string(kBlueprintPrefix) + owner);
-    const auto target_at = services_.kv.position_of(std::string(kSliceTargetPrefix) + base);
-    const bool blueprint_newer =
-        !ownership_.rejected.count(owner) && blueprint_at && target_at && *blueprint_at > *target_at;
-    if (target != targets_.end() && target->second.owner == owner &&
-        target->second.version == want->version && !blueprint_newer) {
-      set_desired(base, target->second);
-    } else {
-      SliceTarget fresh{want->version, want->instances, want->min_available, owner, false};
-      set_desired(base, fresh);
-      cmd_put_target(base, fresh);  // an echo, not a new allocation trigger
-    }
+  for (const auto& [base, owner] : state_.ownership.owner_of) {
+    const auto rebuilt = state_.rebuilt_target(base, services_.kv.position_of(blueprint_key(owner)),
+                                               services_.kv.position_of(slice_target_key(base)));
+    if (!rebuilt) continue;
+    set_desired(base, rebuilt->target);
+    if (rebuilt->rewrite) cmd_put_target(base, rebuilt->target);  // an echo, not a new allocation trigger
   }
-  for (const auto& [base, target] : targets_) {
-    if (!ownership_.owner(base)) cmd_remove_target(base);
+  for (const auto& [base, target] : state_.targets) {
+    if (!state_.ownership.owner(base)) cmd_remove_target(base);
   }
   const Nanos now = timers_.now();
   for (const auto& [key, value] : services_.kv.scan(std::string(kSlicePrefix))) {
@@ -303,7 +251,7 @@ void ClusterDeploymentManager::Active::start() {
   // Processing timeouts die with their leader: a blueprint still being
   // processed gets a full timeout from this activation (timestamps are
   // leader-local, §4).
-  for (const auto& [id, blueprint] : blueprints_) {
+  for (const auto& [id, blueprint] : state_.blueprints) {
     if (blueprint && !fully_active(id)) arm_processing_timeout(id);
   }
   reconcile();
@@ -383,24 +331,24 @@ void ClusterDeploymentManager::Active::on_node_gone(const NodeId& node, bool lif
 }
 
 void ClusterDeploymentManager::Active::on_blueprint_put(const std::string& id, const std::string& value) {
-  const Ownership before = ownership_;
+  const Ownership before = state_.ownership;
   std::string why;
-  blueprints_[id] = parse_blueprint_value(id, value, &why);
+  const bool valid = state_.put_blueprint(id, value, &why);
   recompute_ownership();
-  if (!blueprints_[id]) {
+  if (!valid) {
     log(LogLevel::Warn, "blueprint " + id + " is invalid: " + why);
     count("malformed-values");
-  } else if (ownership_.rejected.count(id)) {
+  } else if (state_.ownership.rejected.count(id)) {
     log(LogLevel::Warn, "blueprint " + id + " rejected: another blueprint owns one of its artifacts");
     count("rejected-blueprints");
   } else {
-    const Blueprint& blueprint = *blueprints_[id];
+    const Blueprint& blueprint = *state_.blueprints[id];
     for (const auto& slice : blueprint.slices) {
       const auto base = slice.artifact.base().to_string();
       // A put of the owner blueprint clears the artifact's failure accounting.
-      transient_failures_.erase(slice.artifact.to_string());
-      backoff_until_.erase(slice.artifact.to_string());
-      if (auto known = desired_.find(base); known != desired_.end() && known->second.owner == id) {
+      state_.clear_failures(slice.artifact.to_string());
+      if (auto known = state_.desired.find(base);
+          known != state_.desired.end() && known->second.owner == id) {
         known->second.failed = false;
       }
       SliceTarget target{slice.artifact.version, slice.instances, slice.min_available, id, false};
@@ -414,7 +362,7 @@ void ClusterDeploymentManager::Active::on_blueprint_put(const std::string& id, c
   }
   // Bases it owned before and no longer owns.
   for (const auto& [base, owner] : before.owner_of) {
-    if (owner != id || ownership_.owner(base) == id) continue;
+    if (owner != id || state_.ownership.owner(base) == id) continue;
     forget_desired(base);
     cmd_remove_target(base);
   }
@@ -422,8 +370,8 @@ void ClusterDeploymentManager::Active::on_blueprint_put(const std::string& id, c
 }
 
 void ClusterDeploymentManager::Active::on_blueprint_remove(const std::string& id) {
-  const Ownership before = ownership_;
-  blueprints_.erase(id);
+  const Ownership before = state_.ownership;
+  state_.blueprints.erase(id);
   recompute_ownership();
   for (const auto& [base, owner] : before.owner_of) {
     if (owner != id) continue;
@@ -443,14 +391,14 @@ void ClusterDeploymentManager::Active::on_target_put(const std::string& base, co
   auto target = parse_slice_target(value);
   if (!target) {
     count("malformed-values");
-    targets_.erase(base);
+    state_.targets.erase(base);
     recompute_ownership();
     sync_targets();
     return;
   }
-  targets_[base] = *target;
+  state_.targets[base] = *target;
   recompute_ownership();
-  auto owner = ownership_.owner(base);
+  auto owner = state_.ownership.owner(base);
   if (!owner) {
     forget_desired(base);
     cmd_remove_target(base);
@@ -473,7 +421,7 @@ void ClusterDeploymentManager::Active::on_target_put(const std::string& base, co
 }
 
 void ClusterDeploymentManager::Active::on_target_remove(const std::string& base) {
-  targets_.erase(base);
+  state_.targets.erase(base);
   recompute_ownership();
   forget_desired(base);
   sync_targets();
@@ -515,8 +463,8 @@ void ClusterDeploymentManager::Active::on_slice_put(const std::string& key, cons
       activate_ready(artifact);
       break;
     case SliceState::Active: {
-      transient_failures_.erase(artifact);
-      for (const auto& [base, other] : desired_) {
+      state_.transient_failures.erase(artifact);
+      for (const auto& [base, other] : state_.desired) {
         if (std::find(other.depends_on.begin(), other.depends_on.end(), artifact) != other.depends_on.end()) {
           activate_ready(other.artifact);
         }
@@ -577,7 +525,7 @@ void ClusterDeploymentManager::Active::on_slice_remove(const SliceKey& slice) {
     end_move(slice.artifact);
   }
   Nanos delay = kReconcileDebounce;
-  if (auto backoff = backoff_until_.find(slice.artifact); backoff != backoff_until_.end()) {
+  if (auto backoff = state_.backoff_until.find(slice.artifact); backoff != state_.backoff_until.end()) {
     delay = std::max(delay, backoff->second - timers_.now());
   }
   schedule_reconcile(delay);
@@ -595,8 +543,8 @@ void ClusterDeploymentManager::Active::arm_processing_timeout(const std::string&
 }
 
 bool ClusterDeploymentManager::Active::fully_active(const std::string& id) const {
-  auto it = blueprints_.find(id);
-  if (it == blueprints_.end() || !it->second || ownership_.rejected.count(id)) return true;
+  auto it = state_.blueprints.find(id);
+  if (it == state_.blueprints.end() || !it->second || state_.ownership.rejected.count(id)) return true;
   const int eligible_count = static_cast<int>(eligible_nodes().size());
   for (const auto& slice : it->second->slices) {
     const auto* desired = desired_for(slice.artifact.to_string());
@@ -615,82 +563,8 @@ bool ClusterDeploymentManager::Active::fully_active(const std::string& id) const
 // ---------------------------------------------------------------------------
 // Desired state
 
-void ClusterDeploymentManager::Active::recompute_ownership() {
-  ownership_ = compute_ownership(blueprints_, targets_);
-  // A rejected value changes nothing (§4): the bases whose committed
-  // slice-target names a blueprint whose value is rejected stay its own, even
-  // those the rejected value no longer lists.
-  for (const auto& [base, target] : targets_) {
-    if (ownership_.owner_of.count(base) || !ownership_.rejected.count(target.owner)) continue;
-    ownership_.owner_of[base] = target.owner;
-  }
-}
-
-std::optional<ClusterDeploymentManager::Active::Wanted> ClusterDeploymentManager::Active::wanted(
-    const std::string& base) const {
-  auto owner = ownership_.owner(base);
-  if (!owner) return std::nullopt;
-  auto blueprint = blueprints_.find(*owner);
-  if (blueprint == blueprints_.end() || !blueprint->second) return std::nullopt;
-  const auto parsed_base = parse_artifact_base(base);
-  const auto* slice = parsed_base ? blueprint->second->find(*parsed_base) : nullptr;
-  Wanted out;
-  out.owner = *owner;
-  if (ownership_.rejected.count(*owner)) {
-    // Its last accepted deployment, as its slice-target records it.
-    auto target = targets_.find(base);
-    if (target == targets_.end() || target->second.owner != *owner) return std::nullopt;
-    out.version = target->second.version;
-    out.artifact = base + ":" + out.version;
-    out.instances = target->second.instances;
-    out.min_available = target->second.min_instances;
-    // Dependencies by base, at the versions the dependencies are held at.
-    if (slice) {
-      for (const auto& dep : slice->depends_on) {
-        const auto dep_base = dep.base().to_string();
-        auto dep_target = targets_.find(dep_base);
-        out.depends_on.push_back(dep_target != targets_.end() && dep_target->second.owner == *owner
-                                     ? dep_base + ":" + dep_target->second.version
-                                     : dep.to_string());
-      }
-    }
-    return out;
-  }
-  if (!slice) return std::nullopt;
-  out.artifact = slice->artifact.to_string();
-  out.version = slice->artifact.version;
-  out.instances = slice->instances;
-  out.min_available = slice->min_available;
-  for (const auto& dep : slice->depends_on) out.depends_on.push_back(dep.to_string());
-  return out;
-}
-
-const ClusterDeploymentManager::Active::Desired* ClusterDeploymentManager::Active::desired_for(
-    const std::string& artifact) const {
-  auto it = desired_.find(base_of(artifact));
-  return it == desired_.end() ? nullptr : &it->second;
-}
-
-void ClusterDeploymentManager::Active::set_desired(const std::string& base, const SliceTarget& target) {
-  Desired desired;
-  desired.owner = target.owner;
-  desired.count = target.instances;
-  desired.min_instances = target.min_instances;
-  desired.failed = target.failed;
-  const auto want = wanted(base);
-  if (!want) return;
-  // The in-memory flag of the same artifact wins over a slice-target put: it
-  // is set by a fatal failure and cleared only by a put of the owner blueprint.
-  if (auto known = desired_.find(base); known != desired_.end() && known->second.artifact == want->artifact) {
-    desired.failed = known->second.failed;
-  }
-  desired.artifact = want->artifact;
-  desired.depends_on = want->depends_on;
-  desired_[base] = std::move(desired);
-}
-
 void ClusterDeploymentManager::Active::forget_desired(const std::string& base) {
-  desired_.erase(base);
+  state_.desired.erase(base);
   unload_live(base, std::nullopt);
 }
 
@@ -701,49 +575,47 @@ void ClusterDeploymentManager::Active::write_target_from_blueprint(const std::st
 }
 
 void ClusterDeploymentManager::Active::sync_targets() {
-  for (const auto& [base, owner] : ownership_.owner_of) {
+  for (const auto& [base, owner] : state_.ownership.owner_of) {
     if (pending_targets_[base] > 0) continue;
     const auto want = wanted(base);
     if (!want) continue;
-    auto target = targets_.find(base);
-    if (target == targets_.end() || target->second.owner != owner ||
+    auto target = state_.targets.find(base);
+    if (target == state_.targets.end() || target->second.owner != owner ||
         target->second.version != want->version) {
       write_target_from_blueprint(base);
       continue;
     }
     // A committed flag that disagrees with the CDM's (a client write).
-    auto known = desired_.find(base);
-    if (known != desired_.end() && known->second.artifact == want->artifact &&
+    auto known = state_.desired.find(base);
+    if (known != state_.desired.end() && known->second.artifact == want->artifact &&
         known->second.failed != target->second.failed) {
       SliceTarget fixed = target->second;
       fixed.failed = known->second.failed;
       cmd_put_target(base, fixed);
     }
   }
-  for (const auto& [base, target] : targets_) {
-    if (pending_targets_[base] == 0 && !ownership_.owner(base)) cmd_remove_target(base);
+  for (const auto& [base, target] : state_.targets) {
+    if (pending_targets_[base] == 0 && !state_.ownership.owner(base)) cmd_remove_target(base);
   }
 }
 
 void ClusterDeploymentManager::Active::record_transient_failure(const std::string& artifact) {
-  const int failures = ++transient_failures_[artifact];
   count("retries");
-  if (failures >= config_.transient_retry_max) {
-    log(LogLevel::Warn, artifact + " failed " + std::to_string(failures) + " times: treating it as fatal");
+  if (state_.note_transient_failure(artifact, timers_.now(), config_.transient_retry_max,
+                                    config_.transient_backoff_cap_ns)) {
+    log(LogLevel::Warn, artifact + " failed " + std::to_string(state_.transient_failures[artifact]) +
+                            " times: treating it as fatal");
     mark_failed(artifact);
-  } else {
-    backoff_until_[artifact] = timers_.now() + std::min<Nanos>(seconds(1) << std::min(failures - 1, 30),
-                                                               config_.transient_backoff_cap_ns);
   }
 }
 
 void ClusterDeploymentManager::Active::mark_failed(const std::string& artifact) {
   const auto base = base_of(artifact);
-  auto it = desired_.find(base);
-  if (it == desired_.end() || it->second.artifact != artifact || it->second.failed) return;
+  auto it = state_.desired.find(base);
+  if (it == state_.desired.end() || it->second.artifact != artifact || it->second.failed) return;
   it->second.failed = true;
-  auto target = targets_.find(base);
-  if (target == targets_.end()) return;
+  auto target = state_.targets.find(base);
+  if (target == state_.targets.end()) return;
   SliceTarget failed = target->second;
   failed.failed = true;
   cmd_put_target(base, failed);
@@ -888,8 +760,8 @@ void ClusterDeploymentManager::Active::reconcile() {
   prune_moves();
   check_stuck_and_orphans();
   sync_targets();  // every reconcile rewrites a missing or mismatching owned slice-target (§4)
-  for (const auto& [base, desired] : desired_) fix_count(base);
-  for (const auto& [base, desired] : desired_) activate_ready(desired.artifact);
+  for (const auto& [base, desired] : state_.desired) fix_count(base);
+  for (const auto& [base, desired] : state_.desired) activate_ready(desired.artifact);
   if (config_.reconciliation == ReconciliationStrategy::Aggressive && config_.auto_rebalancing) rebalance();
   flush();
 }
@@ -943,13 +815,13 @@ int ClusterDeploymentManager::Active::active_in_view(const std::string& artifact
 }
 
 void ClusterDeploymentManager::Active::fix_count(const std::string& base) {
-  auto it = desired_.find(base);
-  if (it == desired_.end() || it->second.failed) return;
+  auto it = state_.desired.find(base);
+  if (it == state_.desired.end() || it->second.failed) return;
   const Desired& desired = it->second;
   const int live = live_count(desired.artifact);
   if (live < desired.count) {
-    auto backoff = backoff_until_.find(desired.artifact);
-    if (backoff != backoff_until_.end() && backoff->second > timers_.now()) {
+    auto backoff = state_.backoff_until.find(desired.artifact);
+    if (backoff != state_.backoff_until.end() && backoff->second > timers_.now()) {
       schedule_reconcile(backoff->second - timers_.now());
       return;
     }
@@ -1076,12 +948,12 @@ void ClusterDeploymentManager::Active::rebalance() {
   // Load: live entries per eligible node over artifacts not permanently failed
   // and not depending on one.
   std::set<std::string> excluded;
-  for (const auto& [base, desired] : desired_) {
+  for (const auto& [base, desired] : state_.desired) {
     if (desired.failed) excluded.insert(desired.artifact);
   }
   for (bool grew = true; grew;) {
     grew = false;
-    for (const auto& [base, desired] : desired_) {
+    for (const auto& [base, desired] : state_.desired) {
       if (excluded.count(desired.artifact)) continue;
       for (const auto& dep : desired.depends_on) {
         if (excluded.count(dep)) {
@@ -1101,7 +973,7 @@ void ClusterDeploymentManager::Active::rebalance() {
       if (state && is_live_state(*state) && load.count(node)) ++load[node];
     }
   }
-  for (const auto& [base, desired] : desired_) {
+  for (const auto& [base, desired] : state_.desired) {
     const auto& artifact = desired.artifact;
     if (excluded.count(artifact) || moves_.count(artifact)) continue;
     auto& nodes = entries_[artifact];
