@@ -17,6 +17,7 @@
 #include "engine/mutations.h"
 #include "engine/ownership.h"
 #include "engine/placement.h"
+#include "engine/slice_table.h"
 #include "engine/timers.h"
 
 namespace aether::engine {
@@ -75,15 +76,7 @@ class ClusterDeploymentManager::Active
   void on_topology(const TopologyEvent& event);
 
  private:
-  struct Entry {
-    std::optional<SliceValue> observed;
-    std::optional<SliceState> intent;  // own command not yet answered
-    Nanos since_ns = 0;
-    TimerId resend = 0;
-    bool leaving = false;  // source of a move: not live for scale decisions
-    // The stored value is unparseable: its Remove is (re)issued until it lands.
-    std::optional<Nanos> malformed_remove_at;
-  };
+  using Entry = SliceEntry;
   struct Command {
     KvCommand kv;
     bool slice = false;
@@ -147,12 +140,14 @@ class ClusterDeploymentManager::Active
   std::vector<NodeId> eligible_nodes() const;
   bool eligible(const NodeId& node) const;
   bool on_duty(const NodeId& node) const;  // committed node-lifecycle is ON_DUTY
-  int live_count(const std::string& artifact) const;
+  int live_count(const std::string& artifact) const { return table_.live_count(artifact); }
   // ACTIVE entries (no own command pending) on nodes in the leader's view.
-  int active_in_view(const std::string& artifact) const;
+  int active_in_view(const std::string& artifact) const {
+    return table_.active_in(artifact, services_.topology.view());
+  }
 
   // Commands (recorded in memory at once, written through the serialized queue).
-  std::optional<SliceState> effective(const Entry& entry) const;
+  std::optional<SliceState> effective(const Entry& entry) const { return entry.effective(); }
   void cmd_load(const std::string& artifact, const NodeId& node);
   void cmd_unload(const std::string& artifact, const NodeId& node);
   void cmd_activate(const std::string& artifact, const NodeId& node);
@@ -180,7 +175,7 @@ class ClusterDeploymentManager::Active
   std::unique_ptr<placement::AllocationStrategy> allocation_;
 
   DesiredState state_;
-  std::map<std::string, std::map<NodeId, Entry>> entries_;  // artifact -> node -> entry
+  SliceTable table_;
   std::map<NodeId, std::string> lifecycle_;
   std::size_t cursor_ = 0;
   std::map<std::string, Move> moves_;
@@ -242,7 +237,7 @@ void ClusterDeploymentManager::Active::start() {
       cmd_remove(key);
       continue;
     }
-    Entry& entry = entries_[slice->artifact][slice->node];
+    Entry& entry = table_.entries[slice->artifact][slice->node];
     entry.observed = *parsed;
     entry.since_ns = now;
     arm_stuck_check(slice->artifact, slice->node);
@@ -301,7 +296,7 @@ void ClusterDeploymentManager::Active::on_topology(const TopologyEvent& event) {
 }
 
 void ClusterDeploymentManager::Active::on_node_gone(const NodeId& node, bool lifecycle) {
-  for (auto& [artifact, nodes] : entries_) {
+  for (auto& [artifact, nodes] : table_.entries) {
     auto it = nodes.find(node);
     if (it == nodes.end()) continue;
     timers_.cancel(it->second.resend);
@@ -430,8 +425,8 @@ void ClusterDeploymentManager::Active::on_target_remove(const std::string& base)
 void ClusterDeploymentManager::Active::on_slice_put(const std::string& key, const SliceKey& slice,
                                                     const std::string& value) {
   const std::string& artifact = slice.artifact;
-  Entry& entry = entries_[artifact][slice.node];
-  const bool was_live = effective(entry) && is_live_state(*effective(entry)) && !entry.leaving;
+  Entry& entry = table_.entries[artifact][slice.node];
+  const bool was_live = entry.counts_for_scale();
   auto parsed = parse_slice_value(value);
   const Desired* desired = desired_for(artifact);
   if (!parsed) {
@@ -473,19 +468,18 @@ void ClusterDeploymentManager::Active::on_slice_put(const std::string& key, cons
       if (move != moves_.end() && move->second.target == slice.node) {
         const NodeId source = move->second.source;
         moves_.erase(move);
-        auto src = entries_[artifact].find(source);
-        if (src != entries_[artifact].end()) {
+        auto src = table_.entries[artifact].find(source);
+        if (src != table_.entries[artifact].end()) {
           src->second.leaving = false;  // counts again if its UNLOAD does not land
           // The break step never takes ACTIVE instances below min_available
           // (a node lost during the move): the source then stays.
-          const bool source_active = src->second.observed &&
-                                     src->second.observed->state == SliceState::Active && !src->second.intent;
+          const bool source_active = src->second.settled_in(SliceState::Active);
           const int floor = desired && desired->artifact == artifact ? desired->min_instances : 0;
           if (source_active && active_in_view(artifact) - 1 < floor) {
             log(LogLevel::Info, "move of " + artifact + " ends without unloading " + source +
                                     ": ACTIVE would fall below min_available");
             count("moves-kept-source");
-          } else if (effective(src->second) && is_live_state(*effective(src->second))) {
+          } else if (src->second.live()) {
             cmd_unload(artifact, source);
           }
         }
@@ -507,19 +501,19 @@ void ClusterDeploymentManager::Active::on_slice_put(const std::string& key, cons
     default:
       break;
   }
-  const bool now_live = effective(entry) && is_live_state(*effective(entry)) && !entry.leaving;
+  const bool now_live = entry.counts_for_scale();
   if (was_live != now_live) schedule_reconcile(kReconcileDebounce);
 }
 
 void ClusterDeploymentManager::Active::on_slice_remove(const SliceKey& slice) {
-  auto nodes = entries_.find(slice.artifact);
-  if (nodes == entries_.end()) return;
+  auto nodes = table_.entries.find(slice.artifact);
+  if (nodes == table_.entries.end()) return;
   auto it = nodes->second.find(slice.node);
   if (it == nodes->second.end()) return;
   if (!it->second.observed && it->second.intent == SliceState::Load) return;  // our LOAD is still to land
   timers_.cancel(it->second.resend);
   nodes->second.erase(it);
-  if (nodes->second.empty()) entries_.erase(nodes);
+  if (nodes->second.empty()) table_.entries.erase(nodes);
   auto move = moves_.find(slice.artifact);
   if (move != moves_.end() && (move->second.source == slice.node || move->second.target == slice.node)) {
     end_move(slice.artifact);
@@ -550,7 +544,7 @@ bool ClusterDeploymentManager::Active::fully_active(const std::string& id) const
     const auto* desired = desired_for(slice.artifact.to_string());
     if (!desired || desired->owner != id) continue;
     int active = 0;
-    if (auto nodes = entries_.find(slice.artifact.to_string()); nodes != entries_.end()) {
+    if (auto nodes = table_.entries.find(slice.artifact.to_string()); nodes != table_.entries.end()) {
       for (const auto& [node, entry] : nodes->second) {
         if (entry.observed && entry.observed->state == SliceState::Active) ++active;
       }
@@ -669,7 +663,7 @@ void ClusterDeploymentManager::Active::adopt_unknown_keys() {
     auto slice = parse_slice_key(key);
     auto parsed = parse_slice_value(value);
     if (!slice || !parsed) continue;
-    auto& nodes = entries_[slice->artifact];
+    auto& nodes = table_.entries[slice->artifact];
     if (nodes.count(slice->node)) continue;
     Entry& entry = nodes[slice->node];
     entry.observed = *parsed;
@@ -682,7 +676,7 @@ void ClusterDeploymentManager::Active::adopt_unknown_keys() {
 void ClusterDeploymentManager::Active::arm_stuck_check(const std::string& artifact, const NodeId& node) {
   // Stuck detection runs when the entry's bound passes (§4), not only when
   // something else reconciles (the periodic reconcile may be off or rare).
-  const Entry& entry = entries_[artifact][node];
+  const Entry& entry = table_.entries[artifact][node];
   if (!entry.observed) return;
   const auto timeout = state_timeout_ns(entry.observed->state, config_.timeouts);
   if (!timeout) return;
@@ -690,8 +684,8 @@ void ClusterDeploymentManager::Active::arm_stuck_check(const std::string& artifa
   const SliceState state = entry.observed->state;
   const Nanos due = since + config_.stuck_multiplier * *timeout + 1;
   timers_.after(due - timers_.now(), [this, artifact, node, since, state] {
-    auto nodes = entries_.find(artifact);
-    if (nodes == entries_.end()) return;
+    auto nodes = table_.entries.find(artifact);
+    if (nodes == table_.entries.end()) return;
     auto it = nodes->second.find(node);
     if (it == nodes->second.end() || it->second.since_ns != since || !it->second.observed ||
         it->second.observed->state != state) {
@@ -705,7 +699,7 @@ void ClusterDeploymentManager::Active::inherit_commands() {
   // A command state this leader did not write (a previous leader's, whose
   // chain the node may have abandoned) is taken over as its own: re-sent
   // after command_timeout unless answered (§4 Re-send).
-  for (auto& [artifact, nodes] : entries_) {
+  for (auto& [artifact, nodes] : table_.entries) {
     for (auto& [node, entry] : nodes) {
       if (entry.intent || entry.resend != 0 || !entry.observed || !is_command_state(entry.observed->state))
         continue;
@@ -717,12 +711,7 @@ void ClusterDeploymentManager::Active::inherit_commands() {
 
 void ClusterDeploymentManager::Active::prune_moves() {
   auto live_entry = [&](const std::string& artifact, const NodeId& node) {
-    auto nodes = entries_.find(artifact);
-    if (nodes == entries_.end()) return false;
-    auto it = nodes->second.find(node);
-    if (it == nodes->second.end()) return false;
-    auto state = effective(it->second);
-    return state && is_live_state(*state);
+    return table_.live_at(artifact, node);
   };
   for (auto it = moves_.begin(); it != moves_.end();) {
     const auto& [artifact, move] = *it;
@@ -740,8 +729,8 @@ void ClusterDeploymentManager::Active::prune_moves() {
 void ClusterDeploymentManager::Active::end_move(const std::string& artifact) {
   auto move = moves_.find(artifact);
   if (move == moves_.end()) return;
-  auto nodes = entries_.find(artifact);
-  if (nodes != entries_.end()) {
+  auto nodes = table_.entries.find(artifact);
+  if (nodes != table_.entries.end()) {
     if (auto source = nodes->second.find(move->second.source); source != nodes->second.end()) {
       source->second.leaving = false;
     }
@@ -785,35 +774,6 @@ bool ClusterDeploymentManager::Active::on_duty(const NodeId& node) const {
   return it != lifecycle_.end() && parse_node_lifecycle(it->second) == NodeLifecycle::OnDuty;
 }
 
-std::optional<SliceState> ClusterDeploymentManager::Active::effective(const Entry& entry) const {
-  if (entry.intent) return entry.intent;
-  if (entry.observed) return entry.observed->state;
-  return std::nullopt;
-}
-
-int ClusterDeploymentManager::Active::live_count(const std::string& artifact) const {
-  auto it = entries_.find(artifact);
-  if (it == entries_.end()) return 0;
-  int live = 0;
-  for (const auto& [node, entry] : it->second) {
-    auto state = effective(entry);
-    if (state && is_live_state(*state) && !entry.leaving) ++live;
-  }
-  return live;
-}
-
-int ClusterDeploymentManager::Active::active_in_view(const std::string& artifact) const {
-  auto it = entries_.find(artifact);
-  if (it == entries_.end()) return 0;
-  const auto view = services_.topology.view();
-  int active = 0;
-  for (const auto& [node, entry] : it->second) {
-    if (entry.intent || !entry.observed || entry.observed->state != SliceState::Active) continue;
-    if (std::binary_search(view.begin(), view.end(), node)) ++active;
-  }
-  return active;
-}
-
 void ClusterDeploymentManager::Active::fix_count(const std::string& base) {
   auto it = state_.desired.find(base);
   if (it == state_.desired.end() || it->second.failed) return;
@@ -834,12 +794,8 @@ void ClusterDeploymentManager::Active::fix_count(const std::string& base) {
 void ClusterDeploymentManager::Active::place(const std::string& artifact, int count_wanted) {
   placement::AddRequest request;
   request.eligible = eligible_nodes();
-  for (const auto& [other, nodes] : entries_) {
-    for (const auto& [node, entry] : nodes) request.busy.insert(node);
-  }
-  if (auto it = entries_.find(artifact); it != entries_.end()) {
-    for (const auto& [node, entry] : it->second) request.holding.insert(node);
-  }
+  request.busy = table_.occupied_nodes();
+  request.holding = table_.holders(artifact);
   request.count = count_wanted;
   request.cursor = cursor_;
   const auto plan = allocation_->plan_add(request);
@@ -860,10 +816,9 @@ void ClusterDeploymentManager::Active::scale_down(const std::string& artifact, c
   if (excess <= 0) return;
   placement::RemoveRequest request;
   request.count = excess;
-  for (const auto& [node, entry] : entries_[artifact]) {
-    auto state = effective(entry);
-    if (!state || !is_live_state(*state) || entry.leaving) continue;
-    request.live.push_back(placement::LiveEntry{node, *state == SliceState::Active});
+  for (const auto& [node, entry] : table_.entries[artifact]) {
+    if (!entry.counts_for_scale()) continue;
+    request.live.push_back(placement::LiveEntry{node, entry.effective() == SliceState::Active});
   }
   for (const auto& node : allocation_->plan_remove(request)) cmd_unload(artifact, node);
 }
@@ -872,7 +827,7 @@ void ClusterDeploymentManager::Active::check_stuck_and_orphans() {
   const Nanos now = timers_.now();
   std::vector<std::pair<std::string, NodeId>> to_unload;
   std::vector<std::pair<std::string, NodeId>> to_remove;
-  for (auto& [artifact, nodes] : entries_) {
+  for (auto& [artifact, nodes] : table_.entries) {
     const Desired* desired = desired_for(artifact);
     const bool orphan = !desired || desired->artifact != artifact;
     for (auto& [node, entry] : nodes) {
@@ -918,13 +873,7 @@ void ClusterDeploymentManager::Active::check_stuck_and_orphans() {
 
 bool ClusterDeploymentManager::Active::dependencies_ready(const Desired& desired) const {
   for (const auto& dep : desired.depends_on) {
-    auto it = entries_.find(dep);
-    if (it == entries_.end()) return false;
-    bool any = false;
-    for (const auto& [node, entry] : it->second) {
-      any = any || (entry.observed && entry.observed->state == SliceState::Active && !entry.intent);
-    }
-    if (!any) return false;
+    if (!table_.any_active(dep)) return false;
   }
   return true;
 }
@@ -933,11 +882,11 @@ void ClusterDeploymentManager::Active::activate_ready(const std::string& artifac
   const Desired* desired = desired_for(artifact);
   if (!desired || desired->artifact != artifact) return;
   if (!dependencies_ready(*desired) && !config_.mutation(mutation::kActivateBeforeDependencies)) return;
-  auto it = entries_.find(artifact);
-  if (it == entries_.end()) return;
+  auto it = table_.entries.find(artifact);
+  if (it == table_.entries.end()) return;
   std::vector<NodeId> ready;
   for (const auto& [node, entry] : it->second) {
-    if (!entry.intent && entry.observed && entry.observed->state == SliceState::Loaded) ready.push_back(node);
+    if (entry.settled_in(SliceState::Loaded)) ready.push_back(node);
   }
   for (const auto& node : ready) cmd_activate(artifact, node);
 }
@@ -966,23 +915,21 @@ void ClusterDeploymentManager::Active::rebalance() {
   }
   std::map<NodeId, int> load;
   for (const auto& node : eligible_list) load[node] = 0;
-  for (const auto& [artifact, nodes] : entries_) {
+  for (const auto& [artifact, nodes] : table_.entries) {
     if (excluded.count(artifact)) continue;
     for (const auto& [node, entry] : nodes) {
-      auto state = effective(entry);
-      if (state && is_live_state(*state) && load.count(node)) ++load[node];
+      if (entry.live() && load.count(node)) ++load[node];
     }
   }
   for (const auto& [base, desired] : state_.desired) {
     const auto& artifact = desired.artifact;
     if (excluded.count(artifact) || moves_.count(artifact)) continue;
-    auto& nodes = entries_[artifact];
+    auto& nodes = table_.entries[artifact];
     // Most-loaded source holding a live ACTIVE-or-not instance; least-loaded target lacking the artifact.
     std::optional<NodeId> source;
     std::optional<NodeId> target;
     for (const auto& [node, entry] : nodes) {
-      auto state = effective(entry);
-      if (!state || !is_live_state(*state) || entry.leaving || !load.count(node)) continue;
+      if (!entry.counts_for_scale() || !load.count(node)) continue;
       if (!source || load[node] > load[*source]) source = node;
     }
     for (const auto& node : eligible_list) {
@@ -1006,7 +953,7 @@ void ClusterDeploymentManager::Active::rebalance() {
 // Commands and the serialized writer
 
 void ClusterDeploymentManager::Active::cmd_load(const std::string& artifact, const NodeId& node) {
-  Entry& entry = entries_[artifact][node];
+  Entry& entry = table_.entries[artifact][node];
   const auto from = effective(entry);
   entry.intent = SliceState::Load;
   entry.since_ns = timers_.now();
@@ -1016,7 +963,7 @@ void ClusterDeploymentManager::Active::cmd_load(const std::string& artifact, con
 }
 
 void ClusterDeploymentManager::Active::cmd_unload(const std::string& artifact, const NodeId& node) {
-  Entry& entry = entries_[artifact][node];
+  Entry& entry = table_.entries[artifact][node];
   const auto from = effective(entry);
   if (from == SliceState::Unload || from == SliceState::Unloading) return;
   entry.intent = SliceState::Unload;
@@ -1027,7 +974,7 @@ void ClusterDeploymentManager::Active::cmd_unload(const std::string& artifact, c
 }
 
 void ClusterDeploymentManager::Active::cmd_activate(const std::string& artifact, const NodeId& node) {
-  Entry& entry = entries_[artifact][node];
+  Entry& entry = table_.entries[artifact][node];
   const auto from = effective(entry);
   AETHER_ASSERT(services_.assertions, entry.intent != SliceState::Unload,
                 "the CDM never activates a key it recorded as UNLOAD: " + slice_key(node, artifact));
@@ -1059,11 +1006,10 @@ void ClusterDeploymentManager::Active::cmd_remove_target(const std::string& base
 void ClusterDeploymentManager::Active::unload_live(const std::string& base,
                                                    const std::optional<std::string>& keep) {
   std::vector<std::pair<std::string, NodeId>> victims;
-  for (const auto& [artifact, nodes] : entries_) {
+  for (const auto& [artifact, nodes] : table_.entries) {
     if (base_of(artifact) != base || artifact == keep) continue;
     for (const auto& [node, entry] : nodes) {
-      auto state = effective(entry);
-      if (state && is_live_state(*state)) victims.emplace_back(artifact, node);
+      if (entry.live()) victims.emplace_back(artifact, node);
     }
   }
   for (const auto& [artifact, node] : victims) cmd_unload(artifact, node);
@@ -1184,8 +1130,8 @@ bool ClusterDeploymentManager::Active::resend_still_wanted(const Command& comman
   // the same instant) must not go out after that batch reverted its intent.
   auto slice = parse_slice_key(command.kv.key);
   const auto state = parse_slice_value(command.kv.value)->state;
-  auto nodes = entries_.find(slice->artifact);
-  if (nodes == entries_.end()) return false;
+  auto nodes = table_.entries.find(slice->artifact);
+  if (nodes == table_.entries.end()) return false;
   auto it = nodes->second.find(slice->node);
   return it != nodes->second.end() && it->second.intent == state &&
          !answers(state, observed_state(it->second.observed));
@@ -1197,8 +1143,8 @@ void ClusterDeploymentManager::Active::revert_intents(const Batch& batch) {
       if (!command.slice || command.kv.op != KvOp::Put) continue;
       auto slice = parse_slice_key(command.kv.key);
       const auto state = parse_slice_value(command.kv.value)->state;
-      auto nodes = entries_.find(slice->artifact);
-      if (nodes == entries_.end()) continue;
+      auto nodes = table_.entries.find(slice->artifact);
+      if (nodes == table_.entries.end()) continue;
       auto it = nodes->second.find(slice->node);
       if (it == nodes->second.end() || it->second.intent != state) continue;
       timers_.cancel(it->second.resend);
@@ -1214,13 +1160,13 @@ void ClusterDeploymentManager::Active::revert_intents(const Batch& batch) {
 
 void ClusterDeploymentManager::Active::arm_resend(const std::string& artifact, const NodeId& node,
                                                   SliceState command) {
-  auto nodes = entries_.find(artifact);
-  if (nodes == entries_.end() || !nodes->second.count(node)) return;
+  auto nodes = table_.entries.find(artifact);
+  if (nodes == table_.entries.end() || !nodes->second.count(node)) return;
   Entry& entry = nodes->second[node];
   timers_.cancel(entry.resend);
   entry.resend = timers_.after(config_.command_timeout_ns, [this, artifact, node, command] {
-    auto it = entries_.find(artifact);
-    if (it == entries_.end() || !it->second.count(node)) return;
+    auto it = table_.entries.find(artifact);
+    if (it == table_.entries.end() || !it->second.count(node)) return;
     Entry& current = it->second[node];
     current.resend = 0;
     if (answers(command, observed_state(current.observed)) || current.intent != command) return;
