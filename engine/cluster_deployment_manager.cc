@@ -17,6 +17,7 @@
 #include "engine/mutations.h"
 #include "engine/ownership.h"
 #include "engine/placement.h"
+#include "engine/rebalancer.h"
 #include "engine/slice_table.h"
 #include "engine/timers.h"
 
@@ -892,60 +893,30 @@ void ClusterDeploymentManager::Active::activate_ready(const std::string& artifac
 }
 
 void ClusterDeploymentManager::Active::rebalance() {
-  const auto eligible_list = eligible_nodes();
-  if (eligible_list.size() < 2) return;
-  // Load: live entries per eligible node over artifacts not permanently failed
-  // and not depending on one.
-  std::set<std::string> excluded;
+  rebalancer::Input input;
+  input.eligible = eligible_nodes();
+  if (input.eligible.size() < 2) return;
   for (const auto& [base, desired] : state_.desired) {
-    if (desired.failed) excluded.insert(desired.artifact);
+    input.desired.push_back(rebalancer::DesiredArtifact{desired.artifact, desired.depends_on, desired.failed,
+                                                        moves_.count(desired.artifact) > 0});
+    table_.entries[desired.artifact];  // as before the split: every desired artifact has a (maybe empty) row
   }
-  for (bool grew = true; grew;) {
-    grew = false;
-    for (const auto& [base, desired] : state_.desired) {
-      if (excluded.count(desired.artifact)) continue;
-      for (const auto& dep : desired.depends_on) {
-        if (excluded.count(dep)) {
-          excluded.insert(desired.artifact);
-          grew = true;
-          break;
-        }
-      }
-    }
-  }
-  std::map<NodeId, int> load;
-  for (const auto& node : eligible_list) load[node] = 0;
   for (const auto& [artifact, nodes] : table_.entries) {
-    if (excluded.count(artifact)) continue;
+    auto& entries = input.entries[artifact];
     for (const auto& [node, entry] : nodes) {
-      if (entry.live() && load.count(node)) ++load[node];
+      entries.present.insert(node);
+      if (entry.live()) entries.live.insert(node);
+      if (entry.counts_for_scale()) entries.scale.insert(node);
     }
   }
-  for (const auto& [base, desired] : state_.desired) {
-    const auto& artifact = desired.artifact;
-    if (excluded.count(artifact) || moves_.count(artifact)) continue;
-    auto& nodes = table_.entries[artifact];
-    // Most-loaded source holding a live ACTIVE-or-not instance; least-loaded target lacking the artifact.
-    std::optional<NodeId> source;
-    std::optional<NodeId> target;
-    for (const auto& [node, entry] : nodes) {
-      if (!entry.counts_for_scale() || !load.count(node)) continue;
-      if (!source || load[node] > load[*source]) source = node;
-    }
-    for (const auto& node : eligible_list) {
-      if (nodes.count(node)) continue;
-      if (!target || load[node] < load[*target]) target = node;
-    }
-    if (!source || !target || load[*source] - load[*target] <= 1) continue;
+  for (const auto& move : rebalancer::plan_moves(input)) {
     // Make-before-break: the source is unloaded only once the target is
     // ACTIVE, and then only if ACTIVE stays at min_available (on_slice_put).
-    log(LogLevel::Info, "moving " + artifact + " from " + *source + " to " + *target);
+    log(LogLevel::Info, "moving " + move.artifact + " from " + move.source + " to " + move.target);
     count("moves");
-    moves_[artifact] = Move{*source, *target};
-    nodes[*source].leaving = true;
-    cmd_load(artifact, *target);
-    --load[*source];
-    ++load[*target];
+    moves_[move.artifact] = Move{move.source, move.target};
+    table_.entries[move.artifact][move.source].leaving = true;
+    cmd_load(move.artifact, move.target);
   }
 }
 
