@@ -1,7 +1,6 @@
 #include "engine/cluster_deployment_manager.h"
 
 #include <algorithm>
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -11,6 +10,7 @@
 
 #include "engine/assertion.h"
 #include "engine/blueprint.h"
+#include "engine/cdm_writer.h"
 #include "engine/desired_state.h"
 #include "engine/kv_schema.h"
 #include "engine/lifecycle.h"
@@ -50,10 +50,6 @@ bool answers(SliceState command, std::optional<SliceState> observed) {
   }
 }
 
-std::string command_value(SliceState state) {
-  return encode_slice_value(SliceValue{state, std::nullopt, false});
-}
-
 std::optional<SliceState> observed_state(const std::optional<SliceValue>& observed) {
   if (!observed) return std::nullopt;
   return observed->state;
@@ -69,7 +65,15 @@ class ClusterDeploymentManager::Active
         config_(config),
         tag_(tag),
         timers_(services.clock),
-        allocation_(placement::make_strategy(config.allocation)) {}
+        allocation_(placement::make_strategy(config.allocation)),
+        writer_(services_, config_, timers_,
+                CdmWriter::Hooks{
+                    [this](const SliceCommand& c) { return resend_still_wanted(c); },
+                    [this](const std::vector<SliceCommand>& c) { revert_intents(c); },
+                    [this](Nanos delay_ns) { schedule_reconcile(delay_ns); },
+                    [this](const SliceCommand& c) { arm_resend(c.artifact, c.node, c.state); },
+                    [this] { sync_targets(); },
+                }) {}
 
   std::optional<std::uint64_t> tag() const { return tag_; }
   void start();
@@ -78,17 +82,6 @@ class ClusterDeploymentManager::Active
 
  private:
   using Entry = SliceEntry;
-  struct Command {
-    KvCommand kv;
-    bool slice = false;
-    std::optional<SliceState> decided_from;  // effective state when decided
-    std::optional<std::string> target_base;  // a slice-target write
-    bool resend = false;                     // a re-send of a recorded command
-  };
-  struct Batch {
-    std::vector<Command> commands;
-    std::function<void(bool committed)> after;
-  };
   struct Move {
     NodeId source;
     NodeId target;
@@ -157,12 +150,9 @@ class ClusterDeploymentManager::Active
   void cmd_put_target(const std::string& base, const SliceTarget& target);
   void cmd_remove_target(const std::string& base);
   void unload_live(const std::string& base, const std::optional<std::string>& keep_artifact);
-  void flush(std::function<void(bool)> after = nullptr);
-  void pump();
-  void submit_now(Batch batch);
-  void on_batch_done(std::uint64_t attempt, const std::shared_ptr<Batch>& batch, bool committed);
-  void revert_intents(const Batch& batch);
-  bool resend_still_wanted(const Command& command) const;
+  void flush(std::function<void(bool)> after = nullptr) { writer_.flush(std::move(after)); }
+  void revert_intents(const std::vector<SliceCommand>& commands);
+  bool resend_still_wanted(const SliceCommand& command) const;
   void arm_resend(const std::string& artifact, const NodeId& node, SliceState command);
   void count(const char* counter, std::int64_t delta = 1) { services_.events.count(counter, delta); }
   void log(LogLevel level, std::string message) {
@@ -182,12 +172,7 @@ class ClusterDeploymentManager::Active
   std::map<std::string, Move> moves_;
   std::map<std::string, TimerId> processing_timers_;
 
-  Batch building_;
-  std::deque<Batch> queue_;
-  bool in_flight_ = false;
-  std::uint64_t attempt_ = 0;
-  TimerId write_timer_ = 0;
-  std::map<std::string, int> pending_targets_;
+  CdmWriter writer_;
 
   TimerId reconcile_timer_ = 0;
   bool rechecked_ = false;  // the activation re-check has run
@@ -571,7 +556,7 @@ void ClusterDeploymentManager::Active::write_target_from_blueprint(const std::st
 
 void ClusterDeploymentManager::Active::sync_targets() {
   for (const auto& [base, owner] : state_.ownership.owner_of) {
-    if (pending_targets_[base] > 0) continue;
+    if (writer_.target_pending(base)) continue;
     const auto want = wanted(base);
     if (!want) continue;
     auto target = state_.targets.find(base);
@@ -590,7 +575,7 @@ void ClusterDeploymentManager::Active::sync_targets() {
     }
   }
   for (const auto& [base, target] : state_.targets) {
-    if (pending_targets_[base] == 0 && !state_.ownership.owner(base)) cmd_remove_target(base);
+    if (!writer_.target_pending(base) && !state_.ownership.owner(base)) cmd_remove_target(base);
   }
 }
 
@@ -928,8 +913,7 @@ void ClusterDeploymentManager::Active::cmd_load(const std::string& artifact, con
   const auto from = effective(entry);
   entry.intent = SliceState::Load;
   entry.since_ns = timers_.now();
-  building_.commands.push_back(Command{
-      KvCommand::put(slice_key(node, artifact), command_value(SliceState::Load)), true, from, std::nullopt});
+  writer_.add(SliceCommand{node, artifact, SliceState::Load, from});
   count("allocations");
 }
 
@@ -938,9 +922,7 @@ void ClusterDeploymentManager::Active::cmd_unload(const std::string& artifact, c
   const auto from = effective(entry);
   if (from == SliceState::Unload || from == SliceState::Unloading) return;
   entry.intent = SliceState::Unload;
-  building_.commands.push_back(
-      Command{KvCommand::put(slice_key(node, artifact), command_value(SliceState::Unload)), true, from,
-              std::nullopt});
+  writer_.add(SliceCommand{node, artifact, SliceState::Unload, from});
   count("unloads");
 }
 
@@ -950,9 +932,7 @@ void ClusterDeploymentManager::Active::cmd_activate(const std::string& artifact,
   AETHER_ASSERT(services_.assertions, entry.intent != SliceState::Unload,
                 "the CDM never activates a key it recorded as UNLOAD: " + slice_key(node, artifact));
   entry.intent = SliceState::Activate;
-  building_.commands.push_back(
-      Command{KvCommand::put(slice_key(node, artifact), command_value(SliceState::Activate)), true, from,
-              std::nullopt});
+  writer_.add(SliceCommand{node, artifact, SliceState::Activate, from});
 }
 
 void ClusterDeploymentManager::Active::cmd_remove_slice(const std::string& artifact, const NodeId& node) {
@@ -960,18 +940,15 @@ void ClusterDeploymentManager::Active::cmd_remove_slice(const std::string& artif
 }
 
 void ClusterDeploymentManager::Active::cmd_remove(const std::string& key) {
-  building_.commands.push_back(Command{KvCommand::remove(key), false, std::nullopt, std::nullopt});
+  writer_.add(KeyRemove{key});
 }
 
 void ClusterDeploymentManager::Active::cmd_put_target(const std::string& base, const SliceTarget& target) {
-  ++pending_targets_[base];
-  building_.commands.push_back(Command{KvCommand::put(slice_target_key(base), encode_slice_target(target)),
-                                       false, std::nullopt, base});
+  writer_.add(TargetPut{base, target});
 }
 
 void ClusterDeploymentManager::Active::cmd_remove_target(const std::string& base) {
-  ++pending_targets_[base];
-  building_.commands.push_back(Command{KvCommand::remove(slice_target_key(base)), false, std::nullopt, base});
+  writer_.add(TargetRemove{base});
 }
 
 void ClusterDeploymentManager::Active::unload_live(const std::string& base,
@@ -986,145 +963,28 @@ void ClusterDeploymentManager::Active::unload_live(const std::string& base,
   for (const auto& [artifact, node] : victims) cmd_unload(artifact, node);
 }
 
-void ClusterDeploymentManager::Active::flush(std::function<void(bool)> after) {
-  if (building_.commands.empty() && !after) return;
-  Batch batch = std::move(building_);
-  building_ = Batch{};
-  batch.after = std::move(after);
-  if (config_.mutation(mutation::kUnserializedWrites)) {
-    submit_now(std::move(batch));
-    return;
-  }
-  queue_.push_back(std::move(batch));
-  pump();
-}
-
-void ClusterDeploymentManager::Active::pump() {
-  while (!in_flight_ && !queue_.empty()) {
-    Batch batch = std::move(queue_.front());
-    queue_.pop_front();
-    submit_now(std::move(batch));
-  }
-}
-
-void ClusterDeploymentManager::Active::submit_now(Batch batch) {
-  // Drop commands the world overtook while they waited (the key moved away
-  // from the state they were decided on and they are no longer edges).
-  std::vector<Command> kept;
-  auto dropped = std::make_shared<Batch>();
-  for (auto& command : batch.commands) {
-    if (command.resend && !resend_still_wanted(command)) continue;  // its intent went meanwhile
-    if (command.slice && command.kv.op == KvOp::Put) {
-      auto applied_text = services_.kv.get(command.kv.key);
-      std::optional<SliceState> applied;
-      if (applied_text) {
-        if (auto value = parse_slice_value(*applied_text)) applied = value->state;
-      }
-      const auto to = parse_slice_value(command.kv.value)->state;
-      const bool legal = is_legal_transition(LifecycleRole::Cdm, applied, to);
-      if (!legal && applied != command.decided_from) {
-        dropped->commands.push_back(std::move(command));
-        continue;
-      }
-      AETHER_ASSERT(services_.assertions, legal,
-                    "CDM write " + std::string(slice_state_name(to)) + " on " + command.kv.key +
-                        " is not a lifecycle edge from " +
-                        (applied ? slice_state_name(*applied) : "(absent)"));
-    }
-    kept.push_back(std::move(command));
-  }
-  batch.commands = std::move(kept);
-  if (!dropped->commands.empty()) {
-    revert_intents(*dropped);
-    schedule_reconcile(kReconcileDebounce);
-  }
-  if (batch.commands.empty()) {
-    if (batch.after) batch.after(true);
-    return;
-  }
-  KvBatch kv_batch;
-  for (const auto& command : batch.commands) {
-    kv_batch.push_back(command.kv);
-    if (command.slice && command.kv.op == KvOp::Put) {
-      auto slice = parse_slice_key(command.kv.key);
-      arm_resend(slice->artifact, slice->node, parse_slice_value(command.kv.value)->state);
-    }
-  }
-  auto shared = std::make_shared<Batch>(std::move(batch));
-  const bool serialized = !config_.mutation(mutation::kUnserializedWrites);
-  const std::uint64_t attempt = ++attempt_;
-  if (serialized) in_flight_ = true;
-  auto self = weak_from_this();
-  services_.kv.submit(Writer::Cdm, std::move(kv_batch), [this, self, attempt, shared](SubmitOutcome outcome) {
-    if (!self.expired()) on_batch_done(attempt, shared, outcome == SubmitOutcome::Committed);
-  });
-  if (serialized) {
-    write_timer_ = timers_.after(config_.write_timeout_ns, [this, attempt, shared] {
-      write_timer_ = 0;
-      log(LogLevel::Warn, "write timed out; outcome unknown");
-      count("write-timeouts");
-      on_batch_done(attempt, shared, false);
-    });
-  }
-}
-
-void ClusterDeploymentManager::Active::on_batch_done(std::uint64_t attempt,
-                                                     const std::shared_ptr<Batch>& batch, bool committed) {
-  if (!config_.mutation(mutation::kUnserializedWrites)) {
-    if (attempt != attempt_ || !in_flight_) return;  // a late report after a timeout
-    in_flight_ = false;
-    timers_.cancel(write_timer_);
-    write_timer_ = 0;
-  }
-  bool touched_targets = false;
-  for (const auto& command : batch->commands) {
-    if (command.target_base) {
-      --pending_targets_[*command.target_base];
-      touched_targets = true;
-    }
-  }
-  if (!committed) {
-    revert_intents(*batch);
-    schedule_reconcile(kReconcileAfterFailure);
-  }
-  if (batch->after) batch->after(committed);
-  // Targets skipped while these writes were pending. After a failure the
-  // reconcile 5s later does it: rewriting at once can loop at one instant
-  // when submits are rejected at once (no quorum the engine has not heard of).
-  if (touched_targets && committed) sync_targets();
-  flush();
-  pump();
-}
-
-bool ClusterDeploymentManager::Active::resend_still_wanted(const Command& command) const {
+bool ClusterDeploymentManager::Active::resend_still_wanted(const SliceCommand& command) const {
   // A re-send queued behind a batch that then failed (a write timeout due at
   // the same instant) must not go out after that batch reverted its intent.
-  auto slice = parse_slice_key(command.kv.key);
-  const auto state = parse_slice_value(command.kv.value)->state;
-  auto nodes = table_.entries.find(slice->artifact);
+  auto nodes = table_.entries.find(command.artifact);
   if (nodes == table_.entries.end()) return false;
-  auto it = nodes->second.find(slice->node);
-  return it != nodes->second.end() && it->second.intent == state &&
-         !answers(state, observed_state(it->second.observed));
+  auto it = nodes->second.find(command.node);
+  return it != nodes->second.end() && it->second.intent == command.state &&
+         !answers(command.state, observed_state(it->second.observed));
 }
 
-void ClusterDeploymentManager::Active::revert_intents(const Batch& batch) {
-  {
-    for (const auto& command : batch.commands) {
-      if (!command.slice || command.kv.op != KvOp::Put) continue;
-      auto slice = parse_slice_key(command.kv.key);
-      const auto state = parse_slice_value(command.kv.value)->state;
-      auto nodes = table_.entries.find(slice->artifact);
-      if (nodes == table_.entries.end()) continue;
-      auto it = nodes->second.find(slice->node);
-      if (it == nodes->second.end() || it->second.intent != state) continue;
-      timers_.cancel(it->second.resend);
-      if (!it->second.observed) {
-        nodes->second.erase(it);
-      } else {
-        it->second.intent.reset();
-        it->second.resend = 0;
-      }
+void ClusterDeploymentManager::Active::revert_intents(const std::vector<SliceCommand>& commands) {
+  for (const auto& command : commands) {
+    auto nodes = table_.entries.find(command.artifact);
+    if (nodes == table_.entries.end()) continue;
+    auto it = nodes->second.find(command.node);
+    if (it == nodes->second.end() || it->second.intent != command.state) continue;
+    timers_.cancel(it->second.resend);
+    if (!it->second.observed) {
+      nodes->second.erase(it);
+    } else {
+      it->second.intent.reset();
+      it->second.resend = 0;
     }
   }
 }
@@ -1151,8 +1011,7 @@ void ClusterDeploymentManager::Active::arm_resend(const std::string& artifact, c
     log(LogLevel::Info,
         "re-sending " + std::string(slice_state_name(command)) + " to " + slice_key(node, artifact));
     count("resent-commands");
-    building_.commands.push_back(Command{KvCommand::put(slice_key(node, artifact), command_value(command)),
-                                         true, command, std::nullopt, true});
+    writer_.add(SliceCommand{node, artifact, command, command, true});
     flush();
   });
 }
