@@ -106,7 +106,15 @@ class ClusterDeploymentManager::Active
   bool fully_active(const std::string& id) const;
 
   // Desired state (desired_state.h) and what the CDM does about it.
-  void recompute_ownership() { state_.recompute_ownership(); }
+  // Acceptance judged in order of the blueprint values' decided positions (§4).
+  void recompute_ownership() {
+    std::map<std::string, std::uint64_t> blueprint_positions;
+    for (const auto& [id, blueprint] : state_.blueprints) {
+      if (auto at = positions_.find(blueprint_key(id)); at != positions_.end())
+        blueprint_positions[id] = at->second;
+    }
+    state_.recompute_ownership(blueprint_positions);
+  }
   void set_desired(const std::string& base, const SliceTarget& target) { state_.set_desired(base, target); }
   void forget_desired(const std::string& base);
   std::optional<Wanted> wanted(const std::string& base) const { return state_.wanted(base); }

@@ -31,8 +31,8 @@ bool DesiredState::put_blueprint(const std::string& id, const std::string& text,
   return blueprints[id].has_value();
 }
 
-void DesiredState::recompute_ownership() {
-  ownership = compute_ownership(blueprints, targets);
+void DesiredState::recompute_ownership(const std::map<std::string, std::uint64_t>& positions) {
+  ownership = compute_ownership(blueprints, targets, positions);
   // A rejected value changes nothing (§4): the bases whose committed
   // slice-target names a blueprint whose value is rejected stay its own, even
   // those the rejected value no longer lists.

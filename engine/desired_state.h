@@ -61,8 +61,10 @@ class DesiredState {
   // invalid, which is stored as a blueprint that lists nothing.
   bool put_blueprint(const std::string& id, const std::string& text, std::string* why);
   // The ownership rule, plus: bases whose committed slice-target names a
-  // blueprint whose value is rejected stay its own.
-  void recompute_ownership();
+  // blueprint whose value is rejected stay its own. `positions`: blueprint
+  // id -> decided position of its committed value (acceptance is judged in
+  // that order, §4).
+  void recompute_ownership(const std::map<std::string, std::uint64_t>& positions = {});
   std::optional<Wanted> wanted(const std::string& base) const;
   const Desired* desired_for(const std::string& artifact) const;
   // Desired state of `base` from its owned slice-target; keeps the in-memory
