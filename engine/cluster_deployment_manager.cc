@@ -1,19 +1,24 @@
 #include "engine/cluster_deployment_manager.h"
 
 #include <algorithm>
-#include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "engine/assertion.h"
 #include "engine/blueprint.h"
+#include "engine/cdm_writer.h"
+#include "engine/desired_state.h"
 #include "engine/kv_schema.h"
 #include "engine/lifecycle.h"
 #include "engine/mutations.h"
 #include "engine/ownership.h"
+#include "engine/placement.h"
+#include "engine/rebalancer.h"
+#include "engine/slice_table.h"
 #include "engine/timers.h"
 
 namespace aether::engine {
@@ -45,29 +50,9 @@ bool answers(SliceState command, std::optional<SliceState> observed) {
   }
 }
 
-std::string command_value(SliceState state) {
-  return encode_slice_value(SliceValue{state, std::nullopt, false});
-}
-
 std::optional<SliceState> observed_state(const std::optional<SliceValue>& observed) {
   if (!observed) return std::nullopt;
   return observed->state;
-}
-
-std::optional<Blueprint> parse_blueprint_value(const std::string& id, const std::string& text,
-                                               std::string* why) {
-  auto result = parse_blueprint_text(text);
-  if (auto* errors = std::get_if<std::vector<BlueprintError>>(&result)) {
-    const auto& first = errors->front();
-    *why = (first.path.empty() ? "" : first.path + ": ") + first.message;
-    return std::nullopt;
-  }
-  auto blueprint = std::get<Blueprint>(std::move(result));
-  if (blueprint.id != id) {
-    *why = "id \"" + blueprint.id + "\" does not match its key";
-    return std::nullopt;
-  }
-  return blueprint;
 }
 
 }  // namespace
@@ -77,7 +62,22 @@ class ClusterDeploymentManager::Active
  public:
   Active(const NodeServices& services, const EngineConfig& config, std::optional<std::uint64_t> tag,
          const std::map<std::string, std::uint64_t>& positions)
-      : services_(services), config_(config), tag_(tag), timers_(services.clock), positions_(positions) {}
+      : services_(services),
+        config_(config),
+        tag_(tag),
+        timers_(services.clock),
+        allocation_(placement::make_strategy(config.allocation)),
+        writer_(services_, config_, timers_,
+                CdmWriter::Hooks{
+                    [this](const SliceCommand& c) { return resend_still_wanted(c); },
+                    [this](const std::vector<SliceCommand>& c) { revert_intents(c); },
+                    [this](Nanos delay_ns) { schedule_reconcile(delay_ns); },
+                    [this](const SliceCommand& c) { arm_resend(c.artifact, c.node, c.state); },
+                    [this] { sync_targets(); },
+                    [this](const TargetPut& put) { return rederive_target(put); },
+                    [this](const SliceCommand& c) { return activate_still_ready(c); },
+                }),
+        positions_(positions) {}
 
   std::optional<std::uint64_t> tag() const { return tag_; }
   void start();
@@ -85,34 +85,7 @@ class ClusterDeploymentManager::Active
   void on_topology(const TopologyEvent& event);
 
  private:
-  struct Desired {
-    std::string artifact;
-    std::string owner;
-    int count = 0;
-    int min_instances = 0;
-    bool failed = false;
-    std::vector<std::string> depends_on;
-  };
-  struct Entry {
-    std::optional<SliceValue> observed;
-    std::optional<SliceState> intent;  // own command not yet answered
-    Nanos since_ns = 0;
-    TimerId resend = 0;
-    bool leaving = false;  // source of a move: not live for scale decisions
-    // The stored value is unparseable: its Remove is (re)issued until it lands.
-    std::optional<Nanos> malformed_remove_at;
-  };
-  struct Command {
-    KvCommand kv;
-    bool slice = false;
-    std::optional<SliceState> decided_from;  // effective state when decided
-    std::optional<std::string> target_base;  // a slice-target write
-    bool resend = false;                     // a re-send of a recorded command
-  };
-  struct Batch {
-    std::vector<Command> commands;
-    std::function<void(bool committed)> after;
-  };
+  using Entry = SliceEntry;
   struct Move {
     NodeId source;
     NodeId target;
@@ -132,33 +105,35 @@ class ClusterDeploymentManager::Active
   void arm_processing_timeout(const std::string& id);
   bool fully_active(const std::string& id) const;
 
-  // Desired state.
-  void recompute_ownership();
-  void set_desired(const std::string& base, const SliceTarget& target);
+  // Desired state (desired_state.h) and what the CDM does about it.
+  // Acceptance judged in order of the blueprint values' decided positions (§4).
+  void recompute_ownership() {
+    std::map<std::string, std::uint64_t> blueprint_positions;
+    for (const auto& [id, blueprint] : state_.blueprints) {
+      if (auto at = positions_.find(blueprint_key(id)); at != positions_.end())
+        blueprint_positions[id] = at->second;
+    }
+    state_.recompute_ownership(blueprint_positions);
+  }
+  void set_desired(const std::string& base, const SliceTarget& target) { state_.set_desired(base, target); }
   void forget_desired(const std::string& base);
-  // What the owner of `base` wants of it: its accepted blueprint's slice, or,
-  // for an owner whose committed value is rejected, its slice-target (a
-  // rejected value changes nothing, §4).
-  struct Wanted {
-    std::string owner;
-    std::string artifact;
-    std::string version;
-    int instances = 0;
-    int min_available = 0;
-    std::vector<std::string> depends_on;
-  };
-  std::optional<Wanted> wanted(const std::string& base) const;
+  std::optional<Wanted> wanted(const std::string& base) const { return state_.wanted(base); }
   void write_target_from_blueprint(const std::string& base);
   void sync_targets();
   // A queued slice-target Put re-derived at submit from the state applied
-  // then; nullopt: nothing to write (no owner, a rejected owner, or a failed
-  // mark cleared since).
-  std::optional<std::string> rederive_target(const std::string& base, const std::string& queued) const;
+  // then (CdmWriter hook); nullopt: nothing to write (no owner, a rejected
+  // owner, or a failed mark cleared since). What it returns is written, and
+  // recorded as this term's own write (own_targets_).
+  std::optional<SliceTarget> rederive_target(const TargetPut& queued);
+  std::optional<SliceTarget> rederived(const std::string& base, const SliceTarget& queued) const;
+  // An ACTIVATE re-checked at submit (CdmWriter hook): its dependencies are
+  // still ready in the state applied now and the current view.
+  bool activate_still_ready(const SliceCommand& command) const;
   void mark_failed(const std::string& artifact);
   // One more consecutive transient failure of `artifact`: back off, or treat
   // it as fatal after transient_retry_max.
   void record_transient_failure(const std::string& artifact);
-  const Desired* desired_for(const std::string& artifact) const;
+  const Desired* desired_for(const std::string& artifact) const { return state_.desired_for(artifact); }
 
   // Reconcile.
   void reconcile();
@@ -180,12 +155,14 @@ class ClusterDeploymentManager::Active
   std::vector<NodeId> eligible_nodes() const;
   bool eligible(const NodeId& node) const;
   bool on_duty(const NodeId& node) const;  // committed node-lifecycle is ON_DUTY
-  int live_count(const std::string& artifact) const;
+  int live_count(const std::string& artifact) const { return table_.live_count(artifact); }
   // ACTIVE entries (no own command pending) on nodes in the leader's view.
-  int active_in_view(const std::string& artifact) const;
+  int active_in_view(const std::string& artifact) const {
+    return table_.active_in(artifact, services_.topology.view());
+  }
 
   // Commands (recorded in memory at once, written through the serialized queue).
-  std::optional<SliceState> effective(const Entry& entry) const;
+  std::optional<SliceState> effective(const Entry& entry) const { return entry.effective(); }
   void cmd_load(const std::string& artifact, const NodeId& node);
   void cmd_unload(const std::string& artifact, const NodeId& node);
   void cmd_activate(const std::string& artifact, const NodeId& node);
@@ -194,12 +171,9 @@ class ClusterDeploymentManager::Active
   void cmd_put_target(const std::string& base, const SliceTarget& target);
   void cmd_remove_target(const std::string& base);
   void unload_live(const std::string& base, const std::optional<std::string>& keep_artifact);
-  void flush(std::function<void(bool)> after = nullptr);
-  void pump();
-  void submit_now(Batch batch);
-  void on_batch_done(std::uint64_t attempt, const std::shared_ptr<Batch>& batch, bool committed);
-  void revert_intents(const Batch& batch);
-  bool resend_still_wanted(const Command& command) const;
+  void flush(std::function<void(bool)> after = nullptr) { writer_.flush(std::move(after)); }
+  void revert_intents(const std::vector<SliceCommand>& commands);
+  bool resend_still_wanted(const SliceCommand& command) const;
   void arm_resend(const std::string& artifact, const NodeId& node, SliceState command);
   void count(const char* counter, std::int64_t delta = 1) { services_.events.count(counter, delta); }
   void log(LogLevel level, std::string message) {
@@ -210,25 +184,16 @@ class ClusterDeploymentManager::Active
   const EngineConfig& config_;
   std::optional<std::uint64_t> tag_;
   TimerSet timers_;
+  std::unique_ptr<placement::AllocationStrategy> allocation_;
 
-  std::map<std::string, std::optional<Blueprint>> blueprints_;
-  std::map<std::string, SliceTarget> targets_;
-  Ownership ownership_;
-  std::map<std::string, Desired> desired_;                  // by base
-  std::map<std::string, std::map<NodeId, Entry>> entries_;  // artifact -> node -> entry
+  DesiredState state_;
+  SliceTable table_;
   std::map<NodeId, std::string> lifecycle_;
   std::size_t cursor_ = 0;
-  std::map<std::string, int> transient_failures_;
-  std::map<std::string, Nanos> backoff_until_;
   std::map<std::string, Move> moves_;
   std::map<std::string, TimerId> processing_timers_;
 
-  Batch building_;
-  std::deque<Batch> queue_;
-  bool in_flight_ = false;
-  std::uint64_t attempt_ = 0;
-  TimerId write_timer_ = 0;
-  std::map<std::string, int> pending_targets_;
+  CdmWriter writer_;
   // Decided position of each applied blueprints/* and slice-target/* value,
   // kept by the manager even while Dormant (the KV's mod revision).
   const std::map<std::string, std::uint64_t>& positions_;
@@ -259,8 +224,7 @@ void ClusterDeploymentManager::Active::start() {
   for (const auto& [key, value] : services_.kv.scan(std::string(kBlueprintPrefix))) {
     const auto id = *key_suffix(key, kBlueprintPrefix);
     std::string why;
-    blueprints_[id] = parse_blueprint_value(id, value, &why);
-    if (!blueprints_[id]) {
+    if (!state_.put_blueprint(id, value, &why)) {
       log(LogLevel::Warn, "blueprint " + id + " is invalid: " + why);
       count("malformed-values");
     }
@@ -268,28 +232,28 @@ void ClusterDeploymentManager::Active::start() {
   for (const auto& [key, value] : services_.kv.scan(std::string(kSliceTargetPrefix))) {
     const auto base = *key_suffix(key, kSliceTargetPrefix);
     if (auto target = parse_slice_target(value)) {
-      targets_[base] = *target;
+      state_.targets[base] = *target;
     } else {
       count("malformed-values");
     }
   }
   recompute_ownership();
-  for (const auto& [base, owner] : ownership_.owner_of) {
-    const auto want = wanted(base);
-    if (!want) continue;
-    auto target = targets_.find(base);
-    if (target != targets_.end() && target->second.owner == owner &&
-        target->second.version == want->version &&
-        (ownership_.rejected.count(owner) != 0 || target_is_newer(base, owner))) {
-      set_desired(base, target->second);
-    } else {
-      SliceTarget fresh{want->version, want->instances, want->min_available, owner, false};
-      set_desired(base, fresh);
-      cmd_put_target(base, fresh);  // an echo, not a new allocation trigger
+  for (const auto& [base, owner] : state_.ownership.owner_of) {
+    // A matching slice-target's counts win unless the owner blueprint's value
+    // was decided after it (positions_, the KV's mod revisions).
+    std::optional<std::uint64_t> blueprint_at;
+    std::optional<std::uint64_t> target_at;
+    if (!target_is_newer(base, owner)) {
+      blueprint_at = positions_.at(blueprint_key(owner));
+      target_at = positions_.at(slice_target_key(base));
     }
+    const auto rebuilt = state_.rebuilt_target(base, blueprint_at, target_at);
+    if (!rebuilt) continue;
+    set_desired(base, rebuilt->target);
+    if (rebuilt->rewrite) cmd_put_target(base, rebuilt->target);  // an echo, not a new allocation trigger
   }
-  for (const auto& [base, target] : targets_) {
-    if (!ownership_.owner(base)) cmd_remove_target(base);
+  for (const auto& [base, target] : state_.targets) {
+    if (!state_.ownership.owner(base)) cmd_remove_target(base);
   }
   const Nanos now = timers_.now();
   for (const auto& [key, value] : services_.kv.scan(std::string(kSlicePrefix))) {
@@ -300,7 +264,7 @@ void ClusterDeploymentManager::Active::start() {
       cmd_remove(key);
       continue;
     }
-    Entry& entry = entries_[slice->artifact][slice->node];
+    Entry& entry = table_.entries[slice->artifact][slice->node];
     entry.observed = *parsed;
     entry.since_ns = now;
     arm_stuck_check(slice->artifact, slice->node);
@@ -309,7 +273,7 @@ void ClusterDeploymentManager::Active::start() {
   // Processing timeouts die with their leader: a blueprint still being
   // processed gets a full timeout from this activation (timestamps are
   // leader-local, §4).
-  for (const auto& [id, blueprint] : blueprints_) {
+  for (const auto& [id, blueprint] : state_.blueprints) {
     if (blueprint && !fully_active(id)) arm_processing_timeout(id);
   }
   reconcile();
@@ -360,7 +324,7 @@ void ClusterDeploymentManager::Active::on_topology(const TopologyEvent& event) {
 }
 
 void ClusterDeploymentManager::Active::on_node_gone(const NodeId& node, bool lifecycle) {
-  for (auto& [artifact, nodes] : entries_) {
+  for (auto& [artifact, nodes] : table_.entries) {
     auto it = nodes.find(node);
     if (it == nodes.end()) continue;
     timers_.cancel(it->second.resend);
@@ -390,24 +354,24 @@ void ClusterDeploymentManager::Active::on_node_gone(const NodeId& node, bool lif
 }
 
 void ClusterDeploymentManager::Active::on_blueprint_put(const std::string& id, const std::string& value) {
-  const Ownership before = ownership_;
+  const Ownership before = state_.ownership;
   std::string why;
-  blueprints_[id] = parse_blueprint_value(id, value, &why);
+  const bool valid = state_.put_blueprint(id, value, &why);
   recompute_ownership();
-  if (!blueprints_[id]) {
+  if (!valid) {
     log(LogLevel::Warn, "blueprint " + id + " is invalid: " + why);
     count("malformed-values");
-  } else if (ownership_.rejected.count(id)) {
+  } else if (state_.ownership.rejected.count(id)) {
     log(LogLevel::Warn, "blueprint " + id + " rejected: another blueprint owns one of its artifacts");
     count("rejected-blueprints");
   } else {
-    const Blueprint& blueprint = *blueprints_[id];
+    const Blueprint& blueprint = *state_.blueprints[id];
     for (const auto& slice : blueprint.slices) {
       const auto base = slice.artifact.base().to_string();
       // A put of the owner blueprint clears the artifact's failure accounting.
-      transient_failures_.erase(slice.artifact.to_string());
-      backoff_until_.erase(slice.artifact.to_string());
-      if (auto known = desired_.find(base); known != desired_.end() && known->second.owner == id) {
+      state_.clear_failures(slice.artifact.to_string());
+      if (auto known = state_.desired.find(base);
+          known != state_.desired.end() && known->second.owner == id) {
         known->second.failed = false;
       }
       SliceTarget target{slice.artifact.version, slice.instances, slice.min_available, id, false};
@@ -421,7 +385,7 @@ void ClusterDeploymentManager::Active::on_blueprint_put(const std::string& id, c
   }
   // Bases it owned before and no longer owns.
   for (const auto& [base, owner] : before.owner_of) {
-    if (owner != id || ownership_.owner(base) == id) continue;
+    if (owner != id || state_.ownership.owner(base) == id) continue;
     forget_desired(base);
     cmd_remove_target(base);
   }
@@ -429,8 +393,8 @@ void ClusterDeploymentManager::Active::on_blueprint_put(const std::string& id, c
 }
 
 void ClusterDeploymentManager::Active::on_blueprint_remove(const std::string& id) {
-  const Ownership before = ownership_;
-  blueprints_.erase(id);
+  const Ownership before = state_.ownership;
+  state_.blueprints.erase(id);
   recompute_ownership();
   for (const auto& [base, owner] : before.owner_of) {
     if (owner != id) continue;
@@ -450,12 +414,12 @@ void ClusterDeploymentManager::Active::on_target_put(const std::string& base, co
   auto target = parse_slice_target(value);
   if (!target) {
     count("malformed-values");
-    targets_.erase(base);
+    state_.targets.erase(base);
     recompute_ownership();
     sync_targets();
     return;
   }
-  targets_[base] = *target;
+  state_.targets[base] = *target;
   if (auto own = own_targets_.find(base); own != own_targets_.end() && own->second.first == value &&
                                           !config_.mutation(mutation::kEchoCountsAsIntent)) {
     target_intent_[base] = own->second.second;  // its own echo: as old as what it was derived from
@@ -464,7 +428,7 @@ void ClusterDeploymentManager::Active::on_target_put(const std::string& base, co
     target_intent_.erase(base);
   }
   recompute_ownership();
-  auto owner = ownership_.owner(base);
+  auto owner = state_.ownership.owner(base);
   if (!owner) {
     forget_desired(base);
     cmd_remove_target(base);
@@ -476,7 +440,7 @@ void ClusterDeploymentManager::Active::on_target_put(const std::string& base, co
     write_target_from_blueprint(base);
     return;
   }
-  if (ownership_.rejected.count(*owner) == 0 && !target_is_newer(base, *owner) &&
+  if (state_.ownership.rejected.count(*owner) == 0 && !target_is_newer(base, *owner) &&
       (target->instances != want->instances || target->min_instances != want->min_available)) {
     // Its own echo derived from a blueprint value replaced since: the
     // blueprint is the later intent.
@@ -494,7 +458,7 @@ void ClusterDeploymentManager::Active::on_target_put(const std::string& base, co
 }
 
 void ClusterDeploymentManager::Active::on_target_remove(const std::string& base) {
-  targets_.erase(base);
+  state_.targets.erase(base);
   recompute_ownership();
   forget_desired(base);
   sync_targets();
@@ -503,8 +467,8 @@ void ClusterDeploymentManager::Active::on_target_remove(const std::string& base)
 void ClusterDeploymentManager::Active::on_slice_put(const std::string& key, const SliceKey& slice,
                                                     const std::string& value) {
   const std::string& artifact = slice.artifact;
-  Entry& entry = entries_[artifact][slice.node];
-  const bool was_live = effective(entry) && is_live_state(*effective(entry)) && !entry.leaving;
+  Entry& entry = table_.entries[artifact][slice.node];
+  const bool was_live = entry.counts_for_scale();
   auto parsed = parse_slice_value(value);
   const Desired* desired = desired_for(artifact);
   if (!parsed) {
@@ -536,8 +500,8 @@ void ClusterDeploymentManager::Active::on_slice_put(const std::string& key, cons
       activate_ready(artifact);
       break;
     case SliceState::Active: {
-      transient_failures_.erase(artifact);
-      for (const auto& [base, other] : desired_) {
+      state_.transient_failures.erase(artifact);
+      for (const auto& [base, other] : state_.desired) {
         if (std::find(other.depends_on.begin(), other.depends_on.end(), artifact) != other.depends_on.end()) {
           activate_ready(other.artifact);
         }
@@ -546,19 +510,18 @@ void ClusterDeploymentManager::Active::on_slice_put(const std::string& key, cons
       if (move != moves_.end() && move->second.target == slice.node) {
         const NodeId source = move->second.source;
         moves_.erase(move);
-        auto src = entries_[artifact].find(source);
-        if (src != entries_[artifact].end()) {
+        auto src = table_.entries[artifact].find(source);
+        if (src != table_.entries[artifact].end()) {
           src->second.leaving = false;  // counts again if its UNLOAD does not land
           // The break step never takes ACTIVE instances below min_available
           // (a node lost during the move): the source then stays.
-          const bool source_active = src->second.observed &&
-                                     src->second.observed->state == SliceState::Active && !src->second.intent;
+          const bool source_active = src->second.settled_in(SliceState::Active);
           const int floor = desired && desired->artifact == artifact ? desired->min_instances : 0;
           if (source_active && active_in_view(artifact) - 1 < floor) {
             log(LogLevel::Info, "move of " + artifact + " ends without unloading " + source +
                                     ": ACTIVE would fall below min_available");
             count("moves-kept-source");
-          } else if (effective(src->second) && is_live_state(*effective(src->second))) {
+          } else if (src->second.live()) {
             cmd_unload(artifact, source);
           }
         }
@@ -580,25 +543,25 @@ void ClusterDeploymentManager::Active::on_slice_put(const std::string& key, cons
     default:
       break;
   }
-  const bool now_live = effective(entry) && is_live_state(*effective(entry)) && !entry.leaving;
+  const bool now_live = entry.counts_for_scale();
   if (was_live != now_live) schedule_reconcile(kReconcileDebounce);
 }
 
 void ClusterDeploymentManager::Active::on_slice_remove(const SliceKey& slice) {
-  auto nodes = entries_.find(slice.artifact);
-  if (nodes == entries_.end()) return;
+  auto nodes = table_.entries.find(slice.artifact);
+  if (nodes == table_.entries.end()) return;
   auto it = nodes->second.find(slice.node);
   if (it == nodes->second.end()) return;
   if (!it->second.observed && it->second.intent == SliceState::Load) return;  // our LOAD is still to land
   timers_.cancel(it->second.resend);
   nodes->second.erase(it);
-  if (nodes->second.empty()) entries_.erase(nodes);
+  if (nodes->second.empty()) table_.entries.erase(nodes);
   auto move = moves_.find(slice.artifact);
   if (move != moves_.end() && (move->second.source == slice.node || move->second.target == slice.node)) {
     end_move(slice.artifact);
   }
   Nanos delay = kReconcileDebounce;
-  if (auto backoff = backoff_until_.find(slice.artifact); backoff != backoff_until_.end()) {
+  if (auto backoff = state_.backoff_until.find(slice.artifact); backoff != state_.backoff_until.end()) {
     delay = std::max(delay, backoff->second - timers_.now());
   }
   schedule_reconcile(delay);
@@ -616,14 +579,14 @@ void ClusterDeploymentManager::Active::arm_processing_timeout(const std::string&
 }
 
 bool ClusterDeploymentManager::Active::fully_active(const std::string& id) const {
-  auto it = blueprints_.find(id);
-  if (it == blueprints_.end() || !it->second || ownership_.rejected.count(id)) return true;
+  auto it = state_.blueprints.find(id);
+  if (it == state_.blueprints.end() || !it->second || state_.ownership.rejected.count(id)) return true;
   const int eligible_count = static_cast<int>(eligible_nodes().size());
   for (const auto& slice : it->second->slices) {
     const auto* desired = desired_for(slice.artifact.to_string());
     if (!desired || desired->owner != id) continue;
     int active = 0;
-    if (auto nodes = entries_.find(slice.artifact.to_string()); nodes != entries_.end()) {
+    if (auto nodes = table_.entries.find(slice.artifact.to_string()); nodes != table_.entries.end()) {
       for (const auto& [node, entry] : nodes->second) {
         if (entry.observed && entry.observed->state == SliceState::Active) ++active;
       }
@@ -636,82 +599,8 @@ bool ClusterDeploymentManager::Active::fully_active(const std::string& id) const
 // ---------------------------------------------------------------------------
 // Desired state
 
-void ClusterDeploymentManager::Active::recompute_ownership() {
-  ownership_ = compute_ownership(blueprints_, targets_);
-  // A rejected value changes nothing (§4): the bases whose committed
-  // slice-target names a blueprint whose value is rejected stay its own, even
-  // those the rejected value no longer lists.
-  for (const auto& [base, target] : targets_) {
-    if (ownership_.owner_of.count(base) || !ownership_.rejected.count(target.owner)) continue;
-    ownership_.owner_of[base] = target.owner;
-  }
-}
-
-std::optional<ClusterDeploymentManager::Active::Wanted> ClusterDeploymentManager::Active::wanted(
-    const std::string& base) const {
-  auto owner = ownership_.owner(base);
-  if (!owner) return std::nullopt;
-  auto blueprint = blueprints_.find(*owner);
-  if (blueprint == blueprints_.end() || !blueprint->second) return std::nullopt;
-  const auto parsed_base = parse_artifact_base(base);
-  const auto* slice = parsed_base ? blueprint->second->find(*parsed_base) : nullptr;
-  Wanted out;
-  out.owner = *owner;
-  if (ownership_.rejected.count(*owner)) {
-    // Its last accepted deployment, as its slice-target records it.
-    auto target = targets_.find(base);
-    if (target == targets_.end() || target->second.owner != *owner) return std::nullopt;
-    out.version = target->second.version;
-    out.artifact = base + ":" + out.version;
-    out.instances = target->second.instances;
-    out.min_available = target->second.min_instances;
-    // Dependencies by base, at the versions the dependencies are held at.
-    if (slice) {
-      for (const auto& dep : slice->depends_on) {
-        const auto dep_base = dep.base().to_string();
-        auto dep_target = targets_.find(dep_base);
-        out.depends_on.push_back(dep_target != targets_.end() && dep_target->second.owner == *owner
-                                     ? dep_base + ":" + dep_target->second.version
-                                     : dep.to_string());
-      }
-    }
-    return out;
-  }
-  if (!slice) return std::nullopt;
-  out.artifact = slice->artifact.to_string();
-  out.version = slice->artifact.version;
-  out.instances = slice->instances;
-  out.min_available = slice->min_available;
-  for (const auto& dep : slice->depends_on) out.depends_on.push_back(dep.to_string());
-  return out;
-}
-
-const ClusterDeploymentManager::Active::Desired* ClusterDeploymentManager::Active::desired_for(
-    const std::string& artifact) const {
-  auto it = desired_.find(base_of(artifact));
-  return it == desired_.end() ? nullptr : &it->second;
-}
-
-void ClusterDeploymentManager::Active::set_desired(const std::string& base, const SliceTarget& target) {
-  Desired desired;
-  desired.owner = target.owner;
-  desired.count = target.instances;
-  desired.min_instances = target.min_instances;
-  desired.failed = target.failed;
-  const auto want = wanted(base);
-  if (!want) return;
-  // The in-memory flag of the same artifact wins over a slice-target put: it
-  // is set by a fatal failure and cleared only by a put of the owner blueprint.
-  if (auto known = desired_.find(base); known != desired_.end() && known->second.artifact == want->artifact) {
-    desired.failed = known->second.failed;
-  }
-  desired.artifact = want->artifact;
-  desired.depends_on = want->depends_on;
-  desired_[base] = std::move(desired);
-}
-
 void ClusterDeploymentManager::Active::forget_desired(const std::string& base) {
-  desired_.erase(base);
+  state_.desired.erase(base);
   unload_live(base, std::nullopt);
 }
 
@@ -722,27 +611,27 @@ void ClusterDeploymentManager::Active::write_target_from_blueprint(const std::st
 }
 
 void ClusterDeploymentManager::Active::sync_targets() {
-  for (const auto& [base, owner] : ownership_.owner_of) {
-    if (pending_targets_[base] > 0) continue;
+  for (const auto& [base, owner] : state_.ownership.owner_of) {
+    if (writer_.target_pending(base)) continue;
     const auto want = wanted(base);
     if (!want) continue;
-    auto target = targets_.find(base);
-    if (target == targets_.end() || target->second.owner != owner ||
+    auto target = state_.targets.find(base);
+    if (target == state_.targets.end() || target->second.owner != owner ||
         target->second.version != want->version) {
       write_target_from_blueprint(base);
       continue;
     }
     // A committed flag that disagrees with the CDM's (a client write).
-    auto known = desired_.find(base);
-    if (known != desired_.end() && known->second.artifact == want->artifact &&
+    auto known = state_.desired.find(base);
+    if (known != state_.desired.end() && known->second.artifact == want->artifact &&
         known->second.failed != target->second.failed) {
       SliceTarget fixed = target->second;
       fixed.failed = known->second.failed;
       cmd_put_target(base, fixed);
     }
   }
-  for (const auto& [base, target] : targets_) {
-    if (pending_targets_[base] == 0 && !ownership_.owner(base)) cmd_remove_target(base);
+  for (const auto& [base, target] : state_.targets) {
+    if (!writer_.target_pending(base) && !state_.ownership.owner(base)) cmd_remove_target(base);
   }
 }
 
@@ -759,22 +648,27 @@ bool ClusterDeploymentManager::Active::target_is_newer(const std::string& base,
   return target->second >= blueprint->second;  // a tie: one batch wrote both
 }
 
-std::optional<std::string> ClusterDeploymentManager::Active::rederive_target(
-    const std::string& base, const std::string& queued) const {
+std::optional<SliceTarget> ClusterDeploymentManager::Active::rederive_target(const TargetPut& queued) {
+  auto fresh = rederived(queued.base, queued.target);
+  if (fresh) own_targets_[queued.base] = {encode_slice_target(*fresh), latest_applied_};
+  return fresh;
+}
+
+std::optional<SliceTarget> ClusterDeploymentManager::Active::rederived(const std::string& base,
+                                                                       const SliceTarget& queued) const {
   if (config_.mutation(mutation::kStaleTargetWrites)) return queued;
-  auto owner = ownership_.owner(base);
-  if (!owner || ownership_.rejected.count(*owner) != 0) return std::nullopt;
-  const auto& blueprint = blueprints_.at(*owner);
+  auto owner = state_.ownership.owner(base);
+  if (!owner || state_.ownership.rejected.count(*owner) != 0) return std::nullopt;
+  const auto& blueprint = state_.blueprints.at(*owner);
   if (!blueprint) return std::nullopt;
   const auto* slice = blueprint->find(*parse_artifact_base(base));
   if (slice == nullptr) return std::nullopt;
-  const auto wanted = parse_slice_target(queued);
-  const bool failed = wanted && wanted->failed;
-  auto desired = desired_.find(base);
-  if (failed && (desired == desired_.end() || !desired->second.failed)) return std::nullopt;
+  const bool failed = queued.failed;
+  auto desired = state_.desired.find(base);
+  if (failed && (desired == state_.desired.end() || !desired->second.failed)) return std::nullopt;
   SliceTarget fresh{slice->artifact.version, slice->instances, slice->min_available, *owner, failed};
-  auto applied = targets_.find(base);
-  const bool matching = applied != targets_.end() && applied->second.owner == *owner &&
+  auto applied = state_.targets.find(base);
+  const bool matching = applied != state_.targets.end() && applied->second.owner == *owner &&
                         applied->second.version == fresh.version;
   if (matching) {
     if (target_is_newer(base, *owner)) {
@@ -784,28 +678,32 @@ std::optional<std::string> ClusterDeploymentManager::Active::rederive_target(
     // An unchanged value is still written: its echo is what installs the
     // blueprint's new dependencies (on_target_put).
   }
-  return encode_slice_target(fresh);
+  return fresh;
+}
+
+bool ClusterDeploymentManager::Active::activate_still_ready(const SliceCommand& command) const {
+  if (config_.mutation(mutation::kActivateBeforeDependencies)) return true;
+  const auto* desired = desired_for(command.artifact);
+  return desired == nullptr || dependencies_ready(*desired);
 }
 
 void ClusterDeploymentManager::Active::record_transient_failure(const std::string& artifact) {
-  const int failures = ++transient_failures_[artifact];
   count("retries");
-  if (failures >= config_.transient_retry_max) {
-    log(LogLevel::Warn, artifact + " failed " + std::to_string(failures) + " times: treating it as fatal");
+  if (state_.note_transient_failure(artifact, timers_.now(), config_.transient_retry_max,
+                                    config_.transient_backoff_cap_ns)) {
+    log(LogLevel::Warn, artifact + " failed " + std::to_string(state_.transient_failures[artifact]) +
+                            " times: treating it as fatal");
     mark_failed(artifact);
-  } else {
-    backoff_until_[artifact] = timers_.now() + std::min<Nanos>(seconds(1) << std::min(failures - 1, 30),
-                                                               config_.transient_backoff_cap_ns);
   }
 }
 
 void ClusterDeploymentManager::Active::mark_failed(const std::string& artifact) {
   const auto base = base_of(artifact);
-  auto it = desired_.find(base);
-  if (it == desired_.end() || it->second.artifact != artifact || it->second.failed) return;
+  auto it = state_.desired.find(base);
+  if (it == state_.desired.end() || it->second.artifact != artifact || it->second.failed) return;
   it->second.failed = true;
-  auto target = targets_.find(base);
-  if (target == targets_.end()) return;
+  auto target = state_.targets.find(base);
+  if (target == state_.targets.end()) return;
   SliceTarget failed = target->second;
   failed.failed = true;
   cmd_put_target(base, failed);
@@ -859,7 +757,7 @@ void ClusterDeploymentManager::Active::adopt_unknown_keys() {
     auto slice = parse_slice_key(key);
     auto parsed = parse_slice_value(value);
     if (!slice || !parsed) continue;
-    auto& nodes = entries_[slice->artifact];
+    auto& nodes = table_.entries[slice->artifact];
     if (nodes.count(slice->node)) continue;
     Entry& entry = nodes[slice->node];
     entry.observed = *parsed;
@@ -872,7 +770,7 @@ void ClusterDeploymentManager::Active::adopt_unknown_keys() {
 void ClusterDeploymentManager::Active::arm_stuck_check(const std::string& artifact, const NodeId& node) {
   // Stuck detection runs when the entry's bound passes (§4), not only when
   // something else reconciles (the periodic reconcile may be off or rare).
-  const Entry& entry = entries_[artifact][node];
+  const Entry& entry = table_.entries[artifact][node];
   if (!entry.observed) return;
   const auto timeout = state_timeout_ns(entry.observed->state, config_.timeouts);
   if (!timeout) return;
@@ -880,8 +778,8 @@ void ClusterDeploymentManager::Active::arm_stuck_check(const std::string& artifa
   const SliceState state = entry.observed->state;
   const Nanos due = since + config_.stuck_multiplier * *timeout + 1;
   timers_.after(due - timers_.now(), [this, artifact, node, since, state] {
-    auto nodes = entries_.find(artifact);
-    if (nodes == entries_.end()) return;
+    auto nodes = table_.entries.find(artifact);
+    if (nodes == table_.entries.end()) return;
     auto it = nodes->second.find(node);
     if (it == nodes->second.end() || it->second.since_ns != since || !it->second.observed ||
         it->second.observed->state != state) {
@@ -895,7 +793,7 @@ void ClusterDeploymentManager::Active::inherit_commands() {
   // A command state this leader did not write (a previous leader's, whose
   // chain the node may have abandoned) is taken over as its own: re-sent
   // after command_timeout unless answered (§4 Re-send).
-  for (auto& [artifact, nodes] : entries_) {
+  for (auto& [artifact, nodes] : table_.entries) {
     for (auto& [node, entry] : nodes) {
       if (entry.intent || entry.resend != 0 || !entry.observed || !is_command_state(entry.observed->state))
         continue;
@@ -907,12 +805,7 @@ void ClusterDeploymentManager::Active::inherit_commands() {
 
 void ClusterDeploymentManager::Active::prune_moves() {
   auto live_entry = [&](const std::string& artifact, const NodeId& node) {
-    auto nodes = entries_.find(artifact);
-    if (nodes == entries_.end()) return false;
-    auto it = nodes->second.find(node);
-    if (it == nodes->second.end()) return false;
-    auto state = effective(it->second);
-    return state && is_live_state(*state);
+    return table_.live_at(artifact, node);
   };
   for (auto it = moves_.begin(); it != moves_.end();) {
     const auto& [artifact, move] = *it;
@@ -930,8 +823,8 @@ void ClusterDeploymentManager::Active::prune_moves() {
 void ClusterDeploymentManager::Active::end_move(const std::string& artifact) {
   auto move = moves_.find(artifact);
   if (move == moves_.end()) return;
-  auto nodes = entries_.find(artifact);
-  if (nodes != entries_.end()) {
+  auto nodes = table_.entries.find(artifact);
+  if (nodes != table_.entries.end()) {
     if (auto source = nodes->second.find(move->second.source); source != nodes->second.end()) {
       source->second.leaving = false;
     }
@@ -950,8 +843,8 @@ void ClusterDeploymentManager::Active::reconcile() {
   prune_moves();
   check_stuck_and_orphans();
   sync_targets();  // every reconcile rewrites a missing or mismatching owned slice-target (§4)
-  for (const auto& [base, desired] : desired_) fix_count(base);
-  for (const auto& [base, desired] : desired_) activate_ready(desired.artifact);
+  for (const auto& [base, desired] : state_.desired) fix_count(base);
+  for (const auto& [base, desired] : state_.desired) activate_ready(desired.artifact);
   if (config_.reconciliation == ReconciliationStrategy::Aggressive && config_.auto_rebalancing) rebalance();
   flush();
 }
@@ -975,43 +868,14 @@ bool ClusterDeploymentManager::Active::on_duty(const NodeId& node) const {
   return it != lifecycle_.end() && parse_node_lifecycle(it->second) == NodeLifecycle::OnDuty;
 }
 
-std::optional<SliceState> ClusterDeploymentManager::Active::effective(const Entry& entry) const {
-  if (entry.intent) return entry.intent;
-  if (entry.observed) return entry.observed->state;
-  return std::nullopt;
-}
-
-int ClusterDeploymentManager::Active::live_count(const std::string& artifact) const {
-  auto it = entries_.find(artifact);
-  if (it == entries_.end()) return 0;
-  int live = 0;
-  for (const auto& [node, entry] : it->second) {
-    auto state = effective(entry);
-    if (state && is_live_state(*state) && !entry.leaving) ++live;
-  }
-  return live;
-}
-
-int ClusterDeploymentManager::Active::active_in_view(const std::string& artifact) const {
-  auto it = entries_.find(artifact);
-  if (it == entries_.end()) return 0;
-  const auto view = services_.topology.view();
-  int active = 0;
-  for (const auto& [node, entry] : it->second) {
-    if (entry.intent || !entry.observed || entry.observed->state != SliceState::Active) continue;
-    if (std::binary_search(view.begin(), view.end(), node)) ++active;
-  }
-  return active;
-}
-
 void ClusterDeploymentManager::Active::fix_count(const std::string& base) {
-  auto it = desired_.find(base);
-  if (it == desired_.end() || it->second.failed) return;
+  auto it = state_.desired.find(base);
+  if (it == state_.desired.end() || it->second.failed) return;
   const Desired& desired = it->second;
   const int live = live_count(desired.artifact);
   if (live < desired.count) {
-    auto backoff = backoff_until_.find(desired.artifact);
-    if (backoff != backoff_until_.end() && backoff->second > timers_.now()) {
+    auto backoff = state_.backoff_until.find(desired.artifact);
+    if (backoff != state_.backoff_until.end() && backoff->second > timers_.now()) {
       schedule_reconcile(backoff->second - timers_.now());
       return;
     }
@@ -1022,34 +886,16 @@ void ClusterDeploymentManager::Active::fix_count(const std::string& base) {
 }
 
 void ClusterDeploymentManager::Active::place(const std::string& artifact, int count_wanted) {
-  const auto eligible_list = eligible_nodes();
-  std::set<NodeId> busy;  // nodes with any entry at all
-  for (const auto& [other, nodes] : entries_) {
-    for (const auto& [node, entry] : nodes) busy.insert(node);
-  }
-  auto has_artifact = [&](const NodeId& node) {
-    auto it = entries_.find(artifact);
-    return it != entries_.end() && it->second.count(node) > 0;
-  };
-  int placed = 0;
-  for (const auto& node : eligible_list) {
-    if (placed == count_wanted) break;
-    if (busy.count(node) || has_artifact(node)) continue;
-    cmd_load(artifact, node);
-    ++placed;
-  }
-  // One pass over the sorted eligible nodes from the cursor; the cursor moves
-  // past each node chosen (it is not part of the index while the pass runs).
-  const std::size_t n = eligible_list.size();
-  const std::size_t start = n == 0 ? 0 : cursor_ % n;
-  for (std::size_t step = 0; step < n && placed < count_wanted; ++step) {
-    const std::size_t index = (start + step) % n;
-    const auto& node = eligible_list[index];
-    if (has_artifact(node)) continue;
-    cmd_load(artifact, node);
-    ++placed;
-    cursor_ = index + 1;
-  }
+  placement::AddRequest request;
+  request.eligible = eligible_nodes();
+  request.busy = table_.occupied_nodes();
+  request.holding = table_.holders(artifact);
+  request.count = count_wanted;
+  request.cursor = cursor_;
+  const auto plan = allocation_->plan_add(request);
+  for (const auto& node : plan.nodes) cmd_load(artifact, node);
+  cursor_ = plan.cursor;
+  const int placed = static_cast<int>(plan.nodes.size());
   if (placed < count_wanted) {
     log(LogLevel::Info,
         artifact + ": " + std::to_string(count_wanted - placed) + " instance(s) wait for eligible nodes");
@@ -1062,23 +908,20 @@ void ClusterDeploymentManager::Active::scale_down(const std::string& artifact, c
   if (!config_.mutation(mutation::kSkipScaleDownFloor))
     excess = std::min(excess, live - desired.min_instances);
   if (excess <= 0) return;
-  std::vector<NodeId> inactive;
-  std::vector<NodeId> active;
-  for (const auto& [node, entry] : entries_[artifact]) {
-    auto state = effective(entry);
-    if (!state || !is_live_state(*state) || entry.leaving) continue;
-    (*state == SliceState::Active ? active : inactive).push_back(node);
+  placement::RemoveRequest request;
+  request.count = excess;
+  for (const auto& [node, entry] : table_.entries[artifact]) {
+    if (!entry.counts_for_scale()) continue;
+    request.live.push_back(placement::LiveEntry{node, entry.effective() == SliceState::Active});
   }
-  std::vector<NodeId> victims(inactive.rbegin(), inactive.rend());
-  victims.insert(victims.end(), active.rbegin(), active.rend());
-  for (int i = 0; i < excess && i < static_cast<int>(victims.size()); ++i) cmd_unload(artifact, victims[i]);
+  for (const auto& node : allocation_->plan_remove(request)) cmd_unload(artifact, node);
 }
 
 void ClusterDeploymentManager::Active::check_stuck_and_orphans() {
   const Nanos now = timers_.now();
   std::vector<std::pair<std::string, NodeId>> to_unload;
   std::vector<std::pair<std::string, NodeId>> to_remove;
-  for (auto& [artifact, nodes] : entries_) {
+  for (auto& [artifact, nodes] : table_.entries) {
     const Desired* desired = desired_for(artifact);
     const bool orphan = !desired || desired->artifact != artifact;
     for (auto& [node, entry] : nodes) {
@@ -1126,13 +969,13 @@ bool ClusterDeploymentManager::Active::dependencies_ready(const Desired& desired
   // Ready: an ACTIVE entry on a node in the leader's view (engine-semantics.md §4).
   const auto view = services_.topology.view();
   for (const auto& dep : desired.depends_on) {
-    auto it = entries_.find(dep);
-    if (it == entries_.end()) return false;
+    auto it = table_.entries.find(dep);
+    if (it == table_.entries.end()) return false;
     bool any = false;
     for (const auto& [node, entry] : it->second) {
-      any = any || (entry.observed && entry.observed->state == SliceState::Active && !entry.intent &&
-                    (config_.mutation(mutation::kDependencyOutOfView) ||
-                     std::binary_search(view.begin(), view.end(), node)));
+      any = any ||
+            (entry.settled_in(SliceState::Active) && (config_.mutation(mutation::kDependencyOutOfView) ||
+                                                      std::binary_search(view.begin(), view.end(), node)));
     }
     if (!any) return false;
   }
@@ -1143,72 +986,40 @@ void ClusterDeploymentManager::Active::activate_ready(const std::string& artifac
   const Desired* desired = desired_for(artifact);
   if (!desired || desired->artifact != artifact) return;
   if (!dependencies_ready(*desired) && !config_.mutation(mutation::kActivateBeforeDependencies)) return;
-  auto it = entries_.find(artifact);
-  if (it == entries_.end()) return;
+  auto it = table_.entries.find(artifact);
+  if (it == table_.entries.end()) return;
   std::vector<NodeId> ready;
   for (const auto& [node, entry] : it->second) {
-    if (!entry.intent && entry.observed && entry.observed->state == SliceState::Loaded) ready.push_back(node);
+    if (entry.settled_in(SliceState::Loaded)) ready.push_back(node);
   }
   for (const auto& node : ready) cmd_activate(artifact, node);
 }
 
 void ClusterDeploymentManager::Active::rebalance() {
-  const auto eligible_list = eligible_nodes();
-  if (eligible_list.size() < 2) return;
-  // Load: live entries per eligible node over artifacts not permanently failed
-  // and not depending on one.
-  std::set<std::string> excluded;
-  for (const auto& [base, desired] : desired_) {
-    if (desired.failed) excluded.insert(desired.artifact);
+  rebalancer::Input input;
+  input.eligible = eligible_nodes();
+  if (input.eligible.size() < 2) return;
+  for (const auto& [base, desired] : state_.desired) {
+    input.desired.push_back(rebalancer::DesiredArtifact{desired.artifact, desired.depends_on, desired.failed,
+                                                        moves_.count(desired.artifact) > 0});
+    table_.entries[desired.artifact];  // as before the split: every desired artifact has a (maybe empty) row
   }
-  for (bool grew = true; grew;) {
-    grew = false;
-    for (const auto& [base, desired] : desired_) {
-      if (excluded.count(desired.artifact)) continue;
-      for (const auto& dep : desired.depends_on) {
-        if (excluded.count(dep)) {
-          excluded.insert(desired.artifact);
-          grew = true;
-          break;
-        }
-      }
-    }
-  }
-  std::map<NodeId, int> load;
-  for (const auto& node : eligible_list) load[node] = 0;
-  for (const auto& [artifact, nodes] : entries_) {
-    if (excluded.count(artifact)) continue;
+  for (const auto& [artifact, nodes] : table_.entries) {
+    auto& entries = input.entries[artifact];
     for (const auto& [node, entry] : nodes) {
-      auto state = effective(entry);
-      if (state && is_live_state(*state) && load.count(node)) ++load[node];
+      entries.present.insert(node);
+      if (entry.live()) entries.live.insert(node);
+      if (entry.counts_for_scale()) entries.scale.insert(node);
     }
   }
-  for (const auto& [base, desired] : desired_) {
-    const auto& artifact = desired.artifact;
-    if (excluded.count(artifact) || moves_.count(artifact)) continue;
-    auto& nodes = entries_[artifact];
-    // Most-loaded source holding a live ACTIVE-or-not instance; least-loaded target lacking the artifact.
-    std::optional<NodeId> source;
-    std::optional<NodeId> target;
-    for (const auto& [node, entry] : nodes) {
-      auto state = effective(entry);
-      if (!state || !is_live_state(*state) || entry.leaving || !load.count(node)) continue;
-      if (!source || load[node] > load[*source]) source = node;
-    }
-    for (const auto& node : eligible_list) {
-      if (nodes.count(node)) continue;
-      if (!target || load[node] < load[*target]) target = node;
-    }
-    if (!source || !target || load[*source] - load[*target] <= 1) continue;
+  for (const auto& move : rebalancer::plan_moves(input)) {
     // Make-before-break: the source is unloaded only once the target is
     // ACTIVE, and then only if ACTIVE stays at min_available (on_slice_put).
-    log(LogLevel::Info, "moving " + artifact + " from " + *source + " to " + *target);
+    log(LogLevel::Info, "moving " + move.artifact + " from " + move.source + " to " + move.target);
     count("moves");
-    moves_[artifact] = Move{*source, *target};
-    nodes[*source].leaving = true;
-    cmd_load(artifact, *target);
-    --load[*source];
-    ++load[*target];
+    moves_[move.artifact] = Move{move.source, move.target};
+    table_.entries[move.artifact][move.source].leaving = true;
+    cmd_load(move.artifact, move.target);
   }
 }
 
@@ -1216,35 +1027,30 @@ void ClusterDeploymentManager::Active::rebalance() {
 // Commands and the serialized writer
 
 void ClusterDeploymentManager::Active::cmd_load(const std::string& artifact, const NodeId& node) {
-  Entry& entry = entries_[artifact][node];
+  Entry& entry = table_.entries[artifact][node];
   const auto from = effective(entry);
   entry.intent = SliceState::Load;
   entry.since_ns = timers_.now();
-  building_.commands.push_back(Command{
-      KvCommand::put(slice_key(node, artifact), command_value(SliceState::Load)), true, from, std::nullopt});
+  writer_.add(SliceCommand{node, artifact, SliceState::Load, from});
   count("allocations");
 }
 
 void ClusterDeploymentManager::Active::cmd_unload(const std::string& artifact, const NodeId& node) {
-  Entry& entry = entries_[artifact][node];
+  Entry& entry = table_.entries[artifact][node];
   const auto from = effective(entry);
   if (from == SliceState::Unload || from == SliceState::Unloading) return;
   entry.intent = SliceState::Unload;
-  building_.commands.push_back(
-      Command{KvCommand::put(slice_key(node, artifact), command_value(SliceState::Unload)), true, from,
-              std::nullopt});
+  writer_.add(SliceCommand{node, artifact, SliceState::Unload, from});
   count("unloads");
 }
 
 void ClusterDeploymentManager::Active::cmd_activate(const std::string& artifact, const NodeId& node) {
-  Entry& entry = entries_[artifact][node];
+  Entry& entry = table_.entries[artifact][node];
   const auto from = effective(entry);
   AETHER_ASSERT(services_.assertions, entry.intent != SliceState::Unload,
                 "the CDM never activates a key it recorded as UNLOAD: " + slice_key(node, artifact));
   entry.intent = SliceState::Activate;
-  building_.commands.push_back(
-      Command{KvCommand::put(slice_key(node, artifact), command_value(SliceState::Activate)), true, from,
-              std::nullopt});
+  writer_.add(SliceCommand{node, artifact, SliceState::Activate, from});
 }
 
 void ClusterDeploymentManager::Active::cmd_remove_slice(const std::string& artifact, const NodeId& node) {
@@ -1252,210 +1058,64 @@ void ClusterDeploymentManager::Active::cmd_remove_slice(const std::string& artif
 }
 
 void ClusterDeploymentManager::Active::cmd_remove(const std::string& key) {
-  building_.commands.push_back(Command{KvCommand::remove(key), false, std::nullopt, std::nullopt});
+  writer_.add(KeyRemove{key});
 }
 
 void ClusterDeploymentManager::Active::cmd_put_target(const std::string& base, const SliceTarget& target) {
-  ++pending_targets_[base];
-  building_.commands.push_back(Command{KvCommand::put(slice_target_key(base), encode_slice_target(target)),
-                                       false, std::nullopt, base});
+  writer_.add(TargetPut{base, target});
 }
 
 void ClusterDeploymentManager::Active::cmd_remove_target(const std::string& base) {
-  ++pending_targets_[base];
-  building_.commands.push_back(Command{KvCommand::remove(slice_target_key(base)), false, std::nullopt, base});
+  writer_.add(TargetRemove{base});
 }
 
 void ClusterDeploymentManager::Active::unload_live(const std::string& base,
                                                    const std::optional<std::string>& keep) {
   std::vector<std::pair<std::string, NodeId>> victims;
-  for (const auto& [artifact, nodes] : entries_) {
+  for (const auto& [artifact, nodes] : table_.entries) {
     if (base_of(artifact) != base || artifact == keep) continue;
     for (const auto& [node, entry] : nodes) {
-      auto state = effective(entry);
-      if (state && is_live_state(*state)) victims.emplace_back(artifact, node);
+      if (entry.live()) victims.emplace_back(artifact, node);
     }
   }
   for (const auto& [artifact, node] : victims) cmd_unload(artifact, node);
 }
 
-void ClusterDeploymentManager::Active::flush(std::function<void(bool)> after) {
-  if (building_.commands.empty() && !after) return;
-  Batch batch = std::move(building_);
-  building_ = Batch{};
-  batch.after = std::move(after);
-  if (config_.mutation(mutation::kUnserializedWrites)) {
-    submit_now(std::move(batch));
-    return;
-  }
-  queue_.push_back(std::move(batch));
-  pump();
-}
-
-void ClusterDeploymentManager::Active::pump() {
-  while (!in_flight_ && !queue_.empty()) {
-    Batch batch = std::move(queue_.front());
-    queue_.pop_front();
-    submit_now(std::move(batch));
-  }
-}
-
-void ClusterDeploymentManager::Active::submit_now(Batch batch) {
-  // Drop commands the world overtook while they waited (the key moved away
-  // from the state they were decided on and they are no longer edges).
-  std::vector<Command> kept;
-  auto dropped = std::make_shared<Batch>();
-  bool dropped_target = false;
-  for (auto& command : batch.commands) {
-    if (command.resend && !resend_still_wanted(command)) continue;  // its intent went meanwhile
-    if (command.target_base && command.kv.op == KvOp::Put) {
-      // Re-derived from the state applied now: edits that committed while it
-      // waited (another client's blueprint, a scale) must not be overwritten.
-      auto fresh = rederive_target(*command.target_base, command.kv.value);
-      if (!fresh) {
-        --pending_targets_[*command.target_base];
-        dropped_target = true;
-        continue;
-      }
-      command.kv.value = std::move(*fresh);
-      own_targets_[*command.target_base] = {command.kv.value, latest_applied_};
-    }
-    if (command.slice && command.kv.op == KvOp::Put) {
-      auto applied_text = services_.kv.get(command.kv.key);
-      std::optional<SliceState> applied;
-      if (applied_text) {
-        if (auto value = parse_slice_value(*applied_text)) applied = value->state;
-      }
-      const auto to = parse_slice_value(command.kv.value)->state;
-      const bool legal = is_legal_transition(LifecycleRole::Cdm, applied, to);
-      if (!legal && applied != command.decided_from) {
-        dropped->commands.push_back(std::move(command));
-        continue;
-      }
-      if (to == SliceState::Activate && !config_.mutation(mutation::kActivateBeforeDependencies)) {
-        // Dependencies re-checked against the state applied now and the current view.
-        const auto* desired = desired_for(parse_slice_key(command.kv.key)->artifact);
-        if (desired != nullptr && !dependencies_ready(*desired)) {
-          dropped->commands.push_back(std::move(command));
-          continue;
-        }
-      }
-      AETHER_ASSERT(services_.assertions, legal,
-                    "CDM write " + std::string(slice_state_name(to)) + " on " + command.kv.key +
-                        " is not a lifecycle edge from " +
-                        (applied ? slice_state_name(*applied) : "(absent)"));
-    }
-    kept.push_back(std::move(command));
-  }
-  batch.commands = std::move(kept);
-  if (!dropped->commands.empty()) {
-    revert_intents(*dropped);
-    schedule_reconcile(kReconcileDebounce);
-  }
-  if (dropped_target) {
-    sync_targets();  // a removal or rewrite still owed is queued again
-    schedule_reconcile(kReconcileDebounce);
-  }
-  if (batch.commands.empty()) {
-    if (batch.after) batch.after(true);
-    return;
-  }
-  KvBatch kv_batch;
-  for (const auto& command : batch.commands) {
-    kv_batch.push_back(command.kv);
-    if (command.slice && command.kv.op == KvOp::Put) {
-      auto slice = parse_slice_key(command.kv.key);
-      arm_resend(slice->artifact, slice->node, parse_slice_value(command.kv.value)->state);
-    }
-  }
-  auto shared = std::make_shared<Batch>(std::move(batch));
-  const bool serialized = !config_.mutation(mutation::kUnserializedWrites);
-  const std::uint64_t attempt = ++attempt_;
-  if (serialized) in_flight_ = true;
-  auto self = weak_from_this();
-  services_.kv.submit(Writer::Cdm, std::move(kv_batch), [this, self, attempt, shared](SubmitOutcome outcome) {
-    if (!self.expired()) on_batch_done(attempt, shared, outcome == SubmitOutcome::Committed);
-  });
-  if (serialized) {
-    write_timer_ = timers_.after(config_.write_timeout_ns, [this, attempt, shared] {
-      write_timer_ = 0;
-      log(LogLevel::Warn, "write timed out; outcome unknown");
-      count("write-timeouts");
-      on_batch_done(attempt, shared, false);
-    });
-  }
-}
-
-void ClusterDeploymentManager::Active::on_batch_done(std::uint64_t attempt,
-                                                     const std::shared_ptr<Batch>& batch, bool committed) {
-  if (!config_.mutation(mutation::kUnserializedWrites)) {
-    if (attempt != attempt_ || !in_flight_) return;  // a late report after a timeout
-    in_flight_ = false;
-    timers_.cancel(write_timer_);
-    write_timer_ = 0;
-  }
-  bool touched_targets = false;
-  for (const auto& command : batch->commands) {
-    if (command.target_base) {
-      --pending_targets_[*command.target_base];
-      touched_targets = true;
-    }
-  }
-  if (!committed) {
-    revert_intents(*batch);
-    schedule_reconcile(kReconcileAfterFailure);
-  }
-  if (batch->after) batch->after(committed);
-  // Targets skipped while these writes were pending. After a failure the
-  // reconcile 5s later does it: rewriting at once can loop at one instant
-  // when submits are rejected at once (no quorum the engine has not heard of).
-  if (touched_targets && committed) sync_targets();
-  flush();
-  pump();
-}
-
-bool ClusterDeploymentManager::Active::resend_still_wanted(const Command& command) const {
+bool ClusterDeploymentManager::Active::resend_still_wanted(const SliceCommand& command) const {
   // A re-send queued behind a batch that then failed (a write timeout due at
   // the same instant) must not go out after that batch reverted its intent.
-  auto slice = parse_slice_key(command.kv.key);
-  const auto state = parse_slice_value(command.kv.value)->state;
-  auto nodes = entries_.find(slice->artifact);
-  if (nodes == entries_.end()) return false;
-  auto it = nodes->second.find(slice->node);
-  return it != nodes->second.end() && it->second.intent == state &&
-         !answers(state, observed_state(it->second.observed));
+  auto nodes = table_.entries.find(command.artifact);
+  if (nodes == table_.entries.end()) return false;
+  auto it = nodes->second.find(command.node);
+  return it != nodes->second.end() && it->second.intent == command.state &&
+         !answers(command.state, observed_state(it->second.observed));
 }
 
-void ClusterDeploymentManager::Active::revert_intents(const Batch& batch) {
-  {
-    for (const auto& command : batch.commands) {
-      if (!command.slice || command.kv.op != KvOp::Put) continue;
-      auto slice = parse_slice_key(command.kv.key);
-      const auto state = parse_slice_value(command.kv.value)->state;
-      auto nodes = entries_.find(slice->artifact);
-      if (nodes == entries_.end()) continue;
-      auto it = nodes->second.find(slice->node);
-      if (it == nodes->second.end() || it->second.intent != state) continue;
-      timers_.cancel(it->second.resend);
-      if (!it->second.observed) {
-        nodes->second.erase(it);
-      } else {
-        it->second.intent.reset();
-        it->second.resend = 0;
-      }
+void ClusterDeploymentManager::Active::revert_intents(const std::vector<SliceCommand>& commands) {
+  for (const auto& command : commands) {
+    auto nodes = table_.entries.find(command.artifact);
+    if (nodes == table_.entries.end()) continue;
+    auto it = nodes->second.find(command.node);
+    if (it == nodes->second.end() || it->second.intent != command.state) continue;
+    timers_.cancel(it->second.resend);
+    if (!it->second.observed) {
+      nodes->second.erase(it);
+    } else {
+      it->second.intent.reset();
+      it->second.resend = 0;
     }
   }
 }
 
 void ClusterDeploymentManager::Active::arm_resend(const std::string& artifact, const NodeId& node,
                                                   SliceState command) {
-  auto nodes = entries_.find(artifact);
-  if (nodes == entries_.end() || !nodes->second.count(node)) return;
+  auto nodes = table_.entries.find(artifact);
+  if (nodes == table_.entries.end() || !nodes->second.count(node)) return;
   Entry& entry = nodes->second[node];
   timers_.cancel(entry.resend);
   entry.resend = timers_.after(config_.command_timeout_ns, [this, artifact, node, command] {
-    auto it = entries_.find(artifact);
-    if (it == entries_.end() || !it->second.count(node)) return;
+    auto it = table_.entries.find(artifact);
+    if (it == table_.entries.end() || !it->second.count(node)) return;
     Entry& current = it->second[node];
     current.resend = 0;
     if (answers(command, observed_state(current.observed)) || current.intent != command) return;
@@ -1469,8 +1129,7 @@ void ClusterDeploymentManager::Active::arm_resend(const std::string& artifact, c
     log(LogLevel::Info,
         "re-sending " + std::string(slice_state_name(command)) + " to " + slice_key(node, artifact));
     count("resent-commands");
-    building_.commands.push_back(Command{KvCommand::put(slice_key(node, artifact), command_value(command)),
-                                         true, command, std::nullopt, true});
+    writer_.add(SliceCommand{node, artifact, command, command, true});
     flush();
   });
 }

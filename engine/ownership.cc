@@ -1,5 +1,9 @@
 #include "engine/ownership.h"
 
+#include <algorithm>
+#include <utility>
+#include <vector>
+
 namespace aether::engine {
 
 std::optional<std::string> Ownership::owner(const std::string& base) const {
@@ -9,7 +13,8 @@ std::optional<std::string> Ownership::owner(const std::string& base) const {
 }
 
 Ownership compute_ownership(const std::map<std::string, std::optional<Blueprint>>& blueprints,
-                            const std::map<std::string, SliceTarget>& targets) {
+                            const std::map<std::string, SliceTarget>& targets,
+                            const std::map<std::string, std::uint64_t>& positions) {
   Ownership result;
   for (const auto& [base, target] : targets) {
     auto it = blueprints.find(target.owner);
@@ -17,7 +22,14 @@ Ownership compute_ownership(const std::map<std::string, std::optional<Blueprint>
     auto parsed_base = parse_artifact_base(base);
     if (parsed_base && it->second->lists(*parsed_base)) result.owner_of[base] = target.owner;
   }
+  std::vector<std::pair<std::uint64_t, std::string>> order;  // (decided position, id)
   for (const auto& [id, blueprint] : blueprints) {
+    auto at = positions.find(id);
+    order.emplace_back(at == positions.end() ? 0 : at->second, id);
+  }
+  std::sort(order.begin(), order.end());
+  for (const auto& [position, id] : order) {
+    const auto& blueprint = blueprints.at(id);
     if (!blueprint) continue;
     bool blocked = false;
     for (const auto& slice : blueprint->slices) {

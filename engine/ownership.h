@@ -3,6 +3,7 @@
 // both agree on whose slice-target counts.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <set>
@@ -28,11 +29,15 @@ struct Ownership {
 //
 // 1. A base whose slice-target names an owner that is a valid blueprint still
 //    listing it belongs to that owner.
-// 2. Then, valid blueprints in id order: one that lists a base owned by
+// 2. Then valid blueprints are judged in order of their values' decided
+//    positions (`positions`: id -> decided position, etcd's mod revision; a
+//    missing id counts as 0; ties by id): one that lists a base owned by
 //    another blueprint is rejected; otherwise it takes every base it lists.
-// So the lowest id wins among unclaimed blueprints, and a blueprint owns all
-// of its bases or (unless a slice-target says otherwise) none.
+// So the earliest-decided value wins among unclaimed blueprints (a swap has
+// one answer), and a blueprint owns all of its bases or (unless a
+// slice-target says otherwise) none.
 Ownership compute_ownership(const std::map<std::string, std::optional<Blueprint>>& blueprints,
-                            const std::map<std::string, SliceTarget>& targets);
+                            const std::map<std::string, SliceTarget>& targets,
+                            const std::map<std::string, std::uint64_t>& positions = {});
 
 }  // namespace aether::engine

@@ -175,3 +175,23 @@ TEST_CASE("e2e regression: a chain write dropped under its own late echo leaves 
   CHECK(world.count_in(kCart, SliceState::Active) == 3);
   require_safe(world);
 }
+
+TEST_CASE(
+    "e2e regression: a blueprint rewrite committed while nobody leads wins over its older slice-target") {
+  // §4 Activation: a matching slice-target's count wins unless the owner
+  // blueprint was put after it (the KV's decided positions say which).
+  TestWorld world(5);
+  world.put_blueprint(one_slice_blueprint("shop", kWeb, 2));
+  require_converged(world, seconds(60));
+  REQUIRE(world.leader() == std::string("node-1"));
+  world.cluster->crash("node-1");
+  world.run_for(millis(100));
+  world.put_blueprint(one_slice_blueprint("shop", kWeb, 3));  // same version, new count
+  REQUIRE(world.run_until([&] { return world.leader().has_value(); }, seconds(30)));
+  require_converged(world, seconds(120));
+  CHECK(world.count_in(kWeb, SliceState::Active) == 3);
+  auto target = parse_slice_target(world.cluster->canonical_store().at(slice_target_key("org.example:web")));
+  REQUIRE(target);
+  CHECK(target->instances == 3);
+  require_safe(world);
+}

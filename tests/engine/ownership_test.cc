@@ -49,3 +49,26 @@ TEST_CASE("an invalid blueprint lists nothing and a blueprint owns all of its ba
   CHECK_FALSE(own.owner("org.x:web"));
   CHECK(own.rejected == std::set<std::string>{"c"});
 }
+
+TEST_CASE("acceptance is judged in order of the values' decided positions, not ids") {
+  // engine-semantics.md §4; scenarios/regression-ownership-by-decided-position.json.
+  std::map<std::string, std::optional<Blueprint>> bps{
+      {"shop", bp("shop", {"org.x:shop0:1.0.0", "org.x:shop1:1.0.0"})},
+      {"ops", bp("ops", {"org.x:shop0:1.0.0", "org.x:ops1:1.0.0"})}};
+  // shop's value was decided first: it is accepted, ops (lower id) is rejected.
+  auto own = compute_ownership(bps, {}, {{"shop", 12}, {"ops", 13}});
+  CHECK(own.owner("org.x:shop0") == std::string("shop"));
+  CHECK(own.owner("org.x:shop1") == std::string("shop"));
+  CHECK_FALSE(own.owner("org.x:ops1"));
+  CHECK(own.rejected == std::set<std::string>{"ops"});
+  // The other order: a swap has the other answer.
+  own = compute_ownership(bps, {}, {{"shop", 14}, {"ops", 13}});
+  CHECK(own.owner("org.x:shop0") == std::string("ops"));
+  CHECK(own.owner("org.x:ops1") == std::string("ops"));
+  CHECK(own.rejected == std::set<std::string>{"shop"});
+  // A slice-target's owner still keeps a base it lists, whatever the order.
+  std::map<std::string, SliceTarget> targets{{"org.x:shop0", SliceTarget{"1.0.0", 1, 1, "ops", false}}};
+  own = compute_ownership(bps, targets, {{"shop", 12}, {"ops", 13}});
+  CHECK(own.owner("org.x:shop0") == std::string("ops"));
+  CHECK(own.rejected == std::set<std::string>{"shop"});
+}

@@ -1,0 +1,197 @@
+#include "engine/cdm_writer.h"
+
+#include <utility>
+
+#include "engine/assertion.h"
+#include "engine/mutations.h"
+
+namespace aether::engine {
+
+namespace {
+constexpr const char* kComponent = "cdm";
+constexpr Nanos kReconcileDebounce = seconds(1);
+constexpr Nanos kReconcileAfterFailure = seconds(5);
+
+template <class... Fs>
+struct Overloaded : Fs... {
+  using Fs::operator()...;
+};
+template <class... Fs>
+Overloaded(Fs...) -> Overloaded<Fs...>;
+
+const std::string* target_base(const CdmCommand& command) {
+  if (const auto* put = std::get_if<TargetPut>(&command)) return &put->base;
+  if (const auto* remove = std::get_if<TargetRemove>(&command)) return &remove->base;
+  return nullptr;
+}
+}  // namespace
+
+KvCommand encode_command(const CdmCommand& command) {
+  return std::visit(Overloaded{
+                        [](const SliceCommand& c) {
+                          return KvCommand::put(slice_key(c.node, c.artifact),
+                                                encode_slice_value(SliceValue{c.state, std::nullopt, false}));
+                        },
+                        [](const KeyRemove& c) { return KvCommand::remove(c.key); },
+                        [](const TargetPut& c) {
+                          return KvCommand::put(slice_target_key(c.base), encode_slice_target(c.target));
+                        },
+                        [](const TargetRemove& c) { return KvCommand::remove(slice_target_key(c.base)); },
+                    },
+                    command);
+}
+
+CdmWriter::CdmWriter(const NodeServices& services, const EngineConfig& config, TimerSet& timers, Hooks hooks)
+    : services_(services), config_(config), timers_(timers), hooks_(std::move(hooks)) {}
+
+CdmWriter::~CdmWriter() {
+  *alive_ = false;
+}
+
+void CdmWriter::add(CdmCommand command) {
+  if (const auto* base = target_base(command)) ++pending_targets_[*base];
+  building_.commands.push_back(std::move(command));
+}
+
+bool CdmWriter::target_pending(const std::string& base) const {
+  auto it = pending_targets_.find(base);
+  return it != pending_targets_.end() && it->second > 0;
+}
+
+std::vector<SliceCommand> CdmWriter::slice_commands(const Batch& batch) {
+  std::vector<SliceCommand> out;
+  for (const auto& command : batch.commands) {
+    if (const auto* slice = std::get_if<SliceCommand>(&command)) out.push_back(*slice);
+  }
+  return out;
+}
+
+void CdmWriter::flush(std::function<void(bool)> after) {
+  if (building_.commands.empty() && !after) return;
+  Batch batch = std::move(building_);
+  building_ = Batch{};
+  batch.after = std::move(after);
+  if (config_.mutation(mutation::kUnserializedWrites)) {
+    submit_now(std::move(batch));
+    return;
+  }
+  queue_.push_back(std::move(batch));
+  pump();
+}
+
+void CdmWriter::pump() {
+  while (!in_flight_ && !queue_.empty()) {
+    Batch batch = std::move(queue_.front());
+    queue_.pop_front();
+    submit_now(std::move(batch));
+  }
+}
+
+void CdmWriter::submit_now(Batch batch) {
+  // Drop commands the world overtook while they waited (the key moved away
+  // from the state they were decided on and they are no longer edges).
+  std::vector<CdmCommand> kept;
+  Batch dropped;
+  bool dropped_target = false;
+  for (auto& command : batch.commands) {
+    if (auto* put = std::get_if<TargetPut>(&command)) {
+      // Re-derived from the state applied now: edits that committed while it
+      // waited (another client's blueprint, a scale) must not be overwritten.
+      auto fresh = hooks_.rederive_target(*put);
+      if (!fresh) {
+        --pending_targets_[put->base];
+        dropped_target = true;
+        continue;
+      }
+      put->target = *fresh;
+    }
+    if (const auto* slice = std::get_if<SliceCommand>(&command)) {
+      if (slice->resend && !hooks_.resend_still_wanted(*slice)) continue;  // its intent went meanwhile
+      const std::string key = slice_key(slice->node, slice->artifact);
+      auto applied_text = services_.kv.get(key);
+      std::optional<SliceState> applied;
+      if (applied_text) {
+        if (auto value = parse_slice_value(*applied_text)) applied = value->state;
+      }
+      const bool legal = is_legal_transition(LifecycleRole::Cdm, applied, slice->state);
+      if (!legal && applied != slice->decided_from) {
+        dropped.commands.push_back(std::move(command));
+        continue;
+      }
+      if (slice->state == SliceState::Activate && !hooks_.activate_ready(*slice)) {
+        dropped.commands.push_back(std::move(command));
+        continue;
+      }
+      AETHER_ASSERT(services_.assertions, legal,
+                    "CDM write " + std::string(slice_state_name(slice->state)) + " on " + key +
+                        " is not a lifecycle edge from " +
+                        (applied ? slice_state_name(*applied) : "(absent)"));
+    }
+    kept.push_back(std::move(command));
+  }
+  batch.commands = std::move(kept);
+  if (!dropped.commands.empty()) {
+    hooks_.revert(slice_commands(dropped));
+    hooks_.schedule_reconcile(kReconcileDebounce);
+  }
+  if (dropped_target) {
+    hooks_.targets_committed();  // a removal or rewrite still owed is queued again
+    hooks_.schedule_reconcile(kReconcileDebounce);
+  }
+  if (batch.commands.empty()) {
+    if (batch.after) batch.after(true);
+    return;
+  }
+  KvBatch kv_batch;
+  for (const auto& command : batch.commands) {
+    kv_batch.push_back(encode_command(command));
+    if (const auto* slice = std::get_if<SliceCommand>(&command)) hooks_.submitted(*slice);
+  }
+  auto shared = std::make_shared<Batch>(std::move(batch));
+  const bool serialized = !config_.mutation(mutation::kUnserializedWrites);
+  const std::uint64_t attempt = ++attempt_;
+  if (serialized) in_flight_ = true;
+  std::weak_ptr<bool> alive = alive_;
+  services_.kv.submit(Writer::Cdm, std::move(kv_batch),
+                      [this, alive, attempt, shared](SubmitOutcome outcome) {
+                        if (!alive.expired())
+                          on_batch_done(attempt, shared, outcome == SubmitOutcome::Committed);
+                      });
+  if (serialized) {
+    write_timer_ = timers_.after(config_.write_timeout_ns, [this, attempt, shared] {
+      write_timer_ = 0;
+      services_.logger.log(LogLevel::Warn, kComponent, "write timed out; outcome unknown");
+      services_.events.count("write-timeouts", 1);
+      on_batch_done(attempt, shared, false);
+    });
+  }
+}
+
+void CdmWriter::on_batch_done(std::uint64_t attempt, const std::shared_ptr<Batch>& batch, bool committed) {
+  if (!config_.mutation(mutation::kUnserializedWrites)) {
+    if (attempt != attempt_ || !in_flight_) return;  // a late report after a timeout
+    in_flight_ = false;
+    timers_.cancel(write_timer_);
+    write_timer_ = 0;
+  }
+  bool touched_targets = false;
+  for (const auto& command : batch->commands) {
+    if (const auto* base = target_base(command)) {
+      --pending_targets_[*base];
+      touched_targets = true;
+    }
+  }
+  if (!committed) {
+    hooks_.revert(slice_commands(*batch));
+    hooks_.schedule_reconcile(kReconcileAfterFailure);
+  }
+  if (batch->after) batch->after(committed);
+  // Targets skipped while these writes were pending. After a failure the
+  // reconcile 5s later does it: rewriting at once can loop at one instant
+  // when submits are rejected at once (no quorum the engine has not heard of).
+  if (touched_targets && committed) hooks_.targets_committed();
+  flush();
+  pump();
+}
+
+}  // namespace aether::engine

@@ -1,0 +1,108 @@
+// The CDM's serialized writer (engine-semantics.md §4, "Own writes are
+// serialized"): typed commands, encoded to KV commands only here; a batch is
+// submitted only after the previous one completed (committed, failed, or
+// timed out after `write_timeout`); at submit each slice command is
+// re-checked against the state applied then (an ACTIVATE also against its
+// dependencies) and each slice-target put is re-derived. What the writer needs of the
+// CDM (its slice table, reconcile, re-send timers) comes through `Hooks`.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "engine/config.h"
+#include "engine/kv_schema.h"
+#include "engine/lifecycle.h"
+#include "engine/node_runtime.h"
+#include "engine/timers.h"
+
+namespace aether::engine {
+
+// LOAD, ACTIVATE, DEACTIVATE or UNLOAD written to slices/{node}/{artifact}.
+struct SliceCommand {
+  NodeId node;
+  std::string artifact;
+  SliceState state = SliceState::Load;
+  std::optional<SliceState> decided_from;  // effective state when decided
+  bool resend = false;                     // a re-send of a recorded command
+};
+struct KeyRemove {  // a slices/* key (unparseable, stuck, departed node) or node-lifecycle/{node}
+  std::string key;
+};
+struct TargetPut {
+  std::string base;
+  SliceTarget target;
+};
+struct TargetRemove {
+  std::string base;
+};
+using CdmCommand = std::variant<SliceCommand, KeyRemove, TargetPut, TargetRemove>;
+
+KvCommand encode_command(const CdmCommand& command);
+
+class CdmWriter {
+ public:
+  struct Hooks {
+    // A re-send that waited in the queue: is its intent still recorded and unanswered?
+    std::function<bool(const SliceCommand&)> resend_still_wanted;
+    // Commands that will not be written (dropped at submit, or their batch failed).
+    std::function<void(const std::vector<SliceCommand>&)> revert;
+    std::function<void(Nanos)> schedule_reconcile;
+    // A slice command went out: arm its re-send timer.
+    std::function<void(const SliceCommand&)> submitted;
+    // A batch with slice-target writes committed; also called when a
+    // slice-target write was dropped at submit (a removal or rewrite still
+    // owed is queued again).
+    std::function<void()> targets_committed;
+    // A queued slice-target Put re-derived at submit from the state applied
+    // then: the value to write, or nullopt to drop it.
+    std::function<std::optional<SliceTarget>(const TargetPut&)> rederive_target;
+    // An ACTIVATE at submit: are its dependencies still ready (state applied
+    // now, current view)? If not it is dropped like an overtaken command.
+    std::function<bool(const SliceCommand&)> activate_ready;
+  };
+
+  CdmWriter(const NodeServices& services, const EngineConfig& config, TimerSet& timers, Hooks hooks);
+  ~CdmWriter();
+  CdmWriter(const CdmWriter&) = delete;
+  CdmWriter& operator=(const CdmWriter&) = delete;
+
+  void add(CdmCommand command);
+  // Closes the batch being built (with `after`, called with whether it
+  // committed) and submits it when the previous one has completed.
+  void flush(std::function<void(bool)> after = nullptr);
+  // Slice-target writes queued or in flight for `base`.
+  bool target_pending(const std::string& base) const;
+
+ private:
+  struct Batch {
+    std::vector<CdmCommand> commands;
+    std::function<void(bool committed)> after;
+  };
+  void pump();
+  void submit_now(Batch batch);
+  void on_batch_done(std::uint64_t attempt, const std::shared_ptr<Batch>& batch, bool committed);
+  static std::vector<SliceCommand> slice_commands(const Batch& batch);
+
+  const NodeServices& services_;
+  const EngineConfig& config_;
+  TimerSet& timers_;
+  Hooks hooks_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // callbacks check it
+
+  Batch building_;
+  std::deque<Batch> queue_;
+  bool in_flight_ = false;
+  std::uint64_t attempt_ = 0;
+  TimerId write_timer_ = 0;
+  std::map<std::string, int> pending_targets_;
+};
+
+}  // namespace aether::engine

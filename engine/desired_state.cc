@@ -1,0 +1,143 @@
+#include "engine/desired_state.h"
+
+#include <algorithm>
+#include <utility>
+#include <variant>
+
+namespace aether::engine {
+
+namespace {
+
+std::optional<Blueprint> parse_blueprint_value(const std::string& id, const std::string& text,
+                                               std::string* why) {
+  auto result = parse_blueprint_text(text);
+  if (auto* errors = std::get_if<std::vector<BlueprintError>>(&result)) {
+    const auto& first = errors->front();
+    *why = (first.path.empty() ? "" : first.path + ": ") + first.message;
+    return std::nullopt;
+  }
+  auto blueprint = std::get<Blueprint>(std::move(result));
+  if (blueprint.id != id) {
+    *why = "id \"" + blueprint.id + "\" does not match its key";
+    return std::nullopt;
+  }
+  return blueprint;
+}
+
+}  // namespace
+
+bool DesiredState::put_blueprint(const std::string& id, const std::string& text, std::string* why) {
+  blueprints[id] = parse_blueprint_value(id, text, why);
+  return blueprints[id].has_value();
+}
+
+void DesiredState::recompute_ownership(const std::map<std::string, std::uint64_t>& positions) {
+  ownership = compute_ownership(blueprints, targets, positions);
+  // A rejected value changes nothing (§4): the bases whose committed
+  // slice-target names a blueprint whose value is rejected stay its own, even
+  // those the rejected value no longer lists.
+  for (const auto& [base, target] : targets) {
+    if (ownership.owner_of.count(base) || !ownership.rejected.count(target.owner)) continue;
+    ownership.owner_of[base] = target.owner;
+  }
+}
+
+std::optional<Wanted> DesiredState::wanted(const std::string& base) const {
+  auto owner = ownership.owner(base);
+  if (!owner) return std::nullopt;
+  auto blueprint = blueprints.find(*owner);
+  if (blueprint == blueprints.end() || !blueprint->second) return std::nullopt;
+  const auto parsed_base = parse_artifact_base(base);
+  const auto* slice = parsed_base ? blueprint->second->find(*parsed_base) : nullptr;
+  Wanted out;
+  out.owner = *owner;
+  if (ownership.rejected.count(*owner)) {
+    // Its last accepted deployment, as its slice-target records it.
+    auto target = targets.find(base);
+    if (target == targets.end() || target->second.owner != *owner) return std::nullopt;
+    out.version = target->second.version;
+    out.artifact = base + ":" + out.version;
+    out.instances = target->second.instances;
+    out.min_available = target->second.min_instances;
+    // Dependencies by base, at the versions the dependencies are held at.
+    if (slice) {
+      for (const auto& dep : slice->depends_on) {
+        const auto dep_base = dep.base().to_string();
+        auto dep_target = targets.find(dep_base);
+        out.depends_on.push_back(dep_target != targets.end() && dep_target->second.owner == *owner
+                                     ? dep_base + ":" + dep_target->second.version
+                                     : dep.to_string());
+      }
+    }
+    return out;
+  }
+  if (!slice) return std::nullopt;
+  out.artifact = slice->artifact.to_string();
+  out.version = slice->artifact.version;
+  out.instances = slice->instances;
+  out.min_available = slice->min_available;
+  for (const auto& dep : slice->depends_on) out.depends_on.push_back(dep.to_string());
+  return out;
+}
+
+const Desired* DesiredState::desired_for(const std::string& artifact) const {
+  auto it = desired.find(base_of(artifact));
+  return it == desired.end() ? nullptr : &it->second;
+}
+
+void DesiredState::set_desired(const std::string& base, const SliceTarget& target) {
+  Desired out;
+  out.owner = target.owner;
+  out.count = target.instances;
+  out.min_instances = target.min_instances;
+  out.failed = target.failed;
+  const auto want = wanted(base);
+  if (!want) return;
+  // The in-memory flag of the same artifact wins over a slice-target put: it
+  // is set by a fatal failure and cleared only by a put of the owner blueprint.
+  if (auto known = desired.find(base); known != desired.end() && known->second.artifact == want->artifact) {
+    out.failed = known->second.failed;
+  }
+  out.artifact = want->artifact;
+  out.depends_on = want->depends_on;
+  desired[base] = std::move(out);
+}
+
+SliceTarget DesiredState::target_for(const Wanted& want) {
+  return SliceTarget{want.version, want.instances, want.min_available, want.owner, false};
+}
+
+std::optional<RebuiltTarget> DesiredState::rebuilt_target(
+    const std::string& base, std::optional<std::uint64_t> blueprint_position,
+    std::optional<std::uint64_t> target_position) const {
+  const auto owner = ownership.owner(base);
+  if (!owner) return std::nullopt;
+  const auto want = wanted(base);
+  if (!want) return std::nullopt;
+  // The owner blueprint put after its slice-target (while nobody led, so no
+  // CDM rewrote the target): its counts win over the older ones. A rejected
+  // value changes nothing: its owner keeps what the target records.
+  const bool blueprint_newer = !ownership.rejected.count(*owner) && blueprint_position && target_position &&
+                               *blueprint_position > *target_position;
+  auto target = targets.find(base);
+  if (target != targets.end() && target->second.owner == *owner && target->second.version == want->version &&
+      !blueprint_newer) {
+    return RebuiltTarget{target->second, false};
+  }
+  return RebuiltTarget{target_for(*want), true};
+}
+
+bool DesiredState::note_transient_failure(const std::string& artifact, Nanos now, int retry_max,
+                                          Nanos backoff_cap) {
+  const int failures = ++transient_failures[artifact];
+  if (failures >= retry_max) return true;
+  backoff_until[artifact] = now + std::min<Nanos>(seconds(1) << std::min(failures - 1, 30), backoff_cap);
+  return false;
+}
+
+void DesiredState::clear_failures(const std::string& artifact) {
+  transient_failures.erase(artifact);
+  backoff_until.erase(artifact);
+}
+
+}  // namespace aether::engine

@@ -1,0 +1,90 @@
+// Desired state of the ClusterDeploymentManager (engine-semantics.md §4
+// "Desired state"): the committed blueprints and slice-targets, who owns each
+// base, what each owner wants of it, and per-artifact failure accounting.
+// Pure: no KV, timers or logging; the CDM feeds it committed values and turns
+// its answers into commands. Unit-tested without the simulator
+// (tests/engine/desired_state_test.cc).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/blueprint.h"
+#include "engine/kv_schema.h"
+#include "engine/ownership.h"
+#include "engine/time.h"
+
+namespace aether::engine {
+
+// What the CDM holds for a base: the artifact (base:version) it deploys and
+// the counts of the owned slice-target.
+struct Desired {
+  std::string artifact;
+  std::string owner;
+  int count = 0;
+  int min_instances = 0;
+  bool failed = false;
+  std::vector<std::string> depends_on;
+};
+
+// What the owner of a base wants of it: its accepted blueprint's slice, or,
+// for an owner whose committed value is rejected, its slice-target (a
+// rejected value changes nothing, §4).
+struct Wanted {
+  std::string owner;
+  std::string artifact;
+  std::string version;
+  int instances = 0;
+  int min_available = 0;
+  std::vector<std::string> depends_on;
+};
+
+// A slice-target to hold at activation, and whether it must be written.
+struct RebuiltTarget {
+  SliceTarget target;
+  bool rewrite = false;  // missing, mismatching, or older than its owner blueprint
+};
+
+class DesiredState {
+ public:
+  std::map<std::string, std::optional<Blueprint>> blueprints;  // committed; nullopt if invalid
+  std::map<std::string, SliceTarget> targets;                  // committed, parseable ones
+  Ownership ownership;
+  std::map<std::string, Desired> desired;         // by base
+  std::map<std::string, int> transient_failures;  // by artifact: consecutive transient failures
+  std::map<std::string, Nanos> backoff_until;     // by artifact
+
+  // Stores the committed value of blueprints/{id}: false (and `why`) if it is
+  // invalid, which is stored as a blueprint that lists nothing.
+  bool put_blueprint(const std::string& id, const std::string& text, std::string* why);
+  // The ownership rule, plus: bases whose committed slice-target names a
+  // blueprint whose value is rejected stay its own. `positions`: blueprint
+  // id -> decided position of its committed value (acceptance is judged in
+  // that order, §4).
+  void recompute_ownership(const std::map<std::string, std::uint64_t>& positions = {});
+  std::optional<Wanted> wanted(const std::string& base) const;
+  const Desired* desired_for(const std::string& artifact) const;
+  // Desired state of `base` from its owned slice-target; keeps the in-memory
+  // failed flag of the same artifact (cleared only by a put of the owner).
+  void set_desired(const std::string& base, const SliceTarget& target);
+  // The slice-target `want` calls for (as a put of the owner blueprint writes it).
+  static SliceTarget target_for(const Wanted& want);
+  // Activation (§4): a matching committed slice-target's counts win (a
+  // `scale` survives failover) unless the accepted owner blueprint was put
+  // after it (decided positions, as etcd's mod revision); nullopt if the base
+  // has no owner or its owner wants nothing of it.
+  std::optional<RebuiltTarget> rebuilt_target(const std::string& base,
+                                              std::optional<std::uint64_t> blueprint_position,
+                                              std::optional<std::uint64_t> target_position) const;
+  // Failure accounting: one more consecutive transient failure at `now`.
+  // Returns true if it is now to be treated as fatal (transient_retry_max
+  // reached); otherwise the backoff min(2^(n-1)s, cap) is recorded.
+  bool note_transient_failure(const std::string& artifact, Nanos now, int retry_max, Nanos backoff_cap);
+  // A put of the owner blueprint clears the artifact's failure accounting.
+  void clear_failures(const std::string& artifact);
+};
+
+}  // namespace aether::engine

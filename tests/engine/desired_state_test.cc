@@ -1,0 +1,134 @@
+// Desired state with fake inputs (no simulator): engine-semantics.md §4
+// "Desired state", "Activation" and failure accounting.
+#include <catch2/catch.hpp>
+
+#include "engine/desired_state.h"
+
+using namespace aether::engine;
+
+namespace {
+const std::string kWebBase = "org.x:web";
+const std::string kCartBase = "org.x:cart";
+
+std::string blueprint_text(const std::string& id, const std::string& slices) {
+  return R"({"id": ")" + id + R"(", "slices": [)" + slices + "]}";
+}
+std::string slice(const std::string& artifact, int instances) {
+  return R"({"artifact": ")" + artifact + R"(", "instances": )" + std::to_string(instances) + "}";
+}
+
+DesiredState with_web(int blueprint_count, std::optional<SliceTarget> target) {
+  DesiredState state;
+  std::string why;
+  REQUIRE(
+      state.put_blueprint("shop", blueprint_text("shop", slice("org.x:web:1.0.0", blueprint_count)), &why));
+  if (target) state.targets[kWebBase] = *target;
+  state.recompute_ownership();
+  return state;
+}
+}  // namespace
+
+TEST_CASE("desired state: an invalid blueprint is stored as listing nothing, with the reason") {
+  DesiredState state;
+  std::string why;
+  CHECK_FALSE(state.put_blueprint("shop", R"({"id": "shop", "slices": "no"})", &why));
+  CHECK_FALSE(why.empty());
+  CHECK_FALSE(state.put_blueprint("shop", blueprint_text("other", slice("org.x:web:1.0.0", 1)), &why));
+  CHECK(why.find("does not match its key") != std::string::npos);
+  REQUIRE(state.blueprints.count("shop") == 1);
+  CHECK_FALSE(state.blueprints["shop"].has_value());
+  state.recompute_ownership();
+  CHECK_FALSE(state.wanted(kWebBase).has_value());
+}
+
+TEST_CASE("desired state: the owner's accepted blueprint says what a base wants") {
+  auto state = with_web(3, std::nullopt);
+  auto want = state.wanted(kWebBase);
+  REQUIRE(want);
+  CHECK(want->owner == "shop");
+  CHECK(want->artifact == "org.x:web:1.0.0");
+  CHECK(want->instances == 3);
+  CHECK(want->min_available == 2);
+  CHECK(DesiredState::target_for(*want) == SliceTarget{"1.0.0", 3, 2, "shop", false});
+}
+
+TEST_CASE("desired state: at activation a matching slice-target's counts win (a scale survives failover)") {
+  auto state = with_web(2, SliceTarget{"1.0.0", 5, 1, "shop", false});
+  auto rebuilt = state.rebuilt_target(kWebBase, 10, 20);  // target put after the blueprint
+  REQUIRE(rebuilt);
+  CHECK_FALSE(rebuilt->rewrite);
+  CHECK(rebuilt->target.instances == 5);
+  // Positions unknown: the committed target still wins.
+  rebuilt = state.rebuilt_target(kWebBase, std::nullopt, std::nullopt);
+  REQUIRE(rebuilt);
+  CHECK_FALSE(rebuilt->rewrite);
+}
+
+TEST_CASE("desired state: at activation an owner blueprint put after its slice-target wins") {
+  auto state = with_web(3, SliceTarget{"1.0.0", 2, 1, "shop", true});
+  auto rebuilt = state.rebuilt_target(kWebBase, 30, 20);
+  REQUIRE(rebuilt);
+  CHECK(rebuilt->rewrite);
+  CHECK(rebuilt->target == SliceTarget{"1.0.0", 3, 2, "shop", false});  // as a blueprint put writes it
+}
+
+TEST_CASE("desired state: at activation a missing or mismatching slice-target is rewritten") {
+  auto missing = with_web(2, std::nullopt);
+  auto rebuilt = missing.rebuilt_target(kWebBase, 5, std::nullopt);
+  REQUIRE(rebuilt);
+  CHECK(rebuilt->rewrite);
+  CHECK(rebuilt->target.instances == 2);
+  auto other_version = with_web(2, SliceTarget{"0.9.0", 4, 1, "shop", false});
+  rebuilt = other_version.rebuilt_target(kWebBase, 5, 9);
+  REQUIRE(rebuilt);
+  CHECK(rebuilt->rewrite);
+  CHECK(rebuilt->target.version == "1.0.0");
+  CHECK_FALSE(other_version.rebuilt_target("org.x:none", 1, 2).has_value());
+}
+
+TEST_CASE("desired state: a rejected owner keeps what its slice-target records, however late its put") {
+  DesiredState state;
+  std::string why;
+  REQUIRE(state.put_blueprint("a", blueprint_text("a", slice("org.x:cart:1.0.0", 1)), &why));
+  // b lists cart (owned by a): rejected; its web target records its last accepted deployment.
+  REQUIRE(state.put_blueprint(
+      "b", blueprint_text("b", slice("org.x:cart:1.0.0", 1) + ", " + slice("org.x:web:2.0.0", 4)), &why));
+  state.targets[kCartBase] = SliceTarget{"1.0.0", 1, 1, "a", false};
+  state.targets[kWebBase] = SliceTarget{"1.0.0", 2, 1, "b", false};
+  state.recompute_ownership();
+  CHECK(state.ownership.rejected.count("b") == 1);
+  CHECK(state.ownership.owner(kWebBase) == std::string("b"));
+  auto rebuilt = state.rebuilt_target(kWebBase, 50, 10);
+  REQUIRE(rebuilt);
+  CHECK_FALSE(rebuilt->rewrite);
+  CHECK(rebuilt->target == SliceTarget{"1.0.0", 2, 1, "b", false});
+}
+
+TEST_CASE("desired state: the in-memory failed flag of the same artifact survives a slice-target put") {
+  auto state = with_web(2, SliceTarget{"1.0.0", 2, 1, "shop", false});
+  state.set_desired(kWebBase, SliceTarget{"1.0.0", 2, 1, "shop", false});
+  REQUIRE(state.desired_for("org.x:web:1.0.0"));
+  state.desired[kWebBase].failed = true;
+  state.set_desired(kWebBase, SliceTarget{"1.0.0", 4, 1, "shop", false});  // a scale
+  const Desired* desired = state.desired_for("org.x:web:1.0.0");
+  REQUIRE(desired);
+  CHECK(desired->failed);
+  CHECK(desired->count == 4);
+  CHECK(state.desired_for("org.x:web:2.0.0") == desired);  // by base: the caller compares artifacts
+}
+
+TEST_CASE("desired state: transient failures back off 1s, 2s, ... up to the cap, then count as fatal") {
+  DesiredState state;
+  const std::string web = "org.x:web:1.0.0";
+  CHECK_FALSE(state.note_transient_failure(web, seconds(100), 4, seconds(3)));
+  CHECK(state.backoff_until[web] == seconds(101));
+  CHECK_FALSE(state.note_transient_failure(web, seconds(200), 4, seconds(3)));
+  CHECK(state.backoff_until[web] == seconds(202));
+  CHECK_FALSE(state.note_transient_failure(web, seconds(300), 4, seconds(3)));
+  CHECK(state.backoff_until[web] == seconds(303));                        // 4s capped at 3s
+  CHECK(state.note_transient_failure(web, seconds(400), 4, seconds(3)));  // the 4th: fatal
+  state.clear_failures(web);
+  CHECK(state.transient_failures.count(web) == 0);
+  CHECK(state.backoff_until.count(web) == 0);
+  CHECK_FALSE(state.note_transient_failure(web, seconds(500), 4, seconds(3)));
+}

@@ -1,0 +1,59 @@
+// The aggressive rebalancer's move plan with fake inputs (no simulator).
+#include <catch2/catch.hpp>
+
+#include "engine/rebalancer.h"
+
+using namespace aether::engine;
+using namespace aether::engine::rebalancer;
+
+namespace {
+Input::Entries on(std::set<NodeId> nodes) {
+  return Input::Entries{nodes, nodes, nodes};
+}
+}  // namespace
+
+TEST_CASE("rebalancer: moves one instance from a most-loaded to a least-loaded node lacking it") {
+  Input input;
+  input.eligible = {"n1", "n2", "n3"};
+  input.desired = {{"a:x:1", {}, false, false}, {"a:y:1", {}, false, false}, {"a:z:1", {}, false, false}};
+  input.entries = {{"a:x:1", on({"n1"})}, {"a:y:1", on({"n1"})}, {"a:z:1", on({"n1", "n2"})}};
+  // Load n1 3, n2 1, n3 0: x moves to n3 (n1 -> 2, n3 -> 1), then y and z stay (difference 1).
+  CHECK(plan_moves(input) == std::vector<Move>{{"a:x:1", "n1", "n3"}});
+}
+
+TEST_CASE("rebalancer: nothing moves when balanced, with a move in progress, or with one node") {
+  Input input;
+  input.eligible = {"n1", "n2"};
+  input.desired = {{"a:x:1", {}, false, false}, {"a:y:1", {}, false, false}};
+  input.entries = {{"a:x:1", on({"n1"})}, {"a:y:1", on({"n2"})}};
+  CHECK(plan_moves(input).empty());
+  input.entries = {{"a:x:1", on({"n1"})}, {"a:y:1", on({"n1"})}, {"orphan:o:1", on({"n1"})}};
+  input.desired[0].moving = true;
+  input.desired[1].moving = true;
+  CHECK(plan_moves(input).empty());
+  input.eligible = {"n1"};
+  input.desired[0].moving = false;
+  CHECK(plan_moves(input).empty());
+}
+
+TEST_CASE("rebalancer: permanently failed artifacts and their dependants neither count nor move") {
+  Input input;
+  input.eligible = {"n1", "n2", "n3"};
+  input.desired = {
+      {"a:db:1", {}, true, false}, {"a:web:1", {"a:db:1"}, false, false}, {"a:x:1", {}, false, false}};
+  input.entries = {{"a:db:1", on({"n1"})}, {"a:web:1", on({"n1"})}, {"a:x:1", on({"n1"})}};
+  CHECK(plan_moves(input).empty());  // load n1 1 (x only): balanced enough
+  input.desired[0].failed = false;
+  CHECK(plan_moves(input) == std::vector<Move>{{"a:db:1", "n1", "n2"}, {"a:web:1", "n1", "n3"}});
+}
+
+TEST_CASE("rebalancer: a leaving source does not count as a source, a present entry blocks a target") {
+  Input input;
+  input.eligible = {"n1", "n2", "n3"};
+  input.desired = {{"a:x:1", {}, false, false}};
+  Input::Entries x{{"n1", "n2"}, {"n1"}, {}};  // n2: a dead (FAILED) entry; n1 leaving
+  input.entries = {{"a:x:1", x}, {"a:y:1", on({"n1"})}, {"a:z:1", on({"n1"})}};
+  CHECK(plan_moves(input).empty());
+  input.entries["a:x:1"].scale = {"n1"};
+  CHECK(plan_moves(input) == std::vector<Move>{{"a:x:1", "n1", "n3"}});  // n2 holds an entry of x
+}
