@@ -12,6 +12,7 @@
 
 #include "engine/duration.h"
 #include "properties/scenario_gen.h"
+#include "reports/report.h"
 #include "tools/fuzz_command.h"
 #include "tools/inputs.h"
 
@@ -112,8 +113,10 @@ int cli_fuzz(const std::string& program, const std::vector<std::string>& args) {
       "summary", po::value<std::string>(), "FILE: write the JSON summary here (default DIR/summary.json)")(
       "junit", po::value<std::string>(),
       "FILE: JUnit XML, a testcase per failing seed and one for the campaign")(
-      "recheck", po::value<std::string>(),
-      "P: percent of seeds run twice, trace hashes compared (default 5)")(
+      "report", po::value<std::string>(),
+      "DIR: a failure report per failing seed (DIR/seed-N/report.html, report.json, summary.md) and "
+      "DIR/index.html")("recheck", po::value<std::string>(),
+                        "P: percent of seeds run twice, trace hashes compared (default 5)")(
       "shrink-budget", po::value<std::string>(), "DUR: shrinking budget per failure (default 60s)")(
       "no-shrink", "record failures without shrinking them")(
       "seed-timeout", po::value<std::string>(), "DUR: wall-clock watchdog per seed (default 60s)")(
@@ -222,6 +225,11 @@ int cli_fuzz(const std::string& program, const std::vector<std::string>& args) {
     o.junit = vm["junit"].as<std::string>();
     if (!in_out_dir(*o.junit) && !writable_file_location(*o.junit, &error))
       return usage("fuzz", "--junit: " + error);
+  }
+  if (vm.count("report")) {
+    o.report_dir = vm["report"].as<std::string>();
+    if (const auto why = reports::check_writable_dir(*o.report_dir); !why.empty())
+      return usage("fuzz", "--report: " + why);
   }
   // Last: --out creates its directory, so every other flag is checked first.
   if (vm.count("out")) {

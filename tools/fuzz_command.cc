@@ -18,6 +18,7 @@
 
 #include "properties/probes.h"
 #include "properties/scenario_gen.h"
+#include "reports/report.h"
 #include "scenarios/writer.h"
 #include "tools/inputs.h"
 #include "tools/isolated_run.h"
@@ -264,6 +265,7 @@ class Campaign {
       }
     }
     if (o_.junit) write_junit(agg, wall);
+    if (o_.report_dir) write_report_index();
     const double seconds = std::max(1e-9, static_cast<double>(wall.count()) / 1000.0);
     out_ << fmt::format(
         "{} fuzz {}: {} seed{} run{}, {} passed, {} failed, {} rechecked, {} probe{} never hit in {} wall "
@@ -337,14 +339,45 @@ class Campaign {
 
   Worker spawn(std::uint64_t seed) {
     const auto profile = o_.profile;
-    const bool recheck = rechecked_seed(seed, o_.recheck_ppm);
-    return Worker::spawn([profile, seed, recheck] {
+    InProcessOptions options;
+    options.probes = true;
+    options.recheck = rechecked_seed(seed, o_.recheck_ppm);
+    if (o_.report_dir) {
+      options.report_folder = (std::filesystem::path(*o_.report_dir) / report_folder(seed)).string();
+      options.replay = replay(seed);
+    }
+    return Worker::spawn([profile, seed, options] {
       const auto c = properties::gen::generate_case(profile, seed);
-      InProcessOptions options;
-      options.probes = true;
-      options.recheck = recheck;
       return run_in_process(c.scenario, seed, options);
     });
+  }
+
+  static std::string report_folder(std::uint64_t seed) { return fmt::format("seed-{}", seed); }
+  std::string replay(std::uint64_t seed) const {
+    return fmt::format("{} fuzz --profile {} --seeds 1 --start-seed {}", o_.program, o_.profile, seed);
+  }
+
+  // --report: DIR/index.html over the failing seeds' reports (each written
+  // by the worker that ran the seed, from that run).
+  void write_report_index() {
+    std::vector<reports::IndexEntry> entries;
+    for (const auto& [seed, outcome] : results_) {
+      if (!outcome.failed()) continue;
+      const auto file = std::filesystem::path(*o_.report_dir) / report_folder(seed) / "report.json";
+      std::ifstream in(file);
+      if (!in) continue;  // a crash or hang: no report (the summary has the failure)
+      auto report = nlohmann::ordered_json::parse(in, nullptr, /*allow_exceptions=*/false);
+      if (report.is_discarded()) continue;
+      entries.push_back({report_folder(seed), std::move(report)});
+    }
+    try {
+      const auto index = (std::filesystem::path(*o_.report_dir) / "index.html").string();
+      reports::write_atomic(index, reports::render_index(entries, version_string()));
+      out_ << fmt::format("report: {} ({} failing seed{} with a report)\n", index, entries.size(),
+                          entries.size() == 1 ? "" : "s");
+    } catch (const std::exception& e) {
+      err_ << "aethersim fuzz: --report: " << e.what() << "\n";
+    }
   }
 
   void finished(std::uint64_t seed, SeedOutcome outcome) {
@@ -386,8 +419,7 @@ class Campaign {
     f.json["seed"] = seed;
     f.json["outcome"] = r.outcome;
     f.json["message"] = r.message;
-    f.json["replay"] =
-        fmt::format("{} fuzz --profile {} --seeds 1 --start-seed {}", o_.program, o_.profile, seed);
+    f.json["replay"] = replay(seed);
     if (o_.profile == "swarm") f.json["draw"] = properties::gen::generate_case(o_.profile, seed).draw;
     if (o_.out_dir) {
       const auto c = properties::gen::generate_case(o_.profile, seed);

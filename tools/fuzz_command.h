@@ -30,6 +30,9 @@ struct FuzzOptions {
   std::optional<std::string> out_dir;
   std::optional<std::string> summary_file;  // default: DIR/summary.json with --out
   std::optional<std::string> junit;
+  // A failure report per failing seed (DIR/seed-N/report.html, ...) and
+  // DIR/index.html linking them (docs/reports.md).
+  std::optional<std::string> report_dir;
   std::uint32_t recheck_ppm = 50'000;  // 5%
   std::chrono::milliseconds shrink_budget{60'000};
   bool shrink = true;

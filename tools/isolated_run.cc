@@ -17,6 +17,8 @@
 
 #include "properties/human_time.h"
 #include "properties/probes.h"
+#include "reports/report.h"
+#include "tools/run_command.h"
 #include "tools/trace_compare.h"
 
 namespace aether::tools {
@@ -122,14 +124,34 @@ RunResult guarded(const scenarios::Scenario& scenario, const RunOptions& options
 SeedOutcome run_in_process(const scenarios::Scenario& scenario, std::uint64_t seed,
                            const InProcessOptions& options) {
   properties::ProbeSet probes;
+  reports::TraceCollector collector;
+  const bool reporting = options.report_folder.has_value();
   RunOptions run;
   run.seed = seed;
-  if (options.probes) {
-    run.trace_line_observer = [&probes](std::uint64_t, const std::string& line) { probes.observe(line); };
+  if (options.probes || reporting) {
+    run.trace_line_observer = [&probes, &collector, &options, reporting](std::uint64_t,
+                                                                         const std::string& line) {
+      if (options.probes) probes.observe(line);
+      if (reporting) collector.line(line);
+    };
   }
-  const RunResult first = guarded(scenario, run);
+  const auto started = std::chrono::steady_clock::now();
+  RunResult first = guarded(scenario, run);
   SeedOutcome o = classify(first);
   if (options.probes) o.probes = probes.hits();
+  if (reporting && o.failed()) {
+    try {
+      collector.end(first.simulated_end);
+      reports::ReportContext context;
+      context.version = version_string();
+      context.replay = options.replay;
+      context.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      reports::write_report_folder(*options.report_folder,
+                                   reports::build_report(scenario, first, collector, context));
+    } catch (const std::exception& e) {
+      o.message += fmt::format(" (report not written: {})", e.what());
+    }
+  }
   if (!options.recheck) return o;
   o.rechecked = true;
   RunOptions again;

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -41,6 +42,10 @@ SeedOutcome classify(const properties::RunResult& result);
 struct InProcessOptions {
   bool probes = false;
   bool recheck = false;  // run twice; a trace-hash mismatch names the first diverging event
+  // `fuzz --report`: a failing run writes its report folder here (report.json,
+  // report.html, summary.md), built from that run's own trace and result.
+  std::optional<std::string> report_folder;
+  std::string replay;  // the replay command the report names
 };
 SeedOutcome run_in_process(const scenarios::Scenario& scenario, std::uint64_t seed,
                            const InProcessOptions& options);
