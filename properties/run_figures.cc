@@ -2,9 +2,9 @@
 
 #include <algorithm>
 
-#include "engine/artifact.h"
 #include "engine/kv_schema.h"
 #include "properties/convergence.h"
+#include "properties/reference_model.h"
 
 namespace aether::properties {
 
@@ -55,11 +55,12 @@ void FiguresObserver::on_decide(Nanos, std::uint64_t, const sim::BatchRecord& ba
     } else if (key.rfind(engine::kSlicePrefix, 0) == 0) {
       // The canonical store replayed: an ACTIVE put adds the instance, any
       // other put or a remove takes it away.
-      std::optional<engine::SliceValue> value;
-      if (command.op == engine::KvOp::Put) value = engine::parse_slice_value(command.value);
-      auto parsed = engine::parse_slice_key(command.key);
-      if (value && parsed && value->state == engine::SliceState::Active) {
-        active_keys_[command.key] = {parsed->node, parsed->artifact, engine::base_of(parsed->artifact)};
+      // Read with the checks' reference model, as the checks read them.
+      std::optional<ref::SliceVal> value;
+      if (command.op == engine::KvOp::Put) value = ref::read_slice_value(command.value);
+      const ref::Key parsed = ref::classify_key(command.key);
+      if (value && parsed.kind == ref::KeyKind::Slice && value->state == ref::State::Active) {
+        active_keys_[command.key] = {parsed.node, parsed.artifact, parsed.base};
       } else {
         active_keys_.erase(command.key);
       }
