@@ -24,18 +24,6 @@ namespace {
 
 constexpr int kUsage = 2;
 
-std::vector<std::string> parse(const po::options_description& desc, const std::vector<std::string>& args,
-                               po::variables_map& vm) {
-  po::options_description all;
-  all.add(desc);
-  all.add_options()("inputs", po::value<std::vector<std::string>>());
-  po::positional_options_description positional;
-  positional.add("inputs", -1);
-  po::store(po::command_line_parser(args).options(all).positional(positional).run(), vm);
-  po::notify(vm);
-  return vm.count("inputs") ? vm["inputs"].as<std::vector<std::string>>() : std::vector<std::string>{};
-}
-
 int usage(const std::string& command, const std::string& message) {
   std::cerr << "aethersim " << command << ": " << message << "\n";
   return kUsage;
@@ -98,6 +86,18 @@ bool writable_file_location(const std::string& file, std::string* error) {
 
 }  // namespace
 
+std::vector<std::string> parse_command_line(const po::options_description& desc,
+                                            const std::vector<std::string>& args, po::variables_map& vm) {
+  po::options_description all;
+  all.add(desc);
+  all.add_options()("inputs", po::value<std::vector<std::string>>());
+  po::positional_options_description positional;
+  positional.add("inputs", -1);
+  po::store(po::command_line_parser(args).options(all).positional(positional).run(), vm);
+  po::notify(vm);
+  return vm.count("inputs") ? vm["inputs"].as<std::vector<std::string>>() : std::vector<std::string>{};
+}
+
 int cli_fuzz(const std::string& program, const std::vector<std::string>& args) {
   po::options_description desc("aethersim fuzz [options]");
   desc.add_options()("profile", po::value<std::string>(),
@@ -124,7 +124,7 @@ int cli_fuzz(const std::string& program, const std::vector<std::string>& args) {
       "stats", "add the workers' CPU time per seed (a figure that survives a busy machine)")("help,h",
                                                                                              "this text");
   po::variables_map vm;
-  const auto rest = parse(desc, args, vm);
+  const auto rest = parse_command_line(desc, args, vm);
   if (vm.count("help")) {
     std::cout << desc
               << "\nA seed alone replays a case: aethersim fuzz --profile P --seeds 1 --start-seed S.\n"
@@ -249,7 +249,7 @@ int cli_shrink(const std::string& program, const std::vector<std::string>& args)
       "FILE: where the minimal scenario goes (default FILE's stem + .min.json)")(
       "budget", po::value<std::string>(), "DUR: wall-clock budget (default 60s)")("help,h", "this text");
   po::variables_map vm;
-  const auto inputs = parse(desc, args, vm);
+  const auto inputs = parse_command_line(desc, args, vm);
   if (vm.count("help")) {
     std::cout << desc
               << "\nDelta-debugs a failing scenario: drops steps, nodes, slices, config keys; lowers\n"
@@ -283,7 +283,7 @@ int cli_merge(const std::vector<std::string>& args) {
   desc.add_options()("out", po::value<std::string>(),
                      "FILE: write the merged summary here (default: stdout)")("help,h", "this text");
   po::variables_map vm;
-  const auto inputs = parse(desc, args, vm);
+  const auto inputs = parse_command_line(desc, args, vm);
   if (vm.count("help")) {
     std::cout << desc
               << "\nMerges the summaries of the N shards of one campaign (--shard I/N) into the summary\n"

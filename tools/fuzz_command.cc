@@ -534,27 +534,13 @@ std::string summary_text(const ordered_json& summary) {
 }
 
 bool write_atomically(const std::string& path, const std::string& text, std::string* error) {
-  const auto temp = path + ".tmp." + std::to_string(getpid());
-  {
-    std::ofstream f(temp, std::ios::binary | std::ios::trunc);
-    if (!f) {
-      *error = "cannot write " + path;
-      return false;
-    }
-    f << text;
-    f.flush();
-    if (!f) {
-      *error = "cannot write " + path;
-      std::remove(temp.c_str());
-      return false;
-    }
-  }
-  if (std::rename(temp.c_str(), path.c_str()) != 0) {
-    *error = "cannot rename " + temp + " to " + path;
-    std::remove(temp.c_str());
+  try {
+    reports::write_atomic(path, text);  // one atomic-write mechanism for every file aethersim writes
+    return true;
+  } catch (const std::exception& e) {
+    *error = e.what();
     return false;
   }
-  return true;
 }
 
 int fuzz_command(const FuzzOptions& options, std::ostream& out, std::ostream& err) {

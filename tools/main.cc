@@ -94,17 +94,7 @@ const char* kRunNotes =
     "the exact command that replays it. Exit codes: 0 all checks held, 1 a check\n"
     "failed, 2 bad input or usage, 3 a framework fault; the highest over all runs.\n";
 
-std::vector<std::string> parse_command_line(const po::options_description& desc,
-                                            const std::vector<std::string>& args, po::variables_map& vm) {
-  po::options_description all;
-  all.add(desc);
-  all.add_options()("inputs", po::value<std::vector<std::string>>());
-  po::positional_options_description positional;
-  positional.add("inputs", -1);
-  po::store(po::command_line_parser(args).options(all).positional(positional).run(), vm);
-  po::notify(vm);
-  return vm.count("inputs") ? vm["inputs"].as<std::vector<std::string>>() : std::vector<std::string>{};
-}
+using tools::parse_command_line;
 
 int command_run(const std::string& program, const std::vector<std::string>& args) {
   const auto desc = run_options_description();
