@@ -9,11 +9,7 @@
 
 namespace aether::reports {
 
-namespace {
-
-using Json = nlohmann::ordered_json;
-
-std::string esc(const std::string& text) {
+std::string xml_escape(const std::string& text) {
   std::string out;
   out.reserve(text.size());
   for (char c : text) {
@@ -34,10 +30,19 @@ std::string esc(const std::string& text) {
         out += "&#39;";
         break;
       default:
-        out += c;
+        // XML 1.0 admits no other control characters.
+        out += static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t' ? ' ' : c;
     }
   }
   return out;
+}
+
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+std::string esc(const std::string& text) {
+  return xml_escape(text);
 }
 
 std::string time_of(const Json& v) {

@@ -131,6 +131,10 @@ void write_atomic(const std::string& path, const std::string& content);
 // an error text ("" when fine).
 std::string check_writable_dir(const std::string& dir);
 
+// Text escaped for HTML and XML (& < > " ' ; other control characters but
+// newline and tab become spaces): report pages and every JUnit file.
+std::string xml_escape(const std::string& text);
+
 // "1m2.5s" style durations (docs/cli.md).
 std::string human(Nanos ns);
 

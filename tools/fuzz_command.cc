@@ -39,33 +39,6 @@ extern "C" void on_interrupt(int) {
   g_interrupted = 1;
 }
 
-std::string xml_escape(const std::string& text) {
-  std::string out;
-  for (const char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t') {
-          out += ' ';
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out;
-}
-
 struct FailureRecord {
   std::uint64_t seed = 0;
   ordered_json json;  // as written in the summary
@@ -462,7 +435,7 @@ class Campaign {
     x << fmt::format(
         "<testsuites>\n  <testsuite name=\"aethersim fuzz {}\" tests=\"{}\" failures=\"{}\" "
         "time=\"{:.3f}\">\n",
-        xml_escape(o_.profile), agg.failed + 1, agg.failed + (agg.failed > 0 ? 1 : 0),
+        reports::xml_escape(o_.profile), agg.failed + 1, agg.failed + (agg.failed > 0 ? 1 : 0),
         static_cast<double>(wall.count()) / 1000.0);
     for (const auto& [key, list] : agg.failures) {
       for (const auto& f : list) {
@@ -472,10 +445,11 @@ class Campaign {
             "    <testcase classname=\"fuzz.{}\" name=\"seed {}\">\n      <failure "
             "message=\"{}\">{}</failure>\n"
             "    </testcase>\n",
-            xml_escape(o_.profile), f.seed, xml_escape(key), xml_escape(body));
+            reports::xml_escape(o_.profile), f.seed, reports::xml_escape(key), reports::xml_escape(body));
       }
     }
-    x << fmt::format("    <testcase classname=\"fuzz.{}\" name=\"campaign\">", xml_escape(o_.profile));
+    x << fmt::format("    <testcase classname=\"fuzz.{}\" name=\"campaign\">",
+                     reports::xml_escape(o_.profile));
     if (agg.failed > 0) {
       x << fmt::format("\n      <failure message=\"{} of {} seeds failed\"/>\n    ", agg.failed, agg.runs);
     }
