@@ -111,7 +111,14 @@ void CdmWriter::submit_now(Batch batch) {
       auto applied_text = services_.kv.get(key);
       std::optional<SliceState> applied;
       if (applied_text) {
-        if (auto value = parse_slice_value(*applied_text)) applied = value->state;
+        auto value = parse_slice_value(*applied_text);
+        if (!value) {
+          // An unparseable value is not an absent key: no command is an edge
+          // from it; its Remove is queued behind (engine-semantics §6).
+          dropped.commands.push_back(std::move(command));
+          continue;
+        }
+        applied = value->state;
       }
       const bool legal = is_legal_transition(LifecycleRole::Cdm, applied, slice->state);
       if (!legal && applied != slice->decided_from) {

@@ -105,6 +105,22 @@ void LeaderManager::on_kv(const KvNotification& n) {
     }
     return;
   }
+  if (!ready()) {
+    // Applied while this node may not act (quorum event not yet handled, or
+    // its restore still pending): it supersedes whatever an earlier restore
+    // recorded, and is adopted when the node becomes ready. Adopting the
+    // restore's older value over it would leave this node believing a leader
+    // the cluster has since replaced, for good (issue 10, held quorum events).
+    auto leader = n.op == KvOp::Put ? parse_leader_value(n.value) : std::nullopt;
+    if (n.op == KvOp::Put && !leader) services_.events.count("malformed-values", 1);
+    if (leader) {
+      restored_leader_ = std::make_pair(*leader, n.position);
+    } else {
+      restored_leader_.reset();
+      set_leader(std::nullopt, std::nullopt);
+    }
+    return;
+  }
   if (n.op == KvOp::Put) {
     if (auto leader = parse_leader_value(n.value)) {
       if (config_.mutation(mutation::kDeposedLeaderKeepsActing) && leader_ == services_.topology.self() &&

@@ -126,7 +126,12 @@ void NodeDeploymentManager::reconcile_key(const std::string& artifact, SliceStat
         if (!active_ || chains_.count(artifact)) return;
         auto applied = applied_.find(artifact);
         if (applied == applied_.end() || applied->second.state != state) return;
-        if (services_.slices.holding(artifact) != SliceHolding::NotHeld) return;
+        // ACTIVE needs the store to hold it active: a key claiming ACTIVE over
+        // an inactive load (a raw write landing on a running chain, whose
+        // own LOADED was then dropped) is as much a lie as one over nothing.
+        const auto holding = services_.slices.holding(artifact);
+        if (state == SliceState::Active ? holding == SliceHolding::Active : holding != SliceHolding::NotHeld)
+          return;
         const std::uint64_t id = next_chain_id_++;
         chains_[artifact] = Chain{id, state};
         write_state(artifact, id, failed_value(std::string(kLostReason), false),

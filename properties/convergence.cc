@@ -47,6 +47,11 @@ bool DesiredState::is_excluded(const std::string& base) const {
   return it != owned.end() && it->second.excluded;
 }
 
+bool DesiredState::may_stay_loaded(const std::string& base) const {
+  auto it = owned.find(base);
+  return it != owned.end() && (it->second.excluded || it->second.starved);
+}
+
 namespace {
 
 // Keys of one prefix, in key order.
@@ -80,6 +85,23 @@ DesiredState desired_state(const ref::PositionedStore& store, const ref::Failure
     for (const auto& dep : d.depends_on) b.depends_on.push_back(ref::base_part(dep));
     b.excluded = excluded.count(base) != 0;
     out.owned.emplace(base, std::move(b));
+  }
+  // Starved: some dependency is owed no entry or has no owner, directly or
+  // through a starved dependency (a fixpoint over the dependency graph).
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (auto& [base, b] : out.owned) {
+      if (b.starved) continue;
+      for (const auto& dep : b.depends_on) {
+        auto d = out.owned.find(dep);
+        if (d == out.owned.end() || std::max(d->second.count, d->second.min_instances) == 0 ||
+            d->second.starved) {
+          b.starved = true;
+          changed = true;
+          break;
+        }
+      }
+    }
   }
   return out;
 }
@@ -258,7 +280,8 @@ ConvergenceState evaluate_convergence(const CanonicalStore::Map& store, const Wo
         }
         continue;
       }
-      if (state != ref::State::Active) {
+      const bool starved_loaded = owned->second.starved && state == ref::State::Loaded;
+      if (state != ref::State::Active && !starved_loaded) {
         findings.add(Blocker::StuckState, fmt::format("{}: {}", where, ref::state_name(state)));
       }
       if (base + ":" + owned->second.version != entry.artifact) {
@@ -296,7 +319,7 @@ ConvergenceState evaluate_convergence(const CanonicalStore::Map& store, const Wo
                                                  artifact, holding_name(holding)));
       }
       const bool excluded_loaded =
-          state == ref::State::Loaded && desired.is_excluded(ref::base_part(artifact));
+          state == ref::State::Loaded && desired.may_stay_loaded(ref::base_part(artifact));
       if (excluded_loaded && holding != engine::SliceHolding::Loaded) {
         findings.add(Blocker::StuckState,
                      fmt::format("slices/{}/{} is LOADED but the slice store does not hold it loaded", node,
@@ -308,7 +331,7 @@ ConvergenceState evaluate_convergence(const CanonicalStore::Map& store, const Wo
       const bool explained =
           k != keys.end() &&
           (k->second == ref::State::Active ||
-           (k->second == ref::State::Loaded && desired.is_excluded(ref::base_part(artifact))));
+           (k->second == ref::State::Loaded && desired.may_stay_loaded(ref::base_part(artifact))));
       if (!explained) {
         findings.add(Blocker::StuckState,
                      fmt::format("{}'s slice store holds {} ({}) without an ACTIVE key", node, artifact,

@@ -56,10 +56,17 @@ struct DesiredBase {
   int min_instances = 0;                // the scale-down floor
   std::vector<std::string> depends_on;  // bases, from the owner blueprint
   bool excluded = false;                // failure evidence, a failed slice-target, or depends on one
+  // A dependency, directly or transitively, is owed no entry (desired 0 and
+  // no floor) or has no owner: it can never be ready, so the engine may
+  // leave this base's entries LOADED (docs/decisions.md, "dependency scaled
+  // to zero"). Count rules still apply.
+  bool starved = false;
 };
 struct DesiredState {
   std::map<std::string, DesiredBase> owned;  // base -> desired
   bool is_excluded(const std::string& base) const;
+  // May be held LOADED under a LOADED key: excluded or starved.
+  bool may_stay_loaded(const std::string& base) const;
 };
 // Without positions (every value taken as decided at once: ties by id, a
 // matching slice-target counts over its blueprint) and without failure history
