@@ -336,9 +336,7 @@ void ClusterDeploymentManager::Active::on_node_gone(const NodeId& node, bool lif
     if (move.source == node || move.target == node) ended.push_back(artifact);
   }
   for (const auto& artifact : ended) end_move(artifact);
-  if (!config_.mutation(mutation::kDepartedNodeKeysKept)) {
-    for (const auto& [key, value] : services_.kv.scan(slice_node_prefix(node))) cmd_remove(key);
-  }
+  for (const auto& [key, value] : services_.kv.scan(slice_node_prefix(node))) cmd_remove(key);
   auto state = lifecycle_.find(node);
   const bool kept =
       state != lifecycle_.end() && (parse_node_lifecycle(state->second) == NodeLifecycle::Draining ||
@@ -737,6 +735,7 @@ void ClusterDeploymentManager::Active::arm_periodic() {
 }
 
 void ClusterDeploymentManager::Active::remove_absent_nodes(bool lifecycle) {
+  if (config_.mutation(mutation::kDepartedNodeKeysKept)) return;
   const auto view = services_.topology.view();
   std::set<NodeId> absent;
   for (const auto& [key, value] : services_.kv.scan(std::string(kSlicePrefix))) {

@@ -40,7 +40,9 @@ const std::vector<MutationDoc>& mutation_points() {
          "CDM keeps counting transient failures across a committed ACTIVE (sporadic failures add up to "
          "fatal)"},
         {mutation::kDepartedNodeKeysKept,
-         "CDM forgets a departed node's entries but never removes its slices/* keys"},
+         "CDM removes a node's keys only on its NodeDown event: never those of nodes that left while it did "
+         "not "
+         "lead (no activation re-check, no sweep)"},
         {mutation::kOwnershipByIdOrder,
          "CDM judges competing blueprints in id order instead of decided order"},
         {mutation::kNoCommandResend, "CDM never re-sends a command nobody answered (no re-send timer)"},

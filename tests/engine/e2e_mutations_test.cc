@@ -7,13 +7,7 @@ using namespace aether::engine;
 using namespace aether::engine::testing;
 
 namespace {
-std::function<void(WorldOptions&)> with(std::optional<std::string> mutation,
-                                        std::function<void(WorldOptions&)> more = {}) {
-  return [mutation, more](WorldOptions& o) {
-    if (mutation) o.config.mutations.insert(*mutation);
-    if (more) more(o);
-  };
-}
+const auto& with = with_mutation;
 
 // A client rewrites an ACTIVE key back to LOAD; returns the loads of held artifacts.
 std::size_t reloads_after_client_load(std::optional<std::string> mutation) {
