@@ -320,6 +320,8 @@ int cli_mutants(const std::string& program, const std::vector<std::string>& args
       "jobs", po::value<std::string>(), "J: worker processes at once (default 1)")(
       "only", po::value<std::vector<std::string>>(),
       "NAME[,NAME...]: only these mutation points (repeatable)")(
+      "skip", po::value<std::vector<std::string>>(),
+      "NAME[,NAME...]: leave these mutation points out (repeatable)")(
       "out", po::value<std::string>(),
       "DIR: each fuzz kill shrunk and offered as a scenario (DIR/NAME.json)")(
       "json", po::value<std::string>(), "FILE: the JSON summary (docs/mutants.md)")(
@@ -371,6 +373,7 @@ int cli_mutants(const std::string& program, const std::vector<std::string>& args
     o.jobs = static_cast<int>(*n);
   }
   if (vm.count("only")) o.only = comma_list(vm["only"].as<std::vector<std::string>>());
+  if (vm.count("skip")) o.skip = comma_list(vm["skip"].as<std::vector<std::string>>());
   if (vm.count("profiles")) {
     o.profiles = comma_list({vm["profiles"].as<std::string>()});
     if (o.profiles.empty()) return usage("mutants", "--profiles: name at least one profile");

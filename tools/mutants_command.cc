@@ -219,6 +219,13 @@ class Campaign {
 
  private:
   int select_points() {
+    for (const auto& name : o_.skip) {
+      if (!engine::is_known_mutation(name)) {
+        err_ << fmt::format("aethersim mutants: --skip: unknown mutation \"{}\" (aethersim list mutations)\n",
+                            name);
+        return 2;
+      }
+    }
     for (const auto& name : o_.only) {
       if (!engine::is_known_mutation(name)) {
         err_ << fmt::format("aethersim mutants: --only: unknown mutation \"{}\" (aethersim list mutations)\n",
@@ -227,6 +234,7 @@ class Campaign {
       }
     }
     for (const auto& doc : engine::mutation_points()) {
+      if (std::find(o_.skip.begin(), o_.skip.end(), doc.name) != o_.skip.end()) continue;
       if (o_.only.empty() || std::find(o_.only.begin(), o_.only.end(), doc.name) != o_.only.end())
         mutants_.push_back(MutantResult{doc, std::nullopt, 0, 0, false});
     }

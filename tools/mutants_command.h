@@ -29,6 +29,7 @@ struct MutantsOptions {
   std::uint64_t fuzz_seeds = 1000;  // per profile, from start_seed
   std::uint64_t start_seed = 1;
   std::vector<std::string> only;  // mutation names; empty: every point
+  std::vector<std::string> skip;  // mutation names left out (known, recorded survivors)
   int jobs = 1;
   std::optional<std::string> out_dir;    // shrunk fuzz kills, offered as scenarios
   std::optional<std::string> json_file;  // the JSON summary (docs/mutants.md)

@@ -12,19 +12,22 @@ using Mutation = std::optional<std::string>;
 
 const auto& with = with_mutation;
 
-// node-3's quorum notifications are always held back (delivered after the
-// next one, or 2 x failure_detection later): isolated and healed at once, it
-// sees Established, then the stale Lost.
-std::optional<NodeId> belief_after_reordered_heal(Mutation mutation) {
-  TestWorld world(3, with(mutation));
+// The leader node-1's quorum notifications are always held back (delivered
+// after the next one, or 2 x failure_detection later): isolated and healed
+// at once, it sees Established, then the stale Lost; the followers keep it
+// as leader (leader_timeout 10s). The node whose CDM is Active a minute on.
+std::optional<NodeId> leader_after_reordered_heal(Mutation mutation) {
+  TestWorld world(3, with(mutation, [](WorldOptions& o) { o.config.leader_timeout_ns = seconds(10); }));
   world.put_blueprint(one_slice_blueprint("shop", kCart, 3));
   REQUIRE(world.run_until_converged(seconds(60)));
-  world.cluster->set_quorum_reorder("node-3", aether::sim::kPpmOne);
-  world.cluster->isolate("node-3");
+  world.cluster->set_quorum_reorder("node-1", aether::sim::kPpmOne);
+  world.cluster->isolate("node-1");
   world.run_for(millis(1500));
   world.cluster->heal();
-  world.run_for(seconds(60));
-  return world.cluster->leader_belief("node-3");
+  world.run_for(seconds(10));
+  world.cluster->set_quorum_reorder("node-1", 0);
+  world.run_for(seconds(50));
+  return world.leader();
 }
 
 // Every node's first leader proposal is lost: only a retry elects one.
@@ -173,9 +176,9 @@ bool unowned_slice_kept_after_regain(Mutation mutation) {
 }
 }  // namespace
 
-TEST_CASE("mutation lm-acts-on-stale-quorum-events: a stale Lost leaves a healed node without a leader") {
-  CHECK(belief_after_reordered_heal(std::nullopt) == std::string("node-1"));
-  CHECK(belief_after_reordered_heal(mutation::kStaleQuorumEvents) == std::nullopt);
+TEST_CASE("mutation lm-acts-on-stale-quorum-events: a stale Lost deactivates the leader for good") {
+  CHECK(leader_after_reordered_heal(std::nullopt) == std::string("node-1"));
+  CHECK(leader_after_reordered_heal(mutation::kStaleQuorumEvents) == std::nullopt);
 }
 
 TEST_CASE("mutation lm-no-propose-retry: lost first proposals leave the cluster without a leader") {
