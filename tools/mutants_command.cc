@@ -164,7 +164,6 @@ struct MutantResult {
   std::optional<Kill> kill;
   std::uint64_t suite_runs = 0;
   std::uint64_t fuzz_runs = 0;
-  bool baseline_failed = false;  // its fuzz kill also fails the unmutated engine
 };
 
 std::string detection_text(const Kill& k, std::uint64_t suite_total) {
@@ -197,7 +196,6 @@ class Campaign {
     clear_progress();
     int exit_code = 0;
     for (const auto& m : mutants_) {
-      if (m.baseline_failed) exit_code = 3;
       if (!m.kill && exit_code == 0) exit_code = 1;
     }
     print_table();
@@ -236,7 +234,7 @@ class Campaign {
     for (const auto& doc : engine::mutation_points()) {
       if (std::find(o_.skip.begin(), o_.skip.end(), doc.name) != o_.skip.end()) continue;
       if (o_.only.empty() || std::find(o_.only.begin(), o_.only.end(), doc.name) != o_.only.end())
-        mutants_.push_back(MutantResult{doc, std::nullopt, 0, 0, false});
+        mutants_.push_back(MutantResult{doc, std::nullopt, 0, 0});
     }
     for (const auto& profile : o_.profiles) {
       if (!properties::gen::is_profile(profile)) {
@@ -325,63 +323,95 @@ class Campaign {
   }
 
   void fuzz_phase() {
-    phase_ = "fuzz";
     std::vector<std::size_t> alive;
     for (std::size_t g = 0; g < mutants_.size(); ++g) {
       if (!mutants_[g].kill) alive.push_back(g);
     }
-    if (alive.empty()) return;
     const std::size_t profiles = o_.profiles.size();
     const std::size_t per_group = static_cast<std::size_t>(o_.fuzz_seeds) * profiles;
     auto profile_of = [this, profiles](std::size_t i) { return o_.profiles[i % profiles]; };
     auto seed_of = [this, profiles](std::size_t i) { return o_.start_seed + i / profiles; };
-    GroupRunner runner(o_.jobs, o_.seed_timeout, true, progress_fn());
-    const auto results = runner.run(std::vector<std::size_t>(alive.size(), per_group), [&](std::size_t g,
-                                                                                           std::size_t i) {
-      const auto seed = seed_of(i);
-      const auto c = properties::gen::generate_case(profile_of(i), seed);
-      return run_in_process(with_mutation(c.scenario, mutants_[alive[g]].doc.name), seed, InProcessOptions{});
-    });
-    // A kill counts only if the unmutated engine passes the same case.
-    std::vector<std::size_t> killed;  // indexes into alive
-    for (std::size_t g = 0; g < alive.size(); ++g) {
-      const auto first = results[g].first_failure();
-      mutants_[alive[g]].fuzz_runs = first ? *first + 1 : per_group;
-      if (first) killed.push_back(g);
-    }
-    phase_ = "fuzz baseline";
-    GroupRunner check(o_.jobs, o_.seed_timeout, false, progress_fn());
-    const auto baseline =
-        check.run(std::vector<std::size_t>(killed.size(), 1), [&](std::size_t g, std::size_t) {
-          const auto i = *results[killed[g]].first_failure();
-          return run_in_process(properties::gen::generate_case(profile_of(i), seed_of(i)).scenario,
-                                seed_of(i), InProcessOptions{});
-        });
-    for (std::size_t n = 0; n < killed.size(); ++n) {
-      const auto g = killed[n];
-      auto& m = mutants_[alive[g]];
-      const auto i = *results[g].first_failure();
-      Kill k;
-      k.by = "fuzz";
-      k.profile = profile_of(i);
-      k.seed = seed_of(i);
-      k.where = fmt::format("fuzz {} seed {}", k.profile, k.seed);
-      k.outcome = results[g].failures.begin()->second;
-      k.to_detection = i / profiles + 1;
-      k.replay = fmt::format("{} mutants --only {} --no-suite --profiles {} --start-seed {} --seeds 1",
-                             o_.program, m.doc.name, k.profile, k.seed);
-      if (!baseline[n].failures.empty()) {
-        m.baseline_failed = true;
-        const auto& b = baseline[n].failures.begin()->second;
-        clear_progress();
-        out_ << fmt::format(
-            "  {}: fuzz {} seed {} also fails the unmutated engine ({}: {}); not counted as a kill\n"
-            "  replay: {} fuzz --profile {} --seeds 1 --start-seed {}\n",
-            m.doc.name, k.profile, k.seed, b.key, b.message, o_.program, k.profile, k.seed);
-        continue;
+    // Rounds: each searches the mutants still alive from where they stand; a
+    // first failure that the unmutated engine shares is no kill (recorded in
+    // baseline_fuzz_failures_) and that mutant's search resumes after it.
+    std::map<std::size_t, std::size_t> from;  // mutant -> first case index still to search
+    for (auto g : alive) from[g] = 0;
+    std::map<std::size_t, SeedOutcome> baseline_cache;  // case index -> unmutated outcome
+    while (!from.empty()) {
+      std::vector<std::size_t> groups;
+      std::vector<std::size_t> sizes;
+      for (const auto& [g, start] : from) {
+        groups.push_back(g);
+        sizes.push_back(per_group - start);
       }
-      if (o_.out_dir) offer(m, k);
-      m.kill = std::move(k);
+      phase_ = "fuzz";
+      GroupRunner runner(o_.jobs, o_.seed_timeout, true, progress_fn());
+      const auto results = runner.run(sizes, [&](std::size_t n, std::size_t k) {
+        const auto i = from.at(groups[n]) + k;
+        const auto seed = seed_of(i);
+        const auto c = properties::gen::generate_case(profile_of(i), seed);
+        return run_in_process(with_mutation(c.scenario, mutants_[groups[n]].doc.name), seed,
+                              InProcessOptions{});
+      });
+      std::vector<std::size_t> unchecked;  // case indexes whose unmutated outcome is not known yet
+      for (std::size_t n = 0; n < groups.size(); ++n) {
+        const auto first = results[n].first_failure();
+        if (!first) continue;
+        const auto i = from.at(groups[n]) + *first;
+        if (!baseline_cache.count(i) && std::find(unchecked.begin(), unchecked.end(), i) == unchecked.end())
+          unchecked.push_back(i);
+      }
+      phase_ = "fuzz baseline";
+      GroupRunner check(o_.jobs, o_.seed_timeout, false, progress_fn());
+      const auto checked =
+          check.run(std::vector<std::size_t>(unchecked.size(), 1), [&](std::size_t n, std::size_t) {
+            const auto i = unchecked[n];
+            return run_in_process(properties::gen::generate_case(profile_of(i), seed_of(i)).scenario,
+                                  seed_of(i), InProcessOptions{});
+          });
+      for (std::size_t n = 0; n < unchecked.size(); ++n) {
+        SeedOutcome pass;
+        baseline_cache[unchecked[n]] =
+            checked[n].failures.empty() ? pass : checked[n].failures.begin()->second;
+        if (!checked[n].failures.empty())
+          baseline_fuzz_failures_[unchecked[n]] = checked[n].failures.begin()->second;
+      }
+      for (std::size_t n = 0; n < groups.size(); ++n) {
+        const auto g = groups[n];
+        auto& m = mutants_[g];
+        const auto first = results[n].first_failure();
+        if (!first) {
+          m.fuzz_runs = per_group;
+          from.erase(g);
+          continue;
+        }
+        const auto i = from.at(g) + *first;
+        m.fuzz_runs = i + 1;
+        if (baseline_cache.at(i).failed()) {
+          from[g] = i + 1;  // shared with the unmutated engine: search on
+          if (from[g] >= per_group) from.erase(g);
+          continue;
+        }
+        from.erase(g);
+        Kill k;
+        k.by = "fuzz";
+        k.profile = profile_of(i);
+        k.seed = seed_of(i);
+        k.where = fmt::format("fuzz {} seed {}", k.profile, k.seed);
+        k.outcome = results[n].failures.begin()->second;
+        k.to_detection = i / profiles + 1;
+        k.replay = fmt::format("{} mutants --only {} --no-suite --profiles {} --start-seed {} --seeds 1",
+                               o_.program, m.doc.name, k.profile, k.seed);
+        if (o_.out_dir) offer(m, k);
+        m.kill = std::move(k);
+      }
+    }
+    clear_progress();
+    for (const auto& [i, outcome] : baseline_fuzz_failures_) {
+      out_ << fmt::format(
+          "note: fuzz {} seed {} fails the unmutated engine too ({}: {}); it counts as no kill\n"
+          "  replay: {} fuzz --profile {} --seeds 1 --start-seed {}\n",
+          profile_of(i), seed_of(i), outcome.key, outcome.message, o_.program, profile_of(i), seed_of(i));
     }
   }
 
@@ -457,8 +487,7 @@ class Campaign {
                         "where", "what", "detection");
     for (const auto& m : mutants_) {
       if (!m.kill) {
-        out_ << fmt::format("{:<{}}  {:<8}  {:<5}  {:<44}  {:<40}  {}\n", m.doc.name, width,
-                            m.baseline_failed ? "unknown" : "SURVIVED", "-",
+        out_ << fmt::format("{:<{}}  {:<8}  {:<5}  {:<44}  {:<40}  {}\n", m.doc.name, width, "SURVIVED", "-",
                             fmt::format("{} suite runs, {} fuzz runs", m.suite_runs, m.fuzz_runs), "-", "-");
         continue;
       }
@@ -495,6 +524,15 @@ class Campaign {
     fuzz["profiles"] = o_.profiles;
     fuzz["start_seed"] = o_.start_seed;
     fuzz["seeds"] = o_.fuzz_seeds;
+    ordered_json shared = ordered_json::array();
+    for (const auto& [i, outcome] : baseline_fuzz_failures_) {
+      const auto n = o_.profiles.size();
+      shared.push_back({{"profile", o_.profiles[i % n]},
+                        {"seed", o_.start_seed + i / n},
+                        {"key", outcome.key},
+                        {"message", outcome.message}});
+    }
+    fuzz["baseline_failures"] = shared;
     j["fuzz"] = fuzz;
     ordered_json baseline;
     baseline["runs"] = o_.suite ? suite_total() : 0;
@@ -511,7 +549,7 @@ class Campaign {
       ordered_json e;
       e["name"] = m.doc.name;
       e["description"] = m.doc.description;
-      e["verdict"] = m.kill ? "killed" : (m.baseline_failed ? "unknown" : "survived");
+      e["verdict"] = m.kill ? "killed" : "survived";
       e["suite_runs"] = m.suite_runs;
       e["fuzz_runs"] = m.fuzz_runs;
       if (m.kill) {
@@ -557,6 +595,7 @@ class Campaign {
   std::vector<MutantResult> mutants_;
   std::vector<scenarios::Scenario> suite_;
   std::vector<BaselineFailure> baseline_failures_;
+  std::map<std::size_t, SeedOutcome> baseline_fuzz_failures_;  // fuzz case index -> unmutated outcome
   std::string phase_;
   Clock::time_point last_progress_{};
   bool progress_shown_ = false;
