@@ -5,13 +5,16 @@
 #     seeds; prints the median and the worst per mutant and profile;
 #  2. the wall time of `aethersim mutants --jobs 2` killing the whole
 #     catalogue (suite first, fuzz for what the suite leaves alive).
-# usage: bench/mutants_bench.sh [BUILD_DIR] [OUT_DIR]   (env: SEEDS=1000 JOBS=2 STARTS="1 1001 2001 3001 4001")
+# usage: bench/mutants_bench.sh [BUILD_DIR] [OUT_DIR]
+#   env: SEEDS=1000 JOBS=2 STARTS="1 1001 2001 3001 4001" SKIP=name,name (points left out)
 set -euo pipefail
 build=${1:-build}
 out=${2:-$build/bench-mutants}
 seeds=${SEEDS:-1000}
 jobs=${JOBS:-2}
 starts=${STARTS:-"1 1001 2001 3001 4001"}
+skip=()
+if [ -n "${SKIP:-}" ]; then skip=(--skip "$SKIP"); fi
 here=$(cd "$(dirname "$0")/.." && pwd)
 mkdir -p "$out"
 for profile in live swarm; do
@@ -19,12 +22,12 @@ for profile in live swarm; do
     echo "fuzz $profile from seed $start ..." >&2
     # exit 1 (a survivor) is a figure here, not an error
     "$build/aethersim" mutants --no-suite --quiet --profiles "$profile" --start-seed "$start" --seeds "$seeds" \
-      --jobs "$jobs" --seed-timeout 60s --json "$out/fuzz-$profile-$start.json" > "$out/fuzz-$profile-$start.txt" || true
+      --jobs "$jobs" --seed-timeout 60s "${skip[@]}" --json "$out/fuzz-$profile-$start.json" > "$out/fuzz-$profile-$start.txt" || true
   done
 done
 echo "whole catalogue, suite then fuzz, --jobs $jobs ..." >&2
 begin=$(date +%s.%N)
-"$build/aethersim" mutants --quiet --jobs "$jobs" --seeds "$seeds" --json "$out/catalogue.json" "$here/scenarios" \
+"$build/aethersim" mutants --quiet --jobs "$jobs" --seeds "$seeds" "${skip[@]}" --json "$out/catalogue.json" "$here/scenarios" \
   > "$out/catalogue.txt" || true
 end=$(date +%s.%N)
 python3 - "$out" "$seeds" "$begin" "$end" $starts <<'PY'

@@ -10,14 +10,13 @@ using namespace aether::engine::testing;
 namespace {
 using Mutation = std::optional<std::string>;
 
-const auto& with = with_mutation;
-
 // The leader node-1's quorum notifications are always held back (delivered
 // after the next one, or 2 x failure_detection later): isolated and healed
 // at once, it sees Established, then the stale Lost; the followers keep it
 // as leader (leader_timeout 10s). The node whose CDM is Active a minute on.
 std::optional<NodeId> leader_after_reordered_heal(Mutation mutation) {
-  TestWorld world(3, with(mutation, [](WorldOptions& o) { o.config.leader_timeout_ns = seconds(10); }));
+  TestWorld world(3,
+                  with_mutation(mutation, [](WorldOptions& o) { o.config.leader_timeout_ns = seconds(10); }));
   world.put_blueprint(one_slice_blueprint("shop", kCart, 3));
   REQUIRE(world.run_until_converged(seconds(60)));
   world.cluster->set_quorum_reorder("node-1", aether::sim::kPpmOne);
@@ -32,7 +31,7 @@ std::optional<NodeId> leader_after_reordered_heal(Mutation mutation) {
 
 // Every node's first leader proposal is lost: only a retry elects one.
 std::optional<NodeId> leader_after_lost_proposals(Mutation mutation) {
-  TestWorld world(3, with(mutation));
+  TestWorld world(3, with_mutation(mutation));
   for (const auto& node : world.cluster->configured_nodes())
     world.cluster->lose_next_submit(node, "leader-manager");
   world.run_for(seconds(20));
@@ -42,8 +41,8 @@ std::optional<NodeId> leader_after_lost_proposals(Mutation mutation) {
 // node-1 leads, is cut off (quorum lost: its CDM deactivates), node-2 takes
 // over, the partition heals: the cdm batches node-1 submits afterwards.
 std::size_t deposed_leader_submits(Mutation mutation) {
-  TestWorld world(3,
-                  with(mutation, [](WorldOptions& o) { o.config.reconciliation_interval_ns = seconds(5); }));
+  TestWorld world(
+      3, with_mutation(mutation, [](WorldOptions& o) { o.config.reconciliation_interval_ns = seconds(5); }));
   world.put_blueprint(one_slice_blueprint("shop", kCart, 2));
   REQUIRE(world.run_until_converged(seconds(60)));
   REQUIRE(world.leader() == std::string("node-1"));
@@ -62,7 +61,7 @@ std::size_t deposed_leader_submits(Mutation mutation) {
 // client), each after the instance was ACTIVE again: whether the CDM ends up
 // marking it failed (transient_retry_max is 5 consecutive failures).
 bool marked_failed_after_sporadic_failures(Mutation mutation) {
-  TestWorld world(3, with(mutation));
+  TestWorld world(3, with_mutation(mutation));
   world.put_blueprint(one_slice_blueprint("shop", kCart, 1));
   REQUIRE(world.run_until_converged(seconds(60)));
   for (int i = 0; i < 6; ++i) {
@@ -81,7 +80,7 @@ bool marked_failed_after_sporadic_failures(Mutation mutation) {
 // never removes that node's keys, its successor only can (its activation
 // re-check). Whether the key is still in the store a minute later.
 bool departed_key_left(Mutation mutation) {
-  TestWorld world(5, with(mutation));
+  TestWorld world(5, with_mutation(mutation));
   world.put_blueprint(one_slice_blueprint("shop", kCart, 4));
   REQUIRE(world.run_until_converged(seconds(60)));
   NodeId victim;
@@ -100,7 +99,7 @@ bool departed_key_left(Mutation mutation) {
 // scenarios/regression-ownership-by-decided-position.json): whether "alpha"
 // gets a slice-target for db.
 bool later_blueprint_accepted(Mutation mutation) {
-  TestWorld world(3, with(mutation));
+  TestWorld world(3, with_mutation(mutation));
   world.put_blueprint(one_slice_blueprint("zeta", kCart, 1));
   REQUIRE(world.run_until_converged(seconds(60)));
   world.put_blueprint(R"({"id": "alpha", "slices": [
@@ -117,7 +116,7 @@ bool later_blueprint_accepted(Mutation mutation) {
 // never answers an ACTIVATE, the leader that wrote it crashes; whether the
 // instance is ACTIVE a minute after node-3's writes get through again.
 bool inherited_activate_answered(Mutation mutation) {
-  TestWorld world(3, with(mutation, [](WorldOptions& o) {
+  TestWorld world(3, with_mutation(mutation, [](WorldOptions& o) {
                     o.tweak = [](aether::sim::SimConfig& c) { c.slices.load = {seconds(5), seconds(5)}; };
                   }));
   world.put_blueprint(one_slice_blueprint("shop", kCart, 2));
@@ -139,7 +138,7 @@ bool inherited_activate_answered(Mutation mutation) {
 // "re-sent" command after the NDM answered the first): the NDM's writes that
 // are not lifecycle edges from what it applied.
 std::size_t ndm_illegal_writes(Mutation mutation) {
-  TestWorld world(3, with(mutation, [](WorldOptions& o) {
+  TestWorld world(3, with_mutation(mutation, [](WorldOptions& o) {
                     o.tweak = [](aether::sim::SimConfig& c) {
                       c.slices.deactivate = {seconds(2), seconds(2)};
                     };
@@ -160,7 +159,7 @@ std::size_t ndm_illegal_writes(Mutation mutation) {
 // node-3 is cut off while it holds cart; the leader removes its keys; node-3
 // comes back: whether it still holds the slice its keys no longer name.
 bool unowned_slice_kept_after_regain(Mutation mutation) {
-  TestWorld world(3, with(mutation));
+  TestWorld world(3, with_mutation(mutation));
   world.put_blueprint(one_slice_blueprint("shop", kCart, 3));
   REQUIRE(world.run_until_converged(seconds(60)));
   world.cluster->isolate("node-3");
