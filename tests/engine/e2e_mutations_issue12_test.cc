@@ -113,9 +113,9 @@ bool later_blueprint_accepted(Mutation mutation) {
 }
 
 // As "a command inherited at activation is re-sent" (issue 10 bug 4): node-3
-// never answers an ACTIVATE, the leader that wrote it crashes; whether the
-// instance is ACTIVE a minute after node-3's writes get through again.
-bool inherited_activate_answered(Mutation mutation) {
+// never answers an ACTIVATE, the leader that wrote it crashes: the commands
+// the new leader re-sends (the NDM's own rescan may answer meanwhile).
+std::int64_t inherited_activate_resends(Mutation mutation) {
   TestWorld world(3, with_mutation(mutation, [](WorldOptions& o) {
                     o.tweak = [](aether::sim::SimConfig& c) { c.slices.load = {seconds(5), seconds(5)}; };
                   }));
@@ -130,8 +130,8 @@ bool inherited_activate_answered(Mutation mutation) {
   world.cluster->crash("node-1");
   world.run_for(seconds(120));
   world.cluster->set_lost_submit_rule("node-3", "ndm", 0);
-  return world.run_until([&] { return world.entries(kCart).at("node-3").state == SliceState::Active; },
-                         seconds(60));
+  world.run_for(seconds(60));
+  return world.recorder.counter("resent-commands");
 }
 
 // A client rewrites an ACTIVE key to LOAD twice in a row (the second a
@@ -205,9 +205,9 @@ TEST_CASE("mutation cdm-ownership-by-id-order: a later blueprint with a lower id
   CHECK(later_blueprint_accepted(mutation::kOwnershipByIdOrder));
 }
 
-TEST_CASE("mutation cdm-no-command-resend: an inherited ACTIVATE is never answered") {
-  CHECK(inherited_activate_answered(std::nullopt));
-  CHECK_FALSE(inherited_activate_answered(mutation::kNoCommandResend));
+TEST_CASE("mutation cdm-no-command-resend: an inherited ACTIVATE is never re-sent") {
+  CHECK(inherited_activate_resends(std::nullopt) >= 1);
+  CHECK(inherited_activate_resends(mutation::kNoCommandResend) == 0);
 }
 
 TEST_CASE("mutation ndm-skips-legality-recheck: the NDM commits a write that is no lifecycle edge") {
