@@ -110,6 +110,7 @@ class ClusterDeploymentManager::Active
   void recompute_ownership() {
     std::map<std::string, std::uint64_t> blueprint_positions;
     for (const auto& [id, blueprint] : state_.blueprints) {
+      if (config_.mutation(mutation::kOwnershipByIdOrder)) break;
       if (auto at = positions_.find(blueprint_key(id)); at != positions_.end())
         blueprint_positions[id] = at->second;
     }
@@ -500,7 +501,8 @@ void ClusterDeploymentManager::Active::on_slice_put(const std::string& key, cons
       activate_ready(artifact);
       break;
     case SliceState::Active: {
-      state_.transient_failures.erase(artifact);
+      if (!config_.mutation(mutation::kTransientCountSurvivesActive))
+        state_.transient_failures.erase(artifact);
       for (const auto& [base, other] : state_.desired) {
         if (std::find(other.depends_on.begin(), other.depends_on.end(), artifact) != other.depends_on.end()) {
           activate_ready(other.artifact);
@@ -733,6 +735,7 @@ void ClusterDeploymentManager::Active::arm_periodic() {
 }
 
 void ClusterDeploymentManager::Active::remove_absent_nodes(bool lifecycle) {
+  if (config_.mutation(mutation::kDepartedNodeKeysKept)) return;
   const auto view = services_.topology.view();
   std::set<NodeId> absent;
   for (const auto& [key, value] : services_.kv.scan(std::string(kSlicePrefix))) {
@@ -1113,6 +1116,8 @@ void ClusterDeploymentManager::Active::arm_resend(const std::string& artifact, c
   if (nodes == table_.entries.end() || !nodes->second.count(node)) return;
   Entry& entry = nodes->second[node];
   timers_.cancel(entry.resend);
+  entry.resend = 0;
+  if (config_.mutation(mutation::kNoCommandResend)) return;
   entry.resend = timers_.after(config_.command_timeout_ns, [this, artifact, node, command] {
     auto it = table_.entries.find(artifact);
     if (it == table_.entries.end() || !it->second.count(node)) return;
@@ -1161,6 +1166,7 @@ void ClusterDeploymentManager::on_leader_change(const LeaderChange& change) {
 void ClusterDeploymentManager::deactivate() {
   if (!active_) return;
   services_.logger.log(LogLevel::Info, kComponent, "deactivating");
+  if (config_.mutation(mutation::kTimersSurviveDeactivation)) retired_.push_back(active_);
   active_.reset();  // its timers are cancelled; its callbacks find it gone
   services_.events.cdm_deactivated();
 }

@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <vector>
 
 #include "engine/config.h"
 #include "engine/leader_manager.h"
@@ -43,6 +44,8 @@ class ClusterDeploymentManager final : public KvListener, public TopologyListene
   std::map<std::string, std::uint64_t> positions_;
   // Shared so that callbacks of a deactivated term can see it is gone.
   std::shared_ptr<Active> active_;
+  // Mutation cdm-timers-survive-deactivation only: deactivated CDMs kept alive.
+  std::vector<std::shared_ptr<Active>> retired_;
 };
 
 }  // namespace aether::engine

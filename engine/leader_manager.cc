@@ -32,7 +32,7 @@ void LeaderManager::set_leader(std::optional<NodeId> leader, std::optional<std::
 void LeaderManager::on_quorum(const QuorumEvent& event) {
   // Notifications can arrive out of order: one numbered at or below the last
   // handled one is stale (§3, Aether's B2/B3).
-  if (event.sequence <= last_quorum_sequence_) {
+  if (event.sequence <= last_quorum_sequence_ && !config_.mutation(mutation::kStaleQuorumEvents)) {
     services_.events.count("stale-quorum-events", 1);
     return;
   }
@@ -164,6 +164,8 @@ void LeaderManager::propose() {
                         [](SubmitOutcome) {});
   }
   if (propose_timer_ != 0) timers_.cancel(propose_timer_);
+  propose_timer_ = 0;
+  if (config_.mutation(mutation::kNoProposeRetry)) return;
   propose_timer_ = timers_.after(kProposeRetry, [this] {
     propose_timer_ = 0;
     propose();

@@ -30,6 +30,27 @@ const std::vector<MutationDoc>& mutation_points() {
         {mutation::kStaleTargetWrites,
          "CDM submits a queued slice-target write as derived when queued, not re-derived from the state "
          "applied at submit"},
+        {mutation::kStaleQuorumEvents,
+         "LeaderManager acts on quorum notifications that arrive out of order (no sequence check)"},
+        {mutation::kNoProposeRetry,
+         "LeaderManager proposes a leader once and never retries a proposal that did not commit"},
+        {mutation::kTimersSurviveDeactivation,
+         "a deactivated CDM keeps its timers running (periodic reconcile, re-sends) on its stale state"},
+        {mutation::kTransientCountSurvivesActive,
+         "CDM keeps counting transient failures across a committed ACTIVE (sporadic failures add up to "
+         "fatal)"},
+        {mutation::kDepartedNodeKeysKept,
+         "CDM removes a node's keys only on its NodeDown event: never those of nodes that left while it did "
+         "not "
+         "lead (no activation re-check, no sweep)"},
+        {mutation::kOwnershipByIdOrder,
+         "CDM judges competing blueprints in id order instead of decided order"},
+        {mutation::kNoCommandResend, "CDM never re-sends a command nobody answered (no re-send timer)"},
+        {mutation::kNdmSkipsLegalityRecheck,
+         "NDM submits a chain's write without re-checking it is a lifecycle edge from the state applied now"},
+        {mutation::kNdmSkipsStoreReconcileOnRegain,
+         "NDM re-registers after quorum is regained but does not reconcile its slice store with the restored "
+         "keys"},
     };
     std::sort(list.begin(), list.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
     return list;

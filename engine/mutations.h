@@ -31,6 +31,16 @@ inline constexpr const char* kDeposedLeaderKeepsActing = "lm-deposed-leader-keep
 inline constexpr const char* kTargetWinsAtActivation = "cdm-target-wins-over-newer-blueprint";
 inline constexpr const char* kDependencyOutOfView = "cdm-dependency-ready-out-of-view";
 inline constexpr const char* kEchoCountsAsIntent = "cdm-echo-counts-as-intent";
+// Issue 12: one or more per component that had none.
+inline constexpr const char* kStaleQuorumEvents = "lm-acts-on-stale-quorum-events";
+inline constexpr const char* kNoProposeRetry = "lm-no-propose-retry";
+inline constexpr const char* kTimersSurviveDeactivation = "cdm-timers-survive-deactivation";
+inline constexpr const char* kTransientCountSurvivesActive = "cdm-transient-count-survives-active";
+inline constexpr const char* kDepartedNodeKeysKept = "cdm-departed-node-keys-kept";
+inline constexpr const char* kOwnershipByIdOrder = "cdm-ownership-by-id-order";
+inline constexpr const char* kNoCommandResend = "cdm-no-command-resend";
+inline constexpr const char* kNdmSkipsLegalityRecheck = "ndm-skips-legality-recheck";
+inline constexpr const char* kNdmSkipsStoreReconcileOnRegain = "ndm-skips-store-reconcile-on-regain";
 }  // namespace mutation
 
 }  // namespace aether::engine

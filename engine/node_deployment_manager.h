@@ -90,7 +90,8 @@ class NodeDeploymentManager final : public KvListener, public TopologyListener {
   bool restored_ = false;  // a restore completed since the last handled loss
   std::uint64_t last_quorum_sequence_ = 0;
   bool active_ = false;
-  std::uint64_t epoch_ = 0;  // bumps on every Dormant transition
+  bool reconciled_once_ = false;  // for mutation ndm-skips-store-reconcile-on-regain
+  std::uint64_t epoch_ = 0;       // bumps on every Dormant transition
 
   std::map<std::string, SliceValue> applied_;  // own keys: artifact -> applied value
   std::map<std::string, Chain> chains_;

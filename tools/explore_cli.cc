@@ -15,6 +15,7 @@
 #include "reports/report.h"
 #include "tools/fuzz_command.h"
 #include "tools/inputs.h"
+#include "tools/mutants_command.h"
 
 namespace po = boost::program_options;
 
@@ -297,6 +298,107 @@ int cli_merge(const std::vector<std::string>& args) {
     if (!writable_file_location(*out, &error)) return usage("merge", "--out: " + error);
   }
   return merge_command(inputs, out, std::cout, std::cerr);
+}
+
+std::vector<std::string> comma_list(const std::vector<std::string>& values) {
+  std::vector<std::string> out;
+  for (const auto& value : values) {
+    std::size_t start = 0;
+    while (start <= value.size()) {
+      const auto comma = std::min(value.find(',', start), value.size());
+      if (comma > start) out.push_back(value.substr(start, comma - start));
+      start = comma + 1;
+    }
+  }
+  return out;
+}
+
+int cli_mutants(const std::string& program, const std::vector<std::string>& args) {
+  po::options_description desc("aethersim mutants [FILE|DIR...] [options]");
+  desc.add_options()("seeds", po::value<std::string>(),
+                     "N: fuzz seeds per profile for a mutant the suite left alive (default 1000)")(
+      "jobs", po::value<std::string>(), "J: worker processes at once (default 1)")(
+      "only", po::value<std::vector<std::string>>(),
+      "NAME[,NAME...]: only these mutation points (repeatable)")(
+      "skip", po::value<std::vector<std::string>>(),
+      "NAME[,NAME...]: leave these mutation points out (repeatable)")(
+      "out", po::value<std::string>(),
+      "DIR: each fuzz kill shrunk and offered as a scenario (DIR/NAME.json)")(
+      "json", po::value<std::string>(), "FILE: the JSON summary (docs/mutants.md)")(
+      "suite-seeds", po::value<std::string>(), "K: run each suite scenario with seeds 1..K (default 3)")(
+      "no-fuzz", "the shipped suite only")("no-suite", "fuzz only (no suite, no suite baseline)")(
+      "profiles", po::value<std::string>(), "P,...: fuzz profiles (default live,swarm)")(
+      "start-seed", po::value<std::string>(), "S: the first fuzz seed (default 1)")(
+      "seed-timeout", po::value<std::string>(), "DUR: wall-clock watchdog per run (default 60s)")(
+      "shrink-budget", po::value<std::string>(), "DUR: shrinking budget per fuzz kill (default 60s)")(
+      "quiet", "no progress line; no message lines for killed mutants")("help,h", "this text");
+  po::variables_map vm;
+  MutantsOptions o;
+  o.program = program;
+  o.inputs = parse_command_line(desc, args, vm);
+  if (vm.count("help")) {
+    std::cout << desc
+              << "\nFor each mutation point (aethersim list mutations), runs the suite (default\n"
+                 "scenarios/, each file with seeds 1..K) with the mutation on; a mutant the suite\n"
+                 "leaves alive gets a bounded fuzz (live and swarm, N seeds each). The unmutated\n"
+                 "engine must pass the same suite runs first (else exit 3); a fuzz kill counts only\n"
+                 "if the unmutated engine passes that seed. Prints a table: mutant, killed or\n"
+                 "survived, by which scenario and seed or fuzz seed, which invariant, expectation\n"
+                 "or blocker, and runs or seeds to detection. Exit 0 all killed, 1 one survived,\n"
+                 "2 bad usage, 3 the unmutated engine fails. Summary schema: docs/mutants.md.\n";
+    return 0;
+  }
+  std::string error;
+  if (vm.count("seeds")) {
+    const auto n = positive_count(vm["seeds"].as<std::string>(), &error);
+    if (!n) return usage("mutants", "--seeds: " + error);
+    o.fuzz_seeds = *n;
+  }
+  if (vm.count("suite-seeds")) {
+    const auto n = positive_count(vm["suite-seeds"].as<std::string>(), &error);
+    if (!n || *n > 1000) return usage("mutants", "--suite-seeds: expected 1..1000" + (n ? "" : ": " + error));
+    o.suite_seeds = *n;
+  }
+  if (vm.count("start-seed")) {
+    const auto n = parse_seed(vm["start-seed"].as<std::string>(), &error);
+    if (!n) return usage("mutants", "--start-seed: " + error);
+    o.start_seed = *n;
+  }
+  if (o.start_seed + o.fuzz_seeds < o.start_seed)
+    return usage("mutants", "--seeds: the range overflows 64 bits");
+  if (vm.count("jobs")) {
+    const auto n = positive_count(vm["jobs"].as<std::string>(), &error);
+    if (!n || *n > 256)
+      return usage("mutants", "--jobs: expected 1..256" + (n ? std::string() : ": " + error));
+    o.jobs = static_cast<int>(*n);
+  }
+  if (vm.count("only")) o.only = comma_list(vm["only"].as<std::vector<std::string>>());
+  if (vm.count("skip")) o.skip = comma_list(vm["skip"].as<std::vector<std::string>>());
+  if (vm.count("profiles")) {
+    o.profiles = comma_list({vm["profiles"].as<std::string>()});
+    if (o.profiles.empty()) return usage("mutants", "--profiles: name at least one profile");
+  }
+  o.suite = vm.count("no-suite") == 0;
+  o.fuzz = vm.count("no-fuzz") == 0;
+  if (!o.suite && !o.fuzz) return usage("mutants", "--no-suite and --no-fuzz leave nothing to run");
+  if (!o.suite && !o.inputs.empty())
+    return usage("mutants", "--no-suite: unexpected argument \"" + o.inputs.front() + "\"");
+  for (const char* name : {"seed-timeout", "shrink-budget"}) {
+    if (!vm.count(name)) continue;
+    const auto d = positive_duration(vm[name].as<std::string>(), &error);
+    if (!d) return usage("mutants", std::string("--") + name + ": " + error);
+    (std::string(name) == "seed-timeout" ? o.seed_timeout : o.shrink_budget) = *d;
+  }
+  if (vm.count("json")) {
+    o.json_file = vm["json"].as<std::string>();
+    if (!writable_file_location(*o.json_file, &error)) return usage("mutants", "--json: " + error);
+  }
+  if (vm.count("out")) {
+    o.out_dir = vm["out"].as<std::string>();
+    if (!writable_dir(*o.out_dir, &error)) return usage("mutants", "--out: " + error);
+  }
+  o.quiet = vm.count("quiet") > 0;
+  return mutants_command(o, std::cout, std::cerr);
 }
 
 }  // namespace aether::tools

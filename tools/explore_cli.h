@@ -1,4 +1,4 @@
-// Command-line parsing of `aethersim fuzz`, `shrink` and `merge` (the
+// Command-line parsing of `aethersim fuzz`, `shrink`, `merge` and `mutants` (the
 // exploring commands, docs/cli.md); main.cc dispatches here.
 #pragma once
 
@@ -18,5 +18,6 @@ std::vector<std::string> parse_command_line(const boost::program_options::option
 int cli_fuzz(const std::string& program, const std::vector<std::string>& args);
 int cli_shrink(const std::string& program, const std::vector<std::string>& args);
 int cli_merge(const std::vector<std::string>& args);
+int cli_mutants(const std::string& program, const std::vector<std::string>& args);
 
 }  // namespace aether::tools

@@ -59,6 +59,9 @@ const char* kOverview =
     "                          reduce a failing scenario to a minimal one that fails the same way\n"
     "  merge SUMMARY.json... [--out FILE]\n"
     "                          merge the summaries of a sharded fuzz campaign\n"
+    "  mutants [FILE|DIR...] [--seeds N] [--jobs J] [--only NAME] [--out DIR] [--json FILE]\n"
+    "                          each engine mutation point against the shipped suite and a\n"
+    "                          bounded fuzz: what kills it, after how many runs; exit 1 if one survives\n"
     "\n"
     "options:\n"
     "  --version               print the version\n"
@@ -397,9 +400,10 @@ int main(int argc, char** argv) {
     if (command == "fuzz") return tools::cli_fuzz(program, rest);
     if (command == "shrink") return tools::cli_shrink(program, rest);
     if (command == "merge") return tools::cli_merge(rest);
+    if (command == "mutants") return tools::cli_mutants(program, rest);
     std::cerr << fmt::format(
         "aethersim: unknown command \"{}\" (run, validate, list, trace, report, compare, fuzz, shrink, "
-        "merge; "
+        "merge, mutants; "
         "aethersim --help)\n",
         command);
     return kUsageError;

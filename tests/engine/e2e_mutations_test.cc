@@ -7,17 +7,10 @@ using namespace aether::engine;
 using namespace aether::engine::testing;
 
 namespace {
-std::function<void(WorldOptions&)> with(std::optional<std::string> mutation,
-                                        std::function<void(WorldOptions&)> more = {}) {
-  return [mutation, more](WorldOptions& o) {
-    if (mutation) o.config.mutations.insert(*mutation);
-    if (more) more(o);
-  };
-}
 
 // A client rewrites an ACTIVE key back to LOAD; returns the loads of held artifacts.
 std::size_t reloads_after_client_load(std::optional<std::string> mutation) {
-  TestWorld world(3, with(mutation));
+  TestWorld world(3, with_mutation(mutation));
   world.put_blueprint(one_slice_blueprint("shop", kCart, 1));
   REQUIRE(world.run_until_converged(seconds(60)));
   const NodeId holder = world.entries(kCart).begin()->first;
@@ -28,7 +21,7 @@ std::size_t reloads_after_client_load(std::optional<std::string> mutation) {
 
 // min_instances 3, instances lowered to 1: the live count after things settle.
 int live_after_scale_below_floor(std::optional<std::string> mutation) {
-  TestWorld world(5, with(mutation));
+  TestWorld world(5, with_mutation(mutation));
   world.put_blueprint(one_slice_blueprint("shop", kCart, 4, 3));
   REQUIRE(world.run_until_converged(seconds(60)));
   auto target = *parse_slice_target(world.cluster->canonical_store().at(slice_target_key(kCartBase)));
@@ -40,7 +33,7 @@ int live_after_scale_below_floor(std::optional<std::string> mutation) {
 
 // db always fails to load fatally; how many web instances get activated.
 std::size_t web_activations_without_db(std::optional<std::string> mutation) {
-  TestWorld world(3, with(mutation));
+  TestWorld world(3, with_mutation(mutation));
   world.cluster->set_slice_failure_rule({kDb, aether::sim::FailurePhase::Load, 0, aether::sim::kPpmOne});
   world.put_blueprint(R"({"id": "shop", "slices": [
     {"artifact": "org.example:web:1.0.0", "instances": 2, "depends_on": ["org.example:db:1.0.0"]},
@@ -55,7 +48,7 @@ std::size_t web_activations_without_db(std::optional<std::string> mutation) {
 // Two clients publish two edits at once under adversarial ordering; whether
 // the slice-target ends up with the count of the blueprint that won.
 bool target_follows_last_blueprint(std::optional<std::string> mutation) {
-  TestWorld world(4, with(mutation, [](WorldOptions& o) {
+  TestWorld world(4, with_mutation(mutation, [](WorldOptions& o) {
                     o.tweak = [](aether::sim::SimConfig& c) {
                       c.kv_order = aether::sim::KvOrderMode::Adversarial;
                     };
@@ -75,7 +68,7 @@ bool target_follows_last_blueprint(std::optional<std::string> mutation) {
 
 // Republishing an unchanged blueprint: how many LOADs the CDM writes.
 std::int64_t allocations_on_republish(std::optional<std::string> mutation) {
-  TestWorld world(5, with(mutation));
+  TestWorld world(5, with_mutation(mutation));
   world.put_blueprint(one_slice_blueprint("shop", kCart, 2));
   REQUIRE(world.run_until_converged(seconds(60)));
   const auto before = world.recorder.counter("allocations");
@@ -86,7 +79,7 @@ std::int64_t allocations_on_republish(std::optional<std::string> mutation) {
 
 // No node is ON_DUTY; how many entries get placed.
 std::size_t placed_on_draining_nodes(std::optional<std::string> mutation) {
-  TestWorld world(3, with(mutation));
+  TestWorld world(3, with_mutation(mutation));
   world.run_for(seconds(3));
   for (const auto& node : world.cluster->configured_nodes()) world.put(node_lifecycle_key(node), "DRAINING");
   world.run_for(seconds(2));

@@ -30,6 +30,16 @@ inline void require_converged(TestWorld& world, Nanos limit) {
   REQUIRE(converged);
 }
 
+// World options with the named mutation point switched on (none: the
+// correct engine), then `more`.
+inline std::function<void(WorldOptions&)> with_mutation(std::optional<std::string> mutation,
+                                                        std::function<void(WorldOptions&)> more = {}) {
+  return [mutation, more](WorldOptions& o) {
+    if (mutation) o.config.mutations.insert(*mutation);
+    if (more) more(o);
+  };
+}
+
 // Whether `key` ever committed `state` (and `reason`, if given) in this run.
 inline bool history_has(const TestWorld& world, const std::string& key, SliceState state,
                         std::optional<std::string> reason = std::nullopt) {
