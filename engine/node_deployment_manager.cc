@@ -9,6 +9,13 @@ namespace {
 constexpr Nanos kOnDutyRetry = seconds(2);
 constexpr const char* kComponent = "ndm";
 
+// Whether `key` is node_lifecycle_key(node), without building the key: every
+// node tests every applied key (issue 14, second pass).
+bool is_lifecycle_key_of(std::string_view key, std::string_view node) {
+  return key.size() == kNodeLifecyclePrefix.size() + node.size() && key.starts_with(kNodeLifecyclePrefix) &&
+         key.substr(kNodeLifecyclePrefix.size()) == node;
+}
+
 SliceValue state_value(SliceState state) {
   return SliceValue{state, std::nullopt, false};
 }
@@ -170,7 +177,7 @@ void NodeDeploymentManager::reconcile_with_store() {
 }
 
 void NodeDeploymentManager::on_kv(const KvNotification& n) {
-  if (n.key == node_lifecycle_key(services_.self)) {
+  if (is_lifecycle_key_of(n.key, services_.self)) {
     if (n.origin == KvOrigin::Apply && n.op == KvOp::Remove && active_) {
       // Removed (by a leader that saw this node go): register again at once.
       timers_.cancel(on_duty_timer_);

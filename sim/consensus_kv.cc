@@ -210,6 +210,13 @@ void ConsensusKv::decide(std::uint64_t batch_id) {
     // Decided without a recorded majority (cannot happen through submit; kept total).
     batch.deciders.assign(batch.holders.begin(), batch.holders.end());
   }
+  std::vector<engine::KvNotification> notifications;
+  notifications.reserve(batch.record.commands.size());
+  for (const auto& command : batch.record.commands) {
+    notifications.push_back(
+        engine::KvNotification{command.op, command.key, command.value, next, engine::KvOrigin::Apply, next});
+  }
+  notifications_.push_back(std::move(notifications));
   log_.push_back(std::move(batch.record));
   decided_submissions_.push_back(std::move(batch.submissions));
   latest_deciders_ = std::move(batch.deciders);

@@ -61,6 +61,11 @@ class ConsensusKv {
 
   std::uint64_t latest_position() const { return log_.size(); }
   const BatchRecord& decided(std::uint64_t position) const { return log_.at(position - 1); }
+  // The notifications applying `position` makes, one per command in order
+  // (origin Apply), built once at the decision and shared by every node.
+  const std::vector<engine::KvNotification>& notifications(std::uint64_t position) const {
+    return notifications_.at(position - 1);
+  }
   const KvStore& canonical() const { return canonical_; }
   // The decided position of the canonical value of `key` (its mod revision;
   // 0 when absent).
@@ -144,6 +149,7 @@ class ConsensusKv {
   std::uint64_t next_submission_ = 1;
   std::uint64_t submit_seq_ = 0;
   std::vector<BatchRecord> log_;
+  std::vector<std::vector<engine::KvNotification>> notifications_;  // by position - 1
   std::vector<std::vector<std::uint64_t>> decided_submissions_;
   KvStore canonical_;
   VersionedKv versions_;

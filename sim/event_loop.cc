@@ -11,24 +11,43 @@ constexpr std::uint64_t kSequenceBits = 56;
 constexpr std::uint64_t kSequenceMask = (std::uint64_t{1} << kSequenceBits) - 1;
 }  // namespace
 
-EventLoop::EventId EventLoop::schedule_at(Nanos time, Callback callback, Lane lane) {
-  if (time < now_) throw std::logic_error("EventLoop: event scheduled in the past");
-  std::uint32_t slot;
+std::uint32_t EventLoop::take_slot() {
   if (!free_slots_.empty()) {
-    slot = free_slots_.back();
+    const std::uint32_t slot = free_slots_.back();
     free_slots_.pop_back();
-  } else {
-    slot = static_cast<std::uint32_t>(slots_.size());
-    slots_.emplace_back();
+    return slot;
   }
+  slots_.emplace_back();
+  return static_cast<std::uint32_t>(slots_.size() - 1);
+}
+
+EventLoop::EventId EventLoop::arm(Nanos time, Lane lane, std::uint32_t slot) {
   Slot& s = slots_[slot];
-  s.callback = std::move(callback);
   s.armed = true;
   const std::uint64_t seq = ++sequence_;
   assert(seq <= kSequenceMask);
   heap_push(Entry{time, (static_cast<std::uint64_t>(lane) << kSequenceBits) | seq, slot, s.generation});
   ++live_;
   return (static_cast<EventId>(s.generation) << 32 | slot) + 1;
+}
+
+EventLoop::EventId EventLoop::schedule_at(Nanos time, Callback callback, Lane lane) {
+  if (time < now_) throw std::logic_error("EventLoop: event scheduled in the past");
+  const std::uint32_t slot = take_slot();
+  slots_[slot].callback = std::move(callback);
+  return arm(time, lane, slot);
+}
+
+EventLoop::EventId EventLoop::schedule_typed_at(Nanos time, EventTarget* target, std::uint64_t a,
+                                                std::uint64_t b, Lane lane) {
+  if (time < now_) throw std::logic_error("EventLoop: event scheduled in the past");
+  if (target == nullptr) throw std::logic_error("EventLoop: typed event without a target");
+  const std::uint32_t slot = take_slot();
+  Slot& s = slots_[slot];
+  s.target = target;
+  s.a = a;
+  s.b = b;
+  return arm(time, lane, slot);
 }
 
 bool EventLoop::cancel(EventId id) {
@@ -41,6 +60,7 @@ bool EventLoop::cancel(EventId id) {
   if (!s.armed || s.generation != generation) return false;
   s.armed = false;
   s.callback = nullptr;
+  s.target = nullptr;
   ++s.generation;  // the heap entry is now stale; it is skipped when it surfaces
   free_slots_.push_back(slot);
   --live_;
@@ -100,15 +120,24 @@ bool EventLoop::step() {
   const Entry top = heap_.front();
   heap_pop();
   Slot& s = slots_[top.slot];
-  Callback callback = std::move(s.callback);
+  EventTarget* const target = s.target;
+  Callback callback;
+  if (target == nullptr) callback = std::move(s.callback);
+  const std::uint64_t a = s.a;
+  const std::uint64_t b = s.b;
   s.callback = nullptr;
+  s.target = nullptr;
   s.armed = false;
   ++s.generation;
   free_slots_.push_back(top.slot);
   --live_;
   now_ = top.time;
   ++processed_;
-  callback();
+  if (target != nullptr) {
+    target->fire(a, b);
+  } else {
+    callback();
+  }
   return true;
 }
 

@@ -16,6 +16,17 @@ namespace aether::sim {
 
 using engine::Nanos;
 
+// A typed event's receiver (issue 14, second pass): the hot events (one
+// decided position delivered to one node) carry two integers to a fixed
+// receiver instead of a heap-allocated closure.
+class EventTarget {
+ public:
+  virtual void fire(std::uint64_t a, std::uint64_t b) = 0;
+
+ protected:
+  ~EventTarget() = default;
+};
+
 enum class Lane : std::uint8_t {
   Step = 0,      // scenario steps: first at their instant, in file order
   Topology = 1,  // deactivations and view changes: before activations
@@ -36,6 +47,10 @@ class EventLoop {
   EventId schedule_after(Nanos delay, Callback callback, Lane lane = Lane::Normal) {
     return schedule_at(now_ + delay, std::move(callback), lane);
   }
+  // A typed event: `target->fire(a, b)` at `time`. Ordered, numbered and
+  // cancellable exactly like a callback event scheduled at the same point.
+  EventId schedule_typed_at(Nanos time, EventTarget* target, std::uint64_t a, std::uint64_t b,
+                            Lane lane = Lane::Normal);
   // True if the event was pending and is now cancelled.
   bool cancel(EventId id);
 
@@ -58,6 +73,9 @@ class EventLoop {
   };
   struct Slot {
     Callback callback;
+    EventTarget* target = nullptr;  // set: a typed event
+    std::uint64_t a = 0;
+    std::uint64_t b = 0;
     std::uint32_t generation = 0;
     bool armed = false;
   };
@@ -65,6 +83,9 @@ class EventLoop {
     return a.time != b.time ? a.time > b.time : a.order > b.order;
   }
   void drop_dead_front();
+  // Takes a free slot, arms it and pushes its heap entry.
+  EventId arm(Nanos time, Lane lane, std::uint32_t slot);
+  std::uint32_t take_slot();
   // The queue is a 4-ary min-heap on (time, order) (issue 14: fewer cache
   // misses than a binary heap with millions of pending events). Keys are
   // unique, so any correct heap pops the same sequence.

@@ -26,18 +26,6 @@ const char* change_name(TopologyChange change) {
   return "?";
 }
 
-const char* origin_name(KvOrigin origin) {
-  switch (origin) {
-    case KvOrigin::Apply:
-      return "apply";
-    case KvOrigin::Restore:
-      return "restore";
-    case KvOrigin::Reset:
-      return "reset";
-  }
-  return "?";
-}
-
 const char* holding_name(engine::SliceHolding holding) {
   switch (holding) {
     case engine::SliceHolding::NotHeld:
@@ -288,13 +276,15 @@ void SimNode::reevaluate_quorum() {
 }
 
 void SimNode::apply_view_change(TopologyChange change, const NodeId& peer, std::vector<NodeId> new_view) {
+  topology_event_.change = change;
+  topology_event_.node = peer;
   view_ = std::move(new_view);
   world_.trace.event(world_.now(), "view")
       .str("node", id_)
       .str("change", change_name(change))
       .str("peer", peer)
       .list("view", view_);
-  const engine::TopologyEvent event{change, peer, view_};
+  const engine::TopologyEvent& event = topology_event_;
   world_.notify([&](WorldObserver& o) { o.on_view(world_.now(), id_, event); });
   for (engine::TopologyListener* listener : topology_listeners_) {
     if (failing_) return;
@@ -457,7 +447,9 @@ void SimNode::establish_quorum() {
   world_.trace.event(world_.now(), "kv.restore")
       .str("node", id_)
       .u64("position", position)
-      .u64("digest", digest);
+      .u64("digest", digest)
+      .u64("removed", keys.size())
+      .u64("keys", snapshot.size());
   world_.notify([&](WorldObserver& o) { o.on_restore(world_.now(), id_, position, digest); });
   restored_ = true;
   for (engine::KvListener* listener : kv_listeners_) {
@@ -487,7 +479,18 @@ void SimNode::establish_quorum() {
 // ---- KV ----------------------------------------------------------------------
 
 void SimNode::deliver_decided_after(Nanos delay_ns, std::uint64_t position) {
-  post(delay_ns, Lane::Normal, Inbox::Delivery, [this, position] { on_arrival(position); });
+  // A typed event, no closure (issue 14, second pass); the same point in the
+  // event order as post() gave it, and the same handling when it fires.
+  world_.loop.schedule_typed_at(world_.now() + delay_ns, this, position, incarnation_, Lane::Normal);
+}
+
+void SimNode::fire(std::uint64_t position, std::uint64_t incarnation) {
+  if (!alive(incarnation)) return;
+  if (paused_) {
+    inbox_delivery_.push_back(QueuedCall{[this, position] { on_arrival(position); }});
+    return;
+  }
+  on_arrival(position);
 }
 
 void SimNode::on_arrival(std::uint64_t position) {
@@ -520,17 +523,21 @@ void SimNode::apply_position(std::uint64_t position) {
   begin_round();
   applying_ = &record;
   applying_count_ = 0;
-  for (const auto& command : record.commands) {
+  // One notification per command, built once per position for every node.
+  for (const KvNotification& notification : consensus_.notifications(position)) {
     ++applying_count_;  // the store now includes this command
-    notify_kv(KvNotification{command.op, command.key, command.value, position, KvOrigin::Apply, position});
+    notify_kv(notification);
   }
   applying_ = nullptr;
   applied_position_ = position;
   const std::uint64_t digest = consensus_.versions().digest_at(position);
+  // The notifications of this apply are the batch's commands in order (its
+  // kv.submit line): folded into this line (issue 14, second pass).
   world_.trace.event(world_.now(), "kv.apply")
       .str("node", id_)
       .u64("position", position)
-      .u64("digest", digest);
+      .u64("digest", digest)
+      .u64("keys", record.commands.size());
   world_.notify([&](WorldObserver& o) { o.on_apply(world_.now(), id_, position, digest); });
   auto it = pending_submits_.find(record.batch_id);
   if (it != pending_submits_.end()) {
@@ -545,11 +552,8 @@ void SimNode::apply_position(std::uint64_t position) {
 }
 
 void SimNode::notify_kv(const KvNotification& notification) {
-  world_.trace.event(world_.now(), "kv.notify")
-      .str("node", id_)
-      .str("op", notification.op == KvOp::Put ? "put" : "remove")
-      .str("key", notification.key)
-      .str("origin", origin_name(notification.origin));
+  // No trace line per notification (issue 14, second pass): kv.apply,
+  // kv.reset and kv.restore say which notifications the round made.
   for (engine::KvListener* listener : kv_listeners_) {
     if (failing_) return;
     guarded([&] { listener->on_kv(notification); });

@@ -41,7 +41,8 @@ class SimNode final : public engine::Clock,
                       public engine::Logger,
                       public engine::AssertionSink,
                       public engine::EngineEvents,
-                      public SliceStoreHost {
+                      public SliceStoreHost,
+                      private EventTarget {
  public:
   // `on_engine_failure` is called (outside engine code) when an engine
   // callback threw; the cluster then stops the node.
@@ -139,6 +140,10 @@ class SimNode final : public engine::Clock,
     std::function<void(engine::SubmitOutcome)> done;
   };
 
+  // EventTarget: a decided position delivered to this node (a typed event:
+  // a = position, b = the incarnation it was sent to).
+  void fire(std::uint64_t position, std::uint64_t incarnation) override;
+
   // SliceStoreHost
   void schedule_slice_completion(Nanos delay_ns, Lane lane, std::function<void()> complete) override;
   void report_slice_start(const std::string& artifact, SliceOp op, engine::SliceHolding before) override;
@@ -186,7 +191,10 @@ class SimNode final : public engine::Clock,
   bool silent_ = false;  // shutting down: engine reports go nowhere
   std::int64_t drift_ppm_ = 0;
   std::uint64_t incarnation_ = 0;
-  std::vector<NodeId> view_;
+  // The latest topology event delivered: its view is the node's view (issue
+  // 14, second pass: listeners get it by reference, no copy per delivery).
+  engine::TopologyEvent topology_event_;
+  std::vector<NodeId>& view_ = topology_event_.view;
   bool quorum_ = false;
   std::uint64_t quorum_sequence_ = 0;
   bool restored_ = false;

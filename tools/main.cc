@@ -192,7 +192,7 @@ int command_trace(const std::vector<std::string>& args) {
   po::options_description desc("aethersim trace FILE [options]");
   desc.add_options()("node", po::value<std::string>(), "N: only events naming node N (node, from, to, peer)")(
       "kinds", po::value<std::string>(),
-      "K,...: only these event kinds; a prefix such as kv takes kv.*; naming kv.apply, kv.notify or "
+      "K,...: only these event kinds; a prefix such as kv takes kv.*; naming kv.apply or "
       "engine.count shows them")("from", po::value<std::string>(), "T: only events at or after T (e.g. 20s)")(
       "to", po::value<std::string>(), "T: only events at or before T")(
       "summary", "leader tenures, node up/down intervals, final store, contested client writes")("help,h",
@@ -203,8 +203,8 @@ int command_trace(const std::vector<std::string>& args) {
     std::cout << desc
               << "\nReads a trace saved by `aethersim run FILE --trace OUT` and prints one line per\n"
                  "event with its simulated time. Each kv.decide line shows the batch's writer,\n"
-                 "submit time, commands and how many nodes applied it; the per-node kv.apply,\n"
-                 "kv.notify and engine.count events are left out unless --kinds names them.\n"
+                 "submit time, commands and how many nodes applied it; the per-node kv.apply\n"
+                 "and engine.count events are left out unless --kinds names them.\n"
                  "Exit 0, or 2 for a file that is not a trace.\n";
     return 0;
   }

@@ -134,3 +134,40 @@ TEST_CASE("different seeds give different trace hashes") {
   for (std::uint64_t seed = 0; seed < 20; ++seed) hashes.insert(run_kernel_workload(seed, 500));
   CHECK(hashes.size() == 20);
 }
+
+namespace {
+struct Recorder final : aether::sim::EventTarget {
+  std::vector<std::string>* order = nullptr;
+  void fire(std::uint64_t a, std::uint64_t b) override {
+    order->push_back("typed " + std::to_string(a) + "/" + std::to_string(b));
+  }
+};
+}  // namespace
+
+TEST_CASE("typed events carry their two integers and interleave with callbacks by time, lane and sequence") {
+  EventLoop loop;
+  std::vector<std::string> order;
+  Recorder recorder;
+  recorder.order = &order;
+  loop.schedule_at(5, [&] { order.push_back("callback 5"); });
+  loop.schedule_typed_at(5, &recorder, 1, 2);
+  loop.schedule_typed_at(3, &recorder, 3, 4);
+  loop.schedule_typed_at(5, &recorder, 7, 8, Lane::Topology);
+  const auto cancelled = loop.schedule_typed_at(4, &recorder, 9, 9);
+  loop.schedule_at(5, [&] { order.push_back("callback 5 later"); });
+  CHECK(loop.pending() == 6);
+  CHECK(loop.cancel(cancelled));
+  CHECK_FALSE(loop.cancel(cancelled));
+  loop.run_until(10);
+  CHECK(order ==
+        std::vector<std::string>{"typed 3/4", "typed 7/8", "callback 5", "typed 1/2", "callback 5 later"});
+  CHECK(loop.events_processed() == 5);
+  // A slot freed by a typed event serves a callback event next, and the reverse.
+  bool ran = false;
+  loop.schedule_at(11, [&] { ran = true; });
+  loop.schedule_typed_at(12, &recorder, 5, 6);
+  loop.run_until(20);
+  CHECK(ran);
+  CHECK(order.back() == "typed 5/6");
+  CHECK_THROWS(loop.schedule_typed_at(1, &recorder, 0, 0));
+}
