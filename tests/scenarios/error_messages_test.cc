@@ -47,7 +47,7 @@ TEST_CASE("exact messages: structure") {
         "t.json: sed: unknown key \"sed\" (did you mean \"seed\"?)");
   CHECK(step_error(R"({"at": "1s"})") ==
         "t.json: steps[0]: a step needs one action, one of: blueprint, remove_blueprint, scale, kv_put, "
-        "kv_remove, "
+        "kv_remove, drain, undrain, "
         "crash, restart, pause, resume, add_node, remove_node, partition, isolate, link, heal, network, "
         "slice_failures, expect, lose_submits, reorder_quorum_events");
 }
