@@ -37,6 +37,10 @@ KvCommand encode_command(const CdmCommand& command) {
                           return KvCommand::put(slice_target_key(c.base), encode_slice_target(c.target));
                         },
                         [](const TargetRemove& c) { return KvCommand::remove(slice_target_key(c.base)); },
+                        [](const DecommissionPut& c) {
+                          return KvCommand::put(node_lifecycle_key(c.node),
+                                                node_lifecycle_name(NodeLifecycle::Decommissioned));
+                        },
                     },
                     command);
 }
@@ -105,6 +109,12 @@ void CdmWriter::submit_now(Batch batch) {
       }
       put->target = *fresh;
     }
+    if (const auto* decommission = std::get_if<DecommissionPut>(&command)) {
+      if (!hooks_.decommission_allowed(decommission->node)) {
+        hooks_.schedule_reconcile(kReconcileDebounce);
+        continue;
+      }
+    }
     if (const auto* slice = std::get_if<SliceCommand>(&command)) {
       if (slice->resend && !hooks_.resend_still_wanted(*slice)) continue;  // its intent went meanwhile
       const std::string key = slice_key(slice->node, slice->artifact);
@@ -126,6 +136,10 @@ void CdmWriter::submit_now(Batch batch) {
         continue;
       }
       if (slice->state == SliceState::Activate && !hooks_.activate_ready(*slice)) {
+        dropped.commands.push_back(std::move(command));
+        continue;
+      }
+      if ((slice->eviction || slice->state == SliceState::Load) && !hooks_.drain_allows(*slice)) {
         dropped.commands.push_back(std::move(command));
         continue;
       }

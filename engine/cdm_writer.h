@@ -32,6 +32,7 @@ struct SliceCommand {
   SliceState state = SliceState::Load;
   std::optional<SliceState> decided_from;  // effective state when decided
   bool resend = false;                     // a re-send of a recorded command
+  bool eviction = false;                   // an UNLOAD evicting a draining node's entry (§8.2)
 };
 struct KeyRemove {  // a slices/* key (unparseable, stuck, departed node) or node-lifecycle/{node}
   std::string key;
@@ -43,7 +44,10 @@ struct TargetPut {
 struct TargetRemove {
   std::string base;
 };
-using CdmCommand = std::variant<SliceCommand, KeyRemove, TargetPut, TargetRemove>;
+struct DecommissionPut {  // node-lifecycle/{node} = DECOMMISSIONED once a drain emptied it (§8.2)
+  NodeId node;
+};
+using CdmCommand = std::variant<SliceCommand, KeyRemove, TargetPut, TargetRemove, DecommissionPut>;
 
 KvCommand encode_command(const CdmCommand& command);
 
@@ -67,6 +71,12 @@ class CdmWriter {
     // An ACTIVATE at submit: are its dependencies still ready (state applied
     // now, current view)? If not it is dropped like an overtaken command.
     std::function<bool(const SliceCommand&)> activate_ready;
+    // At submit, against the state applied now (§8.2): a LOAD goes only to a
+    // node still ON_DUTY; an eviction only if the drain rule still allows
+    // it; a DECOMMISSIONED put only to a node still DRAINING and empty. If
+    // not, it is dropped like an overtaken command.
+    std::function<bool(const SliceCommand&)> drain_allows;
+    std::function<bool(const NodeId&)> decommission_allowed;
   };
 
   CdmWriter(const NodeServices& services, const EngineConfig& config, TimerSet& timers, Hooks hooks);

@@ -12,6 +12,7 @@
 #include "engine/blueprint.h"
 #include "engine/cdm_writer.h"
 #include "engine/desired_state.h"
+#include "engine/drain.h"
 #include "engine/kv_schema.h"
 #include "engine/lifecycle.h"
 #include "engine/mutations.h"
@@ -76,6 +77,8 @@ class ClusterDeploymentManager::Active
                     [this] { sync_targets(); },
                     [this](const TargetPut& put) { return rederive_target(put); },
                     [this](const SliceCommand& c) { return activate_still_ready(c); },
+                    [this](const SliceCommand& c) { return drain_allows(c); },
+                    [this](const NodeId& node) { return decommission_allowed(node); },
                 }),
         positions_(positions) {}
 
@@ -156,7 +159,18 @@ class ClusterDeploymentManager::Active
   std::vector<NodeId> eligible_nodes() const;
   bool eligible(const NodeId& node) const;
   bool on_duty(const NodeId& node) const;  // committed node-lifecycle is ON_DUTY
-  int live_count(const std::string& artifact) const { return table_.live_count(artifact); }
+  // Live entries that count for scale decisions: not the leaving source of a
+  // move, not on a DRAINING or DECOMMISSIONED node (§4, §8.2).
+  int live_count(const std::string& artifact) const;
+
+  // Drain (engine-semantics.md §8.2; the pure rule in drain.h).
+  std::optional<NodeLifecycle> lifecycle_of(const NodeId& node) const;
+  bool drained(const NodeId& node) const;  // DRAINING or DECOMMISSIONED
+  bool any_drained() const;
+  void drain_nodes();
+  drain::Entry drain_entry(const std::string& artifact, const NodeId& node) const;
+  bool drain_allows(const SliceCommand& command) const;
+  bool decommission_allowed(const NodeId& node) const;
   // ACTIVE entries (no own command pending) on nodes in the leader's view.
   int active_in_view(const std::string& artifact) const {
     return table_.active_in(artifact, services_.topology.view());
@@ -165,7 +179,7 @@ class ClusterDeploymentManager::Active
   // Commands (recorded in memory at once, written through the serialized queue).
   std::optional<SliceState> effective(const Entry& entry) const { return entry.effective(); }
   void cmd_load(const std::string& artifact, const NodeId& node);
-  void cmd_unload(const std::string& artifact, const NodeId& node);
+  void cmd_unload(const std::string& artifact, const NodeId& node, bool eviction = false);
   void cmd_activate(const std::string& artifact, const NodeId& node);
   void cmd_remove_slice(const std::string& artifact, const NodeId& node);
   void cmd_remove(const std::string& key);
@@ -193,6 +207,8 @@ class ClusterDeploymentManager::Active
   std::size_t cursor_ = 0;
   std::map<std::string, Move> moves_;
   std::map<std::string, TimerId> processing_timers_;
+  std::set<std::pair<NodeId, std::string>> drain_blocked_;  // (node, artifact) waiting for a replacement
+  std::map<NodeId, Nanos> decommission_sent_;
 
   CdmWriter writer_;
   // Decided position of each applied blueprints/* and slice-target/* value,
@@ -308,10 +324,12 @@ void ClusterDeploymentManager::Active::on_kv(const KvNotification& n) {
   } else if (auto node = key_suffix(n.key, kNodeLifecyclePrefix)) {
     if (n.op == KvOp::Put) {
       lifecycle_[*node] = n.value;
-      if (parse_node_lifecycle(n.value) == NodeLifecycle::OnDuty) schedule_reconcile(kReconcileDebounce);
     } else {
       lifecycle_.erase(*node);
     }
+    decommission_sent_.erase(*node);
+    // Any node-lifecycle put or remove (§4): ON_DUTY, a drain, an undrain.
+    schedule_reconcile(kReconcileDebounce);
   }
   flush();
 }
@@ -503,6 +521,7 @@ void ClusterDeploymentManager::Active::on_slice_put(const std::string& key, cons
     case SliceState::Active: {
       if (!config_.mutation(mutation::kTransientCountSurvivesActive))
         state_.transient_failures.erase(artifact);
+      if (any_drained()) schedule_reconcile(kReconcileDebounce);  // a replacement may free an eviction
       for (const auto& [base, other] : state_.desired) {
         if (std::find(other.depends_on.begin(), other.depends_on.end(), artifact) != other.depends_on.end()) {
           activate_ready(other.artifact);
@@ -848,6 +867,7 @@ void ClusterDeploymentManager::Active::reconcile() {
   sync_targets();  // every reconcile rewrites a missing or mismatching owned slice-target (§4)
   for (const auto& [base, desired] : state_.desired) fix_count(base);
   for (const auto& [base, desired] : state_.desired) activate_ready(desired.artifact);
+  drain_nodes();
   if (config_.reconciliation == ReconciliationStrategy::Aggressive && config_.auto_rebalancing) rebalance();
   flush();
 }
@@ -869,6 +889,140 @@ bool ClusterDeploymentManager::Active::on_duty(const NodeId& node) const {
   if (config_.mutation(mutation::kIgnoreEligibility)) return true;
   auto it = lifecycle_.find(node);
   return it != lifecycle_.end() && parse_node_lifecycle(it->second) == NodeLifecycle::OnDuty;
+}
+
+int ClusterDeploymentManager::Active::live_count(const std::string& artifact) const {
+  auto it = table_.entries.find(artifact);
+  if (it == table_.entries.end()) return 0;
+  int live = 0;
+  for (const auto& [node, entry] : it->second) live += entry.counts_for_scale() && !drained(node) ? 1 : 0;
+  return live;
+}
+
+// ---------------------------------------------------------------------------
+// Drain (engine-semantics.md §8.2)
+
+std::optional<NodeLifecycle> ClusterDeploymentManager::Active::lifecycle_of(const NodeId& node) const {
+  auto it = lifecycle_.find(node);
+  if (it == lifecycle_.end()) return std::nullopt;
+  return parse_node_lifecycle(it->second);
+}
+
+bool ClusterDeploymentManager::Active::drained(const NodeId& node) const {
+  const auto state = lifecycle_of(node);
+  return state == NodeLifecycle::Draining || state == NodeLifecycle::Decommissioned;
+}
+
+bool ClusterDeploymentManager::Active::any_drained() const {
+  for (const auto& [node, value] : lifecycle_) {
+    if (drained(node)) return true;
+  }
+  return false;
+}
+
+drain::Entry ClusterDeploymentManager::Active::drain_entry(const std::string& artifact,
+                                                           const NodeId& node) const {
+  drain::Entry out;
+  out.artifact = artifact;
+  const auto& nodes = table_.entries.at(artifact);
+  const Entry& entry = nodes.at(node);
+  const auto observed = observed_state(entry.observed);
+  const auto state = entry.effective();
+  out.live = entry.live();
+  out.active = observed == SliceState::Active;
+  out.unloading = state == SliceState::Unload || state == SliceState::Unloading ||
+                  observed == SliceState::Unload || observed == SliceState::Unloading;
+  const Desired* desired = desired_for(artifact);
+  out.facts.owned_current = desired != nullptr && desired->artifact == artifact;
+  if (!out.facts.owned_current) return out;
+  out.facts.excluded = desired->failed;
+  const auto eligible = eligible_nodes();
+  // Round-robin: every eligible node holds X or could take one (§8.1 adds constraints).
+  out.facts.owed = std::min(desired->count, static_cast<int>(eligible.size()));
+  for (const auto& [other, e] : nodes) {
+    if (other == node) continue;
+    const bool active = e.settled_in(SliceState::Active);
+    if (active && std::binary_search(eligible.begin(), eligible.end(), other)) ++out.facts.active_on_eligible;
+    // Conservative: live both as the table has it and as the store has it.
+    if (active || (e.observed && e.observed->state == SliceState::Active)) ++out.facts.other_active;
+    if (e.live() && e.observed && is_live_state(e.observed->state)) ++out.facts.other_live;
+  }
+  return out;
+}
+
+void ClusterDeploymentManager::Active::drain_nodes() {
+  const bool make_before_break = !config_.mutation(mutation::kDrainBreakBeforeMake);
+  for (const auto& [node, value] : lifecycle_) {
+    const auto state = lifecycle_of(node);
+    if (state == NodeLifecycle::Decommissioned) {
+      // Entries on a DECOMMISSIONED node are unloaded like orphans.
+      for (auto& [artifact, nodes] : table_.entries) {
+        auto it = nodes.find(node);
+        if (it != nodes.end() && it->second.live()) cmd_unload(artifact, node);
+      }
+      continue;
+    }
+    if (state != NodeLifecycle::Draining) continue;
+    std::vector<drain::Entry> entries;
+    for (const auto& [artifact, nodes] : table_.entries) {
+      if (nodes.count(node)) entries.push_back(drain_entry(artifact, node));
+    }
+    const bool empty = entries.empty() && services_.kv.scan(slice_node_prefix(node)).empty();
+    const auto plan = drain::plan_node(entries, empty, make_before_break);
+    if (plan.decommission) {
+      auto sent = decommission_sent_.find(node);
+      if (sent == decommission_sent_.end() || timers_.now() - sent->second >= config_.write_timeout_ns) {
+        log(LogLevel::Info, "node " + node + " is drained: DECOMMISSIONED");
+        count("decommissions");
+        decommission_sent_[node] = timers_.now();
+        writer_.add(DecommissionPut{node});
+      }
+      continue;
+    }
+    if (plan.evict) {
+      log(LogLevel::Info, "draining " + node + ": evicting " + *plan.evict);
+      count("evictions");
+      cmd_unload(*plan.evict, node, /*eviction=*/true);
+    } else if (plan.unload_excluded) {
+      log(LogLevel::Info, "draining " + node + ": unloading excluded " + *plan.unload_excluded);
+      cmd_unload(*plan.unload_excluded, node);
+    }
+    for (const auto& artifact : plan.blocked) {
+      if (drain_blocked_.insert({node, artifact}).second) {
+        log(LogLevel::Info, "drain of " + node + " blocked: " + artifact + " waits for a replacement");
+        count("drain-blocked");
+      }
+    }
+  }
+  std::erase_if(drain_blocked_, [this](const auto& blocked) {
+    return lifecycle_of(blocked.first) != NodeLifecycle::Draining ||
+           !table_.live_at(blocked.second, blocked.first);
+  });
+}
+
+bool ClusterDeploymentManager::Active::drain_allows(const SliceCommand& command) const {
+  if (command.state == SliceState::Load) return on_duty(command.node);
+  if (!command.eviction) return true;
+  if (lifecycle_of(command.node) != NodeLifecycle::Draining) return true;  // undrained: an ordinary UNLOAD
+  auto nodes = table_.entries.find(command.artifact);
+  if (nodes == table_.entries.end() || !nodes->second.count(command.node)) return false;
+  // No other eviction of that node in the state applied now.
+  for (const auto& [artifact, others] : table_.entries) {
+    auto it = others.find(command.node);
+    if (artifact == command.artifact || it == others.end()) continue;
+    const auto observed = observed_state(it->second.observed);
+    if (observed == SliceState::Unload || observed == SliceState::Unloading) return false;
+  }
+  return drain::may_evict(drain_entry(command.artifact, command.node),
+                          !config_.mutation(mutation::kDrainBreakBeforeMake));
+}
+
+bool ClusterDeploymentManager::Active::decommission_allowed(const NodeId& node) const {
+  if (lifecycle_of(node) != NodeLifecycle::Draining) return false;
+  for (const auto& [artifact, nodes] : table_.entries) {
+    if (nodes.count(node)) return false;
+  }
+  return services_.kv.scan(slice_node_prefix(node)).empty();
 }
 
 void ClusterDeploymentManager::Active::fix_count(const std::string& base) {
@@ -914,7 +1068,7 @@ void ClusterDeploymentManager::Active::scale_down(const std::string& artifact, c
   placement::RemoveRequest request;
   request.count = excess;
   for (const auto& [node, entry] : table_.entries[artifact]) {
-    if (!entry.counts_for_scale()) continue;
+    if (!entry.counts_for_scale() || drained(node)) continue;
     request.live.push_back(placement::LiveEntry{node, entry.effective() == SliceState::Active});
   }
   for (const auto& node : allocation_->plan_remove(request)) cmd_unload(artifact, node);
@@ -1038,12 +1192,13 @@ void ClusterDeploymentManager::Active::cmd_load(const std::string& artifact, con
   count("allocations");
 }
 
-void ClusterDeploymentManager::Active::cmd_unload(const std::string& artifact, const NodeId& node) {
+void ClusterDeploymentManager::Active::cmd_unload(const std::string& artifact, const NodeId& node,
+                                                  bool eviction) {
   Entry& entry = table_.entries[artifact][node];
   const auto from = effective(entry);
   if (from == SliceState::Unload || from == SliceState::Unloading) return;
   entry.intent = SliceState::Unload;
-  writer_.add(SliceCommand{node, artifact, SliceState::Unload, from});
+  writer_.add(SliceCommand{node, artifact, SliceState::Unload, from, false, eviction});
   count("unloads");
 }
 
@@ -1127,14 +1282,20 @@ void ClusterDeploymentManager::Active::arm_resend(const std::string& artifact, c
     const Desired* desired = desired_for(artifact);
     const bool blocked = command == SliceState::Activate && desired && desired->artifact == artifact &&
                          !dependencies_ready(*desired);
-    if (!eligible(node) || blocked) {
+    // A lost eviction (or other UNLOAD) goes again to a draining node in
+    // the view: it is live, just not eligible (§8.2).
+    const auto view = services_.topology.view();
+    const bool reachable = eligible(node) || (command == SliceState::Unload && drained(node) &&
+                                              std::binary_search(view.begin(), view.end(), node));
+    if (!reachable || blocked) {
       arm_resend(artifact, node, command);
       return;
     }
     log(LogLevel::Info,
         "re-sending " + std::string(slice_state_name(command)) + " to " + slice_key(node, artifact));
     count("resent-commands");
-    writer_.add(SliceCommand{node, artifact, command, command, true});
+    const bool eviction = command == SliceState::Unload && lifecycle_of(node) == NodeLifecycle::Draining;
+    writer_.add(SliceCommand{node, artifact, command, command, true, eviction});
     flush();
   });
 }

@@ -21,6 +21,8 @@ const std::vector<MutationDoc>& mutation_points() {
          "a leader that applies a leader entry naming another node ignores it and keeps its CDM Active"},
         {mutation::kDependencyOutOfView,
          "CDM counts a dependency as ready on an ACTIVE entry of a node outside its view"},
+        {mutation::kDrainBreakBeforeMake,
+         "drain unloads the source before the replacement is ACTIVE (evicts without make-before-break)"},
         {mutation::kEchoCountsAsIntent,
          "CDM takes the echo of its own slice-target write, derived from a blueprint value replaced since, "
          "as a newer intent than that blueprint"},

@@ -74,8 +74,7 @@ void NodeDeploymentManager::on_restored(std::uint64_t) {
 void NodeDeploymentManager::go_active() {
   if (active_) return;
   active_ = true;
-  auto lifecycle = services_.kv.get(node_lifecycle_key(services_.self));
-  if (!lifecycle || parse_node_lifecycle(*lifecycle) != NodeLifecycle::Decommissioned) write_on_duty();
+  if (!drained()) write_on_duty();
   if (config_.mutation(mutation::kNdmSkipsStoreReconcileOnRegain) && reconciled_once_) return;
   reconciled_once_ = true;
   reconcile_with_store();
@@ -91,8 +90,17 @@ void NodeDeploymentManager::go_dormant() {
   on_duty_pending_ = false;
 }
 
+bool NodeDeploymentManager::drained() const {
+  // Never over DRAINING or DECOMMISSIONED (engine-semantics.md §5, §8.2): an
+  // operator's drain survives a restart of the node.
+  auto lifecycle = services_.kv.get(node_lifecycle_key(services_.self));
+  if (!lifecycle) return false;
+  const auto state = parse_node_lifecycle(*lifecycle);
+  return state == NodeLifecycle::Draining || state == NodeLifecycle::Decommissioned;
+}
+
 void NodeDeploymentManager::write_on_duty() {
-  if (on_duty_pending_ || !active_) return;
+  if (on_duty_pending_ || !active_ || drained()) return;
   on_duty_pending_ = true;
   auto committed = std::make_shared<bool>(false);
   auto life = life_.watch();

@@ -47,6 +47,7 @@ class NodeDeploymentManager final : public KvListener, public TopologyListener {
   void go_dormant();
   void reconcile_with_store();
   void reconcile_key(const std::string& artifact, SliceState state);
+  bool drained() const;  // own node-lifecycle is DRAINING or DECOMMISSIONED
   void write_on_duty();
 
   // Chains.

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 namespace aether::properties {
 
@@ -251,6 +252,39 @@ ConvergenceState evaluate_convergence(const CanonicalStore::Map& store, const Wo
     by_base[key.base].push_back(std::move(entry));
   });
 
+  // A drain the engine may not finish (engine-semantics.md §8.2): an ACTIVE
+  // entry on a DRAINING node in L's view whose eviction is forbidden (X's
+  // ACTIVE entries on eligible nodes below min(count, eligible), or its last
+  // ACTIVE entry with no other live one) is allowed: "drain blocked".
+  std::set<std::string> drain_blocked;  // slices/{node}/{artifact}
+  for (const auto& [base, entries] : by_base) {
+    auto owned = desired.owned.find(base);
+    if (owned == desired.owned.end() || owned->second.excluded) continue;
+    for (const auto& entry : entries) {
+      auto lifecycle = store.find("node-lifecycle/" + entry.node);
+      const bool draining =
+          lifecycle != store.end() && lifecycle->second == ref::node_state_name(ref::NodeState::Draining);
+      if (!draining || not_on_duty.count(entry.node) == 0 || !entry.value ||
+          entry.value->state != ref::State::Active || base + ":" + owned->second.version != entry.artifact)
+        continue;
+      int active_on_eligible = 0;
+      int other_active = 0;
+      int other_live = 0;
+      for (const auto& other : entries) {
+        if (other.node == entry.node || other.artifact != entry.artifact || !other.value) continue;
+        if (other.value->state == ref::State::Active) {
+          ++other_active;
+          if (eligible.count(other.node) != 0) ++active_on_eligible;
+        }
+        if (ref::is_live(other.value->state)) ++other_live;
+      }
+      const int owed = std::min(owned->second.count, static_cast<int>(eligible.size()));
+      if (active_on_eligible < owed || (other_active == 0 && other_live == 0)) {
+        drain_blocked.insert(fmt::format("slices/{}/{}", entry.node, entry.artifact));
+      }
+    }
+  }
+
   for (const auto& [base, entries] : by_base) {
     auto owned = desired.owned.find(base);
     for (const auto& entry : entries) {
@@ -259,6 +293,7 @@ ConvergenceState evaluate_convergence(const CanonicalStore::Map& store, const Wo
         findings.add(Blocker::CountMismatch, fmt::format("{}: base {} has no owner", where, base));
         continue;
       }
+      if (drain_blocked.count(where) != 0) continue;  // allowed, not owed elsewhere
       if (eligible.count(entry.node) == 0) {
         if (not_on_duty.count(entry.node) != 0) {
           findings.add(Blocker::CountMismatch,
@@ -294,7 +329,10 @@ ConvergenceState evaluate_convergence(const CanonicalStore::Map& store, const Wo
     if (want.excluded) continue;
     const auto owed = ref::owed_range(want.count, want.min_instances, static_cast<int>(eligible.size()));
     auto it = by_base.find(base);
-    const int actual = it == by_base.end() ? 0 : static_cast<int>(it->second.size());
+    int actual = 0;  // entries on eligible nodes (the others are judged above)
+    if (it != by_base.end()) {
+      for (const auto& entry : it->second) actual += eligible.count(entry.node) != 0 ? 1 : 0;
+    }
     if (actual < owed.low || actual > owed.high) {
       findings.add(
           Blocker::CountMismatch,
@@ -358,7 +396,12 @@ ConvergenceState evaluate_convergence(const CanonicalStore::Map& store, const Wo
                                                        hi->first, hi->second, lo->first, lo->second));
     }
   }
-  return findings.state(leader);
+  auto out = findings.state(leader);
+  out.drain_blocked.assign(drain_blocked.begin(), drain_blocked.end());
+  if (out.converged && !out.drain_blocked.empty()) {
+    out.detail = fmt::format("drain blocked: {}", fmt::join(out.drain_blocked, ", "));
+  }
+  return out;
 }
 
 InstanceTally tally_instances(const CanonicalStore::Map& store, const WorldQueries& world,

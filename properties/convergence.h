@@ -109,6 +109,9 @@ struct ConvergenceState {
   Blocker blocker = Blocker::None;
   std::string detail;  // the first finding of the named blocker, and how many findings there were
   std::optional<NodeId> leader;
+  // Entries left on DRAINING nodes because engine-semantics.md §8.2 forbids
+  // evicting them (allowed, reported as "drain blocked").
+  std::vector<std::string> drain_blocked;
 };
 
 ConvergenceState evaluate_convergence(const CanonicalStore::Map& store, const WorldQueries& world,

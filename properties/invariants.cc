@@ -38,6 +38,14 @@ std::vector<InvariantDoc> invariant_docs() {
       {invariant::kDependencyOrder,
        "a cdm ACTIVATE commits only if, in its writer's applied state, every dependency had an ACTIVE entry "
        "on a node in the writer's view"},
+      {invariant::kDrainOrder,
+       "a cdm eviction (UNLOAD of a live entry of an owned, non-excluded base at its version on a DRAINING "
+       "node) needs, in its writer's applied state, ACTIVE entries on eligible nodes >= min(count, eligible "
+       "nodes), no other eviction of that node pending, and never the last ACTIVE entry with no other live "
+       "one"},
+      {invariant::kDrain,
+       "a DRAINING or DECOMMISSIONED node (in the writer's applied state) never gets a cdm LOAD; a cdm "
+       "writes DECOMMISSIONED only for a node with no slices/{node}/* key"},
   };
 }
 
@@ -144,6 +152,7 @@ void InvariantSuite::on_decide(Nanos now, std::uint64_t position, const sim::Bat
   judge_command_writer(now, position, batch);
   judge_key_writer(now, position, batch);
   judge_dependency_order(now, position, batch);
+  judge_drain(now, position, batch);
   std::map<std::string, std::optional<std::string>> before;
   std::vector<ref::FailureEvidence::Command> commands;
   for (const auto& command : batch.commands) {
@@ -358,20 +367,7 @@ void InvariantSuite::judge_key_writer(Nanos now, std::uint64_t position, const s
       const auto& command = batch.commands[c];
       const auto key = ref::classify_key(command.key);
       if (command.op != engine::KvOp::Put || key.kind != ref::KeyKind::SliceTarget) continue;
-      if (!state) {
-        state = canonical_.store_at(info.applied_position, {"blueprints/", "slice-target/"});
-        for (const auto& [k, v] : s.applied) {  // exactly what it had applied for the batch's keys
-          if (!starts_with(k, "blueprints/") && !starts_with(k, "slice-target/")) continue;
-          if (v) {
-            auto old = state->find(k);
-            (*state)[k] =
-                ref::StoreEntry{*v, old != state->end() && old->second.value == *v ? old->second.position
-                                                                                   : info.applied_position};
-          } else {
-            state->erase(k);
-          }
-        }
-      }
+      if (!state) state = writer_state(s, info, {"blueprints/", "slice-target/"});
       const ref::Desired desired = ref::desired_from(*state);
       const auto* d = desired.find(key.base);
       const auto written = ref::read_target(command.value);
@@ -646,6 +642,190 @@ void InvariantSuite::on_engine_assert(Nanos now, const NodeId& node, const std::
   cdms_.stopped(node);
   recorder_.violation(invariant::kEngineAssert, now, node,
                       fmt::format("seed {}: engine on {} failed: {}", seed_, node, message));
+}
+
+}  // namespace aether::properties
+
+namespace aether::properties {
+
+ref::PositionedStore InvariantSuite::writer_state(const sim::Submitter& s, const SubmitInfo& info,
+                                                  const std::vector<std::string>& prefixes) const {
+  auto state = canonical_.store_at(info.applied_position, prefixes);
+  for (const auto& [k, v] : s.applied) {  // exactly what it had applied for the batch's keys
+    if (std::none_of(prefixes.begin(), prefixes.end(),
+                     [&](const std::string& p) { return starts_with(k, p); }))
+      continue;
+    if (v) {
+      auto old = state.find(k);
+      state[k] = ref::StoreEntry{
+          *v, old != state.end() && old->second.value == *v ? old->second.position : info.applied_position};
+    } else {
+      state.erase(k);
+    }
+  }
+  return state;
+}
+
+namespace {
+
+std::optional<std::string> value_in(const ref::PositionedStore& state, const std::string& key) {
+  auto it = state.find(key);
+  return it == state.end() ? std::nullopt : std::optional<std::string>(it->second.value);
+}
+
+std::optional<ref::NodeState> node_state_in(const ref::PositionedStore& state, const NodeId& node) {
+  auto value = value_in(state, "node-lifecycle/" + node);
+  return value ? ref::read_node_state(*value) : std::nullopt;
+}
+
+std::optional<ref::State> slice_state_in(const ref::PositionedStore& state, const std::string& key) {
+  auto value = value_in(state, key);
+  auto parsed = value ? ref::read_slice_value(*value) : std::nullopt;
+  return parsed ? std::optional<ref::State>(parsed->state) : std::nullopt;
+}
+
+bool drained(std::optional<ref::NodeState> state) {
+  return state == ref::NodeState::Draining || state == ref::NodeState::Decommissioned;
+}
+
+// What one cdm submitter's batch does wrong under `drain` and `drain-order`,
+// judged on the state it had applied (plus the batch's earlier commands).
+struct DrainFindings {
+  std::string drain;
+  std::string order;
+};
+
+}  // namespace
+
+void InvariantSuite::judge_drain(Nanos now, std::uint64_t position, const sim::BatchRecord& batch) {
+  if (any_client(batch)) return;  // the operator's own writes
+  // Cheap filter: only LOADs, UNLOADs and DECOMMISSIONED puts matter.
+  bool relevant = false;
+  for (const auto& command : batch.commands) {
+    if (command.op != engine::KvOp::Put) continue;
+    const auto key = ref::classify_key(command.key);
+    if (key.kind == ref::KeyKind::NodeLifecycle) {
+      relevant = relevant || ref::read_node_state(command.value) == ref::NodeState::Decommissioned;
+    } else if (key.kind == ref::KeyKind::Slice) {
+      const auto value = ref::read_slice_value(command.value);
+      relevant =
+          relevant || (value && (value->state == ref::State::Load || value->state == ref::State::Unload));
+    }
+  }
+  if (!relevant) return;
+  std::optional<DrainFindings> first;
+  bool clean_for_some = false;
+  for (std::size_t i = 0; i < batch.submitters.size() && !clean_for_some; ++i) {
+    const auto& s = batch.submitters[i];
+    if (s.writer != "cdm") continue;
+    const auto info = submit_info(batch, i);
+    auto state = writer_state(s, info, {"slices/", "node-lifecycle/", "blueprints/", "slice-target/"});
+    const ref::Desired desired = ref::desired_from(state);
+    const auto excluded = ref::excluded_bases(desired, evidence_, info.applied_position);
+    std::vector<NodeId> eligible;
+    for (const auto& node : info.view) {
+      if (node_state_in(state, node) == ref::NodeState::OnDuty) eligible.push_back(node);
+    }
+    std::sort(eligible.begin(), eligible.end());
+    // An eviction of `base` at `artifact` (an owned, non-excluded base at its version)?
+    auto evictable = [&](const ref::Key& key) {
+      const auto* d = desired.find(key.base);
+      return d != nullptr && excluded.count(key.base) == 0 && key.base + ":" + d->version == key.artifact;
+    };
+    DrainFindings found;
+    for (const auto& command : batch.commands) {
+      const auto key = ref::classify_key(command.key);
+      if (command.op == engine::KvOp::Put && key.kind == ref::KeyKind::NodeLifecycle &&
+          ref::read_node_state(command.value) == ref::NodeState::Decommissioned && found.drain.empty()) {
+        const std::string prefix = "slices/" + key.node + "/";
+        auto it = state.lower_bound(prefix);
+        if (it != state.end() && starts_with(it->first, prefix)) {
+          found.drain = fmt::format("DECOMMISSIONED for {} by cdm@{} while {} exists in its applied state",
+                                    key.node, s.node, it->first);
+        }
+      }
+      if (key.kind != ref::KeyKind::Slice) {
+        if (command.op == engine::KvOp::Put) state[command.key] = ref::StoreEntry{command.value, position};
+        continue;
+      }
+      const auto value =
+          command.op == engine::KvOp::Put ? ref::read_slice_value(command.value) : std::nullopt;
+      const auto node_state = node_state_in(state, key.node);
+      if (value && value->state == ref::State::Load && drained(node_state) && found.drain.empty()) {
+        found.drain = fmt::format("LOAD {} by cdm@{} to a node {} in its applied state", command.key, s.node,
+                                  ref::node_state_name(*node_state));
+      }
+      const auto before = slice_state_in(state, command.key);
+      // Stuck cleanup (LOADING/ACTIVATING past their timeouts) is not an
+      // eviction: states with a timeout are left out (docs/checks.md).
+      const bool eviction = value && value->state == ref::State::Unload &&
+                            node_state == ref::NodeState::Draining && before && ref::is_live(*before) &&
+                            *before != ref::State::Loading && *before != ref::State::Activating &&
+                            *before != ref::State::Deactivating && evictable(key);
+      if (eviction && found.order.empty()) {
+        const auto* d = desired.find(key.base);
+        int active_on_eligible = 0;
+        int other_active = 0;
+        int other_live = 0;
+        for (const auto& [k, entry] : state) {
+          const auto other = ref::classify_key(k);
+          if (other.kind != ref::KeyKind::Slice || other.artifact != key.artifact || other.node == key.node)
+            continue;
+          const auto st = slice_state_in(state, k);
+          if (!st) continue;
+          if (*st == ref::State::Active) {
+            ++other_active;
+            if (std::binary_search(eligible.begin(), eligible.end(), other.node)) ++active_on_eligible;
+          }
+          if (ref::is_live(*st)) ++other_live;
+        }
+        const int owed = std::min(d->count, static_cast<int>(eligible.size()));
+        std::string pending;
+        const std::string prefix = "slices/" + key.node + "/";
+        for (auto it = state.lower_bound(prefix); it != state.end() && starts_with(it->first, prefix); ++it) {
+          if (it->first == command.key) continue;
+          const auto st = slice_state_in(state, it->first);
+          const auto other = ref::classify_key(it->first);
+          if ((st == ref::State::Unload || st == ref::State::Unloading) && evictable(other))
+            pending = it->first;
+        }
+        if (active_on_eligible < owed) {
+          found.order = fmt::format(
+              "eviction UNLOAD {} by cdm@{}: {} ACTIVE on eligible nodes [{}], owed min({}, {}) = {}",
+              command.key, s.node, active_on_eligible, fmt::join(eligible, ", "), d->count, eligible.size(),
+              owed);
+        } else if (!pending.empty()) {
+          found.order = fmt::format("eviction UNLOAD {} by cdm@{} while the eviction of {} is pending",
+                                    command.key, s.node, pending);
+        } else if (*before == ref::State::Active && other_active == 0 && other_live == 0) {
+          found.order = fmt::format("eviction UNLOAD {} by cdm@{}: its last ACTIVE entry, no other live one",
+                                    command.key, s.node);
+        }
+      }
+      if (command.op == engine::KvOp::Put) {
+        state[command.key] = ref::StoreEntry{command.value, position};
+      } else {
+        state.erase(command.key);
+      }
+    }
+    if (found.drain.empty() && found.order.empty()) {
+      clean_for_some = true;
+    } else if (!first) {
+      first = found;
+    }
+  }
+  if (clean_for_some || !first) return;
+  const auto node = batch.submitters.front().node;
+  if (!first->drain.empty()) {
+    recorder_.violation(
+        invariant::kDrain, now, node,
+        fmt::format("position {}: {}; writers {}", position, first->drain, writers_of(batch)));
+  }
+  if (!first->order.empty()) {
+    recorder_.violation(
+        invariant::kDrainOrder, now, node,
+        fmt::format("position {}: {}; writers {}", position, first->order, writers_of(batch)));
+  }
 }
 
 }  // namespace aether::properties

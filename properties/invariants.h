@@ -34,6 +34,8 @@ inline constexpr const char* kEventBudget = "event-budget";
 inline constexpr const char* kStaleLeader = "stale-leader";
 inline constexpr const char* kKeyWriter = "key-writer";
 inline constexpr const char* kDependencyOrder = "dependency-order";
+inline constexpr const char* kDrainOrder = "drain-order";
+inline constexpr const char* kDrain = "drain";
 }  // namespace invariant
 
 namespace reported {
@@ -121,6 +123,8 @@ class InvariantSuite : public sim::WorldObserver, public ConvergenceHistory {
   void judge_stale_leaders(Nanos now);
   void judge_key_writer(Nanos now, std::uint64_t position, const sim::BatchRecord& batch);
   void judge_dependency_order(Nanos now, std::uint64_t position, const sim::BatchRecord& batch);
+  // `drain` and `drain-order` (engine-semantics.md §8.2, simulation.md §5).
+  void judge_drain(Nanos now, std::uint64_t position, const sim::BatchRecord& batch);
   void forget_node(const NodeId& node);
 
   // What a submitter had at submit, beyond Submitter::applied.
@@ -129,6 +133,9 @@ class InvariantSuite : public sim::WorldObserver, public ConvergenceHistory {
     std::vector<NodeId> view;            // its view
   };
   SubmitInfo submit_info(const sim::BatchRecord& batch, std::size_t index) const;
+  // The keys under `prefixes` as submitter `s` had applied them at submit.
+  ref::PositionedStore writer_state(const sim::Submitter& s, const SubmitInfo& info,
+                                    const std::vector<std::string>& prefixes) const;
   // The leader named by the `leader` entry at a decided position.
   std::optional<NodeId> leader_at(std::uint64_t position) const;
 

@@ -139,8 +139,30 @@ ConvergenceTiming convergence_timing(const scenarios::Scenario& scenario,
   }
   const Nanos restore_lag_max = cluster.restore_lag;
   const int rolling_steps = 0;  // ceil(count / max_surge) over rolling updates
-  const int evictions = 0;      // one at a time per draining node
-  const Nanos rolling_and_drain = 0;
+  // One eviction at a time per draining node: each drain (a `drain` step or a
+  // raw DRAINING put) may evict every artifact the scenario declares, each a
+  // replacement's load and activation, the source's unload and two
+  // reconcile debounces (1s each, engine timers).
+  int drains = 0;
+  std::set<std::string> artifacts;
+  for (const auto& step : scenario.steps) {
+    if (const auto* d = std::get_if<scenarios::DrainStep>(&step.action); d != nullptr && !d->undrain)
+      ++drains;
+    if (const auto* put = std::get_if<scenarios::KvPutStep>(&step.action);
+        put != nullptr && put->key.rfind("node-lifecycle/", 0) == 0 && put->value == "DRAINING")
+      ++drains;
+    if (const auto* bp = std::get_if<scenarios::BlueprintStep>(&step.action);
+        bp != nullptr && bp->blueprint.contains("slices") && bp->blueprint["slices"].is_array()) {
+      for (const auto& slice : bp->blueprint["slices"]) {
+        if (slice.is_object() && slice.contains("artifact") && slice["artifact"].is_string())
+          artifacts.insert(slice["artifact"].get<std::string>());
+      }
+    }
+  }
+  const int evictions = drains * static_cast<int>(std::max<std::size_t>(artifacts.size(), 1));
+  const Nanos rolling_and_drain =
+      evictions * (s.load.max + s.activate.max + s.unload.max +
+                   divide_by_one_minus(2 * engine::seconds(1), cluster.clock_drift_ppm));
 
   auto engine_timer = [&](Nanos x) { return divide_by_one_minus(x, clock_drift_ppm); };
   auto& terms = out.terms;
@@ -674,6 +696,29 @@ void Runner::run_step(const scenarios::Step& step) {
         } else if constexpr (std::is_same_v<T, scenarios::KvRemoveStep>) {
           event("kv_remove", {{"key", action.key}});
           client_write(step, action.client, {engine::KvCommand::remove(action.key)}, action.via);
+        } else if constexpr (std::is_same_v<T, scenarios::DrainStep>) {
+          const char* kind = action.undrain ? "undrain" : "drain";
+          auto node = resolve(step, action.target, Need::Up);
+          if (!node) return;
+          event(kind, {{"node", *node}});
+          // The operator's API reads the node's lifecycle first
+          // (engine-semantics.md §8.2): drain only from ON_DUTY, undrain only
+          // from DRAINING or DECOMMISSIONED.
+          const auto key = engine::node_lifecycle_key(*node);
+          const auto value = suite_->canonical().get(key);
+          const auto state = value ? ref::read_node_state(*value) : std::nullopt;
+          const bool from_ok =
+              action.undrain ? (state == ref::NodeState::Draining || state == ref::NodeState::Decommissioned)
+                             : state == ref::NodeState::OnDuty;
+          if (!from_ok) {
+            input_error(step, fmt::format("{}: {} is {} at this instant; {} needs {}", kind, key,
+                                          value ? *value : std::string("absent"), kind,
+                                          action.undrain ? "DRAINING or DECOMMISSIONED" : "ON_DUTY"));
+            return;
+          }
+          const auto to = action.undrain ? ref::NodeState::OnDuty : ref::NodeState::Draining;
+          client_write(step, action.client, {engine::KvCommand::put(key, ref::node_state_name(to))},
+                       action.via);
         } else if constexpr (std::is_same_v<T, scenarios::CrashStep>) {
           if (auto node = resolve(step, action.target, Need::Up)) {
             event("crash", {{"node", *node}});

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -23,7 +24,8 @@ using nlohmann::json;
 const std::vector<std::string>& known_invariant_ids() {
   static const std::vector<std::string> ids = {
       "replica-consistency", "lifecycle",    "single-leader-per-term", "command-writer", "slice-store",
-      "engine-assert",       "event-budget", "stale-leader",           "key-writer",     "dependency-order"};
+      "engine-assert",       "event-budget", "stale-leader",           "key-writer",     "dependency-order",
+      "drain-order",         "drain"};
   return ids;
 }
 
@@ -36,6 +38,11 @@ const std::vector<StepKindDoc>& step_kind_docs() {
        "client write: rewrite that base's slice-target with a new instance count"},
       {"kv_put", "{key, value}", "client write: raw put (a string value is written as-is)"},
       {"kv_remove", "\"<key>\"", "client write: raw remove"},
+      {"drain", "<target>",
+       "client write: node-lifecycle/{node} = DRAINING (from ON_DUTY); the leader moves its instances away, "
+       "then writes DECOMMISSIONED"},
+      {"undrain", "<target>",
+       "client write: node-lifecycle/{node} = ON_DUTY (from DRAINING or DECOMMISSIONED); cancels a drain"},
       {"crash", "<target>", "stop a node that is up, losing its volatile state"},
       {"restart", "<target>", "start a crashed node as a fresh process"},
       {"pause", "<target>", "freeze a node that is up and not paused"},
@@ -93,8 +100,8 @@ const std::vector<std::string> kLoseSubmitsKeys = {"node", "writer", "rate"};
 const std::vector<std::string> kReorderKeys = {"node", "rate"};
 const std::vector<std::string> kLostWriters = {"cdm", "ndm", "leader-manager", "*"};
 const std::vector<std::string> kSliceKeys = {"load", "activate", "deactivate", "unload"};
-const std::vector<std::string> kClientKinds = {"blueprint", "remove_blueprint", "scale", "kv_put",
-                                               "kv_remove"};
+const std::vector<std::string> kClientKinds = {
+    "blueprint", "remove_blueprint", "scale", "kv_put", "kv_remove", "drain", "undrain"};
 const std::vector<std::string> kExpectKinds = {"converged",     "leader",   "instances", "available",
                                                "no_violations", "violates", "at_most",   "writes"};
 constexpr std::uint64_t kMaxMaxEvents = 1'000'000'000'000ULL;
@@ -767,10 +774,16 @@ class Validator {
       if (!key) return std::nullopt;
       return KvRemoveStep{*key, client};
     }
+    if (kind == "drain" || kind == "undrain") return drain(kind, v, path, client);
     if (kind == "crash" || kind == "restart" || kind == "pause" || kind == "resume" || kind == "isolate" ||
         kind == "remove_node") {
       auto t = target(v, path);
       if (!t) return std::nullopt;
+      if (t->kind == Target::Kind::Node) {
+        if (kind == "crash") crashed_[t->node] = path;
+        if (kind == "restart") crashed_.erase(t->node);
+        if (kind == "remove_node") crashed_[t->node] = path;
+      }
       if (kind == "crash") return CrashStep{*t};
       if (kind == "restart") return RestartStep{*t};
       if (kind == "pause") return PauseStep{*t};
@@ -817,6 +830,24 @@ class Validator {
     if (kind == "expect") return expect(v, path, at);
     error(path, "unknown step kind");
     return std::nullopt;
+  }
+
+  // `drain` / `undrain`: a node target that is configured and, as far as the
+  // file says, not crashed or removed by an earlier step (a "leader" or
+  // "random" crash is judged when the step runs).
+  std::optional<StepAction> drain(const std::string& kind, const json& v, const std::string& path,
+                                  const std::string& client) {
+    auto t = target(v, path);
+    if (!t) return std::nullopt;
+    if (t->kind == Target::Kind::Node) {
+      if (auto down = crashed_.find(t->node); down != crashed_.end()) {
+        error(path, fmt::format("node \"{}\" is down at this point ({} stops it and no restart follows); "
+                                "{} needs a node that is up",
+                                t->node, down->second, kind));
+        return std::nullopt;
+      }
+    }
+    return DrainStep{*t, kind == "undrain", client};
   }
 
   std::optional<StepAction> blueprint(const json& v, const std::string& path, const std::string& client) {
@@ -1327,7 +1358,8 @@ class Validator {
   std::string file_;
   std::vector<ScenarioError>& errors_;
   std::set<NodeId> ever_configured_;
-  bool nodes_known_ = false;  // false when cluster.nodes is missing or wrong
+  std::map<NodeId, std::string> crashed_;  // node -> the path of the step that crashed or removed it
+  bool nodes_known_ = false;               // false when cluster.nodes is missing or wrong
   std::uint64_t largest_suffix_ = 0;
   std::set<std::string> blueprint_ids_;
   std::set<std::string> declared_bases_;                     // bases of every blueprint step's slices

@@ -123,6 +123,17 @@ struct KvRemoveStep {
   bool operator==(const KvRemoveStep&) const = default;
 };
 
+// Drain (engine-semantics.md §8.2): a client write of node-lifecycle/{node},
+// DRAINING (only from ON_DUTY) or, for `undrain`, ON_DUTY again (only from
+// DRAINING or DECOMMISSIONED), judged on the store at the step's instant.
+struct DrainStep {
+  Target target;
+  bool undrain = false;
+  std::string client = "default";
+  std::optional<NodeId> via = std::nullopt;  // the node the client writes through (default: any live one)
+  bool operator==(const DrainStep&) const = default;
+};
+
 // Node faults.
 struct CrashStep {
   Target target;
@@ -252,10 +263,11 @@ struct ExpectStep {
   bool operator==(const ExpectStep&) const = default;
 };
 
-using StepAction = std::variant<BlueprintStep, RemoveBlueprintStep, ScaleStep, KvPutStep, KvRemoveStep,
-                                CrashStep, RestartStep, PauseStep, ResumeStep, AddNodeStep, RemoveNodeStep,
-                                PartitionStep, IsolateStep, LinkStep, HealStep, NetworkStep,
-                                SliceFailuresStep, ExpectStep, LoseSubmitsStep, ReorderQuorumEventsStep>;
+using StepAction =
+    std::variant<BlueprintStep, RemoveBlueprintStep, ScaleStep, KvPutStep, KvRemoveStep, CrashStep,
+                 RestartStep, PauseStep, ResumeStep, AddNodeStep, RemoveNodeStep, PartitionStep, IsolateStep,
+                 LinkStep, HealStep, NetworkStep, SliceFailuresStep, ExpectStep, LoseSubmitsStep,
+                 ReorderQuorumEventsStep, DrainStep>;
 
 struct Step {
   Nanos at = 0;

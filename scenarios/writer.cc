@@ -139,6 +139,9 @@ ojson step(const Step& s) {
         } else if constexpr (std::is_same_v<T, KvRemoveStep>) {
           out["kv_remove"] = a.key;
           client(a.client);
+        } else if constexpr (std::is_same_v<T, DrainStep>) {
+          out[a.undrain ? "undrain" : "drain"] = target(a.target);
+          client(a.client);
         } else if constexpr (std::is_same_v<T, CrashStep>) {
           out["crash"] = target(a.target);
         } else if constexpr (std::is_same_v<T, RestartStep>) {

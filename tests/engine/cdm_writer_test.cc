@@ -107,6 +107,8 @@ struct Harness {
             activate_checked.push_back(c);
             return dependencies_ready;
           },
+          [](const SliceCommand&) { return true; },
+          [](const NodeId&) { return true; },
       }};
 };
 

@@ -116,5 +116,7 @@ TEST_CASE("mutation cdm-allocate-at-blueprint-put allocates again for an unchang
 
 TEST_CASE("mutation cdm-place-on-ineligible-nodes places on nodes that are not ON_DUTY") {
   CHECK(placed_on_draining_nodes(std::nullopt) == 0);
-  CHECK(placed_on_draining_nodes(mutation::kIgnoreEligibility) == 2);
+  // Entries on DRAINING nodes do not count for scale decisions (§8.2), so the
+  // mutated CDM keeps placing: at least the 2 wanted, on DRAINING nodes.
+  CHECK(placed_on_draining_nodes(mutation::kIgnoreEligibility) >= 2);
 }

@@ -353,3 +353,39 @@ TEST_CASE("expect leader needs every live node to believe it and its CDM Active"
   c.world.nodes["node-3"].leader = "node-2";
   CHECK_FALSE(leader_mismatch(c.world, live, "node-1").empty());
 }
+
+TEST_CASE(
+    "drain blocked: an entry §8.2 forbids evicting is allowed on a DRAINING node, an evictable one is not") {
+  // cart x2 on node-1 and node-2; node-2 drains. node-3 is eligible and
+  // lacks cart: owed min(2, 2) = 2 ACTIVE on eligible nodes, only 1 there,
+  // so node-2's entry may not go yet, but the count is short: not converged.
+  Converged c;
+  c.store["node-lifecycle/node-2"] = "DRAINING";
+  auto s = c.eval();
+  CHECK_FALSE(s.converged);
+  CHECK(s.blocker == Blocker::CountMismatch);
+  // The replacement on node-3 is ACTIVE: node-2's entry is evictable, so it
+  // must be gone.
+  c.place("node-3", kCart);
+  s = c.eval();
+  CHECK_FALSE(s.converged);
+  CHECK(s.detail.find("slices/node-2/") != std::string::npos);
+  c.store.erase("slices/node-2/" + kCart);
+  c.world.nodes["node-2"].held.clear();
+  CHECK(c.eval().converged);
+  // Every node draining: node-1 keeps the last ACTIVE entry (drain blocked),
+  // a second one on node-3 is evictable (node-1's is another live entry).
+  for (const auto& n : {"node-1", "node-2", "node-3"})
+    c.store[std::string("node-lifecycle/") + n] = "DRAINING";
+  CHECK_FALSE(c.eval().converged);
+  c.store.erase("slices/node-3/" + kCart);
+  c.world.nodes["node-3"].held.clear();
+  s = c.eval();
+  INFO(s.detail);
+  CHECK(s.converged);
+  CHECK(s.drain_blocked == std::vector<std::string>{"slices/node-1/" + kCart});
+  CHECK(s.detail.find("drain blocked") != std::string::npos);
+  // DECOMMISSIONED is not DRAINING: nothing there is allowed.
+  c.store["node-lifecycle/node-1"] = "DECOMMISSIONED";
+  CHECK_FALSE(c.eval().converged);
+}

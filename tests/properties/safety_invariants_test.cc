@@ -309,3 +309,83 @@ TEST_CASE("stale-leader judges cdm submits and Active CDMs against the applied l
   local.suite.settle(1);
   CHECK(local.recorder.violations().empty());
 }
+
+// ---- drain (engine-semantics.md §8.2) --------------------------------------------
+
+TEST_CASE("drain and drain-order judge LOADs, evictions and DECOMMISSIONED on the writer's applied state") {
+  Feed f;
+  Nanos t = 1;
+  f.commit(t++, client_put("blueprints/shop", blueprint_value("shop", {{kCart, 2, {}}})));
+  for (const auto& n : {"node-1", "node-2", "node-3"})
+    f.commit(t++, client_put(std::string("node-lifecycle/") + n, "ON_DUTY"));
+  const auto on1 = "slices/node-1/" + kCart;
+  const auto on2 = "slices/node-2/" + kCart;
+  const auto on3 = "slices/node-3/" + kCart;
+  f.commit(t++, client_put(on1, slice_value(SliceState::Active)));
+  f.commit(t++, client_put(on3, slice_value(SliceState::Active)));
+  f.commit(t++, client_put("node-lifecycle/node-3", "DRAINING"));
+  auto cdm = [](const std::string& key, const std::string& value) {
+    return batch({KvCommand::put(key, value)}, {submitter("node-1", "cdm", {}, true, 5)});
+  };
+  // A LOAD to the DRAINING node.
+  f.commit(t++, cdm("slices/node-3/" + kWeb, slice_value(SliceState::Load)));
+  CHECK(f.fired(invariant::kDrain) == 1);
+  // An eviction with 1 ACTIVE on eligible nodes, owed min(2, 2) = 2: break before make.
+  f.commit(t++, cdm(on3, slice_value(SliceState::Unload)));
+  CHECK(f.fired(invariant::kDrainOrder) == 1);
+  // With the replacement ACTIVE on node-2 the same eviction is right.
+  f.commit(t++, client_put(on3, slice_value(SliceState::Active)));
+  f.commit(t++, client_put(on2, slice_value(SliceState::Active)));
+  f.commit(t++, cdm(on3, slice_value(SliceState::Unload)));
+  CHECK(f.fired(invariant::kDrainOrder) == 1);
+  // DECOMMISSIONED while node-3 still has keys, then once it has none.
+  f.commit(t++, cdm("node-lifecycle/node-3", "DECOMMISSIONED"));
+  CHECK(f.fired(invariant::kDrain) == 2);
+  f.commit(t++, batch({KvCommand::remove(on3), KvCommand::remove("slices/node-3/" + kWeb)},
+                      {submitter("node-2", "client:c")}));
+  f.commit(t++, client_put("node-lifecycle/node-3", "DRAINING"));
+  f.commit(t++, cdm("node-lifecycle/node-3", "DECOMMISSIONED"));
+  CHECK(f.fired(invariant::kDrain) == 2);
+}
+
+TEST_CASE("drain-order: never the last ACTIVE entry while there is no other live one") {
+  Feed f;
+  Nanos t = 1;
+  f.commit(t++, client_put("blueprints/shop", blueprint_value("shop", {{kCart, 1, {}}})));
+  for (const auto& n : {"node-1", "node-2", "node-3"})
+    f.commit(t++, client_put(std::string("node-lifecycle/") + n, "DRAINING"));
+  const auto on1 = "slices/node-1/" + kCart;
+  f.commit(t++, client_put(on1, slice_value(SliceState::Active)));
+  // No eligible node: owed 0, yet this is the last ACTIVE entry.
+  f.commit(t++, batch({KvCommand::put(on1, slice_value(SliceState::Unload))},
+                      {submitter("node-1", "cdm", {}, true, 5)}));
+  CHECK(f.fired(invariant::kDrainOrder) == 1);
+}
+
+TEST_CASE("drain-order fires on the mutation that unloads before the replacement is ACTIVE; silent without") {
+  for (const bool mutated : {false, true}) {
+    auto s = scenarios::load_scenario_file(AETHER_SOURCE_DIR "/scenarios/drain-during-failover.json");
+    REQUIRE(s.ok());
+    if (mutated) s.scenario->config["mutations"] = {engine::mutation::kDrainBreakBeforeMake};
+    const auto r = run(*s.scenario, *s.scenario->seed);
+    INFO(describe(r));
+    CHECK((r.verdict == Verdict::Fail) == mutated);
+    CHECK((fired(r, invariant::kDrainOrder) >= 1) == mutated);
+  }
+}
+
+TEST_CASE("drain fires on the mutation that places on nodes that are not ON_DUTY; silent without") {
+  for (const bool mutated : {false, true}) {
+    // node-3 holds nothing and is drained (then DECOMMISSIONED); a scale-up
+    // to 3 finds only node-3 without cart.
+    ScenarioBuilder b(3);
+    if (mutated) b.config({{"mutations", {engine::mutation::kIgnoreEligibility}}});
+    b.blueprint(seconds(1), "shop", kCart, 2)
+        .step(seconds(10), scenarios::DrainStep{node("node-3")})
+        .step(seconds(20), scenarios::ScaleStep{"org.example:cart", 3, "default"});
+    const auto r = run(b.get());
+    INFO(describe(r));
+    CHECK((r.verdict == Verdict::Fail) == mutated);
+    CHECK((fired(r, invariant::kDrain) >= 1) == mutated);
+  }
+}

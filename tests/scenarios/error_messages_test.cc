@@ -47,7 +47,7 @@ TEST_CASE("exact messages: structure") {
         "t.json: sed: unknown key \"sed\" (did you mean \"seed\"?)");
   CHECK(step_error(R"({"at": "1s"})") ==
         "t.json: steps[0]: a step needs one action, one of: blueprint, remove_blueprint, scale, kv_put, "
-        "kv_remove, "
+        "kv_remove, drain, undrain, "
         "crash, restart, pause, resume, add_node, remove_node, partition, isolate, link, heal, network, "
         "slice_failures, expect, lose_submits, reorder_quorum_events");
 }
@@ -99,7 +99,19 @@ TEST_CASE("exact messages: references") {
   CHECK(step_error(R"({"at": "1s", "expect": {"violates": "split-brain"}})") ==
         "t.json: steps[0].expect.violates: unknown invariant \"split-brain\" (one of: replica-consistency, "
         "lifecycle, single-leader-per-term, command-writer, slice-store, engine-assert, event-budget, "
-        "stale-leader, key-writer, dependency-order)");
+        "stale-leader, key-writer, dependency-order, drain-order, drain)");
+}
+
+TEST_CASE("exact messages: drain and undrain") {
+  CHECK(step_error(R"({"at": "1s", "drain": "node-4"})") ==
+        "t.json: steps[0].drain: no node \"node-4\" is configured by this point (did you mean \"node-1\"?)");
+  CHECK(step_error(R"({"at": "1s", "undrain": 3})") ==
+        "t.json: steps[0].undrain: must be a node id, \"leader\" or \"random\", not an integer");
+  CHECK(
+      only_error(R"({"cluster": {"nodes": 3}, "steps": [{"at": "1s", "crash": "node-2"},
+                                                          {"at": "2s", "drain": "node-2"}]})") ==
+      "t.json: steps[1].drain: node \"node-2\" is down at this point (steps[0].crash stops it and no restart "
+      "follows); drain needs a node that is up");
 }
 
 TEST_CASE("exact messages: order") {

@@ -638,3 +638,35 @@ TEST_CASE("top-level clients give a client a default via") {
   CHECK(
       has_error(errors_of(R"({"cluster": {"nodes": 3}, "clients": [], "steps": []})"), "clients", "object"));
 }
+
+TEST_CASE("drain and undrain load as client writes of a node target") {
+  const Scenario s = load_ok(R"({"cluster": {"nodes": 3}, "steps": [
+    {"at": "1s", "drain": "node-2"},
+    {"at": "2s", "client": "ops", "via": "node-3", "undrain": "node-2"},
+    {"at": "3s", "drain": "leader"},
+    {"at": "4s", "crash": "node-1"},
+    {"at": "5s", "restart": "node-1"},
+    {"at": "6s", "drain": "node-1"}]})");
+  REQUIRE(s.steps.size() == 6);
+  const auto& drain = std::get<DrainStep>(s.steps[0].action);
+  CHECK(drain.target == Target{Target::Kind::Node, "node-2"});
+  CHECK_FALSE(drain.undrain);
+  CHECK(drain.client == "default");
+  const auto& undrain = std::get<DrainStep>(s.steps[1].action);
+  CHECK(undrain.undrain);
+  CHECK(undrain.client == "ops");
+  CHECK(undrain.via == std::optional<std::string>("node-3"));
+  CHECK(std::get<DrainStep>(s.steps[2].action).target.kind == Target::Kind::Leader);
+  CHECK(std::get<DrainStep>(s.steps[5].action).target.node == "node-1");  // restarted: up again
+}
+
+TEST_CASE("drain of a removed node, and drain with a bad shape, are refused with paths") {
+  const auto errors = errors_of(R"({"cluster": {"nodes": 3}, "steps": [
+    {"at": "1s", "remove_node": "node-3"},
+    {"at": "2s", "drain": "node-3"},
+    {"at": "3s", "undrain": {"node": "node-1"}},
+    {"at": "4s", "drain": "nod-1"}]})");
+  CHECK(has_error(errors, "steps[1].drain", "node \"node-3\" is down at this point"));
+  CHECK(has_error(errors, "steps[2].undrain", "must be a node id"));
+  CHECK(has_error(errors, "steps[3].drain", "did you mean \"node-1\""));
+}
