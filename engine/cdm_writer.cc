@@ -122,6 +122,11 @@ void CdmWriter::submit_now(Batch batch) {
         dropped.commands.push_back(std::move(command));
         continue;
       }
+      if (slice->state == SliceState::Load && !slice->resend && hooks_.load_allowed &&
+          !hooks_.load_allowed(*slice)) {
+        dropped.commands.push_back(std::move(command));
+        continue;
+      }
       AETHER_ASSERT(services_.assertions, legal,
                     "CDM write " + std::string(slice_state_name(slice->state)) + " on " + key +
                         " is not a lifecycle edge from " +

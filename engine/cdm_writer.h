@@ -67,6 +67,10 @@ class CdmWriter {
     // An ACTIVATE at submit: are its dependencies still ready (state applied
     // now, current view)? If not it is dropped like an overtaken command.
     std::function<bool(const SliceCommand&)> activate_ready;
+    // A LOAD (not a re-send) at submit: do the placement constraints
+    // (anti-affinity, capacity; engine-semantics.md §8.1) still allow it in
+    // the state applied now? If not it is dropped like an overtaken command.
+    std::function<bool(const SliceCommand&)> load_allowed;
   };
 
   CdmWriter(const NodeServices& services, const EngineConfig& config, TimerSet& timers, Hooks hooks);

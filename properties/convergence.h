@@ -56,6 +56,11 @@ struct DesiredBase {
   int min_instances = 0;                // the scale-down floor
   std::vector<std::string> depends_on;  // bases, from the owner blueprint
   bool excluded = false;                // failure evidence, a failed slice-target, or depends on one
+  // Placement (engine-semantics.md §8.1), from the owner blueprint's slice.
+  std::int64_t cpu = 0;
+  std::int64_t memory = 0;
+  std::vector<std::string> anti_affinity{};  // bases
+  bool spread_zone = false;
 };
 struct DesiredState {
   std::map<std::string, DesiredBase> owned;  // base -> desired
@@ -102,6 +107,9 @@ struct ConvergenceState {
   Blocker blocker = Blocker::None;
   std::string detail;  // the first finding of the named blocker, and how many findings there were
   std::optional<NodeId> leader;
+  // Instances owed but excused because no eligible node could take one,
+  // with the constraint that blocked them, e.g. "g:a: 1 unplaced (anti-affinity)".
+  std::vector<std::string> unplaced{};
 };
 
 ConvergenceState evaluate_convergence(const CanonicalStore::Map& store, const WorldQueries& world,
