@@ -6,6 +6,7 @@
 #include <boost/graph/adjacency_list.hpp>
 
 #include "engine/config.h"
+#include "engine/resources.h"
 
 namespace aether::engine {
 
@@ -35,13 +36,61 @@ struct RawSlice {
   SliceSpec spec;
 };
 
+// `resources`, `anti_affinity` and `spread` (engine-semantics.md §8.1).
+void parse_placement(const Json& value, const std::string& path, RawSlice& raw,
+                     std::vector<BlueprintError>& errors) {
+  if (value.contains("resources")) {
+    std::vector<ResourceError> resource_errors;
+    raw.spec.resources = demand_of(parse_capacity(value["resources"], path + ".resources", resource_errors));
+    for (auto& error : resource_errors) errors.push_back({std::move(error.path), std::move(error.message)});
+  }
+  if (value.contains("anti_affinity")) {
+    const auto& list = value["anti_affinity"];
+    if (!list.is_array()) {
+      errors.push_back(
+          {path + ".anti_affinity",
+           std::string("expected an array of artifact bases (group:artifact), got ") + json_type_name(list)});
+    } else {
+      std::set<ArtifactBase> bases;
+      for (std::size_t j = 0; j < list.size(); ++j) {
+        const std::string item_path = path + ".anti_affinity[" + std::to_string(j) + "]";
+        std::string why;
+        auto base =
+            list[j].is_string() ? parse_artifact_base(list[j].get<std::string>(), &why) : std::nullopt;
+        if (!list[j].is_string())
+          why = std::string("expected an artifact base string, got ") + json_type_name(list[j]);
+        if (!base) {
+          errors.push_back({item_path, why});
+        } else if (raw.artifact && *base == raw.artifact->base()) {
+          errors.push_back({item_path,
+                            "a slice cannot be anti-affine to itself (one instance per node per "
+                            "artifact is the rule already)"});
+        } else {
+          bases.insert(*base);
+        }
+      }
+      raw.spec.anti_affinity.assign(bases.begin(), bases.end());
+    }
+  }
+  if (value.contains("spread")) {
+    const auto& spread = value["spread"];
+    if (!spread.is_string() || spread.get<std::string>() != "zone") {
+      errors.push_back({path + ".spread", "expected \"zone\" (the only spread for now)"});
+    } else {
+      raw.spec.spread_zone = true;
+    }
+  }
+}
+
 std::optional<RawSlice> parse_slice(const Json& value, const std::string& path,
                                     std::vector<BlueprintError>& errors) {
   if (!value.is_object()) {
     errors.push_back({path, std::string("expected a slice object, got ") + json_type_name(value)});
     return std::nullopt;
   }
-  check_keys(value, path, {"artifact", "instances", "min_available", "depends_on"}, errors);
+  check_keys(value, path,
+             {"artifact", "instances", "min_available", "depends_on", "resources", "anti_affinity", "spread"},
+             errors);
   RawSlice raw;
   const auto before = errors.size();
   bool instances_ok = false;
@@ -110,6 +159,7 @@ std::optional<RawSlice> parse_slice(const Json& value, const std::string& path,
       }
     }
   }
+  parse_placement(value, path, raw, errors);
   // A slice whose artifact parsed still takes part in the blueprint-wide
   // checks (bases once, dependencies inside, no cycle), so that every error is
   // listed at once; `valid` says whether the rest of it parsed too.
@@ -284,6 +334,12 @@ nlohmann::json blueprint_to_json(const Blueprint& blueprint) {
       item["depends_on"] = Json::array();
       for (const auto& dep : slice.depends_on) item["depends_on"].push_back(dep.to_string());
     }
+    if (slice.resources != Resources{}) item["resources"] = resources_to_json(slice.resources);
+    if (!slice.anti_affinity.empty()) {
+      item["anti_affinity"] = Json::array();
+      for (const auto& base : slice.anti_affinity) item["anti_affinity"].push_back(base.to_string());
+    }
+    if (slice.spread_zone) item["spread"] = "zone";
     slices.push_back(std::move(item));
   }
   return Json{{"id", blueprint.id}, {"slices", std::move(slices)}};

@@ -14,6 +14,7 @@
 
 #include "engine/artifact.h"
 #include "engine/kv_schema.h"
+#include "engine/topology.h"
 
 namespace aether::engine {
 
@@ -22,6 +23,11 @@ struct SliceSpec {
   int instances = 1;
   int min_available = 1;
   std::vector<Artifact> depends_on;  // sorted, each a slice of the same blueprint
+  // Placement (engine-semantics.md §8.1): what one instance needs, the bases
+  // it never shares a node with (sorted; not its own), and zone spread.
+  Resources resources{};
+  std::vector<ArtifactBase> anti_affinity{};
+  bool spread_zone = false;
   bool operator==(const SliceSpec&) const = default;
 };
 

@@ -139,7 +139,9 @@ void CdmWriter::submit_now(Batch batch) {
         dropped.commands.push_back(std::move(command));
         continue;
       }
-      if ((slice->eviction || slice->state == SliceState::Load) && !hooks_.drain_allows(*slice)) {
+      const bool load_blocked = slice->state == SliceState::Load && !slice->resend && hooks_.load_allowed &&
+                                !hooks_.load_allowed(*slice);
+      if (load_blocked || ((slice->eviction || slice->state == SliceState::Load) && hooks_.drain_allows && !hooks_.drain_allows(*slice))) {
         dropped.commands.push_back(std::move(command));
         continue;
       }

@@ -77,6 +77,10 @@ class CdmWriter {
     // not, it is dropped like an overtaken command.
     std::function<bool(const SliceCommand&)> drain_allows;
     std::function<bool(const NodeId&)> decommission_allowed;
+    // A LOAD (not a re-send) at submit: do the placement constraints
+    // (anti-affinity, capacity; engine-semantics.md §8.1) still allow it in
+    // the state applied now? If not it is dropped like an overtaken command.
+    std::function<bool(const SliceCommand&)> load_allowed{};  // optional: unset allows every LOAD
   };
 
   CdmWriter(const NodeServices& services, const EngineConfig& config, TimerSet& timers, Hooks hooks);

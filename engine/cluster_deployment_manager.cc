@@ -19,6 +19,7 @@
 #include "engine/ownership.h"
 #include "engine/placement.h"
 #include "engine/rebalancer.h"
+#include "engine/resources.h"
 #include "engine/slice_table.h"
 #include "engine/timers.h"
 
@@ -79,6 +80,7 @@ class ClusterDeploymentManager::Active
                     [this](const SliceCommand& c) { return activate_still_ready(c); },
                     [this](const SliceCommand& c) { return drain_allows(c); },
                     [this](const NodeId& node) { return decommission_allowed(node); },
+                    [this](const SliceCommand& c) { return load_still_allowed(c); },
                 }),
         positions_(positions) {}
 
@@ -133,6 +135,9 @@ class ClusterDeploymentManager::Active
   // An ACTIVATE re-checked at submit (CdmWriter hook): its dependencies are
   // still ready in the state applied now and the current view.
   bool activate_still_ready(const SliceCommand& command) const;
+  // A LOAD re-checked at submit (CdmWriter hook): anti-affinity and capacity
+  // still allow it on its node in the state applied now.
+  bool load_still_allowed(const SliceCommand& command) const;
   void mark_failed(const std::string& artifact);
   // One more consecutive transient failure of `artifact`: back off, or treat
   // it as fatal after transient_retry_max.
@@ -145,6 +150,13 @@ class ClusterDeploymentManager::Active
   void schedule_reconcile(Nanos delay_ns);
   void fix_count(const std::string& base);
   void place(const std::string& artifact, int count);
+  // Placement inputs for `desired` over `candidates` (sorted): attributes the
+  // host reports, resources used by live entries, anti-affinity (§8.1).
+  placement::AddRequest placement_request(const Desired& desired, std::vector<NodeId> candidates) const;
+  // The placement fields (resources, anti_affinity, spread) of an artifact's base.
+  Wanted placement_of(const std::string& artifact) const;
+  // Either side's anti_affinity names the other's base.
+  bool anti_affine(const Wanted& mine, const std::string& artifact, const std::string& other_artifact) const;
   void scale_down(const std::string& artifact, const Desired& desired, int live);
   void rebalance();
   void prune_moves();
@@ -1042,20 +1054,85 @@ void ClusterDeploymentManager::Active::fix_count(const std::string& base) {
   }
 }
 
-void ClusterDeploymentManager::Active::place(const std::string& artifact, int count_wanted) {
+Wanted ClusterDeploymentManager::Active::placement_of(const std::string& artifact) const {
+  // From the blueprints applied now (not the slice-target's echo), as the checks judge it.
+  auto want = wanted(base_of(artifact));
+  return want ? *want : Wanted{};
+}
+
+bool ClusterDeploymentManager::Active::anti_affine(const Wanted& mine, const std::string& artifact,
+                                                   const std::string& other) const {
+  const std::string base = base_of(artifact);
+  const std::string other_base = base_of(other);
+  if (other_base == base) return false;
+  if (std::binary_search(mine.anti_affinity.begin(), mine.anti_affinity.end(), other_base)) return true;
+  const auto theirs = placement_of(other);
+  return std::binary_search(theirs.anti_affinity.begin(), theirs.anti_affinity.end(), base);
+}
+
+placement::AddRequest ClusterDeploymentManager::Active::placement_request(
+    const Desired& desired, std::vector<NodeId> candidates) const {
   placement::AddRequest request;
-  request.eligible = eligible_nodes();
+  request.eligible = std::move(candidates);
   request.busy = table_.occupied_nodes();
-  request.holding = table_.holders(artifact);
-  request.count = count_wanted;
+  request.holding = table_.holders(desired.artifact);
   request.cursor = cursor_;
+  for (const auto& node : request.eligible)
+    request.nodes[node].attributes = services_.topology.attributes(node);
+  const bool ignore_anti_affinity = config_.mutation(mutation::kIgnoreAntiAffinity);
+  const Wanted mine = placement_of(desired.artifact);
+  for (const auto& [artifact, nodes] : table_.entries) {
+    const Resources demand = placement_of(artifact).resources;
+    const bool forbids = !ignore_anti_affinity && anti_affine(mine, desired.artifact, artifact);
+    for (const auto& [node, entry] : nodes) {
+      if (!entry.live()) continue;
+      if (artifact == desired.artifact) request.live.insert(node);
+      if (forbids) request.constraints.forbidden.insert(node);
+      if (auto it = request.nodes.find(node); it != request.nodes.end()) {
+        it->second.used.cpu += demand.cpu;
+        it->second.used.memory += demand.memory;
+      }
+    }
+  }
+  request.constraints.demand = mine.resources;
+  request.constraints.spread_zone = mine.spread_zone;
+  request.constraints.capacity = !config_.mutation(mutation::kIgnoreCapacity);
+  return request;
+}
+
+bool ClusterDeploymentManager::Active::load_still_allowed(const SliceCommand& command) const {
+  const Desired* desired = desired_for(command.artifact);
+  if (!desired || desired->artifact != command.artifact) return true;
+  auto request = placement_request(*desired, {command.node});
+  auto& used = request.nodes[command.node].used;
+  const Resources demand = request.constraints.demand;
+  if (table_.live_at(command.artifact, command.node)) {  // its own intent: not counted twice
+    used.cpu -= demand.cpu;
+    used.memory -= demand.memory;
+  }
+  if (request.constraints.forbidden.count(command.node)) return false;
+  return !request.constraints.capacity || fits(request.nodes[command.node].attributes.capacity, used, demand);
+}
+
+void ClusterDeploymentManager::Active::place(const std::string& artifact, int count_wanted) {
+  const Desired* desired = desired_for(artifact);
+  if (!desired) return;
+  auto request = placement_request(*desired, eligible_nodes());
+  request.count = count_wanted;
   const auto plan = allocation_->plan_add(request);
   for (const auto& node : plan.nodes) cmd_load(artifact, node);
   cursor_ = plan.cursor;
   const int placed = static_cast<int>(plan.nodes.size());
   if (placed < count_wanted) {
-    log(LogLevel::Info,
-        artifact + ": " + std::to_string(count_wanted - placed) + " instance(s) wait for eligible nodes");
+    if (plan.blocked == placement::Blocker::AntiAffinity || plan.blocked == placement::Blocker::Capacity) {
+      // Unplaced under the constraints (§8.1): counted, retried on every reconcile.
+      count("unplaced-instances", count_wanted - placed);
+      log(LogLevel::Info, artifact + ": " + std::to_string(count_wanted - placed) +
+                              " instance(s) unplaced (" + placement::blocker_name(plan.blocked) + ")");
+    } else {
+      log(LogLevel::Info,
+          artifact + ": " + std::to_string(count_wanted - placed) + " instance(s) wait for eligible nodes");
+    }
   }
 }
 
@@ -1157,8 +1234,22 @@ void ClusterDeploymentManager::Active::rebalance() {
   input.eligible = eligible_nodes();
   if (input.eligible.size() < 2) return;
   for (const auto& [base, desired] : state_.desired) {
-    input.desired.push_back(rebalancer::DesiredArtifact{desired.artifact, desired.depends_on, desired.failed,
-                                                        moves_.count(desired.artifact) > 0});
+    rebalancer::DesiredArtifact item;
+    item.artifact = desired.artifact;
+    item.depends_on = desired.depends_on;
+    item.failed = desired.failed;
+    item.moving = moves_.count(desired.artifact) > 0;
+    // Constraints (§8.1): a move's target must be a node a placement could choose.
+    const auto request = placement_request(desired, input.eligible);
+    item.barred = request.constraints.forbidden;
+    for (const auto& [node, info] : request.nodes) {
+      if (request.constraints.capacity &&
+          !fits(info.attributes.capacity, info.used, request.constraints.demand))
+        item.barred.insert(node);
+      input.zones[node] = info.attributes.zone;
+    }
+    item.spread_zone = request.constraints.spread_zone;
+    input.desired.push_back(std::move(item));
     table_.entries[desired.artifact];  // as before the split: every desired artifact has a (maybe empty) row
   }
   for (const auto& [artifact, nodes] : table_.entries) {

@@ -12,8 +12,8 @@ const char* reconciliation_strategy_name(ReconciliationStrategy strategy) {
   return strategy == ReconciliationStrategy::Aggressive ? "aggressive" : "conservative";
 }
 
-const char* allocation_strategy_name(AllocationStrategy) {
-  return "round-robin";
+const char* allocation_strategy_name(AllocationStrategy strategy) {
+  return strategy == AllocationStrategy::ResourceAware ? "resource-aware" : "round-robin";
 }
 
 const char* leader_election_name(LeaderElection election) {
@@ -115,7 +115,8 @@ const std::vector<std::pair<std::string, Handler>>& top_level_handlers() {
       {"allocation",
        [](Parser& p, const Json& v, const std::string& path, EngineConfig& c) {
          p.choice<AllocationStrategy>(v, path, c.allocation,
-                                      {{"round-robin", AllocationStrategy::RoundRobin}});
+                                      {{"round-robin", AllocationStrategy::RoundRobin},
+                                       {"resource-aware", AllocationStrategy::ResourceAware}});
        }},
       {"leader_election",
        [](Parser& p, const Json& v, const std::string& path, EngineConfig& c) {
@@ -270,7 +271,10 @@ std::vector<ConfigKeyDoc> engine_config_keys() {
   return {
       {"reconciliation", "conservative",
        "conservative fixes instance counts only; aggressive also rebalances"},
-      {"allocation", "round-robin", "placement strategy (round-robin is the only one for now)"},
+      {"allocation", "round-robin",
+       "placement strategy: round-robin (a cursor over the nodes) or resource-aware (slice resources must "
+       "fit "
+       "the node's capacity; least loaded first)"},
       {"leader_election", "consensus",
        "consensus: a `leader` KV entry; local: first node of each node's view"},
       {"auto_rebalancing", "true", "under aggressive reconciliation, move instances to even out load"},

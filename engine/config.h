@@ -16,7 +16,7 @@
 namespace aether::engine {
 
 enum class ReconciliationStrategy : std::uint8_t { Conservative, Aggressive };
-enum class AllocationStrategy : std::uint8_t { RoundRobin };
+enum class AllocationStrategy : std::uint8_t { RoundRobin, ResourceAware };
 enum class LeaderElection : std::uint8_t { Consensus, Local };
 
 const char* reconciliation_strategy_name(ReconciliationStrategy strategy);

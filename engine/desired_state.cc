@@ -51,6 +51,11 @@ std::optional<Wanted> DesiredState::wanted(const std::string& base) const {
   const auto* slice = parsed_base ? blueprint->second->find(*parsed_base) : nullptr;
   Wanted out;
   out.owner = *owner;
+  if (slice) {
+    out.resources = slice->resources;
+    for (const auto& other : slice->anti_affinity) out.anti_affinity.push_back(other.to_string());
+    out.spread_zone = slice->spread_zone;
+  }
   if (ownership.rejected.count(*owner)) {
     // Its last accepted deployment, as its slice-target records it.
     auto target = targets.find(base);

@@ -40,6 +40,11 @@ struct Wanted {
   int instances = 0;
   int min_available = 0;
   std::vector<std::string> depends_on;
+  // Placement (§8.1), from the owner's committed value's slice for the base
+  // (any version; none if that value does not list it).
+  Resources resources{};
+  std::vector<std::string> anti_affinity{};  // bases, sorted
+  bool spread_zone = false;
 };
 
 // A slice-target to hold at activation, and whether it must be written.

@@ -29,6 +29,10 @@ const std::vector<MutationDoc>& mutation_points() {
         {mutation::kTargetWinsAtActivation,
          "CDM takes a matching slice-target's counts even when the owner blueprint's value was decided "
          "after it (a client's edit lost across failover)"},
+        {mutation::kIgnoreAntiAffinity,
+         "CDM places an instance on a node holding a live entry of a base its slice is anti-affine to"},
+        {mutation::kIgnoreCapacity,
+         "CDM places an instance on a node whose capacity its resources do not fit"},
         {mutation::kStaleTargetWrites,
          "CDM submits a queued slice-target write as derived when queued, not re-derived from the state "
          "applied at submit"},

@@ -30,6 +30,8 @@ inline constexpr const char* kStaleTargetWrites = "cdm-stale-target-writes";
 inline constexpr const char* kDeposedLeaderKeepsActing = "lm-deposed-leader-keeps-acting";
 inline constexpr const char* kTargetWinsAtActivation = "cdm-target-wins-over-newer-blueprint";
 inline constexpr const char* kDependencyOutOfView = "cdm-dependency-ready-out-of-view";
+inline constexpr const char* kIgnoreAntiAffinity = "cdm-placement-ignores-anti-affinity";
+inline constexpr const char* kIgnoreCapacity = "cdm-placement-ignores-capacity";
 inline constexpr const char* kEchoCountsAsIntent = "cdm-echo-counts-as-intent";
 // Issue 12: one or more per component that had none.
 inline constexpr const char* kStaleQuorumEvents = "lm-acts-on-stale-quorum-events";

@@ -20,6 +20,10 @@ struct DesiredArtifact {
   std::vector<std::string> depends_on;
   bool failed = false;  // permanently failed
   bool moving = false;  // a move of it is in progress
+  // Placement constraints (engine-semantics.md §8.1): eligible nodes a move
+  // may not target (anti-affinity, capacity), and zone spread.
+  std::set<NodeId> barred{};
+  bool spread_zone = false;
 };
 
 struct Input {
@@ -33,6 +37,7 @@ struct Input {
     std::set<NodeId> scale;
   };
   std::map<std::string, Entries> entries;
+  std::map<NodeId, std::string> zones{};  // of the eligible nodes; absent: "default"
 };
 
 struct Move {

@@ -3,12 +3,37 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace aether::engine {
 
 using NodeId = std::string;
+
+// Resources an instance needs or a node offers (engine-semantics.md §8.1):
+// cpu in millicores, memory in bytes.
+struct Resources {
+  std::int64_t cpu = 0;
+  std::int64_t memory = 0;
+  bool operator==(const Resources&) const = default;
+};
+
+// A node's capacity; an absent dimension is unlimited.
+struct Capacity {
+  std::optional<std::int64_t> cpu{};
+  std::optional<std::int64_t> memory{};
+  bool operator==(const Capacity&) const = default;
+};
+
+inline constexpr const char* kDefaultZone = "default";
+
+// What the host reports about a node: its zone and its capacity.
+struct NodeAttributes {
+  std::string zone = kDefaultZone;
+  Capacity capacity{};
+  bool operator==(const NodeAttributes&) const = default;
+};
 
 enum class TopologyChange : std::uint8_t { NodeAdded, NodeRemoved, NodeDown };
 
@@ -39,6 +64,9 @@ class Topology {
   virtual std::vector<NodeId> view() const = 0;              // sorted, includes self
   virtual std::vector<NodeId> configured_nodes() const = 0;  // sorted
   virtual bool has_quorum() const = 0;
+  // The host's report of a node's zone and capacity (default zone, unlimited
+  // capacity unless the host says otherwise).
+  virtual NodeAttributes attributes(const NodeId&) const { return {}; }
   // Listeners are notified in registration order.
   virtual void add_listener(TopologyListener* listener) = 0;
 };

@@ -85,6 +85,10 @@ DesiredState desired_state(const ref::PositionedStore& store, const ref::Failure
     b.min_instances = d.min_instances;
     for (const auto& dep : d.depends_on) b.depends_on.push_back(ref::base_part(dep));
     b.excluded = excluded.count(base) != 0;
+    b.cpu = d.cpu;
+    b.memory = d.memory;
+    b.anti_affinity = d.anti_affinity;
+    b.spread_zone = d.spread_zone;
     out.owned.emplace(base, std::move(b));
   }
   // Starved: some dependency is owed no entry or has no owner, directly or
@@ -123,9 +127,11 @@ class Findings {
     }
   }
   bool empty() const { return count_ == 0; }
+  void note_unplaced(std::string note) { unplaced_.push_back(std::move(note)); }
   ConvergenceState state(std::optional<NodeId> leader) const {
     ConvergenceState out;
     out.leader = std::move(leader);
+    out.unplaced = unplaced_;
     out.converged = count_ == 0;
     out.blocker = blocker_;
     if (count_ > 1) {
@@ -140,6 +146,7 @@ class Findings {
   Blocker blocker_ = Blocker::None;
   std::string detail_;
   std::size_t count_ = 0;
+  std::vector<std::string> unplaced_;
 };
 
 struct Entry {
@@ -325,13 +332,91 @@ ConvergenceState evaluate_convergence(const CanonicalStore::Map& store, const Wo
       }
     }
   }
+  // Placement constraints (engine-semantics.md §8.1): whether `node` could
+  // take one more instance of `base` now, else what blocks it.
+  auto lists = [](const DesiredBase* d, const std::string& other) {
+    return d != nullptr &&
+           std::find(d->anti_affinity.begin(), d->anti_affinity.end(), other) != d->anti_affinity.end();
+  };
+  auto blocker_on = [&](const std::string& base, const DesiredBase& want, const NodeId& node) -> std::string {
+    std::int64_t cpu = want.cpu;
+    std::int64_t memory = want.memory;
+    for (const auto& [artifact, state] : by_node[node]) {
+      if (!ref::is_live(state)) continue;
+      const auto other = ref::base_part(artifact);
+      if (other == base) return "nodes";  // holds one already
+      auto theirs = desired.owned.find(other);
+      const DesiredBase* them = theirs == desired.owned.end() ? nullptr : &theirs->second;
+      if (lists(&want, other) || lists(them, base)) return "anti-affinity";
+      if (them != nullptr) {
+        cpu += them->cpu;
+        memory += them->memory;
+      }
+    }
+    const auto capacity = world.attributes(node).capacity;
+    if ((capacity.cpu && cpu > *capacity.cpu) || (capacity.memory && memory > *capacity.memory))
+      return "capacity";
+    return "";
+  };
+  auto zone_of = [&](const NodeId& node) { return world.attributes(node).zone; };
+  bool constrained = false;  // some owned slice has a constraint in force
   for (const auto& [base, want] : desired.owned) {
     if (want.excluded) continue;
+    constrained = constrained || !want.anti_affinity.empty() || want.spread_zone;
+    if (want.cpu > 0 || want.memory > 0) {
+      for (const auto& node : eligible) {
+        const auto capacity = world.attributes(node).capacity;
+        constrained = constrained || capacity.cpu || capacity.memory;
+      }
+    }
     const auto owed = ref::owed_range(want.count, want.min_instances, static_cast<int>(eligible.size()));
     auto it = by_base.find(base);
     int actual = 0;  // entries on eligible nodes (the others are judged above)
     if (it != by_base.end()) {
       for (const auto& entry : it->second) actual += eligible.count(entry.node) != 0 ? 1 : 0;
+    }
+    if (actual < owed.low) {
+      // Owed only what can be placed: excused if no eligible node could take one.
+      std::map<std::string, int> blocked;  // constraint -> nodes it blocks
+      bool placeable = false;
+      for (const auto& node : eligible) {
+        const auto why = blocker_on(base, want, node);
+        if (why.empty()) placeable = true;
+        if (why != "nodes") ++blocked[why];
+      }
+      if (!placeable) {
+        std::vector<std::string> names;
+        for (const auto& [name, n] : blocked) names.push_back(name);
+        findings.note_unplaced(
+            fmt::format("{}: {} unplaced ({})", base, owed.low - actual,
+                        names.empty() ? "nodes" : fmt::format("{}", fmt::join(names, ", "))));
+        continue;
+      }
+    }
+    if (want.spread_zone && rules.balance && !eligible.empty()) {
+      // Zones even out under aggressive reconciliation: live entries per zone
+      // (zones of the eligible nodes) differ by at most 1 where a node of an
+      // emptier zone could take one.
+      std::map<std::string, int> per_zone;
+      for (const auto& node : eligible) per_zone[zone_of(node)];
+      if (it != by_base.end()) {
+        for (const auto& entry : it->second) {
+          if (eligible.count(entry.node) && entry.value && ref::is_live(entry.value->state))
+            ++per_zone[zone_of(entry.node)];
+        }
+      }
+      int most = 0;
+      for (const auto& [zone, n] : per_zone) most = std::max(most, n);
+      for (const auto& node : eligible) {
+        const auto zone = zone_of(node);
+        if (per_zone[zone] + 1 < most && blocker_on(base, want, node).empty()) {
+          findings.add(Blocker::CountMismatch,
+                       fmt::format("{}: zone spread: zone {} holds {} live entries, another {}, and {} could "
+                                   "take one",
+                                   base, zone, per_zone[zone], most, node));
+          break;
+        }
+      }
     }
     if (actual < owed.low || actual > owed.high) {
       findings.add(
@@ -378,7 +463,9 @@ ConvergenceState evaluate_convergence(const CanonicalStore::Map& store, const Wo
     }
   }
 
-  if (rules.balance && !eligible.empty()) {
+  // With placement constraints in force the node balance is not judged
+  // (docs/decisions.md, "Engine: placement strategies and constraints").
+  if (rules.balance && !eligible.empty() && !constrained) {
     std::map<NodeId, int> load;
     for (const auto& node : eligible) load[node] = 0;
     for (const auto& [base, entries] : by_base) {

@@ -61,6 +61,11 @@ struct DesiredBase {
   // leave this base's entries LOADED (docs/decisions.md, "dependency scaled
   // to zero"). Count rules still apply.
   bool starved = false;
+  // Placement (engine-semantics.md §8.1), from the owner blueprint's slice.
+  std::int64_t cpu = 0;
+  std::int64_t memory = 0;
+  std::vector<std::string> anti_affinity{};  // bases
+  bool spread_zone = false;
 };
 struct DesiredState {
   std::map<std::string, DesiredBase> owned;  // base -> desired
@@ -112,6 +117,9 @@ struct ConvergenceState {
   // Entries left on DRAINING nodes because engine-semantics.md §8.2 forbids
   // evicting them (allowed, reported as "drain blocked").
   std::vector<std::string> drain_blocked;
+  // Instances owed but excused because no eligible node could take one,
+  // with the constraint that blocked them, e.g. "g:a: 1 unplaced (anti-affinity)".
+  std::vector<std::string> unplaced{};
 };
 
 ConvergenceState evaluate_convergence(const CanonicalStore::Map& store, const WorldQueries& world,

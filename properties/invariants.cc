@@ -46,6 +46,13 @@ std::vector<InvariantDoc> invariant_docs() {
       {invariant::kDrain,
        "a DRAINING or DECOMMISSIONED node (in the writer's applied state) never gets a cdm LOAD; a cdm "
        "writes DECOMMISSIONED only for a node with no slices/{node}/* key"},
+      {invariant::kCapacity,
+       "a cdm LOAD commits only if, in its writer's state (applied at submit, earlier commands of the batch, "
+       "its pending UNLOADs), the live entries on the node plus this one fit the node's capacity "
+       "(resources from the owner blueprints)"},
+      {invariant::kAntiAffinity,
+       "a cdm LOAD of X commits only if, in its writer's state, the node holds no live entry of a base that "
+       "X's slice lists in anti_affinity or whose slice lists X's base"},
   };
 }
 
@@ -153,6 +160,8 @@ void InvariantSuite::on_decide(Nanos now, std::uint64_t position, const sim::Bat
   judge_key_writer(now, position, batch);
   judge_dependency_order(now, position, batch);
   judge_drain(now, position, batch);
+  judge_placement(now, position, batch);
+  pending_cdm_.erase(batch.batch_id);
   std::map<std::string, std::optional<std::string>> before;
   std::vector<ref::FailureEvidence::Command> commands;
   for (const auto& command : batch.commands) {
@@ -237,6 +246,8 @@ void InvariantSuite::on_submit(Nanos now, const sim::BatchRecord& batch, const s
   auto& infos = submits_[batch.batch_id];
   infos.resize(batch.submitters.empty() ? 0 : batch.submitters.size() - 1);
   infos.push_back(std::move(info));
+  if (submitter.writer == "cdm")
+    pending_cdm_.emplace(batch.batch_id, std::make_pair(submitter.node, batch.commands));
 
   // stale-leader, second half: a cdm batch from a node whose applied leader
   // entry names another node or no one.
@@ -258,6 +269,7 @@ void InvariantSuite::on_submit(Nanos now, const sim::BatchRecord& batch, const s
 void InvariantSuite::on_batch_dropped(Nanos now, const sim::BatchRecord& batch) {
   now_ = now;
   submits_.erase(batch.batch_id);
+  pending_cdm_.erase(batch.batch_id);
 }
 
 void InvariantSuite::judge_stale_leaders(Nanos now) {
@@ -458,6 +470,116 @@ void InvariantSuite::judge_dependency_order(Nanos now, std::uint64_t position,
     recorder_.violation(
         invariant::kDependencyOrder, now, activates.front().second.node,
         fmt::format("position {}: {}; writers {}", position, first_missing, writers_of(batch)));
+  }
+}
+
+void InvariantSuite::judge_placement(Nanos now, std::uint64_t position, const sim::BatchRecord& batch) {
+  if (any_client(batch)) return;
+  const bool any_load = std::any_of(batch.commands.begin(), batch.commands.end(), [](const auto& c) {
+    const auto value = c.op == engine::KvOp::Put ? ref::read_slice_value(c.value) : std::nullopt;
+    return value && value->state == ref::State::Load && ref::classify_key(c.key).kind == ref::KeyKind::Slice;
+  });
+  if (!any_load) return;
+  struct Finding {
+    const char* invariant;
+    NodeId node;
+    std::string detail;
+  };
+  std::optional<Finding> first;
+  bool fine_for_some = false;
+  for (std::size_t i = 0; i < batch.submitters.size(); ++i) {
+    const auto& s = batch.submitters[i];
+    if (s.writer != "cdm") continue;
+    const auto info = submit_info(batch, i);
+    const ref::Desired desired =
+        ref::desired_from(canonical_.store_at(info.applied_position, {"blueprints/", "slice-target/"}));
+    // The writer's slices: applied at submit, then its pending UNLOADs.
+    std::map<std::string, std::string> slices;
+    for (const auto& [key, entry] : canonical_.store_at(info.applied_position, {"slices/"}))
+      slices[key] = entry.value;
+    for (const auto& [key, value] : s.applied) {
+      if (key.rfind("slices/", 0) != 0) continue;
+      if (value) {
+        slices[key] = *value;
+      } else {
+        slices.erase(key);
+      }
+    }
+    for (const auto& [id, pending] : pending_cdm_) {
+      if (id == batch.batch_id || pending.first != s.node) continue;
+      for (const auto& c : pending.second) {
+        const auto value = c.op == engine::KvOp::Put ? ref::read_slice_value(c.value) : std::nullopt;
+        if (value && value->state == ref::State::Unload) slices[c.key] = c.value;
+      }
+    }
+    auto live_on = [&](const NodeId& node) {
+      std::vector<std::string> artifacts;
+      const std::string prefix = "slices/" + node + "/";
+      for (auto it = slices.lower_bound(prefix); it != slices.end() && it->first.rfind(prefix, 0) == 0;
+           ++it) {
+        const auto value = ref::read_slice_value(it->second);
+        if (value && ref::is_live(value->state)) artifacts.push_back(it->first.substr(prefix.size()));
+      }
+      return artifacts;
+    };
+    std::optional<Finding> found;
+    for (const auto& c : batch.commands) {
+      const auto key = ref::classify_key(c.key);
+      const auto value = c.op == engine::KvOp::Put ? ref::read_slice_value(c.value) : std::nullopt;
+      if (!found && key.kind == ref::KeyKind::Slice && value && value->state == ref::State::Load) {
+        const auto* mine = desired.find(key.base);
+        std::int64_t cpu = mine ? mine->cpu : 0;
+        std::int64_t memory = mine ? mine->memory : 0;
+        for (const auto& other : live_on(key.node)) {
+          if (other == key.artifact) continue;
+          const auto other_base = ref::base_part(other);
+          const auto* theirs = desired.find(other_base);
+          if (theirs != nullptr) {
+            cpu += theirs->cpu;
+            memory += theirs->memory;
+          }
+          auto lists = [](const ref::DesiredBase* d, const std::string& base) {
+            return d != nullptr && std::find(d->anti_affinity.begin(), d->anti_affinity.end(), base) !=
+                                       d->anti_affinity.end();
+          };
+          if (other_base != key.base && (lists(mine, other_base) || lists(theirs, key.base))) {
+            found = Finding{
+                invariant::kAntiAffinity, key.node,
+                fmt::format("LOAD {} by cdm@{}: {} holds a live entry of {} (anti-affine) at its applied "
+                            "position {}",
+                            c.key, s.node, key.node, other, info.applied_position)};
+          }
+        }
+        const auto capacity = world_.attributes(key.node).capacity;
+        if (!found &&
+            ((capacity.cpu && cpu > *capacity.cpu) || (capacity.memory && memory > *capacity.memory))) {
+          found = Finding{
+              invariant::kCapacity, key.node,
+              fmt::format("LOAD {} by cdm@{}: live entries on {} would need cpu {}m, memory {} bytes; its "
+                          "capacity is cpu {}, memory {} (writer's applied position {})",
+                          c.key, s.node, key.node, cpu, memory,
+                          capacity.cpu ? std::to_string(*capacity.cpu) + "m" : "unlimited",
+                          capacity.memory ? std::to_string(*capacity.memory) : "unlimited",
+                          info.applied_position)};
+        }
+      }
+      if (key.kind != ref::KeyKind::Slice) continue;
+      if (c.op == engine::KvOp::Put) {
+        slices[c.key] = c.value;
+      } else {
+        slices.erase(c.key);
+      }
+    }
+    if (!found) {
+      fine_for_some = true;
+    } else if (!first) {
+      first = found;
+    }
+  }
+  if (!fine_for_some && first) {
+    recorder_.violation(
+        first->invariant, now, first->node,
+        fmt::format("position {}: {}; writers {}", position, first->detail, writers_of(batch)));
   }
 }
 

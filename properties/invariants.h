@@ -36,6 +36,8 @@ inline constexpr const char* kKeyWriter = "key-writer";
 inline constexpr const char* kDependencyOrder = "dependency-order";
 inline constexpr const char* kDrainOrder = "drain-order";
 inline constexpr const char* kDrain = "drain";
+inline constexpr const char* kCapacity = "capacity";
+inline constexpr const char* kAntiAffinity = "anti-affinity";
 }  // namespace invariant
 
 namespace reported {
@@ -125,6 +127,8 @@ class InvariantSuite : public sim::WorldObserver, public ConvergenceHistory {
   void judge_dependency_order(Nanos now, std::uint64_t position, const sim::BatchRecord& batch);
   // `drain` and `drain-order` (engine-semantics.md §8.2, simulation.md §5).
   void judge_drain(Nanos now, std::uint64_t position, const sim::BatchRecord& batch);
+  // `capacity` and `anti-affinity` on each cdm LOAD (engine-semantics.md §8.1).
+  void judge_placement(Nanos now, std::uint64_t position, const sim::BatchRecord& batch);
   void forget_node(const NodeId& node);
 
   // What a submitter had at submit, beyond Submitter::applied.
@@ -148,10 +152,13 @@ class InvariantSuite : public sim::WorldObserver, public ConvergenceHistory {
   CheckRules rules_;
   Nanos now_ = 0;
   ref::FailureEvidence evidence_;
-  std::map<NodeId, std::uint64_t> applied_position_;                  // from on_apply / on_restore
-  std::set<NodeId> reset_;                                            // reset since their last restore
-  std::map<NodeId, std::map<NodeId, Nanos>> in_view_;                 // observer -> member -> since
-  std::map<std::uint64_t, std::vector<SubmitInfo>> submits_;          // pending batch -> per submitter
+  std::map<NodeId, std::uint64_t> applied_position_;          // from on_apply / on_restore
+  std::set<NodeId> reset_;                                    // reset since their last restore
+  std::map<NodeId, std::map<NodeId, Nanos>> in_view_;         // observer -> member -> since
+  std::map<std::uint64_t, std::vector<SubmitInfo>> submits_;  // pending batch -> per submitter
+  // Pending cdm batches (batch id -> submitting node, commands): their
+  // UNLOADs free a node's resources in the writer's state.
+  std::map<std::uint64_t, std::pair<NodeId, engine::KvBatch>> pending_cdm_;
   std::map<std::pair<NodeId, std::string>, sim::SliceOp> slice_ops_;  // running store operations
   std::set<std::pair<NodeId, Nanos>> stale_reported_;  // (node, activation time) already reported
 };

@@ -262,6 +262,64 @@ const BlueprintSlice* BlueprintVal::find(const std::string& base) const {
   return nullptr;
 }
 
+std::optional<std::int64_t> read_memory(const std::string& json_text) {
+  const Json m = Json::parse(json_text, nullptr, false);
+  if (m.is_number_integer()) {
+    const auto n = m.get<std::int64_t>();
+    return n >= 0 ? std::optional<std::int64_t>(n) : std::nullopt;
+  }
+  if (!m.is_string()) return std::nullopt;
+  const std::string t = m.get<std::string>();
+  static const std::vector<std::pair<std::string, std::int64_t>> units = {
+      {"Gi", 1024LL * 1024 * 1024}, {"Mi", 1024LL * 1024}, {"Ki", 1024LL}, {"", 1}};
+  for (const auto& [unit, scale] : units) {
+    if (t.size() < unit.size() || t.compare(t.size() - unit.size(), unit.size(), unit) != 0) continue;
+    const std::string digits = t.substr(0, t.size() - unit.size());
+    if (digits.empty() || digits.size() > 12 ||
+        !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; }))
+      return std::nullopt;
+    return std::stoll(digits) * scale;
+  }
+  return std::nullopt;
+}
+
+namespace {
+
+// `resources`, `anti_affinity`, `spread` of one slice object; false if malformed.
+bool read_placement(const Json& s, BlueprintSlice& slice) {
+  if (s.contains("resources")) {
+    const auto& r = s["resources"];
+    if (!r.is_object() || !keys_within(r, {"cpu", "memory"})) return false;
+    if (r.contains("cpu")) {
+      if (!r["cpu"].is_number_integer() || r["cpu"].get<std::int64_t>() < 0) return false;
+      slice.cpu = r["cpu"].get<std::int64_t>();
+    }
+    if (r.contains("memory")) {
+      auto bytes = read_memory(r["memory"].dump());
+      if (!bytes) return false;
+      slice.memory = *bytes;
+    }
+  }
+  if (s.contains("anti_affinity")) {
+    if (!s["anti_affinity"].is_array()) return false;
+    for (const auto& b : s["anti_affinity"]) {
+      if (!b.is_string() || !is_base(b.get<std::string>())) return false;
+      const auto base = b.get<std::string>();
+      if (base == slice.artifact.base()) return false;
+      if (std::find(slice.anti_affinity.begin(), slice.anti_affinity.end(), base) ==
+          slice.anti_affinity.end())
+        slice.anti_affinity.push_back(base);
+    }
+  }
+  if (s.contains("spread")) {
+    if (!s["spread"].is_string() || s["spread"].get<std::string>() != "zone") return false;
+    slice.spread_zone = true;
+  }
+  return true;
+}
+
+}  // namespace
+
 std::optional<BlueprintVal> read_blueprint(std::string_view text) {
   auto object = object_of(text);
   if (!object || !keys_within(*object, {"id", "slices"})) return std::nullopt;
@@ -272,7 +330,8 @@ std::optional<BlueprintVal> read_blueprint(std::string_view text) {
   BlueprintVal out;
   out.id = o["id"].get<std::string>();
   for (const auto& s : o["slices"]) {
-    if (!s.is_object() || !keys_within(s, {"artifact", "instances", "min_available", "depends_on"}))
+    if (!s.is_object() || !keys_within(s, {"artifact", "instances", "min_available", "depends_on",
+                                           "resources", "anti_affinity", "spread"}))
       return std::nullopt;
     BlueprintSlice slice;
     if (!s.contains("artifact") || !s["artifact"].is_string()) return std::nullopt;
@@ -299,6 +358,7 @@ std::optional<BlueprintVal> read_blueprint(std::string_view text) {
           slice.depends_on.push_back(dep);
       }
     }
+    if (!read_placement(s, slice)) return std::nullopt;
     out.slices.push_back(std::move(slice));
   }
   std::set<std::string> bases;
@@ -513,6 +573,12 @@ Desired desired_from(const PositionedStore& store) {
     }
     d.artifact = base + ":" + d.version;
     if (slice != nullptr) d.depends_on = slice->depends_on;
+    if (const BlueprintSlice* spec = bp.value ? bp.value->find(base) : nullptr; spec != nullptr) {
+      d.cpu = spec->cpu;
+      d.memory = spec->memory;
+      d.anti_affinity = spec->anti_affinity;
+      d.spread_zone = spec->spread_zone;
+    }
     out.bases.emplace(base, std::move(d));
   }
   return out;

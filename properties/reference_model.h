@@ -90,6 +90,11 @@ struct BlueprintSlice {
   int instances = 1;
   int min_available = 1;
   std::vector<std::string> depends_on;  // artifact strings, each a slice of the same blueprint
+  // Placement (engine-semantics.md §8.1).
+  std::int64_t cpu = 0;                      // millicores per instance
+  std::int64_t memory = 0;                   // bytes per instance
+  std::vector<std::string> anti_affinity{};  // bases, never this slice's own
+  bool spread_zone = false;
 };
 struct BlueprintVal {
   std::string id;
@@ -99,8 +104,11 @@ struct BlueprintVal {
 // The whole of §1's validation: id, non-empty slices, instances in
 // 1..kMaxInstances, min_available in 1..instances (default ceil(n/2)),
 // depends_on inside the blueprint and not itself, no base twice, no cycle, no
-// unknown key.
+// unknown key; `resources` {cpu >= 0, memory bytes or "<n>Ki|Mi|Gi"},
+// `anti_affinity` bases (not the slice's own), `spread` "zone".
 std::optional<BlueprintVal> read_blueprint(std::string_view text);
+// A memory quantity: bytes (integer >= 0) or "<digits>[Ki|Mi|Gi]".
+std::optional<std::int64_t> read_memory(const std::string& json_text);
 
 enum class NodeState : std::uint8_t { Joining, OnDuty, Draining, Decommissioned, ShuttingDown };
 const char* node_state_name(NodeState state);
@@ -157,6 +165,11 @@ struct DesiredBase {
   std::vector<std::string> depends_on;  // artifact strings of the owner blueprint's slice
   bool target_failed = false;           // the matching committed slice-target says failed
   std::optional<TargetVal> target;      // the committed slice-target, if it matches owner and version
+  // Placement, from the owner blueprint's value's slice for the base (any version).
+  std::int64_t cpu = 0;
+  std::int64_t memory = 0;
+  std::vector<std::string> anti_affinity{};
+  bool spread_zone = false;
 };
 struct Desired {
   std::map<std::string, DesiredBase> bases;

@@ -470,6 +470,7 @@ void RunMonitor::finish(Nanos end) {
       // Still converged at the end of the run: a ghost, an unload or a
       // leader change without a write must not slip through.
       const auto& state = convergence_now();
+      outcome_.unplaced = state.unplaced;
       if (!state.converged) {
         implicit_->held = false;
         outcome_.blocker = blocker_name(state.blocker);

@@ -44,6 +44,9 @@ struct ConvergenceOutcome {
   // Client writes submitted by steps that had not committed when T0 was
   // taken (left out of T0, simulation.md §5).
   int pending_client_writes = 0;
+  // When held: owed instances no eligible node could take, with the
+  // constraint that blocked them (engine-semantics.md §8.1).
+  std::vector<std::string> unplaced{};
 };
 
 class RunMonitor : public sim::WorldObserver {

@@ -321,6 +321,10 @@ bool Runner::build() {
                                 scenario_.cluster.stall.length.max};
   sc.restore_lag_ns = scenario_.cluster.restore_lag;
   sc.clock_drift_ppm = scenario_.cluster.clock_drift_ppm;
+  // Placement attributes the hosts report (engine-semantics.md §8.1).
+  sc.default_attributes = scenario_.cluster.attributes_of("");
+  for (const auto& node : scenario_.cluster.nodes)
+    sc.attributes[node] = scenario_.cluster.attributes_of(node);
   if (sc.stall.ppm > 0) faults_.rates_in_force["stall"] = "stall rate is not 0";
 
   if (options_.trace_jsonl != nullptr) trace_.set_jsonl_sink(options_.trace_jsonl);
@@ -742,7 +746,10 @@ void Runner::run_step(const scenarios::Step& step) {
             cluster_->resume(*node);
           }
         } else if constexpr (std::is_same_v<T, scenarios::AddNodeStep>) {
-          const auto node = cluster_->add_node(action.id);
+          engine::NodeAttributes attributes = scenario_.cluster.attributes_of("");
+          if (action.zone) attributes.zone = *action.zone;
+          if (action.capacity) attributes.capacity = *action.capacity;
+          const auto node = cluster_->add_node(action.id, attributes);
           if (!node) {
             input_error(step, fmt::format("add_node: the id {} was already used", action.id.value_or("")));
             return;
@@ -977,6 +984,8 @@ RunResult Runner::run() {
       event.i64("converged_ns", *result_.convergence.converged_at);
     }
     event.str("blocker", result_.convergence.blocker);
+    if (!result_.convergence.unplaced.empty())
+      event.str("unplaced", fmt::format("{}", fmt::join(result_.convergence.unplaced, "; ")));
   }
   write_report_events(trace_, loop.now(), result_, scenario_, engine::engine_config_to_json(config_),
                       loop.events_processed());

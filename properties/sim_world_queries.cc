@@ -32,6 +32,10 @@ std::optional<NodeId> SimWorldQueries::known_leader(const NodeId& node) const {
   return runtime == nullptr ? std::nullopt : runtime->known_leader();
 }
 
+engine::NodeAttributes SimWorldQueries::attributes(const NodeId& node) const {
+  return cluster_.attributes_of(node);
+}
+
 bool SimWorldQueries::cdm_active(const NodeId& node) const {
   const auto* runtime = cluster_.runtime(node);
   return runtime != nullptr && runtime->cdm_active();

@@ -18,6 +18,7 @@ class SimWorldQueries final : public WorldQueries {
   std::vector<std::pair<std::string, engine::SliceHolding>> slice_holdings(const NodeId& node) const override;
   std::optional<NodeId> known_leader(const NodeId& node) const override;
   bool cdm_active(const NodeId& node) const override;
+  engine::NodeAttributes attributes(const NodeId& node) const override;
 
  private:
   const sim::SimCluster& cluster_;

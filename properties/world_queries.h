@@ -31,6 +31,9 @@ class WorldQueries {
   // The engine's beliefs on an up node (nullopt / false when down).
   virtual std::optional<NodeId> known_leader(const NodeId& node) const = 0;
   virtual bool cdm_active(const NodeId& node) const = 0;
+  // The zone and capacity the node's host reports (engine-semantics.md §8.1);
+  // a world that says nothing has one zone and unlimited capacity.
+  virtual engine::NodeAttributes attributes(const NodeId&) const { return {}; }
 };
 
 }  // namespace aether::properties

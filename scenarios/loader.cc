@@ -15,6 +15,7 @@
 #include "engine/config.h"
 #include "engine/duration.h"
 #include "engine/kv_schema.h"
+#include "engine/resources.h"
 #include "scenarios/json_text.h"
 
 namespace aether::scenarios {
@@ -47,7 +48,9 @@ const std::vector<StepKindDoc>& step_kind_docs() {
       {"restart", "<target>", "start a crashed node as a fresh process"},
       {"pause", "<target>", "freeze a node that is up and not paused"},
       {"resume", "<target>", "unfreeze a paused node"},
-      {"add_node", "true | \"<node id>\" | {id?}", "configure a new node (default id node-<k+1>)"},
+      {"add_node", "true | \"<node id>\" | {id?, zone?, capacity?}",
+       "configure a new node (default id node-<k+1>; zone: one of cluster.zones or \"default\"; capacity: "
+       "as cluster.capacity, default its \"default\")"},
       {"remove_node", "<target>", "stop a configured node forever and drop it from the configuration"},
       {"partition", "[[<target>...], ...]", "replace the partition rule; overlapping groups make a bridge"},
       {"isolate", "<target>", "cut a node from everyone"},
@@ -79,6 +82,11 @@ const std::vector<ClusterKeyDoc>& cluster_key_docs() {
       {"cluster.stall", "off", "{rate, for: [min, max]}: decisions cluster-wide stop for a drawn duration"},
       {"cluster.restore_lag", "0", "a regaining node restores a snapshot up to this old, then catches up"},
       {"cluster.clock_drift", "0", "at most 0.2: each node's timers run at a drawn rate in [1-d, 1+d]"},
+      {"cluster.zones", "(all in \"default\")",
+       "{\"zone\": [node ids], ...}: each initial node in at most one zone; others in zone \"default\""},
+      {"cluster.capacity", "(unlimited)",
+       "{\"default\" | node id: {cpu: millicores, memory: bytes or \"<n>Ki|Mi|Gi\"}}; a missing dimension "
+       "is unlimited"},
       {"step via", "(any live node)", "client writes: the node a write goes through"},
       {"clients.NAME.via", "(none)", "top level: the default via of client NAME's writes"},
   };
@@ -90,9 +98,9 @@ namespace {
 const std::vector<std::string> kTopKeys = {"name",   "description", "seed",       "cluster",
                                            "config", "run_for",     "max_events", "check_convergence",
                                            "steps",  "clients"};
-const std::vector<std::string> kClusterKeys = {"nodes",      "failure_detection", "network", "kv_order",
-                                               "slices",     "late_commit",       "stall",   "restore_lag",
-                                               "clock_drift"};
+const std::vector<std::string> kClusterKeys = {
+    "nodes", "failure_detection", "network",     "kv_order", "slices",  "late_commit",
+    "stall", "restore_lag",       "clock_drift", "zones",    "capacity"};
 const std::vector<std::string> kNetworkKeys = {"latency", "drop", "duplicate"};
 const std::vector<std::string> kNetworkStepKeys = {"latency", "drop", "duplicate", "stall"};
 const std::vector<std::string> kStallKeys = {"rate", "for"};
@@ -360,6 +368,7 @@ class Validator {
       }
     }
     hostile_cluster_keys(value, out);
+    placement_cluster_keys(value, out);
     if (auto it = value.find("network"); it != value.end()) {
       if (is_object(*it, "cluster.network")) {
         check_keys(*it, "cluster.network", kNetworkKeys);
@@ -389,6 +398,80 @@ class Validator {
         }
       }
     }
+  }
+
+  // `cluster.zones` and `cluster.capacity` (engine-semantics.md §8.1).
+  void placement_cluster_keys(const json& value, ClusterSpec& out) {
+    if (auto it = value.find("zones"); it != value.end() && is_object(*it, "cluster.zones")) {
+      std::map<NodeId, std::string> zone_of;
+      for (const auto& [zone, members] : it->items()) {
+        const std::string path = member_path("cluster.zones", zone);
+        if (!is_zone_name(zone)) {
+          error(path,
+                "a zone name is letters, digits, '-' or '_' (1 to 63), starting with a letter or digit");
+          continue;
+        }
+        if (!members.is_array()) {
+          error(path, fmt::format("must be a list of node ids, not {}", type_name(members)));
+          continue;
+        }
+        auto& list = out.zones[zone];
+        for (std::size_t i = 0; i < members.size(); ++i) {
+          const std::string item = index_path(path, i);
+          auto id = node_id(members[i], item);
+          if (!id) continue;
+          if (nodes_known_ && std::find(out.nodes.begin(), out.nodes.end(), *id) == out.nodes.end()) {
+            std::string message = fmt::format("\"{}\" is not a node of cluster.nodes", *id);
+            if (auto near = engine::closest_name(*id, out.nodes))
+              message += fmt::format(" (did you mean \"{}\"?)", *near);
+            error(item, std::move(message));
+            continue;
+          }
+          if (auto [at, fresh] = zone_of.emplace(*id, zone); !fresh) {
+            error(item, fmt::format("node \"{}\" is already in zone \"{}\" (a node is in one zone)", *id,
+                                    at->second));
+            continue;
+          }
+          list.push_back(*id);
+        }
+      }
+      for (const auto& [zone, members] : out.zones) zones_.insert(zone);
+    }
+    zones_.insert(engine::kDefaultZone);
+    if (auto it = value.find("capacity"); it != value.end() && is_object(*it, "cluster.capacity")) {
+      for (const auto& [name, limit] : it->items()) {
+        const std::string path = member_path("cluster.capacity", name);
+        if (name != "default" && nodes_known_ &&
+            std::find(out.nodes.begin(), out.nodes.end(), name) == out.nodes.end()) {
+          std::vector<std::string> known = out.nodes;
+          known.push_back("default");
+          std::string message =
+              fmt::format("\"{}\" is neither \"default\" nor a node of cluster.nodes", name);
+          if (auto near = engine::closest_name(name, known))
+            message += fmt::format(" (did you mean \"{}\"?)", *near);
+          error(path, std::move(message));
+          continue;
+        }
+        if (auto parsed = capacity(limit, path)) out.capacity[name] = *parsed;
+      }
+    }
+  }
+
+  std::optional<engine::Capacity> capacity(const json& value, const std::string& path) {
+    std::vector<engine::ResourceError> problems;
+    auto parsed = engine::parse_capacity(value, path, problems);
+    for (auto& problem : problems) error(problem.path, std::move(problem.message));
+    if (!problems.empty()) return std::nullopt;
+    return parsed;
+  }
+
+  static bool is_zone_name(const std::string& name) {
+    if (name.empty() || name.size() > 63) return false;
+    auto alnum = [](char c) {
+      return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    };
+    if (!alnum(name[0])) return false;
+    return std::all_of(name.begin(), name.end(), [&](char c) { return alnum(c) || c == '-' || c == '_'; });
   }
 
   // The simulation.md §3a keys of `cluster`.
@@ -955,18 +1038,39 @@ class Validator {
 
   std::optional<StepAction> add_node(const json& v, const std::string& path) {
     std::optional<NodeId> explicit_id;
+    std::optional<std::string> zone;
+    std::optional<engine::Capacity> node_capacity;
     if (v.is_boolean() && v.get<bool>()) {
     } else if (v.is_string()) {
       explicit_id = node_id(v, path);
       if (!explicit_id) return std::nullopt;
     } else if (v.is_object()) {
-      check_keys(v, path, {"id"});
+      check_keys(v, path, {"id", "zone", "capacity"});
       if (auto it = v.find("id"); it != v.end()) {
         explicit_id = node_id(*it, member_path(path, "id"));
         if (!explicit_id) return std::nullopt;
       }
+      if (auto it = v.find("zone"); it != v.end()) {
+        auto name = text(*it, member_path(path, "zone"), false);
+        if (!name) return std::nullopt;
+        if (!zones_.count(*name)) {
+          std::vector<std::string> known(zones_.begin(), zones_.end());
+          std::string message =
+              fmt::format("unknown zone \"{}\" (zones: cluster.zones and \"default\")", *name);
+          if (auto near = engine::closest_name(*name, known))
+            message += fmt::format("; did you mean \"{}\"?", *near);
+          error(member_path(path, "zone"), std::move(message));
+          return std::nullopt;
+        }
+        zone = *name;
+      }
+      if (auto it = v.find("capacity"); it != v.end()) {
+        node_capacity = capacity(*it, member_path(path, "capacity"));
+        if (!node_capacity) return std::nullopt;
+      }
     } else {
-      error(path, fmt::format("must be true, a node id or {{\"id\": ...}}, not {}", type_name(v)));
+      error(path, fmt::format("must be true, a node id or {{\"id\", \"zone\", \"capacity\"}}, not {}",
+                              type_name(v)));
       return std::nullopt;
     }
     const NodeId id = explicit_id ? *explicit_id : fmt::format("node-{}", largest_suffix_ + 1);
@@ -979,7 +1083,7 @@ class Validator {
       return std::nullopt;
     }
     note_configured(id);
-    return AddNodeStep{explicit_id};
+    return AddNodeStep{explicit_id, zone, node_capacity};
   }
 
   std::optional<StepAction> partition(const json& v, const std::string& path) {
@@ -1359,7 +1463,8 @@ class Validator {
   std::vector<ScenarioError>& errors_;
   std::set<NodeId> ever_configured_;
   std::map<NodeId, std::string> crashed_;  // node -> the path of the step that crashed or removed it
-  bool nodes_known_ = false;               // false when cluster.nodes is missing or wrong
+  std::set<std::string> zones_;             // cluster.zones and "default", for add_node
+  bool nodes_known_ = false;                // false when cluster.nodes is missing or wrong
   std::uint64_t largest_suffix_ = 0;
   std::set<std::string> blueprint_ids_;
   std::set<std::string> declared_bases_;                     // bases of every blueprint step's slices

@@ -76,7 +76,25 @@ struct ClusterSpec {
   StallSpec stall;  // rate 0: off
   Nanos restore_lag = 0;
   std::uint32_t clock_drift_ppm = 0;  // <= kMaxClockDriftPpm
+  // Placement (engine-semantics.md §8.1): zone -> its nodes (nodes not named
+  // are in zone "default"); capacity by node id or "default" (absent:
+  // unlimited).
+  std::map<std::string, std::vector<NodeId>> zones{};
+  std::map<std::string, engine::Capacity> capacity{};
   bool operator==(const ClusterSpec&) const = default;
+  // The zone and capacity the host of `node` reports (initial nodes).
+  engine::NodeAttributes attributes_of(const NodeId& node) const {
+    engine::NodeAttributes out;
+    for (const auto& [zone, members] : zones) {
+      if (std::find(members.begin(), members.end(), node) != members.end()) out.zone = zone;
+    }
+    if (auto it = capacity.find(node); it != capacity.end()) {
+      out.capacity = it->second;
+    } else if (auto fallback = capacity.find("default"); fallback != capacity.end()) {
+      out.capacity = fallback->second;
+    }
+    return out;
+  }
   // The largest failure-detection delay (leader_timeout's default).
   Nanos failure_detection_upper() const { return std::max(failure_detection, failure_detection_max); }
 };
@@ -153,6 +171,8 @@ struct ResumeStep {
 };
 struct AddNodeStep {
   std::optional<NodeId> id;
+  std::optional<std::string> zone{};           // absent: "default"
+  std::optional<engine::Capacity> capacity{};  // absent: cluster.capacity's "default"
   bool operator==(const AddNodeStep&) const = default;
 };
 struct RemoveNodeStep {

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "engine/duration.h"
+#include "engine/resources.h"
 
 namespace aether::scenarios {
 
@@ -151,7 +152,15 @@ ojson step(const Step& s) {
         } else if constexpr (std::is_same_v<T, ResumeStep>) {
           out["resume"] = target(a.target);
         } else if constexpr (std::is_same_v<T, AddNodeStep>) {
-          out["add_node"] = a.id ? ojson(*a.id) : ojson(true);
+          if (!a.zone && !a.capacity) {
+            out["add_node"] = a.id ? ojson(*a.id) : ojson(true);
+          } else {
+            ojson node = ojson::object();
+            if (a.id) node["id"] = *a.id;
+            if (a.zone) node["zone"] = *a.zone;
+            if (a.capacity) node["capacity"] = ojson::parse(engine::capacity_to_json(*a.capacity).dump());
+            out["add_node"] = node;
+          }
         } else if constexpr (std::is_same_v<T, RemoveNodeStep>) {
           out["remove_node"] = target(a.target);
         } else if constexpr (std::is_same_v<T, PartitionStep>) {
@@ -228,6 +237,13 @@ ojson scenario_to_json(const Scenario& scenario) {
   if (c.stall != StallSpec{}) cluster["stall"] = stall(c.stall);
   if (c.restore_lag != 0) cluster["restore_lag"] = duration(c.restore_lag);
   if (c.clock_drift_ppm != 0) cluster["clock_drift"] = rate(c.clock_drift_ppm);
+  if (!c.zones.empty()) cluster["zones"] = ojson::parse(nlohmann::json(c.zones).dump());
+  if (!c.capacity.empty()) {
+    ojson capacity = ojson::object();
+    for (const auto& [node, limit] : c.capacity)
+      capacity[node] = ojson::parse(engine::capacity_to_json(limit).dump());
+    cluster["capacity"] = capacity;
+  }
   out["cluster"] = cluster;
   if (!scenario.config.empty()) out["config"] = ojson::parse(scenario.config.dump());
   if (!scenario.clients.empty()) {

@@ -245,9 +245,11 @@ bool SimCluster::resume(const NodeId& node) {
   return true;
 }
 
-std::optional<NodeId> SimCluster::add_node(std::optional<NodeId> id) {
+std::optional<NodeId> SimCluster::add_node(std::optional<NodeId> id,
+                                           std::optional<engine::NodeAttributes> attributes) {
   const NodeId new_id = id ? *id : "node-" + std::to_string(max_suffix_ + 1);
   if (nodes_.count(new_id) || world_->configured.size() >= kMaxSimNodes) return std::nullopt;
+  if (attributes) world_->attributes[new_id] = *attributes;
   SimNode& node = create_node(new_id);
   world_->configured.insert(new_id);
   node_fault(new_id, NodeFault::Add, "node.add");

@@ -54,7 +54,10 @@ class SimCluster {
   bool resume(const NodeId& node);
   // The new node's id (default node-<k+1>), or nullopt if `id` was ever used
   // or kMaxSimNodes nodes are configured already.
-  std::optional<NodeId> add_node(std::optional<NodeId> id = std::nullopt);
+  // `attributes`: the zone and capacity its host reports (default: the
+  // configured default attributes).
+  std::optional<NodeId> add_node(std::optional<NodeId> id = std::nullopt,
+                                 std::optional<engine::NodeAttributes> attributes = std::nullopt);
   bool remove_node(const NodeId& node);
 
   // Network rules (simulation.md §2).
@@ -68,6 +71,7 @@ class SimCluster {
   void set_stall(const StallSettings& stall);
   const StallSettings& stall_settings() const { return world_->stall; }
   bool decisions_stalled() const { return consensus_->stalled(); }
+  engine::NodeAttributes attributes_of(const NodeId& node) const { return world_->attributes_of(node); }
   std::int64_t clock_drift_ppm(const NodeId& node) const {
     const SimNode* target = find(node);
     return target != nullptr ? target->clock_drift_ppm() : 0;

@@ -111,6 +111,7 @@ class SimNode final : public engine::Clock,
   std::vector<NodeId> view() const override { return view_; }
   std::vector<NodeId> configured_nodes() const override;
   bool has_quorum() const override { return quorum_; }
+  engine::NodeAttributes attributes(const NodeId& node) const override { return world_.attributes_of(node); }
   void add_listener(engine::TopologyListener* listener) override { topology_listeners_.push_back(listener); }
   // engine::Logger
   void log(engine::LogLevel level, std::string_view component, std::string message) override;

@@ -56,6 +56,10 @@ struct SimConfig {
   StallSettings stall;
   Nanos restore_lag_ns = 0;
   std::uint32_t clock_drift_ppm = 0;  // <= kMaxClockDriftPpm
+  // What each node's host reports (engine-semantics.md §8.1): zone and
+  // capacity; nodes not listed get `default_attributes`.
+  std::map<NodeId, engine::NodeAttributes> attributes;
+  engine::NodeAttributes default_attributes;
 };
 
 // "A submit that never resolves" fault: matches submits of `writer` ("" = any)
@@ -84,12 +88,18 @@ struct World {
         drift_prng(Prng::stream(config.seed, "clock-drift")),
         lost_submit_prng(Prng::stream(config.seed, "lost-submits")),
         reorder_prng(Prng::stream(config.seed, "quorum-reorder")),
-        stall(config.stall) {}
+        stall(config.stall),
+        attributes(config.attributes) {}
 
   Nanos now() const { return loop.now(); }
   template <typename F>
   void notify(F&& f) {
     for (WorldObserver* observer : observers) f(*observer);
+  }
+  // Zone and capacity the host reports for `node` (added nodes included).
+  engine::NodeAttributes attributes_of(const NodeId& node) const {
+    auto it = attributes.find(node);
+    return it == attributes.end() ? config.default_attributes : it->second;
   }
   std::size_t majority() const { return configured.size() / 2 + 1; }
   Nanos max_round_trip_ns() const { return 2 * network.max_latency_ns(); }
@@ -120,6 +130,7 @@ struct World {
   StallSettings stall;    // in force (the network step changes it)
   SliceFailureRules slice_rules;
   std::set<NodeId> configured;
+  std::map<NodeId, engine::NodeAttributes> attributes;  // starts as config.attributes; add_node adds
   std::vector<LostSubmitRule> lost_submits;
   // Engine-facing quorum events out of order, per node ("" = every node without its own rule).
   std::map<NodeId, std::uint32_t> quorum_reorder_ppm;

@@ -431,10 +431,12 @@ class Executor {
     if (!c.checked) return "convergence not checked: check_convergence false";
     if (!c.owed) return "convergence not owed: " + c.not_owed_reason;
     if (!c.held) return "";
-    return fmt::format("convergence held: converged at {} (T0 {}, bound {}, quiet {})",
+    std::string unplaced;
+    for (const auto& note : c.unplaced) unplaced += (unplaced.empty() ? "; unplaced: " : ", ") + note;
+    return fmt::format("convergence held: converged at {} (T0 {}, bound {}, quiet {}){}",
                        c.converged_at ? human_duration(*c.converged_at) : "?",
                        c.t0 ? human_duration(*c.t0) : "?", human_duration(c.bound_ns),
-                       human_duration(c.quiet_ns));
+                       human_duration(c.quiet_ns), unplaced);
   }
 
   // " after steps[3] at 20s": the last step (not `expect`) at or before

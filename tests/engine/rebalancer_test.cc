@@ -57,3 +57,26 @@ TEST_CASE("rebalancer: a leaving source does not count as a source, a present en
   input.entries["a:x:1"].scale = {"n1"};
   CHECK(plan_moves(input) == std::vector<Move>{{"a:x:1", "n1", "n3"}});  // n2 holds an entry of x
 }
+
+TEST_CASE("rebalancer: a move never targets a barred node") {
+  Input input;
+  input.eligible = {"n1", "n2", "n3"};
+  input.desired = {{"a:x:1", {}, false, false}, {"a:y:1", {}, false, false}};
+  input.entries = {{"a:x:1", on({"n1"})}, {"a:y:1", on({"n1"})}};
+  input.desired[0].barred = {"n2", "n3"};  // anti-affinity or capacity
+  CHECK(plan_moves(input) == std::vector<Move>{{"a:y:1", "n1", "n2"}});
+}
+
+TEST_CASE("rebalancer: a zone-spread artifact first evens out its zones") {
+  Input input;
+  input.eligible = {"n1", "n2", "n3", "n4"};
+  input.zones = {{"n1", "a"}, {"n2", "a"}, {"n3", "b"}, {"n4", "c"}};
+  input.desired = {{"a:x:1", {}, false, false}};
+  input.desired[0].spread_zone = true;
+  input.entries = {{"a:x:1", on({"n1", "n2", "n3"})}};
+  // Zone a holds 2, c none: one moves from zone a to n4 (node loads alone would not move it).
+  CHECK(plan_moves(input) == std::vector<Move>{{"a:x:1", "n1", "n4"}});
+  // Zone c barred: zones cannot be evened out, and no load move goes to a fuller zone.
+  input.desired[0].barred = {"n4"};
+  CHECK(plan_moves(input).empty());
+}

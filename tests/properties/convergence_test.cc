@@ -389,3 +389,75 @@ TEST_CASE(
   c.store["node-lifecycle/node-1"] = "DECOMMISSIONED";
   CHECK_FALSE(c.eval().converged);
 }
+
+// Placement constraints (engine-semantics.md §8.1) at convergence.
+namespace {
+const std::string kApi = "org.example:api:1.0.0";
+std::string api_blueprint(const std::string& fields, int instances) {
+  return R"({"id": "shop", "slices": [{"artifact": "org.example:api:1.0.0", "instances": )" +
+         std::to_string(instances) + fields + "}]}";
+}
+struct Placed : Converged {
+  Placed(const std::string& fields, int instances) {
+    store["blueprints/shop"] = api_blueprint(fields, instances);
+    store.erase("slice-target/org.example:cart");
+    store["slice-target/org.example:api"] = target_value("1.0.0", instances, 1, "shop");
+    store.erase("slices/node-1/" + kCart);
+    store.erase("slices/node-2/" + kCart);
+    world.nodes["node-1"].held.clear();
+    world.nodes["node-2"].held.clear();
+  }
+};
+}  // namespace
+
+TEST_CASE("zone spread: zones that differ by more than 1 block convergence where a node could even them") {
+  Placed c(R"(, "spread": "zone")", 2);
+  c.world.attributes_of["node-1"].zone = "a";
+  c.world.attributes_of["node-2"].zone = "a";
+  c.world.attributes_of["node-3"].zone = "b";
+  c.place("node-1", kApi);
+  c.place("node-2", kApi);
+  const auto s = c.eval(true);
+  CHECK_FALSE(s.converged);
+  CHECK(s.detail.find("zone spread") != std::string::npos);
+  CHECK(c.eval(false).converged);  // zones even out only under aggressive reconciliation
+  // node-3 full: no placement evens the zones, so they are not owed.
+  c.world.attributes_of["node-3"].capacity.cpu = 100;
+  c.store["blueprints/shop"] = api_blueprint(R"(, "spread": "zone", "resources": {"cpu": 500})", 2);
+  const auto full = c.eval(true);
+  INFO(full.detail);
+  CHECK(full.converged);
+}
+
+TEST_CASE("an instance no eligible node can take is excused and named; one that fits is owed") {
+  Placed c(R"(, "anti_affinity": ["org.example:cart"])", 3);
+  c.store["blueprints/shop"] =
+      R"({"id": "shop", "slices": [{"artifact": "org.example:api:1.0.0", "instances": 3, "anti_affinity": ["org.example:cart"]},
+          {"artifact": "org.example:cart:1.0.0", "instances": 1}]})";
+  c.store["slice-target/org.example:cart"] = target_value("1.0.0", 1, 1, "shop");
+  c.place("node-1", kApi);
+  c.place("node-2", kApi);
+  c.place("node-3", kCart);
+  const auto s = c.eval();
+  INFO(s.detail);
+  CHECK(s.converged);
+  REQUIRE(s.unplaced.size() == 1);
+  CHECK(s.unplaced[0] == "org.example:api: 1 unplaced (anti-affinity)");
+  // Without the constraint node-3 could take it: a count mismatch.
+  c.store["blueprints/shop"] =
+      R"({"id": "shop", "slices": [{"artifact": "org.example:api:1.0.0", "instances": 3},
+          {"artifact": "org.example:cart:1.0.0", "instances": 1}]})";
+  const auto owed = c.eval();
+  CHECK_FALSE(owed.converged);
+  CHECK(owed.blocker == Blocker::CountMismatch);
+  // Capacity: node-3 too small for one more api next to the cart.
+  c.store["blueprints/shop"] =
+      R"({"id": "shop", "slices": [{"artifact": "org.example:api:1.0.0", "instances": 3, "resources": {"cpu": 600}},
+          {"artifact": "org.example:cart:1.0.0", "instances": 1, "resources": {"cpu": 600}}]})";
+  c.world.attributes_of["node-3"].capacity.cpu = 1000;
+  const auto capacity = c.eval();
+  INFO(capacity.detail);
+  CHECK(capacity.converged);
+  REQUIRE(capacity.unplaced.size() == 1);
+  CHECK(capacity.unplaced[0] == "org.example:api: 1 unplaced (capacity)");
+}

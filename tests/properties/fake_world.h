@@ -56,6 +56,10 @@ class FakeWorld final : public WorldQueries {
     return nodes.at(id).up ? nodes.at(id).leader : std::nullopt;
   }
   bool cdm_active(const NodeId& id) const override { return nodes.at(id).up && nodes.at(id).cdm_active; }
+  engine::NodeAttributes attributes(const NodeId& id) const override {
+    auto it = attributes_of.find(id);
+    return it == attributes_of.end() ? engine::NodeAttributes{} : it->second;
+  }
 
   // Cuts `id` out of everyone's view and its own.
   void cut_off(const NodeId& id) {
@@ -69,6 +73,7 @@ class FakeWorld final : public WorldQueries {
   }
 
   std::map<NodeId, FakeNode> nodes;
+  std::map<NodeId, engine::NodeAttributes> attributes_of;  // zone and capacity; absent: default, unlimited
 };
 
 inline std::string slice_value(engine::SliceState state, std::optional<std::string> reason = std::nullopt,

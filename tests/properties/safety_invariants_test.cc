@@ -389,3 +389,62 @@ TEST_CASE("drain fires on the mutation that places on nodes that are not ON_DUTY
     CHECK((fired(r, invariant::kDrain) >= 1) == mutated);
   }
 }
+
+// ---- placement (engine-semantics.md §8.1): capacity and anti-affinity fire on
+// the engine's placement mutation points in the shipped scenarios and stay
+// silent on the correct engine; convergence owes only what can be placed and
+// names the constraint that blocked the rest.
+namespace {
+scenarios::Scenario shipped(const std::string& name, std::optional<std::string> mutation = std::nullopt) {
+  auto loaded = scenarios::load_scenario_file(AETHER_SOURCE_DIR "/scenarios/" + name + ".json");
+  REQUIRE(loaded.errors.empty());
+  auto scenario = *loaded.scenario;
+  if (mutation) scenario.config["mutations"] = {*mutation};
+  return scenario;
+}
+std::string unplaced(const RunResult& r) {
+  std::string out;
+  for (const auto& u : r.convergence.unplaced) out += "\n  unplaced " + u;
+  return out;
+}
+}  // namespace
+
+TEST_CASE("placement scenarios pass on the correct engine, silent checks, for several seeds") {
+  for (const std::string name : {"resource-aware-node-loss", "zone-spread-partition",
+                                 "anti-affinity-too-few-nodes", "capacity-exhausted-node-added"}) {
+    for (std::uint64_t seed : {1, 2, 3}) {
+      const auto r = run(shipped(name), seed);
+      INFO(name << " seed " << seed << ": " << describe(r) << unplaced(r));
+      CHECK(r.verdict == Verdict::Pass);
+      CHECK(r.violations.empty());
+      CHECK(r.convergence.held);
+    }
+  }
+}
+
+TEST_CASE("convergence names the constraint that left instances unplaced") {
+  const auto anti = run(shipped("anti-affinity-too-few-nodes"), 1);
+  INFO(describe(anti) << unplaced(anti));
+  REQUIRE(anti.convergence.unplaced.size() == 1);
+  CHECK(anti.convergence.unplaced[0] == "org.example:db: 1 unplaced (anti-affinity)");
+  const auto capacity = run(shipped("capacity-exhausted-node-added"), 1);
+  INFO(describe(capacity) << unplaced(capacity));
+  REQUIRE(capacity.convergence.unplaced.size() == 1);
+  CHECK(capacity.convergence.unplaced[0] == "org.example:batch: 1 unplaced (capacity)");
+}
+
+TEST_CASE("anti-affinity fires on the mutation that ignores it") {
+  const auto r = run(shipped("anti-affinity-too-few-nodes", engine::mutation::kIgnoreAntiAffinity), 1);
+  INFO(describe(r) << unplaced(r));
+  CHECK(r.verdict == Verdict::Fail);
+  CHECK(fired(r, invariant::kAntiAffinity) >= 1);
+}
+
+TEST_CASE("capacity fires on the mutation that ignores it") {
+  for (const std::string name : {"resource-aware-node-loss", "capacity-exhausted-node-added"}) {
+    const auto r = run(shipped(name, engine::mutation::kIgnoreCapacity), 1);
+    INFO(name << ": " << describe(r) << unplaced(r));
+    CHECK(r.verdict == Verdict::Fail);
+    CHECK(fired(r, invariant::kCapacity) >= 1);
+  }
+}
