@@ -37,6 +37,9 @@ KvCommand encode_command(const CdmCommand& command) {
                           return KvCommand::put(slice_target_key(c.base), encode_slice_target(c.target));
                         },
                         [](const TargetRemove& c) { return KvCommand::remove(slice_target_key(c.base)); },
+                        [](const KeyWrite& c) {
+                          return c.value ? KvCommand::put(c.key, *c.value) : KvCommand::remove(c.key);
+                        },
                     },
                     command);
 }
@@ -104,6 +107,9 @@ void CdmWriter::submit_now(Batch batch) {
         continue;
       }
       put->target = *fresh;
+    }
+    if (auto* write = std::get_if<KeyWrite>(&command)) {
+      if (hooks_.recheck_write && !hooks_.recheck_write(*write)) continue;
     }
     if (const auto* slice = std::get_if<SliceCommand>(&command)) {
       if (slice->resend && !hooks_.resend_still_wanted(*slice)) continue;  // its intent went meanwhile

@@ -43,7 +43,14 @@ struct TargetPut {
 struct TargetRemove {
   std::string base;
 };
-using CdmCommand = std::variant<SliceCommand, KeyRemove, TargetPut, TargetRemove>;
+// A Put (or, with no value, a Remove) of a key the CDM keeps a record of in
+// memory: `rollback/{id}` and the rollback rewrite of `blueprints/{id}`
+// (engine-semantics.md §8.3); re-checked at submit (Hooks::recheck_write).
+struct KeyWrite {
+  std::string key;
+  std::optional<std::string> value;
+};
+using CdmCommand = std::variant<SliceCommand, KeyRemove, TargetPut, TargetRemove, KeyWrite>;
 
 KvCommand encode_command(const CdmCommand& command);
 
@@ -67,6 +74,9 @@ class CdmWriter {
     // An ACTIVATE at submit: are its dependencies still ready (state applied
     // now, current view)? If not it is dropped like an overtaken command.
     std::function<bool(const SliceCommand&)> activate_ready;
+    // A KeyWrite at submit, against the state applied then: false drops it;
+    // it may re-derive the value. Unset: written as queued.
+    std::function<bool(KeyWrite&)> recheck_write;
   };
 
   CdmWriter(const NodeServices& services, const EngineConfig& config, TimerSet& timers, Hooks hooks);

@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "properties/rollback_check.h"
+
 namespace aether::properties {
 
 const char* blocker_name(Blocker blocker) {
@@ -24,6 +26,8 @@ const char* blocker_name(Blocker blocker) {
       return "ghost";
     case Blocker::CountMismatch:
       return "count mismatch";
+    case Blocker::RollbackPending:
+      return "rollback pending";
   }
   return "?";
 }
@@ -317,6 +321,9 @@ ConvergenceState evaluate_convergence(const CanonicalStore::Map& store, const Wo
     }
   }
 
+  // engine-semantics.md §8.3: an all-or-nothing put ends complete (its record
+  // removed) or rolled back; none may stay in flight.
+  for (const auto& [id, why] : rollbacks_pending(store)) findings.add(Blocker::RollbackPending, why);
   if (rules.balance && !eligible.empty()) {
     std::map<NodeId, int> load;
     for (const auto& node : eligible) load[node] = 0;

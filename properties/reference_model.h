@@ -93,13 +93,14 @@ struct BlueprintSlice {
 };
 struct BlueprintVal {
   std::string id;
+  bool all_or_nothing = false;         // `atomicity`: "all-or-nothing" (default "best-effort"), §8.3
   std::vector<BlueprintSlice> slices;  // input order
   const BlueprintSlice* find(const std::string& base) const;
 };
 // The whole of §1's validation: id, non-empty slices, instances in
 // 1..kMaxInstances, min_available in 1..instances (default ceil(n/2)),
 // depends_on inside the blueprint and not itself, no base twice, no cycle, no
-// unknown key.
+// unknown key; `atomicity` "best-effort" or "all-or-nothing" (§8.3).
 std::optional<BlueprintVal> read_blueprint(std::string_view text);
 
 enum class NodeState : std::uint8_t { Joining, OnDuty, Draining, Decommissioned, ShuttingDown };
