@@ -63,7 +63,7 @@ TEST_CASE("blueprint atomicity: parsed, defaulted, validated with a path") {
   CHECK(std::get<Blueprint>(aon).atomicity == Atomicity::AllOrNothing);
   CHECK(blueprint_to_json(std::get<Blueprint>(aon))["atomicity"] == "all-or-nothing");
   CHECK_FALSE(blueprint_to_json(std::get<Blueprint>(plain)).contains("atomicity"));
-  auto bad = parse(R"({"id": "shop", "atomicity": "all-or-none", )" + slices + "}");
+  auto bad = parse(R"({"id": "shop", "atomicity": "all-or-nothin", )" + slices + "}");
   REQUIRE(std::holds_alternative<std::vector<BlueprintError>>(bad));
   const auto& errors = std::get<std::vector<BlueprintError>>(bad);
   REQUIRE(errors.size() == 1);
