@@ -22,8 +22,10 @@ using nlohmann::json;
 
 const std::vector<std::string>& known_invariant_ids() {
   static const std::vector<std::string> ids = {
-      "replica-consistency", "lifecycle",    "single-leader-per-term", "command-writer", "slice-store",
-      "engine-assert",       "event-budget", "stale-leader",           "key-writer",     "dependency-order"};
+      "replica-consistency", "lifecycle",    "single-leader-per-term",
+      "command-writer",      "slice-store",  "engine-assert",
+      "event-budget",        "stale-leader", "key-writer",
+      "dependency-order",    "rollback"};
   return ids;
 }
 
