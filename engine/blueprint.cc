@@ -178,6 +178,10 @@ const SliceSpec* Blueprint::find(const ArtifactBase& base) const {
   return nullptr;
 }
 
+const char* atomicity_name(Atomicity atomicity) {
+  return atomicity == Atomicity::AllOrNothing ? "all-or-nothing" : "best-effort";
+}
+
 bool is_valid_blueprint_id(std::string_view id) {
   if (id.empty() || id.size() > 128) return false;
   auto alnum = [](char c) {
@@ -197,8 +201,26 @@ BlueprintParse parse_blueprint(const nlohmann::json& object) {
         {"", std::string("expected a blueprint object {id, slices}, got ") + json_type_name(object)});
     return errors;
   }
-  check_keys(object, "", {"id", "slices"}, errors);
+  check_keys(object, "", {"id", "slices", "atomicity"}, errors);
   Blueprint blueprint;
+  if (object.contains("atomicity")) {
+    const auto& a = object["atomicity"];
+    if (a.is_string() && a.get<std::string>() == atomicity_name(Atomicity::BestEffort)) {
+      blueprint.atomicity = Atomicity::BestEffort;
+    } else if (a.is_string() && a.get<std::string>() == atomicity_name(Atomicity::AllOrNothing)) {
+      blueprint.atomicity = Atomicity::AllOrNothing;
+    } else {
+      std::string message = "expected \"best-effort\" or \"all-or-nothing\"";
+      if (a.is_string()) {
+        if (auto suggestion = closest_name(a.get<std::string>(), {atomicity_name(Atomicity::BestEffort),
+                                                                  atomicity_name(Atomicity::AllOrNothing)}))
+          message += "; did you mean \"" + *suggestion + "\"?";
+      } else {
+        message += std::string(", got ") + json_type_name(a);
+      }
+      errors.push_back({"atomicity", message});
+    }
+  }
   if (!object.contains("id")) {
     errors.push_back({"", "missing \"id\""});
   } else if (!object["id"].is_string() || !is_valid_blueprint_id(object["id"].get<std::string>())) {
@@ -342,7 +364,9 @@ nlohmann::json blueprint_to_json(const Blueprint& blueprint) {
     if (slice.spread_zone) item["spread"] = "zone";
     slices.push_back(std::move(item));
   }
-  return Json{{"id", blueprint.id}, {"slices", std::move(slices)}};
+  Json out{{"id", blueprint.id}, {"slices", std::move(slices)}};
+  if (blueprint.atomicity != Atomicity::BestEffort) out["atomicity"] = atomicity_name(blueprint.atomicity);
+  return out;
 }
 
 }  // namespace aether::engine

@@ -31,8 +31,14 @@ struct SliceSpec {
   bool operator==(const SliceSpec&) const = default;
 };
 
+// engine-semantics.md §8.3: `best-effort` (the default; §4's behaviour) or
+// `all-or-nothing` (a fatal failure while the put is in flight rolls it back).
+enum class Atomicity { BestEffort, AllOrNothing };
+const char* atomicity_name(Atomicity atomicity);  // "best-effort", "all-or-nothing"
+
 struct Blueprint {
   std::string id;
+  Atomicity atomicity = Atomicity::BestEffort;
   // Dependencies first (topological order); ties by artifact string.
   std::vector<SliceSpec> slices;
 

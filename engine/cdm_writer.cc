@@ -41,6 +41,9 @@ KvCommand encode_command(const CdmCommand& command) {
                           return KvCommand::put(node_lifecycle_key(c.node),
                                                 node_lifecycle_name(NodeLifecycle::Decommissioned));
                         },
+                        [](const KeyWrite& c) {
+                          return c.value ? KvCommand::put(c.key, *c.value) : KvCommand::remove(c.key);
+                        },
                     },
                     command);
 }
@@ -114,6 +117,9 @@ void CdmWriter::submit_now(Batch batch) {
         hooks_.schedule_reconcile(kReconcileDebounce);
         continue;
       }
+    }
+    if (auto* write = std::get_if<KeyWrite>(&command)) {
+      if (hooks_.recheck_write && !hooks_.recheck_write(*write)) continue;
     }
     if (const auto* slice = std::get_if<SliceCommand>(&command)) {
       if (slice->resend && !hooks_.resend_still_wanted(*slice)) continue;  // its intent went meanwhile

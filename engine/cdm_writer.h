@@ -47,7 +47,14 @@ struct TargetRemove {
 struct DecommissionPut {  // node-lifecycle/{node} = DECOMMISSIONED once a drain emptied it (§8.2)
   NodeId node;
 };
-using CdmCommand = std::variant<SliceCommand, KeyRemove, TargetPut, TargetRemove, DecommissionPut>;
+// A Put (or, with no value, a Remove) of a key the CDM keeps a record of in
+// memory: `rollback/{id}` and the rollback rewrite of `blueprints/{id}`
+// (engine-semantics.md §8.3); re-checked at submit (Hooks::recheck_write).
+struct KeyWrite {
+  std::string key;
+  std::optional<std::string> value;
+};
+using CdmCommand = std::variant<SliceCommand, KeyRemove, TargetPut, TargetRemove, DecommissionPut, KeyWrite>;
 
 KvCommand encode_command(const CdmCommand& command);
 
@@ -81,6 +88,9 @@ class CdmWriter {
     // (anti-affinity, capacity; engine-semantics.md §8.1) still allow it in
     // the state applied now? If not it is dropped like an overtaken command.
     std::function<bool(const SliceCommand&)> load_allowed{};  // optional: unset allows every LOAD
+    // A KeyWrite at submit, against the state applied then: false drops it;
+    // it may re-derive the value. Unset: written as queued.
+    std::function<bool(KeyWrite&)> recheck_write{};
   };
 
   CdmWriter(const NodeServices& services, const EngineConfig& config, TimerSet& timers, Hooks hooks);

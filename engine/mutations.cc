@@ -26,6 +26,9 @@ const std::vector<MutationDoc>& mutation_points() {
         {mutation::kEchoCountsAsIntent,
          "CDM takes the echo of its own slice-target write, derived from a blueprint value replaced since, "
          "as a newer intent than that blueprint"},
+        {mutation::kRollbackForgottenAfterFailover,
+         "a new leader ignores rollback/{id}: an all-or-nothing put in flight at failover is never "
+         "finished or rolled back (rollback forgets the previous value after failover)"},
         {mutation::kTargetWinsAtActivation,
          "CDM takes a matching slice-target's counts even when the owner blueprint's value was decided "
          "after it (a client's edit lost across failover)"},

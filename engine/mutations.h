@@ -44,6 +44,7 @@ inline constexpr const char* kNoCommandResend = "cdm-no-command-resend";
 inline constexpr const char* kNdmSkipsLegalityRecheck = "ndm-skips-legality-recheck";
 inline constexpr const char* kNdmSkipsStoreReconcileOnRegain = "ndm-skips-store-reconcile-on-regain";
 inline constexpr const char* kDrainBreakBeforeMake = "cdm-drain-unload-before-replacement-active";
+inline constexpr const char* kRollbackForgottenAfterFailover = "cdm-rollback-forgotten-after-failover";
 }  // namespace mutation
 
 }  // namespace aether::engine

@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "properties/rollback_check.h"
+
 namespace aether::properties {
 
 const char* blocker_name(Blocker blocker) {
@@ -25,6 +27,8 @@ const char* blocker_name(Blocker blocker) {
       return "ghost";
     case Blocker::CountMismatch:
       return "count mismatch";
+    case Blocker::RollbackPending:
+      return "rollback pending";
   }
   return "?";
 }
@@ -463,6 +467,9 @@ ConvergenceState evaluate_convergence(const CanonicalStore::Map& store, const Wo
     }
   }
 
+  // engine-semantics.md §8.3: an all-or-nothing put ends complete (its record
+  // removed) or rolled back; none may stay in flight.
+  for (const auto& [id, why] : rollbacks_pending(store)) findings.add(Blocker::RollbackPending, why);
   // With placement constraints in force the node balance is not judged
   // (docs/decisions.md, "Engine: placement strategies and constraints").
   if (rules.balance && !eligible.empty() && !constrained) {

@@ -33,6 +33,7 @@ enum class Blocker : std::uint8_t {
   StuckState,
   Ghost,
   CountMismatch,
+  RollbackPending,  // an all-or-nothing put still in flight (rollback/{id} names the current value)
 };
 
 const char* blocker_name(Blocker blocker);  // "no quorum", ..., "count mismatch"

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "properties/rollback_check.h"
 #include "properties/slice_model.h"
 
 namespace aether::properties {
@@ -31,7 +32,8 @@ std::vector<InvariantDoc> invariant_docs() {
        "(consensus) a CDM is never Active at the end of an instant, and a cdm batch is never submitted, on a "
        "node whose latest applied leader entry names another node or no one"},
       {invariant::kKeyWriter,
-       "each non-slices key is written only by the roles allowed to (blueprints: clients; slice-target: "
+       "each non-slices key is written only by the roles allowed to (blueprints: clients, or an Active CDM "
+       "rolling back an all-or-nothing put; slice-target, version-routing, rollback: "
        "clients or an Active CDM; node-lifecycle: its NDM, clients or an Active CDM; leader: leader "
        "managers or clients); an engine slice-target carries what the reference model derives from its "
        "writer's applied state, failed:true only with failure evidence"},
@@ -53,6 +55,10 @@ std::vector<InvariantDoc> invariant_docs() {
       {invariant::kAntiAffinity,
        "a cdm LOAD of X commits only if, in its writer's state, the node holds no live entry of a base that "
        "X's slice lists in anti_affinity or whose slice lists X's base"},
+      {invariant::kRollback,
+       "an engine's rollback/{id} records the all-or-nothing value blueprints/{id} held and its previous "
+       "accepted value; a rolled-back blueprint is rewritten exactly to that previous value, or removed "
+       "when there was none"},
   };
 }
 
@@ -161,6 +167,7 @@ void InvariantSuite::on_decide(Nanos now, std::uint64_t position, const sim::Bat
   judge_dependency_order(now, position, batch);
   judge_drain(now, position, batch);
   judge_placement(now, position, batch);
+  judge_rollback(now, position, batch);
   pending_cdm_.erase(batch.batch_id);
   std::map<std::string, std::optional<std::string>> before;
   std::vector<ref::FailureEvidence::Command> commands;
@@ -297,15 +304,18 @@ bool starts_with(const std::string& key, std::string_view prefix) {
 }
 
 // Whether `s` may write `command` by the key-writer roles; `why` says who may.
-bool key_writer_allows(const sim::Submitter& s, const engine::KvCommand& command, std::string* who) {
+// `rollback_rewrite`: for a blueprints/{id} command, the batch is an
+// all-or-nothing rollback by this submitter (rollback_check.h).
+bool key_writer_allows(const sim::Submitter& s, const engine::KvCommand& command, bool rollback_rewrite,
+                       std::string* who) {
   const bool client = is_client(s);
   const bool active_cdm = s.writer == "cdm" && s.cdm_active;
   const auto key = ref::classify_key(command.key);
   const bool put = command.op == engine::KvOp::Put;
   if (starts_with(command.key, "slices/")) return true;  // lifecycle and command-writer judge these
   if (key.kind == ref::KeyKind::Blueprint) {
-    *who = "clients";
-    return client;
+    *who = "clients, or a CDM Active at submit rolling back an all-or-nothing put (removing rollback/{id})";
+    return client || (active_cdm && rollback_rewrite);
   }
   if (key.kind == ref::KeyKind::SliceTarget || starts_with(command.key, "version-routing/") ||
       starts_with(command.key, "rollback/")) {
@@ -340,11 +350,18 @@ void InvariantSuite::judge_key_writer(Nanos now, std::uint64_t position, const s
   // Roles: some one submitter may write every command of the batch.
   std::string first_refusal;
   bool some_writer = false;
-  for (const auto& s : batch.submitters) {
+  for (std::size_t i = 0; i < batch.submitters.size(); ++i) {
+    const auto& s = batch.submitters[i];
     bool all = true;
     for (const auto& command : batch.commands) {
       std::string who;
-      if (!key_writer_allows(s, command, &who)) {
+      bool rollback_rewrite = false;
+      if (const auto key = ref::classify_key(command.key);
+          key.kind == ref::KeyKind::Blueprint && !is_client(s)) {
+        const WriterState writer{canonical_, submit_info(batch, i).applied_position, s.applied};
+        rollback_rewrite = is_rollback_rewrite(writer, batch.commands, key.id);
+      }
+      if (!key_writer_allows(s, command, rollback_rewrite, &who)) {
         if (first_refusal.empty()) {
           first_refusal = fmt::format(
               "{} by {}@{}{} (allowed: {})", op_text(command), s.writer, s.node,
@@ -417,6 +434,33 @@ void InvariantSuite::judge_key_writer(Nanos now, std::uint64_t position, const s
     recorder_.violation(invariant::kKeyWriter, now, batch.submitters.front().node,
                         fmt::format("position {}: {}; writers {}", position, first_wrong, writers_of(batch)));
   }
+}
+
+void InvariantSuite::judge_rollback(Nanos now, std::uint64_t position, const sim::BatchRecord& batch) {
+  if (any_client(batch) || batch.submitters.empty()) return;
+  bool touches = false;
+  for (const auto& command : batch.commands) {
+    const bool record_put = command.op == engine::KvOp::Put && starts_with(command.key, "rollback/");
+    touches = touches || record_put || ref::classify_key(command.key).kind == ref::KeyKind::Blueprint;
+  }
+  if (!touches) return;
+  // A merged batch passes if it is right for any of its cdm submitters (other
+  // writers of these keys are key-writer's).
+  std::string first_wrong;
+  for (std::size_t i = 0; i < batch.submitters.size(); ++i) {
+    const auto& s = batch.submitters[i];
+    if (s.writer != "cdm") continue;
+    const auto info = submit_info(batch, i);
+    const WriterState writer{canonical_, info.applied_position, s.applied};
+    const auto wrong = judge_rollback_writes(writer, batch.commands);
+    if (wrong.empty()) return;
+    if (first_wrong.empty())
+      first_wrong =
+          fmt::format("{} by {}@{} (applied position {})", wrong, s.writer, s.node, info.applied_position);
+  }
+  if (first_wrong.empty()) return;  // no cdm submitter
+  recorder_.violation(invariant::kRollback, now, batch.submitters.front().node,
+                      fmt::format("position {}: {}; writers {}", position, first_wrong, writers_of(batch)));
 }
 
 void InvariantSuite::judge_dependency_order(Nanos now, std::uint64_t position,

@@ -38,6 +38,7 @@ inline constexpr const char* kDrainOrder = "drain-order";
 inline constexpr const char* kDrain = "drain";
 inline constexpr const char* kCapacity = "capacity";
 inline constexpr const char* kAntiAffinity = "anti-affinity";
+inline constexpr const char* kRollback = "rollback";
 }  // namespace invariant
 
 namespace reported {
@@ -129,6 +130,7 @@ class InvariantSuite : public sim::WorldObserver, public ConvergenceHistory {
   void judge_drain(Nanos now, std::uint64_t position, const sim::BatchRecord& batch);
   // `capacity` and `anti-affinity` on each cdm LOAD (engine-semantics.md §8.1).
   void judge_placement(Nanos now, std::uint64_t position, const sim::BatchRecord& batch);
+  void judge_rollback(Nanos now, std::uint64_t position, const sim::BatchRecord& batch);
   void forget_node(const NodeId& node);
 
   // What a submitter had at submit, beyond Submitter::applied.

@@ -322,13 +322,22 @@ bool read_placement(const Json& s, BlueprintSlice& slice) {
 
 std::optional<BlueprintVal> read_blueprint(std::string_view text) {
   auto object = object_of(text);
-  if (!object || !keys_within(*object, {"id", "slices"})) return std::nullopt;
+  if (!object || !keys_within(*object, {"id", "slices", "atomicity"})) return std::nullopt;
   const Json& o = *object;
+  bool all_or_nothing = false;
+  if (o.contains("atomicity")) {
+    if (o["atomicity"] == Json("all-or-nothing")) {
+      all_or_nothing = true;
+    } else if (o["atomicity"] != Json("best-effort")) {
+      return std::nullopt;
+    }
+  }
   if (!o.contains("id") || !o["id"].is_string() || !is_blueprint_id(o["id"].get<std::string>()))
     return std::nullopt;
   if (!o.contains("slices") || !o["slices"].is_array() || o["slices"].empty()) return std::nullopt;
   BlueprintVal out;
   out.id = o["id"].get<std::string>();
+  out.all_or_nothing = all_or_nothing;
   for (const auto& s : o["slices"]) {
     if (!s.is_object() || !keys_within(s, {"artifact", "instances", "min_available", "depends_on",
                                            "resources", "anti_affinity", "spread"}))

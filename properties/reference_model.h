@@ -98,6 +98,7 @@ struct BlueprintSlice {
 };
 struct BlueprintVal {
   std::string id;
+  bool all_or_nothing = false;         // `atomicity`: "all-or-nothing" (default "best-effort"), §8.3
   std::vector<BlueprintSlice> slices;  // input order
   const BlueprintSlice* find(const std::string& base) const;
 };
@@ -106,6 +107,7 @@ struct BlueprintVal {
 // depends_on inside the blueprint and not itself, no base twice, no cycle, no
 // unknown key; `resources` {cpu >= 0, memory bytes or "<n>Ki|Mi|Gi"},
 // `anti_affinity` bases (not the slice's own), `spread` "zone".
+// unknown key; `atomicity` "best-effort" or "all-or-nothing" (§8.3).
 std::optional<BlueprintVal> read_blueprint(std::string_view text);
 // A memory quantity: bytes (integer >= 0) or "<digits>[Ki|Mi|Gi]".
 std::optional<std::int64_t> read_memory(const std::string& json_text);

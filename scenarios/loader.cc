@@ -26,7 +26,7 @@ const std::vector<std::string>& known_invariant_ids() {
   static const std::vector<std::string> ids = {
       "replica-consistency", "lifecycle",    "single-leader-per-term", "command-writer", "slice-store",
       "engine-assert",       "event-budget", "stale-leader",           "key-writer",     "dependency-order",
-      "drain-order",         "drain"};
+      "drain-order",         "drain",        "capacity",               "anti-affinity",  "rollback"};
   return ids;
 }
 

@@ -94,6 +94,8 @@ struct Harness {
   };
   bool dependencies_ready = true;
   std::vector<SliceCommand> activate_checked;
+  // recheck_write: false drops the write; it may re-derive the value.
+  std::function<bool(KeyWrite&)> recheck = [](KeyWrite&) { return true; };
   CdmWriter writer{
       services, config, timers,
       CdmWriter::Hooks{
@@ -109,6 +111,8 @@ struct Harness {
           },
           [](const SliceCommand&) { return true; },
           [](const NodeId&) { return true; },
+          {},
+          [this](KeyWrite& w) { return recheck(w); },
       }};
 };
 
@@ -241,4 +245,27 @@ TEST_CASE(
   h.writer.flush();
   REQUIRE(h.fake.submits.size() == 2);
   CHECK(h.fake.submits[1].first == KvBatch{encode_command(activate)});
+}
+
+TEST_CASE("cdm writer: a KeyWrite is re-checked at submit: dropped, re-derived or written as queued") {
+  CHECK(encode_command(KeyWrite{"rollback/shop", std::string("{}")}) ==
+        KvCommand::put("rollback/shop", "{}"));
+  CHECK(encode_command(KeyWrite{"blueprints/shop", std::nullopt}) == KvCommand::remove("blueprints/shop"));
+  Harness h;
+  h.writer.add(load("node-2"));
+  h.writer.flush();  // in flight: the next batch waits
+  h.writer.add(KeyWrite{"rollback/shop", std::string("queued")});
+  h.writer.add(KeyWrite{"blueprints/shop", std::string("old")});
+  h.writer.add(KeyWrite{"rollback/ops", std::nullopt});
+  h.writer.flush();
+  h.recheck = [](KeyWrite& w) {
+    if (w.key == "blueprints/shop") return false;  // the value it guarded changed meanwhile
+    if (w.value) w.value = "fresh";                // re-derived from the state applied now
+    return true;
+  };
+  REQUIRE(h.fake.submits.size() == 1);
+  h.fake.submits[0].second(SubmitOutcome::Committed);
+  REQUIRE(h.fake.submits.size() == 2);
+  CHECK(h.fake.submits[1].first ==
+        KvBatch{KvCommand::put("rollback/shop", "fresh"), KvCommand::remove("rollback/ops")});
 }

@@ -6,7 +6,8 @@ using namespace aether::engine;
 
 namespace {
 Blueprint bp(const std::string& id, std::vector<std::string> artifacts) {
-  Blueprint out{id, {}};
+  Blueprint out;
+  out.id = id;
   for (const auto& a : artifacts) out.slices.push_back(SliceSpec{*parse_artifact(a), 1, 1, {}});
   return out;
 }

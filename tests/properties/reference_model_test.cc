@@ -151,7 +151,7 @@ rc::Gen<Json> blueprint_json(const std::string& id, bool damage_some = true) {
   return rc::gen::map(
       rc::gen::tuple(rc::gen::inRange(1, 5),
                      rc::gen::resize(100, rc::gen::container<std::vector<int>>(12, rc::gen::inRange(0, 100))),
-                     rc::gen::resize(100, rc::gen::inRange(damage_some ? 0 : 12, 20))),
+                     rc::gen::resize(100, rc::gen::inRange(damage_some ? 0 : 13, 21))),
       [id](const std::tuple<int, std::vector<int>, int>& t) {
         const int n = std::get<0>(t);
         const auto& r = std::get<1>(t);
@@ -175,6 +175,9 @@ rc::Gen<Json> blueprint_json(const std::string& id, bool damage_some = true) {
           s.push_back(one);
         }
         Json bp = {{"id", id}, {"slices", s}};
+        // `atomicity` (§8.3): absent, either valid value, or (damage 12) not one.
+        if (r[11] % 3 == 1) bp["atomicity"] = "all-or-nothing";
+        if (r[11] % 3 == 2) bp["atomicity"] = "best-effort";
         auto& first = bp["slices"][0];
         auto& last = bp["slices"][static_cast<std::size_t>(n - 1)];
         switch (damage) {
@@ -217,6 +220,9 @@ rc::Gen<Json> blueprint_json(const std::string& id, bool damage_some = true) {
           case 11:
             first["instances"] = "2";
             break;  // a type
+          case 12:
+            bp["atomicity"] = r[10] % 2 == 0 ? Json("all-or-none") : Json(true);
+            break;  // atomicity
           default:
             break;
         }
@@ -326,6 +332,7 @@ TEST_CASE("reference-model-test: value parsing agrees with the engine's on valid
     RC_ASSERT(mine.has_value() == (bp != nullptr));
     if (!mine) return;
     RC_ASSERT(mine->id == bp->id);
+    RC_ASSERT(mine->all_or_nothing == (bp->atomicity == engine::Atomicity::AllOrNothing));
     RC_ASSERT(mine->slices.size() == bp->slices.size());
     for (const auto& slice : bp->slices) {
       const auto* m = mine->find(slice.artifact.base().to_string());

@@ -448,3 +448,146 @@ TEST_CASE("capacity fires on the mutation that ignores it") {
     CHECK(fired(r, invariant::kCapacity) >= 1);
   }
 }
+// ---- all-or-nothing rollbacks (engine-semantics.md §8.3) ----------------------------
+
+namespace {
+
+const std::string kCart2 = "org.example:cart:2.0.0";
+
+std::string all_or_nothing(const std::string& best_effort_value) {
+  auto json = nlohmann::json::parse(best_effort_value);
+  json["atomicity"] = "all-or-nothing";
+  return json.dump();
+}
+
+std::string record(const std::string& put, const std::optional<std::string>& previous) {
+  nlohmann::json json = {{"put", put}, {"previous", previous ? nlohmann::json(*previous) : nlohmann::json()}};
+  return json.dump();
+}
+
+sim::Submitter active_cdm() {
+  return submitter("node-1", "cdm", {}, true, 5);
+}
+
+// blueprints/shop = A (best-effort, cart 1.0.0), then B (all-or-nothing,
+// cart 2.0.0) by a client, then the CDM's record for B; `with_previous`
+// false: no A (B is the first value).
+struct RollbackFeed {
+  explicit RollbackFeed(bool with_previous = true) {
+    if (with_previous) f.commit(1, client_put("blueprints/shop", a));
+    f.commit(2, client_put("blueprints/shop", b));
+    f.commit(
+        3,
+        batch({KvCommand::put("rollback/shop", record(b, with_previous ? std::optional(a) : std::nullopt))},
+              {active_cdm()}));
+  }
+  Feed f;
+  const std::string a = blueprint_value("shop", {{kCart, 2, {}}});
+  const std::string b = all_or_nothing(blueprint_value("shop", {{kCart2, 2, {}}}));
+};
+
+}  // namespace
+
+TEST_CASE("rollback and key-writer are silent on a correct record and rollback rewrite") {
+  RollbackFeed r;
+  CHECK(r.f.recorder.violations().empty());
+  r.f.commit(
+      4, batch({KvCommand::remove("rollback/shop"), KvCommand::put("blueprints/shop", r.a)}, {active_cdm()}));
+  CHECK(r.f.recorder.violations().empty());
+
+  RollbackFeed none(/*with_previous=*/false);
+  CHECK(none.f.recorder.violations().empty());
+  none.f.commit(
+      4, batch({KvCommand::remove("rollback/shop"), KvCommand::remove("blueprints/shop")}, {active_cdm()}));
+  CHECK(none.f.recorder.violations().empty());
+}
+
+TEST_CASE("rollback fires on a record with a wrong previous value or for a best-effort value") {
+  RollbackFeed r;
+  r.f.commit(4, batch({KvCommand::put("rollback/shop", record(r.b, std::nullopt))}, {active_cdm()}));
+  REQUIRE(r.f.fired(invariant::kRollback) == 1);
+  CHECK(r.f.recorder.violations().back().message.find("previous accepted value") != std::string::npos);
+  // A record for a value blueprints/shop does not hold.
+  r.f.commit(5, batch({KvCommand::put("rollback/shop", record(r.a, std::nullopt))}, {active_cdm()}));
+  CHECK(r.f.fired(invariant::kRollback) == 2);
+  // A record for a best-effort value.
+  r.f.commit(6, client_put("blueprints/shop", r.a));
+  r.f.commit(7, batch({KvCommand::put("rollback/shop", record(r.a, r.b))}, {active_cdm()}));
+  CHECK(r.f.fired(invariant::kRollback) == 3);
+  CHECK(r.f.fired(invariant::kKeyWriter) == 0);
+}
+
+TEST_CASE("rollback fires on a rewrite to anything but the previous accepted value") {
+  RollbackFeed r;
+  r.f.commit(
+      4, batch({KvCommand::remove("rollback/shop"), KvCommand::remove("blueprints/shop")}, {active_cdm()}));
+  CHECK(r.f.fired(invariant::kRollback) == 1);  // A existed: removing is wrong
+  CHECK(r.f.fired(invariant::kKeyWriter) == 0);
+
+  RollbackFeed none(/*with_previous=*/false);
+  none.f.commit(4, batch({KvCommand::remove("rollback/shop"), KvCommand::put("blueprints/shop", none.a)},
+                         {active_cdm()}));
+  CHECK(none.f.fired(invariant::kRollback) == 1);  // nothing accepted before B: only a removal is right
+}
+
+TEST_CASE("rollback fires on a rewrite over a client value the CDM had applied") {
+  RollbackFeed r;
+  const std::string c = blueprint_value("shop", {{"org.example:cart:3.0.0", 1, {}}});
+  r.f.commit(4, client_put("blueprints/shop", c));  // the client's edit, applied before the CDM wrote
+  r.f.commit(
+      5, batch({KvCommand::remove("rollback/shop"), KvCommand::put("blueprints/shop", r.a)}, {active_cdm()}));
+  REQUIRE(r.f.fired(invariant::kRollback) == 1);
+  CHECK(r.f.recorder.violations().back().message.find("rolls back") != std::string::npos);
+}
+
+TEST_CASE("key-writer admits a CDM's blueprints/{id} write only as a rollback") {
+  RollbackFeed r;
+  // Without removing the record in the same batch.
+  r.f.commit(4, batch({KvCommand::put("blueprints/shop", r.a)}, {active_cdm()}));
+  CHECK(r.f.fired(invariant::kKeyWriter) == 1);
+  // Removing a record it had not applied (there is none for ops).
+  r.f.commit(
+      5, batch({KvCommand::remove("rollback/ops"), KvCommand::put("blueprints/ops", r.a)}, {active_cdm()}));
+  CHECK(r.f.fired(invariant::kKeyWriter) == 2);
+  // A CDM that is not Active.
+  r.f.commit(6, batch({KvCommand::remove("rollback/shop"), KvCommand::put("blueprints/shop", r.a)},
+                      {submitter("node-1", "cdm", {}, false)}));
+  CHECK(r.f.fired(invariant::kKeyWriter) == 3);
+}
+
+namespace {
+
+scenarios::Scenario shipped_with(const std::string& name, const std::vector<std::string>& mutations) {
+  auto loaded = scenarios::load_scenario_file(AETHER_SOURCE_DIR "/scenarios/" + name + ".json");
+  REQUIRE(loaded.errors.empty());
+  auto scenario = *loaded.scenario;
+  if (!mutations.empty()) scenario.config["mutations"] = mutations;
+  return scenario;
+}
+
+}  // namespace
+
+TEST_CASE("convergence owes the end of an all-or-nothing put: a forgotten record is 'rollback pending'") {
+  const auto correct = run(shipped_with("all-or-nothing-rollback-leader-crash", {}));
+  INFO(describe(correct));
+  CHECK(correct.verdict == Verdict::Pass);
+  CHECK(correct.convergence.held);
+
+  const auto mutated = run(
+      shipped_with("all-or-nothing-rollback-leader-crash", {engine::mutation::kRollbackForgottenAfterFailover}));
+  INFO(describe(mutated));
+  CHECK(mutated.verdict == Verdict::Fail);
+  CHECK(mutated.convergence.blocker == "rollback pending");
+}
+
+TEST_CASE("rollback and key-writer are silent on the correct engine's rollbacks") {
+  for (const auto& name : {"all-or-nothing-rollback", "all-or-nothing-client-edit-races-rollback"}) {
+    for (std::uint64_t seed = 1; seed <= 3; ++seed) {
+      const auto r = run(shipped_with(name, {}), seed);
+      INFO(name << " seed " << seed << ": " << describe(r));
+      CHECK(fired(r, invariant::kRollback) == 0);
+      CHECK(fired(r, invariant::kKeyWriter) == 0);
+      CHECK(r.verdict == Verdict::Pass);
+    }
+  }
+}
