@@ -17,11 +17,23 @@
 
 namespace aether::engine {
 
+// How a version change of a slice is rolled out (engine-semantics.md §8.4):
+// immediate (other versions unloaded at once) or rolling (at most max_surge
+// new instances beyond the desired count; ACTIVE over both versions never
+// taken below desired - max_unavailable by the CDM).
+struct UpdatePolicy {
+  bool rolling = false;
+  int max_surge = 1;
+  int max_unavailable = 0;
+  bool operator==(const UpdatePolicy&) const = default;
+};
+
 struct SliceSpec {
   Artifact artifact;
   int instances = 1;
   int min_available = 1;
   std::vector<Artifact> depends_on;  // sorted, each a slice of the same blueprint
+  UpdatePolicy update;
   bool operator==(const SliceSpec&) const = default;
 };
 

@@ -24,6 +24,11 @@ const std::string* target_base(const CdmCommand& command) {
   if (const auto* remove = std::get_if<TargetRemove>(&command)) return &remove->base;
   return nullptr;
 }
+const std::string* routing_base(const CdmCommand& command) {
+  if (const auto* put = std::get_if<RoutingPut>(&command)) return &put->base;
+  if (const auto* remove = std::get_if<RoutingRemove>(&command)) return &remove->base;
+  return nullptr;
+}
 }  // namespace
 
 KvCommand encode_command(const CdmCommand& command) {
@@ -37,6 +42,11 @@ KvCommand encode_command(const CdmCommand& command) {
                           return KvCommand::put(slice_target_key(c.base), encode_slice_target(c.target));
                         },
                         [](const TargetRemove& c) { return KvCommand::remove(slice_target_key(c.base)); },
+                        [](const RoutingPut& c) {
+                          return KvCommand::put(version_routing_key(c.base),
+                                                encode_version_routing(c.routing));
+                        },
+                        [](const RoutingRemove& c) { return KvCommand::remove(version_routing_key(c.base)); },
                     },
                     command);
 }
@@ -50,12 +60,18 @@ CdmWriter::~CdmWriter() {
 
 void CdmWriter::add(CdmCommand command) {
   if (const auto* base = target_base(command)) ++pending_targets_[*base];
+  if (const auto* base = routing_base(command)) ++pending_routing_[*base];
   building_.commands.push_back(std::move(command));
 }
 
 bool CdmWriter::target_pending(const std::string& base) const {
   auto it = pending_targets_.find(base);
   return it != pending_targets_.end() && it->second > 0;
+}
+
+bool CdmWriter::routing_pending(const std::string& base) const {
+  auto it = pending_routing_.find(base);
+  return it != pending_routing_.end() && it->second > 0;
 }
 
 std::vector<SliceCommand> CdmWriter::slice_commands(const Batch& batch) {
@@ -122,6 +138,10 @@ void CdmWriter::submit_now(Batch batch) {
         dropped.commands.push_back(std::move(command));
         continue;
       }
+      if (slice->state == SliceState::Unload && hooks_.unload_allowed && !hooks_.unload_allowed(*slice)) {
+        dropped.commands.push_back(std::move(command));
+        continue;
+      }
       AETHER_ASSERT(services_.assertions, legal,
                     "CDM write " + std::string(slice_state_name(slice->state)) + " on " + key +
                         " is not a lifecycle edge from " +
@@ -180,6 +200,7 @@ void CdmWriter::on_batch_done(std::uint64_t attempt, const std::shared_ptr<Batch
       --pending_targets_[*base];
       touched_targets = true;
     }
+    if (const auto* base = routing_base(command)) --pending_routing_[*base];
   }
   if (!committed) {
     hooks_.revert(slice_commands(*batch));

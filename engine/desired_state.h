@@ -28,6 +28,7 @@ struct Desired {
   int min_instances = 0;
   bool failed = false;
   std::vector<std::string> depends_on;
+  UpdatePolicy update;  // the owner blueprint's slice's (§8.4)
 };
 
 // What the owner of a base wants of it: its accepted blueprint's slice, or,
@@ -40,6 +41,7 @@ struct Wanted {
   int instances = 0;
   int min_available = 0;
   std::vector<std::string> depends_on;
+  UpdatePolicy update;
 };
 
 // A slice-target to hold at activation, and whether it must be written.

@@ -27,6 +27,9 @@ const std::vector<MutationDoc>& mutation_points() {
         {mutation::kTargetWinsAtActivation,
          "CDM takes a matching slice-target's counts even when the owner blueprint's value was decided "
          "after it (a client's edit lost across failover)"},
+        {mutation::kRollingIgnoresMaxUnavailable,
+         "rolling update ignores max_unavailable: the CDM unloads every old ACTIVE instance at once instead "
+         "of keeping ACTIVE over both versions at desired - max_unavailable"},
         {mutation::kStaleTargetWrites,
          "CDM submits a queued slice-target write as derived when queued, not re-derived from the state "
          "applied at submit"},

@@ -31,6 +31,7 @@ inline constexpr const char* kDeposedLeaderKeepsActing = "lm-deposed-leader-keep
 inline constexpr const char* kTargetWinsAtActivation = "cdm-target-wins-over-newer-blueprint";
 inline constexpr const char* kDependencyOutOfView = "cdm-dependency-ready-out-of-view";
 inline constexpr const char* kEchoCountsAsIntent = "cdm-echo-counts-as-intent";
+inline constexpr const char* kRollingIgnoresMaxUnavailable = "cdm-rolling-ignores-max-unavailable";
 }  // namespace mutation
 
 }  // namespace aether::engine

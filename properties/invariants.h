@@ -34,6 +34,7 @@ inline constexpr const char* kEventBudget = "event-budget";
 inline constexpr const char* kStaleLeader = "stale-leader";
 inline constexpr const char* kKeyWriter = "key-writer";
 inline constexpr const char* kDependencyOrder = "dependency-order";
+inline constexpr const char* kRolling = "rolling";
 }  // namespace invariant
 
 namespace reported {
@@ -121,6 +122,7 @@ class InvariantSuite : public sim::WorldObserver, public ConvergenceHistory {
   void judge_stale_leaders(Nanos now);
   void judge_key_writer(Nanos now, std::uint64_t position, const sim::BatchRecord& batch);
   void judge_dependency_order(Nanos now, std::uint64_t position, const sim::BatchRecord& batch);
+  void judge_rolling(Nanos now, std::uint64_t position, const sim::BatchRecord& batch);
   void forget_node(const NodeId& node);
 
   // What a submitter had at submit, beyond Submitter::applied.

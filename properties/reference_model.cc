@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <tuple>
 #include <utility>
 
 #include <nlohmann/json.hpp>
@@ -262,6 +263,30 @@ const BlueprintSlice* BlueprintVal::find(const std::string& base) const {
   return nullptr;
 }
 
+namespace {
+std::optional<UpdateVal> read_update(const Json& u) {
+  if (!u.is_object() || !keys_within(u, {"strategy", "max_surge", "max_unavailable"})) return std::nullopt;
+  if (!u.contains("strategy") || !u["strategy"].is_string()) return std::nullopt;
+  UpdateVal out;
+  const auto strategy = u["strategy"].get<std::string>();
+  if (strategy == "immediate") {
+    if (u.contains("max_surge") || u.contains("max_unavailable")) return std::nullopt;
+    return out;
+  }
+  if (strategy != "rolling") return std::nullopt;
+  out.rolling = true;
+  for (auto [key, field, low] :
+       {std::tuple{"max_surge", &out.max_surge, 1}, std::tuple{"max_unavailable", &out.max_unavailable, 0}}) {
+    if (!u.contains(key)) continue;
+    if (!u[key].is_number_integer()) return std::nullopt;
+    const auto n = u[key].get<std::int64_t>();
+    if (n < low || n > kMaxInstances) return std::nullopt;
+    *field = static_cast<int>(n);
+  }
+  return out;
+}
+}  // namespace
+
 std::optional<BlueprintVal> read_blueprint(std::string_view text) {
   auto object = object_of(text);
   if (!object || !keys_within(*object, {"id", "slices"})) return std::nullopt;
@@ -272,7 +297,7 @@ std::optional<BlueprintVal> read_blueprint(std::string_view text) {
   BlueprintVal out;
   out.id = o["id"].get<std::string>();
   for (const auto& s : o["slices"]) {
-    if (!s.is_object() || !keys_within(s, {"artifact", "instances", "min_available", "depends_on"}))
+    if (!s.is_object() || !keys_within(s, {"artifact", "instances", "min_available", "depends_on", "update"}))
       return std::nullopt;
     BlueprintSlice slice;
     if (!s.contains("artifact") || !s["artifact"].is_string()) return std::nullopt;
@@ -298,6 +323,11 @@ std::optional<BlueprintVal> read_blueprint(std::string_view text) {
         if (std::find(slice.depends_on.begin(), slice.depends_on.end(), dep) == slice.depends_on.end())
           slice.depends_on.push_back(dep);
       }
+    }
+    if (s.contains("update")) {
+      auto update = read_update(s["update"]);
+      if (!update) return std::nullopt;
+      slice.update = *update;
     }
     out.slices.push_back(std::move(slice));
   }
@@ -513,6 +543,7 @@ Desired desired_from(const PositionedStore& store) {
     }
     d.artifact = base + ":" + d.version;
     if (slice != nullptr) d.depends_on = slice->depends_on;
+    if (slice != nullptr) d.update = slice->update;
     out.bases.emplace(base, std::move(d));
   }
   return out;

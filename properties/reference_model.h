@@ -85,11 +85,18 @@ inline constexpr int kMaxInstances = 10000;
 // `{version, instances, min_instances, owner, failed?}`.
 std::optional<TargetVal> read_target(std::string_view text);
 
+// A slice's `update` (engine-semantics.md §8.4): immediate unless rolling.
+struct UpdateVal {
+  bool rolling = false;
+  int max_surge = 1;
+  int max_unavailable = 0;
+};
 struct BlueprintSlice {
   ArtifactName artifact;
   int instances = 1;
   int min_available = 1;
   std::vector<std::string> depends_on;  // artifact strings, each a slice of the same blueprint
+  UpdateVal update;
 };
 struct BlueprintVal {
   std::string id;
@@ -99,7 +106,8 @@ struct BlueprintVal {
 // The whole of §1's validation: id, non-empty slices, instances in
 // 1..kMaxInstances, min_available in 1..instances (default ceil(n/2)),
 // depends_on inside the blueprint and not itself, no base twice, no cycle, no
-// unknown key.
+// unknown key; `update` {strategy immediate|rolling, max_surge >= 1,
+// max_unavailable >= 0} (§8.4).
 std::optional<BlueprintVal> read_blueprint(std::string_view text);
 
 enum class NodeState : std::uint8_t { Joining, OnDuty, Draining, Decommissioned, ShuttingDown };
@@ -157,6 +165,7 @@ struct DesiredBase {
   std::vector<std::string> depends_on;  // artifact strings of the owner blueprint's slice
   bool target_failed = false;           // the matching committed slice-target says failed
   std::optional<TargetVal> target;      // the committed slice-target, if it matches owner and version
+  UpdateVal update;                     // the owner blueprint's slice's (immediate if unknown)
 };
 struct Desired {
   std::map<std::string, DesiredBase> bases;

@@ -7,7 +7,7 @@ using namespace aether::engine;
 namespace {
 Blueprint bp(const std::string& id, std::vector<std::string> artifacts) {
   Blueprint out{id, {}};
-  for (const auto& a : artifacts) out.slices.push_back(SliceSpec{*parse_artifact(a), 1, 1, {}});
+  for (const auto& a : artifacts) out.slices.push_back(SliceSpec{*parse_artifact(a), 1, 1, {}, {}});
   return out;
 }
 }  // namespace
