@@ -28,6 +28,58 @@ void check_keys(const Json& object, const std::string& path, const std::vector<s
   }
 }
 
+// `update`: {"strategy": "immediate"} or {"strategy": "rolling", "max_surge":
+// k >= 1, "max_unavailable": u >= 0}, not both zero (engine-semantics.md §8.4).
+UpdatePolicy parse_update(const Json& value, const std::string& path, std::vector<BlueprintError>& errors) {
+  UpdatePolicy policy;
+  if (!value.is_object()) {
+    errors.push_back(
+        {path, std::string("expected an update object {strategy, max_surge?, max_unavailable?}, got ") +
+                   json_type_name(value)});
+    return policy;
+  }
+  check_keys(value, path, {"strategy", "max_surge", "max_unavailable"}, errors);
+  if (!value.contains("strategy")) {
+    errors.push_back({path, "missing \"strategy\" (\"immediate\" or \"rolling\")"});
+    return policy;
+  }
+  const auto& strategy = value["strategy"];
+  if (!strategy.is_string() || (strategy != "immediate" && strategy != "rolling")) {
+    errors.push_back({path + ".strategy", "expected \"immediate\" or \"rolling\""});
+    return policy;
+  }
+  policy.rolling = strategy == "rolling";
+  auto count = [&](const char* key, int low, int* out) {
+    if (!value.contains(key)) return true;
+    const auto& v = value[key];
+    const std::string at = path + "." + key;
+    if (!policy.rolling) {
+      errors.push_back({at, "only a \"rolling\" update takes " + std::string(key)});
+      return false;
+    }
+    if (!v.is_number_integer()) {
+      errors.push_back({at, std::string("expected an integer, got ") + json_type_name(v)});
+      return false;
+    }
+    const auto n = v.get<std::int64_t>();
+    if (n < low || n > kMaxInstances) {
+      errors.push_back({at, "must be in " + std::to_string(low) + ".." + std::to_string(kMaxInstances)});
+      return false;
+    }
+    *out = static_cast<int>(n);
+    return true;
+  };
+  const bool surge_ok = count("max_surge", 0, &policy.max_surge);
+  const bool unavailable_ok = count("max_unavailable", 0, &policy.max_unavailable);
+  if (policy.rolling && surge_ok && unavailable_ok && policy.max_surge == 0) {
+    errors.push_back(
+        {path + ".max_surge", policy.max_unavailable == 0
+                                  ? "max_surge 0 with max_unavailable 0: the update could never make progress"
+                                  : "must be at least 1"});
+  }
+  return policy;
+}
+
 struct RawSlice {
   std::optional<Artifact> artifact;
   bool valid = true;      // every field of the slice parsed (the artifact always did)
@@ -89,7 +141,8 @@ std::optional<RawSlice> parse_slice(const Json& value, const std::string& path,
     return std::nullopt;
   }
   check_keys(value, path,
-             {"artifact", "instances", "min_available", "depends_on", "resources", "anti_affinity", "spread"},
+             {"artifact", "instances", "min_available", "depends_on", "resources", "anti_affinity", "spread",
+              "update"},
              errors);
   RawSlice raw;
   const auto before = errors.size();
@@ -160,6 +213,7 @@ std::optional<RawSlice> parse_slice(const Json& value, const std::string& path,
     }
   }
   parse_placement(value, path, raw, errors);
+  if (value.contains("update")) raw.spec.update = parse_update(value["update"], path + ".update", errors);
   // A slice whose artifact parsed still takes part in the blueprint-wide
   // checks (bases once, dependencies inside, no cycle), so that every error is
   // listed at once; `valid` says whether the rest of it parsed too.
@@ -362,6 +416,11 @@ nlohmann::json blueprint_to_json(const Blueprint& blueprint) {
       for (const auto& base : slice.anti_affinity) item["anti_affinity"].push_back(base.to_string());
     }
     if (slice.spread_zone) item["spread"] = "zone";
+    if (slice.update.rolling) {
+      item["update"] = Json{{"strategy", "rolling"},
+                            {"max_surge", slice.update.max_surge},
+                            {"max_unavailable", slice.update.max_unavailable}};
+    }
     slices.push_back(std::move(item));
   }
   Json out{{"id", blueprint.id}, {"slices", std::move(slices)}};

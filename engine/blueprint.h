@@ -18,6 +18,17 @@
 
 namespace aether::engine {
 
+// How a version change of a slice is rolled out (engine-semantics.md §8.4):
+// immediate (other versions unloaded at once) or rolling (at most max_surge
+// new instances beyond the desired count; ACTIVE over both versions never
+// taken below desired - max_unavailable by the CDM).
+struct UpdatePolicy {
+  bool rolling = false;
+  int max_surge = 1;
+  int max_unavailable = 0;
+  bool operator==(const UpdatePolicy&) const = default;
+};
+
 struct SliceSpec {
   Artifact artifact;
   int instances = 1;
@@ -28,6 +39,7 @@ struct SliceSpec {
   Resources resources{};
   std::vector<ArtifactBase> anti_affinity{};
   bool spread_zone = false;
+  UpdatePolicy update{};
   bool operator==(const SliceSpec&) const = default;
 };
 

@@ -24,6 +24,11 @@ const std::string* target_base(const CdmCommand& command) {
   if (const auto* remove = std::get_if<TargetRemove>(&command)) return &remove->base;
   return nullptr;
 }
+const std::string* routing_base(const CdmCommand& command) {
+  if (const auto* put = std::get_if<RoutingPut>(&command)) return &put->base;
+  if (const auto* remove = std::get_if<RoutingRemove>(&command)) return &remove->base;
+  return nullptr;
+}
 }  // namespace
 
 KvCommand encode_command(const CdmCommand& command) {
@@ -44,6 +49,11 @@ KvCommand encode_command(const CdmCommand& command) {
                         [](const KeyWrite& c) {
                           return c.value ? KvCommand::put(c.key, *c.value) : KvCommand::remove(c.key);
                         },
+                        [](const RoutingPut& c) {
+                          return KvCommand::put(version_routing_key(c.base),
+                                                encode_version_routing(c.routing));
+                        },
+                        [](const RoutingRemove& c) { return KvCommand::remove(version_routing_key(c.base)); },
                     },
                     command);
 }
@@ -57,12 +67,18 @@ CdmWriter::~CdmWriter() {
 
 void CdmWriter::add(CdmCommand command) {
   if (const auto* base = target_base(command)) ++pending_targets_[*base];
+  if (const auto* base = routing_base(command)) ++pending_routing_[*base];
   building_.commands.push_back(std::move(command));
 }
 
 bool CdmWriter::target_pending(const std::string& base) const {
   auto it = pending_targets_.find(base);
   return it != pending_targets_.end() && it->second > 0;
+}
+
+bool CdmWriter::routing_pending(const std::string& base) const {
+  auto it = pending_routing_.find(base);
+  return it != pending_routing_.end() && it->second > 0;
 }
 
 std::vector<SliceCommand> CdmWriter::slice_commands(const Batch& batch) {
@@ -147,7 +163,11 @@ void CdmWriter::submit_now(Batch batch) {
       }
       const bool load_blocked = slice->state == SliceState::Load && !slice->resend && hooks_.load_allowed &&
                                 !hooks_.load_allowed(*slice);
-      if (load_blocked || ((slice->eviction || slice->state == SliceState::Load) && hooks_.drain_allows && !hooks_.drain_allows(*slice))) {
+      const bool unload_blocked =
+          slice->state == SliceState::Unload && hooks_.unload_allowed && !hooks_.unload_allowed(*slice);
+      if (load_blocked || unload_blocked ||
+          ((slice->eviction || slice->state == SliceState::Load) && hooks_.drain_allows &&
+           !hooks_.drain_allows(*slice))) {
         dropped.commands.push_back(std::move(command));
         continue;
       }
@@ -209,6 +229,7 @@ void CdmWriter::on_batch_done(std::uint64_t attempt, const std::shared_ptr<Batch
       --pending_targets_[*base];
       touched_targets = true;
     }
+    if (const auto* base = routing_base(command)) --pending_routing_[*base];
   }
   if (!committed) {
     hooks_.revert(slice_commands(*batch));

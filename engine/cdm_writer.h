@@ -54,7 +54,15 @@ struct KeyWrite {
   std::string key;
   std::optional<std::string> value;
 };
-using CdmCommand = std::variant<SliceCommand, KeyRemove, TargetPut, TargetRemove, DecommissionPut, KeyWrite>;
+struct RoutingPut {  // version-routing/{base} (engine-semantics.md §8.4)
+  std::string base;
+  VersionRouting routing;
+};
+struct RoutingRemove {
+  std::string base;
+};
+using CdmCommand = std::variant<SliceCommand, KeyRemove, TargetPut, TargetRemove, DecommissionPut, KeyWrite,
+                                RoutingPut, RoutingRemove>;
 
 KvCommand encode_command(const CdmCommand& command);
 
@@ -91,6 +99,10 @@ class CdmWriter {
     // A KeyWrite at submit, against the state applied then: false drops it;
     // it may re-derive the value. Unset: written as queued.
     std::function<bool(KeyWrite&)> recheck_write{};
+    // An UNLOAD at submit: does it still keep a rolling update's availability
+    // floor (state applied now, current view)? If not it is dropped like an
+    // overtaken command. Unset: always.
+    std::function<bool(const SliceCommand&)> unload_allowed = nullptr;
   };
 
   CdmWriter(const NodeServices& services, const EngineConfig& config, TimerSet& timers, Hooks hooks);
@@ -104,6 +116,8 @@ class CdmWriter {
   void flush(std::function<void(bool)> after = nullptr);
   // Slice-target writes queued or in flight for `base`.
   bool target_pending(const std::string& base) const;
+  // version-routing writes queued or in flight for `base`.
+  bool routing_pending(const std::string& base) const;
 
  private:
   struct Batch {
@@ -127,6 +141,7 @@ class CdmWriter {
   std::uint64_t attempt_ = 0;
   TimerId write_timer_ = 0;
   std::map<std::string, int> pending_targets_;
+  std::map<std::string, int> pending_routing_;
 };
 
 }  // namespace aether::engine

@@ -24,6 +24,7 @@
 #include "engine/rebalancer.h"
 #include "engine/resources.h"
 #include "engine/rollback.h"
+#include "engine/rolling_update.h"
 #include "engine/slice_table.h"
 #include "engine/timers.h"
 
@@ -86,6 +87,7 @@ class ClusterDeploymentManager::Active
                     [this](const NodeId& node) { return decommission_allowed(node); },
                     [this](const SliceCommand& c) { return load_still_allowed(c); },
                     [this](KeyWrite& w) { return recheck_write(w); },
+                    [this](const SliceCommand& c) { return unload_keeps_rolling_floor(c); },
                 }),
         positions_(positions) {}
 
@@ -161,6 +163,35 @@ class ClusterDeploymentManager::Active
   // it as fatal after transient_retry_max.
   void record_transient_failure(const std::string& artifact);
   const Desired* desired_for(const std::string& artifact) const { return state_.desired_for(artifact); }
+
+  // Rolling updates (engine-semantics.md §8.4; planning in rolling_update.h).
+  // Whether `base` rolls (its desired slice's update policy) and still has
+  // live entries of another version than the desired one.
+  bool rolls(const std::string& base) const;
+  bool rolling_in_progress(const std::string& base) const;
+  // One step of a rolling update: load new instances within max_surge,
+  // UNLOAD old ones while ACTIVE over both versions keeps its floor.
+  void roll(const std::string& base, const Desired& desired);
+  // Settled ACTIVE entries over every version of `base` on nodes in the view.
+  int active_over_versions(const std::string& base) const;
+  // The fewest ACTIVE entries over both versions an UNLOAD may leave: desired
+  // - max_unavailable, taking the larger count and the smaller
+  // max_unavailable of the committed slice-target and an owner blueprint put
+  // since (its target not yet back), so that neither reading is undercut.
+  int rolling_floor(const Desired& desired, const std::string& base) const;
+  // Writes version-routing/{base} when a rolling slice-target changes version,
+  // rewrites it when it names another target, removes it when no entry of
+  // another version remains or the base has no owner.
+  void note_version_change(const std::string& base, const SliceTarget& target);
+  void sync_routing(const std::string& base);
+  // The applied version-routing/{base}, if any and parseable.
+  std::optional<VersionRouting> applied_routing(const std::string& base) const {
+    const auto value = services_.kv.get(version_routing_key(base));
+    return value ? parse_version_routing(*value) : std::nullopt;
+  }
+  // CdmWriter hook: an UNLOAD of an ACTIVE entry of a rolling base while
+  // version-routing/{base} is applied keeps ACTIVE at desired - max_unavailable.
+  bool unload_keeps_rolling_floor(const SliceCommand& command) const;
 
   // Reconcile.
   void reconcile();
@@ -292,6 +323,12 @@ void ClusterDeploymentManager::Active::start() {
       count("malformed-values");
     }
   }
+  for (const auto& [key, value] : services_.kv.scan(std::string(kVersionRoutingPrefix))) {
+    if (!parse_version_routing(value)) {
+      count("malformed-values");
+      cmd_remove(key);
+    }
+  }
   recompute_ownership();
   for (const auto& [base, owner] : state_.ownership.owner_of) {
     // A matching slice-target's counts win unless the owner blueprint's value
@@ -360,6 +397,12 @@ void ClusterDeploymentManager::Active::on_kv(const KvNotification& n) {
     } else {
       on_slice_remove(*slice);
     }
+  } else if (key_suffix(n.key, kVersionRoutingPrefix)) {
+    if (n.op == KvOp::Put && !parse_version_routing(n.value)) {
+      count("malformed-values");
+      cmd_remove(n.key);
+    }
+    schedule_reconcile(kReconcileDebounce);
   } else if (auto node = key_suffix(n.key, kNodeLifecyclePrefix)) {
     if (n.op == KvOp::Put) {
       lifecycle_[*node] = n.value;
@@ -519,7 +562,7 @@ void ClusterDeploymentManager::Active::on_target_put(const std::string& base, co
   // client `scale` or the CDM's own echo keeps the transient counter and the
   // failed flag (set_desired; sync_targets writes the flag back).
   set_desired(base, *target);
-  unload_live(base, want->artifact);
+  if (!rolls(base)) unload_live(base, want->artifact);  // a rolling slice follows §8.4 (fix_count)
   fix_count(base);
   activate_ready(want->artifact);
   sync_targets();
@@ -572,6 +615,7 @@ void ClusterDeploymentManager::Active::on_slice_put(const std::string& key, cons
         state_.transient_failures.erase(artifact);
       if (any_drained()) schedule_reconcile(kReconcileDebounce);  // a replacement may free an eviction
       if (!in_flight_.empty()) check_in_flight();                  // an all-or-nothing put may be complete
+      if (rolling_in_progress(base_of(artifact))) fix_count(base_of(artifact));
       for (const auto& [base, other] : state_.desired) {
         if (std::find(other.depends_on.begin(), other.depends_on.end(), artifact) != other.depends_on.end()) {
           activate_ready(other.artifact);
@@ -673,6 +717,7 @@ bool ClusterDeploymentManager::Active::fully_active(const std::string& id) const
 void ClusterDeploymentManager::Active::forget_desired(const std::string& base) {
   state_.desired.erase(base);
   unload_live(base, std::nullopt);
+  sync_routing(base);  // a removal mid-update unloads every version and removes the routing key
 }
 
 void ClusterDeploymentManager::Active::write_target_from_blueprint(const std::string& base) {
@@ -1064,6 +1109,10 @@ void ClusterDeploymentManager::Active::reconcile() {
   check_stuck_and_orphans();
   sync_targets();  // every reconcile rewrites a missing or mismatching owned slice-target (§4)
   for (const auto& [base, desired] : state_.desired) fix_count(base);
+  for (const auto& [key, value] : services_.kv.scan(std::string(kVersionRoutingPrefix))) {
+    const auto base = *key_suffix(key, kVersionRoutingPrefix);
+    if (!state_.desired.count(base)) sync_routing(base);  // no owner: the update is over
+  }
   for (const auto& [base, desired] : state_.desired) activate_ready(desired.artifact);
   drain_nodes();
   check_in_flight();
@@ -1228,6 +1277,11 @@ void ClusterDeploymentManager::Active::fix_count(const std::string& base) {
   auto it = state_.desired.find(base);
   if (it == state_.desired.end() || it->second.failed) return;
   const Desired& desired = it->second;
+  if (rolling_in_progress(base)) {
+    roll(base, desired);
+    return;
+  }
+  sync_routing(base);
   const int live = live_count(desired.artifact);
   if (live < desired.count) {
     auto backoff = state_.backoff_until.find(desired.artifact);
@@ -1338,13 +1392,151 @@ void ClusterDeploymentManager::Active::scale_down(const std::string& artifact, c
   for (const auto& node : allocation_->plan_remove(request)) cmd_unload(artifact, node);
 }
 
+bool ClusterDeploymentManager::Active::rolls(const std::string& base) const {
+  auto it = state_.desired.find(base);
+  return it != state_.desired.end() && it->second.update.rolling;
+}
+
+bool ClusterDeploymentManager::Active::rolling_in_progress(const std::string& base) const {
+  auto it = state_.desired.find(base);
+  if (it == state_.desired.end() || !it->second.update.rolling) return false;
+  for (const auto& [artifact, nodes] : table_.entries) {
+    if (artifact == it->second.artifact || base_of(artifact) != base) continue;
+    for (const auto& [node, entry] : nodes) {
+      if (entry.live()) return true;
+    }
+  }
+  return false;
+}
+
+int ClusterDeploymentManager::Active::active_over_versions(const std::string& base) const {
+  int active = 0;
+  const auto view = services_.topology.view();
+  for (const auto& [artifact, nodes] : table_.entries) {
+    if (base_of(artifact) == base) active += table_.active_in(artifact, view);
+  }
+  return active;
+}
+
+int ClusterDeploymentManager::Active::rolling_floor(const Desired& desired, const std::string& base) const {
+  int instances = desired.count;
+  int max_unavailable = desired.update.max_unavailable;
+  if (const auto want = wanted(base); want && want->update.rolling) {
+    instances = std::max(instances, want->instances);
+    max_unavailable = std::min(max_unavailable, want->update.max_unavailable);
+  }
+  return instances - max_unavailable;
+}
+
+void ClusterDeploymentManager::Active::roll(const std::string& base, const Desired& desired) {
+  sync_routing(base);
+  rolling::Input input;
+  input.desired = desired.count;
+  input.max_surge = desired.update.max_surge;
+  // Expressed against desired: ACTIVE may go no lower than rolling_floor.
+  input.max_unavailable = desired.count - rolling_floor(desired, base);
+  input.new_live = live_count(desired.artifact);
+  input.active = active_over_versions(base);
+  input.ignore_max_unavailable = config_.mutation(mutation::kRollingIgnoresMaxUnavailable);
+  const auto view = services_.topology.view();
+  for (const auto& [artifact, nodes] : table_.entries) {
+    if (artifact == desired.artifact || base_of(artifact) != base) continue;
+    for (const auto& [node, entry] : nodes) {
+      if (!entry.live()) continue;
+      const bool active =
+          entry.settled_in(SliceState::Active) && std::binary_search(view.begin(), view.end(), node);
+      input.old.push_back(rolling::OldEntry{artifact, node, active});
+    }
+  }
+  const auto plan = rolling::plan(input);
+  for (const auto& entry : plan.unload) cmd_unload(entry.artifact, entry.node);
+  if (plan.load > 0) {
+    auto backoff = state_.backoff_until.find(desired.artifact);
+    if (backoff != state_.backoff_until.end() && backoff->second > timers_.now()) {
+      schedule_reconcile(backoff->second - timers_.now());
+    } else {
+      place(desired.artifact, plan.load);
+    }
+  }
+  if (input.new_live > desired.count) scale_down(desired.artifact, desired, input.new_live);
+}
+
+void ClusterDeploymentManager::Active::note_version_change(const std::string& base,
+                                                           const SliceTarget& target) {
+  const auto want = wanted(base);
+  if (!want || !want->update.rolling || want->version != target.version) return;
+  std::optional<std::string> from;
+  const auto applied = applied_routing(base);
+  if (applied && applied->to != target.version) {
+    from = applied->to;  // a retarget mid-update: the version being rolled out becomes the old one
+  } else if (auto committed = state_.targets.find(base);
+             committed != state_.targets.end() && committed->second.version != target.version) {
+    from = committed->second.version;
+  }
+  if (!from) return;
+  bool others = false;  // entries of another version than the new target's
+  for (const auto& [artifact, nodes] : table_.entries) {
+    if (base_of(artifact) == base && artifact != base + ":" + target.version && !nodes.empty()) others = true;
+  }
+  if (!others) return;
+  VersionRouting routing{*from, target.version};
+  if (applied == routing) return;
+  writer_.add(RoutingPut{base, routing});
+}
+
+void ClusterDeploymentManager::Active::sync_routing(const std::string& base) {
+  if (writer_.routing_pending(base)) return;
+  const bool present = services_.kv.get(version_routing_key(base)).has_value();
+  const auto applied = applied_routing(base);
+  auto desired = state_.desired.find(base);
+  if (desired == state_.desired.end()) {
+    if (present) writer_.add(RoutingRemove{base});
+    return;
+  }
+  auto version_of = [](const std::string& artifact) { return artifact.substr(artifact.rfind(':') + 1); };
+  const std::string version = version_of(desired->second.artifact);
+  std::optional<std::string> other;  // a version other than the desired one with an entry
+  for (const auto& [artifact, nodes] : table_.entries) {
+    if (base_of(artifact) == base && artifact != desired->second.artifact && !nodes.empty()) {
+      other = version_of(artifact);
+    }
+  }
+  if (!other) {
+    if (present) writer_.add(RoutingRemove{base});
+    return;
+  }
+  if (!desired->second.update.rolling) return;
+  if (applied && applied->to == version) return;
+  // Missing (a target rewritten while nobody led) or naming another target.
+  const std::string from = applied ? applied->to : *other;
+  writer_.add(RoutingPut{base, VersionRouting{from, version}});
+}
+
+bool ClusterDeploymentManager::Active::unload_keeps_rolling_floor(const SliceCommand& command) const {
+  if (config_.mutation(mutation::kRollingIgnoresMaxUnavailable)) return true;
+  const std::string base = base_of(command.artifact);
+  if (!services_.kv.get(version_routing_key(base))) return true;
+  auto desired = state_.desired.find(base);
+  if (desired == state_.desired.end() || !desired->second.update.rolling) return true;
+  // Only an UNLOAD of an entry ACTIVE in the state applied now, on a node in
+  // the view, lowers ACTIVE over both versions (a crashed node's is not counted).
+  const auto view = services_.topology.view();
+  if (!std::binary_search(view.begin(), view.end(), command.node)) return true;
+  const auto applied = services_.kv.get(slice_key(command.node, command.artifact));
+  const auto value = applied ? parse_slice_value(*applied) : std::nullopt;
+  if (!value || value->state != SliceState::Active) return true;
+  // Every recorded UNLOAD (this one included) is out of the settled count.
+  return active_over_versions(base) >= rolling_floor(desired->second, base);
+}
+
 void ClusterDeploymentManager::Active::check_stuck_and_orphans() {
   const Nanos now = timers_.now();
   std::vector<std::pair<std::string, NodeId>> to_unload;
   std::vector<std::pair<std::string, NodeId>> to_remove;
   for (auto& [artifact, nodes] : table_.entries) {
     const Desired* desired = desired_for(artifact);
-    const bool orphan = !desired || desired->artifact != artifact;
+    // An old version of a rolling slice is the rolling update's (roll), not an orphan.
+    const bool orphan = !desired || (desired->artifact != artifact && !desired->update.rolling);
     for (auto& [node, entry] : nodes) {
       if (entry.malformed_remove_at) {
         // Its Remove was lost (or is still on its way): issue it again once
@@ -1425,8 +1617,8 @@ void ClusterDeploymentManager::Active::rebalance() {
     item.artifact = desired.artifact;
     item.depends_on = desired.depends_on;
     item.failed = desired.failed;
-    item.moving = moves_.count(desired.artifact) > 0;
-    // Constraints (§8.1): a move's target must be a node a placement could choose.
+    // A base in a rolling update gets no move: its UNLOADs are the update's.
+    item.moving = moves_.count(desired.artifact) > 0 || rolling_in_progress(base);
     const auto request = placement_request(desired, input.eligible);
     item.barred = request.constraints.forbidden;
     for (const auto& [node, info] : request.nodes) {
@@ -1498,6 +1690,7 @@ void ClusterDeploymentManager::Active::cmd_remove(const std::string& key) {
 }
 
 void ClusterDeploymentManager::Active::cmd_put_target(const std::string& base, const SliceTarget& target) {
+  note_version_change(base, target);
   writer_.add(TargetPut{base, target});
 }
 

@@ -64,6 +64,7 @@ std::optional<Wanted> DesiredState::wanted(const std::string& base) const {
     out.artifact = base + ":" + out.version;
     out.instances = target->second.instances;
     out.min_available = target->second.min_instances;
+    if (slice && slice->artifact.version == out.version) out.update = slice->update;
     // Dependencies by base, at the versions the dependencies are held at.
     if (slice) {
       for (const auto& dep : slice->depends_on) {
@@ -81,6 +82,7 @@ std::optional<Wanted> DesiredState::wanted(const std::string& base) const {
   out.version = slice->artifact.version;
   out.instances = slice->instances;
   out.min_available = slice->min_available;
+  out.update = slice->update;
   for (const auto& dep : slice->depends_on) out.depends_on.push_back(dep.to_string());
   return out;
 }
@@ -105,6 +107,7 @@ void DesiredState::set_desired(const std::string& base, const SliceTarget& targe
   }
   out.artifact = want->artifact;
   out.depends_on = want->depends_on;
+  out.update = want->update;
   desired[base] = std::move(out);
 }
 

@@ -28,6 +28,7 @@ struct Desired {
   int min_instances = 0;
   bool failed = false;
   std::vector<std::string> depends_on;
+  UpdatePolicy update;  // the owner blueprint's slice's (§8.4)
 };
 
 // What the owner of a base wants of it: its accepted blueprint's slice, or,
@@ -45,6 +46,7 @@ struct Wanted {
   Resources resources{};
   std::vector<std::string> anti_affinity{};  // bases, sorted
   bool spread_zone = false;
+  UpdatePolicy update;
 };
 
 // A slice-target to hold at activation, and whether it must be written.

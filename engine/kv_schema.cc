@@ -52,6 +52,9 @@ std::string blueprint_key(std::string_view id) {
 std::string slice_target_key(std::string_view base) {
   return std::string(kSliceTargetPrefix) + std::string(base);
 }
+std::string version_routing_key(std::string_view base) {
+  return std::string(kVersionRoutingPrefix) + std::string(base);
+}
 std::string slice_key(std::string_view node, std::string_view artifact) {
   return std::string(kSlicePrefix) + std::string(node) + "/" + std::string(artifact);
 }
@@ -125,6 +128,28 @@ std::string encode_slice_target(const SliceTarget& target) {
   out["min_instances"] = target.min_instances;
   out["owner"] = target.owner;
   out["failed"] = target.failed;
+  return out.dump();
+}
+
+std::optional<VersionRouting> parse_version_routing(std::string_view text, std::string* error) {
+  auto object = parse_object(text, error);
+  if (!object || !only_keys(*object, {"from", "to"}, error)) return std::nullopt;
+  VersionRouting out;
+  for (auto [key, field] : {std::pair{"from", &out.from}, std::pair{"to", &out.to}}) {
+    const auto& o = *object;
+    if (!o.contains(key) || !o[key].is_string() || !is_valid_version(o[key].get<std::string>())) {
+      fail(error, std::string(key) + ": expected a version string");
+      return std::nullopt;
+    }
+    *field = o[key].get<std::string>();
+  }
+  return out;
+}
+
+std::string encode_version_routing(const VersionRouting& routing) {
+  Json out = Json::object();
+  out["from"] = routing.from;
+  out["to"] = routing.to;
   return out.dump();
 }
 

@@ -19,12 +19,14 @@ inline constexpr std::string_view kSliceTargetPrefix = "slice-target/";
 inline constexpr std::string_view kSlicePrefix = "slices/";
 inline constexpr std::string_view kNodeLifecyclePrefix = "node-lifecycle/";
 inline constexpr std::string_view kLeaderKey = "leader";
+inline constexpr std::string_view kVersionRoutingPrefix = "version-routing/";
 
 std::string blueprint_key(std::string_view id);
 std::string slice_target_key(std::string_view base);
 std::string slice_key(std::string_view node, std::string_view artifact);
 std::string slice_node_prefix(std::string_view node);  // "slices/{node}/"
 std::string node_lifecycle_key(std::string_view node);
+std::string version_routing_key(std::string_view base);
 
 // The suffix after `prefix` if `key` starts with it.
 std::optional<std::string> key_suffix(std::string_view key, std::string_view prefix);
@@ -49,6 +51,16 @@ struct SliceTarget {
 };
 std::optional<SliceTarget> parse_slice_target(std::string_view text, std::string* error = nullptr);
 std::string encode_slice_target(const SliceTarget& target);
+
+// `version-routing/{base}`: a rolling update in progress (engine-semantics.md
+// §8.4), written by the CDM with the slice-target that changes the version.
+struct VersionRouting {
+  std::string from;  // version being replaced
+  std::string to;    // version being rolled out
+  bool operator==(const VersionRouting&) const = default;
+};
+std::optional<VersionRouting> parse_version_routing(std::string_view text, std::string* error = nullptr);
+std::string encode_version_routing(const VersionRouting& routing);
 
 // `slices/{node}/{artifact}`: command and observed state of one instance.
 struct SliceValue {

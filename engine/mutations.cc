@@ -36,6 +36,9 @@ const std::vector<MutationDoc>& mutation_points() {
          "CDM places an instance on a node holding a live entry of a base its slice is anti-affine to"},
         {mutation::kIgnoreCapacity,
          "CDM places an instance on a node whose capacity its resources do not fit"},
+        {mutation::kRollingIgnoresMaxUnavailable,
+         "rolling update ignores max_unavailable: the CDM unloads every old ACTIVE instance at once instead "
+         "of keeping ACTIVE over both versions at desired - max_unavailable"},
         {mutation::kStaleTargetWrites,
          "CDM submits a queued slice-target write as derived when queued, not re-derived from the state "
          "applied at submit"},

@@ -45,6 +45,7 @@ inline constexpr const char* kNdmSkipsLegalityRecheck = "ndm-skips-legality-rech
 inline constexpr const char* kNdmSkipsStoreReconcileOnRegain = "ndm-skips-store-reconcile-on-regain";
 inline constexpr const char* kDrainBreakBeforeMake = "cdm-drain-unload-before-replacement-active";
 inline constexpr const char* kRollbackForgottenAfterFailover = "cdm-rollback-forgotten-after-failover";
+inline constexpr const char* kRollingIgnoresMaxUnavailable = "cdm-rolling-ignores-max-unavailable";
 }  // namespace mutation
 
 }  // namespace aether::engine

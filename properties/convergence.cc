@@ -364,6 +364,12 @@ ConvergenceState evaluate_convergence(const CanonicalStore::Map& store, const Wo
   };
   auto zone_of = [&](const NodeId& node) { return world.attributes(node).zone; };
   bool constrained = false;  // some owned slice has a constraint in force
+  // No rolling update unfinished (simulation.md §5, engine-semantics.md §8.4):
+  // the CDM removes version-routing/{base} once no other version remains, and
+  // on a removal of the base's owner.
+  for_prefix(store, "version-routing/", [&](const std::string& key_text, const std::string& value) {
+    findings.add(Blocker::CountMismatch, fmt::format("{} = {}: rolling update unfinished", key_text, value));
+  });
   for (const auto& [base, want] : desired.owned) {
     if (want.excluded) continue;
     constrained = constrained || !want.anti_affinity.empty() || want.spread_zone;
@@ -501,15 +507,17 @@ ConvergenceState evaluate_convergence(const CanonicalStore::Map& store, const Wo
 InstanceTally tally_instances(const CanonicalStore::Map& store, const WorldQueries& world,
                               const Liveness& live, const std::string& artifact) {
   InstanceTally out;
+  const bool whole_base = ref::is_base(artifact);  // every version of a base
   for_prefix(store, "slices/", [&](const std::string& key_text, const std::string& value) {
     const auto key = ref::classify_key(key_text);
-    if (key.kind != ref::KeyKind::Slice || key.artifact != artifact) return;
+    if (key.kind != ref::KeyKind::Slice || (whole_base ? key.base != artifact : key.artifact != artifact))
+      return;
     auto parsed = ref::read_slice_value(value);
     if (!parsed || !ref::is_live(parsed->state)) return;
     ++out.total;
     if (parsed->state != ref::State::Active || live.live.count(key.node) == 0) return;
     for (const auto& [held, holding] : world.slice_holdings(key.node)) {
-      if (held == artifact && holding == engine::SliceHolding::Active) ++out.active;
+      if (held == key.artifact && holding == engine::SliceHolding::Active) ++out.active;
     }
   });
   return out;

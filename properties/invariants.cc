@@ -59,6 +59,10 @@ std::vector<InvariantDoc> invariant_docs() {
        "an engine's rollback/{id} records the all-or-nothing value blueprints/{id} held and its previous "
        "accepted value; a rolled-back blueprint is rewritten exactly to that previous value, or removed "
        "when there was none"},
+      {invariant::kRolling,
+       "while version-routing/{base} is in its writer's applied state, a cdm UNLOAD of an ACTIVE entry never "
+       "leaves ACTIVE entries over all versions of the base (on nodes in the writer's view) below desired - "
+       "max_unavailable of the owner's rolling slice"},
   };
 }
 
@@ -107,6 +111,18 @@ const char* slice_op_text(sim::SliceOp op) {
       return "an unload";
   }
   return "an operation";
+}
+
+// The Puts of `state` on slices/* keys in `batch`, in batch order.
+std::vector<std::pair<std::string, ref::Key>> slice_puts(const sim::BatchRecord& batch, ref::State state) {
+  std::vector<std::pair<std::string, ref::Key>> out;
+  for (const auto& command : batch.commands) {
+    if (command.op != engine::KvOp::Put) continue;
+    const auto key = ref::classify_key(command.key);
+    const auto value = ref::read_slice_value(command.value);
+    if (key.kind == ref::KeyKind::Slice && value && value->state == state) out.emplace_back(command.key, key);
+  }
+  return out;
 }
 
 std::optional<std::string> applied_value(const sim::Submitter& s, const std::string& key) {
@@ -168,6 +184,7 @@ void InvariantSuite::on_decide(Nanos now, std::uint64_t position, const sim::Bat
   judge_drain(now, position, batch);
   judge_placement(now, position, batch);
   judge_rollback(now, position, batch);
+  judge_rolling(now, position, batch);
   pending_cdm_.erase(batch.batch_id);
   std::map<std::string, std::optional<std::string>> before;
   std::vector<ref::FailureEvidence::Command> commands;
@@ -466,14 +483,7 @@ void InvariantSuite::judge_rollback(Nanos now, std::uint64_t position, const sim
 void InvariantSuite::judge_dependency_order(Nanos now, std::uint64_t position,
                                             const sim::BatchRecord& batch) {
   if (any_client(batch)) return;
-  std::vector<std::pair<std::string, ref::Key>> activates;
-  for (const auto& command : batch.commands) {
-    if (command.op != engine::KvOp::Put) continue;
-    const auto key = ref::classify_key(command.key);
-    const auto value = ref::read_slice_value(command.value);
-    if (key.kind == ref::KeyKind::Slice && value && value->state == ref::State::Activate)
-      activates.emplace_back(command.key, key);
-  }
+  const auto activates = slice_puts(batch, ref::State::Activate);
   if (activates.empty()) return;
   std::string first_missing;
   bool ready_for_some = false;
@@ -624,6 +634,67 @@ void InvariantSuite::judge_placement(Nanos now, std::uint64_t position, const si
     recorder_.violation(
         first->invariant, now, first->node,
         fmt::format("position {}: {}; writers {}", position, first->detail, writers_of(batch)));
+  }
+}
+
+void InvariantSuite::judge_rolling(Nanos now, std::uint64_t position, const sim::BatchRecord& batch) {
+  if (any_client(batch)) return;
+  const auto unloads = slice_puts(batch, ref::State::Unload);
+  if (unloads.empty()) return;
+  std::string first_wrong;
+  bool right_for_some = false;
+  for (std::size_t i = 0; i < batch.submitters.size(); ++i) {
+    const auto& s = batch.submitters[i];
+    if (s.writer != "cdm") continue;
+    const auto info = submit_info(batch, i);
+    std::set<std::string> rolling;  // bases with version-routing in the writer's applied state
+    for (const auto& [key_text, key] : unloads) {
+      if (canonical_.value_at("version-routing/" + key.base, info.applied_position)) rolling.insert(key.base);
+    }
+    bool right = true;
+    if (!rolling.empty()) {
+      const ref::Desired desired =
+          ref::desired_from(canonical_.store_at(info.applied_position, {"blueprints/", "slice-target/"}));
+      const auto slices = canonical_.store_at(info.applied_position, {"slices/"});
+      auto in_view = [&](const NodeId& node) {
+        return std::find(info.view.begin(), info.view.end(), node) != info.view.end();
+      };
+      auto active_at = [&](const std::string& key_text) {
+        auto it = slices.find(key_text);
+        const auto value = it == slices.end() ? std::nullopt : ref::read_slice_value(it->second.value);
+        return value && value->state == ref::State::Active;
+      };
+      for (const auto& base : rolling) {
+        const auto* d = desired.find(base);
+        if (d == nullptr || !d->update.rolling) continue;  // no owner, or not a rolling slice
+        const int lowest = d->count - d->update.max_unavailable;
+        int active = 0;
+        for (const auto& [key_text, entry] : slices) {
+          const auto key = ref::classify_key(key_text);
+          if (key.kind == ref::KeyKind::Slice && key.base == base && in_view(key.node) && active_at(key_text))
+            ++active;
+        }
+        for (const auto& [key_text, key] : unloads) {
+          if (key.base != base || !in_view(key.node) || !active_at(key_text)) continue;
+          --active;  // an UNLOAD of an ACTIVE entry; never below min(floor, ACTIVE before)
+          if (active < lowest) {
+            right = false;
+            if (first_wrong.empty()) {
+              first_wrong = fmt::format(
+                  "UNLOAD {} by cdm@{} during the rolling update of {} (version-routing at its applied "
+                  "position {}): leaves {} ACTIVE over all versions on its view, below desired {} - "
+                  "max_unavailable {}",
+                  key_text, s.node, base, info.applied_position, active, d->count, d->update.max_unavailable);
+            }
+          }
+        }
+      }
+    }
+    right_for_some = right_for_some || right;
+  }
+  if (!right_for_some && !first_wrong.empty()) {
+    recorder_.violation(invariant::kRolling, now, unloads.front().second.node,
+                        fmt::format("position {}: {}; writers {}", position, first_wrong, writers_of(batch)));
   }
 }
 

@@ -39,6 +39,7 @@ inline constexpr const char* kDrain = "drain";
 inline constexpr const char* kCapacity = "capacity";
 inline constexpr const char* kAntiAffinity = "anti-affinity";
 inline constexpr const char* kRollback = "rollback";
+inline constexpr const char* kRolling = "rolling";
 }  // namespace invariant
 
 namespace reported {
@@ -131,6 +132,7 @@ class InvariantSuite : public sim::WorldObserver, public ConvergenceHistory {
   // `capacity` and `anti-affinity` on each cdm LOAD (engine-semantics.md §8.1).
   void judge_placement(Nanos now, std::uint64_t position, const sim::BatchRecord& batch);
   void judge_rollback(Nanos now, std::uint64_t position, const sim::BatchRecord& batch);
+  void judge_rolling(Nanos now, std::uint64_t position, const sim::BatchRecord& batch);
   void forget_node(const NodeId& node);
 
   // What a submitter had at submit, beyond Submitter::applied.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <tuple>
 #include <utility>
 
 #include <nlohmann/json.hpp>
@@ -318,6 +319,27 @@ bool read_placement(const Json& s, BlueprintSlice& slice) {
   return true;
 }
 
+std::optional<UpdateVal> read_update(const Json& u) {
+  if (!u.is_object() || !keys_within(u, {"strategy", "max_surge", "max_unavailable"})) return std::nullopt;
+  if (!u.contains("strategy") || !u["strategy"].is_string()) return std::nullopt;
+  UpdateVal out;
+  const auto strategy = u["strategy"].get<std::string>();
+  if (strategy == "immediate") {
+    if (u.contains("max_surge") || u.contains("max_unavailable")) return std::nullopt;
+    return out;
+  }
+  if (strategy != "rolling") return std::nullopt;
+  out.rolling = true;
+  for (auto [key, field, low] :
+       {std::tuple{"max_surge", &out.max_surge, 1}, std::tuple{"max_unavailable", &out.max_unavailable, 0}}) {
+    if (!u.contains(key)) continue;
+    if (!u[key].is_number_integer()) return std::nullopt;
+    const auto n = u[key].get<std::int64_t>();
+    if (n < low || n > kMaxInstances) return std::nullopt;
+    *field = static_cast<int>(n);
+  }
+  return out;
+}
 }  // namespace
 
 std::optional<BlueprintVal> read_blueprint(std::string_view text) {
@@ -340,7 +362,7 @@ std::optional<BlueprintVal> read_blueprint(std::string_view text) {
   out.all_or_nothing = all_or_nothing;
   for (const auto& s : o["slices"]) {
     if (!s.is_object() || !keys_within(s, {"artifact", "instances", "min_available", "depends_on",
-                                           "resources", "anti_affinity", "spread"}))
+                                           "resources", "anti_affinity", "spread", "update"}))
       return std::nullopt;
     BlueprintSlice slice;
     if (!s.contains("artifact") || !s["artifact"].is_string()) return std::nullopt;
@@ -368,6 +390,11 @@ std::optional<BlueprintVal> read_blueprint(std::string_view text) {
       }
     }
     if (!read_placement(s, slice)) return std::nullopt;
+    if (s.contains("update")) {
+      auto update = read_update(s["update"]);
+      if (!update) return std::nullopt;
+      slice.update = *update;
+    }
     out.slices.push_back(std::move(slice));
   }
   std::set<std::string> bases;
@@ -588,6 +615,7 @@ Desired desired_from(const PositionedStore& store) {
       d.anti_affinity = spec->anti_affinity;
       d.spread_zone = spec->spread_zone;
     }
+    if (slice != nullptr) d.update = slice->update;
     out.bases.emplace(base, std::move(d));
   }
   return out;

@@ -85,6 +85,12 @@ inline constexpr int kMaxInstances = 10000;
 // `{version, instances, min_instances, owner, failed?}`.
 std::optional<TargetVal> read_target(std::string_view text);
 
+// A slice's `update` (engine-semantics.md §8.4): immediate unless rolling.
+struct UpdateVal {
+  bool rolling = false;
+  int max_surge = 1;
+  int max_unavailable = 0;
+};
 struct BlueprintSlice {
   ArtifactName artifact;
   int instances = 1;
@@ -95,6 +101,7 @@ struct BlueprintSlice {
   std::int64_t memory = 0;                   // bytes per instance
   std::vector<std::string> anti_affinity{};  // bases, never this slice's own
   bool spread_zone = false;
+  UpdateVal update;
 };
 struct BlueprintVal {
   std::string id;
@@ -108,6 +115,8 @@ struct BlueprintVal {
 // unknown key; `resources` {cpu >= 0, memory bytes or "<n>Ki|Mi|Gi"},
 // `anti_affinity` bases (not the slice's own), `spread` "zone".
 // unknown key; `atomicity` "best-effort" or "all-or-nothing" (§8.3).
+// `update` {strategy immediate|rolling, max_surge >= 1,
+// max_unavailable >= 0} (§8.4).
 std::optional<BlueprintVal> read_blueprint(std::string_view text);
 // A memory quantity: bytes (integer >= 0) or "<digits>[Ki|Mi|Gi]".
 std::optional<std::int64_t> read_memory(const std::string& json_text);
@@ -172,6 +181,7 @@ struct DesiredBase {
   std::int64_t memory = 0;
   std::vector<std::string> anti_affinity{};
   bool spread_zone = false;
+  UpdateVal update;                     // the owner blueprint's slice's (immediate if unknown)
 };
 struct Desired {
   std::map<std::string, DesiredBase> bases;

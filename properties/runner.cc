@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "properties/human_time.h"
+#include "properties/reference_model.h"
 
 #include "engine/config.h"
 #include "engine/deployment_runtime.h"
@@ -56,6 +57,39 @@ namespace {
 // The longest depends_on chain (in edges) over every blueprint the scenario
 // writes (blueprint steps and raw kv_put of blueprints/*), read as plain JSON:
 // a value that does not parse adds nothing. A cycle counts once around.
+// ceil(count / max_surge) load-and-activate steps per base that some
+// blueprint of the scenario rolls (engine-semantics.md §8.4): the largest count
+// any blueprint or scale step asks of the base, the smallest max_surge any
+// rolling slice of it gives; summed over bases.
+int rolling_update_steps(const scenarios::Scenario& scenario) {
+  std::map<std::string, int> count;  // base -> largest count asked
+  std::map<std::string, int> surge;  // base -> smallest max_surge of a rolling slice
+  auto add_blueprint = [&](const std::string& text) {
+    const auto bp = ref::read_blueprint(text);
+    if (!bp) return;
+    for (const auto& slice : bp->slices) {
+      const auto base = slice.artifact.base();
+      count[base] = std::max(count[base], slice.instances);
+      if (!slice.update.rolling) continue;
+      auto [it, inserted] = surge.emplace(base, slice.update.max_surge);
+      if (!inserted) it->second = std::min(it->second, slice.update.max_surge);
+    }
+  };
+  for (const auto& step : scenario.steps) {
+    if (const auto* bp = std::get_if<scenarios::BlueprintStep>(&step.action))
+      add_blueprint(bp->blueprint.dump());
+    if (const auto* put = std::get_if<scenarios::KvPutStep>(&step.action);
+        put != nullptr && put->key.rfind("blueprints/", 0) == 0) {
+      add_blueprint(put->value);
+    }
+    if (const auto* scale = std::get_if<scenarios::ScaleStep>(&step.action))
+      count[scale->base] = std::max(count[scale->base], scale->instances);
+  }
+  int steps = 0;
+  for (const auto& [base, k] : surge) steps += (count[base] + k - 1) / k;
+  return steps;
+}
+
 int longest_dependency_chain(const scenarios::Scenario& scenario) {
   std::map<std::string, std::set<std::string>> deps;  // artifact -> artifacts it depends on
   auto add_blueprint = [&](const nlohmann::json& bp) {
@@ -138,7 +172,7 @@ ConvergenceTiming convergence_timing(const scenarios::Scenario& scenario,
     }
   }
   const Nanos restore_lag_max = cluster.restore_lag;
-  const int rolling_steps = 0;  // ceil(count / max_surge) over rolling updates
+  const int rolling_steps = rolling_update_steps(scenario);  // ceil(count / max_surge) over rolling updates
   // One eviction at a time per draining node: each drain (a `drain` step or a
   // raw DRAINING put) may evict every artifact the scenario declares, each a
   // replacement's load and activation, the source's unload and two
@@ -160,7 +194,9 @@ ConvergenceTiming convergence_timing(const scenarios::Scenario& scenario,
     }
   }
   const int evictions = drains * static_cast<int>(std::max<std::size_t>(artifacts.size(), 1));
+  // Each rolling step loads and activates one wave of new instances.
   const Nanos rolling_and_drain =
+      rolling_steps * (s.load.max + s.activate.max) +
       evictions * (s.load.max + s.activate.max + s.unload.max +
                    divide_by_one_minus(2 * engine::seconds(1), cluster.clock_drift_ppm));
 

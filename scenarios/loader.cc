@@ -26,13 +26,16 @@ const std::vector<std::string>& known_invariant_ids() {
   static const std::vector<std::string> ids = {
       "replica-consistency", "lifecycle",    "single-leader-per-term", "command-writer", "slice-store",
       "engine-assert",       "event-budget", "stale-leader",           "key-writer",     "dependency-order",
-      "drain-order",         "drain",        "capacity",               "anti-affinity",  "rollback"};
+      "drain-order",         "drain",        "capacity",               "anti-affinity",  "rollback",
+      "rolling"};
   return ids;
 }
 
 const std::vector<StepKindDoc>& step_kind_docs() {
   static const std::vector<StepKindDoc> docs = {
-      {"blueprint", "{id, slices: [{artifact, instances, min_available?, depends_on?}]}",
+      {"blueprint",
+       "{id, slices: [{artifact, instances, min_available?, depends_on?, update?: {strategy: immediate | "
+       "rolling, max_surge?, max_unavailable?}}]}",
        "client write: put or replace blueprints/{id}"},
       {"remove_blueprint", "\"<blueprint id>\"", "client write: remove blueprints/{id}"},
       {"scale", "{artifact: \"group:artifact\", instances}",
@@ -736,6 +739,14 @@ class Validator {
     return value.get<std::string>();
   }
 
+  // `available` and `at_most` name an artifact or a whole base (every version
+  // of it, e.g. both sides of a rolling update).
+  std::optional<std::string> artifact_or_base(const json& value, const std::string& path) {
+    if (value.is_string() && engine::parse_artifact_base(value.get_ref<const std::string&>()))
+      return value.get<std::string>();
+    return artifact(value, path);
+  }
+
   std::optional<std::string> artifact_base(const json& value, const std::string& path) {
     if (!value.is_string()) {
       error(path, fmt::format("must be an artifact base string group:artifact, not {}", type_name(value)));
@@ -1312,7 +1323,7 @@ class Validator {
       } else {
         for (const auto& [name, counts] : body.items()) {
           const std::string apath = member_path(kpath, name);
-          if (!artifact(json(name), apath)) {
+          if (!artifact_or_base(json(name), apath)) {
             ok = false;
             continue;
           }
@@ -1352,7 +1363,7 @@ class Validator {
       } else {
         for (const auto& [name, count] : body.items()) {
           const std::string apath = member_path(kpath, name);
-          if (!artifact(json(name), apath)) {
+          if (!artifact_or_base(json(name), apath)) {
             ok = false;
             continue;
           }
@@ -1426,7 +1437,7 @@ class Validator {
     } else {
       for (const auto& [name, counts] : body.items()) {
         const std::string apath = member_path(kpath, name);
-        if (!artifact(json(name), apath) || !is_object(counts, apath)) {
+        if (!artifact_or_base(json(name), apath) || !is_object(counts, apath)) {
           ok = false;
           continue;
         }

@@ -144,3 +144,51 @@ TEST_CASE("slice keys name a valid node and artifact") {
   CHECK(parse_leader_value("node-2") == std::string("node-2"));
   CHECK_FALSE(parse_leader_value("{}"));
 }
+
+TEST_CASE("a slice's update: immediate by default, rolling with max_surge and max_unavailable") {
+  auto bp = parsed(R"({"id": "shop", "slices": [
+    {"artifact": "org.example:web:1.0.0", "instances": 3},
+    {"artifact": "org.example:db:1.0.0", "instances": 2, "update": {"strategy": "immediate"}},
+    {"artifact": "org.example:cart:1.0.0", "instances": 4,
+     "update": {"strategy": "rolling", "max_surge": 2, "max_unavailable": 1}},
+    {"artifact": "org.example:api:1.0.0", "instances": 1, "update": {"strategy": "rolling"}}]})");
+  CHECK_FALSE(bp.find(*parse_artifact_base("org.example:web"))->update.rolling);
+  CHECK_FALSE(bp.find(*parse_artifact_base("org.example:db"))->update.rolling);
+  CHECK(bp.find(*parse_artifact_base("org.example:cart"))->update == UpdatePolicy{true, 2, 1});
+  CHECK(bp.find(*parse_artifact_base("org.example:api"))->update == UpdatePolicy{true, 1, 0});
+  auto back = parse_blueprint(blueprint_to_json(bp));
+  REQUIRE(std::holds_alternative<Blueprint>(back));
+  CHECK(std::get<Blueprint>(back) == bp);
+}
+
+TEST_CASE("a bad update is an error at its path") {
+  auto one = [](const char* update) {
+    const std::string text = std::string(R"({"id": "a", "slices": [{"artifact": "org.example:cart:1.0.0",
+        "instances": 2, "update": )") +
+                             update + "}]}";
+    auto result = parse_blueprint_text(text);
+    REQUIRE(std::holds_alternative<std::vector<BlueprintError>>(result));
+    return std::get<std::vector<BlueprintError>>(result).at(0);
+  };
+  auto e = one(R"({"strategy": "rolling", "max_surge": 0, "max_unavailable": 0})");
+  CHECK(e.path == "slices[0].update.max_surge");
+  CHECK(e.message.find("max_unavailable 0") != std::string::npos);
+  CHECK(one(R"({"strategy": "rolling", "max_surge": "1"})").path == "slices[0].update.max_surge");
+  CHECK(one(R"({"strategy": "rolling", "max_unavailable": -1})").path == "slices[0].update.max_unavailable");
+  CHECK(one(R"({"strategy": "blue-green"})").path == "slices[0].update.strategy");
+  CHECK(one(R"({"max_surge": 1})").path == "slices[0].update");
+  CHECK(one(R"({"strategy": "immediate", "max_surge": 1})").path == "slices[0].update.max_surge");
+  CHECK(one(R"("rolling")").path == "slices[0].update");
+  auto unknown = one(R"({"strategy": "rolling", "max_surg": 2})");
+  CHECK(unknown.path == "slices[0].update.max_surg");
+  CHECK(unknown.message.find("did you mean \"max_surge\"") != std::string::npos);
+}
+
+TEST_CASE("version-routing values round-trip; bad ones are rejected") {
+  VersionRouting routing{"1.0.0", "1.1.0"};
+  CHECK(parse_version_routing(encode_version_routing(routing)) == routing);
+  CHECK(version_routing_key("org.example:cart") == "version-routing/org.example:cart");
+  CHECK_FALSE(parse_version_routing(R"({"from": "1.0.0"})"));
+  CHECK_FALSE(parse_version_routing(R"({"from": "1.0.0", "to": "x", "extra": 1})"));
+  CHECK_FALSE(parse_version_routing(R"({"from": "1.0.0", "to": "latest"})"));
+}

@@ -53,7 +53,7 @@ std::map<std::string, std::optional<std::string>> had(std::optional<std::string>
 
 TEST_CASE("invariant docs list every id once with an explanation") {
   const auto docs = invariant_docs();
-  REQUIRE(docs.size() == 13);  // 10, plus capacity and anti-affinity, rollback (issue 15)
+  REQUIRE(docs.size() == 14);  // 10, plus capacity, anti-affinity, rollback, rolling (issue 15)
   std::set<std::string> ids;
   for (const auto& d : docs) {
     ids.insert(d.id);
@@ -64,6 +64,7 @@ TEST_CASE("invariant docs list every id once with an explanation") {
   CHECK(is_invariant_id("capacity"));
   CHECK(is_invariant_id("anti-affinity"));
   CHECK(is_invariant_id("rollback"));
+  CHECK(is_invariant_id("rolling"));
   CHECK_FALSE(is_invariant_id("no-such-invariant"));
 }
 

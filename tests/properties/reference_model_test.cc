@@ -171,6 +171,12 @@ rc::Gen<Json> blueprint_json(const std::string& id, bool damage_some = true) {
             deps.push_back(artifacts[static_cast<std::size_t>(r[static_cast<std::size_t>(i + 5)] % i)]);
             one["depends_on"] = deps;
           }
+          // A rolling update now and then (max_surge 0 is invalid), an immediate one.
+          if (const int u = r[static_cast<std::size_t>(i + 6)]; u % 4 == 0) {
+            one["update"] = {{"strategy", "rolling"}, {"max_surge", u % 3}, {"max_unavailable", (u / 4) % 2}};
+          } else if (u % 4 == 1) {
+            one["update"] = {{"strategy", u % 8 == 1 ? "immediate" : "rolling"}};
+          }
           artifacts.push_back(artifact);
           s.push_back(one);
         }
@@ -344,6 +350,9 @@ TEST_CASE("reference-model-test: value parsing agrees with the engine's on valid
       std::set<std::string> engine_deps;
       for (const auto& d : slice.depends_on) engine_deps.insert(d.to_string());
       RC_ASSERT(deps == engine_deps);
+      RC_ASSERT(m->update.rolling == slice.update.rolling);
+      RC_ASSERT(m->update.max_surge == slice.update.max_surge);
+      RC_ASSERT(m->update.max_unavailable == slice.update.max_unavailable);
     }
   });
 }

@@ -118,3 +118,23 @@ TEST_CASE("exact messages: order") {
   CHECK(step_error(R"({"at": "1m", "heal": true}, {"at": "59s", "heal": true})") ==
         "t.json: steps[1].at: 59s is before the previous step's 1m (at must not decrease)");
 }
+
+TEST_CASE("exact messages: a slice's rolling update") {
+  auto with_update = [](const std::string& update) {
+    return step_error(
+        R"({"at": "1s", "blueprint": {"id": "shop", "slices": [{"artifact": "org.example:cart:1.0.0",
+        "instances": 3, "update": )" +
+        update + "}]}}");
+  };
+  CHECK(with_update(R"({"strategy": "rolling", "max_surge": 0, "max_unavailable": 0})") ==
+        "t.json: steps[0].blueprint.slices[0].update.max_surge: max_surge 0 with max_unavailable 0: the "
+        "update could never make progress");
+  CHECK(with_update(R"({"strategy": "rolling", "max_surge": "2"})") ==
+        "t.json: steps[0].blueprint.slices[0].update.max_surge: expected an integer, got a string");
+  CHECK(
+      with_update(R"({"strategy": "rolling", "max_unavailabel": 1})") ==
+      "t.json: steps[0].blueprint.slices[0].update.max_unavailabel: unknown key \"max_unavailabel\"; did you "
+      "mean \"max_unavailable\"?");
+  CHECK(with_update(R"({"strategy": "canary"})") ==
+        "t.json: steps[0].blueprint.slices[0].update.strategy: expected \"immediate\" or \"rolling\"");
+}
