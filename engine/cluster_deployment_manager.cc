@@ -614,7 +614,7 @@ void ClusterDeploymentManager::Active::on_slice_put(const std::string& key, cons
       if (!config_.mutation(mutation::kTransientCountSurvivesActive))
         state_.transient_failures.erase(artifact);
       if (any_drained()) schedule_reconcile(kReconcileDebounce);  // a replacement may free an eviction
-      if (!in_flight_.empty()) check_in_flight();                  // an all-or-nothing put may be complete
+      if (!in_flight_.empty()) check_in_flight();                 // an all-or-nothing put may be complete
       if (rolling_in_progress(base_of(artifact))) fix_count(base_of(artifact));
       for (const auto& [base, other] : state_.desired) {
         if (std::find(other.depends_on.begin(), other.depends_on.end(), artifact) != other.depends_on.end()) {

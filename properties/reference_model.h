@@ -181,7 +181,7 @@ struct DesiredBase {
   std::int64_t memory = 0;
   std::vector<std::string> anti_affinity{};
   bool spread_zone = false;
-  UpdateVal update;                     // the owner blueprint's slice's (immediate if unknown)
+  UpdateVal update;  // the owner blueprint's slice's (immediate if unknown)
 };
 struct Desired {
   std::map<std::string, DesiredBase> bases;

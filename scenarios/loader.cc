@@ -23,11 +23,22 @@ namespace aether::scenarios {
 using nlohmann::json;
 
 const std::vector<std::string>& known_invariant_ids() {
-  static const std::vector<std::string> ids = {
-      "replica-consistency", "lifecycle",    "single-leader-per-term", "command-writer", "slice-store",
-      "engine-assert",       "event-budget", "stale-leader",           "key-writer",     "dependency-order",
-      "drain-order",         "drain",        "capacity",               "anti-affinity",  "rollback",
-      "rolling"};
+  static const std::vector<std::string> ids = {"replica-consistency",
+                                               "lifecycle",
+                                               "single-leader-per-term",
+                                               "command-writer",
+                                               "slice-store",
+                                               "engine-assert",
+                                               "event-budget",
+                                               "stale-leader",
+                                               "key-writer",
+                                               "dependency-order",
+                                               "drain-order",
+                                               "drain",
+                                               "capacity",
+                                               "anti-affinity",
+                                               "rollback",
+                                               "rolling"};
   return ids;
 }
 
@@ -1474,8 +1485,8 @@ class Validator {
   std::vector<ScenarioError>& errors_;
   std::set<NodeId> ever_configured_;
   std::map<NodeId, std::string> crashed_;  // node -> the path of the step that crashed or removed it
-  std::set<std::string> zones_;             // cluster.zones and "default", for add_node
-  bool nodes_known_ = false;                // false when cluster.nodes is missing or wrong
+  std::set<std::string> zones_;            // cluster.zones and "default", for add_node
+  bool nodes_known_ = false;               // false when cluster.nodes is missing or wrong
   std::uint64_t largest_suffix_ = 0;
   std::set<std::string> blueprint_ids_;
   std::set<std::string> declared_bases_;                     // bases of every blueprint step's slices

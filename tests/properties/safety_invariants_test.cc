@@ -573,8 +573,8 @@ TEST_CASE("convergence owes the end of an all-or-nothing put: a forgotten record
   CHECK(correct.verdict == Verdict::Pass);
   CHECK(correct.convergence.held);
 
-  const auto mutated = run(
-      shipped_with("all-or-nothing-rollback-leader-crash", {engine::mutation::kRollbackForgottenAfterFailover}));
+  const auto mutated = run(shipped_with("all-or-nothing-rollback-leader-crash",
+                                        {engine::mutation::kRollbackForgottenAfterFailover}));
   INFO(describe(mutated));
   CHECK(mutated.verdict == Verdict::Fail);
   CHECK(mutated.convergence.blocker == "rollback pending");

@@ -99,7 +99,8 @@ TEST_CASE("exact messages: references") {
   CHECK(step_error(R"({"at": "1s", "expect": {"violates": "split-brain"}})") ==
         "t.json: steps[0].expect.violates: unknown invariant \"split-brain\" (one of: replica-consistency, "
         "lifecycle, single-leader-per-term, command-writer, slice-store, engine-assert, event-budget, "
-        "stale-leader, key-writer, dependency-order, drain-order, drain, capacity, anti-affinity, rollback)");
+        "stale-leader, key-writer, dependency-order, drain-order, drain, capacity, anti-affinity, rollback, "
+        "rolling)");
 }
 
 TEST_CASE("exact messages: drain and undrain") {
