@@ -71,6 +71,21 @@ void CdmWriter::add(CdmCommand command) {
   building_.commands.push_back(std::move(command));
 }
 
+bool CdmWriter::unload_rechecked(const SliceCommand& command) const {
+  switch (command.why) {
+    case UnloadWhy::ScaleDown:
+      // The floor mutation plants "no floor at all": the re-check goes with it.
+      return !config_.mutation(mutation::kSkipScaleDownRecheck) &&
+             !config_.mutation(mutation::kSkipScaleDownFloor);
+    case UnloadWhy::Removal:
+      return !config_.mutation(mutation::kSkipRemovalRecheck);
+    case UnloadWhy::Eviction:  // re-checked by the drain rule (drain_allows)
+    case UnloadWhy::Other:
+      break;
+  }
+  return false;
+}
+
 bool CdmWriter::target_pending(const std::string& base) const {
   auto it = pending_targets_.find(base);
   return it != pending_targets_.end() && it->second > 0;
@@ -137,6 +152,13 @@ void CdmWriter::submit_now(Batch batch) {
     if (auto* write = std::get_if<KeyWrite>(&command)) {
       if (hooks_.recheck_write && !hooks_.recheck_write(*write)) continue;
     }
+    if (const auto* remove = std::get_if<TargetRemove>(&command)) {
+      if (!config_.mutation(mutation::kSkipRemovalRecheck) && !hooks_.target_remove_still_wanted(*remove)) {
+        --pending_targets_[remove->base];
+        dropped_target = true;
+        continue;
+      }
+    }
     if (const auto* slice = std::get_if<SliceCommand>(&command)) {
       if (slice->resend && !hooks_.resend_still_wanted(*slice)) continue;  // its intent went meanwhile
       const std::string key = slice_key(slice->node, slice->artifact);
@@ -166,8 +188,14 @@ void CdmWriter::submit_now(Batch batch) {
       const bool unload_blocked =
           slice->state == SliceState::Unload && hooks_.unload_allowed && !hooks_.unload_allowed(*slice);
       if (load_blocked || unload_blocked ||
-          ((slice->eviction || slice->state == SliceState::Load) && hooks_.drain_allows &&
+          ((slice->why == UnloadWhy::Eviction || slice->state == SliceState::Load) && hooks_.drain_allows &&
            !hooks_.drain_allows(*slice))) {
+        dropped.commands.push_back(std::move(command));
+        continue;
+      }
+      if (slice->state == SliceState::Unload && unload_rechecked(*slice) &&
+          !hooks_.unload_still_wanted(*slice)) {
+        hooks_.revert({*slice});
         dropped.commands.push_back(std::move(command));
         continue;
       }

@@ -25,6 +25,13 @@
 
 namespace aether::engine {
 
+// Why an UNLOAD was decided, for its re-check at submit (§4): a scale-down
+// must still respect the floor; a removal (a base left without an owner, an
+// orphan) must still have no desired owner for its artifact.
+// An eviction is an UNLOAD of a draining node's entry (§8.2), re-checked
+// against the drain rule.
+enum class UnloadWhy { Other, ScaleDown, Removal, Eviction };
+
 // LOAD, ACTIVATE, DEACTIVATE or UNLOAD written to slices/{node}/{artifact}.
 struct SliceCommand {
   NodeId node;
@@ -32,7 +39,7 @@ struct SliceCommand {
   SliceState state = SliceState::Load;
   std::optional<SliceState> decided_from;  // effective state when decided
   bool resend = false;                     // a re-send of a recorded command
-  bool eviction = false;                   // an UNLOAD evicting a draining node's entry (§8.2)
+  UnloadWhy why = UnloadWhy::Other;        // UNLOAD only
 };
 struct KeyRemove {  // a slices/* key (unparseable, stuck, departed node) or node-lifecycle/{node}
   std::string key;
@@ -103,6 +110,15 @@ class CdmWriter {
     // floor (state applied now, current view)? If not it is dropped like an
     // overtaken command. Unset: always.
     std::function<bool(const SliceCommand&)> unload_allowed = nullptr;
+    // A scale-down or removal UNLOAD at submit: does its reason still hold
+    // (the floor, in the state applied now and the current view; the base
+    // still without an owner for that artifact)? If not it is dropped and its
+    // intent reverted at once, so a later UNLOAD of the same batch counts the
+    // entry as live again.
+    std::function<bool(const SliceCommand&)> unload_still_wanted;
+    // A queued slice-target Remove at submit: is the base still without an
+    // owner? If not it is dropped (a blueprint put back meanwhile).
+    std::function<bool(const TargetRemove&)> target_remove_still_wanted;
   };
 
   CdmWriter(const NodeServices& services, const EngineConfig& config, TimerSet& timers, Hooks hooks);
@@ -128,6 +144,8 @@ class CdmWriter {
   void submit_now(Batch batch);
   void on_batch_done(std::uint64_t attempt, const std::shared_ptr<Batch>& batch, bool committed);
   static std::vector<SliceCommand> slice_commands(const Batch& batch);
+  // Whether an UNLOAD's reason is re-checked at submit (not under its mutation).
+  bool unload_rechecked(const SliceCommand& command) const;
 
   const NodeServices& services_;
   const EngineConfig& config_;

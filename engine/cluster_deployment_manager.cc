@@ -7,6 +7,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -88,6 +89,8 @@ class ClusterDeploymentManager::Active
                     [this](const SliceCommand& c) { return load_still_allowed(c); },
                     [this](KeyWrite& w) { return recheck_write(w); },
                     [this](const SliceCommand& c) { return unload_keeps_rolling_floor(c); },
+                    [this](const SliceCommand& c) { return unload_still_wanted(c); },
+                    [this](const TargetRemove& r) { return !state_.ownership.owner(r.base); },
                 }),
         positions_(positions) {}
 
@@ -145,6 +148,8 @@ class ClusterDeploymentManager::Active
   // A LOAD re-checked at submit (CdmWriter hook): anti-affinity and capacity
   // still allow it on its node in the state applied now.
   bool load_still_allowed(const SliceCommand& command) const;
+  // A scale-down or removal UNLOAD re-checked at submit (CdmWriter hook).
+  bool unload_still_wanted(const SliceCommand& command) const;
   void mark_failed(const std::string& artifact);
 
   // All-or-nothing puts (rollback.h, engine-semantics.md §8.3).
@@ -220,9 +225,11 @@ class ClusterDeploymentManager::Active
   std::vector<NodeId> eligible_nodes() const;
   bool eligible(const NodeId& node) const;
   bool on_duty(const NodeId& node) const;  // committed node-lifecycle is ON_DUTY
-  // Live entries that count for scale decisions: not the leaving source of a
-  // move, not on a DRAINING or DECOMMISSIONED node (§4, §8.2).
+  // Live entries that count for scale decisions: live, not a leaving move
+  // source, on a node in the leader's view that is neither DRAINING nor
+  // DECOMMISSIONED (§4, §8.2).
   int live_count(const std::string& artifact) const;
+  bool counts_for_scale(const NodeId& node, const std::vector<NodeId>& view) const;
 
   // Drain (engine-semantics.md §8.2; the pure rule in drain.h).
   std::optional<NodeLifecycle> lifecycle_of(const NodeId& node) const;
@@ -240,12 +247,14 @@ class ClusterDeploymentManager::Active
   // Commands (recorded in memory at once, written through the serialized queue).
   std::optional<SliceState> effective(const Entry& entry) const { return entry.effective(); }
   void cmd_load(const std::string& artifact, const NodeId& node);
-  void cmd_unload(const std::string& artifact, const NodeId& node, bool eviction = false);
+  void cmd_unload(const std::string& artifact, const NodeId& node, UnloadWhy why = UnloadWhy::Other);
   void cmd_activate(const std::string& artifact, const NodeId& node);
   void cmd_remove_slice(const std::string& artifact, const NodeId& node);
   void cmd_remove(const std::string& key);
   void cmd_put_target(const std::string& base, const SliceTarget& target);
   void cmd_remove_target(const std::string& base);
+  // UNLOAD the live entries of `base` except those of `keep_artifact` (a
+  // version change); without one it is a removal (re-checked at submit).
   void unload_live(const std::string& base, const std::optional<std::string>& keep_artifact);
   void flush(std::function<void(bool)> after = nullptr) { writer_.flush(std::move(after)); }
   void revert_intents(const std::vector<SliceCommand>& commands);
@@ -491,9 +500,12 @@ void ClusterDeploymentManager::Active::on_blueprint_put(const std::string& id, c
     arm_processing_timeout(id);
   }
   note_put_for_rollback(id, value, before_text, before_accepted);
-  // Bases it owned before and no longer owns.
+  // Bases it owned before and no longer owns: a base the ownership rule
+  // gives another owner (a rejected value accepted now, say) keeps its
+  // instances; sync_targets rewrites its slice-target for that owner, whose
+  // commit unloads only other versions (§4, "Blueprint remove").
   for (const auto& [base, owner] : before.owner_of) {
-    if (owner != id || state_.ownership.owner(base) == id) continue;
+    if (owner != id || state_.ownership.owner(base)) continue;
     forget_desired(base);
     cmd_remove_target(base);
   }
@@ -508,7 +520,7 @@ void ClusterDeploymentManager::Active::on_blueprint_remove(const std::string& id
   end_in_flight(id);
   recompute_ownership();
   for (const auto& [base, owner] : before.owner_of) {
-    if (owner != id) continue;
+    if (owner != id || state_.ownership.owner(base)) continue;  // another owner: as on_blueprint_put
     forget_desired(base);
     cmd_remove_target(base);
   }
@@ -734,6 +746,14 @@ void ClusterDeploymentManager::Active::sync_targets() {
     auto target = state_.targets.find(base);
     if (target == state_.targets.end() || target->second.owner != owner ||
         target->second.version != want->version) {
+      write_target_from_blueprint(base);
+      continue;
+    }
+    // Owned with a matching slice-target, yet no desired state: a removal
+    // forgot it and its Remove was dropped at submit (the blueprint came
+    // back) while the put-back's own write did not commit. Written again
+    // (re-derived at submit), its commit restores the desired state.
+    if (!state_.desired.count(base) && state_.ownership.rejected.count(owner) == 0) {
       write_target_from_blueprint(base);
       continue;
     }
@@ -1139,11 +1159,21 @@ bool ClusterDeploymentManager::Active::on_duty(const NodeId& node) const {
   return it != lifecycle_.end() && parse_node_lifecycle(it->second) == NodeLifecycle::OnDuty;
 }
 
+bool ClusterDeploymentManager::Active::counts_for_scale(const NodeId& node,
+                                                        const std::vector<NodeId>& view) const {
+  if (config_.mutation(mutation::kScaleCountsOutOfView)) return true;
+  if (drained(node)) return false;
+  return std::binary_search(view.begin(), view.end(), node);
+}
+
 int ClusterDeploymentManager::Active::live_count(const std::string& artifact) const {
   auto it = table_.entries.find(artifact);
   if (it == table_.entries.end()) return 0;
+  const auto view = services_.topology.view();
   int live = 0;
-  for (const auto& [node, entry] : it->second) live += entry.counts_for_scale() && !drained(node) ? 1 : 0;
+  for (const auto& [node, entry] : it->second) {
+    if (entry.counts_for_scale() && counts_for_scale(node, view)) ++live;
+  }
   return live;
 }
 
@@ -1230,7 +1260,7 @@ void ClusterDeploymentManager::Active::drain_nodes() {
     if (plan.evict) {
       log(LogLevel::Info, "draining " + node + ": evicting " + *plan.evict);
       count("evictions");
-      cmd_unload(*plan.evict, node, /*eviction=*/true);
+      cmd_unload(*plan.evict, node, UnloadWhy::Eviction);
     } else if (plan.unload_excluded) {
       log(LogLevel::Info, "draining " + node + ": unloading excluded " + *plan.unload_excluded);
       cmd_unload(*plan.unload_excluded, node);
@@ -1250,7 +1280,7 @@ void ClusterDeploymentManager::Active::drain_nodes() {
 
 bool ClusterDeploymentManager::Active::drain_allows(const SliceCommand& command) const {
   if (command.state == SliceState::Load) return on_duty(command.node);
-  if (!command.eviction) return true;
+  if (command.why != UnloadWhy::Eviction) return true;
   if (lifecycle_of(command.node) != NodeLifecycle::Draining) return true;  // undrained: an ordinary UNLOAD
   auto nodes = table_.entries.find(command.artifact);
   if (nodes == table_.entries.end() || !nodes->second.count(command.node)) return false;
@@ -1385,11 +1415,12 @@ void ClusterDeploymentManager::Active::scale_down(const std::string& artifact, c
   if (excess <= 0) return;
   placement::RemoveRequest request;
   request.count = excess;
+  const auto view = services_.topology.view();
   for (const auto& [node, entry] : table_.entries[artifact]) {
-    if (!entry.counts_for_scale() || drained(node)) continue;
+    if (!entry.counts_for_scale() || !counts_for_scale(node, view)) continue;
     request.live.push_back(placement::LiveEntry{node, entry.effective() == SliceState::Active});
   }
-  for (const auto& node : allocation_->plan_remove(request)) cmd_unload(artifact, node);
+  for (const auto& node : allocation_->plan_remove(request)) cmd_unload(artifact, node, UnloadWhy::ScaleDown);
 }
 
 bool ClusterDeploymentManager::Active::rolls(const std::string& base) const {
@@ -1531,7 +1562,7 @@ bool ClusterDeploymentManager::Active::unload_keeps_rolling_floor(const SliceCom
 
 void ClusterDeploymentManager::Active::check_stuck_and_orphans() {
   const Nanos now = timers_.now();
-  std::vector<std::pair<std::string, NodeId>> to_unload;
+  std::vector<std::tuple<std::string, NodeId, UnloadWhy>> to_unload;
   std::vector<std::pair<std::string, NodeId>> to_remove;
   for (auto& [artifact, nodes] : table_.entries) {
     const Desired* desired = desired_for(artifact);
@@ -1554,13 +1585,13 @@ void ClusterDeploymentManager::Active::check_stuck_and_orphans() {
         if (observed == SliceState::Unload || observed == SliceState::Unloading) {
           to_remove.emplace_back(artifact, node);
         } else if (*state != SliceState::Unload && *state != SliceState::Unloading) {
-          to_unload.emplace_back(artifact, node);
+          to_unload.emplace_back(artifact, node, UnloadWhy::Removal);
         }
         continue;
       }
       if (!observed || entry.intent) continue;
       if (*observed == SliceState::Failed) {
-        to_unload.emplace_back(artifact, node);  // its UNLOAD was lost or overtaken
+        to_unload.emplace_back(artifact, node, UnloadWhy::Other);  // its UNLOAD was lost or overtaken
         continue;
       }
       auto timeout = state_timeout_ns(*observed, config_.timeouts);
@@ -1568,13 +1599,13 @@ void ClusterDeploymentManager::Active::check_stuck_and_orphans() {
       count("stuck-cleanups");
       log(LogLevel::Warn, artifact + " on " + node + " stuck in " + slice_state_name(*observed));
       if (*observed == SliceState::Loading || *observed == SliceState::Activating) {
-        to_unload.emplace_back(artifact, node);
+        to_unload.emplace_back(artifact, node, UnloadWhy::Other);
       } else {
         to_remove.emplace_back(artifact, node);
       }
     }
   }
-  for (const auto& [artifact, node] : to_unload) cmd_unload(artifact, node);
+  for (const auto& [artifact, node, why] : to_unload) cmd_unload(artifact, node, why);
   for (const auto& [artifact, node] : to_remove) cmd_remove_slice(artifact, node);
 }
 
@@ -1663,12 +1694,12 @@ void ClusterDeploymentManager::Active::cmd_load(const std::string& artifact, con
 }
 
 void ClusterDeploymentManager::Active::cmd_unload(const std::string& artifact, const NodeId& node,
-                                                  bool eviction) {
+                                                  UnloadWhy why) {
   Entry& entry = table_.entries[artifact][node];
   const auto from = effective(entry);
   if (from == SliceState::Unload || from == SliceState::Unloading) return;
   entry.intent = SliceState::Unload;
-  writer_.add(SliceCommand{node, artifact, SliceState::Unload, from, false, eviction});
+  writer_.add(SliceCommand{node, artifact, SliceState::Unload, from, false, why});
   count("unloads");
 }
 
@@ -1707,7 +1738,44 @@ void ClusterDeploymentManager::Active::unload_live(const std::string& base,
       if (entry.live()) victims.emplace_back(artifact, node);
     }
   }
-  for (const auto& [artifact, node] : victims) cmd_unload(artifact, node);
+  for (const auto& [artifact, node] : victims)
+    cmd_unload(artifact, node, keep ? UnloadWhy::Other : UnloadWhy::Removal);
+}
+
+bool ClusterDeploymentManager::Active::unload_still_wanted(const SliceCommand& command) const {
+  const Desired* desired = desired_for(command.artifact);
+  const bool intended = desired != nullptr && desired->artifact == command.artifact;
+  // A removal or an orphan's UNLOAD: dropped if the artifact is desired again
+  // (its blueprint put back while the batch waited), by the ownership rule
+  // in the state applied now: the owner's slice-target may not have been
+  // rewritten yet, so the in-memory desired state is not enough.
+  if (command.why == UnloadWhy::Removal) {
+    if (intended) return false;
+    const auto want = wanted(base_of(command.artifact));
+    return !want || want->artifact != command.artifact;
+  }
+  // A scale-down whose artifact is no longer intended is a removal or a
+  // version change now: still wanted.
+  if (!intended) return true;
+  // The floor, in the state applied now and the current view: live_count
+  // already leaves this UNLOAD's entry (and every other recorded UNLOAD) out.
+  if (live_count(command.artifact) < desired->min_instances) return false;
+  // An ACTIVE victim (it was not ACTIVE when chosen, or others stopped being
+  // ACTIVE since): the ACTIVE entries left must stay at the floor.
+  auto nodes = table_.entries.find(command.artifact);
+  if (nodes == table_.entries.end()) return true;
+  auto victim = nodes->second.find(command.node);
+  if (victim == nodes->second.end() || !victim->second.observed ||
+      victim->second.observed->state != SliceState::Active)
+    return true;
+  const auto view = services_.topology.view();
+  int active_left = 0;
+  for (const auto& [node, entry] : nodes->second) {
+    if (node == command.node || entry.intent == SliceState::Unload) continue;
+    if (entry.observed && entry.observed->state == SliceState::Active && counts_for_scale(node, view))
+      ++active_left;
+  }
+  return active_left >= desired->min_instances;
 }
 
 bool ClusterDeploymentManager::Active::resend_still_wanted(const SliceCommand& command) const {
@@ -1765,8 +1833,20 @@ void ClusterDeploymentManager::Active::arm_resend(const std::string& artifact, c
     log(LogLevel::Info,
         "re-sending " + std::string(slice_state_name(command)) + " to " + slice_key(node, artifact));
     count("resent-commands");
-    const bool eviction = command == SliceState::Unload && lifecycle_of(node) == NodeLifecycle::Draining;
-    writer_.add(SliceCommand{node, artifact, command, command, true, eviction});
+    // A re-sent UNLOAD is re-checked at submit like the first (§4): an
+    // eviction by the drain rule; on a node that is not drained, the UNLOAD
+    // of a live entry of the desired artifact by the scale-down floor (the
+    // floor may have fallen since: nodes lost meanwhile), any other live
+    // entry as a removal.
+    UnloadWhy why = UnloadWhy::Other;
+    if (command == SliceState::Unload) {
+      if (lifecycle_of(node) == NodeLifecycle::Draining) {
+        why = UnloadWhy::Eviction;
+      } else if (!drained(node) && current.observed && is_live_state(current.observed->state)) {
+        why = desired && desired->artifact == artifact ? UnloadWhy::ScaleDown : UnloadWhy::Removal;
+      }
+    }
+    writer_.add(SliceCommand{node, artifact, command, command, true, why});
     flush();
   });
 }

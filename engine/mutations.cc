@@ -29,6 +29,13 @@ const std::vector<MutationDoc>& mutation_points() {
         {mutation::kRollbackForgottenAfterFailover,
          "a new leader ignores rollback/{id}: an all-or-nothing put in flight at failover is never "
          "finished or rolled back (rollback forgets the previous value after failover)"},
+        {mutation::kScaleCountsOutOfView,
+         "CDM counts live entries on nodes outside its view (or DRAINING) for scale decisions"},
+        {mutation::kSkipScaleDownRecheck,
+         "CDM submits a queued scale-down UNLOAD without re-checking the floor in the state applied then"},
+        {mutation::kSkipRemovalRecheck,
+         "CDM submits a queued removal (UNLOADs, slice-target Removes) even after the base got an owner "
+         "back"},
         {mutation::kTargetWinsAtActivation,
          "CDM takes a matching slice-target's counts even when the owner blueprint's value was decided "
          "after it (a client's edit lost across failover)"},

@@ -46,6 +46,9 @@ inline constexpr const char* kNdmSkipsStoreReconcileOnRegain = "ndm-skips-store-
 inline constexpr const char* kDrainBreakBeforeMake = "cdm-drain-unload-before-replacement-active";
 inline constexpr const char* kRollbackForgottenAfterFailover = "cdm-rollback-forgotten-after-failover";
 inline constexpr const char* kRollingIgnoresMaxUnavailable = "cdm-rolling-ignores-max-unavailable";
+inline constexpr const char* kScaleCountsOutOfView = "cdm-scale-counts-out-of-view";
+inline constexpr const char* kSkipScaleDownRecheck = "cdm-skip-scale-down-recheck";
+inline constexpr const char* kSkipRemovalRecheck = "cdm-skip-removal-recheck";
 }  // namespace mutation
 
 }  // namespace aether::engine

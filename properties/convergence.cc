@@ -515,6 +515,7 @@ InstanceTally tally_instances(const CanonicalStore::Map& store, const WorldQueri
     auto parsed = ref::read_slice_value(value);
     if (!parsed || !ref::is_live(parsed->state)) return;
     ++out.total;
+    if (world.is_up(key.node)) ++out.on_up_nodes;
     if (parsed->state != ref::State::Active || live.live.count(key.node) == 0) return;
     for (const auto& [held, holding] : world.slice_holdings(key.node)) {
       if (held == key.artifact && holding == engine::SliceHolding::Active) ++out.active;

@@ -130,8 +130,9 @@ ConvergenceState evaluate_convergence(const CanonicalStore::Map& store, const Wo
 // (any node) and counted instances (ACTIVE key on a live node whose slice
 // store has it active).
 struct InstanceTally {
-  int total = 0;
-  int active = 0;
+  int total = 0;        // live entries
+  int on_up_nodes = 0;  // live entries on nodes that are up (`at_most`: a crashed node runs nothing)
+  int active = 0;       // counted instances
 };
 InstanceTally tally_instances(const CanonicalStore::Map& store, const WorldQueries& world,
                               const Liveness& live, const std::string& artifact);

@@ -63,6 +63,10 @@ std::vector<InvariantDoc> invariant_docs() {
        "while version-routing/{base} is in its writer's applied state, a cdm UNLOAD of an ACTIVE entry never "
        "leaves ACTIVE entries over all versions of the base (on nodes in the writer's view) below desired - "
        "max_unavailable of the owner's rolling slice"},
+      {invariant::kScaleFloor, "a cdm scale-down never leaves fewer live entries than min_instances"},
+      {invariant::kAvailabilityFloor,
+       "a cdm scale-down (a move's break step included) never leaves fewer ACTIVE entries than "
+       "min(min_instances, ACTIVE before)"},
   };
 }
 
@@ -185,7 +189,7 @@ void InvariantSuite::on_decide(Nanos now, std::uint64_t position, const sim::Bat
   judge_placement(now, position, batch);
   judge_rollback(now, position, batch);
   judge_rolling(now, position, batch);
-  pending_cdm_.erase(batch.batch_id);
+  judge_scale_down(now, position, batch);
   std::map<std::string, std::optional<std::string>> before;
   std::vector<ref::FailureEvidence::Command> commands;
   for (const auto& command : batch.commands) {
@@ -211,6 +215,9 @@ void InvariantSuite::on_decide(Nanos now, std::uint64_t position, const sim::Bat
   }
   evidence_.on_batch(position, commands, before, canonical_.positioned());
   submits_.erase(batch.batch_id);
+  pending_cdm_.erase(batch.batch_id);
+  decided_at_.push_back(now);
+  for (const auto& command : batch.commands) last_commit_at_[command.key] = now;
 }
 
 void InvariantSuite::on_apply(Nanos now, const NodeId& node, std::uint64_t position, std::uint64_t digest) {
@@ -270,8 +277,10 @@ void InvariantSuite::on_submit(Nanos now, const sim::BatchRecord& batch, const s
   auto& infos = submits_[batch.batch_id];
   infos.resize(batch.submitters.empty() ? 0 : batch.submitters.size() - 1);
   infos.push_back(std::move(info));
-  if (submitter.writer == "cdm")
-    pending_cdm_.emplace(batch.batch_id, std::make_pair(submitter.node, batch.commands));
+  if (submitter.writer == "cdm") {
+    pending_cdm_[batch.batch_id].push_back(
+        PendingCdm{submitter.node, submitter.cdm_tag, now, batch.commands, submitter.cdm_active});
+  }
 
   // stale-leader, second half: a cdm batch from a node whose applied leader
   // entry names another node or no one.
@@ -559,11 +568,14 @@ void InvariantSuite::judge_placement(Nanos now, std::uint64_t position, const si
         slices.erase(key);
       }
     }
-    for (const auto& [id, pending] : pending_cdm_) {
-      if (id == batch.batch_id || pending.first != s.node) continue;
-      for (const auto& c : pending.second) {
-        const auto value = c.op == engine::KvOp::Put ? ref::read_slice_value(c.value) : std::nullopt;
-        if (value && value->state == ref::State::Unload) slices[c.key] = c.value;
+    for (const auto& [id, list] : pending_cdm_) {
+      if (id == batch.batch_id) continue;
+      for (const auto& pending : list) {
+        if (pending.node != s.node) continue;
+        for (const auto& c : pending.commands) {
+          const auto value = c.op == engine::KvOp::Put ? ref::read_slice_value(c.value) : std::nullopt;
+          if (value && value->state == ref::State::Unload) slices[c.key] = c.value;
+        }
       }
     }
     auto live_on = [&](const NodeId& node) {
@@ -806,6 +818,194 @@ void InvariantSuite::judge_command_writer(Nanos now, std::uint64_t position, con
     }
   }
   if (!current) recorder_.report(reported::kLateCommit);
+}
+
+namespace {
+
+std::optional<Nanos> state_timeout(const CheckRules& rules, ref::State state) {
+  switch (state) {
+    case ref::State::Loading:
+      return rules.loading_ns;
+    case ref::State::Activating:
+      return rules.activating_ns;
+    case ref::State::Deactivating:
+      return rules.deactivating_ns;
+    case ref::State::Unloading:
+      return rules.unloading_ns;
+    default:
+      return std::nullopt;
+  }
+}
+
+std::optional<ref::State> state_of(const ref::PositionedStore& store, const std::string& key) {
+  auto it = store.find(key);
+  if (it == store.end()) return std::nullopt;
+  auto value = ref::read_slice_value(it->second.value);
+  if (!value) return std::nullopt;
+  return value->state;
+}
+
+}  // namespace
+
+// scale-floor and availability-floor (simulation.md §5, "Scale-down"): a cdm
+// UNLOAD of a live entry of an owned, non-excluded base at its intended
+// version, on a node that is neither DRAINING nor DECOMMISSIONED, with no rolling update, that is
+// not stuck cleanup, judged on the writer's state: what it had applied at
+// submit plus the commands of its activation still pending in the world and
+// not overtaken, restricted to nodes in its view.
+void InvariantSuite::judge_scale_down(Nanos now, std::uint64_t position, const sim::BatchRecord& batch) {
+  if (any_client(batch)) return;
+  bool has_unload = false;
+  for (const auto& command : batch.commands) {
+    const auto value = command.op == engine::KvOp::Put ? ref::read_slice_value(command.value) : std::nullopt;
+    has_unload = has_unload || (value && value->state == ref::State::Unload);
+  }
+  if (!has_unload) return;
+  std::string first_floor;
+  std::string first_availability;
+  bool ok_for_some = false;
+  bool judged_any = false;
+  for (std::size_t i = 0; i < batch.submitters.size(); ++i) {
+    const auto& s = batch.submitters[i];
+    if (s.writer != "cdm") continue;
+    judged_any = true;
+    const auto info = submit_info(batch, i);
+    ref::PositionedStore state = canonical_.store_at(info.applied_position);
+    for (const auto& [k, v] : s.applied) {
+      if (!v) {
+        state.erase(k);
+        continue;
+      }
+      // A value it applied keeps the position it was decided at: stamped
+      // with the applied position, an old slice-target would look newer
+      // than a blueprint put after it (ownership and counts by position).
+      auto known = state.find(k);
+      if (known == state.end() || known->second.value != *v)
+        state[k] = ref::StoreEntry{*v, info.applied_position};
+    }
+    // Its activation's commands still pending, oldest first, not overtaken.
+    std::vector<const PendingCdm*> pending;
+    for (const auto& [id, list] : pending_cdm_) {
+      if (id == batch.batch_id) continue;
+      for (const auto& p : list) {
+        if (p.active && p.node == s.node && p.tag == s.cdm_tag && p.submitted_at <= s.submitted_at)
+          pending.push_back(&p);
+      }
+    }
+    std::sort(pending.begin(), pending.end(),
+              [](const PendingCdm* a, const PendingCdm* b) { return a->submitted_at < b->submitted_at; });
+    for (const auto* p : pending) {
+      for (const auto& command : p->commands) {
+        auto last = last_commit_at_.find(command.key);
+        if (last != last_commit_at_.end() && last->second >= p->submitted_at) continue;  // overtaken
+        if (command.op == engine::KvOp::Put) {
+          state[command.key] = ref::StoreEntry{command.value, info.applied_position};
+        } else {
+          state.erase(command.key);
+        }
+      }
+    }
+    const std::set<NodeId> view(info.view.begin(), info.view.end());
+    const ref::Desired desired = ref::desired_from(state);
+    const auto excluded = ref::excluded_bases(desired, evidence_, info.applied_position);
+    // DRAINING or DECOMMISSIONED: its entries do not count for scale
+    // decisions, and unloading them is a drain's or an orphan's, not a
+    // scale-down (engine-semantics.md §8.2).
+    auto draining = [&](const NodeId& node) {
+      auto it = state.find("node-lifecycle/" + node);
+      return it != state.end() && (it->second.value == "DRAINING" || it->second.value == "DECOMMISSIONED");
+    };
+    // Live and ACTIVE entries of `artifact` on nodes in the view, not drained.
+    auto tally = [&](const std::string& artifact) {
+      std::pair<int, int> live_active{0, 0};
+      for (const auto& node : view) {
+        if (draining(node)) continue;
+        const auto st = state_of(state, "slices/" + node + "/" + artifact);
+        if (st && ref::is_live(*st)) ++live_active.first;
+        if (st == ref::State::Active) ++live_active.second;
+      }
+      return live_active;
+    };
+    bool ok = true;
+    for (const auto& command : batch.commands) {
+      const auto key = ref::classify_key(command.key);
+      const auto value =
+          command.op == engine::KvOp::Put ? ref::read_slice_value(command.value) : std::nullopt;
+      const bool unload = key.kind == ref::KeyKind::Slice && value && value->state == ref::State::Unload;
+      bool scale_down = false;
+      std::pair<int, int> before{0, 0};
+      const ref::DesiredBase* d = nullptr;
+      if (unload) {
+        d = desired.find(key.base);
+        const auto current = state_of(state, command.key);
+        // A rolling step (version-routing/{base} in the writer's state) is
+        // not a scale-down. ROLLING HOOK: availability-floor's rolling clause,
+        // min(desired - max_unavailable, ACTIVE before) counted over all
+        // versions (simulation.md §5), is judged here once rolling updates
+        // exist; until then such UNLOADs are not judged.
+        scale_down = d != nullptr && excluded.count(key.base) == 0 && d->artifact == key.artifact &&
+                     current && ref::is_live(*current) && view.count(key.node) != 0 && !draining(key.node) &&
+                     state.count("version-routing/" + key.base) == 0;
+        if (scale_down) {
+          // Stuck cleanup: in its state (since its value first showed it) long enough.
+          if (const auto timeout = state_timeout(rules_, *current)) {
+            std::uint64_t since = info.applied_position;
+            for (std::uint64_t p = info.applied_position; p > 0; --p) {
+              const auto v = canonical_.value_at(command.key, p);
+              const auto parsed = v ? ref::read_slice_value(*v) : std::nullopt;
+              if (!parsed || parsed->state != *current) break;
+              since = p;
+            }
+            const Nanos stuck_after =
+                rules_.stuck_multiplier * *timeout / 1'000'000 * (1'000'000 - rules_.clock_drift_ppm);
+            if (since < decided_at_.size() && s.submitted_at - decided_at_[since] >= stuck_after)
+              scale_down = false;
+          }
+        }
+        if (scale_down) before = tally(key.artifact);
+      }
+      if (command.op == engine::KvOp::Put) {
+        state[command.key] = ref::StoreEntry{command.value, info.applied_position};
+      } else {
+        state.erase(command.key);
+      }
+      if (!scale_down) continue;
+      const auto after = tally(key.artifact);
+      if (after.first < d->min_instances) {
+        ok = false;
+        if (first_floor.empty()) {
+          first_floor = fmt::format(
+              "UNLOAD {} by cdm@{} leaves {} live entries of {} (min_instances {}, {} before) "
+              "in its state at applied position {} with its pending commands",
+              command.key, s.node, after.first, key.artifact, d->min_instances, before.first,
+              info.applied_position);
+        }
+      }
+      if (after.second < std::min(d->min_instances, before.second)) {
+        ok = false;
+        if (first_availability.empty()) {
+          first_availability = fmt::format(
+              "UNLOAD {} by cdm@{} leaves {} ACTIVE entries of {} (min_instances {}, {} ACTIVE before) in "
+              "its "
+              "state at applied position {} with its pending commands",
+              command.key, s.node, after.second, key.artifact, d->min_instances, before.second,
+              info.applied_position);
+        }
+      }
+    }
+    ok_for_some = ok_for_some || ok;
+  }
+  if (!judged_any || ok_for_some) return;
+  const auto& node = batch.submitters.front().node;
+  if (!first_floor.empty()) {
+    recorder_.violation(invariant::kScaleFloor, now, node,
+                        fmt::format("position {}: {}; writers {}", position, first_floor, writers_of(batch)));
+  }
+  if (!first_availability.empty()) {
+    recorder_.violation(
+        invariant::kAvailabilityFloor, now, node,
+        fmt::format("position {}: {}; writers {}", position, first_availability, writers_of(batch)));
+  }
 }
 
 void InvariantSuite::on_node_fault(Nanos now, const NodeId& node, sim::NodeFault fault) {

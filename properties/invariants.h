@@ -40,6 +40,8 @@ inline constexpr const char* kCapacity = "capacity";
 inline constexpr const char* kAntiAffinity = "anti-affinity";
 inline constexpr const char* kRollback = "rollback";
 inline constexpr const char* kRolling = "rolling";
+inline constexpr const char* kScaleFloor = "scale-floor";
+inline constexpr const char* kAvailabilityFloor = "availability-floor";
 }  // namespace invariant
 
 namespace reported {
@@ -79,6 +81,16 @@ class CdmTracker {
 struct CheckRules {
   bool consensus = true;  // leader_election consensus: the `leader` entries decide beliefs
   int transient_retry_max = 5;
+  // Stuck cleanup (not a scale-down): an entry in a state with a timeout for
+  // at least stuck_multiplier x that timeout.
+  int stuck_multiplier = 3;
+  Nanos loading_ns = 120'000'000'000;
+  Nanos activating_ns = 60'000'000'000;
+  Nanos deactivating_ns = 30'000'000'000;
+  Nanos unloading_ns = 120'000'000'000;
+  // clock_drift: engine timers may run up to this much faster than world
+  // time, so stuck cleanup is recognized after x (1 - clock_drift) of it.
+  std::uint32_t clock_drift_ppm = 0;
 };
 
 class InvariantSuite : public sim::WorldObserver, public ConvergenceHistory {
@@ -133,6 +145,7 @@ class InvariantSuite : public sim::WorldObserver, public ConvergenceHistory {
   void judge_placement(Nanos now, std::uint64_t position, const sim::BatchRecord& batch);
   void judge_rollback(Nanos now, std::uint64_t position, const sim::BatchRecord& batch);
   void judge_rolling(Nanos now, std::uint64_t position, const sim::BatchRecord& batch);
+  void judge_scale_down(Nanos now, std::uint64_t position, const sim::BatchRecord& batch);
   void forget_node(const NodeId& node);
 
   // What a submitter had at submit, beyond Submitter::applied.
@@ -156,15 +169,28 @@ class InvariantSuite : public sim::WorldObserver, public ConvergenceHistory {
   CheckRules rules_;
   Nanos now_ = 0;
   ref::FailureEvidence evidence_;
-  std::map<NodeId, std::uint64_t> applied_position_;          // from on_apply / on_restore
-  std::set<NodeId> reset_;                                    // reset since their last restore
-  std::map<NodeId, std::map<NodeId, Nanos>> in_view_;         // observer -> member -> since
-  std::map<std::uint64_t, std::vector<SubmitInfo>> submits_;  // pending batch -> per submitter
-  // Pending cdm batches (batch id -> submitting node, commands): their
-  // UNLOADs free a node's resources in the writer's state.
-  std::map<std::uint64_t, std::pair<NodeId, engine::KvBatch>> pending_cdm_;
+  std::map<NodeId, std::uint64_t> applied_position_;                  // from on_apply / on_restore
+  std::set<NodeId> reset_;                                            // reset since their last restore
+  std::map<NodeId, std::map<NodeId, Nanos>> in_view_;                 // observer -> member -> since
+  std::map<std::uint64_t, std::vector<SubmitInfo>> submits_;          // pending batch -> per submitter
   std::map<std::pair<NodeId, std::string>, sim::SliceOp> slice_ops_;  // running store operations
   std::set<std::pair<NodeId, Nanos>> stale_reported_;  // (node, activation time) already reported
+  // Scale-down judging: when each position was decided, when each key last
+  // committed, and the cdm batches submitted and not yet decided or dropped.
+  std::vector<Nanos> decided_at_{0};
+  std::map<std::string, Nanos> last_commit_at_;
+  // The cdm batches submitted and not yet decided or dropped (batch id ->
+  // its cdm submitters): their UNLOADs free a node's resources in the
+  // writer's state (placement); an Active writer's earlier batches are part
+  // of its state for the floors.
+  struct PendingCdm {
+    NodeId node;
+    std::optional<std::uint64_t> tag;
+    Nanos submitted_at = 0;
+    engine::KvBatch commands;
+    bool active = false;  // submitted while its CDM was Active
+  };
+  std::map<std::uint64_t, std::vector<PendingCdm>> pending_cdm_;
 };
 
 }  // namespace aether::properties

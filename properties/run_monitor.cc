@@ -372,11 +372,12 @@ void RunMonitor::settle_window(Window& w, Nanos now) {
       const auto live = liveness(world_);
       for (const auto& [artifact, limit] : w.limits) {
         const auto got = tally_instances(suite_.canonical().entries(), world_, live, artifact);
-        if ((limit.first && got.total > *limit.first) || (limit.second && got.active > *limit.second)) {
+        if ((limit.first && got.on_up_nodes > *limit.first) || (limit.second && got.active > *limit.second)) {
           w.failed = true;
           w.decided = true;
-          w.detail = fmt::format("at {}: {} has {} live entr{} and {} counted instance(s)", at_text(now),
-                                 artifact, got.total, got.total == 1 ? "y" : "ies", got.active);
+          w.detail = fmt::format(
+              "at {}: {} has {} live entr{} on nodes that are up and {} counted instance(s)", at_text(now),
+              artifact, got.on_up_nodes, got.on_up_nodes == 1 ? "y" : "ies", got.active);
           return;
         }
       }

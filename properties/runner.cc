@@ -371,8 +371,10 @@ bool Runner::build() {
   cluster_ = std::make_unique<sim::SimCluster>(sc, trace_, engine::make_deployment_runtime_factory(config_));
   world_ = std::make_unique<SimWorldQueries>(*cluster_);
   suite_ = std::make_unique<InvariantSuite>(recorder_, *world_, seed_);
-  suite_->set_rules(
-      CheckRules{config_.leader_election == engine::LeaderElection::Consensus, config_.transient_retry_max});
+  suite_->set_rules(CheckRules{
+      config_.leader_election == engine::LeaderElection::Consensus, config_.transient_retry_max,
+      config_.stuck_multiplier, config_.timeouts.loading_ns, config_.timeouts.activating_ns,
+      config_.timeouts.deactivating_ns, config_.timeouts.unloading_ns, scenario_.cluster.clock_drift_ppm});
   ConvergenceRules rules;
   rules.history = suite_.get();
   rules.bound_ns = timing_.bound_ns;

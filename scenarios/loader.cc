@@ -38,7 +38,9 @@ const std::vector<std::string>& known_invariant_ids() {
                                                "capacity",
                                                "anti-affinity",
                                                "rollback",
-                                               "rolling"};
+                                               "rolling",
+                                               "scale-floor",
+                                               "availability-floor"};
   return ids;
 }
 

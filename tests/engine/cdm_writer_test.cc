@@ -113,6 +113,9 @@ struct Harness {
           [](const NodeId&) { return true; },
           {},
           [this](KeyWrite& w) { return recheck(w); },
+          nullptr,
+          [](const SliceCommand&) { return true; },
+          [](const TargetRemove&) { return true; },
       }};
 };
 

@@ -41,7 +41,10 @@ class FakeWorld final : public WorldQueries {
     for (const auto& [id, node] : nodes) out.push_back(id);
     return out;
   }
-  bool is_up(const NodeId& id) const override { return nodes.at(id).up; }
+  bool is_up(const NodeId& id) const override {
+    auto it = nodes.find(id);
+    return it != nodes.end() && it->second.up;
+  }
   bool is_paused(const NodeId& id) const override { return nodes.at(id).paused; }
   std::vector<NodeId> view(const NodeId& id) const override {
     return nodes.at(id).up ? nodes.at(id).view : std::vector<NodeId>{};

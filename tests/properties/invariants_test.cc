@@ -53,8 +53,8 @@ std::map<std::string, std::optional<std::string>> had(std::optional<std::string>
 
 TEST_CASE("invariant docs list every id once with an explanation") {
   const auto docs = invariant_docs();
-  REQUIRE(docs.size() ==
-          16);  // 10, plus drain-order, drain, capacity, anti-affinity, rollback, rolling (issue 15)
+  REQUIRE(docs.size() == 18);  // 10, plus drain-order, drain, capacity, anti-affinity, rollback, rolling
+                               // (issue 15), scale-floor, availability-floor (issue 9)
   std::set<std::string> ids;
   for (const auto& d : docs) {
     ids.insert(d.id);

@@ -364,6 +364,30 @@ TEST_CASE("expect at_most fails on over-allocation inside the window") {
   CHECK(e.detail.find("at 3.000s: org.example:cart:1.0.0 has 3 live entries") != std::string::npos);
 }
 
+TEST_CASE("expect at_most does not count the stale entries of a node that is down") {
+  Run r;
+  r.converge(0);
+  r.monitor.expect_at_most("steps[1]", engine::seconds(1), engine::seconds(10), {{kCart, {2, std::nullopt}}});
+  r.monitor.settle(engine::seconds(1));
+  // node-2 crashes; its ACTIVE key stays until the CDM removes it, and the
+  // replacement's LOAD on node-3 commits first: two instances can run, not three.
+  r.world.nodes["node-2"].up = false;
+  r.monitor.on_node_fault(engine::seconds(2), "node-2", sim::NodeFault::Crash);
+  r.commit(engine::seconds(3), {KvCommand::put("slices/node-3/" + kCart, slice_value(SliceState::Load))},
+           "cdm");
+  r.monitor.settle(engine::seconds(3));
+  // node-2 comes back with its stale key still there: three would run.
+  r.world.nodes["node-2"].up = true;
+  r.commit(engine::seconds(4), {KvCommand::put("slices/node-3/" + kCart, slice_value(SliceState::Loading))},
+           "ndm");
+  r.monitor.settle(engine::seconds(4));
+  r.monitor.finish(engine::seconds(11));
+  const auto e = only(r.monitor.results());
+  CHECK_FALSE(e.held);
+  CHECK(e.detail.find("at 4.000s: org.example:cart:1.0.0 has 3 live entries on nodes that are up") !=
+        std::string::npos);
+}
+
 TEST_CASE("expect at_most does not look past its window") {
   Run r;
   r.converge(0);

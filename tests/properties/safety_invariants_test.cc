@@ -1,5 +1,6 @@
 // The always-on invariants of simulation.md §5 added for issue 9
-// (stale-leader, key-writer, dependency-order, the widened slice-store): each
+// (stale-leader, key-writer, dependency-order, the widened slice-store,
+// scale-floor, availability-floor): each
 // fires on a planted bug (an engine mutation point, a crafted batch) and stays
 // silent on the correct engine.
 #include <catch2/catch.hpp>
@@ -590,4 +591,78 @@ TEST_CASE("rollback and key-writer are silent on the correct engine's rollbacks"
       CHECK(r.verdict == Verdict::Pass);
     }
   }
+}
+
+namespace {
+
+// A client's raw slice-target asks for 1 instance with a floor of 3 while 4
+// run: a correct CDM stops at the floor; the mutation goes down to 1.
+ScenarioBuilder scale_below_floor(bool mutated) {
+  ScenarioBuilder b(5);
+  if (mutated) b.config({{"mutations", {engine::mutation::kSkipScaleDownFloor}}});
+  b.blueprint(seconds(1), "shop", kCart, 4)
+      .step(seconds(20), scenarios::KvPutStep{"slice-target/org.example:cart",
+                                              target_value("1.0.0", 1, 3, "shop"), "default"});
+  return b;
+}
+
+std::size_t floor_violations(const RunResult& r) {
+  return fired(r, invariant::kAvailabilityFloor) + fired(r, invariant::kScaleFloor);
+}
+
+}  // namespace
+
+TEST_CASE("scale-floor and availability-floor fire on the mutation that skips the scale-down floor") {
+  const auto r = run(scale_below_floor(true).get());
+  INFO(describe(r));
+  CHECK(r.verdict == Verdict::Fail);
+  CHECK(fired(r, invariant::kScaleFloor) >= 1);
+  CHECK(fired(r, invariant::kAvailabilityFloor) >= 1);
+}
+
+TEST_CASE("scale-floor and availability-floor are silent when a correct CDM stops at the floor") {
+  const auto r = run(scale_below_floor(false).get());
+  INFO(describe(r));
+  CHECK(r.verdict == Verdict::Pass);
+  CHECK(r.violations.empty());
+}
+
+TEST_CASE("counting entries outside the view or on a DRAINING node leaves a drain's replacement unplaced") {
+  // The draining node's entry counted for scale: no replacement is placed,
+  // so the eviction never comes and cart stays one short (a count mismatch).
+  const auto mutated = run(shipped("drain-during-failover", engine::mutation::kScaleCountsOutOfView));
+  INFO(describe(mutated));
+  CHECK(mutated.verdict == Verdict::Fail);
+  const auto correct = run(shipped("drain-during-failover"));
+  INFO(describe(correct));
+  CHECK(correct.verdict == Verdict::Pass);
+  // Two local-election leaders each keep the floors in their own view.
+  for (const std::string name : {"regression-scale-counts-out-of-view", "local-election-split-brain"}) {
+    for (std::uint64_t seed : {4, 8}) {
+      const auto split = run(shipped(name), seed);
+      INFO(name << " seed " << seed << ": " << describe(split));
+      CHECK(split.verdict == Verdict::Pass);
+      CHECK(floor_violations(split) == 0);
+    }
+  }
+}
+
+TEST_CASE("the floors fire when a queued scale-down UNLOAD is not re-checked at submit") {
+  const auto mutated =
+      run(shipped("regression-scale-down-recheck-at-submit", engine::mutation::kSkipScaleDownRecheck));
+  INFO(describe(mutated));
+  CHECK(floor_violations(mutated) >= 1);
+  const auto correct = run(shipped("regression-scale-down-recheck-at-submit"));
+  INFO(describe(correct));
+  CHECK(correct.verdict == Verdict::Pass);
+}
+
+TEST_CASE("the floors fire when a queued removal goes out after its blueprint was put back") {
+  const auto mutated =
+      run(shipped("regression-removal-after-put-back", engine::mutation::kSkipRemovalRecheck), 2);
+  INFO(describe(mutated));
+  CHECK(floor_violations(mutated) >= 1);
+  const auto correct = run(shipped("regression-removal-after-put-back"));
+  INFO(describe(correct));
+  CHECK(correct.verdict == Verdict::Pass);
 }

@@ -100,7 +100,7 @@ TEST_CASE("exact messages: references") {
         "t.json: steps[0].expect.violates: unknown invariant \"split-brain\" (one of: replica-consistency, "
         "lifecycle, single-leader-per-term, command-writer, slice-store, engine-assert, event-budget, "
         "stale-leader, key-writer, dependency-order, drain-order, drain, capacity, anti-affinity, rollback, "
-        "rolling)");
+        "rolling, scale-floor, availability-floor)");
 }
 
 TEST_CASE("exact messages: drain and undrain") {
