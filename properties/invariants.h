@@ -165,6 +165,15 @@ class InvariantSuite : public sim::WorldObserver, public ConvergenceHistory {
   std::map<std::uint64_t, std::pair<NodeId, engine::KvBatch>> pending_cdm_;
   std::map<std::pair<NodeId, std::string>, sim::SliceOp> slice_ops_;  // running store operations
   std::set<std::pair<NodeId, Nanos>> stale_reported_;  // (node, activation time) already reported
+  // drain-order's pending evictions: per slice key, from which decided
+  // position a committed UNLOAD it classified as an eviction stands (true)
+  // and from which the key left UNLOAD/UNLOADING (false). Any other
+  // UNLOAD/UNLOADING (a scale-down decided before the drain, stuck cleanup)
+  // is no eviction, pending or not.
+  std::map<std::string, std::vector<std::pair<std::uint64_t, bool>>> evictions_;
+  std::set<std::string> batch_evictions_;  // classified in the batch being decided
+  bool eviction_pending_at(const std::string& key, std::uint64_t position) const;
+  void record_evictions(std::uint64_t position, const sim::BatchRecord& batch);
 };
 
 }  // namespace aether::properties
