@@ -649,7 +649,11 @@ void ClusterDeploymentManager::Active::on_slice_put(const std::string& key, cons
                                     ": ACTIVE would fall below min_available");
             count("moves-kept-source");
           } else if (src->second.live()) {
-            cmd_unload(artifact, source);
+            // On a node drained since the move began, the break step is an
+            // eviction (engine-semantics.md §8.2): one at a time per node.
+            cmd_unload(
+                artifact, source,
+                lifecycle_of(source) == NodeLifecycle::Draining ? UnloadWhy::Eviction : UnloadWhy::Other);
           }
         }
       }

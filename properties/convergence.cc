@@ -95,16 +95,32 @@ DesiredState desired_state(const ref::PositionedStore& store, const ref::Failure
     b.spread_zone = d.spread_zone;
     out.owned.emplace(base, std::move(b));
   }
-  // Starved: some dependency is owed no entry or has no owner, directly or
-  // through a starved dependency (a fixpoint over the dependency graph).
+  // A dependency with desired 0 may have no entry at all: the floor only
+  // stops scale-down, it never places (engine-semantics.md §4). It can be
+  // ready only through an ACTIVE entry it still has.
+  auto never_ready = [&](const DesiredBase& d, const std::string& dep) {
+    if (d.count != 0) return false;
+    if (d.min_instances == 0) return true;
+    const std::string artifact = dep + ":" + d.version;
+    for (auto it = store.lower_bound("slices/"); it != store.end() && it->first.compare(0, 7, "slices/") == 0;
+         ++it) {
+      const auto key = ref::classify_key(it->first);
+      if (key.kind != ref::KeyKind::Slice || key.artifact != artifact) continue;
+      const auto value = ref::read_slice_value(it->second.value);
+      if (value && value->state == ref::State::Active) return false;
+    }
+    return true;
+  };
+  // Starved: some dependency can never be ready (desired 0 and no ACTIVE
+  // entry, see above) or has no owner, directly or through a starved
+  // dependency (a fixpoint over the dependency graph).
   for (bool changed = true; changed;) {
     changed = false;
     for (auto& [base, b] : out.owned) {
       if (b.starved) continue;
       for (const auto& dep : b.depends_on) {
         auto d = out.owned.find(dep);
-        if (d == out.owned.end() || std::max(d->second.count, d->second.min_instances) == 0 ||
-            d->second.starved) {
+        if (d == out.owned.end() || never_ready(d->second, dep) || d->second.starved) {
           b.starved = true;
           changed = true;
           break;

@@ -57,10 +57,10 @@ struct DesiredBase {
   int min_instances = 0;                // the scale-down floor
   std::vector<std::string> depends_on;  // bases, from the owner blueprint
   bool excluded = false;                // failure evidence, a failed slice-target, or depends on one
-  // A dependency, directly or transitively, is owed no entry (desired 0 and
-  // no floor) or has no owner: it can never be ready, so the engine may
-  // leave this base's entries LOADED (docs/decisions.md, "dependency scaled
-  // to zero"). Count rules still apply.
+  // A dependency, directly or transitively, has desired 0 and no ACTIVE
+  // entry in the store (the floor never places one) or has no owner: it can
+  // never be ready, so the engine may leave this base's entries LOADED
+  // (docs/decisions.md, "dependency scaled to zero"). Count rules still apply.
   bool starved = false;
   // Placement (engine-semantics.md §8.1), from the owner blueprint's slice.
   std::int64_t cpu = 0;

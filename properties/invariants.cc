@@ -214,10 +214,42 @@ void InvariantSuite::on_decide(Nanos now, std::uint64_t position, const sim::Bat
     }
   }
   evidence_.on_batch(position, commands, before, canonical_.positioned());
+  record_evictions(position, batch);
   submits_.erase(batch.batch_id);
   pending_cdm_.erase(batch.batch_id);
   decided_at_.push_back(now);
   for (const auto& command : batch.commands) last_commit_at_[command.key] = now;
+}
+
+bool InvariantSuite::eviction_pending_at(const std::string& key, std::uint64_t position) const {
+  auto it = evictions_.find(key);
+  if (it == evictions_.end()) return false;
+  bool pending = false;
+  for (const auto& [p, value] : it->second) {
+    if (p > position) break;
+    pending = value;
+  }
+  return pending;
+}
+
+void InvariantSuite::record_evictions(std::uint64_t position, const sim::BatchRecord& batch) {
+  for (const auto& command : batch.commands) {
+    if (ref::classify_key(command.key).kind != ref::KeyKind::Slice) continue;
+    bool pending = batch_evictions_.count(command.key) != 0;
+    if (!pending && command.op == engine::KvOp::Put) {
+      const auto value = ref::read_slice_value(command.value);
+      pending = value && (value->state == ref::State::Unload || value->state == ref::State::Unloading) &&
+                eviction_pending_at(command.key, position);
+    }
+    if (pending == eviction_pending_at(command.key, position)) continue;
+    auto& changes = evictions_[command.key];
+    if (!changes.empty() && changes.back().first == position) {
+      changes.back().second = pending;
+    } else {
+      changes.emplace_back(position, pending);
+    }
+  }
+  batch_evictions_.clear();
 }
 
 void InvariantSuite::on_apply(Nanos now, const NodeId& node, std::uint64_t position, std::uint64_t digest) {
@@ -1135,6 +1167,7 @@ struct DrainFindings {
 }  // namespace
 
 void InvariantSuite::judge_drain(Nanos now, std::uint64_t position, const sim::BatchRecord& batch) {
+  batch_evictions_.clear();
   if (any_client(batch)) return;  // the operator's own writes
   // Cheap filter: only LOADs, UNLOADs and DECOMMISSIONED puts matter.
   bool relevant = false;
@@ -1152,6 +1185,7 @@ void InvariantSuite::judge_drain(Nanos now, std::uint64_t position, const sim::B
   if (!relevant) return;
   std::optional<DrainFindings> first;
   bool clean_for_some = false;
+  std::optional<std::set<std::string>> classified;  // evictions for every cdm submitter judged
   for (std::size_t i = 0; i < batch.submitters.size() && !clean_for_some; ++i) {
     const auto& s = batch.submitters[i];
     if (s.writer != "cdm") continue;
@@ -1170,6 +1204,7 @@ void InvariantSuite::judge_drain(Nanos now, std::uint64_t position, const sim::B
       return d != nullptr && excluded.count(key.base) == 0 && key.base + ":" + d->version == key.artifact;
     };
     DrainFindings found;
+    std::set<std::string> evictions;  // this batch's, by this submitter's state
     for (const auto& command : batch.commands) {
       const auto key = ref::classify_key(command.key);
       if (command.op == engine::KvOp::Put && key.kind == ref::KeyKind::NodeLifecycle &&
@@ -1199,6 +1234,7 @@ void InvariantSuite::judge_drain(Nanos now, std::uint64_t position, const sim::B
                             node_state == ref::NodeState::Draining && before && ref::is_live(*before) &&
                             *before != ref::State::Loading && *before != ref::State::Activating &&
                             *before != ref::State::Deactivating && evictable(key);
+      if (eviction) evictions.insert(command.key);
       if (eviction && found.order.empty()) {
         const auto* d = desired.find(key.base);
         int active_on_eligible = 0;
@@ -1223,7 +1259,10 @@ void InvariantSuite::judge_drain(Nanos now, std::uint64_t position, const sim::B
           if (it->first == command.key) continue;
           const auto st = slice_state_in(state, it->first);
           const auto other = ref::classify_key(it->first);
-          if ((st == ref::State::Unload || st == ref::State::Unloading) && evictable(other))
+          // Pending: an UNLOAD this check classified as an eviction when it
+          // committed (or earlier in this batch), still UNLOAD/UNLOADING.
+          if ((st == ref::State::Unload || st == ref::State::Unloading) && evictable(other) &&
+              (evictions.count(it->first) != 0 || eviction_pending_at(it->first, info.applied_position)))
             pending = it->first;
         }
         if (active_on_eligible < owed) {
@@ -1245,12 +1284,18 @@ void InvariantSuite::judge_drain(Nanos now, std::uint64_t position, const sim::B
         state.erase(command.key);
       }
     }
+    if (!classified) {
+      classified = std::move(evictions);
+    } else {
+      std::erase_if(*classified, [&](const std::string& key) { return evictions.count(key) == 0; });
+    }
     if (found.drain.empty() && found.order.empty()) {
       clean_for_some = true;
     } else if (!first) {
       first = found;
     }
   }
+  if (classified) batch_evictions_ = std::move(*classified);
   if (clean_for_some || !first) return;
   const auto node = batch.submitters.front().node;
   if (!first->drain.empty()) {

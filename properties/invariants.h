@@ -191,6 +191,15 @@ class InvariantSuite : public sim::WorldObserver, public ConvergenceHistory {
     bool active = false;  // submitted while its CDM was Active
   };
   std::map<std::uint64_t, std::vector<PendingCdm>> pending_cdm_;
+  // drain-order's pending evictions: per slice key, from which decided
+  // position a committed UNLOAD it classified as an eviction stands (true)
+  // and from which the key left UNLOAD/UNLOADING (false). Any other
+  // UNLOAD/UNLOADING (a scale-down decided before the drain, stuck cleanup)
+  // is no eviction, pending or not.
+  std::map<std::string, std::vector<std::pair<std::uint64_t, bool>>> evictions_;
+  std::set<std::string> batch_evictions_;  // classified in the batch being decided
+  bool eviction_pending_at(const std::string& key, std::uint64_t position) const;
+  void record_evictions(std::uint64_t position, const sim::BatchRecord& batch);
 };
 
 }  // namespace aether::properties

@@ -173,6 +173,96 @@ bool unowned_slice_kept_after_regain(Mutation mutation) {
   return world.entries(kCart).count("node-3") == 0 && it != holdings.end() &&
          it->second != SliceHolding::NotHeld;
 }
+// Two clients put one blueprint 1ms apart, same version (2, then 3
+// instances), under adversarial ordering: the CDM's slice-target derived from
+// the first value is decided after the second. Whether the slice-target ends
+// with the count of the blueprint value that committed last (the CDM's echo
+// is as old as the value it was derived from).
+bool target_follows_blueprint_over_stale_echo(Mutation mutation) {
+  TestWorld world(4, with_mutation(mutation, [](WorldOptions& o) {
+                    o.tweak = [](aether::sim::SimConfig& c) {
+                      c.kv_order = aether::sim::KvOrderMode::Adversarial;
+                    };
+                  }));
+  world.run_for(seconds(5));
+  world.cluster->client_write("alice",
+                              {KvCommand::put(blueprint_key("shop"), one_slice_blueprint("shop", kCart, 2))});
+  world.run_for(millis(1));
+  world.cluster->client_write("bob",
+                              {KvCommand::put(blueprint_key("shop"), one_slice_blueprint("shop", kCart, 3))});
+  world.run_for(seconds(30));
+  return cart_target_follows_shop(world);
+}
+
+// As scenarios/blueprint-edit-across-failover.json: a client raises the
+// count (1 -> 2) while the leader node-1 is isolated, and node-1 crashes; the
+// slice-target (count 1) was decided before that blueprint value. The live
+// count once the next leader has settled.
+int live_after_edit_across_failover(Mutation mutation) {
+  TestWorld world(5, with_mutation(mutation, [](WorldOptions& o) {
+                    o.config.reconciliation_interval_ns = seconds(5);
+                    o.tweak = [](aether::sim::SimConfig& c) {
+                      c.failure_detection_ns = seconds(2);
+                      c.kv_order = aether::sim::KvOrderMode::Adversarial;
+                    };
+                  }));
+  world.put_blueprint(one_slice_blueprint("shop", kCart, 1));
+  REQUIRE(world.run_until_converged(seconds(60)));
+  REQUIRE(world.leader() == std::string("node-1"));
+  world.cluster->isolate("node-1");
+  world.put_blueprint(one_slice_blueprint("shop", kCart, 2));
+  world.cluster->crash("node-1");
+  world.run_for(millis(200));
+  world.cluster->heal();
+  world.cluster->restart("node-1");
+  world.run_for(seconds(60));
+  return world.live(kCart);
+}
+// As scenarios/dependency-on-paused-node.json: the leader node-1 is paused
+// and node-2 crashes just before shopx1, which depends on shop0, is added.
+// Polled every 10ms while node-1 is paused: whether a shopx1 entry was past
+// LOADED (ACTIVATE or later) while shop0 was ACTIVE nowhere but on node-1
+// and node-2 (out of every live view).
+bool activated_on_dependency_out_of_view(Mutation mutation, std::uint64_t seed) {
+  TestWorld world(4, with_mutation(mutation, [seed](WorldOptions& o) {
+                    o.seed = seed;
+                    o.config.reconciliation_interval_ns = seconds(5);
+                    o.tweak = [](aether::sim::SimConfig& c) {
+                      c.failure_detection_ns = seconds(2);
+                      c.kv_order = aether::sim::KvOrderMode::Adversarial;
+                    };
+                  }));
+  const std::string shop0 = "org.example:shop0:1.0.0";
+  const std::string shopx1 = "org.example:shopx1:1.0.0";
+  world.run_for(seconds(1));
+  world.put_blueprint(one_slice_blueprint("shop", shop0, 2));
+  world.run_for(seconds(9));
+  world.cluster->pause("node-1");
+  world.run_for(millis(38));
+  world.cluster->crash("node-2");
+  world.run_for(millis(348));
+  world.put_blueprint(R"({"id": "shop", "slices": [
+    {"artifact": "org.example:shop0:1.0.0", "instances": 2},
+    {"artifact": "org.example:shopx1:1.0.0", "depends_on": ["org.example:shop0:1.0.0"], "instances": 3}]})");
+  world.run_for(millis(349));
+  world.cluster->heal();
+  world.run_for(millis(14));
+  world.cluster->restart("node-2");
+  bool early = false;
+  for (int i = 0; i < 800 && !early; ++i) {  // 8s, node-1 still paused
+    world.run_for(millis(10));
+    bool ready = false;
+    for (const auto& [node, value] : world.entries(shop0))
+      ready = ready || (node != "node-1" && node != "node-2" && value.state == SliceState::Active);
+    for (const auto& [node, value] : world.entries(shopx1)) {
+      const auto s = value.state;
+      early =
+          early ||
+          (!ready && (s == SliceState::Activate || s == SliceState::Activating || s == SliceState::Active));
+    }
+  }
+  return early;
+}
 }  // namespace
 
 TEST_CASE("mutation lm-acts-on-stale-quorum-events: a stale Lost deactivates the leader for good") {
@@ -218,4 +308,24 @@ TEST_CASE("mutation ndm-skips-legality-recheck: the NDM commits a write that is 
 TEST_CASE("mutation ndm-skips-store-reconcile-on-regain: a healed node keeps a slice nobody wants") {
   CHECK_FALSE(unowned_slice_kept_after_regain(std::nullopt));
   CHECK(unowned_slice_kept_after_regain(mutation::kNdmSkipsStoreReconcileOnRegain));
+}
+
+TEST_CASE("mutation cdm-echo-counts-as-intent: the CDM's own stale echo beats a newer client blueprint") {
+  CHECK(target_follows_blueprint_over_stale_echo(std::nullopt));
+  CHECK_FALSE(target_follows_blueprint_over_stale_echo(mutation::kEchoCountsAsIntent));
+}
+
+TEST_CASE("mutation cdm-target-wins-over-newer-blueprint: a client's edit is lost across failover") {
+  CHECK(live_after_edit_across_failover(std::nullopt) == 2);
+  CHECK(live_after_edit_across_failover(mutation::kTargetWinsAtActivation) == 1);
+}
+
+TEST_CASE("mutation cdm-dependency-ready-out-of-view: a dependant activates on a dependency out of view") {
+  // The seeds of the shipped scenario's sweep where the mutant activates early.
+  int early = 0;
+  for (std::uint64_t seed = 1; seed <= 5; ++seed) {
+    CHECK_FALSE(activated_on_dependency_out_of_view(std::nullopt, seed));
+    early += activated_on_dependency_out_of_view(mutation::kDependencyOutOfView, seed) ? 1 : 0;
+  }
+  CHECK(early > 0);
 }

@@ -52,4 +52,13 @@ inline bool history_has(const TestWorld& world, const std::string& key, SliceSta
   return false;
 }
 
+// Whether cart's committed slice-target has the instance count of the
+// committed blueprint "shop" (its only slice).
+inline bool cart_target_follows_shop(const TestWorld& world) {
+  const auto& store = world.cluster->canonical_store();
+  auto blueprint = std::get<Blueprint>(parse_blueprint_text(store.at(blueprint_key("shop"))));
+  auto target = *parse_slice_target(store.at(slice_target_key(kCartBase)));
+  return target.instances == blueprint.slices[0].instances;
+}
+
 }  // namespace aether::engine::testing

@@ -296,6 +296,28 @@ TEST_CASE("a permanently failed artifact and its dependants are left out of the 
   CHECK(s.converged);
 }
 
+TEST_CASE("a dependency at desired 0 starves its dependants unless it kept an ACTIVE entry at its floor") {
+  Converged c;
+  c.store["blueprints/shop"] = blueprint_value("shop", {{kCart, 2, {kDb}}, {kDb, 1, {}}});
+  // db scaled to 0 with a floor of 1 before it was ever placed (fuzz live,
+  // seed 317): the floor places nothing, db has no entry, cart waits LOADED.
+  c.store["slice-target/org.example:db"] = target_value("2.0.0", 0, 1, "shop");
+  c.place("node-1", kCart, SliceState::Loaded);
+  c.place("node-2", kCart, SliceState::Loaded);
+  CHECK(desired_state(c.store).may_stay_loaded("org.example:cart"));
+  {
+    const auto s = c.eval();
+    INFO(s.detail);
+    CHECK(s.converged);
+  }
+  // db kept ACTIVE at its floor: cart is owed ACTIVE.
+  c.place("node-3", kDb);
+  CHECK_FALSE(desired_state(c.store).may_stay_loaded("org.example:cart"));
+  const auto s = c.eval();
+  CHECK_FALSE(s.converged);
+  CHECK(s.blocker == Blocker::StuckState);
+}
+
 TEST_CASE("an excluded artifact loaded under a LOADED key must be loaded, inactive") {
   Converged c;
   c.store["slice-target/org.example:cart"] = target_value("1.0.0", 2, 1, "shop", true);

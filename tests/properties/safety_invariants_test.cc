@@ -349,6 +349,46 @@ TEST_CASE("drain and drain-order judge LOADs, evictions and DECOMMISSIONED on th
   CHECK(f.fired(invariant::kDrain) == 2);
 }
 
+TEST_CASE("drain-order: only UNLOADs classified as evictions when they committed are pending") {
+  Feed f;
+  Nanos t = 1;
+  f.commit(t++, client_put("blueprints/shop",
+                           blueprint_value("shop", {{kCart, 1, {}}, {kWeb, 2, {}}, {kDb, 1, {}}})));
+  for (const auto& n : {"node-1", "node-2", "node-3"})
+    f.commit(t++, client_put(std::string("node-lifecycle/") + n, "ON_DUTY"));
+  auto on = [](const std::string& node, const std::string& artifact) {
+    return "slices/" + node + "/" + artifact;
+  };
+  for (const auto& [node, artifact] : std::vector<std::pair<std::string, std::string>>{{"node-1", kCart},
+                                                                                       {"node-3", kCart},
+                                                                                       {"node-1", kWeb},
+                                                                                       {"node-2", kWeb},
+                                                                                       {"node-3", kWeb},
+                                                                                       {"node-1", kDb},
+                                                                                       {"node-3", kDb}})
+    f.commit(t++, client_put(on(node, artifact), slice_value(SliceState::Active)));
+  auto cdm = [](const std::string& key, const std::string& value) {
+    return batch({KvCommand::put(key, value)}, {submitter("node-1", "cdm", {}, true, 5)});
+  };
+  // A scale-down decided while node-3 is ON_DUTY, still UNLOADING when it drains.
+  f.commit(t++, cdm(on("node-3", kCart), slice_value(SliceState::Unload)));
+  f.commit(t++, client_put(on("node-3", kCart), slice_value(SliceState::Unloading)));
+  f.commit(t++, client_put("node-lifecycle/node-3", "DRAINING"));
+  // An eviction of web (2 ACTIVE on eligible nodes, owed 2): the UNLOADING
+  // cart is no pending eviction.
+  f.commit(t++, cdm(on("node-3", kWeb), slice_value(SliceState::Unload)));
+  CHECK(f.fired(invariant::kDrainOrder) == 0);
+  // While web's eviction is pending (UNLOAD, then UNLOADING), evicting db is out of order.
+  f.commit(t++, client_put(on("node-3", kWeb), slice_value(SliceState::Unloading)));
+  f.commit(t++, cdm(on("node-3", kDb), slice_value(SliceState::Unload)));
+  CHECK(f.fired(invariant::kDrainOrder) == 1);
+  // Once web's key is gone, db's eviction is in order again.
+  f.commit(t++, batch({KvCommand::remove(on("node-3", kWeb))}, {submitter("node-3", "ndm")}));
+  f.commit(t++, client_put(on("node-3", kDb), slice_value(SliceState::Active)));
+  f.commit(t++, cdm(on("node-3", kDb), slice_value(SliceState::Unload)));
+  CHECK(f.fired(invariant::kDrainOrder) == 1);
+}
+
 TEST_CASE("drain-order: never the last ACTIVE entry while there is no other live one") {
   Feed f;
   Nanos t = 1;
