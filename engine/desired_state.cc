@@ -87,6 +87,22 @@ std::optional<Wanted> DesiredState::wanted(const std::string& base) const {
   return out;
 }
 
+const SliceSpec* DesiredState::placement_slice(const std::string& base) const {
+  auto owner = ownership.owner(base);
+  if (!owner) return nullptr;
+  auto blueprint = blueprints.find(*owner);
+  if (blueprint == blueprints.end() || !blueprint->second) return nullptr;
+  const auto parsed_base = parse_artifact_base(base);
+  const auto* slice = parsed_base ? blueprint->second->find(*parsed_base) : nullptr;
+  if (slice == nullptr) return nullptr;
+  if (ownership.rejected.count(*owner)) {
+    // As wanted(): a rejected owner is wanted only through its own slice-target.
+    auto target = targets.find(base);
+    if (target == targets.end() || target->second.owner != *owner) return nullptr;
+  }
+  return slice;
+}
+
 const Desired* DesiredState::desired_for(const std::string& artifact) const {
   auto it = desired.find(base_of(artifact));
   return it == desired.end() ? nullptr : &it->second;
