@@ -126,8 +126,12 @@ TEST_CASE("desired state: placement_slice is the slice whose placement fields wa
   state.targets[kWebBase].owner = "a";  // rejected owner without its own target: wanted() is nullopt
   CHECK_FALSE(state.wanted(kWebBase).has_value());
   CHECK(state.placement_slice(kWebBase) == nullptr);
-  CHECK_FALSE(state.wanted("org.x:none").has_value());
-  CHECK(state.placement_slice("org.x:none") == nullptr);
+  for (const std::string other :
+       {"org.x:none", "org.x:car", "org.x:cartx", "org.y:cart", "org.x:cart:1.0.0"}) {
+    INFO(other);
+    CHECK_FALSE(state.wanted(other).has_value());
+    CHECK(state.placement_slice(other) == nullptr);
+  }
 }
 
 TEST_CASE("desired state: the in-memory failed flag of the same artifact survives a slice-target put") {
