@@ -227,7 +227,9 @@ std::optional<RawSlice> parse_slice(const Json& value, const std::string& path,
 
 const SliceSpec* Blueprint::find(const ArtifactBase& base) const {
   for (const auto& slice : slices) {
-    if (slice.artifact.base() == base) return &slice;
+    // slice.artifact.base() == base, without building the ArtifactBase.
+    if (slice.artifact.group_id == base.group_id && slice.artifact.artifact_id == base.artifact_id)
+      return &slice;
   }
   return nullptr;
 }

@@ -96,6 +96,9 @@ class ClusterDeploymentManager::Active
 
   std::optional<std::uint64_t> tag() const { return tag_; }
   void start();
+  // Keeps the slice-key index in step with the local KV (every notification,
+  // whatever its origin; called before on_kv, and for a retired term too).
+  void track(const KvNotification& n);
   void on_kv(const KvNotification& n);
   void on_topology(const TopologyEvent& event);
 
@@ -207,10 +210,29 @@ class ClusterDeploymentManager::Active
   // Placement inputs for `desired` over `candidates` (sorted): attributes the
   // host reports, resources used by live entries, anti-affinity (§8.1).
   placement::AddRequest placement_request(const Desired& desired, std::vector<NodeId> candidates) const;
-  // The placement fields (resources, anti_affinity, spread) of an artifact's base.
+  // The placement fields (resources, anti_affinity, spread_zone) of an
+  // artifact's base, as wanted() has them; only those fields are filled.
   Wanted placement_of(const std::string& artifact) const;
-  // Either side's anti_affinity names the other's base.
-  bool anti_affine(const Wanted& mine, const std::string& artifact, const std::string& other_artifact) const;
+  // A table row with a live entry, as placement reads it: its base, its
+  // placement fields (read once, not once per entry or per request) and its
+  // live nodes in table order. Pointers into table_, valid while no entry is
+  // erased.
+  struct LiveRow {
+    const std::string* artifact = nullptr;
+    std::string base;
+    Wanted want;
+    std::vector<const NodeId*> live;
+  };
+  // Every row with a live entry; `only`: the live entries on that node only.
+  std::vector<LiveRow> live_rows(const NodeId* only = nullptr) const;
+  // Either side's anti_affinity names the other's base (`base`: mine).
+  static bool anti_affine(const Wanted& mine, const std::string& base, const LiveRow& other);
+  // Nodes with a live entry anti-affine to `artifact` (§8.1; none under the
+  // mutation that ignores anti-affinity).
+  std::set<NodeId> forbidden_for(const std::string& artifact, const Wanted& mine,
+                                 const std::vector<LiveRow>& rows) const;
+  // Adds the resources of the live entries of `rows` to the nodes listed in `nodes`.
+  static void add_used(std::map<NodeId, placement::NodeInfo>& nodes, const std::vector<LiveRow>& rows);
   void scale_down(const std::string& artifact, const Desired& desired, int live);
   void rebalance();
   void prune_moves();
@@ -269,6 +291,18 @@ class ClusterDeploymentManager::Active
   const EngineConfig& config_;
   std::optional<std::uint64_t> tag_;
   TimerSet timers_;
+  // The local KV's slices/* keys that parse, in key order (the order of a
+  // scan), with the parsed value (nullopt: unparseable), and how many such
+  // keys each node has: what adopt_unknown_keys and remove_absent_nodes read
+  // instead of scanning and parsing every slice key on each reconcile (issue
+  // 14, third pass). Built from the activation scan, then kept by track().
+  struct IndexedSliceKey {
+    SliceKey slice;
+    std::optional<SliceValue> value;
+  };
+  std::map<std::string, IndexedSliceKey, std::less<>> slice_keys_;
+  std::map<NodeId, std::size_t> slice_key_nodes_;
+  void index_slice_key(const std::string& key, const SliceKey& slice, std::optional<SliceValue> value);
   std::unique_ptr<placement::AllocationStrategy> allocation_;
 
   DesiredState state_;
@@ -360,6 +394,7 @@ void ClusterDeploymentManager::Active::start() {
   for (const auto& [key, value] : services_.kv.scan(std::string(kSlicePrefix))) {
     auto slice = parse_slice_key(key);
     auto parsed = parse_slice_value(value);
+    if (slice) index_slice_key(key, *slice, parsed);
     if (!slice || !parsed) {
       count("malformed-values");
       cmd_remove(key);
@@ -385,6 +420,26 @@ void ClusterDeploymentManager::Active::start() {
     remove_absent_nodes(true);
     reconcile();
   });
+}
+
+void ClusterDeploymentManager::Active::index_slice_key(const std::string& key, const SliceKey& slice,
+                                                       std::optional<SliceValue> value) {
+  auto [it, inserted] = slice_keys_.try_emplace(key, IndexedSliceKey{slice, std::nullopt});
+  if (inserted) ++slice_key_nodes_[slice.node];
+  it->second.value = std::move(value);
+}
+
+void ClusterDeploymentManager::Active::track(const KvNotification& n) {
+  if (!n.key.starts_with(kSlicePrefix)) return;
+  if (n.op == KvOp::Put) {
+    if (auto slice = parse_slice_key(n.key)) index_slice_key(n.key, *slice, parse_slice_value(n.value));
+    return;
+  }
+  auto it = slice_keys_.find(n.key);
+  if (it == slice_keys_.end()) return;
+  auto node = slice_key_nodes_.find(it->second.slice.node);
+  if (--node->second == 0) slice_key_nodes_.erase(node);
+  slice_keys_.erase(it);
 }
 
 void ClusterDeploymentManager::Active::on_kv(const KvNotification& n) {
@@ -1024,11 +1079,8 @@ void ClusterDeploymentManager::Active::remove_absent_nodes(bool lifecycle) {
   if (config_.mutation(mutation::kDepartedNodeKeysKept)) return;
   const auto view = services_.topology.view();
   std::set<NodeId> absent;
-  for (const auto& [key, value] : services_.kv.scan(std::string(kSlicePrefix))) {
-    if (auto slice = parse_slice_key(key);
-        slice && !std::binary_search(view.begin(), view.end(), slice->node)) {
-      absent.insert(slice->node);
-    }
+  for (const auto& [node, keys] : slice_key_nodes_) {
+    if (!std::binary_search(view.begin(), view.end(), node)) absent.insert(node);
   }
   if (lifecycle) {
     for (const auto& [node, state] : lifecycle_) {
@@ -1042,16 +1094,15 @@ void ClusterDeploymentManager::Active::adopt_unknown_keys() {
   // Keys the in-memory map dropped (a node-gone cleanup whose removal failed,
   // the node then back in the view) are read back from the local KV.
   const Nanos now = timers_.now();
-  for (const auto& [key, value] : services_.kv.scan(std::string(kSlicePrefix))) {
-    auto slice = parse_slice_key(key);
-    auto parsed = parse_slice_value(value);
-    if (!slice || !parsed) continue;
-    auto& nodes = table_.entries[slice->artifact];
-    if (nodes.count(slice->node)) continue;
-    Entry& entry = nodes[slice->node];
-    entry.observed = *parsed;
+  for (const auto& [key, indexed] : slice_keys_) {
+    if (!indexed.value) continue;
+    const SliceKey& slice = indexed.slice;
+    auto& nodes = table_.entries[slice.artifact];
+    if (nodes.count(slice.node)) continue;
+    Entry& entry = nodes[slice.node];
+    entry.observed = *indexed.value;
     entry.since_ns = now;
-    arm_stuck_check(slice->artifact, slice->node);
+    arm_stuck_check(slice.artifact, slice.node);
   }
   inherit_commands();
 }
@@ -1331,18 +1382,66 @@ void ClusterDeploymentManager::Active::fix_count(const std::string& base) {
 
 Wanted ClusterDeploymentManager::Active::placement_of(const std::string& artifact) const {
   // From the blueprints applied now (not the slice-target's echo), as the checks judge it.
-  auto want = wanted(base_of(artifact));
-  return want ? *want : Wanted{};
+  Wanted out;
+  if (const SliceSpec* slice = state_.placement_slice(base_of(artifact))) {
+    out.resources = slice->resources;
+    for (const auto& other : slice->anti_affinity) out.anti_affinity.push_back(other.to_string());
+    out.spread_zone = slice->spread_zone;
+  }
+  return out;
 }
 
-bool ClusterDeploymentManager::Active::anti_affine(const Wanted& mine, const std::string& artifact,
-                                                   const std::string& other) const {
+std::vector<ClusterDeploymentManager::Active::LiveRow> ClusterDeploymentManager::Active::live_rows(
+    const NodeId* only) const {
+  std::vector<LiveRow> rows;
+  for (const auto& [artifact, nodes] : table_.entries) {
+    LiveRow row;
+    if (only != nullptr) {
+      if (auto it = nodes.find(*only); it != nodes.end() && it->second.live()) row.live.push_back(&it->first);
+    } else {
+      for (const auto& [node, entry] : nodes) {
+        if (entry.live()) row.live.push_back(&node);
+      }
+    }
+    if (row.live.empty()) continue;
+    row.artifact = &artifact;
+    row.base = base_of(artifact);
+    row.want = placement_of(artifact);
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+bool ClusterDeploymentManager::Active::anti_affine(const Wanted& mine, const std::string& base,
+                                                   const LiveRow& other) {
+  if (other.base == base) return false;
+  if (std::binary_search(mine.anti_affinity.begin(), mine.anti_affinity.end(), other.base)) return true;
+  return std::binary_search(other.want.anti_affinity.begin(), other.want.anti_affinity.end(), base);
+}
+
+std::set<NodeId> ClusterDeploymentManager::Active::forbidden_for(const std::string& artifact,
+                                                                 const Wanted& mine,
+                                                                 const std::vector<LiveRow>& rows) const {
+  std::set<NodeId> out;
+  if (config_.mutation(mutation::kIgnoreAntiAffinity)) return out;
   const std::string base = base_of(artifact);
-  const std::string other_base = base_of(other);
-  if (other_base == base) return false;
-  if (std::binary_search(mine.anti_affinity.begin(), mine.anti_affinity.end(), other_base)) return true;
-  const auto theirs = placement_of(other);
-  return std::binary_search(theirs.anti_affinity.begin(), theirs.anti_affinity.end(), base);
+  for (const auto& row : rows) {
+    if (!anti_affine(mine, base, row)) continue;
+    for (const NodeId* node : row.live) out.insert(*node);
+  }
+  return out;
+}
+
+void ClusterDeploymentManager::Active::add_used(std::map<NodeId, placement::NodeInfo>& nodes,
+                                                const std::vector<LiveRow>& rows) {
+  for (const auto& row : rows) {
+    for (const NodeId* node : row.live) {
+      if (auto it = nodes.find(*node); it != nodes.end()) {
+        it->second.used.cpu += row.want.resources.cpu;
+        it->second.used.memory += row.want.resources.memory;
+      }
+    }
+  }
 }
 
 placement::AddRequest ClusterDeploymentManager::Active::placement_request(
@@ -1354,21 +1453,14 @@ placement::AddRequest ClusterDeploymentManager::Active::placement_request(
   request.cursor = cursor_;
   for (const auto& node : request.eligible)
     request.nodes[node].attributes = services_.topology.attributes(node);
-  const bool ignore_anti_affinity = config_.mutation(mutation::kIgnoreAntiAffinity);
-  const Wanted mine = placement_of(desired.artifact);
-  for (const auto& [artifact, nodes] : table_.entries) {
-    const Resources demand = placement_of(artifact).resources;
-    const bool forbids = !ignore_anti_affinity && anti_affine(mine, desired.artifact, artifact);
-    for (const auto& [node, entry] : nodes) {
-      if (!entry.live()) continue;
-      if (artifact == desired.artifact) request.live.insert(node);
-      if (forbids) request.constraints.forbidden.insert(node);
-      if (auto it = request.nodes.find(node); it != request.nodes.end()) {
-        it->second.used.cpu += demand.cpu;
-        it->second.used.memory += demand.memory;
-      }
-    }
+  const auto rows = live_rows();
+  add_used(request.nodes, rows);
+  for (const auto& row : rows) {
+    if (*row.artifact != desired.artifact) continue;
+    for (const NodeId* node : row.live) request.live.insert(*node);
   }
+  const Wanted mine = placement_of(desired.artifact);
+  request.constraints.forbidden = forbidden_for(desired.artifact, mine, rows);
   request.constraints.demand = mine.resources;
   request.constraints.spread_zone = mine.spread_zone;
   request.constraints.capacity = !config_.mutation(mutation::kIgnoreCapacity);
@@ -1378,15 +1470,21 @@ placement::AddRequest ClusterDeploymentManager::Active::placement_request(
 bool ClusterDeploymentManager::Active::load_still_allowed(const SliceCommand& command) const {
   const Desired* desired = desired_for(command.artifact);
   if (!desired || desired->artifact != command.artifact) return true;
-  auto request = placement_request(*desired, {command.node});
-  auto& used = request.nodes[command.node].used;
-  const Resources demand = request.constraints.demand;
+  // What placement_request({command.node}) would say, read from that node's
+  // live entries only (no copy of the whole table's placement inputs).
+  const auto rows = live_rows(&command.node);
+  std::map<NodeId, placement::NodeInfo> nodes;
+  auto& info = nodes[command.node];
+  info.attributes = services_.topology.attributes(command.node);
+  add_used(nodes, rows);
+  const Wanted mine = placement_of(command.artifact);
+  const Resources demand = mine.resources;
   if (table_.live_at(command.artifact, command.node)) {  // its own intent: not counted twice
-    used.cpu -= demand.cpu;
-    used.memory -= demand.memory;
+    info.used.cpu -= demand.cpu;
+    info.used.memory -= demand.memory;
   }
-  if (request.constraints.forbidden.count(command.node)) return false;
-  return !request.constraints.capacity || fits(request.nodes[command.node].attributes.capacity, used, demand);
+  if (forbidden_for(command.artifact, mine, rows).count(command.node)) return false;
+  return config_.mutation(mutation::kIgnoreCapacity) || fits(info.attributes.capacity, info.used, demand);
 }
 
 void ClusterDeploymentManager::Active::place(const std::string& artifact, int count_wanted) {
@@ -1521,8 +1619,9 @@ void ClusterDeploymentManager::Active::note_version_change(const std::string& ba
 
 void ClusterDeploymentManager::Active::sync_routing(const std::string& base) {
   if (writer_.routing_pending(base)) return;
-  const bool present = services_.kv.get(version_routing_key(base)).has_value();
-  const auto applied = applied_routing(base);
+  const auto routing = services_.kv.get(version_routing_key(base));
+  const bool present = routing.has_value();
+  const auto applied = routing ? parse_version_routing(*routing) : std::nullopt;
   auto desired = state_.desired.find(base);
   if (desired == state_.desired.end()) {
     if (present) writer_.add(RoutingRemove{base});
@@ -1531,8 +1630,20 @@ void ClusterDeploymentManager::Active::sync_routing(const std::string& base) {
   auto version_of = [](const std::string& artifact) { return artifact.substr(artifact.rfind(':') + 1); };
   const std::string version = version_of(desired->second.artifact);
   std::optional<std::string> other;  // a version other than the desired one with an entry
-  for (const auto& [artifact, nodes] : table_.entries) {
-    if (base_of(artifact) == base && artifact != desired->second.artifact && !nodes.empty()) {
+  // Artifacts whose base_of is `base`: `base` itself when it has no ':'
+  // (sorted before the rest), then those starting with "base:", adjacent in
+  // the table's order: visit those only, in the same order.
+  if (base.find(':') == std::string::npos) {
+    if (auto it = table_.entries.find(base);
+        it != table_.entries.end() && base != desired->second.artifact && !it->second.empty()) {
+      other = version_of(base);
+    }
+  }
+  const std::string prefix = base + ":";
+  for (auto it = table_.entries.lower_bound(prefix);
+       it != table_.entries.end() && it->first.starts_with(prefix); ++it) {
+    const auto& [artifact, nodes] = *it;
+    if (artifact.rfind(':') == base.size() && artifact != desired->second.artifact && !nodes.empty()) {
       other = version_of(artifact);
     }
   }
@@ -1647,6 +1758,14 @@ void ClusterDeploymentManager::Active::rebalance() {
   rebalancer::Input input;
   input.eligible = eligible_nodes();
   if (input.eligible.size() < 2) return;
+  // The placement inputs every desired artifact shares, built once per
+  // rebalance (not one placement_request per artifact): the live rows and
+  // the eligible nodes' attributes and used resources.
+  const auto rows = live_rows();
+  std::map<NodeId, placement::NodeInfo> infos;
+  for (const auto& node : input.eligible) infos[node].attributes = services_.topology.attributes(node);
+  add_used(infos, rows);
+  const bool capacity = !config_.mutation(mutation::kIgnoreCapacity);
   for (const auto& [base, desired] : state_.desired) {
     rebalancer::DesiredArtifact item;
     item.artifact = desired.artifact;
@@ -1654,15 +1773,13 @@ void ClusterDeploymentManager::Active::rebalance() {
     item.failed = desired.failed;
     // A base in a rolling update gets no move: its UNLOADs are the update's.
     item.moving = moves_.count(desired.artifact) > 0 || rolling_in_progress(base);
-    const auto request = placement_request(desired, input.eligible);
-    item.barred = request.constraints.forbidden;
-    for (const auto& [node, info] : request.nodes) {
-      if (request.constraints.capacity &&
-          !fits(info.attributes.capacity, info.used, request.constraints.demand))
-        item.barred.insert(node);
+    const Wanted mine = placement_of(desired.artifact);
+    item.barred = forbidden_for(desired.artifact, mine, rows);
+    for (const auto& [node, info] : infos) {
+      if (capacity && !fits(info.attributes.capacity, info.used, mine.resources)) item.barred.insert(node);
       input.zones[node] = info.attributes.zone;
     }
-    item.spread_zone = request.constraints.spread_zone;
+    item.spread_zone = mine.spread_zone;
     input.desired.push_back(std::move(item));
     table_.entries[desired.artifact];  // as before the split: every desired artifact has a (maybe empty) row
   }
@@ -1896,7 +2013,13 @@ void ClusterDeploymentManager::on_kv(const KvNotification& notification) {
       positions_.erase(notification.key);
     }
   }
-  if (auto active = active_) active->on_kv(notification);
+  if (auto active = active_) {
+    active->track(notification);
+    active->on_kv(notification);
+  }
+  // Mutation cdm-timers-survive-deactivation: a retired term still reconciles
+  // from its timers, over a slice-key index that must follow the KV.
+  for (const auto& retired : retired_) retired->track(notification);
 }
 
 void ClusterDeploymentManager::on_topology(const TopologyEvent& event) {

@@ -24,6 +24,21 @@ std::optional<Blueprint> parse_blueprint_value(const std::string& id, const std:
   return blueprint;
 }
 
+// blueprint.find(*parse_artifact_base(base)), nullptr when `base` does not
+// parse, compared as text without the parse (wanted() runs per owned base
+// per reconcile, issue 14): a parsed blueprint's group and artifact ids are
+// valid and hold no ':', so "group:artifact" equals `base` exactly when
+// `base` parses to that slice's base.
+const SliceSpec* slice_of(const Blueprint& blueprint, std::string_view base) {
+  for (const auto& slice : blueprint.slices) {
+    const std::string& group = slice.artifact.group_id;
+    const std::string& artifact = slice.artifact.artifact_id;
+    if (base.size() == group.size() + 1 + artifact.size() && base.starts_with(group) &&
+        base[group.size()] == ':' && base.ends_with(artifact))
+      return &slice;
+  }
+  return nullptr;
+}
 }  // namespace
 
 bool DesiredState::put_blueprint(const std::string& id, const std::string& text, std::string* why) {
@@ -47,8 +62,7 @@ std::optional<Wanted> DesiredState::wanted(const std::string& base) const {
   if (!owner) return std::nullopt;
   auto blueprint = blueprints.find(*owner);
   if (blueprint == blueprints.end() || !blueprint->second) return std::nullopt;
-  const auto parsed_base = parse_artifact_base(base);
-  const auto* slice = parsed_base ? blueprint->second->find(*parsed_base) : nullptr;
+  const auto* slice = slice_of(*blueprint->second, base);
   Wanted out;
   out.owner = *owner;
   if (slice) {
@@ -85,6 +99,21 @@ std::optional<Wanted> DesiredState::wanted(const std::string& base) const {
   out.update = slice->update;
   for (const auto& dep : slice->depends_on) out.depends_on.push_back(dep.to_string());
   return out;
+}
+
+const SliceSpec* DesiredState::placement_slice(const std::string& base) const {
+  auto owner = ownership.owner(base);
+  if (!owner) return nullptr;
+  auto blueprint = blueprints.find(*owner);
+  if (blueprint == blueprints.end() || !blueprint->second) return nullptr;
+  const auto* slice = slice_of(*blueprint->second, base);
+  if (slice == nullptr) return nullptr;
+  if (ownership.rejected.count(*owner)) {
+    // As wanted(): a rejected owner is wanted only through its own slice-target.
+    auto target = targets.find(base);
+    if (target == targets.end() || target->second.owner != *owner) return nullptr;
+  }
+  return slice;
 }
 
 const Desired* DesiredState::desired_for(const std::string& artifact) const {

@@ -73,6 +73,11 @@ class DesiredState {
   // that order, §4).
   void recompute_ownership(const std::map<std::string, std::uint64_t>& positions = {});
   std::optional<Wanted> wanted(const std::string& base) const;
+  // The blueprint slice whose placement fields (resources, anti_affinity,
+  // spread_zone) wanted(base) reports; nullptr when wanted(base) is nullopt
+  // or reports none. The same lookup without building a Wanted (the
+  // placement hot path, issue 14).
+  const SliceSpec* placement_slice(const std::string& base) const;
   const Desired* desired_for(const std::string& artifact) const;
   // Desired state of `base` from its owned slice-target; keeps the in-memory
   // failed flag of the same artifact (cleared only by a put of the owner).

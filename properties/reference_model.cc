@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <functional>
 #include <tuple>
 #include <utility>
 
@@ -556,6 +557,31 @@ const DesiredBase* Desired::find(const std::string& base) const {
   return it == bases.end() ? nullptr : &it->second;
 }
 
+namespace {
+// desired_from runs at every decided position (the checks' hot path) and
+// reads the same blueprint and slice-target texts again and again. Both
+// readers are pure functions of the text, so their results are memoized per
+// thread (bounded: cleared when full). Issue 14, third pass.
+template <typename T, typename Read>
+std::optional<T> memoized(std::map<std::string, std::optional<T>, std::less<>>& cache, std::string_view text,
+                          Read read) {
+  constexpr std::size_t kMaxTexts = 256;
+  if (auto it = cache.find(text); it != cache.end()) return it->second;
+  if (cache.size() >= kMaxTexts) cache.clear();
+  return cache.emplace(std::string(text), read(text)).first->second;
+}
+
+std::optional<BlueprintVal> read_blueprint_memoized(std::string_view text) {
+  thread_local std::map<std::string, std::optional<BlueprintVal>, std::less<>> cache;
+  return memoized(cache, text, read_blueprint);
+}
+
+std::optional<TargetVal> read_target_memoized(std::string_view text) {
+  thread_local std::map<std::string, std::optional<TargetVal>, std::less<>> cache;
+  return memoized(cache, text, read_target);
+}
+}  // namespace
+
 Desired desired_from(const PositionedStore& store) {
   std::map<std::string, BlueprintEntry> blueprints;
   std::map<std::string, TargetVal> targets;
@@ -565,11 +591,11 @@ Desired desired_from(const PositionedStore& store) {
     if (k.kind == KeyKind::Blueprint) {
       BlueprintEntry b;
       b.position = entry.position;
-      b.value = read_blueprint(entry.value);
+      b.value = read_blueprint_memoized(entry.value);
       if (b.value && b.value->id != k.id) b.value.reset();
       blueprints[k.id] = std::move(b);
     } else if (k.kind == KeyKind::SliceTarget) {
-      if (auto t = read_target(entry.value)) {
+      if (auto t = read_target_memoized(entry.value)) {
         targets[k.base] = *t;
         target_positions[k.base] = entry.position;
       }

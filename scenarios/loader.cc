@@ -1546,12 +1546,18 @@ LoadResult load_scenario_file(const std::string& path) {
     result.errors.push_back({path, "", 0, 0, "cannot open the file"});
     return result;
   }
-  // Read at most one byte beyond the limit so a huge file is refused without
-  // being read whole.
+  // Read in 64 KiB chunks and stop one byte beyond the limit, so a huge file
+  // is refused without being read whole and a small one costs no 16 MiB
+  // buffer (issue 14, third pass).
+  constexpr std::size_t kChunk = 64 * 1024;
   std::string text;
-  text.resize(kMaxFileBytes + 1);
-  in.read(text.data(), static_cast<std::streamsize>(text.size()));
-  text.resize(static_cast<std::size_t>(in.gcount()));
+  while (in && text.size() <= kMaxFileBytes) {
+    const std::size_t before = text.size();
+    const std::size_t want = std::min(kChunk, kMaxFileBytes + 1 - before);
+    text.resize(before + want);
+    in.read(text.data() + before, static_cast<std::streamsize>(want));
+    text.resize(before + static_cast<std::size_t>(in.gcount()));
+  }
   if (in.bad()) {
     result.errors.push_back({path, "", 0, 0, "cannot read the file"});
     return result;

@@ -65,7 +65,7 @@ def main():
     ap.add_argument("paths", nargs="*", default=["scenarios/"])
     ap.add_argument("--seeds", default="1..200")
     ap.add_argument("--jobs", type=int, default=1)
-    args = ap.parse_args()
+    args = ap.parse_intermixed_args()  # paths may follow the options
     if not re.fullmatch(r"\d+\.\.\d+", args.seeds):
         print("--seeds: expected A..B", file=sys.stderr)
         return 2

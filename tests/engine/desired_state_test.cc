@@ -26,6 +26,20 @@ DesiredState with_web(int blueprint_count, std::optional<SliceTarget> target) {
   state.recompute_ownership();
   return state;
 }
+
+// Blueprint a owns cart; b lists cart too, so b is rejected, and b's web
+// slice-target records its last accepted deployment (web 1.0.0).
+DesiredState with_rejected_owner() {
+  DesiredState state;
+  std::string why;
+  REQUIRE(state.put_blueprint("a", blueprint_text("a", slice("org.x:cart:1.0.0", 1)), &why));
+  REQUIRE(state.put_blueprint(
+      "b", blueprint_text("b", slice("org.x:cart:1.0.0", 1) + ", " + slice("org.x:web:2.0.0", 4)), &why));
+  state.targets[kCartBase] = SliceTarget{"1.0.0", 1, 1, "a", false};
+  state.targets[kWebBase] = SliceTarget{"1.0.0", 2, 1, "b", false};
+  state.recompute_ownership();
+  return state;
+}
 }  // namespace
 
 TEST_CASE("desired state: an invalid blueprint is stored as listing nothing, with the reason") {
@@ -87,21 +101,37 @@ TEST_CASE("desired state: at activation a missing or mismatching slice-target is
 }
 
 TEST_CASE("desired state: a rejected owner keeps what its slice-target records, however late its put") {
-  DesiredState state;
-  std::string why;
-  REQUIRE(state.put_blueprint("a", blueprint_text("a", slice("org.x:cart:1.0.0", 1)), &why));
-  // b lists cart (owned by a): rejected; its web target records its last accepted deployment.
-  REQUIRE(state.put_blueprint(
-      "b", blueprint_text("b", slice("org.x:cart:1.0.0", 1) + ", " + slice("org.x:web:2.0.0", 4)), &why));
-  state.targets[kCartBase] = SliceTarget{"1.0.0", 1, 1, "a", false};
-  state.targets[kWebBase] = SliceTarget{"1.0.0", 2, 1, "b", false};
-  state.recompute_ownership();
+  auto state = with_rejected_owner();
   CHECK(state.ownership.rejected.count("b") == 1);
   CHECK(state.ownership.owner(kWebBase) == std::string("b"));
   auto rebuilt = state.rebuilt_target(kWebBase, 50, 10);
   REQUIRE(rebuilt);
   CHECK_FALSE(rebuilt->rewrite);
   CHECK(rebuilt->target == SliceTarget{"1.0.0", 2, 1, "b", false});
+}
+
+TEST_CASE("desired state: placement_slice is the slice whose placement fields wanted() reports") {
+  // Same lookup as wanted(), without the copy (issue 14): accepted owner,
+  // rejected owner with and without its own slice-target, no owner.
+  auto state = with_rejected_owner();
+  REQUIRE(state.ownership.rejected.count("b") == 1);
+  const SliceSpec* cart = state.placement_slice(kCartBase);
+  REQUIRE(cart != nullptr);
+  CHECK(cart->artifact.to_string() == "org.x:cart:1.0.0");
+  CHECK(state.wanted(kCartBase).has_value());
+  const SliceSpec* web = state.placement_slice(kWebBase);  // rejected owner, its own target
+  REQUIRE(web != nullptr);
+  CHECK(web->artifact.to_string() == "org.x:web:2.0.0");
+  CHECK(state.wanted(kWebBase).has_value());
+  state.targets[kWebBase].owner = "a";  // rejected owner without its own target: wanted() is nullopt
+  CHECK_FALSE(state.wanted(kWebBase).has_value());
+  CHECK(state.placement_slice(kWebBase) == nullptr);
+  for (const std::string other :
+       {"org.x:none", "org.x:car", "org.x:cartx", "org.y:cart", "org.x:cart:1.0.0"}) {
+    INFO(other);
+    CHECK_FALSE(state.wanted(other).has_value());
+    CHECK(state.placement_slice(other) == nullptr);
+  }
 }
 
 TEST_CASE("desired state: the in-memory failed flag of the same artifact survives a slice-target put") {

@@ -1,6 +1,11 @@
 #include <catch2/catch.hpp>
 
+#include <filesystem>
+#include <fstream>
+#include <string>
+
 #include "engine/duration.h"
+#include "scenarios/json_text.h"
 #include "test_support.h"
 
 using namespace aether::scenarios;
@@ -520,6 +525,23 @@ TEST_CASE("a missing file is an error naming it") {
   const LoadResult r = load_scenario_file("/nonexistent/x.json");
   REQUIRE(r.errors.size() == 1);
   CHECK(format_error(r.errors[0]) == "/nonexistent/x.json: cannot open the file");
+}
+
+TEST_CASE("a file is read whole across 64 KiB chunks, and one above the size limit is refused") {
+  // The loader reads in 64 KiB chunks (issue 14, third pass): a file of
+  // several chunks loads whole; one byte over the limit is refused.
+  const auto path = std::filesystem::temp_directory_path() / "aether-loader-chunks-test.json";
+  const std::string text =
+      R"({"cluster": {"nodes": 3}, "steps": [])" + std::string(200 * 1024 + 7, ' ') + "}";
+  std::ofstream(path, std::ios::binary) << text;
+  const LoadResult whole = load_scenario_file(path.string());
+  INFO(listing(whole.errors));
+  CHECK(whole.ok());
+  std::ofstream(path, std::ios::binary) << std::string(kMaxFileBytes + 1, ' ');
+  const LoadResult big = load_scenario_file(path.string());
+  REQUIRE(big.errors.size() == 1);
+  CHECK(big.errors[0].message.find("limit of 16777216 bytes") != std::string::npos);
+  std::filesystem::remove(path);
 }
 
 TEST_CASE("the hostile-world cluster keys load, and default to the plain model") {
