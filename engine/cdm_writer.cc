@@ -80,6 +80,7 @@ bool CdmWriter::unload_rechecked(const SliceCommand& command) const {
     case UnloadWhy::Removal:
       return !config_.mutation(mutation::kSkipRemovalRecheck);
     case UnloadWhy::Eviction:  // re-checked by the drain rule (drain_allows)
+    case UnloadWhy::Cleanup:   // re-checked against the state it was decided on
     case UnloadWhy::Other:
       break;
   }
@@ -175,7 +176,8 @@ void CdmWriter::submit_now(Batch batch) {
         applied = value->state;
       }
       const bool legal = is_legal_transition(LifecycleRole::Cdm, applied, slice->state);
-      if (!legal && applied != slice->decided_from) {
+      const bool cleanup_overtaken = slice->why == UnloadWhy::Cleanup && applied != slice->decided_from;
+      if ((!legal && applied != slice->decided_from) || cleanup_overtaken) {
         dropped.commands.push_back(std::move(command));
         continue;
       }

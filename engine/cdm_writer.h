@@ -29,8 +29,10 @@ namespace aether::engine {
 // must still respect the floor; a removal (a base left without an owner, an
 // orphan) must still have no desired owner for its artifact.
 // An eviction is an UNLOAD of a draining node's entry (§8.2), re-checked
-// against the drain rule.
-enum class UnloadWhy { Other, ScaleDown, Removal, Eviction };
+// against the drain rule. A cleanup unloads a FAILED entry: it goes only if
+// the key is still in the state it was decided on (a LOAD that overtook it
+// is a new instance, not the failed one).
+enum class UnloadWhy { Other, ScaleDown, Removal, Eviction, Cleanup };
 
 // LOAD, ACTIVATE, DEACTIVATE or UNLOAD written to slices/{node}/{artifact}.
 struct SliceCommand {

@@ -715,7 +715,7 @@ void ClusterDeploymentManager::Active::on_slice_put(const std::string& key, cons
       break;
     }
     case SliceState::Failed: {
-      if (entry.intent != SliceState::Unload) cmd_unload(artifact, slice.node);
+      if (entry.intent != SliceState::Unload) cmd_unload(artifact, slice.node, UnloadWhy::Cleanup);
       if (!desired || desired->artifact != artifact || repeated_failure) break;
       if (parsed->fatal) {
         log(LogLevel::Warn, artifact + " failed fatally on " + slice.node + ": " +
@@ -1820,7 +1820,9 @@ void ClusterDeploymentManager::Active::cmd_unload(const std::string& artifact, c
   const auto from = effective(entry);
   if (from == SliceState::Unload || from == SliceState::Unloading) return;
   entry.intent = SliceState::Unload;
-  writer_.add(SliceCommand{node, artifact, SliceState::Unload, from, false, why});
+  // A cleanup is decided on the FAILED value observed, whatever was in flight.
+  const auto decided_from = why == UnloadWhy::Cleanup ? std::optional(SliceState::Failed) : from;
+  writer_.add(SliceCommand{node, artifact, SliceState::Unload, decided_from, false, why});
   count("unloads");
 }
 
