@@ -1,5 +1,6 @@
 #include "engine/cdm_writer.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "engine/assertion.h"
@@ -68,6 +69,26 @@ CdmWriter::~CdmWriter() {
 void CdmWriter::add(CdmCommand command) {
   if (const auto* base = target_base(command)) ++pending_targets_[*base];
   if (const auto* base = routing_base(command)) ++pending_routing_[*base];
+  if (const auto* slice = std::get_if<SliceCommand>(&command)) {
+    // One command per key in a batch (as an etcd transaction requires): a
+    // second decision on a key in the batch being built (an UNLOAD after an
+    // ACTIVATE of the same reconcile) starts the next batch, so every node
+    // applies them at separate positions, in order.
+    const bool same_key =
+        std::any_of(building_.commands.begin(), building_.commands.end(), [slice](const CdmCommand& queued) {
+          const auto* other = std::get_if<SliceCommand>(&queued);
+          return other != nullptr && other->node == slice->node && other->artifact == slice->artifact;
+        });
+    if (same_key) {
+      Batch first = std::move(building_);
+      building_ = Batch{};
+      if (config_.mutation(mutation::kUnserializedWrites)) {
+        submit_now(std::move(first));
+      } else {
+        queue_.push_back(std::move(first));
+      }
+    }
+  }
   building_.commands.push_back(std::move(command));
 }
 

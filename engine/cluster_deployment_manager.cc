@@ -262,6 +262,20 @@ class ClusterDeploymentManager::Active
   bool drain_allows(const SliceCommand& command) const;
   bool decommission_allowed(const NodeId& node) const;
   // ACTIVE entries (no own command pending) on nodes in the leader's view.
+  // ACTIVE entries on nodes in the view that are neither DRAINING nor
+  // DECOMMISSIONED: what a move's break step must keep at min_available.
+  int active_counted(const std::string& artifact) const {
+    auto nodes = table_.entries.find(artifact);
+    if (nodes == table_.entries.end()) return 0;
+    const auto view = services_.topology.view();
+    int active = 0;
+    for (const auto& [node, entry] : nodes->second) {
+      if (entry.settled_in(SliceState::Active) && !drained(node) &&
+          std::binary_search(view.begin(), view.end(), node))
+        ++active;
+    }
+    return active;
+  }
   int active_in_view(const std::string& artifact) const {
     return table_.active_in(artifact, services_.topology.view());
   }
@@ -696,19 +710,25 @@ void ClusterDeploymentManager::Active::on_slice_put(const std::string& key, cons
         if (src != table_.entries[artifact].end()) {
           src->second.leaving = false;  // counts again if its UNLOAD does not land
           // The break step never takes ACTIVE instances below min_available
-          // (a node lost during the move): the source then stays.
-          const bool source_active = src->second.settled_in(SliceState::Active);
+          // (a node lost during the move): the source then stays. ACTIVE
+          // entries on DRAINING or DECOMMISSIONED nodes do not count (their
+          // drain takes them next, §8.2); a drained source is an eviction.
+          const bool source_counts = src->second.settled_in(SliceState::Active) && !drained(source);
           const int floor = desired && desired->artifact == artifact ? desired->min_instances : 0;
-          if (source_active && active_in_view(artifact) - 1 < floor) {
+          if (source_counts && active_counted(artifact) - 1 < floor) {
             log(LogLevel::Info, "move of " + artifact + " ends without unloading " + source +
                                     ": ACTIVE would fall below min_available");
             count("moves-kept-source");
+            // One entry over the count now: the scale-down (or a later move)
+            // is this trigger's to start, not the periodic reconcile's.
+            schedule_reconcile(kReconcileDebounce);
           } else if (src->second.live()) {
             // On a node drained since the move began, the break step is an
             // eviction (engine-semantics.md §8.2): one at a time per node.
+            // Otherwise it is a scale-down by one: the floor is re-checked at submit.
             cmd_unload(
                 artifact, source,
-                lifecycle_of(source) == NodeLifecycle::Draining ? UnloadWhy::Eviction : UnloadWhy::Other);
+                lifecycle_of(source) == NodeLifecycle::Draining ? UnloadWhy::Eviction : UnloadWhy::ScaleDown);
           }
         }
       }
@@ -1496,6 +1516,11 @@ void ClusterDeploymentManager::Active::place(const std::string& artifact, int co
   for (const auto& node : plan.nodes) cmd_load(artifact, node);
   cursor_ = plan.cursor;
   const int placed = static_cast<int>(plan.nodes.size());
+  // Aggressive: placements are a trigger for the rebalance too (§4 "every
+  // trigger acts on its own", simulation.md §5 event-driven convergence): a
+  // placement outside the periodic reconcile may leave the nodes uneven.
+  if (placed > 0 && config_.reconciliation == ReconciliationStrategy::Aggressive && config_.auto_rebalancing)
+    schedule_reconcile(kReconcileDebounce);
   if (placed < count_wanted) {
     if (plan.blocked == placement::Blocker::AntiAffinity || plan.blocked == placement::Blocker::Capacity) {
       // Unplaced under the constraints (§8.1): counted, retried on every reconcile.
