@@ -832,8 +832,16 @@ void ClusterDeploymentManager::Active::sync_targets() {
     // forgot it and its Remove was dropped at submit (the blueprint came
     // back) while the put-back's own write did not commit. Written again
     // (re-derived at submit), its commit restores the desired state.
-    if (!state_.desired.count(base) && state_.ownership.rejected.count(owner) == 0) {
-      write_target_from_blueprint(base);
+    if (!state_.desired.count(base)) {
+      if (state_.ownership.rejected.count(owner) == 0) {
+        write_target_from_blueprint(base);
+        continue;
+      }
+      // A rejected owner keeps what its slice-target records (§4): nothing
+      // to write; the desired state comes from that slice-target as its
+      // commit would have set it.
+      set_desired(base, target->second);
+      fix_count(base);
       continue;
     }
     // A committed flag that disagrees with the CDM's (a client write).

@@ -97,11 +97,13 @@ DesiredState desired_state(const ref::PositionedStore& store, const ref::Failure
   }
   // A dependency with desired 0 may have no entry at all: the floor only
   // stops scale-down, it never places (engine-semantics.md §4). It can be
-  // ready only through an ACTIVE entry it still has.
-  auto never_ready = [&](const DesiredBase& d, const std::string& dep) {
-    if (d.count != 0) return false;
-    if (d.min_instances == 0) return true;
-    const std::string artifact = dep + ":" + d.version;
+  // ready only through an ACTIVE entry it still has. So can a dependency on
+  // a version its base's owner does not deploy (`depends_on` names an
+  // artifact, version included: simulation.md §5 dependency-order).
+  auto never_ready = [&](const DesiredBase& d, const std::string& artifact) {
+    const bool owned_version = artifact == ref::base_part(artifact) + ":" + d.version;
+    if (owned_version && d.count != 0) return false;
+    if (owned_version && d.min_instances == 0) return true;
     for (auto it = store.lower_bound("slices/"); it != store.end() && it->first.compare(0, 7, "slices/") == 0;
          ++it) {
       const auto key = ref::classify_key(it->first);
@@ -111,16 +113,16 @@ DesiredState desired_state(const ref::PositionedStore& store, const ref::Failure
     }
     return true;
   };
-  // Starved: some dependency can never be ready (desired 0 and no ACTIVE
-  // entry, see above) or has no owner, directly or through a starved
+  // Starved: some dependency can never be ready (desired 0 or another
+  // version than its owner's, and no ACTIVE entry, see above) or has no owner, directly or through a starved
   // dependency (a fixpoint over the dependency graph).
   for (bool changed = true; changed;) {
     changed = false;
     for (auto& [base, b] : out.owned) {
       if (b.starved) continue;
-      for (const auto& dep : b.depends_on) {
-        auto d = out.owned.find(dep);
-        if (d == out.owned.end() || never_ready(d->second, dep) || d->second.starved) {
+      for (const auto& dep_artifact : desired.bases.at(base).depends_on) {
+        auto d = out.owned.find(ref::base_part(dep_artifact));
+        if (d == out.owned.end() || never_ready(d->second, dep_artifact) || d->second.starved) {
           b.starved = true;
           changed = true;
           break;

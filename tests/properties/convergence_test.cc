@@ -318,6 +318,24 @@ TEST_CASE("a dependency at desired 0 starves its dependants unless it kept an AC
   CHECK(s.blocker == Blocker::StuckState);
 }
 
+TEST_CASE("a dependency on a version its base's owner does not deploy starves its dependants") {
+  // fuzz clients, seed 461: shop's cart depends on db 3.0.0, but ops owns db
+  // at 2.0.0 (shop is rejected; cart is shop's through its slice-target):
+  // db 3.0.0 is never placed, so cart waits LOADED.
+  Converged c;
+  c.store["blueprints/ops"] = blueprint_value("ops", {{kDb, 1, {}}});
+  c.store["blueprints/shop"] =
+      blueprint_value("shop", {{"org.example:db:3.0.0", 1, {}}, {kCart, 1, {"org.example:db:3.0.0"}}});
+  c.store["slice-target/org.example:db"] = target_value("2.0.0", 1, 1, "ops");
+  c.store["slice-target/org.example:cart"] = target_value("1.0.0", 1, 1, "shop");
+  c.place("node-1", kDb);
+  c.place("node-2", kCart, SliceState::Loaded);
+  CHECK(desired_state(c.store).may_stay_loaded("org.example:cart"));
+  // An ACTIVE db 3.0.0 entry would make it ready: then cart is owed ACTIVE.
+  c.place("node-3", "org.example:db:3.0.0");
+  CHECK_FALSE(desired_state(c.store).may_stay_loaded("org.example:cart"));
+}
+
 TEST_CASE("an excluded artifact loaded under a LOADED key must be loaded, inactive") {
   Converged c;
   c.store["slice-target/org.example:cart"] = target_value("1.0.0", 2, 1, "shop", true);
