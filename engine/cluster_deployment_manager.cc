@@ -1915,7 +1915,15 @@ bool ClusterDeploymentManager::Active::unload_still_wanted(const SliceCommand& c
   if (!intended) return true;
   // The floor, in the state applied now and the current view: live_count
   // already leaves this UNLOAD's entry (and every other recorded UNLOAD) out.
-  if (live_count(command.artifact) < desired->min_instances) return false;
+  // A blueprint put after the slice-target is the newer intent (§4): its
+  // min_available counts before its own slice-target comes back (the
+  // in-memory desired state changes only then), so the larger floor holds.
+  int floor = desired->min_instances;
+  const std::string base = base_of(command.artifact);
+  if (const auto want = wanted(base);
+      want && want->artifact == command.artifact && !target_is_newer(base, want->owner))
+    floor = std::max(floor, want->min_available);
+  if (live_count(command.artifact) < floor) return false;
   // An ACTIVE victim (it was not ACTIVE when chosen, or others stopped being
   // ACTIVE since): the ACTIVE entries left must stay at the floor.
   auto nodes = table_.entries.find(command.artifact);
@@ -1931,7 +1939,7 @@ bool ClusterDeploymentManager::Active::unload_still_wanted(const SliceCommand& c
     if (entry.observed && entry.observed->state == SliceState::Active && counts_for_scale(node, view))
       ++active_left;
   }
-  return active_left >= desired->min_instances;
+  return active_left >= floor;
 }
 
 bool ClusterDeploymentManager::Active::resend_still_wanted(const SliceCommand& command) const {
