@@ -68,6 +68,7 @@ CdmWriter::~CdmWriter() {
 
 void CdmWriter::add(CdmCommand command) {
   if (const auto* base = target_base(command)) ++pending_targets_[*base];
+  if (const auto* remove = std::get_if<KeyRemove>(&command)) ++pending_removes_[remove->key];
   if (const auto* base = routing_base(command)) ++pending_routing_[*base];
   if (const auto* slice = std::get_if<SliceCommand>(&command)) {
     // One command per key in a batch (as an etcd transaction requires): a
@@ -106,6 +107,11 @@ bool CdmWriter::unload_rechecked(const SliceCommand& command) const {
       break;
   }
   return false;
+}
+
+bool CdmWriter::remove_pending(const std::string& key) const {
+  auto it = pending_removes_.find(key);
+  return it != pending_removes_.end() && it->second > 0;
 }
 
 bool CdmWriter::target_pending(const std::string& base) const {
@@ -281,6 +287,9 @@ void CdmWriter::on_batch_done(std::uint64_t attempt, const std::shared_ptr<Batch
       touched_targets = true;
     }
     if (const auto* base = routing_base(command)) --pending_routing_[*base];
+    if (const auto* remove = std::get_if<KeyRemove>(&command)) {
+      if (--pending_removes_[remove->key] <= 0) pending_removes_.erase(remove->key);
+    }
   }
   if (!committed) {
     hooks_.revert(slice_commands(*batch));

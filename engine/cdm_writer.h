@@ -136,6 +136,8 @@ class CdmWriter {
   bool target_pending(const std::string& base) const;
   // version-routing writes queued or in flight for `base`.
   bool routing_pending(const std::string& base) const;
+  // A KeyRemove of `key` queued or in flight (its outcome not known yet).
+  bool remove_pending(const std::string& key) const;
 
  private:
   struct Batch {
@@ -161,6 +163,7 @@ class CdmWriter {
   std::uint64_t attempt_ = 0;
   TimerId write_timer_ = 0;
   std::map<std::string, int> pending_targets_;
+  std::map<std::string, int> pending_removes_;
   std::map<std::string, int> pending_routing_;
 };
 

@@ -1124,6 +1124,11 @@ void ClusterDeploymentManager::Active::adopt_unknown_keys() {
   const Nanos now = timers_.now();
   for (const auto& [key, indexed] : slice_keys_) {
     if (!indexed.value) continue;
+    // Its removal (a node-gone cleanup) is still on its way: adopting the key
+    // now would count an entry the CDM is deleting (it returns to the view
+    // before the removal commits, and a correct instance elsewhere is scaled
+    // down to make room for it).
+    if (writer_.remove_pending(key)) continue;
     const SliceKey& slice = indexed.slice;
     auto& nodes = table_.entries[slice.artifact];
     if (nodes.count(slice.node)) continue;
