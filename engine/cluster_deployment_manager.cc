@@ -1899,8 +1899,9 @@ void ClusterDeploymentManager::Active::unload_live(const std::string& base,
       if (entry.live()) victims.emplace_back(artifact, node);
     }
   }
-  for (const auto& [artifact, node] : victims)
-    cmd_unload(artifact, node, keep ? UnloadWhy::Other : UnloadWhy::Removal);
+  // A version change is re-checked at submit like a removal: dropped if
+  // that version is wanted again by then (a blueprint put back to it).
+  for (const auto& [artifact, node] : victims) cmd_unload(artifact, node, UnloadWhy::Removal);
 }
 
 bool ClusterDeploymentManager::Active::unload_still_wanted(const SliceCommand& command) const {

@@ -758,6 +758,13 @@ class Generator {
       }
       case StepKind::BlueprintEdit: {
         auto& bp = blueprints_[static_cast<std::size_t>(a) % blueprints_.size()];
+        // An edit drawn before the value it edits was published (a profile
+        // whose steps start before the initial blueprints at 1s) would be
+        // overwritten by that value while the model keeps the edit: it goes
+        // after it, by more than a client write's latency so the two are not
+        // decided the other way round (fuzz clients seed 1880 scaled a base
+        // no value declared).
+        if (at < bp.published_at + millis(500)) at = bp.published_at + millis(500);
         const auto client = pick_client(d);
         // A republish is never pinned (`scale` relies on its slice-target); edits may be.
         const std::optional<NodeId> via = bp.published ? pick_via(a, d) : std::nullopt;
