@@ -1810,10 +1810,7 @@ void ClusterDeploymentManager::Active::rebalance() {
     item.depends_on = desired.depends_on;
     item.failed = desired.failed;
     // A base in a rolling update gets no move: its UNLOADs are the update's.
-    // Nor does one whose dependencies are not ready: its target could not
-    // become ACTIVE, so the move would never end (one entry over the count).
-    item.moving =
-        moves_.count(desired.artifact) > 0 || rolling_in_progress(base) || !dependencies_ready(desired);
+    item.moving = moves_.count(desired.artifact) > 0 || rolling_in_progress(base);
     const Wanted mine = placement_of(desired.artifact);
     item.barred = forbidden_for(desired.artifact, mine, rows);
     for (const auto& [node, info] : infos) {
