@@ -1421,7 +1421,8 @@ std::pair<Knobs, std::string> swarm_knobs() {
   k.placement_pct = feature(30, 100);
   k.atomic_pct = feature(30, 100);
   k.rolling_pct = feature(30, 100);
-  k.failover_pct = feature(20, 80);
+  // A failover needs an all-or-nothing or rolling blueprint: likelier with one.
+  k.failover_pct = (k.atomic_pct > 0 || k.rolling_pct > 0) && Draws::chance(80) ? Draws::in(40, 90) : 0;
   k.lost_proposals_pct = feature(20, 60);
   k.sporadic_pct = feature(20, 60);
   k.republish_pct = feature(30, 100);
