@@ -1119,7 +1119,10 @@ class Generator {
         if (slices.empty())
           for (auto& sl : bp.slices) slices.push_back(&sl);
         auto& sl = *slices[static_cast<std::size_t>(b) % slices.size()];
-        if (!sl.previous.empty() && c < 400) {
+        // Reversals of rolling slices only: an immediate slice's quick
+        // reversal is an open finding
+        // (scenarios/fuzz-findings/version-reversal-scale-floor.json).
+        if (!sl.previous.empty() && sl.max_surge > 0 && c < 400) {
           set_version(bp, sl, sl.previous);
         } else {
           set_version(bp, sl, fmt::format("{}:{}.0.0", base_of(sl.artifact), ++versions_ + 1));
