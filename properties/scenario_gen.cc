@@ -1113,6 +1113,9 @@ class Generator {
         for (auto& bp : blueprints_)
           if (bp.published) published.push_back(&bp);
         auto& bp = *published[static_cast<std::size_t>(a) % published.size()];
+        // Not before the value it edits is decided (early faults start at
+        // 500ms, the blueprints at 1s): the initial put would overwrite it.
+        if (at < bp.published_at + millis(500)) at = bp.published_at + millis(500);
         std::vector<GenSlice*> slices;
         for (auto& sl : bp.slices)
           if (sl.max_surge > 0) slices.push_back(&sl);
