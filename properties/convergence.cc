@@ -93,6 +93,8 @@ DesiredState desired_state(const ref::PositionedStore& store, const ref::Failure
     b.memory = d.memory;
     b.anti_affinity = d.anti_affinity;
     b.spread_zone = d.spread_zone;
+    b.rolling = d.update.rolling;
+    b.max_unavailable = d.update.max_unavailable;
     out.owned.emplace(base, std::move(b));
   }
   // A dependency with desired 0 may have no entry at all: the floor only
@@ -267,9 +269,9 @@ ConvergenceState evaluate_convergence(const CanonicalStore::Map& store, const Wo
     }
   }
 
-  const DesiredState desired = rules.history != nullptr
-                                   ? desired_state(rules.history->positioned(), &rules.history->evidence())
-                                   : desired_state(store);
+  DesiredState desired = rules.history != nullptr
+                             ? desired_state(rules.history->positioned(), &rules.history->evidence())
+                             : desired_state(store);
   std::map<std::string, std::vector<Entry>> by_base;
   std::map<NodeId, std::map<std::string, ref::State>> by_node;  // parsed entries on each node
   for_prefix(store, "slices/", [&](const std::string& key_text, const std::string& value) {
@@ -314,6 +316,106 @@ ConvergenceState evaluate_convergence(const CanonicalStore::Map& store, const Wo
     }
   }
 
+  // Placement constraints (engine-semantics.md §8.1): whether `node` could
+  // take one more instance of `base` now, else what blocks it.
+  auto lists = [](const DesiredBase* d, const std::string& other) {
+    return d != nullptr &&
+           std::find(d->anti_affinity.begin(), d->anti_affinity.end(), other) != d->anti_affinity.end();
+  };
+  auto blocker_on = [&](const std::string& base, const DesiredBase& want, const NodeId& node) -> std::string {
+    std::int64_t cpu = want.cpu;
+    std::int64_t memory = want.memory;
+    for (const auto& [artifact, state] : by_node[node]) {
+      if (!ref::is_live(state)) continue;
+      const auto other = ref::base_part(artifact);
+      if (other == base) return "nodes";  // holds one already
+      auto theirs = desired.owned.find(other);
+      const DesiredBase* them = theirs == desired.owned.end() ? nullptr : &theirs->second;
+      if (lists(&want, other) || lists(them, base)) return "anti-affinity";
+      if (them != nullptr) {
+        cpu += them->cpu;
+        memory += them->memory;
+      }
+    }
+    const auto capacity = world.attributes(node).capacity;
+    if ((capacity.cpu && cpu > *capacity.cpu) || (capacity.memory && memory > *capacity.memory))
+      return "capacity";
+    return "";
+  };
+  // A dependency that can never be ready because no eligible node could
+  // take an instance (no live entry of it on an eligible node, every one
+  // blocked by its constraints, §8.1) starves its dependants like one with
+  // desired 0: a correct engine leaves them LOADED (transitively).
+  for (bool more = true; more;) {
+    more = false;
+    for (auto& [base, want] : desired.owned) {
+      if (want.starved || want.excluded) continue;
+      for (const auto& dep : want.depends_on) {
+        auto d = desired.owned.find(dep);
+        if (d == desired.owned.end() || d->second.excluded) continue;
+        bool never = d->second.starved;
+        if (!never && d->second.count > 0) {
+          auto it = by_base.find(dep);
+          const bool held =
+              it != by_base.end() && std::any_of(it->second.begin(), it->second.end(), [&](const Entry& e) {
+                return eligible.count(e.node) != 0 && e.value && ref::is_live(e.value->state);
+              });
+          never = !held && !eligible.empty() &&
+                  std::none_of(eligible.begin(), eligible.end(),
+                               [&](const NodeId& node) { return blocker_on(dep, d->second, node).empty(); });
+        }
+        if (never) {
+          want.starved = true;
+          more = true;
+          break;
+        }
+      }
+    }
+  }
+
+  // A rolling update that cannot progress (engine-semantics.md §8.4 with
+  // §8.1): entries of another version remain, no old ACTIVE entry may go
+  // (ACTIVE over both versions on eligible nodes would fall below
+  // desired - max_unavailable), no old entry is anything but ACTIVE (those go
+  // at once), and no eligible node could take a new-version instance. A
+  // correct engine waits there forever; convergence owes only what can be
+  // placed, so the old entries and the routing key are allowed
+  // (docs/decisions.md, "Generators draw issue 15's features").
+  std::set<std::string> rolling_blocked;  // bases
+  std::set<std::string> blocked_owners;   // owners of a base left unplaced or blocked
+  for (const auto& [base, want] : desired.owned) {
+    auto it = by_base.find(base);
+    if (!want.rolling || want.excluded || it == by_base.end()) continue;
+    const std::string artifact = base + ":" + want.version;
+    int active = 0;
+    int fresh = 0;
+    bool old = false;
+    bool old_not_active = false;
+    for (const auto& entry : it->second) {
+      if (eligible.count(entry.node) == 0 || !entry.value) continue;
+      const auto state = entry.value->state;
+      if (state == ref::State::Active) ++active;
+      if (entry.artifact == artifact) {
+        fresh += ref::is_live(state) ? 1 : 0;
+      } else if (ref::is_live(state)) {
+        old = true;
+        old_not_active = old_not_active || state != ref::State::Active;
+      }
+    }
+    if (!old || old_not_active || active - 1 >= want.count - want.max_unavailable || fresh >= want.count)
+      continue;
+    const bool placeable = std::any_of(eligible.begin(), eligible.end(), [&](const NodeId& node) {
+      return blocker_on(base, want, node).empty();
+    });
+    if (!placeable) {
+      rolling_blocked.insert(base);
+      blocked_owners.insert(want.owner);
+      findings.note_unplaced(
+          fmt::format("{}: rolling update blocked (no node can take {}; max_unavailable {})", base, artifact,
+                      want.max_unavailable));
+    }
+  }
+
   for (const auto& [base, entries] : by_base) {
     auto owned = desired.owned.find(base);
     for (const auto& entry : entries) {
@@ -348,44 +450,19 @@ ConvergenceState evaluate_convergence(const CanonicalStore::Map& store, const Wo
       if (state != ref::State::Active && !starved_loaded) {
         findings.add(Blocker::StuckState, fmt::format("{}: {}", where, ref::state_name(state)));
       }
-      if (base + ":" + owned->second.version != entry.artifact) {
+      if (base + ":" + owned->second.version != entry.artifact && rolling_blocked.count(base) == 0) {
         findings.add(Blocker::CountMismatch, fmt::format("{}: version differs from the owner {}'s {}", where,
                                                          owned->second.owner, owned->second.version));
       }
     }
   }
-  // Placement constraints (engine-semantics.md §8.1): whether `node` could
-  // take one more instance of `base` now, else what blocks it.
-  auto lists = [](const DesiredBase* d, const std::string& other) {
-    return d != nullptr &&
-           std::find(d->anti_affinity.begin(), d->anti_affinity.end(), other) != d->anti_affinity.end();
-  };
-  auto blocker_on = [&](const std::string& base, const DesiredBase& want, const NodeId& node) -> std::string {
-    std::int64_t cpu = want.cpu;
-    std::int64_t memory = want.memory;
-    for (const auto& [artifact, state] : by_node[node]) {
-      if (!ref::is_live(state)) continue;
-      const auto other = ref::base_part(artifact);
-      if (other == base) return "nodes";  // holds one already
-      auto theirs = desired.owned.find(other);
-      const DesiredBase* them = theirs == desired.owned.end() ? nullptr : &theirs->second;
-      if (lists(&want, other) || lists(them, base)) return "anti-affinity";
-      if (them != nullptr) {
-        cpu += them->cpu;
-        memory += them->memory;
-      }
-    }
-    const auto capacity = world.attributes(node).capacity;
-    if ((capacity.cpu && cpu > *capacity.cpu) || (capacity.memory && memory > *capacity.memory))
-      return "capacity";
-    return "";
-  };
   auto zone_of = [&](const NodeId& node) { return world.attributes(node).zone; };
   bool constrained = false;  // some owned slice has a constraint in force
   // No rolling update unfinished (simulation.md §5, engine-semantics.md §8.4):
   // the CDM removes version-routing/{base} once no other version remains, and
   // on a removal of the base's owner.
   for_prefix(store, "version-routing/", [&](const std::string& key_text, const std::string& value) {
+    if (rolling_blocked.count(key_text.substr(std::string_view("version-routing/").size())) != 0) return;
     findings.add(Blocker::CountMismatch, fmt::format("{} = {}: rolling update unfinished", key_text, value));
   });
   for (const auto& [base, want] : desired.owned) {
@@ -401,7 +478,11 @@ ConvergenceState evaluate_convergence(const CanonicalStore::Map& store, const Wo
     auto it = by_base.find(base);
     int actual = 0;  // entries on eligible nodes (the others are judged above)
     if (it != by_base.end()) {
-      for (const auto& entry : it->second) actual += eligible.count(entry.node) != 0 ? 1 : 0;
+      // A blocked rolling update's old entries stay by design: not counted.
+      const bool new_only = rolling_blocked.count(base) != 0;
+      for (const auto& entry : it->second)
+        if (eligible.count(entry.node) != 0 && (!new_only || entry.artifact == base + ":" + want.version))
+          ++actual;
     }
     if (actual < owed.low) {
       // Owed only what can be placed: excused if no eligible node could take one.
@@ -415,6 +496,7 @@ ConvergenceState evaluate_convergence(const CanonicalStore::Map& store, const Wo
       if (!placeable) {
         std::vector<std::string> names;
         for (const auto& [name, n] : blocked) names.push_back(name);
+        blocked_owners.insert(want.owner);
         findings.note_unplaced(
             fmt::format("{}: {} unplaced ({})", base, owed.low - actual,
                         names.empty() ? "nodes" : fmt::format("{}", fmt::join(names, ", "))));
@@ -493,7 +575,17 @@ ConvergenceState evaluate_convergence(const CanonicalStore::Map& store, const Wo
 
   // engine-semantics.md §8.3: an all-or-nothing put ends complete (its record
   // removed) or rolled back; none may stay in flight.
-  for (const auto& [id, why] : rollbacks_pending(store)) findings.add(Blocker::RollbackPending, why);
+  // An all-or-nothing put completes once every slice reached min(count,
+  // eligible) ACTIVE entries (§8.3): one with a slice that can never get
+  // there (unplaced under its constraints, or a blocked rolling update) stays
+  // in flight by design; convergence owes only what can be placed.
+  for (const auto& [id, why] : rollbacks_pending(store)) {
+    if (blocked_owners.count(id) != 0) {
+      findings.note_unplaced(fmt::format("rollback/{}: in flight (a slice of the put cannot be placed)", id));
+      continue;
+    }
+    findings.add(Blocker::RollbackPending, why);
+  }
   // With placement constraints in force the node balance is not judged
   // (docs/decisions.md, "Engine: placement strategies and constraints").
   if (rules.balance && !eligible.empty() && !constrained) {

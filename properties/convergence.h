@@ -67,6 +67,9 @@ struct DesiredBase {
   std::int64_t memory = 0;
   std::vector<std::string> anti_affinity{};  // bases
   bool spread_zone = false;
+  // Rolling update (engine-semantics.md §8.4), from the owner blueprint's slice.
+  bool rolling = false;
+  int max_unavailable = 0;
 };
 struct DesiredState {
   std::map<std::string, DesiredBase> owned;  // base -> desired

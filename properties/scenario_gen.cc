@@ -48,6 +48,9 @@ const std::vector<StepKindInfo>& step_kinds() {
       {StepKind::LoseSubmits, "lose_submits"},
       {StepKind::ReorderQuorum, "reorder_quorum_events"},
       {StepKind::Stall, "stall"},
+      {StepKind::Drain, "drain"},
+      {StepKind::Undrain, "undrain"},
+      {StepKind::Rollout, "rollout"},
   };
   return kinds;
 }
@@ -78,12 +81,32 @@ Knobs live_knobs() {
                             {StepKind::ExpectNoViolations, 1},
                             {StepKind::LoseSubmits, 2},
                             {StepKind::ReorderQuorum, 2},
-                            {StepKind::Stall, 2}});
+                            {StepKind::Stall, 2},
+                            // issue 15's kinds: on in live and swarm only (live_features)
+                            {StepKind::Drain, 0},
+                            {StepKind::Undrain, 0},
+                            {StepKind::Rollout, 0}});
+  return k;
+}
+
+// Issue 15's features and issue 12's schedules, on top of live_knobs (the
+// other profiles derived from it keep their cases: docs/fuzz.md).
+Knobs live_features(Knobs k) {
+  k.placement_pct = 40;
+  k.atomic_pct = 35;
+  k.rolling_pct = 35;
+  k.failover_pct = 35;
+  k.lost_proposals_pct = 10;
+  k.sporadic_pct = 10;
+  k.republish_pct = 40;
+  k.weights[StepKind::Drain] = 2;
+  k.weights[StepKind::Undrain] = 2;
+  k.weights[StepKind::Rollout] = 4;
   return k;
 }
 
 std::optional<Knobs> fixed_knobs(const std::string& profile) {
-  if (profile == "live") return live_knobs();
+  if (profile == "live") return live_features(live_knobs());
   if (profile == "chaos") {
     Knobs k = live_knobs();
     k.heal_at_end = false;
@@ -93,7 +116,10 @@ std::optional<Knobs> fixed_knobs(const std::string& profile) {
     k.big_cluster_pct = 15;
     k.intensity = 80;
     k.hostile_pct = 50;
-    k.weights = all_kinds(4, {{StepKind::ExpectNoViolations, 1}});
+    k.weights = all_kinds(4, {{StepKind::ExpectNoViolations, 1},
+                              {StepKind::Drain, 0},
+                              {StepKind::Undrain, 0},
+                              {StepKind::Rollout, 0}});
     return k;
   }
   if (profile == "partitions") {
@@ -178,6 +204,14 @@ struct GenSlice {
   int instances = 1;
   int min_available = 1;
   std::vector<std::string> depends_on;
+  // Issue 15 (engine-semantics.md §8.1, §8.4); written only when set.
+  int cpu = 0;                             // resources.cpu in millicores (0: not written)
+  int memory_mi = 0;                       // resources.memory in Mi (0: not written)
+  std::vector<std::string> anti_affinity;  // bases
+  bool spread = false;                     // spread: "zone"
+  int max_surge = 0;                       // 0: no `update` (immediate); else rolling
+  int max_unavailable = 0;
+  std::string previous;  // the artifact before the latest version change ("" none)
 };
 
 struct GenBlueprint {
@@ -187,6 +221,7 @@ struct GenBlueprint {
   Nanos published_at = 0;
   bool shares_base = false;  // holds a base another blueprint holds (ownership conflict)
   std::string client = "default";
+  bool atomic = false;  // atomicity: all-or-nothing
 };
 
 nlohmann::json to_json(const GenBlueprint& bp) {
@@ -195,9 +230,22 @@ nlohmann::json to_json(const GenBlueprint& bp) {
     nlohmann::json slice = {{"artifact", s.artifact}, {"instances", s.instances}};
     if (s.min_available != default_min_available(s.instances)) slice["min_available"] = s.min_available;
     if (!s.depends_on.empty()) slice["depends_on"] = s.depends_on;
+    if (s.cpu > 0 || s.memory_mi > 0) {
+      nlohmann::json resources = nlohmann::json::object();
+      if (s.cpu > 0) resources["cpu"] = s.cpu;
+      if (s.memory_mi > 0) resources["memory"] = fmt::format("{}Mi", s.memory_mi);
+      slice["resources"] = resources;
+    }
+    if (!s.anti_affinity.empty()) slice["anti_affinity"] = s.anti_affinity;
+    if (s.spread) slice["spread"] = "zone";
+    if (s.max_surge > 0)
+      slice["update"] = {
+          {"strategy", "rolling"}, {"max_surge", s.max_surge}, {"max_unavailable", s.max_unavailable}};
     slices.push_back(slice);
   }
-  return {{"id", bp.id}, {"slices", slices}};
+  nlohmann::json out = {{"id", bp.id}, {"slices", slices}};
+  if (bp.atomic) out["atomicity"] = "all-or-nothing";
+  return out;
 }
 
 Target node_target(const NodeId& id) {
@@ -234,15 +282,16 @@ class Generator {
     setup_config();
     setup_blueprints();
     initial_at_most();
+    setup_schedules();
 
     Nanos at = k_.early_faults_pct > 0 && early_ ? millis(500) : seconds(10);
     for (const auto& raw : raws) {
       const auto [kind_raw, gap_raw, a, b, c, d] = raw;
-      at += gap(gap_raw);
+      at = std::max(at + gap(gap_raw), at_floor_);  // at_floor_: after a failover crash already emitted
       flush_pending(at);
       emit(choose_kind(kind_raw, at), at, a, b, c, d);
     }
-    at += millis(200);
+    at = std::max({at + millis(200), at_floor_, end_floor_});
     for (const auto& p : pending_) at = std::max(at, p.at);
     flush_pending(at);
     if (k_.heal_at_end) heal_everything(at);
@@ -298,6 +347,7 @@ class Generator {
       bp.client = pick_client(Draws::in(0, kRaw - 1));
       blueprints_.push_back(bp);
     }
+    draw_features();
   }
 
  private:
@@ -306,6 +356,92 @@ class Generator {
     scenarios::StepAction action;
     std::function<void()> effect;
   };
+
+  // Issue 15's features and issue 12's schedules (Knobs); no draw at all
+  // where a knob is 0, so the profiles without them keep their cases.
+  void draw_features() {
+    if (k_.atomic_pct > 0)
+      for (auto& bp : blueprints_) bp.atomic = Draws::chance(k_.atomic_pct);
+    for (auto& bp : blueprints_) {
+      if (k_.rolling_pct == 0) continue;
+      for (auto& sl : bp.slices) {
+        if (!Draws::chance(k_.rolling_pct)) continue;
+        sl.max_surge = Draws::in(1, 2);
+        sl.max_unavailable = Draws::in(0, 1);
+        sl.instances = std::max(sl.instances, 3);  // more than max_unavailable to keep available
+      }
+    }
+    if (k_.placement_pct > 0 && Draws::chance(k_.placement_pct)) {
+      zones_ = Draws::chance(60) ? Draws::in(2, 3) : 0;
+      resource_aware_ = Draws::chance(50);
+      if (Draws::chance(60)) capacity_cpu_ = 1000 * Draws::in(1, 4);
+      if (Draws::chance(30)) capacity_memory_gi_ = Draws::in(1, 4);
+      if (Draws::chance(40)) {
+        small_node_ = "node-" + std::to_string(Draws::in(1, nodes_));
+        small_cpu_ = 250 * Draws::in(0, 2);
+      }
+      const bool limits = capacity_cpu_ > 0 || capacity_memory_gi_ > 0 || !small_node_.empty();
+      std::vector<std::string> bases;  // every base drawn, for anti_affinity
+      for (const auto& bp : blueprints_)
+        for (const auto& sl : bp.slices) bases.push_back(base_of(sl.artifact));
+      for (auto& bp : blueprints_) {
+        for (auto& sl : bp.slices) {
+          if ((limits || resource_aware_) && Draws::chance(70)) {
+            sl.cpu = 250 * Draws::in(1, 4);
+            if (capacity_memory_gi_ > 0 && Draws::chance(50)) sl.memory_mi = 256 * Draws::in(1, 4);
+          }
+          if (Draws::chance(35)) {
+            const auto& other = bases[static_cast<std::size_t>(Draws::in(0, kRaw - 1)) % bases.size()];
+            if (other != base_of(sl.artifact)) sl.anti_affinity.push_back(other);
+          }
+          sl.spread = zones_ > 0 && Draws::chance(40);
+        }
+      }
+    }
+    if (k_.lost_proposals_pct > 0 && Draws::chance(k_.lost_proposals_pct) && !local_)
+      lost_proposals_until_ = millis(500 * Draws::in(2, 10));
+    if (k_.sporadic_pct > 0 && Draws::chance(k_.sporadic_pct)) {
+      sporadic_node_ = "node-" + std::to_string(Draws::in(1, std::min(nodes_, 3)));
+      sporadic_gap_ = seconds(Draws::in(20, 30));
+      // On every initial node, so that the node holds an instance. Distinct
+      // values: a rewrite of the same bytes is an open finding
+      // (scenarios/fuzz-findings/unparseable-value-rewritten-same-bytes.json).
+      auto& sl = blueprints_.front().slices.front();
+      sl.instances = std::max(sl.instances, nodes_);
+      sporadic_artifact_ = sl.artifact;
+    }
+    if (k_.republish_pct > 0 && Draws::chance(k_.republish_pct))
+      republish_at_ = millis(500 * Draws::in(6, 14));
+  }
+
+  // The fixed-time steps of draw_features' schedules (before the raw steps).
+  void setup_schedules() {
+    if (lost_proposals_until_ > 0) {
+      // Every node's first leader proposals are lost; only retried ones elect.
+      scenarios::LoseSubmitsStep lose;
+      lose.writer = "leader-manager";
+      lose.rate_ppm = 1'000'000;
+      add_step(0, lose);
+      lose.rate_ppm = 0;
+      add_step(lost_proposals_until_, lose);
+    }
+    if (republish_at_ > 0 && !early_) {  // no edit before it (the first raw step comes at 10s)
+      // An unchanged republish inside the initial `at_most` window (if any):
+      // a put alone must not allocate (allocation follows the slice-target).
+      for (const auto& bp : blueprints_)
+        add_step(republish_at_, scenarios::BlueprintStep{to_json(bp), bp.client});
+    }
+    if (!sporadic_node_.empty()) {
+      // The same slice key overwritten with garbage six times, each long
+      // after the last: transient failures that are never consecutive.
+      for (int i = 0; i < 6; ++i)
+        add_step(seconds(20) + i * sporadic_gap_,
+                 scenarios::KvPutStep{"slices/" + sporadic_node_ + "/" + sporadic_artifact_,
+                                      fmt::format("garbage-{}", i + 1)});
+      end_floor_ = seconds(20) + 6 * sporadic_gap_;
+      raw_or_failures_ = true;
+    }
+  }
 
   // The hostile world's cluster keys (simulation.md §3a), each on by chance.
   void draw_hostile() {
@@ -364,6 +500,15 @@ class Generator {
     }
     last_suffix_ = nodes_;
     c.failure_detection = fd_;
+    for (int i = 1; i <= nodes_ && zones_ > 0; ++i)
+      c.zones[zone_of(i)].push_back("node-" + std::to_string(i));
+    if (capacity_cpu_ > 0 || capacity_memory_gi_ > 0) {
+      engine::Capacity limit;
+      if (capacity_cpu_ > 0) limit.cpu = capacity_cpu_;
+      if (capacity_memory_gi_ > 0) limit.memory = std::int64_t{capacity_memory_gi_} << 30;
+      c.capacity["default"] = limit;
+    }
+    if (!small_node_.empty()) c.capacity[small_node_] = engine::Capacity{small_cpu_, std::nullopt};
     if (adversarial_) c.kv_order = scenarios::KvOrder::Adversarial;
     c.network.duplicate_ppm = duplicate_;
     initial_network_ = c.network;
@@ -378,6 +523,7 @@ class Generator {
     config["reconciliation"] = aggressive_ ? "aggressive" : "conservative";
     if (aggressive_ && rebalance_off_) config["auto_rebalancing"] = false;
     config["leader_election"] = local_ ? "local" : "consensus";
+    if (resource_aware_) config["allocation"] = "resource-aware";
     if (event_driven_) {
       config["reconciliation_interval"] = "1h";
     } else if (!default_interval_) {
@@ -500,8 +646,70 @@ class Generator {
         return true;
       case StepKind::Stall:
         return !stall_pending_;  // healing profiles: one bounded stall at a time
+      case StepKind::Drain:
+        return !drain_candidates(at).empty();
+      case StepKind::Undrain:
+        return !undrain_candidates(at).empty();
+      case StepKind::Rollout:
+        return any_published;
     }
     return false;
+  }
+
+  // Nodes whose committed lifecycle is surely ON_DUTY and that are up: in a
+  // calm world (every node up for 15s), never drained or raw-written, and
+  // fewer than half the nodes drained.
+  std::vector<NodeId> drain_candidates(Nanos at) const {
+    std::vector<NodeId> out;
+    if (!calm(at) || 2 * (drained_.size() + 1) >= configured_.size()) return out;
+    for (const auto& n : configured_)
+      if (drained_.count(n) == 0 && lifecycle_touched_.count(n) == 0) out.push_back(n);
+    return out;
+  }
+  // Nodes a `drain` step drained (DRAINING or DECOMMISSIONED since), up now.
+  std::vector<NodeId> undrain_candidates(Nanos at) const {
+    std::vector<NodeId> out;
+    for (const auto& [n, since] : drained_) {
+      const bool up = anon_ ? calm(at) : crashed_.count(n) == 0 && paused_.count(n) == 0;
+      if (up && lifecycle_touched_.count(n) == 0 && at >= since + seconds(1)) out.push_back(n);
+    }
+    return out;
+  }
+
+  std::string zone_of(int suffix) const {
+    return std::string(1, static_cast<char>('a' + (suffix - 1) % zones_));
+  }
+
+  // A version change of `sl` (the new artifact, or its previous one back).
+  void set_version(GenBlueprint& bp, GenSlice& sl, std::string artifact) {
+    const auto old = sl.artifact;
+    sl.previous = old;
+    sl.artifact = std::move(artifact);
+    for (auto& other : bp.slices)
+      for (auto& dep : other.depends_on)
+        if (dep == old) dep = sl.artifact;
+    // The other blueprint holding this base now holds another version.
+    for (auto& other : blueprints_)
+      if (&other != &bp)
+        for (auto& osl : other.slices)
+          if (base_of(osl.artifact) == base_of(old)) bp.shares_base = other.shares_base = true;
+  }
+
+  // After an edit of an all-or-nothing or rolling blueprint in a calm world:
+  // now and then the leader crashes while the put is in flight (its new
+  // leader must finish or roll back from the KV alone). The next raw step
+  // comes after the crash.
+  void maybe_failover(Nanos at, const GenBlueprint& bp, int raw) {
+    if (k_.failover_pct == 0 || local_ || !calm(at) || raw % 100 >= k_.failover_pct) return;
+    const bool rolling =
+        std::any_of(bp.slices.begin(), bp.slices.end(), [](const GenSlice& sl) { return sl.max_surge > 0; });
+    if (!bp.atomic && !rolling) return;
+    const Nanos when = at + millis(50 + (raw * 7) % 1'500);
+    go_anonymous();
+    ++anon_crashed_;
+    add_step(when, scenarios::CrashStep{leader_target()});
+    disturbed(when);
+    at_floor_ = when + millis(1);
   }
 
   // Bases whose slice-target surely exists at `at`: published, owned alone,
@@ -622,7 +830,9 @@ class Generator {
       case StepKind::AddNode: {
         last_add_ = at;
         configured_.push_back("node-" + std::to_string(++last_suffix_));
-        add_step(at, scenarios::AddNodeStep{});
+        scenarios::AddNodeStep add;
+        if (zones_ > 0) add.zone = zone_of(last_suffix_);
+        add_step(at, add);
         disturbed(at);
         break;
       }
@@ -634,6 +844,7 @@ class Generator {
         configured_.erase(std::find(configured_.begin(), configured_.end(), n));
         crashed_.erase(n);
         paused_.erase(n);
+        drained_.erase(n);
         // An isolate rule naming it stays in force (the final heal clears it).
         add_step(at, scenarios::RemoveNodeStep{node_target(n)});
         disturbed(at);
@@ -780,16 +991,7 @@ class Generator {
         } else if (b < 450) {
           // A new version of one slice: a rolling replacement.
           auto& sl = bp.slices[static_cast<std::size_t>(c) % bp.slices.size()];
-          const auto old = sl.artifact;
-          sl.artifact = fmt::format("{}:{}.0.0", base_of(old), ++versions_ + 1);
-          for (auto& other : bp.slices)
-            for (auto& dep : other.depends_on)
-              if (dep == old) dep = sl.artifact;
-          // The other blueprint holding this base now holds another version.
-          for (auto& other : blueprints_)
-            if (&other != &bp)
-              for (auto& osl : other.slices)
-                if (base_of(osl.artifact) == base_of(old)) bp.shares_base = other.shares_base = true;
+          set_version(bp, sl, fmt::format("{}:{}.0.0", base_of(sl.artifact), ++versions_ + 1));
         } else {
           auto& sl = bp.slices[static_cast<std::size_t>(c) % bp.slices.size()];
           sl.instances = 1 + c % 5;
@@ -805,6 +1007,7 @@ class Generator {
           rival.slices.front().min_available = default_min_available(rival.slices.front().instances);
           add_step(at, scenarios::BlueprintStep{to_json(rival), pick_client(d + 1)});
         }
+        maybe_failover(at, bp, a + 3 * c + 7 * d);
         break;
       }
       case StepKind::BlueprintRemove: {
@@ -892,8 +1095,51 @@ class Generator {
         // owed (nothing obliges the engine to undo a client's JOINING).
         std::vector<std::string> states = {"DRAINING", "ON_DUTY"};
         if (!k_.heal_at_end) states.insert(states.end(), {"JOINING", "DECOMMISSIONED", "SHUTTING_DOWN"});
-        add_step(at, scenarios::KvPutStep{"node-lifecycle/" + pick(configured_, a), pick(states, b),
-                                          pick_client(d)});
+        const auto& node = pick(configured_, a);
+        lifecycle_touched_.insert(node);  // no `drain`/`undrain` of it: its state is unknown
+        add_step(at, scenarios::KvPutStep{"node-lifecycle/" + node, pick(states, b), pick_client(d)});
+        break;
+      }
+      case StepKind::Drain: {
+        const auto n = pick(drain_candidates(at), a);
+        drained_[n] = at;
+        add_step(at, scenarios::DrainStep{node_target(n), false, pick_client(d)});
+        raw_or_failures_ = true;  // a blocked drain may keep the engine busy: no `writes` at the end
+        break;
+      }
+      case StepKind::Undrain: {
+        const auto n = pick(undrain_candidates(at), a);
+        drained_.erase(n);
+        add_step(at, scenarios::DrainStep{node_target(n), true, pick_client(d)});
+        break;
+      }
+      case StepKind::Rollout: {
+        // A version change of one slice (a rolling one where there is one),
+        // or back to its previous version (a reversal mid-way, or later).
+        std::vector<GenBlueprint*> published;
+        for (auto& bp : blueprints_)
+          if (bp.published) published.push_back(&bp);
+        auto& bp = *published[static_cast<std::size_t>(a) % published.size()];
+        // Not before the value it edits is decided (early faults start at
+        // 500ms, the blueprints at 1s): the initial put would overwrite it.
+        if (at < bp.published_at + millis(500)) at = bp.published_at + millis(500);
+        std::vector<GenSlice*> slices;
+        for (auto& sl : bp.slices)
+          if (sl.max_surge > 0) slices.push_back(&sl);
+        if (slices.empty())
+          for (auto& sl : bp.slices) slices.push_back(&sl);
+        auto& sl = *slices[static_cast<std::size_t>(b) % slices.size()];
+        // Reversals of rolling slices only: an immediate slice's quick
+        // reversal is an open finding
+        // (scenarios/fuzz-findings/version-reversal-scale-floor.json).
+        if (!sl.previous.empty() && sl.max_surge > 0 && c < 400) {
+          set_version(bp, sl, sl.previous);
+        } else {
+          set_version(bp, sl, fmt::format("{}:{}.0.0", base_of(sl.artifact), ++versions_ + 1));
+        }
+        bp.published_at = at;
+        add_step(at, scenarios::BlueprintStep{to_json(bp), pick_client(d)});
+        maybe_failover(at, bp, a + 3 * c + 7 * d);
         break;
       }
       case StepKind::LoseSubmits: {
@@ -1132,6 +1378,22 @@ class Generator {
   bool network_changed_ = false;
   Nanos last_disturbance_ = -1;
   int last_suffix_ = 0;
+  // Issue 15's features and issue 12's schedules (draw_features).
+  int zones_ = 0;  // zones "a", "b", "c": node-i in zone (i - 1) % zones_
+  bool resource_aware_ = false;
+  int capacity_cpu_ = 0;        // cluster.capacity "default" cpu (0: none)
+  int capacity_memory_gi_ = 0;  // and memory (0: none)
+  NodeId small_node_;           // a node of its own small cpu capacity ("" none)
+  std::int64_t small_cpu_ = 0;
+  Nanos lost_proposals_until_ = 0;  // leader-manager submits lost over [0, this) (0: off)
+  NodeId sporadic_node_;            // its slice key gets garbage six times ("" off)
+  std::string sporadic_artifact_;
+  Nanos sporadic_gap_ = 0;
+  Nanos republish_at_ = 0;              // every blueprint republished unchanged (0: off)
+  std::map<NodeId, Nanos> drained_;     // drained by a `drain` step (and when), not undrained since
+  std::set<NodeId> lifecycle_touched_;  // a raw node-lifecycle write named it
+  Nanos at_floor_ = 0;                  // the next raw step comes no earlier (after a failover crash)
+  Nanos end_floor_ = 0;                 // the final heal comes no earlier (after the sporadic writes)
   int added_ = 0;
   int versions_ = 0;
   Nanos last_add_ = -seconds(10);
@@ -1167,6 +1429,21 @@ std::pair<Knobs, std::string> swarm_knobs() {
       k.weights[kind] = 0;
     draw += " (network cuts and quorum reorder off: local election)";
   }
+  // Issue 15's features and issue 12's schedules, each on for half the seeds.
+  const auto feature = [](int lo, int hi) { return Draws::chance(50) ? Draws::in(lo, hi) : 0; };
+  k.placement_pct = feature(30, 100);
+  k.atomic_pct = feature(30, 100);
+  k.rolling_pct = feature(30, 100);
+  // A failover needs an all-or-nothing or rolling blueprint: likelier with one.
+  k.failover_pct = (k.atomic_pct > 0 || k.rolling_pct > 0) && Draws::chance(80) ? Draws::in(40, 90) : 0;
+  k.lost_proposals_pct = feature(20, 60);
+  k.sporadic_pct = feature(20, 60);
+  k.republish_pct = feature(30, 100);
+  draw += fmt::format(
+      " features: placement={}% all-or-nothing={}% rolling={}% failover={}% lost_proposals={}% "
+      "sporadic={}% republish={}%",
+      k.placement_pct, k.atomic_pct, k.rolling_pct, k.failover_pct, k.lost_proposals_pct, k.sporadic_pct,
+      k.republish_pct);
   return {k, draw};
 }
 

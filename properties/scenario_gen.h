@@ -57,6 +57,10 @@ enum class StepKind : std::uint8_t {
   LoseSubmits,    // lose_submits {node | "*", writer, rate}; bounded (cleared) in healing profiles
   ReorderQuorum,  // reorder_quorum_events {node | "*", rate}; bounded in healing profiles
   Stall,          // `network` stall on (and off: bounded in healing profiles)
+  // Issue 15's features (engine-semantics.md §8); weight 0 in every profile but live and swarm.
+  Drain,    // `drain` of a named ON_DUTY node in a calm world
+  Undrain,  // `undrain` of a node an earlier `drain` step drained
+  Rollout,  // a new version of one slice (rolling where the slice says so), or back to its previous one
 };
 
 struct StepKindInfo {
@@ -93,6 +97,16 @@ struct Knobs {
   int client_via_pct = 15;  // chance that client "alice" has a top-level `via` (clients with max_clients > 1)
   int tight_expect_pct =
       40;  // tight expectations (`at_most`, `writes`) where a correct engine must meet them
+  // Issue 15's features and the schedules of issue 12's hardest mutation
+  // points; 0 (off, no draw taken) in every profile but live and swarm, so
+  // the other profiles' cases stay what they were.
+  int placement_pct = 0;       // zones, capacity and resources, anti_affinity, spread, allocation strategy
+  int atomic_pct = 0;          // per blueprint: `atomicity: all-or-nothing`
+  int rolling_pct = 0;         // per slice: a rolling `update` (max_surge 1-2, max_unavailable 0-1)
+  int failover_pct = 0;        // an edit of an all-or-nothing or rolling blueprint, then the leader crashes
+  int lost_proposals_pct = 0;  // every leader-manager submit lost from 0s to 1-5s (proposals retried)
+  int sporadic_pct = 0;        // one slice key overwritten with garbage six times, 20-30s apart
+  int republish_pct = 0;       // blueprints republished unchanged inside the initial `at_most` window
   std::map<StepKind, int> weights;
 };
 
