@@ -244,6 +244,7 @@ class ClusterDeploymentManager::Active
   void check_stuck_and_orphans();
   void activate_ready(const std::string& artifact);
   bool dependencies_ready(const Desired& desired) const;
+  bool dependencies_ready(const std::vector<std::string>& depends_on) const;
   std::vector<NodeId> eligible_nodes() const;
   bool eligible(const NodeId& node) const;
   bool on_duty(const NodeId& node) const;  // committed node-lifecycle is ON_DUTY
@@ -907,7 +908,13 @@ std::optional<SliceTarget> ClusterDeploymentManager::Active::rederived(const std
 bool ClusterDeploymentManager::Active::activate_still_ready(const SliceCommand& command) const {
   if (config_.mutation(mutation::kActivateBeforeDependencies)) return true;
   const auto* desired = desired_for(command.artifact);
-  return desired == nullptr || dependencies_ready(*desired);
+  if (desired != nullptr && !dependencies_ready(*desired)) return false;
+  // The owner blueprint applied now may list other dependencies than the
+  // desired state (its slice-target not back yet): they must be ready too
+  // (simulation.md §5 dependency-order judges the applied blueprint's).
+  const auto want = wanted(base_of(command.artifact));
+  return !want || want->artifact != command.artifact || state_.ownership.rejected.count(want->owner) != 0 ||
+         dependencies_ready(want->depends_on);
 }
 
 void ClusterDeploymentManager::Active::record_transient_failure(const std::string& artifact) {
@@ -1763,9 +1770,13 @@ void ClusterDeploymentManager::Active::check_stuck_and_orphans() {
 }
 
 bool ClusterDeploymentManager::Active::dependencies_ready(const Desired& desired) const {
+  return dependencies_ready(desired.depends_on);
+}
+
+bool ClusterDeploymentManager::Active::dependencies_ready(const std::vector<std::string>& depends_on) const {
   // Ready: an ACTIVE entry on a node in the leader's view (engine-semantics.md §4).
   const auto view = services_.topology.view();
-  for (const auto& dep : desired.depends_on) {
+  for (const auto& dep : depends_on) {
     auto it = table_.entries.find(dep);
     if (it == table_.entries.end()) return false;
     bool any = false;

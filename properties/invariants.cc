@@ -538,6 +538,10 @@ void InvariantSuite::judge_dependency_order(Nanos now, std::uint64_t position,
     for (const auto& [key_text, key] : activates) {
       const auto* d = desired.find(key.base);
       if (d == nullptr) continue;  // no owner: no dependencies known
+      // A rejected owner keeps its last accepted deployment (engine-semantics
+      // §4), whose dependencies the store no longer holds (the rejected value
+      // may list others): not judged.
+      if (!d->owner_accepted) continue;
       for (const auto& dep : d->depends_on) {
         bool active = false;
         for (const auto& node : info.view) {
