@@ -1,6 +1,5 @@
 #include "engine/cdm_writer.h"
 
-#include <algorithm>
 #include <utility>
 
 #include "engine/assertion.h"
@@ -75,14 +74,11 @@ void CdmWriter::add(CdmCommand command) {
     // second decision on a key in the batch being built (an UNLOAD after an
     // ACTIVATE of the same reconcile) starts the next batch, so every node
     // applies them at separate positions, in order.
-    const bool same_key =
-        std::any_of(building_.commands.begin(), building_.commands.end(), [slice](const CdmCommand& queued) {
-          const auto* other = std::get_if<SliceCommand>(&queued);
-          return other != nullptr && other->node == slice->node && other->artifact == slice->artifact;
-        });
-    if (same_key) {
+    // (A set of the batch's slice keys: a reconcile may add thousands.)
+    if (!building_keys_.emplace(slice->node, slice->artifact).second) {
       Batch first = std::move(building_);
       building_ = Batch{};
+      building_keys_ = {{slice->node, slice->artifact}};
       if (config_.mutation(mutation::kUnserializedWrites)) {
         submit_now(std::move(first));
       } else {
@@ -136,6 +132,7 @@ void CdmWriter::flush(std::function<void(bool)> after) {
   if (building_.commands.empty() && !after) return;
   Batch batch = std::move(building_);
   building_ = Batch{};
+  building_keys_.clear();
   batch.after = std::move(after);
   if (config_.mutation(mutation::kUnserializedWrites)) {
     submit_now(std::move(batch));

@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <variant>
 #include <vector>
@@ -158,6 +159,7 @@ class CdmWriter {
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // callbacks check it
 
   Batch building_;
+  std::set<std::pair<NodeId, std::string>> building_keys_;  // slice keys of building_
   std::deque<Batch> queue_;
   bool in_flight_ = false;
   std::uint64_t attempt_ = 0;
