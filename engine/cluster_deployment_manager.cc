@@ -262,7 +262,6 @@ class ClusterDeploymentManager::Active
   drain::Entry drain_entry(const std::string& artifact, const NodeId& node) const;
   bool drain_allows(const SliceCommand& command) const;
   bool decommission_allowed(const NodeId& node) const;
-  // ACTIVE entries (no own command pending) on nodes in the leader's view.
   // ACTIVE entries on nodes in the view that are neither DRAINING nor
   // DECOMMISSIONED: what a move's break step must keep at min_available.
   int active_counted(const std::string& artifact) const {
@@ -277,6 +276,7 @@ class ClusterDeploymentManager::Active
     }
     return active;
   }
+  // ACTIVE entries (no own command pending) on nodes in the leader's view.
   int active_in_view(const std::string& artifact) const {
     return table_.active_in(artifact, services_.topology.view());
   }
@@ -291,7 +291,8 @@ class ClusterDeploymentManager::Active
   void cmd_put_target(const std::string& base, const SliceTarget& target);
   void cmd_remove_target(const std::string& base);
   // UNLOAD the live entries of `base` except those of `keep_artifact` (a
-  // version change); without one it is a removal (re-checked at submit).
+  // version change; without one, a removal); either is re-checked at submit
+  // as a removal (UnloadWhy::Removal).
   void unload_live(const std::string& base, const std::optional<std::string>& keep_artifact);
   void flush(std::function<void(bool)> after = nullptr) { writer_.flush(std::move(after)); }
   void revert_intents(const std::vector<SliceCommand>& commands);

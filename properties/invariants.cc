@@ -975,10 +975,9 @@ void InvariantSuite::judge_scale_down(Nanos now, std::uint64_t position, const s
         d = desired.find(key.base);
         const auto current = state_of(state, command.key);
         // A rolling step (version-routing/{base} in the writer's state) is
-        // not a scale-down. ROLLING HOOK: availability-floor's rolling clause,
-        // min(desired - max_unavailable, ACTIVE before) counted over all
-        // versions (simulation.md §5), is judged here once rolling updates
-        // exist; until then such UNLOADs are not judged.
+        // not a scale-down: availability-floor's rolling clause (desired -
+        // max_unavailable over all versions, simulation.md §5) is judged by
+        // the `rolling` invariant (judge_rolling).
         scale_down = d != nullptr && excluded.count(key.base) == 0 && d->artifact == key.artifact &&
                      current && ref::is_live(*current) && view.count(key.node) != 0 && !draining(key.node) &&
                      state.count("version-routing/" + key.base) == 0;
@@ -1021,9 +1020,8 @@ void InvariantSuite::judge_scale_down(Nanos now, std::uint64_t position, const s
         ok = false;
         if (first_availability.empty()) {
           first_availability = fmt::format(
-              "UNLOAD {} by cdm@{} leaves {} ACTIVE entries of {} (min_instances {}, {} ACTIVE before) in "
-              "its "
-              "state at applied position {} with its pending commands",
+              "UNLOAD {} by cdm@{} leaves {} ACTIVE entries of {} (min_instances {}, {} ACTIVE before) "
+              "in its state at applied position {} with its pending commands",
               command.key, s.node, after.second, key.artifact, d->min_instances, before.second,
               info.applied_position);
         }
