@@ -14,6 +14,7 @@
 
 #include "engine/assertion.h"
 #include "engine/blueprint.h"
+#include "engine/cdm_facts.h"
 #include "engine/cdm_writer.h"
 #include "engine/desired_state.h"
 #include "engine/drain.h"
@@ -121,7 +122,6 @@ class ClusterDeploymentManager::Active
   void on_node_gone(const NodeId& node, bool lifecycle = true);
   // Reports `id` if it is not fully ACTIVE within blueprint_processing_timeout.
   void arm_processing_timeout(const std::string& id);
-  bool fully_active(const std::string& id) const;
 
   // Desired state (desired_state.h) and what the CDM does about it.
   // Acceptance judged in order of the blueprint values' decided positions (§4).
@@ -243,43 +243,12 @@ class ClusterDeploymentManager::Active
   void end_move(const std::string& artifact);
   void check_stuck_and_orphans();
   void activate_ready(const std::string& artifact);
-  bool dependencies_ready(const Desired& desired) const;
-  bool dependencies_ready(const std::vector<std::string>& depends_on) const;
-  std::vector<NodeId> eligible_nodes() const;
-  bool eligible(const NodeId& node) const;
-  bool on_duty(const NodeId& node) const;  // committed node-lifecycle is ON_DUTY
-  // Live entries that count for scale decisions: live, not a leaving move
-  // source, on a node in the leader's view that is neither DRAINING nor
-  // DECOMMISSIONED (§4, §8.2).
-  int live_count(const std::string& artifact) const;
-  bool counts_for_scale(const NodeId& node, const std::vector<NodeId>& view) const;
 
   // Drain (engine-semantics.md §8.2; the pure rule in drain.h).
-  std::optional<NodeLifecycle> lifecycle_of(const NodeId& node) const;
-  bool drained(const NodeId& node) const;  // DRAINING or DECOMMISSIONED
-  bool any_drained() const;
   void drain_nodes();
   drain::Entry drain_entry(const std::string& artifact, const NodeId& node) const;
   bool drain_allows(const SliceCommand& command) const;
   bool decommission_allowed(const NodeId& node) const;
-  // ACTIVE entries on nodes in the view that are neither DRAINING nor
-  // DECOMMISSIONED: what a move's break step must keep at min_available.
-  int active_counted(const std::string& artifact) const {
-    auto nodes = table_.entries.find(artifact);
-    if (nodes == table_.entries.end()) return 0;
-    const auto view = services_.topology.view();
-    int active = 0;
-    for (const auto& [node, entry] : nodes->second) {
-      if (entry.settled_in(SliceState::Active) && !drained(node) &&
-          std::binary_search(view.begin(), view.end(), node))
-        ++active;
-    }
-    return active;
-  }
-  // ACTIVE entries (no own command pending) on nodes in the leader's view.
-  int active_in_view(const std::string& artifact) const {
-    return table_.active_in(artifact, services_.topology.view());
-  }
 
   // Commands (recorded in memory at once, written through the serialized queue).
   std::optional<SliceState> effective(const Entry& entry) const { return entry.effective(); }
@@ -323,7 +292,8 @@ class ClusterDeploymentManager::Active
 
   DesiredState state_;
   SliceTable table_;
-  std::map<NodeId, std::string> lifecycle_;
+  NodeLifecycles lifecycles_;
+  CdmFacts facts_{config_, services_.topology, state_, table_, lifecycles_};
   std::size_t cursor_ = 0;
   std::map<std::string, Move> moves_;
   std::map<std::string, TimerId> processing_timers_;
@@ -363,7 +333,7 @@ class ClusterDeploymentManager::Active
 void ClusterDeploymentManager::Active::start() {
   count("leader-activations");
   for (const auto& [key, value] : services_.kv.scan(std::string(kNodeLifecyclePrefix))) {
-    lifecycle_[*key_suffix(key, kNodeLifecyclePrefix)] = value;
+    lifecycles_.values[*key_suffix(key, kNodeLifecyclePrefix)] = value;
   }
   for (const auto& [key, value] : services_.kv.scan(std::string(kBlueprintPrefix))) {
     const auto id = *key_suffix(key, kBlueprintPrefix);
@@ -427,7 +397,7 @@ void ClusterDeploymentManager::Active::start() {
   // processed gets a full timeout from this activation (timestamps are
   // leader-local, §4).
   for (const auto& [id, blueprint] : state_.blueprints) {
-    if (blueprint && !fully_active(id)) arm_processing_timeout(id);
+    if (blueprint && !facts_.fully_active(id)) arm_processing_timeout(id);
   }
   reconcile();
   arm_periodic();
@@ -485,9 +455,9 @@ void ClusterDeploymentManager::Active::on_kv(const KvNotification& n) {
     schedule_reconcile(kReconcileDebounce);
   } else if (auto node = key_suffix(n.key, kNodeLifecyclePrefix)) {
     if (n.op == KvOp::Put) {
-      lifecycle_[*node] = n.value;
+      lifecycles_.values[*node] = n.value;
     } else {
-      lifecycle_.erase(*node);
+      lifecycles_.values.erase(*node);
     }
     decommission_sent_.erase(*node);
     // Any node-lifecycle put or remove (§4): ON_DUTY, a drain, an undrain.
@@ -517,13 +487,13 @@ void ClusterDeploymentManager::Active::on_node_gone(const NodeId& node, bool lif
   }
   for (const auto& artifact : ended) end_move(artifact);
   for (const auto& [key, value] : services_.kv.scan(slice_node_prefix(node))) cmd_remove(key);
-  auto state = lifecycle_.find(node);
-  const bool kept =
-      state != lifecycle_.end() && (parse_node_lifecycle(state->second) == NodeLifecycle::Draining ||
-                                    parse_node_lifecycle(state->second) == NodeLifecycle::Decommissioned);
+  auto state = lifecycles_.values.find(node);
+  const bool kept = state != lifecycles_.values.end() &&
+                    (parse_node_lifecycle(state->second) == NodeLifecycle::Draining ||
+                     parse_node_lifecycle(state->second) == NodeLifecycle::Decommissioned);
   if (lifecycle && !kept) {
     cmd_remove(node_lifecycle_key(node));
-    lifecycle_.erase(node);
+    lifecycles_.values.erase(node);
   }
   log(LogLevel::Info, "node " + node + " gone: removing its keys");
   auto self = weak_from_this();
@@ -696,8 +666,9 @@ void ClusterDeploymentManager::Active::on_slice_put(const std::string& key, cons
     case SliceState::Active: {
       if (!config_.mutation(mutation::kTransientCountSurvivesActive))
         state_.transient_failures.erase(artifact);
-      if (any_drained()) schedule_reconcile(kReconcileDebounce);  // a replacement may free an eviction
-      if (!in_flight_.empty()) check_in_flight();                 // an all-or-nothing put may be complete
+      if (lifecycles_.any_drained())
+        schedule_reconcile(kReconcileDebounce);    // a replacement may free an eviction
+      if (!in_flight_.empty()) check_in_flight();  // an all-or-nothing put may be complete
       if (rolling_in_progress(base_of(artifact))) fix_count(base_of(artifact));
       for (const auto& [base, other] : state_.desired) {
         if (std::find(other.depends_on.begin(), other.depends_on.end(), artifact) != other.depends_on.end()) {
@@ -715,9 +686,10 @@ void ClusterDeploymentManager::Active::on_slice_put(const std::string& key, cons
           // (a node lost during the move): the source then stays. ACTIVE
           // entries on DRAINING or DECOMMISSIONED nodes do not count (their
           // drain takes them next, §8.2); a drained source is an eviction.
-          const bool source_counts = src->second.settled_in(SliceState::Active) && !drained(source);
+          const bool source_counts =
+              src->second.settled_in(SliceState::Active) && !lifecycles_.drained(source);
           const int floor = desired && desired->artifact == artifact ? desired->min_instances : 0;
-          if (source_counts && active_counted(artifact) - 1 < floor) {
+          if (source_counts && facts_.active_counted(artifact) - 1 < floor) {
             log(LogLevel::Info, "move of " + artifact + " ends without unloading " + source +
                                     ": ACTIVE would fall below min_available");
             count("moves-kept-source");
@@ -728,9 +700,9 @@ void ClusterDeploymentManager::Active::on_slice_put(const std::string& key, cons
             // On a node drained since the move began, the break step is an
             // eviction (engine-semantics.md §8.2): one at a time per node.
             // Otherwise it is a scale-down by one: the floor is re-checked at submit.
-            cmd_unload(
-                artifact, source,
-                lifecycle_of(source) == NodeLifecycle::Draining ? UnloadWhy::Eviction : UnloadWhy::ScaleDown);
+            cmd_unload(artifact, source,
+                       lifecycles_.of(source) == NodeLifecycle::Draining ? UnloadWhy::Eviction
+                                                                         : UnloadWhy::ScaleDown);
           }
         }
       }
@@ -779,29 +751,11 @@ void ClusterDeploymentManager::Active::arm_processing_timeout(const std::string&
   if (auto old = processing_timers_.find(id); old != processing_timers_.end()) timers_.cancel(old->second);
   processing_timers_[id] = timers_.after(config_.blueprint_processing_timeout_ns, [this, id] {
     processing_timers_.erase(id);
-    if (!fully_active(id)) {
+    if (!facts_.fully_active(id)) {
       log(LogLevel::Warn, "blueprint " + id + " not fully ACTIVE within the processing timeout");
       count("blueprints-over-processing-timeout");
     }
   });
-}
-
-bool ClusterDeploymentManager::Active::fully_active(const std::string& id) const {
-  auto it = state_.blueprints.find(id);
-  if (it == state_.blueprints.end() || !it->second || state_.ownership.rejected.count(id)) return true;
-  const int eligible_count = static_cast<int>(eligible_nodes().size());
-  for (const auto& slice : it->second->slices) {
-    const auto* desired = desired_for(slice.artifact.to_string());
-    if (!desired || desired->owner != id) continue;
-    int active = 0;
-    if (auto nodes = table_.entries.find(slice.artifact.to_string()); nodes != table_.entries.end()) {
-      for (const auto& [node, entry] : nodes->second) {
-        if (entry.observed && entry.observed->state == SliceState::Active) ++active;
-      }
-    }
-    if (active < std::min(desired->count, eligible_count)) return false;
-  }
-  return true;
 }
 
 // ---------------------------------------------------------------------------
@@ -909,13 +863,13 @@ std::optional<SliceTarget> ClusterDeploymentManager::Active::rederived(const std
 bool ClusterDeploymentManager::Active::activate_still_ready(const SliceCommand& command) const {
   if (config_.mutation(mutation::kActivateBeforeDependencies)) return true;
   const auto* desired = desired_for(command.artifact);
-  if (desired != nullptr && !dependencies_ready(*desired)) return false;
+  if (desired != nullptr && !facts_.dependencies_ready(desired->depends_on)) return false;
   // The owner blueprint applied now may list other dependencies than the
   // desired state (its slice-target not back yet): they must be ready too
   // (simulation.md §5 dependency-order judges the applied blueprint's).
   const auto want = wanted(base_of(command.artifact));
   return !want || want->artifact != command.artifact || state_.ownership.rejected.count(want->owner) != 0 ||
-         dependencies_ready(want->depends_on);
+         facts_.dependencies_ready(want->depends_on);
 }
 
 void ClusterDeploymentManager::Active::record_transient_failure(const std::string& artifact) {
@@ -997,7 +951,7 @@ void ClusterDeploymentManager::Active::adopt_rollback_records() {
 
 void ClusterDeploymentManager::Active::check_in_flight() {
   if (in_flight_.empty()) return;
-  const int eligible_count = static_cast<int>(eligible_nodes().size());
+  const int eligible_count = static_cast<int>(facts_.eligible_nodes().size());
   std::vector<std::pair<std::string, InFlightVerdict>> verdicts;
   for (const auto& [id, record] : in_flight_) {
     const auto parsed = parse_blueprint_text(record.put);
@@ -1017,7 +971,7 @@ void ClusterDeploymentManager::Active::check_in_flight() {
         status.target_matches = true;
         status.count = desired->second.count;
         status.failed = desired->second.failed;
-        status.active = active_in_view(artifact);
+        status.active = facts_.active_in_view(artifact);
       }
       slices.push_back(status);
     }
@@ -1119,7 +1073,7 @@ void ClusterDeploymentManager::Active::remove_absent_nodes(bool lifecycle) {
     if (!std::binary_search(view.begin(), view.end(), node)) absent.insert(node);
   }
   if (lifecycle) {
-    for (const auto& [node, state] : lifecycle_) {
+    for (const auto& [node, state] : lifecycles_.values) {
       if (!std::binary_search(view.begin(), view.end(), node)) absent.insert(node);
     }
   }
@@ -1236,63 +1190,8 @@ void ClusterDeploymentManager::Active::reconcile() {
   flush();
 }
 
-std::vector<NodeId> ClusterDeploymentManager::Active::eligible_nodes() const {
-  std::vector<NodeId> out;
-  for (const auto& node : services_.topology.view()) {
-    if (on_duty(node)) out.push_back(node);
-  }
-  return out;
-}
-
-bool ClusterDeploymentManager::Active::eligible(const NodeId& node) const {
-  const auto view = services_.topology.view();
-  return std::binary_search(view.begin(), view.end(), node) && on_duty(node);
-}
-
-bool ClusterDeploymentManager::Active::on_duty(const NodeId& node) const {
-  if (config_.mutation(mutation::kIgnoreEligibility)) return true;
-  auto it = lifecycle_.find(node);
-  return it != lifecycle_.end() && parse_node_lifecycle(it->second) == NodeLifecycle::OnDuty;
-}
-
-bool ClusterDeploymentManager::Active::counts_for_scale(const NodeId& node,
-                                                        const std::vector<NodeId>& view) const {
-  if (config_.mutation(mutation::kScaleCountsOutOfView)) return true;
-  if (drained(node)) return false;
-  return std::binary_search(view.begin(), view.end(), node);
-}
-
-int ClusterDeploymentManager::Active::live_count(const std::string& artifact) const {
-  auto it = table_.entries.find(artifact);
-  if (it == table_.entries.end()) return 0;
-  const auto view = services_.topology.view();
-  int live = 0;
-  for (const auto& [node, entry] : it->second) {
-    if (entry.counts_for_scale() && counts_for_scale(node, view)) ++live;
-  }
-  return live;
-}
-
 // ---------------------------------------------------------------------------
 // Drain (engine-semantics.md §8.2)
-
-std::optional<NodeLifecycle> ClusterDeploymentManager::Active::lifecycle_of(const NodeId& node) const {
-  auto it = lifecycle_.find(node);
-  if (it == lifecycle_.end()) return std::nullopt;
-  return parse_node_lifecycle(it->second);
-}
-
-bool ClusterDeploymentManager::Active::drained(const NodeId& node) const {
-  const auto state = lifecycle_of(node);
-  return state == NodeLifecycle::Draining || state == NodeLifecycle::Decommissioned;
-}
-
-bool ClusterDeploymentManager::Active::any_drained() const {
-  for (const auto& [node, value] : lifecycle_) {
-    if (drained(node)) return true;
-  }
-  return false;
-}
 
 drain::Entry ClusterDeploymentManager::Active::drain_entry(const std::string& artifact,
                                                            const NodeId& node) const {
@@ -1310,7 +1209,7 @@ drain::Entry ClusterDeploymentManager::Active::drain_entry(const std::string& ar
   out.facts.owned_current = desired != nullptr && desired->artifact == artifact;
   if (!out.facts.owned_current) return out;
   out.facts.excluded = desired->failed;
-  const auto eligible = eligible_nodes();
+  const auto eligible = facts_.eligible_nodes();
   // Round-robin: every eligible node holds X or could take one (§8.1 adds constraints).
   out.facts.owed = std::min(desired->count, static_cast<int>(eligible.size()));
   for (const auto& [other, e] : nodes) {
@@ -1326,8 +1225,8 @@ drain::Entry ClusterDeploymentManager::Active::drain_entry(const std::string& ar
 
 void ClusterDeploymentManager::Active::drain_nodes() {
   const bool make_before_break = !config_.mutation(mutation::kDrainBreakBeforeMake);
-  for (const auto& [node, value] : lifecycle_) {
-    const auto state = lifecycle_of(node);
+  for (const auto& [node, value] : lifecycles_.values) {
+    const auto state = lifecycles_.of(node);
     if (state == NodeLifecycle::Decommissioned) {
       // Entries on a DECOMMISSIONED node are unloaded like orphans.
       for (auto& [artifact, nodes] : table_.entries) {
@@ -1369,15 +1268,15 @@ void ClusterDeploymentManager::Active::drain_nodes() {
     }
   }
   std::erase_if(drain_blocked_, [this](const auto& blocked) {
-    return lifecycle_of(blocked.first) != NodeLifecycle::Draining ||
+    return lifecycles_.of(blocked.first) != NodeLifecycle::Draining ||
            !table_.live_at(blocked.second, blocked.first);
   });
 }
 
 bool ClusterDeploymentManager::Active::drain_allows(const SliceCommand& command) const {
-  if (command.state == SliceState::Load) return on_duty(command.node);
+  if (command.state == SliceState::Load) return facts_.on_duty(command.node);
   if (command.why != UnloadWhy::Eviction) return true;
-  if (lifecycle_of(command.node) != NodeLifecycle::Draining) return true;  // undrained: an ordinary UNLOAD
+  if (lifecycles_.of(command.node) != NodeLifecycle::Draining) return true;  // undrained: an ordinary UNLOAD
   auto nodes = table_.entries.find(command.artifact);
   if (nodes == table_.entries.end() || !nodes->second.count(command.node)) return false;
   // No other eviction of that node in the state applied now.
@@ -1392,7 +1291,7 @@ bool ClusterDeploymentManager::Active::drain_allows(const SliceCommand& command)
 }
 
 bool ClusterDeploymentManager::Active::decommission_allowed(const NodeId& node) const {
-  if (lifecycle_of(node) != NodeLifecycle::Draining) return false;
+  if (lifecycles_.of(node) != NodeLifecycle::Draining) return false;
   for (const auto& [artifact, nodes] : table_.entries) {
     if (nodes.count(node)) return false;
   }
@@ -1408,7 +1307,7 @@ void ClusterDeploymentManager::Active::fix_count(const std::string& base) {
     return;
   }
   sync_routing(base);
-  const int live = live_count(desired.artifact);
+  const int live = facts_.live_count(desired.artifact);
   if (live < desired.count) {
     auto backoff = state_.backoff_until.find(desired.artifact);
     if (backoff != state_.backoff_until.end() && backoff->second > timers_.now()) {
@@ -1531,7 +1430,7 @@ bool ClusterDeploymentManager::Active::load_still_allowed(const SliceCommand& co
 void ClusterDeploymentManager::Active::place(const std::string& artifact, int count_wanted) {
   const Desired* desired = desired_for(artifact);
   if (!desired) return;
-  auto request = placement_request(*desired, eligible_nodes());
+  auto request = placement_request(*desired, facts_.eligible_nodes());
   request.count = count_wanted;
   const auto plan = allocation_->plan_add(request);
   for (const auto& node : plan.nodes) cmd_load(artifact, node);
@@ -1565,7 +1464,7 @@ void ClusterDeploymentManager::Active::scale_down(const std::string& artifact, c
   request.count = excess;
   const auto view = services_.topology.view();
   for (const auto& [node, entry] : table_.entries[artifact]) {
-    if (!entry.counts_for_scale() || !counts_for_scale(node, view)) continue;
+    if (!entry.counts_for_scale() || !facts_.counts_for_scale(node, view)) continue;
     request.live.push_back(placement::LiveEntry{node, entry.effective() == SliceState::Active});
   }
   for (const auto& node : allocation_->plan_remove(request)) cmd_unload(artifact, node, UnloadWhy::ScaleDown);
@@ -1614,7 +1513,7 @@ void ClusterDeploymentManager::Active::roll(const std::string& base, const Desir
   input.max_surge = desired.update.max_surge;
   // Expressed against desired: ACTIVE may go no lower than rolling_floor.
   input.max_unavailable = desired.count - rolling_floor(desired, base);
-  input.new_live = live_count(desired.artifact);
+  input.new_live = facts_.live_count(desired.artifact);
   input.active = active_over_versions(base);
   input.ignore_max_unavailable = config_.mutation(mutation::kRollingIgnoresMaxUnavailable);
   const auto view = services_.topology.view();
@@ -1770,31 +1669,12 @@ void ClusterDeploymentManager::Active::check_stuck_and_orphans() {
   for (const auto& [artifact, node] : to_remove) cmd_remove_slice(artifact, node);
 }
 
-bool ClusterDeploymentManager::Active::dependencies_ready(const Desired& desired) const {
-  return dependencies_ready(desired.depends_on);
-}
-
-bool ClusterDeploymentManager::Active::dependencies_ready(const std::vector<std::string>& depends_on) const {
-  // Ready: an ACTIVE entry on a node in the leader's view (engine-semantics.md §4).
-  const auto view = services_.topology.view();
-  for (const auto& dep : depends_on) {
-    auto it = table_.entries.find(dep);
-    if (it == table_.entries.end()) return false;
-    bool any = false;
-    for (const auto& [node, entry] : it->second) {
-      any = any ||
-            (entry.settled_in(SliceState::Active) && (config_.mutation(mutation::kDependencyOutOfView) ||
-                                                      std::binary_search(view.begin(), view.end(), node)));
-    }
-    if (!any) return false;
-  }
-  return true;
-}
-
 void ClusterDeploymentManager::Active::activate_ready(const std::string& artifact) {
   const Desired* desired = desired_for(artifact);
   if (!desired || desired->artifact != artifact) return;
-  if (!dependencies_ready(*desired) && !config_.mutation(mutation::kActivateBeforeDependencies)) return;
+  if (!facts_.dependencies_ready(desired->depends_on) &&
+      !config_.mutation(mutation::kActivateBeforeDependencies))
+    return;
   auto it = table_.entries.find(artifact);
   if (it == table_.entries.end()) return;
   std::vector<NodeId> ready;
@@ -1806,7 +1686,7 @@ void ClusterDeploymentManager::Active::activate_ready(const std::string& artifac
 
 void ClusterDeploymentManager::Active::rebalance() {
   rebalancer::Input input;
-  input.eligible = eligible_nodes();
+  input.eligible = facts_.eligible_nodes();
   if (input.eligible.size() < 2) return;
   // The placement inputs every desired artifact shares, built once per
   // rebalance (not one placement_request per artifact): the live rows and
@@ -1941,7 +1821,7 @@ bool ClusterDeploymentManager::Active::unload_still_wanted(const SliceCommand& c
   if (const auto want = wanted(base);
       want && want->artifact == command.artifact && !target_is_newer(base, want->owner))
     floor = std::max(floor, want->min_available);
-  if (live_count(command.artifact) < floor) return false;
+  if (facts_.live_count(command.artifact) < floor) return false;
   // An ACTIVE victim (it was not ACTIVE when chosen, or others stopped being
   // ACTIVE since): the ACTIVE entries left must stay at the floor.
   auto nodes = table_.entries.find(command.artifact);
@@ -1954,7 +1834,7 @@ bool ClusterDeploymentManager::Active::unload_still_wanted(const SliceCommand& c
   int active_left = 0;
   for (const auto& [node, entry] : nodes->second) {
     if (node == command.node || entry.intent == SliceState::Unload) continue;
-    if (entry.observed && entry.observed->state == SliceState::Active && counts_for_scale(node, view))
+    if (entry.observed && entry.observed->state == SliceState::Active && facts_.counts_for_scale(node, view))
       ++active_left;
   }
   return active_left >= floor;
@@ -2002,12 +1882,13 @@ void ClusterDeploymentManager::Active::arm_resend(const std::string& artifact, c
     if (answers(command, observed_state(current.observed)) || current.intent != command) return;
     const Desired* desired = desired_for(artifact);
     const bool blocked = command == SliceState::Activate && desired && desired->artifact == artifact &&
-                         !dependencies_ready(*desired);
+                         !facts_.dependencies_ready(desired->depends_on);
     // A lost eviction (or other UNLOAD) goes again to a draining node in
     // the view: it is live, just not eligible (§8.2).
     const auto view = services_.topology.view();
-    const bool reachable = eligible(node) || (command == SliceState::Unload && drained(node) &&
-                                              std::binary_search(view.begin(), view.end(), node));
+    const bool reachable =
+        facts_.eligible(node) || (command == SliceState::Unload && lifecycles_.drained(node) &&
+                                  std::binary_search(view.begin(), view.end(), node));
     if (!reachable || blocked) {
       arm_resend(artifact, node, command);
       return;
@@ -2022,9 +1903,9 @@ void ClusterDeploymentManager::Active::arm_resend(const std::string& artifact, c
     // entry as a removal.
     UnloadWhy why = UnloadWhy::Other;
     if (command == SliceState::Unload) {
-      if (lifecycle_of(node) == NodeLifecycle::Draining) {
+      if (lifecycles_.of(node) == NodeLifecycle::Draining) {
         why = UnloadWhy::Eviction;
-      } else if (!drained(node) && current.observed && is_live_state(current.observed->state)) {
+      } else if (!lifecycles_.drained(node) && current.observed && is_live_state(current.observed->state)) {
         why = desired && desired->artifact == artifact ? UnloadWhy::ScaleDown : UnloadWhy::Removal;
       }
     }

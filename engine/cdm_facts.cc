@@ -1,0 +1,120 @@
+#include "engine/cdm_facts.h"
+
+#include <algorithm>
+
+#include "engine/mutations.h"
+
+namespace aether::engine {
+
+std::optional<NodeLifecycle> NodeLifecycles::of(const NodeId& node) const {
+  auto it = values.find(node);
+  if (it == values.end()) return std::nullopt;
+  return parse_node_lifecycle(it->second);
+}
+
+bool NodeLifecycles::drained(const NodeId& node) const {
+  const auto state = of(node);
+  return state == NodeLifecycle::Draining || state == NodeLifecycle::Decommissioned;
+}
+
+bool NodeLifecycles::any_drained() const {
+  for (const auto& [node, value] : values) {
+    if (drained(node)) return true;
+  }
+  return false;
+}
+
+std::vector<NodeId> CdmFacts::eligible_nodes() const {
+  std::vector<NodeId> out;
+  for (const auto& node : topology.view()) {
+    if (on_duty(node)) out.push_back(node);
+  }
+  return out;
+}
+
+bool CdmFacts::eligible(const NodeId& node) const {
+  const auto view = topology.view();
+  return std::binary_search(view.begin(), view.end(), node) && on_duty(node);
+}
+
+bool CdmFacts::on_duty(const NodeId& node) const {
+  if (config.mutation(mutation::kIgnoreEligibility)) return true;
+  auto it = lifecycles.values.find(node);
+  return it != lifecycles.values.end() && parse_node_lifecycle(it->second) == NodeLifecycle::OnDuty;
+}
+
+bool CdmFacts::in_view(const NodeId& node) const {
+  const auto view = topology.view();
+  return std::binary_search(view.begin(), view.end(), node);
+}
+
+bool CdmFacts::counts_for_scale(const NodeId& node, const std::vector<NodeId>& view) const {
+  if (config.mutation(mutation::kScaleCountsOutOfView)) return true;
+  if (lifecycles.drained(node)) return false;
+  return std::binary_search(view.begin(), view.end(), node);
+}
+
+int CdmFacts::live_count(const std::string& artifact) const {
+  auto it = table.entries.find(artifact);
+  if (it == table.entries.end()) return 0;
+  const auto view = topology.view();
+  int live = 0;
+  for (const auto& [node, entry] : it->second) {
+    if (entry.counts_for_scale() && counts_for_scale(node, view)) ++live;
+  }
+  return live;
+}
+
+int CdmFacts::active_counted(const std::string& artifact) const {
+  auto nodes = table.entries.find(artifact);
+  if (nodes == table.entries.end()) return 0;
+  const auto view = topology.view();
+  int active = 0;
+  for (const auto& [node, entry] : nodes->second) {
+    if (entry.settled_in(SliceState::Active) && !lifecycles.drained(node) &&
+        std::binary_search(view.begin(), view.end(), node))
+      ++active;
+  }
+  return active;
+}
+
+int CdmFacts::active_in_view(const std::string& artifact) const {
+  return table.active_in(artifact, topology.view());
+}
+
+bool CdmFacts::dependencies_ready(const std::vector<std::string>& depends_on) const {
+  // Ready: an ACTIVE entry on a node in the leader's view (engine-semantics.md §4).
+  const auto view = topology.view();
+  for (const auto& dep : depends_on) {
+    auto it = table.entries.find(dep);
+    if (it == table.entries.end()) return false;
+    bool any = false;
+    for (const auto& [node, entry] : it->second) {
+      any = any ||
+            (entry.settled_in(SliceState::Active) && (config.mutation(mutation::kDependencyOutOfView) ||
+                                                      std::binary_search(view.begin(), view.end(), node)));
+    }
+    if (!any) return false;
+  }
+  return true;
+}
+
+bool CdmFacts::fully_active(const std::string& id) const {
+  auto it = state.blueprints.find(id);
+  if (it == state.blueprints.end() || !it->second || state.ownership.rejected.count(id)) return true;
+  const int eligible_count = static_cast<int>(eligible_nodes().size());
+  for (const auto& slice : it->second->slices) {
+    const auto* desired = state.desired_for(slice.artifact.to_string());
+    if (!desired || desired->owner != id) continue;
+    int active = 0;
+    if (auto nodes = table.entries.find(slice.artifact.to_string()); nodes != table.entries.end()) {
+      for (const auto& [node, entry] : nodes->second) {
+        if (entry.observed && entry.observed->state == SliceState::Active) ++active;
+      }
+    }
+    if (active < std::min(desired->count, eligible_count)) return false;
+  }
+  return true;
+}
+
+}  // namespace aether::engine

@@ -1,0 +1,63 @@
+// What the CDM's decisions read (engine-semantics.md §4, §8.2): the committed
+// node-lifecycle values, and `CdmFacts`, a read-only bundle of the desired
+// state, the slice table, those lifecycles, the topology and the config, with
+// the queries every concept shares (eligibility, counts for scale, ACTIVE in
+// the view, dependencies ready). No KV, timers, writes or logging: the
+// concept files (drain, rolling, rollback, the writer's re-checks, placement
+// inputs, stuck/orphan detection) are pure functions of a CdmFacts, and unit
+// tests build one from plain values and a fake topology
+// (tests/engine/cdm_facts_test.cc).
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/config.h"
+#include "engine/desired_state.h"
+#include "engine/kv_schema.h"
+#include "engine/slice_table.h"
+#include "engine/topology.h"
+
+namespace aether::engine {
+
+// The applied node-lifecycle/{node} values (raw; parsed on read).
+struct NodeLifecycles {
+  std::map<NodeId, std::string> values;
+
+  std::optional<NodeLifecycle> of(const NodeId& node) const;
+  bool drained(const NodeId& node) const;  // DRAINING or DECOMMISSIONED
+  bool any_drained() const;
+};
+
+struct CdmFacts {
+  const EngineConfig& config;
+  const Topology& topology;
+  const DesiredState& state;
+  const SliceTable& table;
+  const NodeLifecycles& lifecycles;
+
+  std::vector<NodeId> eligible_nodes() const;
+  bool eligible(const NodeId& node) const;  // in the view and ON_DUTY
+  bool on_duty(const NodeId& node) const;   // committed node-lifecycle is ON_DUTY
+  bool in_view(const NodeId& node) const;
+  // A node whose live entries count for scale decisions: in `view` and
+  // neither DRAINING nor DECOMMISSIONED (§4, §8.2).
+  bool counts_for_scale(const NodeId& node, const std::vector<NodeId>& view) const;
+  // Live entries that count for scale decisions: live, not a leaving move
+  // source, on such a node.
+  int live_count(const std::string& artifact) const;
+  // ACTIVE entries on nodes in the view that are neither DRAINING nor
+  // DECOMMISSIONED: what a move's break step must keep at min_available.
+  int active_counted(const std::string& artifact) const;
+  // ACTIVE entries (no own command pending) on nodes in the leader's view.
+  int active_in_view(const std::string& artifact) const;
+  // Ready: each dependency has an ACTIVE entry on a node in the leader's view.
+  bool dependencies_ready(const std::vector<std::string>& depends_on) const;
+  // Every accepted slice of blueprint `id` has min(count, eligible) ACTIVE
+  // entries (any node); true for an unknown, invalid or rejected id.
+  bool fully_active(const std::string& id) const;
+};
+
+}  // namespace aether::engine

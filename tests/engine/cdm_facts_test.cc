@@ -1,0 +1,91 @@
+// The CDM's shared queries (engine/cdm_facts.h) over fake inputs: which nodes
+// are eligible, which entries count for scale, ACTIVE in the view, and when
+// dependencies are ready (engine-semantics.md §4, §8.2). No simulator.
+#include <catch2/catch.hpp>
+
+#include "engine/mutations.h"
+#include "tests/engine/cdm_fakes.h"
+
+using namespace aether::engine;
+using aether::engine::test::FakeWorld;
+
+TEST_CASE("cdm facts: eligible nodes are in the view and ON_DUTY") {
+  FakeWorld w;
+  w.lifecycles.values["n2"] = "DRAINING";
+  w.lifecycles.values.erase("n3");        // not registered yet
+  w.lifecycles.values["n9"] = "ON_DUTY";  // out of the view
+  CHECK(w.facts.eligible_nodes() == std::vector<NodeId>{"n1"});
+  CHECK(w.facts.eligible("n1"));
+  CHECK_FALSE(w.facts.eligible("n2"));
+  CHECK_FALSE(w.facts.eligible("n9"));
+  CHECK(w.facts.on_duty("n9"));
+  CHECK(w.lifecycles.drained("n2"));
+  CHECK(w.lifecycles.any_drained());
+  w.lifecycles.values["n2"] = "DECOMMISSIONED";
+  CHECK(w.lifecycles.drained("n2"));
+  w.lifecycles.values["n2"] = "ON_DUTY";
+  CHECK_FALSE(w.lifecycles.any_drained());
+  // The mutation point makes every node in the view eligible.
+  w.config.mutations.insert(mutation::kIgnoreEligibility);
+  CHECK(w.facts.eligible_nodes() == std::vector<NodeId>{"n1", "n2", "n3"});
+}
+
+TEST_CASE("cdm facts: live count leaves out drained, out-of-view and leaving entries") {
+  FakeWorld w({"n1", "n2", "n3"});
+  w.put("g:a:1", "n1", SliceState::Active);
+  w.put("g:a:1", "n2", SliceState::Loading);
+  w.put("g:a:1", "n3", SliceState::Active).leaving = true;  // a move's source
+  w.put("g:a:1", "n4", SliceState::Active);                 // out of the view
+  w.put("g:a:1", "n5", SliceState::Failed);
+  CHECK(w.facts.live_count("g:a:1") == 2);
+  w.lifecycles.values["n2"] = "DRAINING";
+  CHECK(w.facts.live_count("g:a:1") == 1);
+  CHECK(w.facts.live_count("g:other:1") == 0);
+  w.config.mutations.insert(mutation::kScaleCountsOutOfView);
+  CHECK(w.facts.live_count("g:a:1") == 3);  // n1, n2 and n4 (the leaving source still not)
+}
+
+TEST_CASE("cdm facts: ACTIVE counted for a move's break step and ACTIVE in the view") {
+  FakeWorld w({"n1", "n2", "n3"});
+  w.put("g:a:1", "n1", SliceState::Active);
+  w.put("g:a:1", "n2", SliceState::Active);
+  w.put("g:a:1", "n3", SliceState::Active).intent = SliceState::Unload;  // not settled
+  w.put("g:a:1", "n4", SliceState::Active);                              // out of the view
+  CHECK(w.facts.active_in_view("g:a:1") == 2);
+  CHECK(w.facts.active_counted("g:a:1") == 2);
+  w.lifecycles.values["n2"] = "DRAINING";
+  CHECK(w.facts.active_in_view("g:a:1") == 2);
+  CHECK(w.facts.active_counted("g:a:1") == 1);
+}
+
+TEST_CASE("cdm facts: a dependency is ready with a settled ACTIVE entry on a node in the view") {
+  FakeWorld w({"n1", "n2"});
+  const std::vector<std::string> deps{"g:db:1"};
+  CHECK(w.facts.dependencies_ready({}));
+  CHECK_FALSE(w.facts.dependencies_ready(deps));
+  w.put("g:db:1", "n7", SliceState::Active);  // out of the view
+  CHECK_FALSE(w.facts.dependencies_ready(deps));
+  w.put("g:db:1", "n1", SliceState::Loaded);
+  CHECK_FALSE(w.facts.dependencies_ready(deps));
+  w.config.mutations.insert(mutation::kDependencyOutOfView);
+  CHECK(w.facts.dependencies_ready(deps));
+  w.config.mutations.clear();
+  w.put("g:db:1", "n1", SliceState::Active);
+  CHECK(w.facts.dependencies_ready(deps));
+  CHECK_FALSE(w.facts.dependencies_ready({"g:db:1", "g:cache:1"}));
+}
+
+TEST_CASE("cdm facts: a blueprint is fully ACTIVE at min(count, eligible) ACTIVE entries") {
+  FakeWorld w({"n1", "n2"});
+  std::string why;
+  REQUIRE(w.state.put_blueprint(
+      "bp", R"({"id": "bp", "slices": [{"artifact": "org.x:a:1.0.0", "instances": 3}]})", &why));
+  w.state.recompute_ownership();
+  CHECK(w.facts.fully_active("unknown"));
+  w.want("org.x:a:1.0.0", 3);
+  CHECK_FALSE(w.facts.fully_active("bp"));
+  w.put("org.x:a:1.0.0", "n1", SliceState::Active);
+  CHECK_FALSE(w.facts.fully_active("bp"));
+  w.put("org.x:a:1.0.0", "n2", SliceState::Active);
+  CHECK(w.facts.fully_active("bp"));  // min(3, 2 eligible)
+}
