@@ -23,6 +23,7 @@
 #include "engine/mutations.h"
 #include "engine/ownership.h"
 #include "engine/placement.h"
+#include "engine/placement_inputs.h"
 #include "engine/rebalancer.h"
 #include "engine/resources.h"
 #include "engine/rollback.h"
@@ -207,32 +208,6 @@ class ClusterDeploymentManager::Active
   void schedule_reconcile(Nanos delay_ns);
   void fix_count(const std::string& base);
   void place(const std::string& artifact, int count);
-  // Placement inputs for `desired` over `candidates` (sorted): attributes the
-  // host reports, resources used by live entries, anti-affinity (§8.1).
-  placement::AddRequest placement_request(const Desired& desired, std::vector<NodeId> candidates) const;
-  // The placement fields (resources, anti_affinity, spread_zone) of an
-  // artifact's base, as wanted() has them; only those fields are filled.
-  Wanted placement_of(const std::string& artifact) const;
-  // A table row with a live entry, as placement reads it: its base, its
-  // placement fields (read once, not once per entry or per request) and its
-  // live nodes in table order. Pointers into table_, valid while no entry is
-  // erased.
-  struct LiveRow {
-    const std::string* artifact = nullptr;
-    std::string base;
-    Wanted want;
-    std::vector<const NodeId*> live;
-  };
-  // Every row with a live entry; `only`: the live entries on that node only.
-  std::vector<LiveRow> live_rows(const NodeId* only = nullptr) const;
-  // Either side's anti_affinity names the other's base (`base`: mine).
-  static bool anti_affine(const Wanted& mine, const std::string& base, const LiveRow& other);
-  // Nodes with a live entry anti-affine to `artifact` (§8.1; none under the
-  // mutation that ignores anti-affinity).
-  std::set<NodeId> forbidden_for(const std::string& artifact, const Wanted& mine,
-                                 const std::vector<LiveRow>& rows) const;
-  // Adds the resources of the live entries of `rows` to the nodes listed in `nodes`.
-  static void add_used(std::map<NodeId, placement::NodeInfo>& nodes, const std::vector<LiveRow>& rows);
   void scale_down(const std::string& artifact, const Desired& desired, int live);
   void rebalance();
   void prune_moves();
@@ -1320,117 +1295,30 @@ void ClusterDeploymentManager::Active::fix_count(const std::string& base) {
   }
 }
 
-Wanted ClusterDeploymentManager::Active::placement_of(const std::string& artifact) const {
-  // From the blueprints applied now (not the slice-target's echo), as the checks judge it.
-  Wanted out;
-  if (const SliceSpec* slice = state_.placement_slice(base_of(artifact))) {
-    out.resources = slice->resources;
-    for (const auto& other : slice->anti_affinity) out.anti_affinity.push_back(other.to_string());
-    out.spread_zone = slice->spread_zone;
-  }
-  return out;
-}
-
-std::vector<ClusterDeploymentManager::Active::LiveRow> ClusterDeploymentManager::Active::live_rows(
-    const NodeId* only) const {
-  std::vector<LiveRow> rows;
-  for (const auto& [artifact, nodes] : table_.entries) {
-    LiveRow row;
-    if (only != nullptr) {
-      if (auto it = nodes.find(*only); it != nodes.end() && it->second.live()) row.live.push_back(&it->first);
-    } else {
-      for (const auto& [node, entry] : nodes) {
-        if (entry.live()) row.live.push_back(&node);
-      }
-    }
-    if (row.live.empty()) continue;
-    row.artifact = &artifact;
-    row.base = base_of(artifact);
-    row.want = placement_of(artifact);
-    rows.push_back(std::move(row));
-  }
-  return rows;
-}
-
-bool ClusterDeploymentManager::Active::anti_affine(const Wanted& mine, const std::string& base,
-                                                   const LiveRow& other) {
-  if (other.base == base) return false;
-  if (std::binary_search(mine.anti_affinity.begin(), mine.anti_affinity.end(), other.base)) return true;
-  return std::binary_search(other.want.anti_affinity.begin(), other.want.anti_affinity.end(), base);
-}
-
-std::set<NodeId> ClusterDeploymentManager::Active::forbidden_for(const std::string& artifact,
-                                                                 const Wanted& mine,
-                                                                 const std::vector<LiveRow>& rows) const {
-  std::set<NodeId> out;
-  if (config_.mutation(mutation::kIgnoreAntiAffinity)) return out;
-  const std::string base = base_of(artifact);
-  for (const auto& row : rows) {
-    if (!anti_affine(mine, base, row)) continue;
-    for (const NodeId* node : row.live) out.insert(*node);
-  }
-  return out;
-}
-
-void ClusterDeploymentManager::Active::add_used(std::map<NodeId, placement::NodeInfo>& nodes,
-                                                const std::vector<LiveRow>& rows) {
-  for (const auto& row : rows) {
-    for (const NodeId* node : row.live) {
-      if (auto it = nodes.find(*node); it != nodes.end()) {
-        it->second.used.cpu += row.want.resources.cpu;
-        it->second.used.memory += row.want.resources.memory;
-      }
-    }
-  }
-}
-
-placement::AddRequest ClusterDeploymentManager::Active::placement_request(
-    const Desired& desired, std::vector<NodeId> candidates) const {
-  placement::AddRequest request;
-  request.eligible = std::move(candidates);
-  request.busy = table_.occupied_nodes();
-  request.holding = table_.holders(desired.artifact);
-  request.cursor = cursor_;
-  for (const auto& node : request.eligible)
-    request.nodes[node].attributes = services_.topology.attributes(node);
-  const auto rows = live_rows();
-  add_used(request.nodes, rows);
-  for (const auto& row : rows) {
-    if (*row.artifact != desired.artifact) continue;
-    for (const NodeId* node : row.live) request.live.insert(*node);
-  }
-  const Wanted mine = placement_of(desired.artifact);
-  request.constraints.forbidden = forbidden_for(desired.artifact, mine, rows);
-  request.constraints.demand = mine.resources;
-  request.constraints.spread_zone = mine.spread_zone;
-  request.constraints.capacity = !config_.mutation(mutation::kIgnoreCapacity);
-  return request;
-}
-
 bool ClusterDeploymentManager::Active::load_still_allowed(const SliceCommand& command) const {
   const Desired* desired = desired_for(command.artifact);
   if (!desired || desired->artifact != command.artifact) return true;
-  // What placement_request({command.node}) would say, read from that node's
+  // What placement::add_request({command.node}) would say, read from that node's
   // live entries only (no copy of the whole table's placement inputs).
-  const auto rows = live_rows(&command.node);
+  const auto rows = placement::live_rows(facts_, &command.node);
   std::map<NodeId, placement::NodeInfo> nodes;
   auto& info = nodes[command.node];
   info.attributes = services_.topology.attributes(command.node);
-  add_used(nodes, rows);
-  const Wanted mine = placement_of(command.artifact);
+  placement::add_used(nodes, rows);
+  const Wanted mine = placement::placement_of(state_, command.artifact);
   const Resources demand = mine.resources;
   if (table_.live_at(command.artifact, command.node)) {  // its own intent: not counted twice
     info.used.cpu -= demand.cpu;
     info.used.memory -= demand.memory;
   }
-  if (forbidden_for(command.artifact, mine, rows).count(command.node)) return false;
+  if (placement::forbidden_for(facts_, command.artifact, mine, rows).count(command.node)) return false;
   return config_.mutation(mutation::kIgnoreCapacity) || fits(info.attributes.capacity, info.used, demand);
 }
 
 void ClusterDeploymentManager::Active::place(const std::string& artifact, int count_wanted) {
   const Desired* desired = desired_for(artifact);
   if (!desired) return;
-  auto request = placement_request(*desired, facts_.eligible_nodes());
+  auto request = placement::add_request(facts_, *desired, facts_.eligible_nodes(), cursor_);
   request.count = count_wanted;
   const auto plan = allocation_->plan_add(request);
   for (const auto& node : plan.nodes) cmd_load(artifact, node);
@@ -1456,18 +1344,10 @@ void ClusterDeploymentManager::Active::place(const std::string& artifact, int co
 
 void ClusterDeploymentManager::Active::scale_down(const std::string& artifact, const Desired& desired,
                                                   int live) {
-  int excess = live - desired.count;
-  if (!config_.mutation(mutation::kSkipScaleDownFloor))
-    excess = std::min(excess, live - desired.min_instances);
-  if (excess <= 0) return;
-  placement::RemoveRequest request;
-  request.count = excess;
-  const auto view = services_.topology.view();
-  for (const auto& [node, entry] : table_.entries[artifact]) {
-    if (!entry.counts_for_scale() || !facts_.counts_for_scale(node, view)) continue;
-    request.live.push_back(placement::LiveEntry{node, entry.effective() == SliceState::Active});
-  }
-  for (const auto& node : allocation_->plan_remove(request)) cmd_unload(artifact, node, UnloadWhy::ScaleDown);
+  const auto request = placement::remove_request(facts_, artifact, desired, live);
+  if (!request) return;
+  for (const auto& node : allocation_->plan_remove(*request))
+    cmd_unload(artifact, node, UnloadWhy::ScaleDown);
 }
 
 bool ClusterDeploymentManager::Active::rolls(const std::string& base) const {
@@ -1685,42 +1565,15 @@ void ClusterDeploymentManager::Active::activate_ready(const std::string& artifac
 }
 
 void ClusterDeploymentManager::Active::rebalance() {
-  rebalancer::Input input;
-  input.eligible = facts_.eligible_nodes();
-  if (input.eligible.size() < 2) return;
-  // The placement inputs every desired artifact shares, built once per
-  // rebalance (not one placement_request per artifact): the live rows and
-  // the eligible nodes' attributes and used resources.
-  const auto rows = live_rows();
-  std::map<NodeId, placement::NodeInfo> infos;
-  for (const auto& node : input.eligible) infos[node].attributes = services_.topology.attributes(node);
-  add_used(infos, rows);
-  const bool capacity = !config_.mutation(mutation::kIgnoreCapacity);
+  auto eligible = facts_.eligible_nodes();
+  if (eligible.size() < 2) return;
   for (const auto& [base, desired] : state_.desired) {
-    rebalancer::DesiredArtifact item;
-    item.artifact = desired.artifact;
-    item.depends_on = desired.depends_on;
-    item.failed = desired.failed;
-    // A base in a rolling update gets no move: its UNLOADs are the update's.
-    item.moving = moves_.count(desired.artifact) > 0 || rolling_in_progress(base);
-    const Wanted mine = placement_of(desired.artifact);
-    item.barred = forbidden_for(desired.artifact, mine, rows);
-    for (const auto& [node, info] : infos) {
-      if (capacity && !fits(info.attributes.capacity, info.used, mine.resources)) item.barred.insert(node);
-      input.zones[node] = info.attributes.zone;
-    }
-    item.spread_zone = mine.spread_zone;
-    input.desired.push_back(std::move(item));
     table_.entries[desired.artifact];  // as before the split: every desired artifact has a (maybe empty) row
   }
-  for (const auto& [artifact, nodes] : table_.entries) {
-    auto& entries = input.entries[artifact];
-    for (const auto& [node, entry] : nodes) {
-      entries.present.insert(node);
-      if (entry.live()) entries.live.insert(node);
-      if (entry.counts_for_scale()) entries.scale.insert(node);
-    }
-  }
+  const auto input =
+      placement::rebalance_input(facts_, std::move(eligible), [this](const auto& base, const auto& artifact) {
+        return moves_.count(artifact) > 0 || rolling_in_progress(base);
+      });
   for (const auto& move : rebalancer::plan_moves(input)) {
     // Make-before-break: the source is unloaded only once the target is
     // ACTIVE, and then only if ACTIVE stays at min_available (on_slice_put).

@@ -1,0 +1,150 @@
+#include "engine/placement_inputs.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "engine/mutations.h"
+#include "engine/resources.h"
+
+namespace aether::engine::placement {
+
+Wanted placement_of(const DesiredState& state, const std::string& artifact) {
+  // From the blueprints applied now (not the slice-target's echo), as the checks judge it.
+  Wanted out;
+  if (const SliceSpec* slice = state.placement_slice(base_of(artifact))) {
+    out.resources = slice->resources;
+    for (const auto& other : slice->anti_affinity) out.anti_affinity.push_back(other.to_string());
+    out.spread_zone = slice->spread_zone;
+  }
+  return out;
+}
+
+std::vector<LiveRow> live_rows(const CdmFacts& facts, const NodeId* only) {
+  std::vector<LiveRow> rows;
+  for (const auto& [artifact, nodes] : facts.table.entries) {
+    LiveRow row;
+    if (only != nullptr) {
+      if (auto it = nodes.find(*only); it != nodes.end() && it->second.live()) row.live.push_back(&it->first);
+    } else {
+      for (const auto& [node, entry] : nodes) {
+        if (entry.live()) row.live.push_back(&node);
+      }
+    }
+    if (row.live.empty()) continue;
+    row.artifact = &artifact;
+    row.base = base_of(artifact);
+    row.want = placement_of(facts.state, artifact);
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+bool anti_affine(const Wanted& mine, const std::string& base, const LiveRow& other) {
+  if (other.base == base) return false;
+  if (std::binary_search(mine.anti_affinity.begin(), mine.anti_affinity.end(), other.base)) return true;
+  return std::binary_search(other.want.anti_affinity.begin(), other.want.anti_affinity.end(), base);
+}
+
+std::set<NodeId> forbidden_for(const CdmFacts& facts, const std::string& artifact, const Wanted& mine,
+                               const std::vector<LiveRow>& rows) {
+  std::set<NodeId> out;
+  if (facts.config.mutation(mutation::kIgnoreAntiAffinity)) return out;
+  const std::string base = base_of(artifact);
+  for (const auto& row : rows) {
+    if (!anti_affine(mine, base, row)) continue;
+    for (const NodeId* node : row.live) out.insert(*node);
+  }
+  return out;
+}
+
+void add_used(std::map<NodeId, NodeInfo>& nodes, const std::vector<LiveRow>& rows) {
+  for (const auto& row : rows) {
+    for (const NodeId* node : row.live) {
+      if (auto it = nodes.find(*node); it != nodes.end()) {
+        it->second.used.cpu += row.want.resources.cpu;
+        it->second.used.memory += row.want.resources.memory;
+      }
+    }
+  }
+}
+
+AddRequest add_request(const CdmFacts& facts, const Desired& desired, std::vector<NodeId> candidates,
+                       std::size_t cursor) {
+  AddRequest request;
+  request.eligible = std::move(candidates);
+  request.busy = facts.table.occupied_nodes();
+  request.holding = facts.table.holders(desired.artifact);
+  request.cursor = cursor;
+  for (const auto& node : request.eligible) request.nodes[node].attributes = facts.topology.attributes(node);
+  const auto rows = live_rows(facts);
+  add_used(request.nodes, rows);
+  for (const auto& row : rows) {
+    if (*row.artifact != desired.artifact) continue;
+    for (const NodeId* node : row.live) request.live.insert(*node);
+  }
+  const Wanted mine = placement_of(facts.state, desired.artifact);
+  request.constraints.forbidden = forbidden_for(facts, desired.artifact, mine, rows);
+  request.constraints.demand = mine.resources;
+  request.constraints.spread_zone = mine.spread_zone;
+  request.constraints.capacity = !facts.config.mutation(mutation::kIgnoreCapacity);
+  return request;
+}
+
+std::optional<RemoveRequest> remove_request(const CdmFacts& facts, const std::string& artifact,
+                                            const Desired& desired, int live) {
+  int excess = live - desired.count;
+  if (!facts.config.mutation(mutation::kSkipScaleDownFloor))
+    excess = std::min(excess, live - desired.min_instances);
+  if (excess <= 0) return std::nullopt;
+  RemoveRequest request;
+  request.count = excess;
+  const auto view = facts.topology.view();
+  if (auto nodes = facts.table.entries.find(artifact); nodes != facts.table.entries.end()) {
+    for (const auto& [node, entry] : nodes->second) {
+      if (!entry.counts_for_scale() || !facts.counts_for_scale(node, view)) continue;
+      request.live.push_back(LiveEntry{node, entry.effective() == SliceState::Active});
+    }
+  }
+  return request;
+}
+
+rebalancer::Input rebalance_input(const CdmFacts& facts, std::vector<NodeId> eligible,
+                                  const std::function<bool(const std::string&, const std::string&)>& moving) {
+  rebalancer::Input input;
+  input.eligible = std::move(eligible);
+  // The placement inputs every desired artifact shares, built once per
+  // rebalance (not one add_request per artifact): the live rows and the
+  // eligible nodes' attributes and used resources.
+  const auto rows = live_rows(facts);
+  std::map<NodeId, NodeInfo> infos;
+  for (const auto& node : input.eligible) infos[node].attributes = facts.topology.attributes(node);
+  add_used(infos, rows);
+  const bool capacity = !facts.config.mutation(mutation::kIgnoreCapacity);
+  for (const auto& [base, desired] : facts.state.desired) {
+    rebalancer::DesiredArtifact item;
+    item.artifact = desired.artifact;
+    item.depends_on = desired.depends_on;
+    item.failed = desired.failed;
+    // A base in a rolling update gets no move: its UNLOADs are the update's.
+    item.moving = moving(base, desired.artifact);
+    const Wanted mine = placement_of(facts.state, desired.artifact);
+    item.barred = forbidden_for(facts, desired.artifact, mine, rows);
+    for (const auto& [node, info] : infos) {
+      if (capacity && !fits(info.attributes.capacity, info.used, mine.resources)) item.barred.insert(node);
+      input.zones[node] = info.attributes.zone;
+    }
+    item.spread_zone = mine.spread_zone;
+    input.desired.push_back(std::move(item));
+  }
+  for (const auto& [artifact, nodes] : facts.table.entries) {
+    auto& entries = input.entries[artifact];
+    for (const auto& [node, entry] : nodes) {
+      entries.present.insert(node);
+      if (entry.live()) entries.live.insert(node);
+      if (entry.counts_for_scale()) entries.scale.insert(node);
+    }
+  }
+  return input;
+}
+
+}  // namespace aether::engine::placement

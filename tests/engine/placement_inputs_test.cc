@@ -1,0 +1,111 @@
+// What the CDM feeds placement (engine/placement_inputs.h) over fake inputs:
+// resources and anti-affinity read from the applied blueprints, the nodes they
+// forbid, the scale-down floor and the rebalancer's barred nodes
+// (engine-semantics.md §8.1). No simulator.
+#include <catch2/catch.hpp>
+
+#include "engine/mutations.h"
+#include "engine/placement_inputs.h"
+#include "tests/engine/cdm_fakes.h"
+
+using namespace aether::engine;
+using aether::engine::test::FakeWorld;
+
+namespace {
+// db (1 cpu) is anti-affine to cache; web (2 cpu) spreads over zones.
+void with_blueprint(FakeWorld& w) {
+  std::string why;
+  REQUIRE(w.state.put_blueprint("bp", R"({"id": "bp", "slices": [
+      {"artifact": "org.x:db:1.0.0", "instances": 2, "anti_affinity": ["org.x:cache"],
+       "resources": {"cpu": 1000}},
+      {"artifact": "org.x:cache:1.0.0", "instances": 1},
+      {"artifact": "org.x:web:1.0.0", "instances": 3, "spread": "zone", "resources": {"cpu": 2000}}]})",
+                                &why));
+  w.state.recompute_ownership();
+}
+}  // namespace
+
+TEST_CASE("placement inputs: fields from the applied blueprint; anti-affinity either side") {
+  FakeWorld w;
+  with_blueprint(w);
+  const auto db = placement::placement_of(w.state, "org.x:db:1.0.0");
+  CHECK(db.anti_affinity == std::vector<std::string>{"org.x:cache"});
+  CHECK(db.resources.cpu == 1000);
+  CHECK(placement::placement_of(w.state, "org.x:web:2.0.0").spread_zone);  // any version of the base
+  CHECK(placement::placement_of(w.state, "org.x:none:1.0.0").anti_affinity.empty());
+
+  w.put("org.x:cache:1.0.0", "n1", SliceState::Active);
+  w.put("org.x:db:1.0.0", "n2", SliceState::Loading);
+  w.put("org.x:cache:1.0.0", "n3", SliceState::Failed);  // not live: forbids nothing
+  const auto rows = placement::live_rows(w.facts);
+  REQUIRE(rows.size() == 2);
+  // db's own list forbids cache's node; cache, whose list is empty, is kept off db's node.
+  CHECK(placement::forbidden_for(w.facts, "org.x:db:1.0.0", db, rows) == std::set<NodeId>{"n1"});
+  const auto cache = placement::placement_of(w.state, "org.x:cache:1.0.0");
+  CHECK(placement::forbidden_for(w.facts, "org.x:cache:1.0.0", cache, rows) == std::set<NodeId>{"n2"});
+  w.config.mutations.insert(mutation::kIgnoreAntiAffinity);
+  CHECK(placement::forbidden_for(w.facts, "org.x:db:1.0.0", db, rows).empty());
+  // One node only: the rows of that node.
+  const NodeId only = "n2";
+  CHECK(placement::live_rows(w.facts, &only).size() == 1);
+}
+
+TEST_CASE("placement inputs: the add request counts used resources and the artifact's live nodes") {
+  FakeWorld w;
+  with_blueprint(w);
+  w.topology.attrs["n2"].capacity.cpu = 2500;
+  w.put("org.x:db:1.0.0", "n1", SliceState::Active);
+  w.put("org.x:web:1.0.0", "n2", SliceState::Active);
+  w.put("org.x:db:1.0.0", "n2", SliceState::Unloading);  // not live: uses nothing
+  const auto request = placement::add_request(w.facts, w.want("org.x:db:1.0.0", 2), {"n1", "n2", "n3"}, 5);
+  CHECK(request.cursor == 5);
+  CHECK(request.live == std::set<NodeId>{"n1"});
+  CHECK(request.holding == std::set<NodeId>{"n1", "n2"});
+  CHECK(request.nodes.at("n2").used.cpu == 2000);
+  CHECK(request.nodes.at("n1").used.cpu == 1000);
+  CHECK(request.nodes.at("n2").attributes.capacity.cpu == 2500);
+  CHECK(request.constraints.demand.cpu == 1000);
+  CHECK(request.constraints.capacity);
+}
+
+TEST_CASE("placement inputs: a scale-down never goes below min_instances") {
+  FakeWorld w;
+  auto& desired = w.want("org.x:a:1.0.0", 1, 2);
+  w.put("org.x:a:1.0.0", "n1", SliceState::Active);
+  w.put("org.x:a:1.0.0", "n2", SliceState::Loading);
+  w.put("org.x:a:1.0.0", "n3", SliceState::Active);
+  auto request = placement::remove_request(w.facts, "org.x:a:1.0.0", desired, 3);
+  REQUIRE(request);
+  CHECK(request->count == 1);  // 3 live, count 1, floor 2
+  REQUIRE(request->live.size() == 3);
+  CHECK(request->live[0].active);
+  CHECK_FALSE(request->live[1].active);
+  desired.min_instances = 3;
+  CHECK_FALSE(placement::remove_request(w.facts, "org.x:a:1.0.0", desired, 3));
+  w.config.mutations.insert(mutation::kSkipScaleDownFloor);
+  request = placement::remove_request(w.facts, "org.x:a:1.0.0", desired, 3);
+  REQUIRE(request);
+  CHECK(request->count == 2);
+}
+
+TEST_CASE("placement inputs: the rebalancer's nodes barred by capacity and anti-affinity") {
+  FakeWorld w;
+  with_blueprint(w);
+  w.want("org.x:db:1.0.0", 2);
+  w.want("org.x:cache:1.0.0", 1);
+  w.topology.attrs["n3"].capacity.cpu = 500;
+  w.topology.attrs["n3"].zone = "z3";
+  w.put("org.x:cache:1.0.0", "n1", SliceState::Active);
+  w.put("org.x:db:1.0.0", "n2", SliceState::Active);
+  const auto input = placement::rebalance_input(
+      w.facts, {"n1", "n2", "n3"},
+      [](const auto&, const auto& artifact) { return artifact == "org.x:cache:1.0.0"; });
+  REQUIRE(input.desired.size() == 2);
+  CHECK(input.desired[0].artifact == "org.x:cache:1.0.0");
+  CHECK(input.desired[0].moving);
+  CHECK(input.desired[0].barred == std::set<NodeId>{"n2"});
+  CHECK_FALSE(input.desired[1].moving);
+  CHECK(input.desired[1].barred == std::set<NodeId>{"n1", "n3"});  // anti-affinity; 1 cpu > 500m
+  CHECK(input.zones.at("n3") == "z3");
+  CHECK(input.entries.at("org.x:db:1.0.0").live == std::set<NodeId>{"n2"});
+}
