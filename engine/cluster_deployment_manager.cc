@@ -39,32 +39,6 @@ constexpr const char* kComponent = "cdm";
 constexpr Nanos kReconcileDebounce = seconds(1);
 constexpr Nanos kReconcileAfterFailure = seconds(5);
 
-// The state that answers a command (engine-semantics.md §4, Re-send). nullopt
-// `observed`: the key is absent.
-bool answers(SliceState command, std::optional<SliceState> observed) {
-  if (!observed) return command == SliceState::Unload;
-  switch (command) {
-    case SliceState::Load:
-      return *observed == SliceState::Loading || *observed == SliceState::Loaded ||
-             *observed == SliceState::Failed;
-    case SliceState::Activate:
-      return *observed == SliceState::Activating || *observed == SliceState::Active ||
-             *observed == SliceState::Failed;
-    case SliceState::Deactivate:
-      return *observed == SliceState::Deactivating || *observed == SliceState::Loaded ||
-             *observed == SliceState::Failed;
-    case SliceState::Unload:
-      return *observed == SliceState::Unloading;
-    default:
-      return true;
-  }
-}
-
-std::optional<SliceState> observed_state(const std::optional<SliceValue>& observed) {
-  if (!observed) return std::nullopt;
-  return observed->state;
-}
-
 }  // namespace
 
 class ClusterDeploymentManager::Active
@@ -86,8 +60,11 @@ class ClusterDeploymentManager::Active
                     [this] { sync_targets(); },
                     [this](const TargetPut& put) { return rederive_target(put); },
                     [this](const SliceCommand& c) { return activate_still_ready(c); },
-                    [this](const SliceCommand& c) { return drain_allows(c); },
-                    [this](const NodeId& node) { return decommission_allowed(node); },
+                    [this](const SliceCommand& c) { return drain::command_allowed(facts_, c); },
+                    [this](const NodeId& node) {
+                      return drain::decommission_allowed(facts_, node,
+                                                         services_.kv.scan(slice_node_prefix(node)).empty());
+                    },
                     [this](const SliceCommand& c) { return load_still_allowed(c); },
                     [this](KeyWrite& w) { return recheck_write(w); },
                     [this](const SliceCommand& c) { return unload_keeps_rolling_floor(c); },
@@ -221,9 +198,7 @@ class ClusterDeploymentManager::Active
 
   // Drain (engine-semantics.md §8.2; the pure rule in drain.h).
   void drain_nodes();
-  drain::Entry drain_entry(const std::string& artifact, const NodeId& node) const;
-  bool drain_allows(const SliceCommand& command) const;
-  bool decommission_allowed(const NodeId& node) const;
+  void apply_drain_plan(const NodeId& node, const drain::Plan& plan);
 
   // Commands (recorded in memory at once, written through the serialized queue).
   std::optional<SliceState> effective(const Entry& entry) const { return entry.effective(); }
@@ -272,8 +247,7 @@ class ClusterDeploymentManager::Active
   std::size_t cursor_ = 0;
   std::map<std::string, Move> moves_;
   std::map<std::string, TimerId> processing_timers_;
-  std::set<std::pair<NodeId, std::string>> drain_blocked_;  // (node, artifact) waiting for a replacement
-  std::map<NodeId, Nanos> decommission_sent_;
+  drain::Progress drain_;
   std::map<std::string, std::string> blueprint_texts_;  // applied blueprints/{id} values
   std::map<std::string, RollbackRecord> in_flight_;     // by blueprint id
   // Rollback rewrites of blueprints/{id} decided and not yet echoed: the value
@@ -434,7 +408,7 @@ void ClusterDeploymentManager::Active::on_kv(const KvNotification& n) {
     } else {
       lifecycles_.values.erase(*node);
     }
-    decommission_sent_.erase(*node);
+    drain_.decommission_sent.erase(*node);
     // Any node-lifecycle put or remove (§4): ON_DUTY, a drain, an undrain.
     schedule_reconcile(kReconcileDebounce);
   }
@@ -1168,38 +1142,7 @@ void ClusterDeploymentManager::Active::reconcile() {
 // ---------------------------------------------------------------------------
 // Drain (engine-semantics.md §8.2)
 
-drain::Entry ClusterDeploymentManager::Active::drain_entry(const std::string& artifact,
-                                                           const NodeId& node) const {
-  drain::Entry out;
-  out.artifact = artifact;
-  const auto& nodes = table_.entries.at(artifact);
-  const Entry& entry = nodes.at(node);
-  const auto observed = observed_state(entry.observed);
-  const auto state = entry.effective();
-  out.live = entry.live();
-  out.active = observed == SliceState::Active;
-  out.unloading = state == SliceState::Unload || state == SliceState::Unloading ||
-                  observed == SliceState::Unload || observed == SliceState::Unloading;
-  const Desired* desired = desired_for(artifact);
-  out.facts.owned_current = desired != nullptr && desired->artifact == artifact;
-  if (!out.facts.owned_current) return out;
-  out.facts.excluded = desired->failed;
-  const auto eligible = facts_.eligible_nodes();
-  // Round-robin: every eligible node holds X or could take one (§8.1 adds constraints).
-  out.facts.owed = std::min(desired->count, static_cast<int>(eligible.size()));
-  for (const auto& [other, e] : nodes) {
-    if (other == node) continue;
-    const bool active = e.settled_in(SliceState::Active);
-    if (active && std::binary_search(eligible.begin(), eligible.end(), other)) ++out.facts.active_on_eligible;
-    // Conservative: live both as the table has it and as the store has it.
-    if (active || (e.observed && e.observed->state == SliceState::Active)) ++out.facts.other_active;
-    if (e.live() && e.observed && is_live_state(e.observed->state)) ++out.facts.other_live;
-  }
-  return out;
-}
-
 void ClusterDeploymentManager::Active::drain_nodes() {
-  const bool make_before_break = !config_.mutation(mutation::kDrainBreakBeforeMake);
   for (const auto& [node, value] : lifecycles_.values) {
     const auto state = lifecycles_.of(node);
     if (state == NodeLifecycle::Decommissioned) {
@@ -1211,66 +1154,37 @@ void ClusterDeploymentManager::Active::drain_nodes() {
       continue;
     }
     if (state != NodeLifecycle::Draining) continue;
-    std::vector<drain::Entry> entries;
-    for (const auto& [artifact, nodes] : table_.entries) {
-      if (nodes.count(node)) entries.push_back(drain_entry(artifact, node));
-    }
+    const auto entries = drain::entries_on(facts_, node);
     const bool empty = entries.empty() && services_.kv.scan(slice_node_prefix(node)).empty();
-    const auto plan = drain::plan_node(entries, empty, make_before_break);
-    if (plan.decommission) {
-      auto sent = decommission_sent_.find(node);
-      if (sent == decommission_sent_.end() || timers_.now() - sent->second >= config_.write_timeout_ns) {
-        log(LogLevel::Info, "node " + node + " is drained: DECOMMISSIONED");
-        count("decommissions");
-        decommission_sent_[node] = timers_.now();
-        writer_.add(DecommissionPut{node});
-      }
-      continue;
-    }
-    if (plan.evict) {
-      log(LogLevel::Info, "draining " + node + ": evicting " + *plan.evict);
-      count("evictions");
-      cmd_unload(*plan.evict, node, UnloadWhy::Eviction);
-    } else if (plan.unload_excluded) {
-      log(LogLevel::Info, "draining " + node + ": unloading excluded " + *plan.unload_excluded);
-      cmd_unload(*plan.unload_excluded, node);
-    }
-    for (const auto& artifact : plan.blocked) {
-      if (drain_blocked_.insert({node, artifact}).second) {
-        log(LogLevel::Info, "drain of " + node + " blocked: " + artifact + " waits for a replacement");
-        count("drain-blocked");
-      }
-    }
+    apply_drain_plan(node, drain::plan_for(facts_, entries, empty));
   }
-  std::erase_if(drain_blocked_, [this](const auto& blocked) {
-    return lifecycles_.of(blocked.first) != NodeLifecycle::Draining ||
-           !table_.live_at(blocked.second, blocked.first);
-  });
+  drain_.prune(facts_);
 }
 
-bool ClusterDeploymentManager::Active::drain_allows(const SliceCommand& command) const {
-  if (command.state == SliceState::Load) return facts_.on_duty(command.node);
-  if (command.why != UnloadWhy::Eviction) return true;
-  if (lifecycles_.of(command.node) != NodeLifecycle::Draining) return true;  // undrained: an ordinary UNLOAD
-  auto nodes = table_.entries.find(command.artifact);
-  if (nodes == table_.entries.end() || !nodes->second.count(command.node)) return false;
-  // No other eviction of that node in the state applied now.
-  for (const auto& [artifact, others] : table_.entries) {
-    auto it = others.find(command.node);
-    if (artifact == command.artifact || it == others.end()) continue;
-    const auto observed = observed_state(it->second.observed);
-    if (observed == SliceState::Unload || observed == SliceState::Unloading) return false;
+void ClusterDeploymentManager::Active::apply_drain_plan(const NodeId& node, const drain::Plan& plan) {
+  if (plan.decommission) {
+    if (drain_.decommission_due(node, timers_.now(), config_.write_timeout_ns)) {
+      log(LogLevel::Info, "node " + node + " is drained: DECOMMISSIONED");
+      count("decommissions");
+      drain_.decommission_sent[node] = timers_.now();
+      writer_.add(DecommissionPut{node});
+    }
+    return;
   }
-  return drain::may_evict(drain_entry(command.artifact, command.node),
-                          !config_.mutation(mutation::kDrainBreakBeforeMake));
-}
-
-bool ClusterDeploymentManager::Active::decommission_allowed(const NodeId& node) const {
-  if (lifecycles_.of(node) != NodeLifecycle::Draining) return false;
-  for (const auto& [artifact, nodes] : table_.entries) {
-    if (nodes.count(node)) return false;
+  if (plan.evict) {
+    log(LogLevel::Info, "draining " + node + ": evicting " + *plan.evict);
+    count("evictions");
+    cmd_unload(*plan.evict, node, UnloadWhy::Eviction);
+  } else if (plan.unload_excluded) {
+    log(LogLevel::Info, "draining " + node + ": unloading excluded " + *plan.unload_excluded);
+    cmd_unload(*plan.unload_excluded, node);
   }
-  return services_.kv.scan(slice_node_prefix(node)).empty();
+  for (const auto& artifact : plan.blocked) {
+    if (drain_.note_blocked(node, artifact)) {
+      log(LogLevel::Info, "drain of " + node + " blocked: " + artifact + " waits for a replacement");
+      count("drain-blocked");
+    }
+  }
 }
 
 void ClusterDeploymentManager::Active::fix_count(const std::string& base) {

@@ -1,5 +1,10 @@
 #include "engine/drain.h"
 
+#include <algorithm>
+
+#include "engine/lifecycle.h"
+#include "engine/mutations.h"
+
 namespace aether::engine::drain {
 
 bool may_evict(const Entry& entry, bool make_before_break) {
@@ -30,6 +35,86 @@ Plan plan_node(const std::vector<Entry>& entries, bool empty, bool make_before_b
     }
   }
   return plan;
+}
+
+Entry entry_of(const CdmFacts& facts, const std::string& artifact, const NodeId& node) {
+  Entry out;
+  out.artifact = artifact;
+  const auto& nodes = facts.table.entries.at(artifact);
+  const SliceEntry& entry = nodes.at(node);
+  const auto observed = observed_state(entry.observed);
+  const auto state = entry.effective();
+  out.live = entry.live();
+  out.active = observed == SliceState::Active;
+  out.unloading = state == SliceState::Unload || state == SliceState::Unloading ||
+                  observed == SliceState::Unload || observed == SliceState::Unloading;
+  const Desired* desired = facts.state.desired_for(artifact);
+  out.facts.owned_current = desired != nullptr && desired->artifact == artifact;
+  if (!out.facts.owned_current) return out;
+  out.facts.excluded = desired->failed;
+  const auto eligible = facts.eligible_nodes();
+  // Round-robin: every eligible node holds X or could take one (§8.1 adds constraints).
+  out.facts.owed = std::min(desired->count, static_cast<int>(eligible.size()));
+  for (const auto& [other, e] : nodes) {
+    if (other == node) continue;
+    const bool active = e.settled_in(SliceState::Active);
+    if (active && std::binary_search(eligible.begin(), eligible.end(), other)) ++out.facts.active_on_eligible;
+    // Conservative: live both as the table has it and as the store has it.
+    if (active || (e.observed && e.observed->state == SliceState::Active)) ++out.facts.other_active;
+    if (e.live() && e.observed && is_live_state(e.observed->state)) ++out.facts.other_live;
+  }
+  return out;
+}
+
+std::vector<Entry> entries_on(const CdmFacts& facts, const NodeId& node) {
+  std::vector<Entry> entries;
+  for (const auto& [artifact, nodes] : facts.table.entries) {
+    if (nodes.count(node)) entries.push_back(entry_of(facts, artifact, node));
+  }
+  return entries;
+}
+
+Plan plan_for(const CdmFacts& facts, const std::vector<Entry>& entries, bool empty) {
+  const bool make_before_break = !facts.config.mutation(mutation::kDrainBreakBeforeMake);
+  return plan_node(entries, empty, make_before_break);
+}
+
+bool command_allowed(const CdmFacts& facts, const SliceCommand& command) {
+  if (command.state == SliceState::Load) return facts.on_duty(command.node);
+  if (command.why != UnloadWhy::Eviction) return true;
+  if (facts.lifecycles.of(command.node) != NodeLifecycle::Draining)
+    return true;  // undrained: an ordinary UNLOAD
+  auto nodes = facts.table.entries.find(command.artifact);
+  if (nodes == facts.table.entries.end() || !nodes->second.count(command.node)) return false;
+  // No other eviction of that node in the state applied now.
+  for (const auto& [artifact, others] : facts.table.entries) {
+    auto it = others.find(command.node);
+    if (artifact == command.artifact || it == others.end()) continue;
+    const auto observed = observed_state(it->second.observed);
+    if (observed == SliceState::Unload || observed == SliceState::Unloading) return false;
+  }
+  return may_evict(entry_of(facts, command.artifact, command.node),
+                   !facts.config.mutation(mutation::kDrainBreakBeforeMake));
+}
+
+bool decommission_allowed(const CdmFacts& facts, const NodeId& node, bool store_empty) {
+  if (facts.lifecycles.of(node) != NodeLifecycle::Draining) return false;
+  for (const auto& [artifact, nodes] : facts.table.entries) {
+    if (nodes.count(node)) return false;
+  }
+  return store_empty;
+}
+
+bool Progress::decommission_due(const NodeId& node, Nanos now, Nanos write_timeout) const {
+  auto sent = decommission_sent.find(node);
+  return sent == decommission_sent.end() || now - sent->second >= write_timeout;
+}
+
+void Progress::prune(const CdmFacts& facts) {
+  std::erase_if(blocked, [&facts](const auto& entry) {
+    return facts.lifecycles.of(entry.first) != NodeLifecycle::Draining ||
+           !facts.table.live_at(entry.second, entry.first);
+  });
 }
 
 }  // namespace aether::engine::drain

@@ -5,9 +5,16 @@
 // Unit-tested without the simulator (tests/engine/drain_test.cc).
 #pragma once
 
+#include <map>
 #include <optional>
+#include <set>
 #include <string>
+#include <utility>
 #include <vector>
+
+#include "engine/cdm_facts.h"
+#include "engine/cdm_writer.h"
+#include "engine/time.h"
 
 namespace aether::engine::drain {
 
@@ -47,5 +54,41 @@ struct Plan {
 // `entries`: every entry on the node (any state), sorted by artifact; `empty`
 // is true when the node has no `slices/{node}/*` key and no command pending.
 Plan plan_node(const std::vector<Entry>& entries, bool empty, bool make_before_break = true);
+
+// The rule's view of the entry of `artifact` on `node` (which must be in the
+// table): its state, and the facts about X (owed count over the eligible
+// nodes, ACTIVE and live entries elsewhere, counted conservatively: live both
+// in the table and in the store).
+Entry entry_of(const CdmFacts& facts, const std::string& artifact, const NodeId& node);
+// Every entry on `node` (any state), sorted by artifact.
+std::vector<Entry> entries_on(const CdmFacts& facts, const NodeId& node);
+// plan_node for a DRAINING node's `entries` (make-before-break unless its
+// mutation point is on); `empty` as for plan_node.
+Plan plan_for(const CdmFacts& facts, const std::vector<Entry>& entries, bool empty);
+
+// Submit-time re-checks (CdmWriter hooks), against the state applied now: a
+// LOAD only to a node still ON_DUTY; an eviction only while the node is
+// DRAINING (else it is an ordinary UNLOAD), its entry is there, no other
+// entry of the node is UNLOAD/UNLOADING in the store and `may_evict` holds.
+bool command_allowed(const CdmFacts& facts, const SliceCommand& command);
+// A DECOMMISSIONED put: the node is still DRAINING with no entry in the table
+// and (`store_empty`) no `slices/{node}/*` key.
+bool decommission_allowed(const CdmFacts& facts, const NodeId& node, bool store_empty);
+
+// What a leader keeps while draining: the (node, artifact) pairs logged as
+// blocked (logged once each), and when DECOMMISSIONED was last sent per node.
+struct Progress {
+  std::set<std::pair<NodeId, std::string>> blocked;
+  std::map<NodeId, Nanos> decommission_sent;
+
+  // DECOMMISSIONED may be (re)sent: never sent, or write_timeout ago.
+  bool decommission_due(const NodeId& node, Nanos now, Nanos write_timeout) const;
+  // First time `artifact` is blocked on `node`.
+  bool note_blocked(const NodeId& node, const std::string& artifact) {
+    return blocked.insert({node, artifact}).second;
+  }
+  // Forget blocked entries of nodes no longer DRAINING or no longer live there.
+  void prune(const CdmFacts& facts);
+};
 
 }  // namespace aether::engine::drain

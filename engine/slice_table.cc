@@ -6,6 +6,25 @@
 
 namespace aether::engine {
 
+bool answers(SliceState command, std::optional<SliceState> observed) {
+  if (!observed) return command == SliceState::Unload;
+  switch (command) {
+    case SliceState::Load:
+      return *observed == SliceState::Loading || *observed == SliceState::Loaded ||
+             *observed == SliceState::Failed;
+    case SliceState::Activate:
+      return *observed == SliceState::Activating || *observed == SliceState::Active ||
+             *observed == SliceState::Failed;
+    case SliceState::Deactivate:
+      return *observed == SliceState::Deactivating || *observed == SliceState::Loaded ||
+             *observed == SliceState::Failed;
+    case SliceState::Unload:
+      return *observed == SliceState::Unloading;
+    default:
+      return true;
+  }
+}
+
 std::optional<SliceState> SliceEntry::effective() const {
   if (intent) return intent;
   if (observed) return observed->state;

@@ -38,6 +38,15 @@ struct SliceEntry {
   bool settled_in(SliceState state) const { return !intent && observed && observed->state == state; }
 };
 
+// The observed state of a key (nullopt: absent).
+inline std::optional<SliceState> observed_state(const std::optional<SliceValue>& observed) {
+  if (!observed) return std::nullopt;
+  return observed->state;
+}
+// The state that answers a command (engine-semantics.md §4, Re-send). nullopt
+// `observed`: the key is absent.
+bool answers(SliceState command, std::optional<SliceState> observed);
+
 class SliceTable {
  public:
   using Nodes = std::map<NodeId, SliceEntry>;

@@ -80,3 +80,115 @@ TEST_CASE("drain: orphans and FAILED entries are left to reconcile; excluded one
   CHECK_FALSE(plan.unload_excluded);
   CHECK(plan.blocked == std::vector<std::string>{"g.x:c:1.0.0"});
 }
+
+// ---------------------------------------------------------------------------
+// The facts the CDM gathers for the rule, and the writer's re-checks, over a
+// fake world (tests/engine/cdm_fakes.h).
+
+#include "engine/mutations.h"
+#include "tests/engine/cdm_fakes.h"
+
+namespace {
+using aether::engine::NodeId;
+using aether::engine::SliceCommand;
+using aether::engine::SliceState;
+using aether::engine::UnloadWhy;
+using aether::engine::test::FakeWorld;
+
+SliceCommand load(const std::string& artifact, const NodeId& node) {
+  return SliceCommand{node, artifact, SliceState::Load, std::nullopt, false, UnloadWhy::Other};
+}
+SliceCommand eviction(const std::string& artifact, const NodeId& node) {
+  return SliceCommand{node, artifact, SliceState::Unload, SliceState::Active, false, UnloadWhy::Eviction};
+}
+}  // namespace
+
+TEST_CASE("drain facts: owed over the eligible nodes, ACTIVE and live elsewhere counted conservatively") {
+  FakeWorld w({"n1", "n2", "n3"});
+  w.lifecycles.values["n1"] = "DRAINING";
+  w.want("org.x:a:1.0.0", 3);
+  w.put("org.x:a:1.0.0", "n1", SliceState::Active);
+  w.put("org.x:a:1.0.0", "n2", SliceState::Active);
+  w.put("org.x:a:1.0.0", "n3", SliceState::Active).intent = SliceState::Unload;  // ACTIVE in the store only
+  const auto e = entry_of(w.facts, "org.x:a:1.0.0", "n1");
+  CHECK(e.live);
+  CHECK(e.active);
+  CHECK_FALSE(e.unloading);
+  CHECK(e.facts.owned_current);
+  CHECK(e.facts.owed == 2);  // min(3, 2 eligible)
+  CHECK(e.facts.active_on_eligible == 1);
+  CHECK(e.facts.other_active == 2);
+  CHECK(e.facts.other_live == 1);
+  // An orphan (no desired state): no facts, handled by reconcile.
+  w.put("org.x:b:1.0.0", "n1", SliceState::Loaded);
+  CHECK_FALSE(entry_of(w.facts, "org.x:b:1.0.0", "n1").facts.owned_current);
+  CHECK(entries_on(w.facts, "n1").size() == 2);
+  CHECK(entries_on(w.facts, "n9").empty());
+}
+
+TEST_CASE("drain re-check: LOADs only to ON_DUTY nodes; one eviction at a time; never the last ACTIVE") {
+  FakeWorld w({"n1", "n2"});
+  w.lifecycles.values["n1"] = "DRAINING";
+  w.want("org.x:a:1.0.0", 1);
+  w.put("org.x:a:1.0.0", "n1", SliceState::Active);
+  CHECK_FALSE(command_allowed(w.facts, load("org.x:a:1.0.0", "n1")));
+  CHECK(command_allowed(w.facts, load("org.x:a:1.0.0", "n2")));
+  // Its last ACTIVE entry, nothing elsewhere: not even under the mutation.
+  CHECK_FALSE(command_allowed(w.facts, eviction("org.x:a:1.0.0", "n1")));
+  w.config.mutations.insert(aether::engine::mutation::kDrainBreakBeforeMake);
+  CHECK_FALSE(command_allowed(w.facts, eviction("org.x:a:1.0.0", "n1")));
+  w.config.mutations.clear();
+  // The replacement is ACTIVE on n2: it may go, unless another entry of n1 is UNLOADING.
+  w.put("org.x:a:1.0.0", "n2", SliceState::Active);
+  CHECK(command_allowed(w.facts, eviction("org.x:a:1.0.0", "n1")));
+  w.put("org.x:b:1.0.0", "n1", SliceState::Unloading);
+  CHECK_FALSE(command_allowed(w.facts, eviction("org.x:a:1.0.0", "n1")));
+  // Gone from the table: dropped. Undrained: an ordinary UNLOAD, allowed.
+  CHECK_FALSE(command_allowed(w.facts, eviction("org.x:c:1.0.0", "n1")));
+  w.lifecycles.values["n1"] = "ON_DUTY";
+  CHECK(command_allowed(w.facts, eviction("org.x:c:1.0.0", "n1")));
+}
+
+TEST_CASE("drain re-check: DECOMMISSIONED only for a DRAINING node with no entry and no key") {
+  FakeWorld w({"n1", "n2"});
+  CHECK_FALSE(decommission_allowed(w.facts, "n1", true));  // ON_DUTY
+  w.lifecycles.values["n1"] = "DRAINING";
+  CHECK(decommission_allowed(w.facts, "n1", true));
+  CHECK_FALSE(decommission_allowed(w.facts, "n1", false));  // a key in the store
+  w.put("org.x:a:1.0.0", "n1", SliceState::Unloading);
+  CHECK_FALSE(decommission_allowed(w.facts, "n1", true));
+}
+
+TEST_CASE("drain progress: DECOMMISSIONED re-sent after write_timeout; blocked logged once, pruned") {
+  FakeWorld w({"n1", "n2"});
+  Progress progress;
+  CHECK(progress.decommission_due("n1", 100, 30));
+  progress.decommission_sent["n1"] = 100;
+  CHECK_FALSE(progress.decommission_due("n1", 129, 30));
+  CHECK(progress.decommission_due("n1", 130, 30));
+  w.lifecycles.values["n1"] = "DRAINING";
+  w.put("org.x:a:1.0.0", "n1", SliceState::Active);
+  CHECK(progress.note_blocked("n1", "org.x:a:1.0.0"));
+  CHECK_FALSE(progress.note_blocked("n1", "org.x:a:1.0.0"));
+  CHECK(progress.note_blocked("n1", "org.x:gone:1.0.0"));
+  progress.prune(w.facts);  // the second is not live on n1
+  CHECK(progress.blocked.size() == 1);
+  w.lifecycles.values["n1"] = "ON_DUTY";  // undrained
+  progress.prune(w.facts);
+  CHECK(progress.blocked.empty());
+}
+
+TEST_CASE("drain plan: make-before-break unless the mutation point is on") {
+  FakeWorld w({"n1", "n2", "n3"});
+  w.lifecycles.values["n1"] = "DRAINING";
+  w.want("org.x:a:1.0.0", 2);
+  w.put("org.x:a:1.0.0", "n1", SliceState::Active);
+  w.put("org.x:a:1.0.0", "n2", SliceState::Active);
+  w.put("org.x:a:1.0.0", "n3", SliceState::Loading);  // the replacement
+  auto plan = plan_for(w.facts, entries_on(w.facts, "n1"), false);
+  CHECK_FALSE(plan.evict);
+  CHECK(plan.blocked == std::vector<std::string>{"org.x:a:1.0.0"});
+  w.config.mutations.insert(aether::engine::mutation::kDrainBreakBeforeMake);
+  plan = plan_for(w.facts, entries_on(w.facts, "n1"), false);
+  CHECK(plan.evict == std::optional<std::string>("org.x:a:1.0.0"));
+}
