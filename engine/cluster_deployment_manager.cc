@@ -67,7 +67,11 @@ class ClusterDeploymentManager::Active
                     },
                     [this](const SliceCommand& c) { return load_still_allowed(c); },
                     [this](KeyWrite& w) { return recheck_write(w); },
-                    [this](const SliceCommand& c) { return unload_keeps_rolling_floor(c); },
+                    [this](const SliceCommand& c) {
+                      return rolling::unload_allowed(
+                          facts_, c, services_.kv.get(version_routing_key(base_of(c.artifact))).has_value(),
+                          services_.kv.get(slice_key(c.node, c.artifact)));
+                    },
                     [this](const SliceCommand& c) { return unload_still_wanted(c); },
                     [this](const TargetRemove& r) { return !state_.ownership.owner(r.base); },
                 }),
@@ -150,34 +154,16 @@ class ClusterDeploymentManager::Active
   void record_transient_failure(const std::string& artifact);
   const Desired* desired_for(const std::string& artifact) const { return state_.desired_for(artifact); }
 
-  // Rolling updates (engine-semantics.md §8.4; planning in rolling_update.h).
-  // Whether `base` rolls (its desired slice's update policy) and still has
-  // live entries of another version than the desired one.
-  bool rolls(const std::string& base) const;
-  bool rolling_in_progress(const std::string& base) const;
+  // Rolling updates (engine-semantics.md §8.4; decisions in rolling_update.h).
+  bool rolling_in_progress(const std::string& base) const { return rolling::in_progress(facts_, base); }
   // One step of a rolling update: load new instances within max_surge,
   // UNLOAD old ones while ACTIVE over both versions keeps its floor.
   void roll(const std::string& base, const Desired& desired);
-  // Settled ACTIVE entries over every version of `base` on nodes in the view.
-  int active_over_versions(const std::string& base) const;
-  // The fewest ACTIVE entries over both versions an UNLOAD may leave: desired
-  // - max_unavailable, taking the larger count and the smaller
-  // max_unavailable of the committed slice-target and an owner blueprint put
-  // since (its target not yet back), so that neither reading is undercut.
-  int rolling_floor(const Desired& desired, const std::string& base) const;
   // Writes version-routing/{base} when a rolling slice-target changes version,
   // rewrites it when it names another target, removes it when no entry of
   // another version remains or the base has no owner.
   void note_version_change(const std::string& base, const SliceTarget& target);
   void sync_routing(const std::string& base);
-  // The applied version-routing/{base}, if any and parseable.
-  std::optional<VersionRouting> applied_routing(const std::string& base) const {
-    const auto value = services_.kv.get(version_routing_key(base));
-    return value ? parse_version_routing(*value) : std::nullopt;
-  }
-  // CdmWriter hook: an UNLOAD of an ACTIVE entry of a rolling base while
-  // version-routing/{base} is applied keeps ACTIVE at desired - max_unavailable.
-  bool unload_keeps_rolling_floor(const SliceCommand& command) const;
 
   // Reconcile.
   void reconcile();
@@ -564,7 +550,8 @@ void ClusterDeploymentManager::Active::on_target_put(const std::string& base, co
   // client `scale` or the CDM's own echo keeps the transient counter and the
   // failed flag (set_desired; sync_targets writes the flag back).
   set_desired(base, *target);
-  if (!rolls(base)) unload_live(base, want->artifact);  // a rolling slice follows §8.4 (fix_count)
+  if (!rolling::rolls(state_, base))
+    unload_live(base, want->artifact);  // a rolling slice follows §8.4 (fix_count)
   fix_count(base);
   activate_ready(want->artifact);
   sync_targets();
@@ -1264,62 +1251,9 @@ void ClusterDeploymentManager::Active::scale_down(const std::string& artifact, c
     cmd_unload(artifact, node, UnloadWhy::ScaleDown);
 }
 
-bool ClusterDeploymentManager::Active::rolls(const std::string& base) const {
-  auto it = state_.desired.find(base);
-  return it != state_.desired.end() && it->second.update.rolling;
-}
-
-bool ClusterDeploymentManager::Active::rolling_in_progress(const std::string& base) const {
-  auto it = state_.desired.find(base);
-  if (it == state_.desired.end() || !it->second.update.rolling) return false;
-  for (const auto& [artifact, nodes] : table_.entries) {
-    if (artifact == it->second.artifact || base_of(artifact) != base) continue;
-    for (const auto& [node, entry] : nodes) {
-      if (entry.live()) return true;
-    }
-  }
-  return false;
-}
-
-int ClusterDeploymentManager::Active::active_over_versions(const std::string& base) const {
-  int active = 0;
-  const auto view = services_.topology.view();
-  for (const auto& [artifact, nodes] : table_.entries) {
-    if (base_of(artifact) == base) active += table_.active_in(artifact, view);
-  }
-  return active;
-}
-
-int ClusterDeploymentManager::Active::rolling_floor(const Desired& desired, const std::string& base) const {
-  int instances = desired.count;
-  int max_unavailable = desired.update.max_unavailable;
-  if (const auto want = wanted(base); want && want->update.rolling) {
-    instances = std::max(instances, want->instances);
-    max_unavailable = std::min(max_unavailable, want->update.max_unavailable);
-  }
-  return instances - max_unavailable;
-}
-
 void ClusterDeploymentManager::Active::roll(const std::string& base, const Desired& desired) {
   sync_routing(base);
-  rolling::Input input;
-  input.desired = desired.count;
-  input.max_surge = desired.update.max_surge;
-  // Expressed against desired: ACTIVE may go no lower than rolling_floor.
-  input.max_unavailable = desired.count - rolling_floor(desired, base);
-  input.new_live = facts_.live_count(desired.artifact);
-  input.active = active_over_versions(base);
-  input.ignore_max_unavailable = config_.mutation(mutation::kRollingIgnoresMaxUnavailable);
-  const auto view = services_.topology.view();
-  for (const auto& [artifact, nodes] : table_.entries) {
-    if (artifact == desired.artifact || base_of(artifact) != base) continue;
-    for (const auto& [node, entry] : nodes) {
-      if (!entry.live()) continue;
-      const bool active =
-          entry.settled_in(SliceState::Active) && std::binary_search(view.begin(), view.end(), node);
-      input.old.push_back(rolling::OldEntry{artifact, node, active});
-    }
-  }
+  const auto input = rolling::input_for(facts_, base, desired);
   const auto plan = rolling::plan(input);
   for (const auto& entry : plan.unload) cmd_unload(entry.artifact, entry.node);
   if (plan.load > 0) {
@@ -1335,83 +1269,18 @@ void ClusterDeploymentManager::Active::roll(const std::string& base, const Desir
 
 void ClusterDeploymentManager::Active::note_version_change(const std::string& base,
                                                            const SliceTarget& target) {
-  const auto want = wanted(base);
-  if (!want || !want->update.rolling || want->version != target.version) return;
-  std::optional<std::string> from;
-  const auto applied = applied_routing(base);
-  if (applied && applied->to != target.version) {
-    from = applied->to;  // a retarget mid-update: the version being rolled out becomes the old one
-  } else if (auto committed = state_.targets.find(base);
-             committed != state_.targets.end() && committed->second.version != target.version) {
-    from = committed->second.version;
+  const auto stored = services_.kv.get(version_routing_key(base));
+  const auto applied = stored ? parse_version_routing(*stored) : std::nullopt;
+  if (auto routing = rolling::routing_for_target(facts_, base, target, applied)) {
+    writer_.add(RoutingPut{base, *routing});
   }
-  if (!from) return;
-  bool others = false;  // entries of another version than the new target's
-  for (const auto& [artifact, nodes] : table_.entries) {
-    if (base_of(artifact) == base && artifact != base + ":" + target.version && !nodes.empty()) others = true;
-  }
-  if (!others) return;
-  VersionRouting routing{*from, target.version};
-  if (applied == routing) return;
-  writer_.add(RoutingPut{base, routing});
 }
 
 void ClusterDeploymentManager::Active::sync_routing(const std::string& base) {
   if (writer_.routing_pending(base)) return;
-  const auto routing = services_.kv.get(version_routing_key(base));
-  const bool present = routing.has_value();
-  const auto applied = routing ? parse_version_routing(*routing) : std::nullopt;
-  auto desired = state_.desired.find(base);
-  if (desired == state_.desired.end()) {
-    if (present) writer_.add(RoutingRemove{base});
-    return;
-  }
-  auto version_of = [](const std::string& artifact) { return artifact.substr(artifact.rfind(':') + 1); };
-  const std::string version = version_of(desired->second.artifact);
-  std::optional<std::string> other;  // a version other than the desired one with an entry
-  // Artifacts whose base_of is `base`: `base` itself when it has no ':'
-  // (sorted before the rest), then those starting with "base:", adjacent in
-  // the table's order: visit those only, in the same order.
-  if (base.find(':') == std::string::npos) {
-    if (auto it = table_.entries.find(base);
-        it != table_.entries.end() && base != desired->second.artifact && !it->second.empty()) {
-      other = version_of(base);
-    }
-  }
-  const std::string prefix = base + ":";
-  for (auto it = table_.entries.lower_bound(prefix);
-       it != table_.entries.end() && it->first.starts_with(prefix); ++it) {
-    const auto& [artifact, nodes] = *it;
-    if (artifact.rfind(':') == base.size() && artifact != desired->second.artifact && !nodes.empty()) {
-      other = version_of(artifact);
-    }
-  }
-  if (!other) {
-    if (present) writer_.add(RoutingRemove{base});
-    return;
-  }
-  if (!desired->second.update.rolling) return;
-  if (applied && applied->to == version) return;
-  // Missing (a target rewritten while nobody led) or naming another target.
-  const std::string from = applied ? applied->to : *other;
-  writer_.add(RoutingPut{base, VersionRouting{from, version}});
-}
-
-bool ClusterDeploymentManager::Active::unload_keeps_rolling_floor(const SliceCommand& command) const {
-  if (config_.mutation(mutation::kRollingIgnoresMaxUnavailable)) return true;
-  const std::string base = base_of(command.artifact);
-  if (!services_.kv.get(version_routing_key(base))) return true;
-  auto desired = state_.desired.find(base);
-  if (desired == state_.desired.end() || !desired->second.update.rolling) return true;
-  // Only an UNLOAD of an entry ACTIVE in the state applied now, on a node in
-  // the view, lowers ACTIVE over both versions (a crashed node's is not counted).
-  const auto view = services_.topology.view();
-  if (!std::binary_search(view.begin(), view.end(), command.node)) return true;
-  const auto applied = services_.kv.get(slice_key(command.node, command.artifact));
-  const auto value = applied ? parse_slice_value(*applied) : std::nullopt;
-  if (!value || value->state != SliceState::Active) return true;
-  // Every recorded UNLOAD (this one included) is out of the settled count.
-  return active_over_versions(base) >= rolling_floor(desired->second, base);
+  const auto sync = rolling::sync_routing(facts_, base, services_.kv.get(version_routing_key(base)));
+  if (sync.action == rolling::RoutingSync::Action::Remove) writer_.add(RoutingRemove{base});
+  if (sync.action == rolling::RoutingSync::Action::Put) writer_.add(RoutingPut{base, sync.routing});
 }
 
 void ClusterDeploymentManager::Active::check_stuck_and_orphans() {

@@ -5,9 +5,13 @@
 // UNLOAD commands and keeps `version-routing/{base}`.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "engine/cdm_facts.h"
+#include "engine/cdm_writer.h"
+#include "engine/kv_schema.h"
 #include "engine/topology.h"
 
 namespace aether::engine::rolling {
@@ -46,5 +50,48 @@ Plan plan(const Input& input);
 // settled ACTIVE entries (over both versions, every pending UNLOAD excluded)
 // remain: the submit-time re-check of the same floor.
 bool unload_keeps_floor(int active_after, int desired, int max_unavailable);
+
+// ---------------------------------------------------------------------------
+// What the CDM reads for a rolling base, over a CdmFacts.
+
+// Whether `base` rolls (its desired slice's update policy).
+bool rolls(const DesiredState& state, const std::string& base);
+// It rolls and still has live entries of another version than the desired one.
+bool in_progress(const CdmFacts& facts, const std::string& base);
+// Settled ACTIVE entries over every version of `base` on nodes in the view.
+int active_over_versions(const CdmFacts& facts, const std::string& base);
+// The fewest ACTIVE entries over both versions an UNLOAD may leave: desired
+// - max_unavailable, taking the larger count and the smaller
+// max_unavailable of the committed slice-target and an owner blueprint put
+// since (its target not yet back), so that neither reading is undercut.
+int active_floor(const CdmFacts& facts, const Desired& desired, const std::string& base);
+// The plan's input for `base` rolling to `desired` (the mutation point that
+// ignores max_unavailable included).
+Input input_for(const CdmFacts& facts, const std::string& base, const Desired& desired);
+
+// version-routing/{base} to write with a slice-target Put of `target` (a
+// rolling slice changing version while entries of another version exist);
+// `applied`: the applied routing value, if any and parseable. nullopt:
+// nothing to write.
+std::optional<VersionRouting> routing_for_target(const CdmFacts& facts, const std::string& base,
+                                                 const SliceTarget& target,
+                                                 const std::optional<VersionRouting>& applied);
+// What a reconcile does to version-routing/{base} (`stored`: the applied
+// raw value, if any): removed when no entry of another version remains or the
+// base has no owner; rewritten when missing or naming another target.
+struct RoutingSync {
+  enum class Action { None, Put, Remove } action = Action::None;
+  VersionRouting routing{};
+};
+RoutingSync sync_routing(const CdmFacts& facts, const std::string& base,
+                         const std::optional<std::string>& stored);
+
+// The writer's re-check of an UNLOAD of an entry of a rolling base
+// (CdmWriter hook): `routing_applied` whether version-routing/{base} is
+// applied, `applied_value` the applied slices/{node}/{artifact} value. Only an
+// UNLOAD of an entry ACTIVE there, on a node in the view, must keep ACTIVE over
+// both versions at the floor.
+bool unload_allowed(const CdmFacts& facts, const SliceCommand& command, bool routing_applied,
+                    const std::optional<std::string>& applied_value);
 
 }  // namespace aether::engine::rolling

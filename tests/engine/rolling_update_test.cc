@@ -121,3 +121,126 @@ TEST_CASE("rolling: the submit-time floor") {
   CHECK_FALSE(unload_keeps_floor(2, 3, 0));
   CHECK(unload_keeps_floor(2, 3, 1));
 }
+
+// ---------------------------------------------------------------------------
+// What the CDM reads for a rolling base, over a fake world.
+
+#include "engine/mutations.h"
+#include "tests/engine/cdm_fakes.h"
+
+namespace {
+using aether::engine::test::FakeWorld;
+
+// cart 2.0.0 rolls (count 3, max_surge 1, max_unavailable `unavailable`)
+// over 1.0.0; the slice-target still records 1.0.0 until `retargeted`.
+void rolling_cart(FakeWorld& w, int blueprint_count, int unavailable) {
+  std::string why;
+  REQUIRE(
+      w.state.put_blueprint("shop",
+                            R"({"id": "shop", "slices": [{"artifact": "org.x:cart:2.0.0", "instances": )" +
+                                std::to_string(blueprint_count) +
+                                R"(, "update": {"strategy": "rolling", "max_surge": 1, "max_unavailable": )" +
+                                std::to_string(unavailable) + "}}]}",
+                            &why));
+  w.state.recompute_ownership();
+  Desired& desired = w.want("org.x:cart:2.0.0", 3, 1, "shop");
+  desired.update = UpdatePolicy{true, 1, 1};
+}
+SliceCommand unload(const std::string& artifact, const NodeId& node) {
+  return SliceCommand{node, artifact, SliceState::Unload, SliceState::Active, false, UnloadWhy::Other};
+}
+}  // namespace
+
+TEST_CASE("rolling facts: in progress while live entries of another version remain") {
+  FakeWorld w({"n1", "n2", "n3"});
+  rolling_cart(w, 3, 1);
+  CHECK(rolls(w.state, "org.x:cart"));
+  CHECK_FALSE(rolls(w.state, "org.x:other"));
+  CHECK_FALSE(in_progress(w.facts, "org.x:cart"));
+  w.put("org.x:cart:2.0.0", "n1", SliceState::Active);
+  w.put("org.x:cart:1.0.0", "n2", SliceState::Failed);  // not live
+  CHECK_FALSE(in_progress(w.facts, "org.x:cart"));
+  w.put("org.x:cart:1.0.0", "n3", SliceState::Active);
+  w.put("org.x:cart:1.0.0", "n9", SliceState::Active);  // out of the view
+  CHECK(in_progress(w.facts, "org.x:cart"));
+  CHECK(active_over_versions(w.facts, "org.x:cart") == 2);
+  w.state.desired.at("org.x:cart").update.rolling = false;
+  CHECK_FALSE(in_progress(w.facts, "org.x:cart"));
+}
+
+TEST_CASE("rolling floor: the larger count and the smaller max_unavailable of target and blueprint") {
+  FakeWorld w;
+  rolling_cart(w, 3, 1);
+  const Desired& desired = w.state.desired.at("org.x:cart");
+  CHECK(active_floor(w.facts, desired, "org.x:cart") == 2);  // 3 - 1
+  FakeWorld bigger;
+  rolling_cart(bigger, 5, 0);  // a blueprint put since: 5 instances, max_unavailable 0
+  CHECK(active_floor(bigger.facts, bigger.state.desired.at("org.x:cart"), "org.x:cart") == 5);
+}
+
+TEST_CASE("rolling input: old entries (ACTIVE only when settled in the view), new live, the mutation") {
+  FakeWorld w({"n1", "n2", "n3"});
+  rolling_cart(w, 3, 1);
+  w.put("org.x:cart:2.0.0", "n1", SliceState::Loading);
+  w.put("org.x:cart:1.0.0", "n2", SliceState::Active);
+  w.put("org.x:cart:1.0.0", "n3", SliceState::Active).intent = SliceState::Unload;  // not live
+  w.put("org.x:cart:1.0.0", "n9", SliceState::Active);                              // out of the view
+  const Desired& desired = w.state.desired.at("org.x:cart");
+  auto input = input_for(w.facts, "org.x:cart", desired);
+  CHECK(input.desired == 3);
+  CHECK(input.max_surge == 1);
+  CHECK(input.max_unavailable == 1);
+  CHECK(input.new_live == 1);
+  CHECK(input.active == 1);
+  REQUIRE(input.old.size() == 2);
+  CHECK(input.old[0].node == "n2");
+  CHECK(input.old[0].active);
+  CHECK(input.old[1].node == "n9");
+  CHECK_FALSE(input.old[1].active);
+  CHECK_FALSE(input.ignore_max_unavailable);
+  w.config.mutations.insert(mutation::kRollingIgnoresMaxUnavailable);
+  CHECK(input_for(w.facts, "org.x:cart", desired).ignore_max_unavailable);
+}
+
+TEST_CASE("version routing: written with a version change while old entries exist, healed, removed") {
+  FakeWorld w({"n1", "n2"});
+  rolling_cart(w, 3, 1);
+  w.state.targets["org.x:cart"] = SliceTarget{"1.0.0", 3, 1, "shop", false};
+  const SliceTarget to2{"2.0.0", 3, 1, "shop", false};
+  CHECK_FALSE(routing_for_target(w.facts, "org.x:cart", to2, std::nullopt));  // no old entry
+  w.put("org.x:cart:1.0.0", "n1", SliceState::Active);
+  CHECK(routing_for_target(w.facts, "org.x:cart", to2, std::nullopt) == VersionRouting{"1.0.0", "2.0.0"});
+  CHECK_FALSE(routing_for_target(w.facts, "org.x:cart", to2, VersionRouting{"1.0.0", "2.0.0"}));
+  // A retarget mid-update: the version being rolled out becomes the old one.
+  CHECK(routing_for_target(w.facts, "org.x:cart", to2, VersionRouting{"1.0.0", "1.5.0"}) ==
+        VersionRouting{"1.5.0", "2.0.0"});
+
+  using Action = RoutingSync::Action;
+  auto sync = sync_routing(w.facts, "org.x:cart", std::nullopt);  // missing: rewritten
+  CHECK(sync.action == Action::Put);
+  CHECK(sync.routing == VersionRouting{"1.0.0", "2.0.0"});
+  const auto stored = encode_version_routing(VersionRouting{"1.0.0", "2.0.0"});
+  CHECK(sync_routing(w.facts, "org.x:cart", stored).action == Action::None);
+  w.table.entries.erase("org.x:cart:1.0.0");  // no old entry left: the update is over
+  CHECK(sync_routing(w.facts, "org.x:cart", stored).action == Action::Remove);
+  CHECK(sync_routing(w.facts, "org.x:cart", std::nullopt).action == Action::None);
+  CHECK(sync_routing(w.facts, "org.x:gone", stored).action == Action::Remove);  // no owner
+}
+
+TEST_CASE("rolling re-check: an UNLOAD of an ACTIVE entry keeps ACTIVE over both versions at the floor") {
+  FakeWorld w({"n1", "n2", "n3"});
+  rolling_cart(w, 3, 1);  // floor 2
+  w.put("org.x:cart:2.0.0", "n1", SliceState::Active);
+  w.put("org.x:cart:1.0.0", "n2", SliceState::Active).intent = SliceState::Unload;  // this UNLOAD
+  w.put("org.x:cart:1.0.0", "n3", SliceState::Active);
+  const auto active = encode_slice_value(SliceValue{SliceState::Active, std::nullopt, false});
+  CHECK(unload_allowed(w.facts, unload("org.x:cart:1.0.0", "n2"), true, active));  // 2 left
+  w.table.entries["org.x:cart:1.0.0"]["n3"].intent = SliceState::Unload;           // 1 left
+  CHECK_FALSE(unload_allowed(w.facts, unload("org.x:cart:1.0.0", "n2"), true, active));
+  CHECK(unload_allowed(w.facts, unload("org.x:cart:1.0.0", "n2"), false, active));  // no routing key
+  const auto loading = encode_slice_value(SliceValue{SliceState::Loading, std::nullopt, false});
+  CHECK(unload_allowed(w.facts, unload("org.x:cart:1.0.0", "n2"), true, loading));  // not ACTIVE
+  CHECK(unload_allowed(w.facts, unload("org.x:cart:1.0.0", "n9"), true, active));   // out of the view
+  w.config.mutations.insert(mutation::kRollingIgnoresMaxUnavailable);
+  CHECK(unload_allowed(w.facts, unload("org.x:cart:1.0.0", "n2"), true, active));
+}
