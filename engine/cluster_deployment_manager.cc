@@ -234,13 +234,7 @@ class ClusterDeploymentManager::Active
   std::map<std::string, Move> moves_;
   std::map<std::string, TimerId> processing_timers_;
   drain::Progress drain_;
-  std::map<std::string, std::string> blueprint_texts_;  // applied blueprints/{id} values
-  std::map<std::string, RollbackRecord> in_flight_;     // by blueprint id
-  // Rollback rewrites of blueprints/{id} decided and not yet echoed: the value
-  // being rolled back (re-checked at submit) and the value written back (its
-  // echo is not a new all-or-nothing put: a rollback is never rolled back).
-  std::map<std::string, std::string> rollback_of_;
-  std::map<std::string, std::optional<std::string>> rollback_echo_;
+  AllOrNothing all_or_nothing_;  // applied blueprint values, puts in flight, rollback rewrites
 
   CdmWriter writer_;
   // Decided position of each applied blueprints/* and slice-target/* value,
@@ -272,7 +266,7 @@ void ClusterDeploymentManager::Active::start() {
   }
   for (const auto& [key, value] : services_.kv.scan(std::string(kBlueprintPrefix))) {
     const auto id = *key_suffix(key, kBlueprintPrefix);
-    blueprint_texts_[id] = value;
+    all_or_nothing_.texts[id] = value;
     std::string why;
     if (!state_.put_blueprint(id, value, &why)) {
       log(LogLevel::Warn, "blueprint " + id + " is invalid: " + why);
@@ -441,12 +435,11 @@ void ClusterDeploymentManager::Active::on_node_gone(const NodeId& node, bool lif
 
 void ClusterDeploymentManager::Active::on_blueprint_put(const std::string& id, const std::string& value) {
   const Ownership before = state_.ownership;
-  std::optional<std::string> before_text;
-  if (auto text = blueprint_texts_.find(id); text != blueprint_texts_.end()) before_text = text->second;
+  const std::optional<std::string> before_text = all_or_nothing_.text(id);
   auto before_value = state_.blueprints.find(id);
   const bool before_accepted =
       before_value != state_.blueprints.end() && before_value->second && before.rejected.count(id) == 0;
-  blueprint_texts_[id] = value;
+  all_or_nothing_.texts[id] = value;
   std::string why;
   const bool valid = state_.put_blueprint(id, value, &why);
   recompute_ownership();
@@ -491,8 +484,8 @@ void ClusterDeploymentManager::Active::on_blueprint_put(const std::string& id, c
 void ClusterDeploymentManager::Active::on_blueprint_remove(const std::string& id) {
   const Ownership before = state_.ownership;
   state_.blueprints.erase(id);
-  blueprint_texts_.erase(id);
-  rollback_echo_.erase(id);
+  all_or_nothing_.texts.erase(id);
+  all_or_nothing_.echoes.erase(id);
   end_in_flight(id);
   recompute_ownership();
   for (const auto& [base, owner] : before.owner_of) {
@@ -603,8 +596,8 @@ void ClusterDeploymentManager::Active::on_slice_put(const std::string& key, cons
       if (!config_.mutation(mutation::kTransientCountSurvivesActive))
         state_.transient_failures.erase(artifact);
       if (lifecycles_.any_drained())
-        schedule_reconcile(kReconcileDebounce);    // a replacement may free an eviction
-      if (!in_flight_.empty()) check_in_flight();  // an all-or-nothing put may be complete
+        schedule_reconcile(kReconcileDebounce);                   // a replacement may free an eviction
+      if (!all_or_nothing_.in_flight.empty()) check_in_flight();  // an all-or-nothing put may be complete
       if (rolling_in_progress(base_of(artifact))) fix_count(base_of(artifact));
       for (const auto& [base, other] : state_.desired) {
         if (std::find(other.depends_on.begin(), other.depends_on.end(), artifact) != other.depends_on.end()) {
@@ -837,27 +830,16 @@ void ClusterDeploymentManager::Active::mark_failed(const std::string& artifact) 
 void ClusterDeploymentManager::Active::note_put_for_rollback(const std::string& id, const std::string& value,
                                                              const std::optional<std::string>& before,
                                                              bool before_accepted) {
-  auto echo = rollback_echo_.find(id);
-  const bool own_rollback = echo != rollback_echo_.end() && echo->second == value;
-  if (echo != rollback_echo_.end()) rollback_echo_.erase(echo);
-  auto blueprint = state_.blueprints.find(id);
-  const bool all_or_nothing = blueprint != state_.blueprints.end() && blueprint->second &&
-                              blueprint->second->atomicity == Atomicity::AllOrNothing &&
-                              state_.ownership.rejected.count(id) == 0;
-  if (!all_or_nothing || own_rollback) {
-    // Not an all-or-nothing put (or the echo of this CDM's rollback, which
-    // is never itself rolled back): any put in flight for `id` is over.
+  if (auto record = all_or_nothing_.note_put(state_, id, value, before, before_accepted)) {
+    // Queued after the put's slice-targets: the same batch (flushed by on_kv).
+    writer_.add(KeyWrite{rollback_key(id), encode_rollback_record(*record)});
+  } else {
     end_in_flight(id);
-    return;
   }
-  in_flight_[id] = record_for_put(value, before, before_accepted);
-  // Queued after the put's slice-targets: the same batch (flushed by on_kv).
-  writer_.add(KeyWrite{rollback_key(id), encode_rollback_record(in_flight_[id])});
 }
 
 void ClusterDeploymentManager::Active::end_in_flight(const std::string& id) {
-  if (in_flight_.erase(id) == 0) return;
-  writer_.add(KeyWrite{rollback_key(id), std::nullopt});
+  if (all_or_nothing_.end(id)) writer_.add(KeyWrite{rollback_key(id), std::nullopt});
 }
 
 void ClusterDeploymentManager::Active::adopt_rollback_records() {
@@ -865,55 +847,25 @@ void ClusterDeploymentManager::Active::adopt_rollback_records() {
     const auto id = *key_suffix(key, kRollbackPrefix);
     if (config_.mutation(mutation::kRollbackForgottenAfterFailover)) continue;
     std::string why;
-    auto record = parse_rollback_record(value, &why);
-    if (!record) {
-      log(LogLevel::Warn, "unparseable " + key + " (" + why + "): removing it");
-      count("malformed-values");
-      writer_.add(KeyWrite{key, std::nullopt});
-      continue;
+    switch (all_or_nothing_.adopt(id, value, &why)) {
+      case AllOrNothing::Adoption::Malformed:
+        log(LogLevel::Warn, "unparseable " + key + " (" + why + "): removing it");
+        count("malformed-values");
+        writer_.add(KeyWrite{key, std::nullopt});
+        break;
+      case AllOrNothing::Adoption::Stale:
+        log(LogLevel::Info, key + " names a value blueprints/" + id + " no longer holds: removing it");
+        writer_.add(KeyWrite{key, std::nullopt});
+        break;
+      case AllOrNothing::Adoption::Adopted:
+        log(LogLevel::Info, "blueprint " + id + ": all-or-nothing put in flight; continuing it");
+        break;
     }
-    auto text = blueprint_texts_.find(id);
-    if (text == blueprint_texts_.end() || text->second != record->put) {
-      // blueprints/{id} changed while nobody led: the value it holds now is
-      // deployed as the activation rebuild says; the record is stale.
-      log(LogLevel::Info, key + " names a value blueprints/" + id + " no longer holds: removing it");
-      writer_.add(KeyWrite{key, std::nullopt});
-      continue;
-    }
-    log(LogLevel::Info, "blueprint " + id + ": all-or-nothing put in flight; continuing it");
-    in_flight_[id] = *record;
   }
 }
 
 void ClusterDeploymentManager::Active::check_in_flight() {
-  if (in_flight_.empty()) return;
-  const int eligible_count = static_cast<int>(facts_.eligible_nodes().size());
-  std::vector<std::pair<std::string, InFlightVerdict>> verdicts;
-  for (const auto& [id, record] : in_flight_) {
-    const auto parsed = parse_blueprint_text(record.put);
-    const auto* put = std::get_if<Blueprint>(&parsed);
-    if (put == nullptr) {
-      verdicts.emplace_back(id,
-                            InFlightVerdict::Completed);  // cannot happen: only accepted values are recorded
-      continue;
-    }
-    std::vector<InFlightSlice> slices;
-    for (const auto& slice : put->slices) {
-      const auto artifact = slice.artifact.to_string();
-      InFlightSlice status;
-      auto desired = state_.desired.find(slice.artifact.base().to_string());
-      if (desired != state_.desired.end() && desired->second.owner == id &&
-          desired->second.artifact == artifact) {
-        status.target_matches = true;
-        status.count = desired->second.count;
-        status.failed = desired->second.failed;
-        status.active = facts_.active_in_view(artifact);
-      }
-      slices.push_back(status);
-    }
-    verdicts.emplace_back(id, judge_in_flight(slices, eligible_count));
-  }
-  for (const auto& [id, verdict] : verdicts) {
+  for (const auto& [id, verdict] : all_or_nothing_.verdicts(facts_)) {
     if (verdict == InFlightVerdict::RollBack) {
       roll_back(id);
     } else if (verdict == InFlightVerdict::Completed) {
@@ -925,17 +877,12 @@ void ClusterDeploymentManager::Active::check_in_flight() {
 }
 
 void ClusterDeploymentManager::Active::roll_back(const std::string& id) {
-  auto it = in_flight_.find(id);
-  if (it == in_flight_.end()) return;
-  const RollbackRecord record = it->second;
-  in_flight_.erase(it);
+  if (all_or_nothing_.in_flight.count(id) == 0) return;
+  const auto write = all_or_nothing_.roll_back(id);
   count("rollbacks");
   // The record goes first in the batch: a leader applying it sees the put
   // over before it sees the rewrite.
   writer_.add(KeyWrite{rollback_key(id), std::nullopt});
-  std::optional<std::string> applied;
-  if (auto text = blueprint_texts_.find(id); text != blueprint_texts_.end()) applied = text->second;
-  const auto write = rollback_write(record, applied);
   if (!write.touch_blueprint) {
     log(LogLevel::Warn, "blueprint " + id +
                             ": all-or-nothing put failed; a newer value replaced it, "
@@ -946,36 +893,16 @@ void ClusterDeploymentManager::Active::roll_back(const std::string& id) {
   log(LogLevel::Warn, "blueprint " + id + ": all-or-nothing put failed; " +
                           (write.blueprint_value ? "rolling back to its previous value"
                                                  : "removing it (no previous accepted value)"));
-  rollback_of_[id] = record.put;
-  rollback_echo_[id] = write.blueprint_value;
   writer_.add(KeyWrite{blueprint_key(id), write.blueprint_value});
 }
 
 bool ClusterDeploymentManager::Active::recheck_write(KeyWrite& write) {
-  if (auto id = key_suffix(write.key, kRollbackPrefix)) {
-    auto record = in_flight_.find(*id);
-    if (!write.value) return record == in_flight_.end();  // a newer put's record supersedes the removal
-    if (record == in_flight_.end()) return false;         // over meanwhile
-    write.value = encode_rollback_record(record->second);
-    return true;
+  const auto verdict = all_or_nothing_.recheck(write);
+  if (verdict == AllOrNothing::Recheck::Replaced) {
+    log(LogLevel::Info, "blueprint " + *key_suffix(write.key, kBlueprintPrefix) +
+                            " changed before its rollback was written: the new value wins");
   }
-  if (auto id = key_suffix(write.key, kBlueprintPrefix)) {
-    // The rollback rewrite: only over the value being rolled back (a client
-    // value that committed meanwhile wins).
-    auto of = rollback_of_.find(*id);
-    if (of == rollback_of_.end()) return false;
-    const std::string rolled_back = of->second;
-    rollback_of_.erase(of);
-    auto applied = blueprint_texts_.find(*id);
-    if (applied == blueprint_texts_.end() || applied->second != rolled_back || in_flight_.count(*id) != 0) {
-      log(LogLevel::Info,
-          "blueprint " + *id + " changed before its rollback was written: the new value wins");
-      rollback_echo_.erase(*id);
-      return false;
-    }
-    return true;
-  }
-  return true;
+  return verdict == AllOrNothing::Recheck::Write;
 }
 
 // ---------------------------------------------------------------------------

@@ -66,4 +66,107 @@ RollbackWrite rollback_write(const RollbackRecord& record,
   return out;
 }
 
+std::optional<std::string> AllOrNothing::text(const std::string& id) const {
+  if (auto it = texts.find(id); it != texts.end()) return it->second;
+  return std::nullopt;
+}
+
+std::optional<RollbackRecord> AllOrNothing::note_put(const DesiredState& state, const std::string& id,
+                                                     const std::string& value,
+                                                     const std::optional<std::string>& before,
+                                                     bool before_accepted) {
+  auto echo = echoes.find(id);
+  const bool own_rollback = echo != echoes.end() && echo->second == value;
+  if (echo != echoes.end()) echoes.erase(echo);
+  auto blueprint = state.blueprints.find(id);
+  const bool all_or_nothing = blueprint != state.blueprints.end() && blueprint->second &&
+                              blueprint->second->atomicity == Atomicity::AllOrNothing &&
+                              state.ownership.rejected.count(id) == 0;
+  // Not an all-or-nothing put (or the echo of this CDM's rollback, which is
+  // never itself rolled back): any put in flight for `id` is over.
+  if (!all_or_nothing || own_rollback) return std::nullopt;
+  in_flight[id] = record_for_put(value, before, before_accepted);
+  return in_flight[id];
+}
+
+AllOrNothing::Adoption AllOrNothing::adopt(const std::string& id, const std::string& value,
+                                           std::string* why) {
+  auto record = parse_rollback_record(value, why);
+  if (!record) return Adoption::Malformed;
+  // blueprints/{id} changed while nobody led: the value it holds now is
+  // deployed as the activation rebuild says; the record is stale.
+  if (text(id) != record->put) return Adoption::Stale;
+  in_flight[id] = *record;
+  return Adoption::Adopted;
+}
+
+std::vector<std::pair<std::string, InFlightVerdict>> AllOrNothing::verdicts(const CdmFacts& facts) const {
+  std::vector<std::pair<std::string, InFlightVerdict>> out;
+  if (in_flight.empty()) return out;
+  const int eligible_count = static_cast<int>(facts.eligible_nodes().size());
+  for (const auto& [id, record] : in_flight) {
+    const auto parsed = parse_blueprint_text(record.put);
+    const auto* put = std::get_if<Blueprint>(&parsed);
+    if (put == nullptr) {
+      out.emplace_back(id, InFlightVerdict::Completed);  // cannot happen: only accepted values are recorded
+      continue;
+    }
+    std::vector<InFlightSlice> slices;
+    for (const auto& slice : put->slices) {
+      const auto artifact = slice.artifact.to_string();
+      InFlightSlice status;
+      auto desired = facts.state.desired.find(slice.artifact.base().to_string());
+      if (desired != facts.state.desired.end() && desired->second.owner == id &&
+          desired->second.artifact == artifact) {
+        status.target_matches = true;
+        status.count = desired->second.count;
+        status.failed = desired->second.failed;
+        status.active = facts.active_in_view(artifact);
+      }
+      slices.push_back(status);
+    }
+    out.emplace_back(id, judge_in_flight(slices, eligible_count));
+  }
+  return out;
+}
+
+RollbackWrite AllOrNothing::roll_back(const std::string& id) {
+  auto it = in_flight.find(id);
+  const RollbackRecord record = it->second;
+  in_flight.erase(it);
+  const auto write = rollback_write(record, text(id));
+  if (write.touch_blueprint) {
+    rolling_back[id] = record.put;
+    echoes[id] = write.blueprint_value;
+  }
+  return write;
+}
+
+AllOrNothing::Recheck AllOrNothing::recheck(KeyWrite& write) {
+  if (auto id = key_suffix(write.key, kRollbackPrefix)) {
+    auto record = in_flight.find(*id);
+    if (!write.value) {  // a newer put's record supersedes the removal
+      return record == in_flight.end() ? Recheck::Write : Recheck::Drop;
+    }
+    if (record == in_flight.end()) return Recheck::Drop;  // over meanwhile
+    write.value = encode_rollback_record(record->second);
+    return Recheck::Write;
+  }
+  if (auto id = key_suffix(write.key, kBlueprintPrefix)) {
+    // The rollback rewrite: only over the value being rolled back (a client
+    // value that committed meanwhile wins).
+    auto of = rolling_back.find(*id);
+    if (of == rolling_back.end()) return Recheck::Drop;
+    const std::string rolled_back = of->second;
+    rolling_back.erase(of);
+    auto applied = texts.find(*id);
+    if (applied == texts.end() || applied->second != rolled_back || in_flight.count(*id) != 0) {
+      echoes.erase(*id);
+      return Recheck::Replaced;
+    }
+    return Recheck::Write;
+  }
+  return Recheck::Write;
+}
+
 }  // namespace aether::engine

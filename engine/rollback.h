@@ -6,10 +6,15 @@
 // Unit-tested without the simulator (tests/engine/rollback_test.cc).
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
+
+#include "engine/cdm_facts.h"
+#include "engine/cdm_writer.h"
 
 namespace aether::engine {
 
@@ -56,5 +61,52 @@ struct RollbackWrite {
 };
 RollbackWrite rollback_write(const RollbackRecord& record,
                              const std::optional<std::string>& applied_blueprint);
+
+// What a leader keeps of all-or-nothing puts: the applied blueprints/{id}
+// values (byte equality with a record's `put` decides), the puts in flight
+// by id, and the rollback rewrites of blueprints/{id} decided and not yet
+// echoed: the value being rolled back (re-checked at submit) and the value
+// written back (its echo is not a new all-or-nothing put: a rollback is
+// never rolled back). Its rules are pure; the CDM writes what they return.
+struct AllOrNothing {
+  std::map<std::string, std::string> texts;                  // applied blueprints/{id} values
+  std::map<std::string, RollbackRecord> in_flight;           // by blueprint id
+  std::map<std::string, std::string> rolling_back;           // id -> the value being rolled back
+  std::map<std::string, std::optional<std::string>> echoes;  // id -> the value written back
+
+  std::optional<std::string> text(const std::string& id) const;
+  // A put of blueprints/{id} = `value` was applied (state: after it;
+  // `before`: the value it replaced, and whether that one was accepted).
+  // Returns the record to write when it starts (or restarts) a put in
+  // flight: an accepted all-or-nothing value that is not the echo of this
+  // leader's own rollback; nullopt otherwise (any put in flight for `id` is
+  // then over: the caller ends it).
+  std::optional<RollbackRecord> note_put(const DesiredState& state, const std::string& id,
+                                         const std::string& value, const std::optional<std::string>& before,
+                                         bool before_accepted);
+  // Ends the put in flight for `id`; false if there was none.
+  bool end(const std::string& id) { return in_flight.erase(id) != 0; }
+
+  // Activation: the record `rollback/{id}` = `value` found in the KV.
+  enum class Adoption { Adopted, Malformed, Stale };
+  Adoption adopt(const std::string& id, const std::string& value, std::string* why);
+
+  // The verdict on each put in flight, in id order (facts: desired state,
+  // ACTIVE entries in the view, eligible nodes).
+  std::vector<std::pair<std::string, InFlightVerdict>> verdicts(const CdmFacts& facts) const;
+
+  // Rolls the put of `id` back (it must be in flight): the record is over;
+  // what to write besides removing rollback/{id} (rollback_write against the
+  // applied value), remembered for the re-check and the echo.
+  RollbackWrite roll_back(const std::string& id);
+
+  // The writer's re-check of a KeyWrite at submit (CdmWriter hook), against
+  // the state applied then: a record Put is re-encoded from the record in
+  // flight (dropped if over), its Remove dropped if a newer put's record
+  // supersedes it; the rollback rewrite goes only over the value being
+  // rolled back (a client value that committed meanwhile wins: Replaced).
+  enum class Recheck { Write, Drop, Replaced };
+  Recheck recheck(KeyWrite& write);
+};
 
 }  // namespace aether::engine
