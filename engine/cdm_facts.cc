@@ -117,4 +117,16 @@ bool CdmFacts::fully_active(const std::string& id) const {
   return true;
 }
 
+bool CdmFacts::target_is_newer(const std::string& base, const std::string& owner) const {
+  if (config.mutation(mutation::kTargetWinsAtActivation)) return true;
+  auto blueprint_at = positions.find(blueprint_key(owner));
+  if (auto intent = own_targets.intent.find(base);
+      intent != own_targets.intent.end() && blueprint_at != positions.end())
+    return intent->second >= blueprint_at->second;
+  auto target = positions.find(slice_target_key(base));
+  auto blueprint = positions.find(blueprint_key(owner));
+  if (target == positions.end() || blueprint == positions.end()) return true;
+  return target->second >= blueprint->second;  // a tie: one batch wrote both
+}
+
 }  // namespace aether::engine

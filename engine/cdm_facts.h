@@ -9,6 +9,7 @@
 // (tests/engine/cdm_facts_test.cc).
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -37,6 +38,10 @@ struct CdmFacts {
   const DesiredState& state;
   const SliceTable& table;
   const NodeLifecycles& lifecycles;
+  // Decided position of each applied blueprints/* and slice-target/* value
+  // (the KV's mod revision), and this term's own slice-target writes.
+  const std::map<std::string, std::uint64_t>& positions;
+  const OwnTargetWrites& own_targets;
 
   std::vector<NodeId> eligible_nodes() const;
   bool eligible(const NodeId& node) const;  // in the view and ON_DUTY
@@ -58,6 +63,9 @@ struct CdmFacts {
   // Every accepted slice of blueprint `id` has min(count, eligible) ACTIVE
   // entries (any node); true for an unknown, invalid or rejected id.
   bool fully_active(const std::string& id) const;
+  // Whether the applied slice-target of `base` is at least as recent as its
+  // owner's blueprint value: then its counts (a client's scale) are desired.
+  bool target_is_newer(const std::string& base, const std::string& owner) const;
 };
 
 }  // namespace aether::engine

@@ -15,6 +15,7 @@
 #include "engine/assertion.h"
 #include "engine/blueprint.h"
 #include "engine/cdm_facts.h"
+#include "engine/cdm_rechecks.h"
 #include "engine/cdm_writer.h"
 #include "engine/desired_state.h"
 #include "engine/drain.h"
@@ -53,27 +54,27 @@ class ClusterDeploymentManager::Active
         allocation_(placement::make_strategy(config.allocation)),
         writer_(services_, config_, timers_,
                 CdmWriter::Hooks{
-                    [this](const SliceCommand& c) { return resend_still_wanted(c); },
+                    [this](const SliceCommand& c) { return recheck::resend_still_wanted(table_, c); },
                     [this](const std::vector<SliceCommand>& c) { revert_intents(c); },
                     [this](Nanos delay_ns) { schedule_reconcile(delay_ns); },
                     [this](const SliceCommand& c) { arm_resend(c.artifact, c.node, c.state); },
                     [this] { sync_targets(); },
                     [this](const TargetPut& put) { return rederive_target(put); },
-                    [this](const SliceCommand& c) { return activate_still_ready(c); },
-                    [this](const SliceCommand& c) { return drain::command_allowed(facts_, c); },
+                    [this](const SliceCommand& c) { return recheck::activate_still_ready(facts_, c); },
+                    [this](const SliceCommand& c) { return recheck::drain_allows(facts_, c); },
                     [this](const NodeId& node) {
-                      return drain::decommission_allowed(facts_, node,
-                                                         services_.kv.scan(slice_node_prefix(node)).empty());
+                      return recheck::decommission_allowed(
+                          facts_, node, services_.kv.scan(slice_node_prefix(node)).empty());
                     },
-                    [this](const SliceCommand& c) { return load_still_allowed(c); },
+                    [this](const SliceCommand& c) { return recheck::load_still_allowed(facts_, c); },
                     [this](KeyWrite& w) { return recheck_write(w); },
                     [this](const SliceCommand& c) {
                       return rolling::unload_allowed(
                           facts_, c, services_.kv.get(version_routing_key(base_of(c.artifact))).has_value(),
                           services_.kv.get(slice_key(c.node, c.artifact)));
                     },
-                    [this](const SliceCommand& c) { return unload_still_wanted(c); },
-                    [this](const TargetRemove& r) { return !state_.ownership.owner(r.base); },
+                    [this](const SliceCommand& c) { return recheck::unload_still_wanted(facts_, c); },
+                    [this](const TargetRemove& r) { return recheck::target_remove_still_wanted(facts_, r); },
                 }),
         positions_(positions) {}
 
@@ -126,15 +127,6 @@ class ClusterDeploymentManager::Active
   // owner, or a failed mark cleared since). What it returns is written, and
   // recorded as this term's own write (own_targets_).
   std::optional<SliceTarget> rederive_target(const TargetPut& queued);
-  std::optional<SliceTarget> rederived(const std::string& base, const SliceTarget& queued) const;
-  // An ACTIVATE re-checked at submit (CdmWriter hook): its dependencies are
-  // still ready in the state applied now and the current view.
-  bool activate_still_ready(const SliceCommand& command) const;
-  // A LOAD re-checked at submit (CdmWriter hook): anti-affinity and capacity
-  // still allow it on its node in the state applied now.
-  bool load_still_allowed(const SliceCommand& command) const;
-  // A scale-down or removal UNLOAD re-checked at submit (CdmWriter hook).
-  bool unload_still_wanted(const SliceCommand& command) const;
   void mark_failed(const std::string& artifact);
 
   // All-or-nothing puts (rollback.h, engine-semantics.md §8.3).
@@ -201,7 +193,6 @@ class ClusterDeploymentManager::Active
   void unload_live(const std::string& base, const std::optional<std::string>& keep_artifact);
   void flush(std::function<void(bool)> after = nullptr) { writer_.flush(std::move(after)); }
   void revert_intents(const std::vector<SliceCommand>& commands);
-  bool resend_still_wanted(const SliceCommand& command) const;
   void arm_resend(const std::string& artifact, const NodeId& node, SliceState command);
   void count(const char* counter, std::int64_t delta = 1) { services_.events.count(counter, delta); }
   void log(LogLevel level, std::string message) {
@@ -229,7 +220,6 @@ class ClusterDeploymentManager::Active
   DesiredState state_;
   SliceTable table_;
   NodeLifecycles lifecycles_;
-  CdmFacts facts_{config_, services_.topology, state_, table_, lifecycles_};
   std::size_t cursor_ = 0;
   std::map<std::string, Move> moves_;
   std::map<std::string, TimerId> processing_timers_;
@@ -240,16 +230,8 @@ class ClusterDeploymentManager::Active
   // Decided position of each applied blueprints/* and slice-target/* value,
   // kept by the manager even while Dormant (the KV's mod revision).
   const std::map<std::string, std::uint64_t>& positions_;
-  // Whether the applied slice-target of `base` is at least as recent as its
-  // owner's blueprint value: then its counts (a client's scale) are desired.
-  bool target_is_newer(const std::string& base, const std::string& owner) const;
-  // The latest decided position this node applied, and the slice-targets this
-  // term wrote with the position they were derived at: the echo of its own
-  // write stands for the blueprint value it was derived from, not for a
-  // client's later intent (docs/decisions.md, issue 9).
-  std::uint64_t latest_applied_ = 0;
-  std::map<std::string, std::pair<std::string, std::uint64_t>> own_targets_;  // base -> (value, derived at)
-  std::map<std::string, std::uint64_t> target_intent_;                        // base -> intent position
+  OwnTargetWrites own_targets_;  // this term's slice-target writes and their echoes (desired_state.h)
+  CdmFacts facts_{config_, services_.topology, state_, table_, lifecycles_, positions_, own_targets_};
 
   TimerId reconcile_timer_ = 0;
   bool rechecked_ = false;  // the activation re-check has run
@@ -293,7 +275,7 @@ void ClusterDeploymentManager::Active::start() {
     // was decided after it (positions_, the KV's mod revisions).
     std::optional<std::uint64_t> blueprint_at;
     std::optional<std::uint64_t> target_at;
-    if (!target_is_newer(base, owner)) {
+    if (!facts_.target_is_newer(base, owner)) {
       blueprint_at = positions_.at(blueprint_key(owner));
       target_at = positions_.at(slice_target_key(base));
     }
@@ -359,7 +341,7 @@ void ClusterDeploymentManager::Active::track(const KvNotification& n) {
 
 void ClusterDeploymentManager::Active::on_kv(const KvNotification& n) {
   if (n.origin != KvOrigin::Apply) return;
-  latest_applied_ = std::max(latest_applied_, n.position);
+  own_targets_.latest_applied = std::max(own_targets_.latest_applied, n.position);
   if (auto id = key_suffix(n.key, kBlueprintPrefix)) {
     n.op == KvOp::Put ? on_blueprint_put(*id, n.value) : on_blueprint_remove(*id);
   } else if (auto base = key_suffix(n.key, kSliceTargetPrefix)) {
@@ -512,13 +494,7 @@ void ClusterDeploymentManager::Active::on_target_put(const std::string& base, co
     return;
   }
   state_.targets[base] = *target;
-  if (auto own = own_targets_.find(base); own != own_targets_.end() && own->second.first == value &&
-                                          !config_.mutation(mutation::kEchoCountsAsIntent)) {
-    target_intent_[base] = own->second.second;  // its own echo: as old as what it was derived from
-    own_targets_.erase(own);
-  } else {
-    target_intent_.erase(base);
-  }
+  own_targets_.applied(base, value, config_.mutation(mutation::kEchoCountsAsIntent));
   recompute_ownership();
   auto owner = state_.ownership.owner(base);
   if (!owner) {
@@ -532,7 +508,7 @@ void ClusterDeploymentManager::Active::on_target_put(const std::string& base, co
     write_target_from_blueprint(base);
     return;
   }
-  if (state_.ownership.rejected.count(*owner) == 0 && !target_is_newer(base, *owner) &&
+  if (state_.ownership.rejected.count(*owner) == 0 && !facts_.target_is_newer(base, *owner) &&
       (target->instances != want->instances || target->min_instances != want->min_available)) {
     // Its own echo derived from a blueprint value replaced since: the
     // blueprint is the later intent.
@@ -743,62 +719,10 @@ void ClusterDeploymentManager::Active::sync_targets() {
   }
 }
 
-bool ClusterDeploymentManager::Active::target_is_newer(const std::string& base,
-                                                       const std::string& owner) const {
-  if (config_.mutation(mutation::kTargetWinsAtActivation)) return true;
-  auto blueprint_at = positions_.find(blueprint_key(owner));
-  if (auto intent = target_intent_.find(base);
-      intent != target_intent_.end() && blueprint_at != positions_.end())
-    return intent->second >= blueprint_at->second;
-  auto target = positions_.find(slice_target_key(base));
-  auto blueprint = positions_.find(blueprint_key(owner));
-  if (target == positions_.end() || blueprint == positions_.end()) return true;
-  return target->second >= blueprint->second;  // a tie: one batch wrote both
-}
-
 std::optional<SliceTarget> ClusterDeploymentManager::Active::rederive_target(const TargetPut& queued) {
-  auto fresh = rederived(queued.base, queued.target);
-  if (fresh) own_targets_[queued.base] = {encode_slice_target(*fresh), latest_applied_};
+  auto fresh = recheck::rederived_target(facts_, queued.base, queued.target);
+  if (fresh) own_targets_.wrote(queued.base, encode_slice_target(*fresh));
   return fresh;
-}
-
-std::optional<SliceTarget> ClusterDeploymentManager::Active::rederived(const std::string& base,
-                                                                       const SliceTarget& queued) const {
-  if (config_.mutation(mutation::kStaleTargetWrites)) return queued;
-  auto owner = state_.ownership.owner(base);
-  if (!owner || state_.ownership.rejected.count(*owner) != 0) return std::nullopt;
-  const auto& blueprint = state_.blueprints.at(*owner);
-  if (!blueprint) return std::nullopt;
-  const auto* slice = blueprint->find(*parse_artifact_base(base));
-  if (slice == nullptr) return std::nullopt;
-  const bool failed = queued.failed;
-  auto desired = state_.desired.find(base);
-  if (failed && (desired == state_.desired.end() || !desired->second.failed)) return std::nullopt;
-  SliceTarget fresh{slice->artifact.version, slice->instances, slice->min_available, *owner, failed};
-  auto applied = state_.targets.find(base);
-  const bool matching = applied != state_.targets.end() && applied->second.owner == *owner &&
-                        applied->second.version == fresh.version;
-  if (matching) {
-    if (target_is_newer(base, *owner)) {
-      fresh.instances = applied->second.instances;
-      fresh.min_instances = applied->second.min_instances;
-    }
-    // An unchanged value is still written: its echo is what installs the
-    // blueprint's new dependencies (on_target_put).
-  }
-  return fresh;
-}
-
-bool ClusterDeploymentManager::Active::activate_still_ready(const SliceCommand& command) const {
-  if (config_.mutation(mutation::kActivateBeforeDependencies)) return true;
-  const auto* desired = desired_for(command.artifact);
-  if (desired != nullptr && !facts_.dependencies_ready(desired->depends_on)) return false;
-  // The owner blueprint applied now may list other dependencies than the
-  // desired state (its slice-target not back yet): they must be ready too
-  // (simulation.md §5 dependency-order judges the applied blueprint's).
-  const auto want = wanted(base_of(command.artifact));
-  return !want || want->artifact != command.artifact || state_.ownership.rejected.count(want->owner) != 0 ||
-         facts_.dependencies_ready(want->depends_on);
 }
 
 void ClusterDeploymentManager::Active::record_transient_failure(const std::string& artifact) {
@@ -1123,26 +1047,6 @@ void ClusterDeploymentManager::Active::fix_count(const std::string& base) {
   }
 }
 
-bool ClusterDeploymentManager::Active::load_still_allowed(const SliceCommand& command) const {
-  const Desired* desired = desired_for(command.artifact);
-  if (!desired || desired->artifact != command.artifact) return true;
-  // What placement::add_request({command.node}) would say, read from that node's
-  // live entries only (no copy of the whole table's placement inputs).
-  const auto rows = placement::live_rows(facts_, &command.node);
-  std::map<NodeId, placement::NodeInfo> nodes;
-  auto& info = nodes[command.node];
-  info.attributes = services_.topology.attributes(command.node);
-  placement::add_used(nodes, rows);
-  const Wanted mine = placement::placement_of(state_, command.artifact);
-  const Resources demand = mine.resources;
-  if (table_.live_at(command.artifact, command.node)) {  // its own intent: not counted twice
-    info.used.cpu -= demand.cpu;
-    info.used.memory -= demand.memory;
-  }
-  if (placement::forbidden_for(facts_, command.artifact, mine, rows).count(command.node)) return false;
-  return config_.mutation(mutation::kIgnoreCapacity) || fits(info.attributes.capacity, info.used, demand);
-}
-
 void ClusterDeploymentManager::Active::place(const std::string& artifact, int count_wanted) {
   const Desired* desired = desired_for(artifact);
   if (!desired) return;
@@ -1357,60 +1261,6 @@ void ClusterDeploymentManager::Active::unload_live(const std::string& base,
   // A version change is re-checked at submit like a removal: dropped if
   // that version is wanted again by then (a blueprint put back to it).
   for (const auto& [artifact, node] : victims) cmd_unload(artifact, node, UnloadWhy::Removal);
-}
-
-bool ClusterDeploymentManager::Active::unload_still_wanted(const SliceCommand& command) const {
-  const Desired* desired = desired_for(command.artifact);
-  const bool intended = desired != nullptr && desired->artifact == command.artifact;
-  // A removal or an orphan's UNLOAD: dropped if the artifact is desired again
-  // (its blueprint put back while the batch waited), by the ownership rule
-  // in the state applied now: the owner's slice-target may not have been
-  // rewritten yet, so the in-memory desired state is not enough.
-  if (command.why == UnloadWhy::Removal) {
-    if (intended) return false;
-    const auto want = wanted(base_of(command.artifact));
-    return !want || want->artifact != command.artifact;
-  }
-  // A scale-down whose artifact is no longer intended is a removal or a
-  // version change now: still wanted.
-  if (!intended) return true;
-  // The floor, in the state applied now and the current view: live_count
-  // already leaves this UNLOAD's entry (and every other recorded UNLOAD) out.
-  // A blueprint put after the slice-target is the newer intent (§4): its
-  // min_available counts before its own slice-target comes back (the
-  // in-memory desired state changes only then), so the larger floor holds.
-  int floor = desired->min_instances;
-  const std::string base = base_of(command.artifact);
-  if (const auto want = wanted(base);
-      want && want->artifact == command.artifact && !target_is_newer(base, want->owner))
-    floor = std::max(floor, want->min_available);
-  if (facts_.live_count(command.artifact) < floor) return false;
-  // An ACTIVE victim (it was not ACTIVE when chosen, or others stopped being
-  // ACTIVE since): the ACTIVE entries left must stay at the floor.
-  auto nodes = table_.entries.find(command.artifact);
-  if (nodes == table_.entries.end()) return true;
-  auto victim = nodes->second.find(command.node);
-  if (victim == nodes->second.end() || !victim->second.observed ||
-      victim->second.observed->state != SliceState::Active)
-    return true;
-  const auto view = services_.topology.view();
-  int active_left = 0;
-  for (const auto& [node, entry] : nodes->second) {
-    if (node == command.node || entry.intent == SliceState::Unload) continue;
-    if (entry.observed && entry.observed->state == SliceState::Active && facts_.counts_for_scale(node, view))
-      ++active_left;
-  }
-  return active_left >= floor;
-}
-
-bool ClusterDeploymentManager::Active::resend_still_wanted(const SliceCommand& command) const {
-  // A re-send queued behind a batch that then failed (a write timeout due at
-  // the same instant) must not go out after that batch reverted its intent.
-  auto nodes = table_.entries.find(command.artifact);
-  if (nodes == table_.entries.end()) return false;
-  auto it = nodes->second.find(command.node);
-  return it != nodes->second.end() && it->second.intent == command.state &&
-         !answers(command.state, observed_state(it->second.observed));
 }
 
 void ClusterDeploymentManager::Active::revert_intents(const std::vector<SliceCommand>& commands) {

@@ -177,4 +177,14 @@ void DesiredState::clear_failures(const std::string& artifact) {
   backoff_until.erase(artifact);
 }
 
+void OwnTargetWrites::applied(const std::string& base, const std::string& value, bool echo_counts_as_intent) {
+  if (auto own = written.find(base);
+      own != written.end() && own->second.first == value && !echo_counts_as_intent) {
+    intent[base] = own->second.second;  // its own echo: as old as what it was derived from
+    written.erase(own);
+  } else {
+    intent.erase(base);
+  }
+}
+
 }  // namespace aether::engine

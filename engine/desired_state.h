@@ -10,6 +10,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "engine/blueprint.h"
@@ -53,6 +54,25 @@ struct Wanted {
 struct RebuiltTarget {
   SliceTarget target;
   bool rewrite = false;  // missing, mismatching, or older than its owner blueprint
+};
+
+// The slice-targets a leader wrote, with the decided position they were
+// derived at, and the intent position of each applied slice-target that was
+// the echo of such a write: the echo stands for the blueprint value it was
+// derived from, not for a client's later intent (docs/decisions.md, issue 9).
+struct OwnTargetWrites {
+  std::uint64_t latest_applied = 0;                                      // latest decided position applied
+  std::map<std::string, std::pair<std::string, std::uint64_t>> written;  // base -> (value, derived at)
+  std::map<std::string, std::uint64_t> intent;                           // base -> intent position
+
+  // A slice-target Put of `value` for `base` goes out now.
+  void wrote(const std::string& base, std::string value) {
+    written[base] = {std::move(value), latest_applied};
+  }
+  // slice-target/{base} = `value` was applied: its own echo (unless
+  // `echo_counts_as_intent`, the mutation point) is as old as what it was
+  // derived from; any other value is a client's intent at its own position.
+  void applied(const std::string& base, const std::string& value, bool echo_counts_as_intent);
 };
 
 class DesiredState {

@@ -89,3 +89,32 @@ TEST_CASE("cdm facts: a blueprint is fully ACTIVE at min(count, eligible) ACTIVE
   w.put("org.x:a:1.0.0", "n2", SliceState::Active);
   CHECK(w.facts.fully_active("bp"));  // min(3, 2 eligible)
 }
+
+TEST_CASE("cdm facts: a slice-target is newer than its owner blueprint by decided position") {
+  FakeWorld w;
+  CHECK(w.facts.target_is_newer("org.x:a", "bp"));  // positions unknown: the target's counts stand
+  w.positions["blueprints/bp"] = 10;
+  w.positions["slice-target/org.x:a"] = 9;
+  CHECK_FALSE(w.facts.target_is_newer("org.x:a", "bp"));
+  w.positions["slice-target/org.x:a"] = 10;  // one batch wrote both
+  CHECK(w.facts.target_is_newer("org.x:a", "bp"));
+  // The echo of this term's own write, derived at position 8, stands for that
+  // position, not for the position it was applied at.
+  w.own_targets.latest_applied = 8;
+  w.own_targets.wrote("org.x:a", "value");
+  w.own_targets.applied("org.x:a", "value", false);
+  CHECK(w.own_targets.written.empty());
+  CHECK(w.own_targets.intent.at("org.x:a") == 8);
+  CHECK_FALSE(w.facts.target_is_newer("org.x:a", "bp"));
+  // A client's value (not the own write) is its own intent.
+  w.own_targets.applied("org.x:a", "client", false);
+  CHECK(w.own_targets.intent.empty());
+  CHECK(w.facts.target_is_newer("org.x:a", "bp"));
+  // The mutation point: the echo counts as a fresh intent.
+  w.own_targets.wrote("org.x:a", "value");
+  w.own_targets.applied("org.x:a", "value", true);
+  CHECK(w.own_targets.intent.empty());
+  w.positions["slice-target/org.x:a"] = 9;
+  w.config.mutations.insert(mutation::kTargetWinsAtActivation);
+  CHECK(w.facts.target_is_newer("org.x:a", "bp"));
+}

@@ -4,6 +4,8 @@
 // CdmFacts the functions read. No simulator.
 #pragma once
 
+#include <cstdint>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -33,7 +35,9 @@ struct FakeWorld {
   DesiredState state;
   SliceTable table;
   NodeLifecycles lifecycles;
-  CdmFacts facts{config, topology, state, table, lifecycles};
+  std::map<std::string, std::uint64_t> positions;
+  OwnTargetWrites own_targets;
+  CdmFacts facts{config, topology, state, table, lifecycles, positions, own_targets};
 
   // Nodes in the view, all ON_DUTY.
   explicit FakeWorld(std::vector<NodeId> view = {"n1", "n2", "n3"}) {
