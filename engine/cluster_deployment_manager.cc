@@ -19,6 +19,7 @@
 #include "engine/cdm_writer.h"
 #include "engine/desired_state.h"
 #include "engine/drain.h"
+#include "engine/entry_timers.h"
 #include "engine/kv_schema.h"
 #include "engine/lifecycle.h"
 #include "engine/mutations.h"
@@ -30,6 +31,7 @@
 #include "engine/rollback.h"
 #include "engine/rolling_update.h"
 #include "engine/slice_table.h"
+#include "engine/stuck_orphans.h"
 #include "engine/timers.h"
 
 namespace aether::engine {
@@ -893,21 +895,12 @@ void ClusterDeploymentManager::Active::arm_stuck_check(const std::string& artifa
   // Stuck detection runs when the entry's bound passes (§4), not only when
   // something else reconciles (the periodic reconcile may be off or rare).
   const Entry& entry = table_.entries[artifact][node];
-  if (!entry.observed) return;
-  const auto timeout = state_timeout_ns(entry.observed->state, config_.timeouts);
-  if (!timeout) return;
+  const auto due = entry_timers::stuck_due(entry, config_);
+  if (!due) return;
   const Nanos since = entry.since_ns;
   const SliceState state = entry.observed->state;
-  const Nanos due = since + config_.stuck_multiplier * *timeout + 1;
-  timers_.after(due - timers_.now(), [this, artifact, node, since, state] {
-    auto nodes = table_.entries.find(artifact);
-    if (nodes == table_.entries.end()) return;
-    auto it = nodes->second.find(node);
-    if (it == nodes->second.end() || it->second.since_ns != since || !it->second.observed ||
-        it->second.observed->state != state) {
-      return;
-    }
-    schedule_reconcile(0);
+  timers_.after(*due - timers_.now(), [this, artifact, node, since, state] {
+    if (entry_timers::still_in(table_, artifact, node, since, state)) schedule_reconcile(0);
   });
 }
 
@@ -1116,51 +1109,15 @@ void ClusterDeploymentManager::Active::sync_routing(const std::string& base) {
 
 void ClusterDeploymentManager::Active::check_stuck_and_orphans() {
   const Nanos now = timers_.now();
-  std::vector<std::tuple<std::string, NodeId, UnloadWhy>> to_unload;
-  std::vector<std::pair<std::string, NodeId>> to_remove;
-  for (auto& [artifact, nodes] : table_.entries) {
-    const Desired* desired = desired_for(artifact);
-    // An old version of a rolling slice is the rolling update's (roll), not an orphan.
-    const bool orphan = !desired || (desired->artifact != artifact && !desired->update.rolling);
-    for (auto& [node, entry] : nodes) {
-      if (entry.malformed_remove_at) {
-        // Its Remove was lost (or is still on its way): issue it again once
-        // the write would have timed out.
-        if (now - *entry.malformed_remove_at >= config_.write_timeout_ns) {
-          entry.malformed_remove_at = now;
-          to_remove.emplace_back(artifact, node);
-        }
-        continue;
-      }
-      const std::optional<SliceState> observed = observed_state(entry.observed);
-      const auto state = effective(entry);
-      if (!state) continue;
-      if (orphan) {
-        if (observed == SliceState::Unload || observed == SliceState::Unloading) {
-          to_remove.emplace_back(artifact, node);
-        } else if (*state != SliceState::Unload && *state != SliceState::Unloading) {
-          to_unload.emplace_back(artifact, node, UnloadWhy::Removal);
-        }
-        continue;
-      }
-      if (!observed || entry.intent) continue;
-      if (*observed == SliceState::Failed) {
-        to_unload.emplace_back(artifact, node, UnloadWhy::Other);  // its UNLOAD was lost or overtaken
-        continue;
-      }
-      auto timeout = state_timeout_ns(*observed, config_.timeouts);
-      if (!timeout || now - entry.since_ns <= config_.stuck_multiplier * *timeout) continue;
-      count("stuck-cleanups");
-      log(LogLevel::Warn, artifact + " on " + node + " stuck in " + slice_state_name(*observed));
-      if (*observed == SliceState::Loading || *observed == SliceState::Activating) {
-        to_unload.emplace_back(artifact, node, UnloadWhy::Other);
-      } else {
-        to_remove.emplace_back(artifact, node);
-      }
-    }
+  const auto cleanup = plan_cleanup(facts_, now);
+  for (const auto& [artifact, node] : cleanup.malformed_again)
+    table_.entries[artifact][node].malformed_remove_at = now;
+  for (const auto& stuck : cleanup.stuck) {
+    count("stuck-cleanups");
+    log(LogLevel::Warn, stuck.artifact + " on " + stuck.node + " stuck in " + slice_state_name(stuck.state));
   }
-  for (const auto& [artifact, node, why] : to_unload) cmd_unload(artifact, node, why);
-  for (const auto& [artifact, node] : to_remove) cmd_remove_slice(artifact, node);
+  for (const auto& unload : cleanup.unload) cmd_unload(unload.artifact, unload.node, unload.why);
+  for (const auto& [artifact, node] : cleanup.remove) cmd_remove_slice(artifact, node);
 }
 
 void ClusterDeploymentManager::Active::activate_ready(const std::string& artifact) {
@@ -1290,39 +1247,14 @@ void ClusterDeploymentManager::Active::arm_resend(const std::string& artifact, c
   entry.resend = timers_.after(config_.command_timeout_ns, [this, artifact, node, command] {
     auto it = table_.entries.find(artifact);
     if (it == table_.entries.end() || !it->second.count(node)) return;
-    Entry& current = it->second[node];
-    current.resend = 0;
-    if (answers(command, observed_state(current.observed)) || current.intent != command) return;
-    const Desired* desired = desired_for(artifact);
-    const bool blocked = command == SliceState::Activate && desired && desired->artifact == artifact &&
-                         !facts_.dependencies_ready(desired->depends_on);
-    // A lost eviction (or other UNLOAD) goes again to a draining node in
-    // the view: it is live, just not eligible (§8.2).
-    const auto view = services_.topology.view();
-    const bool reachable =
-        facts_.eligible(node) || (command == SliceState::Unload && lifecycles_.drained(node) &&
-                                  std::binary_search(view.begin(), view.end(), node));
-    if (!reachable || blocked) {
-      arm_resend(artifact, node, command);
-      return;
-    }
+    it->second[node].resend = 0;
+    const auto resend = entry_timers::on_resend(facts_, artifact, node, command);
+    if (resend.action == entry_timers::Resend::Action::Rearm) arm_resend(artifact, node, command);
+    if (resend.action != entry_timers::Resend::Action::Send) return;
     log(LogLevel::Info,
         "re-sending " + std::string(slice_state_name(command)) + " to " + slice_key(node, artifact));
     count("resent-commands");
-    // A re-sent UNLOAD is re-checked at submit like the first (§4): an
-    // eviction by the drain rule; on a node that is not drained, the UNLOAD
-    // of a live entry of the desired artifact by the scale-down floor (the
-    // floor may have fallen since: nodes lost meanwhile), any other live
-    // entry as a removal.
-    UnloadWhy why = UnloadWhy::Other;
-    if (command == SliceState::Unload) {
-      if (lifecycles_.of(node) == NodeLifecycle::Draining) {
-        why = UnloadWhy::Eviction;
-      } else if (!lifecycles_.drained(node) && current.observed && is_live_state(current.observed->state)) {
-        why = desired && desired->artifact == artifact ? UnloadWhy::ScaleDown : UnloadWhy::Removal;
-      }
-    }
-    writer_.add(SliceCommand{node, artifact, command, command, true, why});
+    writer_.add(SliceCommand{node, artifact, command, command, true, resend.why});
     flush();
   });
 }
