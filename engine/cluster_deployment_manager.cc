@@ -22,6 +22,7 @@
 #include "engine/entry_timers.h"
 #include "engine/kv_schema.h"
 #include "engine/lifecycle.h"
+#include "engine/moves.h"
 #include "engine/mutations.h"
 #include "engine/ownership.h"
 #include "engine/placement.h"
@@ -30,6 +31,7 @@
 #include "engine/resources.h"
 #include "engine/rollback.h"
 #include "engine/rolling_update.h"
+#include "engine/slice_key_index.h"
 #include "engine/slice_table.h"
 #include "engine/stuck_orphans.h"
 #include "engine/timers.h"
@@ -71,7 +73,7 @@ class ClusterDeploymentManager::Active
                     [this](const SliceCommand& c) { return recheck::load_still_allowed(facts_, c); },
                     [this](KeyWrite& w) { return recheck_write(w); },
                     [this](const SliceCommand& c) {
-                      return rolling::unload_allowed(
+                      return recheck::unload_keeps_rolling_floor(
                           facts_, c, services_.kv.get(version_routing_key(base_of(c.artifact))).has_value(),
                           services_.kv.get(slice_key(c.node, c.artifact)));
                     },
@@ -90,10 +92,6 @@ class ClusterDeploymentManager::Active
 
  private:
   using Entry = SliceEntry;
-  struct Move {
-    NodeId source;
-    NodeId target;
-  };
 
   // Events.
   void on_blueprint_put(const std::string& id, const std::string& value);
@@ -101,6 +99,9 @@ class ClusterDeploymentManager::Active
   void on_target_put(const std::string& base, const std::string& value);
   void on_target_remove(const std::string& base);
   void on_slice_put(const std::string& key, const SliceKey& slice, const std::string& value);
+  void on_slice_active(const std::string& artifact, const NodeId& node);
+  void on_slice_failed(const std::string& artifact, const NodeId& node, const SliceValue& value,
+                       bool repeated);
   void on_slice_remove(const SliceKey& slice);
   // `lifecycle`: also remove node-lifecycle/{node} (NodeRemoved/NodeDown and
   // the activation re-check only, never on reconcile: its NDM re-registers).
@@ -205,25 +206,14 @@ class ClusterDeploymentManager::Active
   const EngineConfig& config_;
   std::optional<std::uint64_t> tag_;
   TimerSet timers_;
-  // The local KV's slices/* keys that parse, in key order (the order of a
-  // scan), with the parsed value (nullopt: unparseable), and how many such
-  // keys each node has: what adopt_unknown_keys and remove_absent_nodes read
-  // instead of scanning and parsing every slice key on each reconcile (issue
-  // 14, third pass). Built from the activation scan, then kept by track().
-  struct IndexedSliceKey {
-    SliceKey slice;
-    std::optional<SliceValue> value;
-  };
-  std::map<std::string, IndexedSliceKey, std::less<>> slice_keys_;
-  std::map<NodeId, std::size_t> slice_key_nodes_;
-  void index_slice_key(const std::string& key, const SliceKey& slice, std::optional<SliceValue> value);
+  SliceKeyIndex slice_keys_;  // the local KV's slices/* keys (slice_key_index.h)
   std::unique_ptr<placement::AllocationStrategy> allocation_;
 
   DesiredState state_;
   SliceTable table_;
   NodeLifecycles lifecycles_;
   std::size_t cursor_ = 0;
-  std::map<std::string, Move> moves_;
+  MovesInFlight moves_;  // by artifact (moves.h)
   std::map<std::string, TimerId> processing_timers_;
   drain::Progress drain_;
   AllOrNothing all_or_nothing_;  // applied blueprint values, puts in flight, rollback rewrites
@@ -293,7 +283,7 @@ void ClusterDeploymentManager::Active::start() {
   for (const auto& [key, value] : services_.kv.scan(std::string(kSlicePrefix))) {
     auto slice = parse_slice_key(key);
     auto parsed = parse_slice_value(value);
-    if (slice) index_slice_key(key, *slice, parsed);
+    if (slice) slice_keys_.put(key, *slice, parsed);
     if (!slice || !parsed) {
       count("malformed-values");
       cmd_remove(key);
@@ -321,24 +311,8 @@ void ClusterDeploymentManager::Active::start() {
   });
 }
 
-void ClusterDeploymentManager::Active::index_slice_key(const std::string& key, const SliceKey& slice,
-                                                       std::optional<SliceValue> value) {
-  auto [it, inserted] = slice_keys_.try_emplace(key, IndexedSliceKey{slice, std::nullopt});
-  if (inserted) ++slice_key_nodes_[slice.node];
-  it->second.value = std::move(value);
-}
-
 void ClusterDeploymentManager::Active::track(const KvNotification& n) {
-  if (!n.key.starts_with(kSlicePrefix)) return;
-  if (n.op == KvOp::Put) {
-    if (auto slice = parse_slice_key(n.key)) index_slice_key(n.key, *slice, parse_slice_value(n.value));
-    return;
-  }
-  auto it = slice_keys_.find(n.key);
-  if (it == slice_keys_.end()) return;
-  auto node = slice_key_nodes_.find(it->second.slice.node);
-  if (--node->second == 0) slice_key_nodes_.erase(node);
-  slice_keys_.erase(it);
+  slice_keys_.track(n);
 }
 
 void ClusterDeploymentManager::Active::on_kv(const KvNotification& n) {
@@ -394,11 +368,7 @@ void ClusterDeploymentManager::Active::on_node_gone(const NodeId& node, bool lif
     timers_.cancel(it->second.resend);
     nodes.erase(it);
   }
-  std::vector<std::string> ended;
-  for (const auto& [artifact, move] : moves_) {
-    if (move.source == node || move.target == node) ended.push_back(artifact);
-  }
-  for (const auto& artifact : ended) end_move(artifact);
+  for (const auto& artifact : moves_through(moves_, node)) end_move(artifact);
   for (const auto& [key, value] : services_.kv.scan(slice_node_prefix(node))) cmd_remove(key);
   auto state = lifecycles_.values.find(node);
   const bool kept = state != lifecycles_.values.end() &&
@@ -570,68 +540,63 @@ void ClusterDeploymentManager::Active::on_slice_put(const std::string& key, cons
     case SliceState::Loaded:
       activate_ready(artifact);
       break;
-    case SliceState::Active: {
-      if (!config_.mutation(mutation::kTransientCountSurvivesActive))
-        state_.transient_failures.erase(artifact);
-      if (lifecycles_.any_drained())
-        schedule_reconcile(kReconcileDebounce);                   // a replacement may free an eviction
-      if (!all_or_nothing_.in_flight.empty()) check_in_flight();  // an all-or-nothing put may be complete
-      if (rolling_in_progress(base_of(artifact))) fix_count(base_of(artifact));
-      for (const auto& [base, other] : state_.desired) {
-        if (std::find(other.depends_on.begin(), other.depends_on.end(), artifact) != other.depends_on.end()) {
-          activate_ready(other.artifact);
-        }
-      }
-      auto move = moves_.find(artifact);
-      if (move != moves_.end() && move->second.target == slice.node) {
-        const NodeId source = move->second.source;
-        moves_.erase(move);
-        auto src = table_.entries[artifact].find(source);
-        if (src != table_.entries[artifact].end()) {
-          src->second.leaving = false;  // counts again if its UNLOAD does not land
-          // The break step never takes ACTIVE instances below min_available
-          // (a node lost during the move): the source then stays. ACTIVE
-          // entries on DRAINING or DECOMMISSIONED nodes do not count (their
-          // drain takes them next, §8.2); a drained source is an eviction.
-          const bool source_counts =
-              src->second.settled_in(SliceState::Active) && !lifecycles_.drained(source);
-          const int floor = desired && desired->artifact == artifact ? desired->min_instances : 0;
-          if (source_counts && facts_.active_counted(artifact) - 1 < floor) {
-            log(LogLevel::Info, "move of " + artifact + " ends without unloading " + source +
-                                    ": ACTIVE would fall below min_available");
-            count("moves-kept-source");
-            // One entry over the count now: the scale-down (or a later move)
-            // is this trigger's to start, not the periodic reconcile's.
-            schedule_reconcile(kReconcileDebounce);
-          } else if (src->second.live()) {
-            // On a node drained since the move began, the break step is an
-            // eviction (engine-semantics.md §8.2): one at a time per node.
-            // Otherwise it is a scale-down by one: the floor is re-checked at submit.
-            cmd_unload(artifact, source,
-                       lifecycles_.of(source) == NodeLifecycle::Draining ? UnloadWhy::Eviction
-                                                                         : UnloadWhy::ScaleDown);
-          }
-        }
-      }
+    case SliceState::Active:
+      on_slice_active(artifact, slice.node);
       break;
-    }
-    case SliceState::Failed: {
-      if (entry.intent != SliceState::Unload) cmd_unload(artifact, slice.node, UnloadWhy::Cleanup);
-      if (!desired || desired->artifact != artifact || repeated_failure) break;
-      if (parsed->fatal) {
-        log(LogLevel::Warn, artifact + " failed fatally on " + slice.node + ": " +
-                                parsed->failure_reason.value_or("(no reason)"));
-        mark_failed(artifact);
-      } else if (parsed->failure_reason != std::string(kLostReason)) {
-        record_transient_failure(artifact);
-      }
+    case SliceState::Failed:
+      on_slice_failed(artifact, slice.node, *parsed, repeated_failure);
       break;
-    }
     default:
       break;
   }
   const bool now_live = entry.counts_for_scale();
   if (was_live != now_live) schedule_reconcile(kReconcileDebounce);
+}
+
+void ClusterDeploymentManager::Active::on_slice_active(const std::string& artifact, const NodeId& node) {
+  if (!config_.mutation(mutation::kTransientCountSurvivesActive)) state_.transient_failures.erase(artifact);
+  if (lifecycles_.any_drained())
+    schedule_reconcile(kReconcileDebounce);                   // a replacement may free an eviction
+  if (!all_or_nothing_.in_flight.empty()) check_in_flight();  // an all-or-nothing put may be complete
+  if (rolling_in_progress(base_of(artifact))) fix_count(base_of(artifact));
+  for (const auto& [base, other] : state_.desired) {
+    if (std::find(other.depends_on.begin(), other.depends_on.end(), artifact) != other.depends_on.end()) {
+      activate_ready(other.artifact);
+    }
+  }
+  auto move = moves_.find(artifact);
+  if (move == moves_.end() || move->second.target != node) return;
+  const NodeId source = move->second.source;
+  moves_.erase(move);
+  auto src = table_.entries[artifact].find(source);
+  if (src == table_.entries[artifact].end()) return;
+  src->second.leaving = false;  // counts again if its UNLOAD does not land
+  const auto step = break_step(facts_, artifact, source);
+  if (step.action == BreakStep::Action::KeepSource) {
+    log(LogLevel::Info, "move of " + artifact + " ends without unloading " + source +
+                            ": ACTIVE would fall below min_available");
+    count("moves-kept-source");
+    // One entry over the count now: the scale-down (or a later move) is this
+    // trigger's to start, not the periodic reconcile's.
+    schedule_reconcile(kReconcileDebounce);
+  } else if (step.action == BreakStep::Action::Unload) {
+    cmd_unload(artifact, source, step.why);
+  }
+}
+
+void ClusterDeploymentManager::Active::on_slice_failed(const std::string& artifact, const NodeId& node,
+                                                       const SliceValue& value, bool repeated) {
+  const Desired* desired = desired_for(artifact);
+  if (table_.entries[artifact][node].intent != SliceState::Unload)
+    cmd_unload(artifact, node, UnloadWhy::Cleanup);
+  if (!desired || desired->artifact != artifact || repeated) return;
+  if (value.fatal) {
+    log(LogLevel::Warn,
+        artifact + " failed fatally on " + node + ": " + value.failure_reason.value_or("(no reason)"));
+    mark_failed(artifact);
+  } else if (value.failure_reason != std::string(kLostReason)) {
+    record_transient_failure(artifact);
+  }
 }
 
 void ClusterDeploymentManager::Active::on_slice_remove(const SliceKey& slice) {
@@ -858,7 +823,7 @@ void ClusterDeploymentManager::Active::remove_absent_nodes(bool lifecycle) {
   if (config_.mutation(mutation::kDepartedNodeKeysKept)) return;
   const auto view = services_.topology.view();
   std::set<NodeId> absent;
-  for (const auto& [node, keys] : slice_key_nodes_) {
+  for (const auto& [node, keys] : slice_keys_.nodes()) {
     if (!std::binary_search(view.begin(), view.end(), node)) absent.insert(node);
   }
   if (lifecycle) {
@@ -873,7 +838,7 @@ void ClusterDeploymentManager::Active::adopt_unknown_keys() {
   // Keys the in-memory map dropped (a node-gone cleanup whose removal failed,
   // the node then back in the view) are read back from the local KV.
   const Nanos now = timers_.now();
-  for (const auto& [key, indexed] : slice_keys_) {
+  for (const auto& [key, indexed] : slice_keys_.keys()) {
     if (!indexed.value) continue;
     // Its removal (a node-gone cleanup) is still on its way: adopting the key
     // now would count an entry the CDM is deleting (it returns to the view
@@ -919,20 +884,8 @@ void ClusterDeploymentManager::Active::inherit_commands() {
 }
 
 void ClusterDeploymentManager::Active::prune_moves() {
-  auto live_entry = [&](const std::string& artifact, const NodeId& node) {
-    return table_.live_at(artifact, node);
-  };
-  for (auto it = moves_.begin(); it != moves_.end();) {
-    const auto& [artifact, move] = *it;
-    if (live_entry(artifact, move.source) && live_entry(artifact, move.target)) {
-      ++it;
-      continue;
-    }
-    // A move ends when either entry stops being live: the source counts again.
-    const std::string ended = artifact;
-    ++it;
-    end_move(ended);
-  }
+  // A move ends when either entry stops being live: the source counts again.
+  for (const auto& artifact : moves_over(moves_, table_)) end_move(artifact);
 }
 
 void ClusterDeploymentManager::Active::end_move(const std::string& artifact) {
@@ -1150,7 +1103,7 @@ void ClusterDeploymentManager::Active::rebalance() {
     // ACTIVE, and then only if ACTIVE stays at min_available (on_slice_put).
     log(LogLevel::Info, "moving " + move.artifact + " from " + move.source + " to " + move.target);
     count("moves");
-    moves_[move.artifact] = Move{move.source, move.target};
+    moves_[move.artifact] = MoveInFlight{move.source, move.target};
     table_.entries[move.artifact][move.source].leaving = true;
     cmd_load(move.artifact, move.target);
   }

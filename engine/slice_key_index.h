@@ -1,0 +1,39 @@
+// The local KV's slices/* keys that parse, in key order (the order of a
+// scan), with the parsed value (nullopt: unparseable), and how many such keys
+// each node has: what the CDM's adopt_unknown_keys and remove_absent_nodes
+// read instead of scanning and parsing every slice key on each reconcile
+// (issue 14, third pass). Built from the activation scan, then kept in step
+// with every KV notification. Unit-tested in tests/engine/slice_table_test.cc.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "engine/kv_client.h"
+#include "engine/kv_schema.h"
+
+namespace aether::engine {
+
+class SliceKeyIndex {
+ public:
+  struct Key {
+    SliceKey slice;
+    std::optional<SliceValue> value;
+  };
+
+  void put(const std::string& key, const SliceKey& slice, std::optional<SliceValue> value);
+  // Follows one notification, whatever its origin.
+  void track(const KvNotification& n);
+
+  const std::map<std::string, Key, std::less<>>& keys() const { return keys_; }
+  const std::map<NodeId, std::size_t>& nodes() const { return nodes_; }  // keys per node
+
+ private:
+  std::map<std::string, Key, std::less<>> keys_;
+  std::map<NodeId, std::size_t> nodes_;
+};
+
+}  // namespace aether::engine

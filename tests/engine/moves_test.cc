@@ -1,0 +1,63 @@
+// Moves in flight (engine/moves.h) and the slice-key index
+// (engine/slice_key_index.h) over fake inputs. No simulator.
+#include <catch2/catch.hpp>
+
+#include "engine/moves.h"
+#include "engine/slice_key_index.h"
+#include "tests/engine/cdm_fakes.h"
+
+using namespace aether::engine;
+using aether::engine::test::FakeWorld;
+
+TEST_CASE("moves: those through a node, and those over once either entry is no longer live") {
+  FakeWorld w;
+  MovesInFlight moves{{"org.x:a:1.0.0", {"n1", "n2"}}, {"org.x:b:1.0.0", {"n2", "n3"}}};
+  CHECK(moves_through(moves, "n2") == std::vector<std::string>{"org.x:a:1.0.0", "org.x:b:1.0.0"});
+  CHECK(moves_through(moves, "n1") == std::vector<std::string>{"org.x:a:1.0.0"});
+  CHECK(moves_through(moves, "n9").empty());
+  w.put("org.x:a:1.0.0", "n1", SliceState::Active).leaving = true;
+  w.put("org.x:a:1.0.0", "n2", SliceState::Loading);
+  w.put("org.x:b:1.0.0", "n2", SliceState::Active);
+  w.put("org.x:b:1.0.0", "n3", SliceState::Failed);
+  CHECK(moves_over(moves, w.table) == std::vector<std::string>{"org.x:b:1.0.0"});
+}
+
+TEST_CASE("moves: the break step keeps ACTIVE at min_available, evicts from a draining source") {
+  FakeWorld w({"n1", "n2", "n3"});
+  w.want("org.x:a:1.0.0", 2, 2);
+  w.put("org.x:a:1.0.0", "n1", SliceState::Active);  // the source
+  w.put("org.x:a:1.0.0", "n2", SliceState::Active);  // the target, ACTIVE now
+  w.put("org.x:a:1.0.0", "n3", SliceState::Active);
+  auto step = break_step(w.facts, "org.x:a:1.0.0", "n1");
+  CHECK(step.action == BreakStep::Action::Unload);
+  CHECK(step.why == UnloadWhy::ScaleDown);
+  w.topology.nodes = {"n1", "n2"};  // n3 lost during the move: 2 ACTIVE, floor 2
+  CHECK(break_step(w.facts, "org.x:a:1.0.0", "n1").action == BreakStep::Action::KeepSource);
+  w.lifecycles.values["n1"] = "DRAINING";  // a drained source does not count: an eviction
+  step = break_step(w.facts, "org.x:a:1.0.0", "n1");
+  CHECK(step.action == BreakStep::Action::Unload);
+  CHECK(step.why == UnloadWhy::Eviction);
+  w.table.entries["org.x:a:1.0.0"]["n1"].observed->state = SliceState::Failed;
+  CHECK(break_step(w.facts, "org.x:a:1.0.0", "n1").action == BreakStep::Action::None);
+}
+
+TEST_CASE("slice-key index: follows puts and removes, counts keys per node") {
+  SliceKeyIndex index;
+  auto put = [&](const std::string& node, const std::string& artifact, const std::string& value) {
+    index.track(KvNotification{KvOp::Put, slice_key(node, artifact), value});
+  };
+  const auto active = encode_slice_value(SliceValue{SliceState::Active, std::nullopt, false});
+  put("n1", "org.x:a:1.0.0", active);
+  put("n1", "org.x:b:1.0.0", "garbage");  // kept, value unparseable
+  put("n2", "org.x:a:1.0.0", active);
+  put("n2", "org.x:a:1.0.0", active);                                    // a rewrite is not a new key
+  index.track(KvNotification{KvOp::Put, "slice-target/org.x:a", "{}"});  // not a slice key
+  CHECK(index.keys().size() == 3);
+  CHECK(index.nodes().at("n1") == 2);
+  CHECK(index.nodes().at("n2") == 1);
+  CHECK_FALSE(index.keys().at(slice_key("n1", "org.x:b:1.0.0")).value);
+  index.track(KvNotification{KvOp::Remove, slice_key("n2", "org.x:a:1.0.0"), ""});
+  CHECK(index.nodes().count("n2") == 0);
+  index.track(KvNotification{KvOp::Remove, slice_key("n9", "org.x:a:1.0.0"), ""});  // unknown: ignored
+  CHECK(index.keys().size() == 2);
+}
