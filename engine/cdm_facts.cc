@@ -129,4 +129,13 @@ bool CdmFacts::target_is_newer(const std::string& base, const std::string& owner
   return target->second >= blueprint->second;  // a tie: one batch wrote both
 }
 
+std::map<std::string, std::uint64_t> CdmFacts::blueprint_positions() const {
+  std::map<std::string, std::uint64_t> out;
+  for (const auto& [id, blueprint] : state.blueprints) {
+    if (config.mutation(mutation::kOwnershipByIdOrder)) break;
+    if (auto at = positions.find(blueprint_key(id)); at != positions.end()) out[id] = at->second;
+  }
+  return out;
+}
+
 }  // namespace aether::engine

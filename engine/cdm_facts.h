@@ -66,6 +66,9 @@ struct CdmFacts {
   // Whether the applied slice-target of `base` is at least as recent as its
   // owner's blueprint value: then its counts (a client's scale) are desired.
   bool target_is_newer(const std::string& base, const std::string& owner) const;
+  // Blueprint id -> decided position of its applied value: acceptance is
+  // judged in that order (§4); empty under the mutation that judges by id.
+  std::map<std::string, std::uint64_t> blueprint_positions() const;
 };
 
 }  // namespace aether::engine

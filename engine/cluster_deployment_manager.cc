@@ -14,6 +14,7 @@
 
 #include "engine/assertion.h"
 #include "engine/blueprint.h"
+#include "engine/cdm_commands.h"
 #include "engine/cdm_facts.h"
 #include "engine/cdm_rechecks.h"
 #include "engine/cdm_writer.h"
@@ -34,6 +35,7 @@
 #include "engine/slice_key_index.h"
 #include "engine/slice_table.h"
 #include "engine/stuck_orphans.h"
+#include "engine/target_sync.h"
 #include "engine/timers.h"
 
 namespace aether::engine {
@@ -59,9 +61,9 @@ class ClusterDeploymentManager::Active
         writer_(services_, config_, timers_,
                 CdmWriter::Hooks{
                     [this](const SliceCommand& c) { return recheck::resend_still_wanted(table_, c); },
-                    [this](const std::vector<SliceCommand>& c) { revert_intents(c); },
+                    [this](const std::vector<SliceCommand>& c) { commands_.revert(c); },
                     [this](Nanos delay_ns) { schedule_reconcile(delay_ns); },
-                    [this](const SliceCommand& c) { arm_resend(c.artifact, c.node, c.state); },
+                    [this](const SliceCommand& c) { commands_.arm_resend(c.artifact, c.node, c.state); },
                     [this] { sync_targets(); },
                     [this](const TargetPut& put) { return rederive_target(put); },
                     [this](const SliceCommand& c) { return recheck::activate_still_ready(facts_, c); },
@@ -84,6 +86,9 @@ class ClusterDeploymentManager::Active
 
   std::optional<std::uint64_t> tag() const { return tag_; }
   void start();
+  void read_desired_state();
+  void rebuild_targets();
+  void read_slices();
   // Keeps the slice-key index in step with the local KV (every notification,
   // whatever its origin; called before on_kv, and for a retired term too).
   void track(const KvNotification& n);
@@ -111,15 +116,7 @@ class ClusterDeploymentManager::Active
 
   // Desired state (desired_state.h) and what the CDM does about it.
   // Acceptance judged in order of the blueprint values' decided positions (§4).
-  void recompute_ownership() {
-    std::map<std::string, std::uint64_t> blueprint_positions;
-    for (const auto& [id, blueprint] : state_.blueprints) {
-      if (config_.mutation(mutation::kOwnershipByIdOrder)) break;
-      if (auto at = positions_.find(blueprint_key(id)); at != positions_.end())
-        blueprint_positions[id] = at->second;
-    }
-    state_.recompute_ownership(blueprint_positions);
-  }
+  void recompute_ownership() { state_.recompute_ownership(facts_.blueprint_positions()); }
   void set_desired(const std::string& base, const SliceTarget& target) { state_.set_desired(base, target); }
   void forget_desired(const std::string& base);
   std::optional<Wanted> wanted(const std::string& base) const { return state_.wanted(base); }
@@ -154,11 +151,6 @@ class ClusterDeploymentManager::Active
   // One step of a rolling update: load new instances within max_surge,
   // UNLOAD old ones while ACTIVE over both versions keeps its floor.
   void roll(const std::string& base, const Desired& desired);
-  // Writes version-routing/{base} when a rolling slice-target changes version,
-  // rewrites it when it names another target, removes it when no entry of
-  // another version remains or the base has no owner.
-  void note_version_change(const std::string& base, const SliceTarget& target);
-  void sync_routing(const std::string& base);
 
   // Reconcile.
   void reconcile();
@@ -170,8 +162,6 @@ class ClusterDeploymentManager::Active
   void rebalance();
   void prune_moves();
   void adopt_unknown_keys();
-  void inherit_commands();
-  void arm_stuck_check(const std::string& artifact, const NodeId& node);
   void remove_absent_nodes(bool lifecycle);
   void end_move(const std::string& artifact);
   void check_stuck_and_orphans();
@@ -181,22 +171,7 @@ class ClusterDeploymentManager::Active
   void drain_nodes();
   void apply_drain_plan(const NodeId& node, const drain::Plan& plan);
 
-  // Commands (recorded in memory at once, written through the serialized queue).
-  std::optional<SliceState> effective(const Entry& entry) const { return entry.effective(); }
-  void cmd_load(const std::string& artifact, const NodeId& node);
-  void cmd_unload(const std::string& artifact, const NodeId& node, UnloadWhy why = UnloadWhy::Other);
-  void cmd_activate(const std::string& artifact, const NodeId& node);
-  void cmd_remove_slice(const std::string& artifact, const NodeId& node);
-  void cmd_remove(const std::string& key);
-  void cmd_put_target(const std::string& base, const SliceTarget& target);
-  void cmd_remove_target(const std::string& base);
-  // UNLOAD the live entries of `base` except those of `keep_artifact` (a
-  // version change; without one, a removal); either is re-checked at submit
-  // as a removal (UnloadWhy::Removal).
-  void unload_live(const std::string& base, const std::optional<std::string>& keep_artifact);
   void flush(std::function<void(bool)> after = nullptr) { writer_.flush(std::move(after)); }
-  void revert_intents(const std::vector<SliceCommand>& commands);
-  void arm_resend(const std::string& artifact, const NodeId& node, SliceState command);
   void count(const char* counter, std::int64_t delta = 1) { services_.events.count(counter, delta); }
   void log(LogLevel level, std::string message) {
     services_.logger.log(level, kComponent, std::move(message));
@@ -224,6 +199,9 @@ class ClusterDeploymentManager::Active
   const std::map<std::string, std::uint64_t>& positions_;
   OwnTargetWrites own_targets_;  // this term's slice-target writes and their echoes (desired_state.h)
   CdmFacts facts_{config_, services_.topology, state_, table_, lifecycles_, positions_, own_targets_};
+  CdmCommands commands_{services_, config_, timers_, table_, facts_, writer_, [this](Nanos delay_ns) {
+                          schedule_reconcile(delay_ns);
+                        }};
 
   TimerId reconcile_timer_ = 0;
   bool rechecked_ = false;  // the activation re-check has run
@@ -235,6 +213,29 @@ class ClusterDeploymentManager::Active
 
 void ClusterDeploymentManager::Active::start() {
   count("leader-activations");
+  read_desired_state();
+  rebuild_targets();
+  read_slices();
+  commands_.inherit();
+  adopt_rollback_records();
+  // Processing timeouts die with their leader: a blueprint still being
+  // processed gets a full timeout from this activation (timestamps are
+  // leader-local, §4).
+  for (const auto& [id, blueprint] : state_.blueprints) {
+    if (blueprint && !facts_.fully_active(id)) arm_processing_timeout(id);
+  }
+  reconcile();
+  arm_periodic();
+  timers_.after(config_.activation_recheck_delay_ns, [this] {
+    rechecked_ = true;
+    remove_absent_nodes(true);
+    reconcile();
+  });
+}
+
+// Activation: node lifecycles, blueprints, slice-targets and version-routing
+// keys from the local KV.
+void ClusterDeploymentManager::Active::read_desired_state() {
   for (const auto& [key, value] : services_.kv.scan(std::string(kNodeLifecyclePrefix))) {
     lifecycles_.values[*key_suffix(key, kNodeLifecyclePrefix)] = value;
   }
@@ -258,9 +259,15 @@ void ClusterDeploymentManager::Active::start() {
   for (const auto& [key, value] : services_.kv.scan(std::string(kVersionRoutingPrefix))) {
     if (!parse_version_routing(value)) {
       count("malformed-values");
-      cmd_remove(key);
+      commands_.remove(key);
     }
   }
+}
+
+// Activation (§4): each owned base's desired state from its slice-target, or
+// from its owner blueprint when the slice-target is missing, mismatching or
+// older; slice-targets without an owner are removed.
+void ClusterDeploymentManager::Active::rebuild_targets() {
   recompute_ownership();
   for (const auto& [base, owner] : state_.ownership.owner_of) {
     // A matching slice-target's counts win unless the owner blueprint's value
@@ -274,11 +281,16 @@ void ClusterDeploymentManager::Active::start() {
     const auto rebuilt = state_.rebuilt_target(base, blueprint_at, target_at);
     if (!rebuilt) continue;
     set_desired(base, rebuilt->target);
-    if (rebuilt->rewrite) cmd_put_target(base, rebuilt->target);  // an echo, not a new allocation trigger
+    if (rebuilt->rewrite)
+      commands_.put_target(base, rebuilt->target);  // an echo, not a new allocation trigger
   }
   for (const auto& [base, target] : state_.targets) {
-    if (!state_.ownership.owner(base)) cmd_remove_target(base);
+    if (!state_.ownership.owner(base)) commands_.remove_target(base);
   }
+}
+
+// Activation: the slice table from the local KV's slices/* keys.
+void ClusterDeploymentManager::Active::read_slices() {
   const Nanos now = timers_.now();
   for (const auto& [key, value] : services_.kv.scan(std::string(kSlicePrefix))) {
     auto slice = parse_slice_key(key);
@@ -286,29 +298,14 @@ void ClusterDeploymentManager::Active::start() {
     if (slice) slice_keys_.put(key, *slice, parsed);
     if (!slice || !parsed) {
       count("malformed-values");
-      cmd_remove(key);
+      commands_.remove(key);
       continue;
     }
     Entry& entry = table_.entries[slice->artifact][slice->node];
     entry.observed = *parsed;
     entry.since_ns = now;
-    arm_stuck_check(slice->artifact, slice->node);
+    commands_.arm_stuck_check(slice->artifact, slice->node);
   }
-  inherit_commands();
-  adopt_rollback_records();
-  // Processing timeouts die with their leader: a blueprint still being
-  // processed gets a full timeout from this activation (timestamps are
-  // leader-local, §4).
-  for (const auto& [id, blueprint] : state_.blueprints) {
-    if (blueprint && !facts_.fully_active(id)) arm_processing_timeout(id);
-  }
-  reconcile();
-  arm_periodic();
-  timers_.after(config_.activation_recheck_delay_ns, [this] {
-    rechecked_ = true;
-    remove_absent_nodes(true);
-    reconcile();
-  });
 }
 
 void ClusterDeploymentManager::Active::track(const KvNotification& n) {
@@ -327,7 +324,7 @@ void ClusterDeploymentManager::Active::on_kv(const KvNotification& n) {
     if (!slice) {
       if (n.op == KvOp::Put) {
         count("malformed-values");
-        cmd_remove(n.key);
+        commands_.remove(n.key);
       }
     } else if (n.op == KvOp::Put) {
       on_slice_put(n.key, *slice, n.value);
@@ -337,7 +334,7 @@ void ClusterDeploymentManager::Active::on_kv(const KvNotification& n) {
   } else if (key_suffix(n.key, kVersionRoutingPrefix)) {
     if (n.op == KvOp::Put && !parse_version_routing(n.value)) {
       count("malformed-values");
-      cmd_remove(n.key);
+      commands_.remove(n.key);
     }
     schedule_reconcile(kReconcileDebounce);
   } else if (auto node = key_suffix(n.key, kNodeLifecyclePrefix)) {
@@ -369,13 +366,13 @@ void ClusterDeploymentManager::Active::on_node_gone(const NodeId& node, bool lif
     nodes.erase(it);
   }
   for (const auto& artifact : moves_through(moves_, node)) end_move(artifact);
-  for (const auto& [key, value] : services_.kv.scan(slice_node_prefix(node))) cmd_remove(key);
+  for (const auto& [key, value] : services_.kv.scan(slice_node_prefix(node))) commands_.remove(key);
   auto state = lifecycles_.values.find(node);
   const bool kept = state != lifecycles_.values.end() &&
                     (parse_node_lifecycle(state->second) == NodeLifecycle::Draining ||
                      parse_node_lifecycle(state->second) == NodeLifecycle::Decommissioned);
   if (lifecycle && !kept) {
-    cmd_remove(node_lifecycle_key(node));
+    commands_.remove(node_lifecycle_key(node));
     lifecycles_.values.erase(node);
   }
   log(LogLevel::Info, "node " + node + " gone: removing its keys");
@@ -414,7 +411,7 @@ void ClusterDeploymentManager::Active::on_blueprint_put(const std::string& id, c
         known->second.failed = false;
       }
       SliceTarget target{slice.artifact.version, slice.instances, slice.min_available, id, false};
-      cmd_put_target(base, target);
+      commands_.put_target(base, target);
       if (config_.mutation(mutation::kAllocateAtBlueprintPut)) {
         set_desired(base, target);
         place(slice.artifact.to_string(), slice.instances);
@@ -430,7 +427,7 @@ void ClusterDeploymentManager::Active::on_blueprint_put(const std::string& id, c
   for (const auto& [base, owner] : before.owner_of) {
     if (owner != id || state_.ownership.owner(base)) continue;
     forget_desired(base);
-    cmd_remove_target(base);
+    commands_.remove_target(base);
   }
   sync_targets();
 }
@@ -445,7 +442,7 @@ void ClusterDeploymentManager::Active::on_blueprint_remove(const std::string& id
   for (const auto& [base, owner] : before.owner_of) {
     if (owner != id || state_.ownership.owner(base)) continue;  // another owner: as on_blueprint_put
     forget_desired(base);
-    cmd_remove_target(base);
+    commands_.remove_target(base);
   }
   if (auto timer = processing_timers_.find(id); timer != processing_timers_.end()) {
     timers_.cancel(timer->second);
@@ -471,7 +468,7 @@ void ClusterDeploymentManager::Active::on_target_put(const std::string& base, co
   auto owner = state_.ownership.owner(base);
   if (!owner) {
     forget_desired(base);
-    cmd_remove_target(base);
+    commands_.remove_target(base);
     return;
   }
   const auto want = wanted(base);
@@ -492,7 +489,7 @@ void ClusterDeploymentManager::Active::on_target_put(const std::string& base, co
   // failed flag (set_desired; sync_targets writes the flag back).
   set_desired(base, *target);
   if (!rolling::rolls(state_, base))
-    unload_live(base, want->artifact);  // a rolling slice follows §8.4 (fix_count)
+    commands_.unload_live(base, want->artifact);  // a rolling slice follows §8.4 (fix_count)
   fix_count(base);
   activate_ready(want->artifact);
   sync_targets();
@@ -520,7 +517,7 @@ void ClusterDeploymentManager::Active::on_slice_put(const std::string& key, cons
     entry.malformed_remove_at = timers_.now();
     // Treated as FAILED transient (engine-semantics §4), escalation included.
     if (desired && desired->artifact == artifact) record_transient_failure(artifact);
-    cmd_remove(key);
+    commands_.remove(key);
     schedule_reconcile(kReconcileDebounce);
     return;
   }
@@ -530,7 +527,7 @@ void ClusterDeploymentManager::Active::on_slice_put(const std::string& key, cons
   // A same-value FAILED rewrite (a duplicate commit) is not a new failure.
   const bool repeated_failure = parsed->state == SliceState::Failed && entry.observed == *parsed;
   entry.observed = *parsed;
-  if (state_changed) arm_stuck_check(artifact, slice.node);
+  if (state_changed) commands_.arm_stuck_check(artifact, slice.node);
   if (entry.intent && answers(*entry.intent, parsed->state)) {
     entry.intent.reset();
     timers_.cancel(entry.resend);
@@ -580,7 +577,7 @@ void ClusterDeploymentManager::Active::on_slice_active(const std::string& artifa
     // trigger's to start, not the periodic reconcile's.
     schedule_reconcile(kReconcileDebounce);
   } else if (step.action == BreakStep::Action::Unload) {
-    cmd_unload(artifact, source, step.why);
+    commands_.unload(artifact, source, step.why);
   }
 }
 
@@ -588,7 +585,7 @@ void ClusterDeploymentManager::Active::on_slice_failed(const std::string& artifa
                                                        const SliceValue& value, bool repeated) {
   const Desired* desired = desired_for(artifact);
   if (table_.entries[artifact][node].intent != SliceState::Unload)
-    cmd_unload(artifact, node, UnloadWhy::Cleanup);
+    commands_.unload(artifact, node, UnloadWhy::Cleanup);
   if (!desired || desired->artifact != artifact || repeated) return;
   if (value.fatal) {
     log(LogLevel::Warn,
@@ -635,54 +632,36 @@ void ClusterDeploymentManager::Active::arm_processing_timeout(const std::string&
 
 void ClusterDeploymentManager::Active::forget_desired(const std::string& base) {
   state_.desired.erase(base);
-  unload_live(base, std::nullopt);
-  sync_routing(base);  // a removal mid-update unloads every version and removes the routing key
+  commands_.unload_live(base, std::nullopt);
+  commands_.sync_routing(base);  // a removal mid-update unloads every version and removes the routing key
 }
 
 void ClusterDeploymentManager::Active::write_target_from_blueprint(const std::string& base) {
   const auto want = wanted(base);
   if (!want) return;
-  cmd_put_target(base, SliceTarget{want->version, want->instances, want->min_available, want->owner, false});
+  commands_.put_target(base,
+                       SliceTarget{want->version, want->instances, want->min_available, want->owner, false});
 }
 
 void ClusterDeploymentManager::Active::sync_targets() {
-  for (const auto& [base, owner] : state_.ownership.owner_of) {
-    if (writer_.target_pending(base)) continue;
-    const auto want = wanted(base);
-    if (!want) continue;
-    auto target = state_.targets.find(base);
-    if (target == state_.targets.end() || target->second.owner != owner ||
-        target->second.version != want->version) {
-      write_target_from_blueprint(base);
-      continue;
+  const auto actions =
+      plan_target_sync(facts_, [this](const std::string& base) { return writer_.target_pending(base); });
+  for (const auto& action : actions) {
+    switch (action.kind) {
+      case TargetSyncAction::Kind::FromBlueprint:
+        write_target_from_blueprint(action.base);
+        break;
+      case TargetSyncAction::Kind::AdoptRejected:
+        set_desired(action.base, action.target);
+        fix_count(action.base);
+        break;
+      case TargetSyncAction::Kind::FixFailedFlag:
+        commands_.put_target(action.base, action.target);
+        break;
+      case TargetSyncAction::Kind::Remove:
+        commands_.remove_target(action.base);
+        break;
     }
-    // Owned with a matching slice-target, yet no desired state: a removal
-    // forgot it and its Remove was dropped at submit (the blueprint came
-    // back) while the put-back's own write did not commit. Written again
-    // (re-derived at submit), its commit restores the desired state.
-    if (!state_.desired.count(base)) {
-      if (state_.ownership.rejected.count(owner) == 0) {
-        write_target_from_blueprint(base);
-        continue;
-      }
-      // A rejected owner keeps what its slice-target records (§4): nothing
-      // to write; the desired state comes from that slice-target as its
-      // commit would have set it.
-      set_desired(base, target->second);
-      fix_count(base);
-      continue;
-    }
-    // A committed flag that disagrees with the CDM's (a client write).
-    auto known = state_.desired.find(base);
-    if (known != state_.desired.end() && known->second.artifact == want->artifact &&
-        known->second.failed != target->second.failed) {
-      SliceTarget fixed = target->second;
-      fixed.failed = known->second.failed;
-      cmd_put_target(base, fixed);
-    }
-  }
-  for (const auto& [base, target] : state_.targets) {
-    if (!writer_.target_pending(base) && !state_.ownership.owner(base)) cmd_remove_target(base);
   }
 }
 
@@ -711,7 +690,7 @@ void ClusterDeploymentManager::Active::mark_failed(const std::string& artifact) 
   if (target == state_.targets.end()) return;
   SliceTarget failed = target->second;
   failed.failed = true;
-  cmd_put_target(base, failed);
+  commands_.put_target(base, failed);
   check_in_flight();  // a slice of an all-or-nothing put in flight: roll it back (same batch)
 }
 
@@ -851,36 +830,9 @@ void ClusterDeploymentManager::Active::adopt_unknown_keys() {
     Entry& entry = nodes[slice.node];
     entry.observed = *indexed.value;
     entry.since_ns = now;
-    arm_stuck_check(slice.artifact, slice.node);
+    commands_.arm_stuck_check(slice.artifact, slice.node);
   }
-  inherit_commands();
-}
-
-void ClusterDeploymentManager::Active::arm_stuck_check(const std::string& artifact, const NodeId& node) {
-  // Stuck detection runs when the entry's bound passes (§4), not only when
-  // something else reconciles (the periodic reconcile may be off or rare).
-  const Entry& entry = table_.entries[artifact][node];
-  const auto due = entry_timers::stuck_due(entry, config_);
-  if (!due) return;
-  const Nanos since = entry.since_ns;
-  const SliceState state = entry.observed->state;
-  timers_.after(*due - timers_.now(), [this, artifact, node, since, state] {
-    if (entry_timers::still_in(table_, artifact, node, since, state)) schedule_reconcile(0);
-  });
-}
-
-void ClusterDeploymentManager::Active::inherit_commands() {
-  // A command state this leader did not write (a previous leader's, whose
-  // chain the node may have abandoned) is taken over as its own: re-sent
-  // after command_timeout unless answered (§4 Re-send).
-  for (auto& [artifact, nodes] : table_.entries) {
-    for (auto& [node, entry] : nodes) {
-      if (entry.intent || entry.resend != 0 || !entry.observed || !is_command_state(entry.observed->state))
-        continue;
-      entry.intent = entry.observed->state;
-      arm_resend(artifact, node, entry.observed->state);
-    }
-  }
+  commands_.inherit();
 }
 
 void ClusterDeploymentManager::Active::prune_moves() {
@@ -914,7 +866,7 @@ void ClusterDeploymentManager::Active::reconcile() {
   for (const auto& [base, desired] : state_.desired) fix_count(base);
   for (const auto& [key, value] : services_.kv.scan(std::string(kVersionRoutingPrefix))) {
     const auto base = *key_suffix(key, kVersionRoutingPrefix);
-    if (!state_.desired.count(base)) sync_routing(base);  // no owner: the update is over
+    if (!state_.desired.count(base)) commands_.sync_routing(base);  // no owner: the update is over
   }
   for (const auto& [base, desired] : state_.desired) activate_ready(desired.artifact);
   drain_nodes();
@@ -933,7 +885,7 @@ void ClusterDeploymentManager::Active::drain_nodes() {
       // Entries on a DECOMMISSIONED node are unloaded like orphans.
       for (auto& [artifact, nodes] : table_.entries) {
         auto it = nodes.find(node);
-        if (it != nodes.end() && it->second.live()) cmd_unload(artifact, node);
+        if (it != nodes.end() && it->second.live()) commands_.unload(artifact, node);
       }
       continue;
     }
@@ -958,10 +910,10 @@ void ClusterDeploymentManager::Active::apply_drain_plan(const NodeId& node, cons
   if (plan.evict) {
     log(LogLevel::Info, "draining " + node + ": evicting " + *plan.evict);
     count("evictions");
-    cmd_unload(*plan.evict, node, UnloadWhy::Eviction);
+    commands_.unload(*plan.evict, node, UnloadWhy::Eviction);
   } else if (plan.unload_excluded) {
     log(LogLevel::Info, "draining " + node + ": unloading excluded " + *plan.unload_excluded);
-    cmd_unload(*plan.unload_excluded, node);
+    commands_.unload(*plan.unload_excluded, node);
   }
   for (const auto& artifact : plan.blocked) {
     if (drain_.note_blocked(node, artifact)) {
@@ -979,7 +931,7 @@ void ClusterDeploymentManager::Active::fix_count(const std::string& base) {
     roll(base, desired);
     return;
   }
-  sync_routing(base);
+  commands_.sync_routing(base);
   const int live = facts_.live_count(desired.artifact);
   if (live < desired.count) {
     auto backoff = state_.backoff_until.find(desired.artifact);
@@ -999,7 +951,7 @@ void ClusterDeploymentManager::Active::place(const std::string& artifact, int co
   auto request = placement::add_request(facts_, *desired, facts_.eligible_nodes(), cursor_);
   request.count = count_wanted;
   const auto plan = allocation_->plan_add(request);
-  for (const auto& node : plan.nodes) cmd_load(artifact, node);
+  for (const auto& node : plan.nodes) commands_.load(artifact, node);
   cursor_ = plan.cursor;
   const int placed = static_cast<int>(plan.nodes.size());
   // Aggressive: placements are a trigger for the rebalance too (§4 "every
@@ -1025,14 +977,14 @@ void ClusterDeploymentManager::Active::scale_down(const std::string& artifact, c
   const auto request = placement::remove_request(facts_, artifact, desired, live);
   if (!request) return;
   for (const auto& node : allocation_->plan_remove(*request))
-    cmd_unload(artifact, node, UnloadWhy::ScaleDown);
+    commands_.unload(artifact, node, UnloadWhy::ScaleDown);
 }
 
 void ClusterDeploymentManager::Active::roll(const std::string& base, const Desired& desired) {
-  sync_routing(base);
+  commands_.sync_routing(base);
   const auto input = rolling::input_for(facts_, base, desired);
   const auto plan = rolling::plan(input);
-  for (const auto& entry : plan.unload) cmd_unload(entry.artifact, entry.node);
+  for (const auto& entry : plan.unload) commands_.unload(entry.artifact, entry.node);
   if (plan.load > 0) {
     auto backoff = state_.backoff_until.find(desired.artifact);
     if (backoff != state_.backoff_until.end() && backoff->second > timers_.now()) {
@@ -1044,22 +996,6 @@ void ClusterDeploymentManager::Active::roll(const std::string& base, const Desir
   if (input.new_live > desired.count) scale_down(desired.artifact, desired, input.new_live);
 }
 
-void ClusterDeploymentManager::Active::note_version_change(const std::string& base,
-                                                           const SliceTarget& target) {
-  const auto stored = services_.kv.get(version_routing_key(base));
-  const auto applied = stored ? parse_version_routing(*stored) : std::nullopt;
-  if (auto routing = rolling::routing_for_target(facts_, base, target, applied)) {
-    writer_.add(RoutingPut{base, *routing});
-  }
-}
-
-void ClusterDeploymentManager::Active::sync_routing(const std::string& base) {
-  if (writer_.routing_pending(base)) return;
-  const auto sync = rolling::sync_routing(facts_, base, services_.kv.get(version_routing_key(base)));
-  if (sync.action == rolling::RoutingSync::Action::Remove) writer_.add(RoutingRemove{base});
-  if (sync.action == rolling::RoutingSync::Action::Put) writer_.add(RoutingPut{base, sync.routing});
-}
-
 void ClusterDeploymentManager::Active::check_stuck_and_orphans() {
   const Nanos now = timers_.now();
   const auto cleanup = plan_cleanup(facts_, now);
@@ -1069,8 +1005,8 @@ void ClusterDeploymentManager::Active::check_stuck_and_orphans() {
     count("stuck-cleanups");
     log(LogLevel::Warn, stuck.artifact + " on " + stuck.node + " stuck in " + slice_state_name(stuck.state));
   }
-  for (const auto& unload : cleanup.unload) cmd_unload(unload.artifact, unload.node, unload.why);
-  for (const auto& [artifact, node] : cleanup.remove) cmd_remove_slice(artifact, node);
+  for (const auto& unload : cleanup.unload) commands_.unload(unload.artifact, unload.node, unload.why);
+  for (const auto& [artifact, node] : cleanup.remove) commands_.remove_slice(artifact, node);
 }
 
 void ClusterDeploymentManager::Active::activate_ready(const std::string& artifact) {
@@ -1085,7 +1021,7 @@ void ClusterDeploymentManager::Active::activate_ready(const std::string& artifac
   for (const auto& [node, entry] : it->second) {
     if (entry.settled_in(SliceState::Loaded)) ready.push_back(node);
   }
-  for (const auto& node : ready) cmd_activate(artifact, node);
+  for (const auto& node : ready) commands_.activate(artifact, node);
 }
 
 void ClusterDeploymentManager::Active::rebalance() {
@@ -1105,112 +1041,12 @@ void ClusterDeploymentManager::Active::rebalance() {
     count("moves");
     moves_[move.artifact] = MoveInFlight{move.source, move.target};
     table_.entries[move.artifact][move.source].leaving = true;
-    cmd_load(move.artifact, move.target);
+    commands_.load(move.artifact, move.target);
   }
 }
 
 // ---------------------------------------------------------------------------
 // Commands and the serialized writer
-
-void ClusterDeploymentManager::Active::cmd_load(const std::string& artifact, const NodeId& node) {
-  Entry& entry = table_.entries[artifact][node];
-  const auto from = effective(entry);
-  entry.intent = SliceState::Load;
-  entry.since_ns = timers_.now();
-  writer_.add(SliceCommand{node, artifact, SliceState::Load, from});
-  count("allocations");
-}
-
-void ClusterDeploymentManager::Active::cmd_unload(const std::string& artifact, const NodeId& node,
-                                                  UnloadWhy why) {
-  Entry& entry = table_.entries[artifact][node];
-  const auto from = effective(entry);
-  if (from == SliceState::Unload || from == SliceState::Unloading) return;
-  entry.intent = SliceState::Unload;
-  // A cleanup is decided on the FAILED value observed, whatever was in flight.
-  const auto decided_from = why == UnloadWhy::Cleanup ? std::optional(SliceState::Failed) : from;
-  writer_.add(SliceCommand{node, artifact, SliceState::Unload, decided_from, false, why});
-  count("unloads");
-}
-
-void ClusterDeploymentManager::Active::cmd_activate(const std::string& artifact, const NodeId& node) {
-  Entry& entry = table_.entries[artifact][node];
-  const auto from = effective(entry);
-  AETHER_ASSERT(services_.assertions, entry.intent != SliceState::Unload,
-                "the CDM never activates a key it recorded as UNLOAD: " + slice_key(node, artifact));
-  entry.intent = SliceState::Activate;
-  writer_.add(SliceCommand{node, artifact, SliceState::Activate, from});
-}
-
-void ClusterDeploymentManager::Active::cmd_remove_slice(const std::string& artifact, const NodeId& node) {
-  cmd_remove(slice_key(node, artifact));
-}
-
-void ClusterDeploymentManager::Active::cmd_remove(const std::string& key) {
-  writer_.add(KeyRemove{key});
-}
-
-void ClusterDeploymentManager::Active::cmd_put_target(const std::string& base, const SliceTarget& target) {
-  note_version_change(base, target);
-  writer_.add(TargetPut{base, target});
-}
-
-void ClusterDeploymentManager::Active::cmd_remove_target(const std::string& base) {
-  writer_.add(TargetRemove{base});
-}
-
-void ClusterDeploymentManager::Active::unload_live(const std::string& base,
-                                                   const std::optional<std::string>& keep) {
-  std::vector<std::pair<std::string, NodeId>> victims;
-  for (const auto& [artifact, nodes] : table_.entries) {
-    if (base_of(artifact) != base || artifact == keep) continue;
-    for (const auto& [node, entry] : nodes) {
-      if (entry.live()) victims.emplace_back(artifact, node);
-    }
-  }
-  // A version change is re-checked at submit like a removal: dropped if
-  // that version is wanted again by then (a blueprint put back to it).
-  for (const auto& [artifact, node] : victims) cmd_unload(artifact, node, UnloadWhy::Removal);
-}
-
-void ClusterDeploymentManager::Active::revert_intents(const std::vector<SliceCommand>& commands) {
-  for (const auto& command : commands) {
-    auto nodes = table_.entries.find(command.artifact);
-    if (nodes == table_.entries.end()) continue;
-    auto it = nodes->second.find(command.node);
-    if (it == nodes->second.end() || it->second.intent != command.state) continue;
-    timers_.cancel(it->second.resend);
-    if (!it->second.observed) {
-      nodes->second.erase(it);
-    } else {
-      it->second.intent.reset();
-      it->second.resend = 0;
-    }
-  }
-}
-
-void ClusterDeploymentManager::Active::arm_resend(const std::string& artifact, const NodeId& node,
-                                                  SliceState command) {
-  auto nodes = table_.entries.find(artifact);
-  if (nodes == table_.entries.end() || !nodes->second.count(node)) return;
-  Entry& entry = nodes->second[node];
-  timers_.cancel(entry.resend);
-  entry.resend = 0;
-  if (config_.mutation(mutation::kNoCommandResend)) return;
-  entry.resend = timers_.after(config_.command_timeout_ns, [this, artifact, node, command] {
-    auto it = table_.entries.find(artifact);
-    if (it == table_.entries.end() || !it->second.count(node)) return;
-    it->second[node].resend = 0;
-    const auto resend = entry_timers::on_resend(facts_, artifact, node, command);
-    if (resend.action == entry_timers::Resend::Action::Rearm) arm_resend(artifact, node, command);
-    if (resend.action != entry_timers::Resend::Action::Send) return;
-    log(LogLevel::Info,
-        "re-sending " + std::string(slice_state_name(command)) + " to " + slice_key(node, artifact));
-    count("resent-commands");
-    writer_.add(SliceCommand{node, artifact, command, command, true, resend.why});
-    flush();
-  });
-}
 
 // ---------------------------------------------------------------------------
 // The manager

@@ -1,0 +1,47 @@
+#include "engine/target_sync.h"
+
+namespace aether::engine {
+
+std::vector<TargetSyncAction> plan_target_sync(const CdmFacts& facts,
+                                               const std::function<bool(const std::string&)>& pending) {
+  using Kind = TargetSyncAction::Kind;
+  std::vector<TargetSyncAction> out;
+  const DesiredState& state = facts.state;
+  for (const auto& [base, owner] : state.ownership.owner_of) {
+    if (pending(base)) continue;
+    const auto want = state.wanted(base);
+    if (!want) continue;
+    auto target = state.targets.find(base);
+    if (target == state.targets.end() || target->second.owner != owner ||
+        target->second.version != want->version) {
+      out.push_back({Kind::FromBlueprint, base});
+      continue;
+    }
+    // Owned with a matching slice-target, yet no desired state: a removal
+    // forgot it and its Remove was dropped at submit (the blueprint came
+    // back) while the put-back's own write did not commit. Written again
+    // (re-derived at submit), its commit restores the desired state.
+    if (!state.desired.count(base)) {
+      // A rejected owner keeps what its slice-target records (§4): nothing
+      // to write; the desired state comes from that slice-target as its
+      // commit would have set it.
+      out.push_back({state.ownership.rejected.count(owner) == 0 ? Kind::FromBlueprint : Kind::AdoptRejected,
+                     base, target->second});
+      continue;
+    }
+    // A committed flag that disagrees with the CDM's (a client write).
+    auto known = state.desired.find(base);
+    if (known != state.desired.end() && known->second.artifact == want->artifact &&
+        known->second.failed != target->second.failed) {
+      SliceTarget fixed = target->second;
+      fixed.failed = known->second.failed;
+      out.push_back({Kind::FixFailedFlag, base, fixed});
+    }
+  }
+  for (const auto& [base, target] : state.targets) {
+    if (!pending(base) && !state.ownership.owner(base)) out.push_back({Kind::Remove, base});
+  }
+  return out;
+}
+
+}  // namespace aether::engine
