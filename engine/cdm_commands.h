@@ -56,6 +56,9 @@ class CdmCommands {
   void arm_stuck_check(const std::string& artifact, const NodeId& node);
   void inherit();
 
+  const EngineConfig& config() const { return config_; }
+  const KvClient& kv() const { return services_.kv; }
+  Nanos now() const { return timers_.now(); }
   void log(LogLevel level, std::string message);
   void count(const char* counter, std::int64_t delta = 1) { services_.events.count(counter, delta); }
 

@@ -57,7 +57,7 @@ class ClusterDeploymentManager::Active
         config_(config),
         tag_(tag),
         timers_(services.clock),
-        allocation_(placement::make_strategy(config.allocation)),
+        allocation_{placement::make_strategy(config.allocation)},
         writer_(services_, config_, timers_,
                 CdmWriter::Hooks{
                     [this](const SliceCommand& c) { return recheck::resend_still_wanted(table_, c); },
@@ -73,7 +73,7 @@ class ClusterDeploymentManager::Active
                           facts_, node, services_.kv.scan(slice_node_prefix(node)).empty());
                     },
                     [this](const SliceCommand& c) { return recheck::load_still_allowed(facts_, c); },
-                    [this](KeyWrite& w) { return recheck_write(w); },
+                    [this](KeyWrite& w) { return all_or_nothing_.recheck(w, commands_); },
                     [this](const SliceCommand& c) {
                       return recheck::unload_keeps_rolling_floor(
                           facts_, c, services_.kv.get(version_routing_key(base_of(c.artifact))).has_value(),
@@ -86,9 +86,6 @@ class ClusterDeploymentManager::Active
 
   std::optional<std::uint64_t> tag() const { return tag_; }
   void start();
-  void read_desired_state();
-  void rebuild_targets();
-  void read_slices();
   // Keeps the slice-key index in step with the local KV (every notification,
   // whatever its origin; called before on_kv, and for a retired term too).
   void track(const KvNotification& n);
@@ -97,6 +94,11 @@ class ClusterDeploymentManager::Active
 
  private:
   using Entry = SliceEntry;
+
+  // Activation (start): the desired state, the slice-target rebuild, the slice table.
+  void read_desired_state();
+  void rebuild_targets();
+  void read_slices();
 
   // Events.
   void on_blueprint_put(const std::string& id, const std::string& value);
@@ -129,18 +131,6 @@ class ClusterDeploymentManager::Active
   std::optional<SliceTarget> rederive_target(const TargetPut& queued);
   void mark_failed(const std::string& artifact);
 
-  // All-or-nothing puts (rollback.h, engine-semantics.md §8.3).
-  // The record an accepted put writes (same batch as its slice-targets), or
-  // the end of the in-flight put of `id` when this put is not one.
-  void note_put_for_rollback(const std::string& id, const std::string& value,
-                             const std::optional<std::string>& before, bool before_accepted);
-  void end_in_flight(const std::string& id);
-  // Activation: continue the puts whose records are in the KV.
-  void adopt_rollback_records();
-  // Completed: remove the record; a permanently failed slice: roll back.
-  void check_in_flight();
-  void roll_back(const std::string& id);
-  bool recheck_write(KeyWrite& write);
   // One more consecutive transient failure of `artifact`: back off, or treat
   // it as fatal after transient_retry_max.
   void record_transient_failure(const std::string& artifact);
@@ -167,10 +157,6 @@ class ClusterDeploymentManager::Active
   void check_stuck_and_orphans();
   void activate_ready(const std::string& artifact);
 
-  // Drain (engine-semantics.md §8.2; the pure rule in drain.h).
-  void drain_nodes();
-  void apply_drain_plan(const NodeId& node, const drain::Plan& plan);
-
   void flush(std::function<void(bool)> after = nullptr) { writer_.flush(std::move(after)); }
   void count(const char* counter, std::int64_t delta = 1) { services_.events.count(counter, delta); }
   void log(LogLevel level, std::string message) {
@@ -181,13 +167,12 @@ class ClusterDeploymentManager::Active
   const EngineConfig& config_;
   std::optional<std::uint64_t> tag_;
   TimerSet timers_;
-  SliceKeyIndex slice_keys_;  // the local KV's slices/* keys (slice_key_index.h)
-  std::unique_ptr<placement::AllocationStrategy> allocation_;
+  SliceKeyIndex slice_keys_;          // the local KV's slices/* keys (slice_key_index.h)
+  placement::Allocation allocation_;  // the strategy and its cursor (placement_inputs.h)
 
   DesiredState state_;
   SliceTable table_;
   NodeLifecycles lifecycles_;
-  std::size_t cursor_ = 0;
   MovesInFlight moves_;  // by artifact (moves.h)
   std::map<std::string, TimerId> processing_timers_;
   drain::Progress drain_;
@@ -203,9 +188,11 @@ class ClusterDeploymentManager::Active
                           schedule_reconcile(delay_ns);
                         }};
 
-  TimerId reconcile_timer_ = 0;
-  bool rechecked_ = false;  // the activation re-check has run
-  Nanos reconcile_due_ = 0;
+  struct {
+    TimerId timer = 0;
+    Nanos due = 0;
+    bool rechecked = false;  // the activation re-check has run
+  } reconcile_;              // the pending reconcile (at most one, the earliest asked for)
 };
 
 // ---------------------------------------------------------------------------
@@ -217,7 +204,7 @@ void ClusterDeploymentManager::Active::start() {
   rebuild_targets();
   read_slices();
   commands_.inherit();
-  adopt_rollback_records();
+  all_or_nothing_.adopt_records(commands_);
   // Processing timeouts die with their leader: a blueprint still being
   // processed gets a full timeout from this activation (timestamps are
   // leader-local, §4).
@@ -227,7 +214,7 @@ void ClusterDeploymentManager::Active::start() {
   reconcile();
   arm_periodic();
   timers_.after(config_.activation_recheck_delay_ns, [this] {
-    rechecked_ = true;
+    reconcile_.rechecked = true;
     remove_absent_nodes(true);
     reconcile();
   });
@@ -419,7 +406,7 @@ void ClusterDeploymentManager::Active::on_blueprint_put(const std::string& id, c
     }
     arm_processing_timeout(id);
   }
-  note_put_for_rollback(id, value, before_text, before_accepted);
+  all_or_nothing_.after_put(state_, id, value, before_text, before_accepted, commands_);
   // Bases it owned before and no longer owns: a base the ownership rule
   // gives another owner (a rejected value accepted now, say) keeps its
   // instances; sync_targets rewrites its slice-target for that owner, whose
@@ -437,7 +424,7 @@ void ClusterDeploymentManager::Active::on_blueprint_remove(const std::string& id
   state_.blueprints.erase(id);
   all_or_nothing_.texts.erase(id);
   all_or_nothing_.echoes.erase(id);
-  end_in_flight(id);
+  all_or_nothing_.finish(id, commands_);
   recompute_ownership();
   for (const auto& [base, owner] : before.owner_of) {
     if (owner != id || state_.ownership.owner(base)) continue;  // another owner: as on_blueprint_put
@@ -553,8 +540,9 @@ void ClusterDeploymentManager::Active::on_slice_put(const std::string& key, cons
 void ClusterDeploymentManager::Active::on_slice_active(const std::string& artifact, const NodeId& node) {
   if (!config_.mutation(mutation::kTransientCountSurvivesActive)) state_.transient_failures.erase(artifact);
   if (lifecycles_.any_drained())
-    schedule_reconcile(kReconcileDebounce);                   // a replacement may free an eviction
-  if (!all_or_nothing_.in_flight.empty()) check_in_flight();  // an all-or-nothing put may be complete
+    schedule_reconcile(kReconcileDebounce);  // a replacement may free an eviction
+  if (!all_or_nothing_.in_flight.empty())
+    all_or_nothing_.check(facts_, commands_);  // an all-or-nothing put may be complete
   if (rolling_in_progress(base_of(artifact))) fix_count(base_of(artifact));
   for (const auto& [base, other] : state_.desired) {
     if (std::find(other.depends_on.begin(), other.depends_on.end(), artifact) != other.depends_on.end()) {
@@ -691,102 +679,25 @@ void ClusterDeploymentManager::Active::mark_failed(const std::string& artifact) 
   SliceTarget failed = target->second;
   failed.failed = true;
   commands_.put_target(base, failed);
-  check_in_flight();  // a slice of an all-or-nothing put in flight: roll it back (same batch)
+  all_or_nothing_.check(facts_,
+                        commands_);  // a slice of an all-or-nothing put in flight: roll it back (same batch)
 }
 
 // ---------------------------------------------------------------------------
 // All-or-nothing blueprints (engine-semantics.md §8.3)
-
-void ClusterDeploymentManager::Active::note_put_for_rollback(const std::string& id, const std::string& value,
-                                                             const std::optional<std::string>& before,
-                                                             bool before_accepted) {
-  if (auto record = all_or_nothing_.note_put(state_, id, value, before, before_accepted)) {
-    // Queued after the put's slice-targets: the same batch (flushed by on_kv).
-    writer_.add(KeyWrite{rollback_key(id), encode_rollback_record(*record)});
-  } else {
-    end_in_flight(id);
-  }
-}
-
-void ClusterDeploymentManager::Active::end_in_flight(const std::string& id) {
-  if (all_or_nothing_.end(id)) writer_.add(KeyWrite{rollback_key(id), std::nullopt});
-}
-
-void ClusterDeploymentManager::Active::adopt_rollback_records() {
-  for (const auto& [key, value] : services_.kv.scan(std::string(kRollbackPrefix))) {
-    const auto id = *key_suffix(key, kRollbackPrefix);
-    if (config_.mutation(mutation::kRollbackForgottenAfterFailover)) continue;
-    std::string why;
-    switch (all_or_nothing_.adopt(id, value, &why)) {
-      case AllOrNothing::Adoption::Malformed:
-        log(LogLevel::Warn, "unparseable " + key + " (" + why + "): removing it");
-        count("malformed-values");
-        writer_.add(KeyWrite{key, std::nullopt});
-        break;
-      case AllOrNothing::Adoption::Stale:
-        log(LogLevel::Info, key + " names a value blueprints/" + id + " no longer holds: removing it");
-        writer_.add(KeyWrite{key, std::nullopt});
-        break;
-      case AllOrNothing::Adoption::Adopted:
-        log(LogLevel::Info, "blueprint " + id + ": all-or-nothing put in flight; continuing it");
-        break;
-    }
-  }
-}
-
-void ClusterDeploymentManager::Active::check_in_flight() {
-  for (const auto& [id, verdict] : all_or_nothing_.verdicts(facts_)) {
-    if (verdict == InFlightVerdict::RollBack) {
-      roll_back(id);
-    } else if (verdict == InFlightVerdict::Completed) {
-      log(LogLevel::Info, "blueprint " + id + ": all-or-nothing put complete");
-      count("all-or-nothing-completed");
-      end_in_flight(id);
-    }
-  }
-}
-
-void ClusterDeploymentManager::Active::roll_back(const std::string& id) {
-  if (all_or_nothing_.in_flight.count(id) == 0) return;
-  const auto write = all_or_nothing_.roll_back(id);
-  count("rollbacks");
-  // The record goes first in the batch: a leader applying it sees the put
-  // over before it sees the rewrite.
-  writer_.add(KeyWrite{rollback_key(id), std::nullopt});
-  if (!write.touch_blueprint) {
-    log(LogLevel::Warn, "blueprint " + id +
-                            ": all-or-nothing put failed; a newer value replaced it, "
-                            "rollback/" +
-                            id + " removed");
-    return;
-  }
-  log(LogLevel::Warn, "blueprint " + id + ": all-or-nothing put failed; " +
-                          (write.blueprint_value ? "rolling back to its previous value"
-                                                 : "removing it (no previous accepted value)"));
-  writer_.add(KeyWrite{blueprint_key(id), write.blueprint_value});
-}
-
-bool ClusterDeploymentManager::Active::recheck_write(KeyWrite& write) {
-  const auto verdict = all_or_nothing_.recheck(write);
-  if (verdict == AllOrNothing::Recheck::Replaced) {
-    log(LogLevel::Info, "blueprint " + *key_suffix(write.key, kBlueprintPrefix) +
-                            " changed before its rollback was written: the new value wins");
-  }
-  return verdict == AllOrNothing::Recheck::Write;
-}
 
 // ---------------------------------------------------------------------------
 // Reconcile
 
 void ClusterDeploymentManager::Active::schedule_reconcile(Nanos delay_ns) {
   const Nanos due = timers_.now() + std::max<Nanos>(delay_ns, 0);
-  if (reconcile_timer_ != 0 && timers_.pending(reconcile_timer_)) {
-    if (reconcile_due_ <= due) return;
-    timers_.cancel(reconcile_timer_);
+  if (reconcile_.timer != 0 && timers_.pending(reconcile_.timer)) {
+    if (reconcile_.due <= due) return;
+    timers_.cancel(reconcile_.timer);
   }
-  reconcile_due_ = due;
-  reconcile_timer_ = timers_.after(due - timers_.now(), [this] {
-    reconcile_timer_ = 0;
+  reconcile_.due = due;
+  reconcile_.timer = timers_.after(due - timers_.now(), [this] {
+    reconcile_.timer = 0;
     reconcile();
   });
 }
@@ -800,16 +711,8 @@ void ClusterDeploymentManager::Active::arm_periodic() {
 
 void ClusterDeploymentManager::Active::remove_absent_nodes(bool lifecycle) {
   if (config_.mutation(mutation::kDepartedNodeKeysKept)) return;
-  const auto view = services_.topology.view();
-  std::set<NodeId> absent;
-  for (const auto& [node, keys] : slice_keys_.nodes()) {
-    if (!std::binary_search(view.begin(), view.end(), node)) absent.insert(node);
-  }
-  if (lifecycle) {
-    for (const auto& [node, state] : lifecycles_.values) {
-      if (!std::binary_search(view.begin(), view.end(), node)) absent.insert(node);
-    }
-  }
+  const auto absent =
+      absent_nodes(slice_keys_, lifecycle ? &lifecycles_ : nullptr, services_.topology.view());
   for (const auto& node : absent) on_node_gone(node, lifecycle);
 }
 
@@ -817,20 +720,12 @@ void ClusterDeploymentManager::Active::adopt_unknown_keys() {
   // Keys the in-memory map dropped (a node-gone cleanup whose removal failed,
   // the node then back in the view) are read back from the local KV.
   const Nanos now = timers_.now();
-  for (const auto& [key, indexed] : slice_keys_.keys()) {
-    if (!indexed.value) continue;
-    // Its removal (a node-gone cleanup) is still on its way: adopting the key
-    // now would count an entry the CDM is deleting (it returns to the view
-    // before the removal commits, and a correct instance elsewhere is scaled
-    // down to make room for it).
-    if (writer_.remove_pending(key)) continue;
-    const SliceKey& slice = indexed.slice;
-    auto& nodes = table_.entries[slice.artifact];
-    if (nodes.count(slice.node)) continue;
-    Entry& entry = nodes[slice.node];
-    entry.observed = *indexed.value;
+  const auto pending = [this](const std::string& key) { return writer_.remove_pending(key); };
+  for (const auto* indexed : unknown_keys(slice_keys_, table_, pending)) {
+    Entry& entry = table_.entries[indexed->slice.artifact][indexed->slice.node];
+    entry.observed = *indexed->value;
     entry.since_ns = now;
-    commands_.arm_stuck_check(slice.artifact, slice.node);
+    commands_.arm_stuck_check(indexed->slice.artifact, indexed->slice.node);
   }
   commands_.inherit();
 }
@@ -854,7 +749,7 @@ void ClusterDeploymentManager::Active::end_move(const std::string& artifact) {
 
 void ClusterDeploymentManager::Active::reconcile() {
   count("reconciles");
-  if (rechecked_) {
+  if (reconcile_.rechecked) {
     // slices/* keys of nodes out of the view: a late commit, or a removal
     // that failed (node-lifecycle keys are left to their NDMs).
     remove_absent_nodes(false);
@@ -869,59 +764,14 @@ void ClusterDeploymentManager::Active::reconcile() {
     if (!state_.desired.count(base)) commands_.sync_routing(base);  // no owner: the update is over
   }
   for (const auto& [base, desired] : state_.desired) activate_ready(desired.artifact);
-  drain_nodes();
-  check_in_flight();
+  drain_.drain_nodes(facts_, commands_);
+  all_or_nothing_.check(facts_, commands_);
   if (config_.reconciliation == ReconciliationStrategy::Aggressive && config_.auto_rebalancing) rebalance();
   flush();
 }
 
 // ---------------------------------------------------------------------------
 // Drain (engine-semantics.md §8.2)
-
-void ClusterDeploymentManager::Active::drain_nodes() {
-  for (const auto& [node, value] : lifecycles_.values) {
-    const auto state = lifecycles_.of(node);
-    if (state == NodeLifecycle::Decommissioned) {
-      // Entries on a DECOMMISSIONED node are unloaded like orphans.
-      for (auto& [artifact, nodes] : table_.entries) {
-        auto it = nodes.find(node);
-        if (it != nodes.end() && it->second.live()) commands_.unload(artifact, node);
-      }
-      continue;
-    }
-    if (state != NodeLifecycle::Draining) continue;
-    const auto entries = drain::entries_on(facts_, node);
-    const bool empty = entries.empty() && services_.kv.scan(slice_node_prefix(node)).empty();
-    apply_drain_plan(node, drain::plan_for(facts_, entries, empty));
-  }
-  drain_.prune(facts_);
-}
-
-void ClusterDeploymentManager::Active::apply_drain_plan(const NodeId& node, const drain::Plan& plan) {
-  if (plan.decommission) {
-    if (drain_.decommission_due(node, timers_.now(), config_.write_timeout_ns)) {
-      log(LogLevel::Info, "node " + node + " is drained: DECOMMISSIONED");
-      count("decommissions");
-      drain_.decommission_sent[node] = timers_.now();
-      writer_.add(DecommissionPut{node});
-    }
-    return;
-  }
-  if (plan.evict) {
-    log(LogLevel::Info, "draining " + node + ": evicting " + *plan.evict);
-    count("evictions");
-    commands_.unload(*plan.evict, node, UnloadWhy::Eviction);
-  } else if (plan.unload_excluded) {
-    log(LogLevel::Info, "draining " + node + ": unloading excluded " + *plan.unload_excluded);
-    commands_.unload(*plan.unload_excluded, node);
-  }
-  for (const auto& artifact : plan.blocked) {
-    if (drain_.note_blocked(node, artifact)) {
-      log(LogLevel::Info, "drain of " + node + " blocked: " + artifact + " waits for a replacement");
-      count("drain-blocked");
-    }
-  }
-}
 
 void ClusterDeploymentManager::Active::fix_count(const std::string& base) {
   auto it = state_.desired.find(base);
@@ -948,11 +798,8 @@ void ClusterDeploymentManager::Active::fix_count(const std::string& base) {
 void ClusterDeploymentManager::Active::place(const std::string& artifact, int count_wanted) {
   const Desired* desired = desired_for(artifact);
   if (!desired) return;
-  auto request = placement::add_request(facts_, *desired, facts_.eligible_nodes(), cursor_);
-  request.count = count_wanted;
-  const auto plan = allocation_->plan_add(request);
+  const auto plan = allocation_.add(facts_, *desired, count_wanted);
   for (const auto& node : plan.nodes) commands_.load(artifact, node);
-  cursor_ = plan.cursor;
   const int placed = static_cast<int>(plan.nodes.size());
   // Aggressive: placements are a trigger for the rebalance too (§4 "every
   // trigger acts on its own", simulation.md §5 event-driven convergence): a
@@ -974,9 +821,7 @@ void ClusterDeploymentManager::Active::place(const std::string& artifact, int co
 
 void ClusterDeploymentManager::Active::scale_down(const std::string& artifact, const Desired& desired,
                                                   int live) {
-  const auto request = placement::remove_request(facts_, artifact, desired, live);
-  if (!request) return;
-  for (const auto& node : allocation_->plan_remove(*request))
+  for (const auto& node : allocation_.remove(facts_, artifact, desired, live))
     commands_.unload(artifact, node, UnloadWhy::ScaleDown);
 }
 

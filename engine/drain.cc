@@ -117,4 +117,49 @@ void Progress::prune(const CdmFacts& facts) {
   });
 }
 
+void Progress::drain_nodes(const CdmFacts& facts, CdmCommands& out) {
+  for (const auto& [node, value] : facts.lifecycles.values) {
+    const auto state = facts.lifecycles.of(node);
+    if (state == NodeLifecycle::Decommissioned) {
+      // Entries on a DECOMMISSIONED node are unloaded like orphans.
+      for (const auto& [artifact, nodes] : facts.table.entries) {
+        auto it = nodes.find(node);
+        if (it != nodes.end() && it->second.live()) out.unload(artifact, node);
+      }
+      continue;
+    }
+    if (state != NodeLifecycle::Draining) continue;
+    const auto entries = entries_on(facts, node);
+    const bool empty = entries.empty() && out.kv().scan(slice_node_prefix(node)).empty();
+    apply(node, plan_for(facts, entries, empty), out);
+  }
+  prune(facts);
+}
+
+void Progress::apply(const NodeId& node, const Plan& plan, CdmCommands& out) {
+  if (plan.decommission) {
+    if (decommission_due(node, out.now(), out.config().write_timeout_ns)) {
+      out.log(LogLevel::Info, "node " + node + " is drained: DECOMMISSIONED");
+      out.count("decommissions");
+      decommission_sent[node] = out.now();
+      out.add(DecommissionPut{node});
+    }
+    return;
+  }
+  if (plan.evict) {
+    out.log(LogLevel::Info, "draining " + node + ": evicting " + *plan.evict);
+    out.count("evictions");
+    out.unload(*plan.evict, node, UnloadWhy::Eviction);
+  } else if (plan.unload_excluded) {
+    out.log(LogLevel::Info, "draining " + node + ": unloading excluded " + *plan.unload_excluded);
+    out.unload(*plan.unload_excluded, node);
+  }
+  for (const auto& artifact : plan.blocked) {
+    if (note_blocked(node, artifact)) {
+      out.log(LogLevel::Info, "drain of " + node + " blocked: " + artifact + " waits for a replacement");
+      out.count("drain-blocked");
+    }
+  }
+}
+
 }  // namespace aether::engine::drain

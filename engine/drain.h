@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "engine/cdm_commands.h"
 #include "engine/cdm_facts.h"
 #include "engine/cdm_writer.h"
 #include "engine/time.h"
@@ -89,6 +90,16 @@ struct Progress {
   }
   // Forget blocked entries of nodes no longer DRAINING or no longer live there.
   void prune(const CdmFacts& facts);
+
+  // A reconcile's drain step, through the CDM's output: entries of a
+  // DECOMMISSIONED node are unloaded like orphans; each DRAINING node gets
+  // its plan (one eviction, or an excluded artifact unloaded; blocked
+  // entries logged once; DECOMMISSIONED once empty, re-sent after
+  // write_timeout until applied).
+  void drain_nodes(const CdmFacts& facts, CdmCommands& out);
+
+ private:
+  void apply(const NodeId& node, const Plan& plan, CdmCommands& out);
 };
 
 }  // namespace aether::engine::drain

@@ -147,4 +147,19 @@ rebalancer::Input rebalance_input(const CdmFacts& facts, std::vector<NodeId> eli
   return input;
 }
 
+AddPlan Allocation::add(const CdmFacts& facts, const Desired& desired, int count) {
+  auto request = add_request(facts, desired, facts.eligible_nodes(), cursor);
+  request.count = count;
+  auto plan = strategy->plan_add(request);
+  cursor = plan.cursor;
+  return plan;
+}
+
+std::vector<NodeId> Allocation::remove(const CdmFacts& facts, const std::string& artifact,
+                                       const Desired& desired, int live) const {
+  const auto request = remove_request(facts, artifact, desired, live);
+  if (!request) return {};
+  return strategy->plan_remove(*request);
+}
+
 }  // namespace aether::engine::placement

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -59,5 +60,18 @@ std::optional<RemoveRequest> remove_request(const CdmFacts& facts, const std::st
 // update of it is in progress (it gets no new move).
 rebalancer::Input rebalance_input(const CdmFacts& facts, std::vector<NodeId> eligible,
                                   const std::function<bool(const std::string&, const std::string&)>& moving);
+
+// The CDM's allocation state (§8.1): the configured strategy and its cursor.
+struct Allocation {
+  std::unique_ptr<AllocationStrategy> strategy;
+  std::size_t cursor = 0;
+
+  // Where to LOAD `count` more instances of `desired` over the eligible
+  // nodes (the cursor moves on).
+  AddPlan add(const CdmFacts& facts, const Desired& desired, int count);
+  // Which live entries of `artifact` a scale-down from `live` unloads.
+  std::vector<NodeId> remove(const CdmFacts& facts, const std::string& artifact, const Desired& desired,
+                             int live) const;
+};
 
 }  // namespace aether::engine::placement

@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "engine/mutations.h"
+
 namespace aether::engine {
 
 std::string rollback_key(std::string_view id) {
@@ -167,6 +169,83 @@ AllOrNothing::Recheck AllOrNothing::recheck(KeyWrite& write) {
     return Recheck::Write;
   }
   return Recheck::Write;
+}
+
+void AllOrNothing::after_put(const DesiredState& state, const std::string& id, const std::string& value,
+                             const std::optional<std::string>& before, bool before_accepted,
+                             CdmCommands& out) {
+  if (auto record = note_put(state, id, value, before, before_accepted)) {
+    // Queued after the put's slice-targets: the same batch (flushed by on_kv).
+    out.add(KeyWrite{rollback_key(id), encode_rollback_record(*record)});
+  } else {
+    finish(id, out);
+  }
+}
+
+void AllOrNothing::finish(const std::string& id, CdmCommands& out) {
+  if (end(id)) out.add(KeyWrite{rollback_key(id), std::nullopt});
+}
+
+void AllOrNothing::adopt_records(CdmCommands& out) {
+  for (const auto& [key, value] : out.kv().scan(std::string(kRollbackPrefix))) {
+    const auto id = *key_suffix(key, kRollbackPrefix);
+    if (out.config().mutation(mutation::kRollbackForgottenAfterFailover)) continue;
+    std::string why;
+    switch (adopt(id, value, &why)) {
+      case Adoption::Malformed:
+        out.log(LogLevel::Warn, "unparseable " + key + " (" + why + "): removing it");
+        out.count("malformed-values");
+        out.add(KeyWrite{key, std::nullopt});
+        break;
+      case Adoption::Stale:
+        out.log(LogLevel::Info, key + " names a value blueprints/" + id + " no longer holds: removing it");
+        out.add(KeyWrite{key, std::nullopt});
+        break;
+      case Adoption::Adopted:
+        out.log(LogLevel::Info, "blueprint " + id + ": all-or-nothing put in flight; continuing it");
+        break;
+    }
+  }
+}
+
+void AllOrNothing::check(const CdmFacts& facts, CdmCommands& out) {
+  for (const auto& [id, verdict] : verdicts(facts)) {
+    if (verdict == InFlightVerdict::RollBack) {
+      roll_back(id, out);
+    } else if (verdict == InFlightVerdict::Completed) {
+      out.log(LogLevel::Info, "blueprint " + id + ": all-or-nothing put complete");
+      out.count("all-or-nothing-completed");
+      finish(id, out);
+    }
+  }
+}
+
+void AllOrNothing::roll_back(const std::string& id, CdmCommands& out) {
+  if (in_flight.count(id) == 0) return;
+  const auto write = roll_back(id);
+  out.count("rollbacks");
+  // The record goes first in the batch: a leader applying it sees the put
+  // over before it sees the rewrite.
+  out.add(KeyWrite{rollback_key(id), std::nullopt});
+  if (!write.touch_blueprint) {
+    out.log(LogLevel::Warn, "blueprint " + id +
+                                ": all-or-nothing put failed; a newer value replaced it, rollback/" + id +
+                                " removed");
+    return;
+  }
+  out.log(LogLevel::Warn, "blueprint " + id + ": all-or-nothing put failed; " +
+                              (write.blueprint_value ? "rolling back to its previous value"
+                                                     : "removing it (no previous accepted value)"));
+  out.add(KeyWrite{blueprint_key(id), write.blueprint_value});
+}
+
+bool AllOrNothing::recheck(KeyWrite& write, CdmCommands& out) {
+  const auto verdict = recheck(write);
+  if (verdict == Recheck::Replaced) {
+    out.log(LogLevel::Info, "blueprint " + *key_suffix(write.key, kBlueprintPrefix) +
+                                " changed before its rollback was written: the new value wins");
+  }
+  return verdict == Recheck::Write;
 }
 
 }  // namespace aether::engine

@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "engine/cdm_commands.h"
 #include "engine/cdm_facts.h"
 #include "engine/cdm_writer.h"
 
@@ -107,6 +108,22 @@ struct AllOrNothing {
   // rolled back (a client value that committed meanwhile wins: Replaced).
   enum class Recheck { Write, Drop, Replaced };
   Recheck recheck(KeyWrite& write);
+
+  // The same, acting through the CDM's output (writes, logs, counters).
+  // After a put of blueprints/{id}: its record (queued after the put's
+  // slice-targets: the same batch) or the end of the put in flight.
+  void after_put(const DesiredState& state, const std::string& id, const std::string& value,
+                 const std::optional<std::string>& before, bool before_accepted, CdmCommands& out);
+  // The put in flight for `id` is over: its record is removed.
+  void finish(const std::string& id, CdmCommands& out);
+  // Activation: continue the puts whose records are in the KV (none under
+  // the mutation point that forgets them after a failover).
+  void adopt_records(CdmCommands& out);
+  // Completed: remove the record; a permanently failed slice: roll back.
+  void check(const CdmFacts& facts, CdmCommands& out);
+  void roll_back(const std::string& id, CdmCommands& out);
+  // The KeyWrite re-check (CdmWriter hook), logging a rewrite a client value won.
+  bool recheck(KeyWrite& write, CdmCommands& out);
 };
 
 }  // namespace aether::engine

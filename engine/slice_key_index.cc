@@ -1,5 +1,6 @@
 #include "engine/slice_key_index.h"
 
+#include <algorithm>
 #include <utility>
 
 namespace aether::engine {
@@ -21,6 +22,33 @@ void SliceKeyIndex::track(const KvNotification& n) {
   auto node = nodes_.find(it->second.slice.node);
   if (--node->second == 0) nodes_.erase(node);
   keys_.erase(it);
+}
+
+std::set<NodeId> absent_nodes(const SliceKeyIndex& index, const NodeLifecycles* lifecycles,
+                              const std::vector<NodeId>& view) {
+  std::set<NodeId> absent;
+  for (const auto& [node, keys] : index.nodes()) {
+    if (!std::binary_search(view.begin(), view.end(), node)) absent.insert(node);
+  }
+  if (lifecycles != nullptr) {
+    for (const auto& [node, state] : lifecycles->values) {
+      if (!std::binary_search(view.begin(), view.end(), node)) absent.insert(node);
+    }
+  }
+  return absent;
+}
+
+std::vector<const SliceKeyIndex::Key*> unknown_keys(
+    const SliceKeyIndex& index, const SliceTable& table,
+    const std::function<bool(const std::string&)>& remove_pending) {
+  std::vector<const SliceKeyIndex::Key*> out;
+  for (const auto& [key, indexed] : index.keys()) {
+    if (!indexed.value || remove_pending(key)) continue;
+    auto nodes = table.entries.find(indexed.slice.artifact);
+    if (nodes != table.entries.end() && nodes->second.count(indexed.slice.node)) continue;
+    out.push_back(&indexed);
+  }
+  return out;
 }
 
 }  // namespace aether::engine

@@ -10,10 +10,14 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
+#include <vector>
 
+#include "engine/cdm_facts.h"
 #include "engine/kv_client.h"
 #include "engine/kv_schema.h"
+#include "engine/slice_table.h"
 
 namespace aether::engine {
 
@@ -35,5 +39,17 @@ class SliceKeyIndex {
   std::map<std::string, Key, std::less<>> keys_;
   std::map<NodeId, std::size_t> nodes_;
 };
+
+// Nodes out of `view` (sorted) with a slices/* key in the index, and, with
+// `lifecycles`, with a node-lifecycle value: whose keys a reconcile removes.
+std::set<NodeId> absent_nodes(const SliceKeyIndex& index, const NodeLifecycles* lifecycles,
+                              const std::vector<NodeId>& view);
+// Parseable keys the slice table has no entry for (a node-gone cleanup whose
+// removal failed, the node then back in the view), in key order; a key whose
+// removal is still on its way (`remove_pending`) is not adopted: it would
+// count an entry the CDM is deleting.
+std::vector<const SliceKeyIndex::Key*> unknown_keys(
+    const SliceKeyIndex& index, const SliceTable& table,
+    const std::function<bool(const std::string&)>& remove_pending);
 
 }  // namespace aether::engine

@@ -61,3 +61,24 @@ TEST_CASE("slice-key index: follows puts and removes, counts keys per node") {
   index.track(KvNotification{KvOp::Remove, slice_key("n9", "org.x:a:1.0.0"), ""});  // unknown: ignored
   CHECK(index.keys().size() == 2);
 }
+
+TEST_CASE("slice-key index: nodes out of the view, and keys the table lost") {
+  FakeWorld w({"n1", "n2"});
+  SliceKeyIndex index;
+  const auto active = encode_slice_value(SliceValue{SliceState::Active, std::nullopt, false});
+  index.track(KvNotification{KvOp::Put, slice_key("n1", "org.x:a:1.0.0"), active});
+  index.track(KvNotification{KvOp::Put, slice_key("n3", "org.x:a:1.0.0"), active});
+  index.track(KvNotification{KvOp::Put, slice_key("n2", "org.x:b:1.0.0"), "garbage"});
+  index.track(KvNotification{KvOp::Put, slice_key("n2", "org.x:c:1.0.0"), active});
+  w.lifecycles.values["n4"] = "ON_DUTY";
+  CHECK(absent_nodes(index, nullptr, w.topology.nodes) == std::set<NodeId>{"n3"});
+  CHECK(absent_nodes(index, &w.lifecycles, w.topology.nodes) == std::set<NodeId>{"n3", "n4"});
+  w.put("org.x:a:1.0.0", "n1", SliceState::Active);
+  const auto none = [](const std::string&) { return false; };
+  auto unknown = unknown_keys(index, w.table, none);
+  REQUIRE(unknown.size() == 2);  // n2's c and n3's a; n2's b does not parse
+  CHECK(unknown[0]->slice.node == "n2");
+  CHECK(unknown[1]->slice.node == "n3");
+  const auto pending_n3 = [](const std::string& key) { return key == slice_key("n3", "org.x:a:1.0.0"); };
+  CHECK(unknown_keys(index, w.table, pending_n3).size() == 1);
+}

@@ -109,3 +109,17 @@ TEST_CASE("placement inputs: the rebalancer's nodes barred by capacity and anti-
   CHECK(input.zones.at("n3") == "z3");
   CHECK(input.entries.at("org.x:db:1.0.0").live == std::set<NodeId>{"n2"});
 }
+
+TEST_CASE("placement inputs: the allocation's cursor moves on with each plan") {
+  FakeWorld w({"n1", "n2", "n3"});
+  placement::Allocation allocation{placement::make_strategy(AllocationStrategy::RoundRobin)};
+  const auto& desired = w.want("org.x:a:1.0.0", 2);
+  const auto plan = allocation.add(w.facts, desired, 2);
+  CHECK(plan.nodes.size() == 2);
+  CHECK(allocation.cursor == plan.cursor);
+  for (const auto& node : plan.nodes) w.put("org.x:a:1.0.0", node, SliceState::Active);
+  auto& shrunk = w.want("org.x:a:1.0.0", 1);
+  CHECK(allocation.remove(w.facts, "org.x:a:1.0.0", shrunk, 2).size() == 1);
+  shrunk.min_instances = 2;
+  CHECK(allocation.remove(w.facts, "org.x:a:1.0.0", shrunk, 2).empty());
+}
