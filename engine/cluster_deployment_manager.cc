@@ -147,6 +147,9 @@ class ClusterDeploymentManager::Active
   void arm_periodic();
   void schedule_reconcile(Nanos delay_ns);
   void fix_count(const std::string& base);
+  // A transient-failure backoff of `artifact` is running: a reconcile is
+  // scheduled for its end, nothing is placed now.
+  bool backing_off(const std::string& artifact);
   void place(const std::string& artifact, int count);
   void scale_down(const std::string& artifact, const Desired& desired, int live);
   void rebalance();
@@ -452,25 +455,20 @@ void ClusterDeploymentManager::Active::on_target_put(const std::string& base, co
   state_.targets[base] = *target;
   own_targets_.applied(base, value, config_.mutation(mutation::kEchoCountsAsIntent));
   recompute_ownership();
-  auto owner = state_.ownership.owner(base);
-  if (!owner) {
-    forget_desired(base);
-    commands_.remove_target(base);
-    return;
+  switch (engine::on_target_put(facts_, base, *target)) {
+    case TargetPutAction::NoOwner:
+      forget_desired(base);
+      commands_.remove_target(base);
+      return;
+    case TargetPutAction::Nothing:
+      return;
+    case TargetPutAction::Rewrite:
+      write_target_from_blueprint(base);
+      return;
+    case TargetPutAction::Adopt:
+      break;
   }
   const auto want = wanted(base);
-  if (!want) return;
-  if (*owner != target->owner || want->version != target->version) {
-    write_target_from_blueprint(base);
-    return;
-  }
-  if (state_.ownership.rejected.count(*owner) == 0 && !facts_.target_is_newer(base, *owner) &&
-      (target->instances != want->instances || target->min_instances != want->min_available)) {
-    // Its own echo derived from a blueprint value replaced since: the
-    // blueprint is the later intent.
-    write_target_from_blueprint(base);
-    return;
-  }
   // Only a put of the owner blueprint clears failure accounting (§4): a
   // client `scale` or the CDM's own echo keeps the transient counter and the
   // failed flag (set_desired; sync_targets writes the flag back).
@@ -784,15 +782,17 @@ void ClusterDeploymentManager::Active::fix_count(const std::string& base) {
   commands_.sync_routing(base);
   const int live = facts_.live_count(desired.artifact);
   if (live < desired.count) {
-    auto backoff = state_.backoff_until.find(desired.artifact);
-    if (backoff != state_.backoff_until.end() && backoff->second > timers_.now()) {
-      schedule_reconcile(backoff->second - timers_.now());
-      return;
-    }
-    place(desired.artifact, desired.count - live);
+    if (!backing_off(desired.artifact)) place(desired.artifact, desired.count - live);
   } else if (live > desired.count) {
     scale_down(desired.artifact, desired, live);
   }
+}
+
+bool ClusterDeploymentManager::Active::backing_off(const std::string& artifact) {
+  auto backoff = state_.backoff_until.find(artifact);
+  if (backoff == state_.backoff_until.end() || backoff->second <= timers_.now()) return false;
+  schedule_reconcile(backoff->second - timers_.now());  // placed once the backoff is over
+  return true;
 }
 
 void ClusterDeploymentManager::Active::place(const std::string& artifact, int count_wanted) {
@@ -830,14 +830,7 @@ void ClusterDeploymentManager::Active::roll(const std::string& base, const Desir
   const auto input = rolling::input_for(facts_, base, desired);
   const auto plan = rolling::plan(input);
   for (const auto& entry : plan.unload) commands_.unload(entry.artifact, entry.node);
-  if (plan.load > 0) {
-    auto backoff = state_.backoff_until.find(desired.artifact);
-    if (backoff != state_.backoff_until.end() && backoff->second > timers_.now()) {
-      schedule_reconcile(backoff->second - timers_.now());
-    } else {
-      place(desired.artifact, plan.load);
-    }
-  }
+  if (plan.load > 0 && !backing_off(desired.artifact)) place(desired.artifact, plan.load);
   if (input.new_live > desired.count) scale_down(desired.artifact, desired, input.new_live);
 }
 

@@ -44,4 +44,20 @@ std::vector<TargetSyncAction> plan_target_sync(const CdmFacts& facts,
   return out;
 }
 
+TargetPutAction on_target_put(const CdmFacts& facts, const std::string& base, const SliceTarget& target) {
+  const DesiredState& state = facts.state;
+  auto owner = state.ownership.owner(base);
+  if (!owner) return TargetPutAction::NoOwner;
+  const auto want = state.wanted(base);
+  if (!want) return TargetPutAction::Nothing;
+  if (*owner != target.owner || want->version != target.version) return TargetPutAction::Rewrite;
+  if (state.ownership.rejected.count(*owner) == 0 && !facts.target_is_newer(base, *owner) &&
+      (target.instances != want->instances || target.min_instances != want->min_available)) {
+    // Its own echo derived from a blueprint value replaced since: the
+    // blueprint is the later intent.
+    return TargetPutAction::Rewrite;
+  }
+  return TargetPutAction::Adopt;
+}
+
 }  // namespace aether::engine

@@ -31,4 +31,12 @@ struct TargetSyncAction {
 std::vector<TargetSyncAction> plan_target_sync(const CdmFacts& facts,
                                                const std::function<bool(const std::string&)>& pending);
 
+// What a committed slice-target/{base} = `target` calls for (ownership
+// already recomputed with it): NoOwner (forget the base, remove the
+// target), Nothing (its owner wants nothing of it), Rewrite (another owner or
+// version, or the CDM's own echo of a blueprint value replaced since: write
+// it from the blueprint), Adopt (its counts are desired).
+enum class TargetPutAction { NoOwner, Nothing, Rewrite, Adopt };
+TargetPutAction on_target_put(const CdmFacts& facts, const std::string& base, const SliceTarget& target);
+
 }  // namespace aether::engine

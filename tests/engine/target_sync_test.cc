@@ -77,3 +77,22 @@ TEST_CASE("cdm facts: blueprint positions for the ownership rule, none under the
   w.config.mutations.insert(mutation::kOwnershipByIdOrder);
   CHECK(w.facts.blueprint_positions().empty());
 }
+
+TEST_CASE("target put: adopted, rewritten from the blueprint, or the base forgotten") {
+  FakeWorld w;
+  CHECK(on_target_put(w.facts, "org.x:web", SliceTarget{"2.0.0", 2, 1, "shop", false}) ==
+        TargetPutAction::NoOwner);
+  put_blueprint(w, "shop", "org.x:web:2.0.0");  // 2 instances, min_available 1 (default)
+  CHECK(on_target_put(w.facts, "org.x:web", SliceTarget{"1.0.0", 2, 1, "shop", false}) ==
+        TargetPutAction::Rewrite);  // another version
+  // A client's scale, decided after the blueprint: adopted.
+  w.positions["blueprints/shop"] = 5;
+  w.positions["slice-target/org.x:web"] = 6;
+  const SliceTarget scaled{"2.0.0", 4, 1, "shop", false};
+  CHECK(on_target_put(w.facts, "org.x:web", scaled) == TargetPutAction::Adopt);
+  // The same counts from before the blueprint's value: the blueprint wins.
+  w.positions["slice-target/org.x:web"] = 4;
+  CHECK(on_target_put(w.facts, "org.x:web", scaled) == TargetPutAction::Rewrite);
+  CHECK(on_target_put(w.facts, "org.x:web", SliceTarget{"2.0.0", 2, 1, "shop", false}) ==
+        TargetPutAction::Adopt);  // what the blueprint says anyway
+}
