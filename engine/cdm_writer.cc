@@ -150,6 +150,73 @@ void CdmWriter::pump() {
   }
 }
 
+CdmWriter::Verdict CdmWriter::recheck(CdmCommand& command, bool& dropped_target) {
+  if (auto* put = std::get_if<TargetPut>(&command)) {
+    // Re-derived from the state applied now: edits that committed while it
+    // waited (another client's blueprint, a scale) must not be overwritten.
+    auto fresh = hooks_.rederive_target(*put);
+    if (!fresh) {
+      --pending_targets_[put->base];
+      dropped_target = true;
+      return Verdict::Skip;
+    }
+    put->target = *fresh;
+  }
+  if (const auto* decommission = std::get_if<DecommissionPut>(&command)) {
+    if (!hooks_.decommission_allowed(decommission->node)) {
+      hooks_.schedule_reconcile(kReconcileDebounce);
+      return Verdict::Skip;
+    }
+  }
+  if (auto* write = std::get_if<KeyWrite>(&command)) {
+    if (hooks_.recheck_write && !hooks_.recheck_write(*write)) return Verdict::Skip;
+  }
+  if (const auto* remove = std::get_if<TargetRemove>(&command)) {
+    if (!config_.mutation(mutation::kSkipRemovalRecheck) && !hooks_.target_remove_still_wanted(*remove)) {
+      --pending_targets_[remove->base];
+      dropped_target = true;
+      return Verdict::Skip;
+    }
+  }
+  if (const auto* slice = std::get_if<SliceCommand>(&command)) return recheck_slice(*slice);
+  return Verdict::Keep;
+}
+
+CdmWriter::Verdict CdmWriter::recheck_slice(const SliceCommand& slice) {
+  if (slice.resend && !hooks_.resend_still_wanted(slice)) return Verdict::Skip;  // its intent went meanwhile
+  const std::string key = slice_key(slice.node, slice.artifact);
+  auto applied_text = services_.kv.get(key);
+  std::optional<SliceState> applied;
+  if (applied_text) {
+    auto value = parse_slice_value(*applied_text);
+    // An unparseable value is not an absent key: no command is an edge
+    // from it; its Remove is queued behind (engine-semantics §6).
+    if (!value) return Verdict::Drop;
+    applied = value->state;
+  }
+  const bool legal = is_legal_transition(LifecycleRole::Cdm, applied, slice.state);
+  const bool cleanup_overtaken = slice.why == UnloadWhy::Cleanup && applied != slice.decided_from;
+  if ((!legal && applied != slice.decided_from) || cleanup_overtaken) return Verdict::Drop;
+  if (slice.state == SliceState::Activate && !hooks_.activate_ready(slice)) return Verdict::Drop;
+  const bool load_blocked =
+      slice.state == SliceState::Load && !slice.resend && hooks_.load_allowed && !hooks_.load_allowed(slice);
+  const bool unload_blocked =
+      slice.state == SliceState::Unload && hooks_.unload_allowed && !hooks_.unload_allowed(slice);
+  if (load_blocked || unload_blocked ||
+      ((slice.why == UnloadWhy::Eviction || slice.state == SliceState::Load) && hooks_.drain_allows &&
+       !hooks_.drain_allows(slice))) {
+    return Verdict::Drop;
+  }
+  if (slice.state == SliceState::Unload && unload_rechecked(slice) && !hooks_.unload_still_wanted(slice)) {
+    hooks_.revert({slice});
+    return Verdict::Drop;
+  }
+  AETHER_ASSERT(services_.assertions, legal,
+                "CDM write " + std::string(slice_state_name(slice.state)) + " on " + key +
+                    " is not a lifecycle edge from " + (applied ? slice_state_name(*applied) : "(absent)"));
+  return Verdict::Keep;
+}
+
 void CdmWriter::submit_now(Batch batch) {
   // Drop commands the world overtook while they waited (the key moved away
   // from the state they were decided on and they are no longer edges).
@@ -157,80 +224,9 @@ void CdmWriter::submit_now(Batch batch) {
   Batch dropped;
   bool dropped_target = false;
   for (auto& command : batch.commands) {
-    if (auto* put = std::get_if<TargetPut>(&command)) {
-      // Re-derived from the state applied now: edits that committed while it
-      // waited (another client's blueprint, a scale) must not be overwritten.
-      auto fresh = hooks_.rederive_target(*put);
-      if (!fresh) {
-        --pending_targets_[put->base];
-        dropped_target = true;
-        continue;
-      }
-      put->target = *fresh;
-    }
-    if (const auto* decommission = std::get_if<DecommissionPut>(&command)) {
-      if (!hooks_.decommission_allowed(decommission->node)) {
-        hooks_.schedule_reconcile(kReconcileDebounce);
-        continue;
-      }
-    }
-    if (auto* write = std::get_if<KeyWrite>(&command)) {
-      if (hooks_.recheck_write && !hooks_.recheck_write(*write)) continue;
-    }
-    if (const auto* remove = std::get_if<TargetRemove>(&command)) {
-      if (!config_.mutation(mutation::kSkipRemovalRecheck) && !hooks_.target_remove_still_wanted(*remove)) {
-        --pending_targets_[remove->base];
-        dropped_target = true;
-        continue;
-      }
-    }
-    if (const auto* slice = std::get_if<SliceCommand>(&command)) {
-      if (slice->resend && !hooks_.resend_still_wanted(*slice)) continue;  // its intent went meanwhile
-      const std::string key = slice_key(slice->node, slice->artifact);
-      auto applied_text = services_.kv.get(key);
-      std::optional<SliceState> applied;
-      if (applied_text) {
-        auto value = parse_slice_value(*applied_text);
-        if (!value) {
-          // An unparseable value is not an absent key: no command is an edge
-          // from it; its Remove is queued behind (engine-semantics §6).
-          dropped.commands.push_back(std::move(command));
-          continue;
-        }
-        applied = value->state;
-      }
-      const bool legal = is_legal_transition(LifecycleRole::Cdm, applied, slice->state);
-      const bool cleanup_overtaken = slice->why == UnloadWhy::Cleanup && applied != slice->decided_from;
-      if ((!legal && applied != slice->decided_from) || cleanup_overtaken) {
-        dropped.commands.push_back(std::move(command));
-        continue;
-      }
-      if (slice->state == SliceState::Activate && !hooks_.activate_ready(*slice)) {
-        dropped.commands.push_back(std::move(command));
-        continue;
-      }
-      const bool load_blocked = slice->state == SliceState::Load && !slice->resend && hooks_.load_allowed &&
-                                !hooks_.load_allowed(*slice);
-      const bool unload_blocked =
-          slice->state == SliceState::Unload && hooks_.unload_allowed && !hooks_.unload_allowed(*slice);
-      if (load_blocked || unload_blocked ||
-          ((slice->why == UnloadWhy::Eviction || slice->state == SliceState::Load) && hooks_.drain_allows &&
-           !hooks_.drain_allows(*slice))) {
-        dropped.commands.push_back(std::move(command));
-        continue;
-      }
-      if (slice->state == SliceState::Unload && unload_rechecked(*slice) &&
-          !hooks_.unload_still_wanted(*slice)) {
-        hooks_.revert({*slice});
-        dropped.commands.push_back(std::move(command));
-        continue;
-      }
-      AETHER_ASSERT(services_.assertions, legal,
-                    "CDM write " + std::string(slice_state_name(slice->state)) + " on " + key +
-                        " is not a lifecycle edge from " +
-                        (applied ? slice_state_name(*applied) : "(absent)"));
-    }
-    kept.push_back(std::move(command));
+    const auto verdict = recheck(command, dropped_target);
+    if (verdict == Verdict::Drop) dropped.commands.push_back(std::move(command));
+    if (verdict == Verdict::Keep) kept.push_back(std::move(command));
   }
   batch.commands = std::move(kept);
   if (!dropped.commands.empty()) {
@@ -245,6 +241,10 @@ void CdmWriter::submit_now(Batch batch) {
     if (batch.after) batch.after(true);
     return;
   }
+  send(std::move(batch));
+}
+
+void CdmWriter::send(Batch batch) {
   KvBatch kv_batch;
   for (const auto& command : batch.commands) {
     kv_batch.push_back(encode_command(command));

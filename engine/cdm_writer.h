@@ -147,6 +147,15 @@ class CdmWriter {
   };
   void pump();
   void submit_now(Batch batch);
+  // The submit-time re-check of one command (Hooks): Keep it, Drop it (an
+  // overtaken slice command: its intent is reverted, a reconcile follows),
+  // or Skip it (nothing to revert; `dropped_target`: a slice-target write
+  // owed is queued again).
+  enum class Verdict { Keep, Drop, Skip };
+  Verdict recheck(CdmCommand& command, bool& dropped_target);
+  Verdict recheck_slice(const SliceCommand& slice);
+  // Encodes and submits a batch that passed its re-checks.
+  void send(Batch batch);
   void on_batch_done(std::uint64_t attempt, const std::shared_ptr<Batch>& batch, bool committed);
   static std::vector<SliceCommand> slice_commands(const Batch& batch);
   // Whether an UNLOAD's reason is re-checked at submit (not under its mutation).
