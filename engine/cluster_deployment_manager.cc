@@ -1600,7 +1600,10 @@ int ClusterDeploymentManager::Active::active_over_versions(const std::string& ba
 int ClusterDeploymentManager::Active::rolling_floor(const Desired& desired, const std::string& base) const {
   int instances = desired.count;
   int max_unavailable = desired.update.max_unavailable;
-  if (const auto want = wanted(base); want && want->update.rolling) {
+  // A blueprint put after the slice-target is the newer intent (§4): its
+  // count holds before its own slice-target comes back. A slice-target put
+  // after the blueprint wins, floor included.
+  if (const auto want = wanted(base); want && want->update.rolling && !target_is_newer(base, want->owner)) {
     instances = std::max(instances, want->instances);
     max_unavailable = std::min(max_unavailable, want->update.max_unavailable);
   }
