@@ -466,9 +466,13 @@ ConvergenceState evaluate_convergence(const CanonicalStore::Map& store, const Wo
     findings.add(Blocker::CountMismatch, fmt::format("{} = {}: rolling update unfinished", key_text, value));
   });
   for (const auto& [base, want] : desired.owned) {
-    if (want.excluded) continue;
-    constrained = constrained || !want.anti_affinity.empty() || want.spread_zone;
-    if (want.cpu > 0 || want.memory > 0) {
+    // A base with failure evidence is owed nothing, but it still tells
+    // whether its all-or-nothing put may stay in flight: its failures may
+    // not have turned fatal (the engine counts them per leader term, §4), and
+    // a slice that can never be placed keeps a put in flight (§8.3). Both
+    // outcomes are admitted: only the placeability is judged below.
+    if (!want.excluded) constrained = constrained || !want.anti_affinity.empty() || want.spread_zone;
+    if (!want.excluded && (want.cpu > 0 || want.memory > 0)) {
       for (const auto& node : eligible) {
         const auto capacity = world.attributes(node).capacity;
         constrained = constrained || capacity.cpu || capacity.memory;
@@ -497,12 +501,14 @@ ConvergenceState evaluate_convergence(const CanonicalStore::Map& store, const Wo
         std::vector<std::string> names;
         for (const auto& [name, n] : blocked) names.push_back(name);
         blocked_owners.insert(want.owner);
+        if (want.excluded) continue;  // owed nothing: no note either
         findings.note_unplaced(
             fmt::format("{}: {} unplaced ({})", base, owed.low - actual,
                         names.empty() ? "nodes" : fmt::format("{}", fmt::join(names, ", "))));
         continue;
       }
     }
+    if (want.excluded) continue;
     if (want.spread_zone && rules.balance && !eligible.empty()) {
       // Zones even out under aggressive reconciliation: live entries per zone
       // (zones of the eligible nodes) differ by at most 1 where a node of an
