@@ -1190,7 +1190,11 @@ void ClusterDeploymentManager::Active::prune_moves() {
   };
   for (auto it = moves_.begin(); it != moves_.end();) {
     const auto& [artifact, move] = *it;
-    if (live_entry(artifact, move.source) && live_entry(artifact, move.target)) {
+    const Desired* desired = desired_for(artifact);
+    // A move of an artifact whose dependencies are not ready (any more) could
+    // never end: its target cannot become ACTIVE.
+    const bool starved = desired != nullptr && desired->artifact == artifact && !dependencies_ready(*desired);
+    if (!starved && live_entry(artifact, move.source) && live_entry(artifact, move.target)) {
       ++it;
       continue;
     }
@@ -1824,6 +1828,7 @@ void ClusterDeploymentManager::Active::rebalance() {
     item.artifact = desired.artifact;
     item.depends_on = desired.depends_on;
     item.failed = desired.failed;
+    item.starved = !desired.depends_on.empty() && !dependencies_ready(desired);
     // A base in a rolling update gets no move: its UNLOADs are the update's.
     item.moving = moves_.count(desired.artifact) > 0 || rolling_in_progress(base);
     const Wanted mine = placement_of(desired.artifact);

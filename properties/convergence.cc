@@ -471,6 +471,9 @@ ConvergenceState evaluate_convergence(const CanonicalStore::Map& store, const Wo
     // not have turned fatal (the engine counts them per leader term, §4), and
     // a slice that can never be placed keeps a put in flight (§8.3). Both
     // outcomes are admitted: only the placeability is judged below.
+    // A starved base (a dependency never ready) can never have an ACTIVE
+    // entry, so its owner's all-or-nothing put can never complete either.
+    if (want.starved) blocked_owners.insert(want.owner);
     if (!want.excluded) constrained = constrained || !want.anti_affinity.empty() || want.spread_zone;
     if (!want.excluded && (want.cpu > 0 || want.memory > 0)) {
       for (const auto& node : eligible) {
@@ -598,7 +601,10 @@ ConvergenceState evaluate_convergence(const CanonicalStore::Map& store, const Wo
     std::map<NodeId, int> load;
     for (const auto& node : eligible) load[node] = 0;
     for (const auto& [base, entries] : by_base) {
-      if (desired.is_excluded(base)) continue;
+      // A starved base (a dependency never ready) is parked like an excluded
+      // one: never moved, so not counted (engine-semantics.md §4 as amended,
+      // docs/decisions.md "Open fuzz findings worked off").
+      if (desired.may_stay_loaded(base)) continue;
       for (const auto& entry : entries) {
         if (entry.value && ref::is_live(entry.value->state) && load.count(entry.node) != 0) {
           ++load[entry.node];
