@@ -753,6 +753,13 @@ void ClusterDeploymentManager::Active::on_slice_put(const std::string& key, cons
   }
   const bool now_live = entry.counts_for_scale();
   if (was_live != now_live) schedule_reconcile(kReconcileDebounce);
+  // A key of a node outside the view (a late commit, a client's write) is
+  // the reconcile's to remove (remove_absent_nodes): its arrival is a trigger
+  // of its own, not left to the periodic reconcile.
+  if (rechecked_) {
+    const auto view = services_.topology.view();
+    if (!std::binary_search(view.begin(), view.end(), slice.node)) schedule_reconcile(kReconcileDebounce);
+  }
 }
 
 void ClusterDeploymentManager::Active::on_slice_remove(const SliceKey& slice) {
