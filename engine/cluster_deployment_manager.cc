@@ -668,11 +668,15 @@ void ClusterDeploymentManager::Active::on_slice_put(const std::string& key, cons
   if (!parsed) {
     log(LogLevel::Warn, "unparseable value at " + key + ": removing it");
     count("malformed-values");
+    // The same bytes written again before their removal landed: like a
+    // same-value FAILED rewrite, not a new failure.
+    const bool rewrite = entry.malformed_remove_at && entry.malformed_value == value;
     entry.observed = SliceValue{SliceState::Failed, std::string("malformed"), false};
     entry.intent.reset();
     entry.malformed_remove_at = timers_.now();
+    entry.malformed_value = value;
     // Treated as FAILED transient (engine-semantics §4), escalation included.
-    if (desired && desired->artifact == artifact) record_transient_failure(artifact);
+    if (desired && desired->artifact == artifact && !rewrite) record_transient_failure(artifact);
     cmd_remove(key);
     schedule_reconcile(kReconcileDebounce);
     return;
@@ -1449,10 +1453,11 @@ std::vector<ClusterDeploymentManager::Active::LiveRow> ClusterDeploymentManager:
   for (const auto& [artifact, nodes] : table_.entries) {
     LiveRow row;
     if (only != nullptr) {
-      if (auto it = nodes.find(*only); it != nodes.end() && it->second.live()) row.live.push_back(&it->first);
+      if (auto it = nodes.find(*only); it != nodes.end() && it->second.occupies())
+        row.live.push_back(&it->first);
     } else {
       for (const auto& [node, entry] : nodes) {
-        if (entry.live()) row.live.push_back(&node);
+        if (entry.occupies()) row.live.push_back(&node);
       }
     }
     if (row.live.empty()) continue;
@@ -1956,7 +1961,18 @@ bool ClusterDeploymentManager::Active::unload_still_wanted(const SliceCommand& c
   if (const auto want = wanted(base);
       want && want->artifact == command.artifact && !target_is_newer(base, want->owner))
     floor = std::max(floor, want->min_available);
-  if (live_count(command.artifact) < floor) return false;
+  // A LOAD still queued behind this batch does not count: this UNLOAD
+  // commits before it (and the LOAD may yet be dropped at its own submit).
+  int live = 0;
+  if (auto nodes = table_.entries.find(command.artifact); nodes != table_.entries.end()) {
+    const auto view = services_.topology.view();
+    for (const auto& [node, entry] : nodes->second) {
+      if (!entry.counts_for_scale() || !counts_for_scale(node, view)) continue;
+      if (entry.intent == SliceState::Load && writer_.load_queued(node, command.artifact)) continue;
+      ++live;
+    }
+  }
+  if (live < floor) return false;
   // An ACTIVE victim (it was not ACTIVE when chosen, or others stopped being
   // ACTIVE since): the ACTIVE entries left must stay at the floor.
   auto nodes = table_.entries.find(command.artifact);

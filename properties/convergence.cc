@@ -302,7 +302,8 @@ ConvergenceState evaluate_convergence(const CanonicalStore::Map& store, const Wo
       // placement (§4), so no replacement its eviction could wait for; the
       // check cannot tell, so its ACTIVE entries may stay (both admitted).
       for (const auto& entry : entries) {
-        if (active_on_draining(entry)) drain_blocked.insert(fmt::format("slices/{}/{}", entry.node, entry.artifact));
+        if (active_on_draining(entry))
+          drain_blocked.insert(fmt::format("slices/{}/{}", entry.node, entry.artifact));
       }
       continue;
     }

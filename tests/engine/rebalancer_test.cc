@@ -47,7 +47,8 @@ TEST_CASE("rebalancer: permanently failed artifacts and their dependants neither
   CHECK(plan_moves(input) == std::vector<Move>{{"a:db:1", "n1", "n2"}, {"a:web:1", "n1", "n3"}});
 }
 
-TEST_CASE("rebalancer: a starved artifact (dependencies not ready) and its dependants neither count nor move") {
+TEST_CASE(
+    "rebalancer: a starved artifact (dependencies not ready) and its dependants neither count nor move") {
   Input input;
   input.eligible = {"n1", "n2", "n3"};
   input.desired = {
