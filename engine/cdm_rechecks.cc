@@ -53,7 +53,8 @@ bool load_still_allowed(const CdmFacts& facts, const SliceCommand& command) {
          fits(info.attributes.capacity, info.used, demand);
 }
 
-bool unload_still_wanted(const CdmFacts& facts, const SliceCommand& command) {
+bool unload_still_wanted(const CdmFacts& facts, const SliceCommand& command,
+                         const std::function<bool(const NodeId&, const std::string&)>& load_queued) {
   const Desired* desired = facts.state.desired_for(command.artifact);
   const bool intended = desired != nullptr && desired->artifact == command.artifact;
   // A removal or an orphan's UNLOAD: dropped if the artifact is desired again
@@ -68,8 +69,8 @@ bool unload_still_wanted(const CdmFacts& facts, const SliceCommand& command) {
   // A scale-down whose artifact is no longer intended is a removal or a
   // version change now: still wanted.
   if (!intended) return true;
-  // The floor, in the state applied now and the current view: live_count
-  // already leaves this UNLOAD's entry (and every other recorded UNLOAD) out.
+  // The floor, in the state applied now and the current view: the live
+  // count leaves this UNLOAD's entry (and every other recorded UNLOAD) out.
   // A blueprint put after the slice-target is the newer intent (§4): its
   // min_available counts before its own slice-target comes back (the
   // in-memory desired state changes only then), so the larger floor holds.
@@ -78,7 +79,18 @@ bool unload_still_wanted(const CdmFacts& facts, const SliceCommand& command) {
   if (const auto want = facts.state.wanted(base);
       want && want->artifact == command.artifact && !facts.target_is_newer(base, want->owner))
     floor = std::max(floor, want->min_available);
-  if (facts.live_count(command.artifact) < floor) return false;
+  // A LOAD still queued behind this batch does not count: this UNLOAD
+  // commits before it (and the LOAD may yet be dropped at its own submit).
+  int live = 0;
+  if (auto nodes = facts.table.entries.find(command.artifact); nodes != facts.table.entries.end()) {
+    const auto view = facts.topology.view();
+    for (const auto& [node, entry] : nodes->second) {
+      if (!entry.counts_for_scale() || !facts.counts_for_scale(node, view)) continue;
+      if (entry.intent == SliceState::Load && load_queued(node, command.artifact)) continue;
+      ++live;
+    }
+  }
+  if (live < floor) return false;
   // An ACTIVE victim (it was not ACTIVE when chosen, or others stopped being
   // ACTIVE since): the ACTIVE entries left must stay at the floor.
   auto nodes = facts.table.entries.find(command.artifact);

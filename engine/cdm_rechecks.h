@@ -10,6 +10,7 @@
 // Unit-tested with fake inputs (tests/engine/cdm_rechecks_test.cc).
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -29,7 +30,10 @@ bool load_still_allowed(const CdmFacts& facts, const SliceCommand& command);
 // A scale-down or removal UNLOAD: a removal only while the artifact is not
 // desired again; a scale-down only while live and ACTIVE entries stay at the
 // floor (the larger min_available of target and newer blueprint).
-bool unload_still_wanted(const CdmFacts& facts, const SliceCommand& command);
+// `load_queued(node, artifact)`: a LOAD waiting in a batch not yet submitted
+// (it commits after this UNLOAD, if at all: not counted live).
+bool unload_still_wanted(const CdmFacts& facts, const SliceCommand& command,
+                         const std::function<bool(const NodeId&, const std::string&)>& load_queued);
 // A LOAD goes only to a node still ON_DUTY; an eviction only while the drain
 // rule allows it (§8.2).
 bool drain_allows(const CdmFacts& facts, const SliceCommand& command);

@@ -1,5 +1,6 @@
 #include "engine/cdm_writer.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "engine/assertion.h"
@@ -108,6 +109,18 @@ bool CdmWriter::unload_rechecked(const SliceCommand& command) const {
 bool CdmWriter::remove_pending(const std::string& key) const {
   auto it = pending_removes_.find(key);
   return it != pending_removes_.end() && it->second > 0;
+}
+
+bool CdmWriter::load_queued(const NodeId& node, const std::string& artifact) const {
+  auto is_load = [&](const CdmCommand& command) {
+    const auto* slice = std::get_if<SliceCommand>(&command);
+    return slice != nullptr && slice->state == SliceState::Load && slice->node == node &&
+           slice->artifact == artifact;
+  };
+  auto in = [&](const Batch& batch) {
+    return std::any_of(batch.commands.begin(), batch.commands.end(), is_load);
+  };
+  return in(building_) || std::any_of(queue_.begin(), queue_.end(), in);
 }
 
 bool CdmWriter::target_pending(const std::string& base) const {

@@ -139,6 +139,9 @@ class CdmWriter {
   bool routing_pending(const std::string& base) const;
   // A KeyRemove of `key` queued or in flight (its outcome not known yet).
   bool remove_pending(const std::string& key) const;
+  // A LOAD of `artifact` on `node` waiting in a batch not yet submitted (the
+  // one being built or a queued one; not the batch being submitted now).
+  bool load_queued(const NodeId& node, const std::string& artifact) const;
 
  private:
   struct Batch {

@@ -79,7 +79,12 @@ class ClusterDeploymentManager::Active
                           facts_, c, services_.kv.get(version_routing_key(base_of(c.artifact))).has_value(),
                           services_.kv.get(slice_key(c.node, c.artifact)));
                     },
-                    [this](const SliceCommand& c) { return recheck::unload_still_wanted(facts_, c); },
+                    [this](const SliceCommand& c) {
+                      return recheck::unload_still_wanted(
+                          facts_, c, [this](const NodeId& node, const std::string& artifact) {
+                            return writer_.load_queued(node, artifact);
+                          });
+                    },
                     [this](const TargetRemove& r) { return recheck::target_remove_still_wanted(facts_, r); },
                 }),
         positions_(positions) {}
@@ -497,11 +502,15 @@ void ClusterDeploymentManager::Active::on_slice_put(const std::string& key, cons
   if (!parsed) {
     log(LogLevel::Warn, "unparseable value at " + key + ": removing it");
     count("malformed-values");
+    // The same bytes written again before their removal landed: like a
+    // same-value FAILED rewrite, not a new failure.
+    const bool rewrite = entry.malformed_remove_at && entry.malformed_value == value;
     entry.observed = SliceValue{SliceState::Failed, std::string("malformed"), false};
     entry.intent.reset();
     entry.malformed_remove_at = timers_.now();
+    entry.malformed_value = value;
     // Treated as FAILED transient (engine-semantics §4), escalation included.
-    if (desired && desired->artifact == artifact) record_transient_failure(artifact);
+    if (desired && desired->artifact == artifact && !rewrite) record_transient_failure(artifact);
     commands_.remove(key);
     schedule_reconcile(kReconcileDebounce);
     return;
@@ -533,6 +542,10 @@ void ClusterDeploymentManager::Active::on_slice_put(const std::string& key, cons
   }
   const bool now_live = entry.counts_for_scale();
   if (was_live != now_live) schedule_reconcile(kReconcileDebounce);
+  // A key of a node outside the view (a late commit, a client's write) is
+  // the reconcile's to remove (remove_absent_nodes): its arrival is a trigger
+  // of its own, not left to the periodic reconcile.
+  if (reconcile_.rechecked && !facts_.in_view(slice.node)) schedule_reconcile(kReconcileDebounce);
 }
 
 void ClusterDeploymentManager::Active::on_slice_active(const std::string& artifact, const NodeId& node) {
@@ -730,7 +743,7 @@ void ClusterDeploymentManager::Active::adopt_unknown_keys() {
 
 void ClusterDeploymentManager::Active::prune_moves() {
   // A move ends when either entry stops being live: the source counts again.
-  for (const auto& artifact : moves_over(moves_, table_)) end_move(artifact);
+  for (const auto& artifact : moves_over(moves_, facts_)) end_move(artifact);
 }
 
 void ClusterDeploymentManager::Active::end_move(const std::string& artifact) {

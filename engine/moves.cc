@@ -10,10 +10,13 @@ std::vector<std::string> moves_through(const MovesInFlight& moves, const NodeId&
   return out;
 }
 
-std::vector<std::string> moves_over(const MovesInFlight& moves, const SliceTable& table) {
+std::vector<std::string> moves_over(const MovesInFlight& moves, const CdmFacts& facts) {
   std::vector<std::string> out;
   for (const auto& [artifact, move] : moves) {
-    if (!table.live_at(artifact, move.source) || !table.live_at(artifact, move.target))
+    const Desired* desired = facts.state.desired_for(artifact);
+    const bool starved =
+        desired != nullptr && desired->artifact == artifact && !facts.dependencies_ready(desired->depends_on);
+    if (starved || !facts.table.live_at(artifact, move.source) || !facts.table.live_at(artifact, move.target))
       out.push_back(artifact);
   }
   return out;

@@ -22,8 +22,10 @@ using MovesInFlight = std::map<std::string, MoveInFlight>;  // by artifact
 
 // Moves whose source or target is `node`.
 std::vector<std::string> moves_through(const MovesInFlight& moves, const NodeId& node);
-// Moves to end now: either entry stopped being live (the source counts again).
-std::vector<std::string> moves_over(const MovesInFlight& moves, const SliceTable& table);
+// Moves to end now: either entry stopped being live (the source counts
+// again), or the artifact's dependencies are not ready (any more): its target
+// cannot become ACTIVE, so the move could never end.
+std::vector<std::string> moves_over(const MovesInFlight& moves, const CdmFacts& facts);
 
 // The break step once the target of a move of `artifact` is ACTIVE (the
 // source's entry still in the table, no longer `leaving`).

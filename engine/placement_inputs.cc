@@ -24,10 +24,11 @@ std::vector<LiveRow> live_rows(const CdmFacts& facts, const NodeId* only) {
   for (const auto& [artifact, nodes] : facts.table.entries) {
     LiveRow row;
     if (only != nullptr) {
-      if (auto it = nodes.find(*only); it != nodes.end() && it->second.live()) row.live.push_back(&it->first);
+      if (auto it = nodes.find(*only); it != nodes.end() && it->second.occupies())
+        row.live.push_back(&it->first);
     } else {
       for (const auto& [node, entry] : nodes) {
-        if (entry.live()) row.live.push_back(&node);
+        if (entry.occupies()) row.live.push_back(&node);
       }
     }
     if (row.live.empty()) continue;
@@ -125,6 +126,7 @@ rebalancer::Input rebalance_input(const CdmFacts& facts, std::vector<NodeId> eli
     item.artifact = desired.artifact;
     item.depends_on = desired.depends_on;
     item.failed = desired.failed;
+    item.starved = !desired.depends_on.empty() && !facts.dependencies_ready(desired.depends_on);
     // A base in a rolling update gets no move: its UNLOADs are the update's.
     item.moving = moving(base, desired.artifact);
     const Wanted mine = placement_of(facts.state, desired.artifact);

@@ -24,7 +24,8 @@ namespace aether::engine::placement {
 // artifact's base, as wanted() has them; only those fields are filled.
 Wanted placement_of(const DesiredState& state, const std::string& artifact);
 
-// A table row with a live entry, as placement reads it: its base, its
+// A table row with an entry that occupies its node (live by intent or by
+// applied value, SliceEntry::occupies), as placement reads it: its base, its
 // placement fields (read once, not once per entry or per request) and its
 // live nodes in table order. Pointers into the table, valid while no entry
 // is erased.
@@ -34,7 +35,7 @@ struct LiveRow {
   Wanted want;
   std::vector<const NodeId*> live;
 };
-// Every row with a live entry; `only`: the live entries on that node only.
+// Every row with such an entry; `only`: the entries on that node only.
 std::vector<LiveRow> live_rows(const CdmFacts& facts, const NodeId* only = nullptr);
 // Either side's anti_affinity names the other's base (`base`: mine).
 bool anti_affine(const Wanted& mine, const std::string& base, const LiveRow& other);

@@ -9,7 +9,7 @@ std::vector<Move> plan_moves(const Input& input) {
   if (input.eligible.size() < 2) return moves;
   std::set<std::string> excluded;
   for (const auto& desired : input.desired) {
-    if (desired.failed) excluded.insert(desired.artifact);
+    if (desired.failed || desired.starved) excluded.insert(desired.artifact);
   }
   for (bool grew = true; grew;) {
     grew = false;

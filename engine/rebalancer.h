@@ -20,6 +20,10 @@ struct DesiredArtifact {
   std::vector<std::string> depends_on;
   bool failed = false;  // permanently failed
   bool moving = false;  // a move of it is in progress
+  // Its dependencies are not ready: it cannot become ACTIVE, so a move of it
+  // could never end (make-before-break waits for an ACTIVE target). Neither
+  // moved nor counted in the load, like a permanently failed artifact.
+  bool starved = false;
   // Placement constraints (engine-semantics.md §8.1): eligible nodes a move
   // may not target (anti-affinity, capacity), and zone spread.
   std::set<NodeId> barred{};

@@ -69,7 +69,11 @@ int active_over_versions(const CdmFacts& facts, const std::string& base) {
 int active_floor(const CdmFacts& facts, const Desired& desired, const std::string& base) {
   int instances = desired.count;
   int max_unavailable = desired.update.max_unavailable;
-  if (const auto want = facts.state.wanted(base); want && want->update.rolling) {
+  // A blueprint put after the slice-target is the newer intent (§4): its
+  // count holds before its own slice-target comes back. A slice-target put
+  // after the blueprint wins, floor included.
+  if (const auto want = facts.state.wanted(base);
+      want && want->update.rolling && !facts.target_is_newer(base, want->owner)) {
     instances = std::max(instances, want->instances);
     max_unavailable = std::min(max_unavailable, want->update.max_unavailable);
   }

@@ -63,7 +63,7 @@ int active_over_versions(const CdmFacts& facts, const std::string& base);
 // The fewest ACTIVE entries over both versions an UNLOAD may leave: desired
 // - max_unavailable, taking the larger count and the smaller
 // max_unavailable of the committed slice-target and an owner blueprint put
-// since (its target not yet back), so that neither reading is undercut.
+// after it (its target not yet back), so that neither reading is undercut.
 int active_floor(const CdmFacts& facts, const Desired& desired, const std::string& base);
 // The plan's input for `base` rolling to `desired` (the mutation point that
 // ignores max_unavailable included).

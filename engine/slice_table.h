@@ -27,6 +27,7 @@ struct SliceEntry {
   bool leaving = false;  // source of a move: not live for scale decisions
   // The stored value is unparseable: its Remove is (re)issued until it lands.
   std::optional<Nanos> malformed_remove_at;
+  std::string malformed_value;  // those bytes (meaningful with malformed_remove_at)
 
   // The intent if any, else the observed state.
   std::optional<SliceState> effective() const;
@@ -34,6 +35,10 @@ struct SliceEntry {
   bool live() const;
   // Live and not the leaving source of a move: what scale decisions count.
   bool counts_for_scale() const { return live() && !leaving; }
+  // Live by the intent or by the applied value: what placement constraints
+  // (anti-affinity, capacity) respect. An UNLOAD recorded but answered by a
+  // live value (the NDM's stale write landed after it) still runs there.
+  bool occupies() const { return live() || (observed && is_live_state(observed->state)); }
   // Observed in `state` with no own command pending.
   bool settled_in(SliceState state) const { return !intent && observed && observed->state == state; }
 };

@@ -288,16 +288,27 @@ ConvergenceState evaluate_convergence(const CanonicalStore::Map& store, const Wo
   // ACTIVE entries on eligible nodes below min(count, eligible), or its last
   // ACTIVE entry with no other live one) is allowed: "drain blocked".
   std::set<std::string> drain_blocked;  // slices/{node}/{artifact}
+  // An ACTIVE entry on a DRAINING node in L's view.
+  auto active_on_draining = [&](const Entry& entry) {
+    auto lifecycle = store.find("node-lifecycle/" + entry.node);
+    return lifecycle != store.end() && lifecycle->second == ref::node_state_name(ref::NodeState::Draining) &&
+           not_on_duty.count(entry.node) != 0 && entry.value && entry.value->state == ref::State::Active;
+  };
   for (const auto& [base, entries] : by_base) {
     auto owned = desired.owned.find(base);
-    if (owned == desired.owned.end() || owned->second.excluded) continue;
+    if (owned == desired.owned.end()) continue;
+    if (owned->second.excluded) {
+      // A base with failure evidence may be permanently failed: no new
+      // placement (§4), so no replacement its eviction could wait for; the
+      // check cannot tell, so its ACTIVE entries may stay (both admitted).
+      for (const auto& entry : entries) {
+        if (active_on_draining(entry))
+          drain_blocked.insert(fmt::format("slices/{}/{}", entry.node, entry.artifact));
+      }
+      continue;
+    }
     for (const auto& entry : entries) {
-      auto lifecycle = store.find("node-lifecycle/" + entry.node);
-      const bool draining =
-          lifecycle != store.end() && lifecycle->second == ref::node_state_name(ref::NodeState::Draining);
-      if (!draining || not_on_duty.count(entry.node) == 0 || !entry.value ||
-          entry.value->state != ref::State::Active || base + ":" + owned->second.version != entry.artifact)
-        continue;
+      if (!active_on_draining(entry) || base + ":" + owned->second.version != entry.artifact) continue;
       int active_on_eligible = 0;
       int other_active = 0;
       int other_live = 0;
@@ -392,11 +403,15 @@ ConvergenceState evaluate_convergence(const CanonicalStore::Map& store, const Wo
     bool old = false;
     bool old_not_active = false;
     for (const auto& entry : it->second) {
-      if (eligible.count(entry.node) == 0 || !entry.value) continue;
+      // ACTIVE over both versions counts every node live in L's view, as
+      // the `rolling` invariant does (an ACTIVE entry on a DRAINING node
+      // serves until evicted); new-version entries only on eligible nodes.
+      const bool eligible_node = eligible.count(entry.node) != 0;
+      if ((!eligible_node && not_on_duty.count(entry.node) == 0) || !entry.value) continue;
       const auto state = entry.value->state;
       if (state == ref::State::Active) ++active;
       if (entry.artifact == artifact) {
-        fresh += ref::is_live(state) ? 1 : 0;
+        fresh += eligible_node && ref::is_live(state) ? 1 : 0;
       } else if (ref::is_live(state)) {
         old = true;
         old_not_active = old_not_active || state != ref::State::Active;
@@ -410,6 +425,14 @@ ConvergenceState evaluate_convergence(const CanonicalStore::Map& store, const Wo
     if (!placeable) {
       rolling_blocked.insert(base);
       blocked_owners.insert(want.owner);
+      // Its old ACTIVE entries on DRAINING nodes stay as well: an eviction
+      // is make-before-break (§8.2), its replacement would be of the new
+      // version, and none can be placed; unloading first would take ACTIVE
+      // over both versions lower (§8.4).
+      for (const auto& entry : it->second) {
+        if (entry.artifact != artifact && active_on_draining(entry))
+          drain_blocked.insert(fmt::format("slices/{}/{}", entry.node, entry.artifact));
+      }
       findings.note_unplaced(
           fmt::format("{}: rolling update blocked (no node can take {}; max_unavailable {})", base, artifact,
                       want.max_unavailable));
@@ -466,9 +489,16 @@ ConvergenceState evaluate_convergence(const CanonicalStore::Map& store, const Wo
     findings.add(Blocker::CountMismatch, fmt::format("{} = {}: rolling update unfinished", key_text, value));
   });
   for (const auto& [base, want] : desired.owned) {
-    if (want.excluded) continue;
-    constrained = constrained || !want.anti_affinity.empty() || want.spread_zone;
-    if (want.cpu > 0 || want.memory > 0) {
+    // A base with failure evidence is owed nothing, but it still tells
+    // whether its all-or-nothing put may stay in flight: its failures may
+    // not have turned fatal (the engine counts them per leader term, §4), and
+    // a slice that can never be placed keeps a put in flight (§8.3). Both
+    // outcomes are admitted: only the placeability is judged below.
+    // A starved base (a dependency never ready) can never have an ACTIVE
+    // entry, so its owner's all-or-nothing put can never complete either.
+    if (want.starved) blocked_owners.insert(want.owner);
+    if (!want.excluded) constrained = constrained || !want.anti_affinity.empty() || want.spread_zone;
+    if (!want.excluded && (want.cpu > 0 || want.memory > 0)) {
       for (const auto& node : eligible) {
         const auto capacity = world.attributes(node).capacity;
         constrained = constrained || capacity.cpu || capacity.memory;
@@ -497,12 +527,14 @@ ConvergenceState evaluate_convergence(const CanonicalStore::Map& store, const Wo
         std::vector<std::string> names;
         for (const auto& [name, n] : blocked) names.push_back(name);
         blocked_owners.insert(want.owner);
+        if (want.excluded) continue;  // owed nothing: no note either
         findings.note_unplaced(
             fmt::format("{}: {} unplaced ({})", base, owed.low - actual,
                         names.empty() ? "nodes" : fmt::format("{}", fmt::join(names, ", "))));
         continue;
       }
     }
+    if (want.excluded) continue;
     if (want.spread_zone && rules.balance && !eligible.empty()) {
       // Zones even out under aggressive reconciliation: live entries per zone
       // (zones of the eligible nodes) differ by at most 1 where a node of an
@@ -592,7 +624,10 @@ ConvergenceState evaluate_convergence(const CanonicalStore::Map& store, const Wo
     std::map<NodeId, int> load;
     for (const auto& node : eligible) load[node] = 0;
     for (const auto& [base, entries] : by_base) {
-      if (desired.is_excluded(base)) continue;
+      // A starved base (a dependency never ready) is parked like an excluded
+      // one: never moved, so not counted (engine-semantics.md §4 as amended,
+      // docs/decisions.md "Open fuzz findings worked off").
+      if (desired.may_stay_loaded(base)) continue;
       for (const auto& entry : entries) {
         if (entry.value && ref::is_live(entry.value->state) && load.count(entry.node) != 0) {
           ++load[entry.node];

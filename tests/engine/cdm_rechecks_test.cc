@@ -15,6 +15,7 @@ SliceCommand command(SliceState state, const std::string& artifact, const NodeId
                      UnloadWhy why = UnloadWhy::Other) {
   return SliceCommand{node, artifact, state, std::nullopt, false, why};
 }
+const auto kNoLoadQueued = [](const NodeId&, const std::string&) { return false; };
 void put_blueprint(FakeWorld& w, const std::string& text) {
   std::string why;
   REQUIRE(w.state.put_blueprint("shop", text, &why));
@@ -80,15 +81,15 @@ TEST_CASE("re-check: a LOAD is dropped when anti-affinity or capacity no longer 
 TEST_CASE("re-check: a removal is dropped once its artifact is desired again") {
   FakeWorld w;
   const auto removal = command(SliceState::Unload, "org.x:web:1.0.0", "n1", UnloadWhy::Removal);
-  CHECK(recheck::unload_still_wanted(w.facts, removal));
+  CHECK(recheck::unload_still_wanted(w.facts, removal, kNoLoadQueued));
   // The blueprint is back (its slice-target not yet): wanted by the ownership rule.
   put_blueprint(w, R"({"id": "shop", "slices": [{"artifact": "org.x:web:1.0.0", "instances": 1}]})");
-  CHECK_FALSE(recheck::unload_still_wanted(w.facts, removal));
+  CHECK_FALSE(recheck::unload_still_wanted(w.facts, removal, kNoLoadQueued));
   w.want("org.x:web:1.0.0", 1, 0, "shop");
-  CHECK_FALSE(recheck::unload_still_wanted(w.facts, removal));
+  CHECK_FALSE(recheck::unload_still_wanted(w.facts, removal, kNoLoadQueued));
   // Another version is wanted: the removal of 1.0.0 stands.
   CHECK(recheck::unload_still_wanted(
-      w.facts, command(SliceState::Unload, "org.x:web:0.9.0", "n1", UnloadWhy::Removal)));
+      w.facts, command(SliceState::Unload, "org.x:web:0.9.0", "n1", UnloadWhy::Removal), kNoLoadQueued));
 }
 
 TEST_CASE("re-check: a scale-down keeps live and ACTIVE entries at the floor") {
@@ -98,16 +99,23 @@ TEST_CASE("re-check: a scale-down keeps live and ACTIVE entries at the floor") {
   w.put("org.x:a:1.0.0", "n2", SliceState::Active);
   w.put("org.x:a:1.0.0", "n3", SliceState::Active);
   const auto down = command(SliceState::Unload, "org.x:a:1.0.0", "n1", UnloadWhy::ScaleDown);
-  CHECK(recheck::unload_still_wanted(w.facts, down));  // 2 live and 2 ACTIVE left
+  CHECK(recheck::unload_still_wanted(w.facts, down, kNoLoadQueued));  // 2 live and 2 ACTIVE left
   w.table.entries["org.x:a:1.0.0"]["n3"].observed->state = SliceState::Loading;
-  CHECK_FALSE(recheck::unload_still_wanted(w.facts, down));  // 2 live, 1 ACTIVE left
+  CHECK_FALSE(recheck::unload_still_wanted(w.facts, down, kNoLoadQueued));  // 2 live, 1 ACTIVE left
   w.table.entries["org.x:a:1.0.0"]["n1"].observed->state = SliceState::Loaded;
-  CHECK(recheck::unload_still_wanted(w.facts, down));  // a victim not ACTIVE: only the live floor
+  CHECK(recheck::unload_still_wanted(w.facts, down,
+                                     kNoLoadQueued));  // a victim not ACTIVE: only the live floor
   w.lifecycles.values["n3"] = "DRAINING";
-  CHECK_FALSE(recheck::unload_still_wanted(w.facts, down));  // 1 live counts for scale
+  CHECK_FALSE(recheck::unload_still_wanted(w.facts, down, kNoLoadQueued));  // 1 live counts for scale
+  // A LOAD still queued behind the UNLOAD is not counted live.
+  w.lifecycles.values["n3"] = "ON_DUTY";
+  w.table.entries["org.x:a:1.0.0"]["n3"].intent = SliceState::Load;
+  CHECK(recheck::unload_still_wanted(w.facts, down, kNoLoadQueued));
+  CHECK_FALSE(recheck::unload_still_wanted(
+      w.facts, down, [](const NodeId& node, const std::string&) { return node == "n3"; }));
   // A scale-down of an artifact no longer desired: a removal now, still wanted.
   CHECK(recheck::unload_still_wanted(
-      w.facts, command(SliceState::Unload, "org.x:a:0.1.0", "n1", UnloadWhy::ScaleDown)));
+      w.facts, command(SliceState::Unload, "org.x:a:0.1.0", "n1", UnloadWhy::ScaleDown), kNoLoadQueued));
 }
 
 TEST_CASE("re-check: a queued slice-target Put is re-derived from the owner blueprint applied now") {

@@ -9,7 +9,7 @@
 using namespace aether::engine;
 using aether::engine::test::FakeWorld;
 
-TEST_CASE("moves: those through a node, and those over once either entry is no longer live") {
+TEST_CASE("moves: those through a node; those over once either entry is no longer live, or starved") {
   FakeWorld w;
   MovesInFlight moves{{"org.x:a:1.0.0", {"n1", "n2"}}, {"org.x:b:1.0.0", {"n2", "n3"}}};
   CHECK(moves_through(moves, "n2") == std::vector<std::string>{"org.x:a:1.0.0", "org.x:b:1.0.0"});
@@ -19,7 +19,12 @@ TEST_CASE("moves: those through a node, and those over once either entry is no l
   w.put("org.x:a:1.0.0", "n2", SliceState::Loading);
   w.put("org.x:b:1.0.0", "n2", SliceState::Active);
   w.put("org.x:b:1.0.0", "n3", SliceState::Failed);
-  CHECK(moves_over(moves, w.table) == std::vector<std::string>{"org.x:b:1.0.0"});
+  CHECK(moves_over(moves, w.facts) == std::vector<std::string>{"org.x:b:1.0.0"});
+  // A starved artifact (a dependency not ACTIVE): its move could never end.
+  w.want("org.x:a:1.0.0", 1).depends_on = {"org.x:db:1.0.0"};
+  CHECK(moves_over(moves, w.facts) == std::vector<std::string>{"org.x:a:1.0.0", "org.x:b:1.0.0"});
+  w.put("org.x:db:1.0.0", "n3", SliceState::Active);
+  CHECK(moves_over(moves, w.facts) == std::vector<std::string>{"org.x:b:1.0.0"});
 }
 
 TEST_CASE("moves: the break step keeps ACTIVE at min_available, evicts from a draining source") {

@@ -47,6 +47,21 @@ TEST_CASE("rebalancer: permanently failed artifacts and their dependants neither
   CHECK(plan_moves(input) == std::vector<Move>{{"a:db:1", "n1", "n2"}, {"a:web:1", "n1", "n3"}});
 }
 
+TEST_CASE(
+    "rebalancer: a starved artifact (dependencies not ready) and its dependants neither count nor move") {
+  Input input;
+  input.eligible = {"n1", "n2", "n3"};
+  input.desired = {
+      {"a:db:1", {}, false, false}, {"a:web:1", {"a:db:1"}, false, false}, {"a:x:1", {}, false, false}};
+  input.desired[0].starved = true;
+  input.entries = {{"a:db:1", on({"n1"})}, {"a:web:1", on({"n1"})}, {"a:x:1", on({"n1"})}};
+  // A move of db or web could never end (its target never ACTIVE); n1's load is x alone.
+  CHECK(plan_moves(input).empty());
+  input.desired[0].starved = false;
+  input.desired[1].starved = true;
+  CHECK(plan_moves(input) == std::vector<Move>{{"a:db:1", "n1", "n2"}});
+}
+
 TEST_CASE("rebalancer: a leaving source does not count as a source, a present entry blocks a target") {
   Input input;
   input.eligible = {"n1", "n2", "n3"};

@@ -175,7 +175,12 @@ TEST_CASE("rolling floor: the larger count and the smaller max_unavailable of ta
   CHECK(active_floor(w.facts, desired, "org.x:cart") == 2);  // 3 - 1
   FakeWorld bigger;
   rolling_cart(bigger, 5, 0);  // a blueprint put since: 5 instances, max_unavailable 0
+  bigger.positions["blueprints/shop"] = 9;
+  bigger.positions["slice-target/org.x:cart"] = 8;
   CHECK(active_floor(bigger.facts, bigger.state.desired.at("org.x:cart"), "org.x:cart") == 5);
+  // A slice-target put after the blueprint wins, floor included.
+  bigger.positions["slice-target/org.x:cart"] = 10;
+  CHECK(active_floor(bigger.facts, bigger.state.desired.at("org.x:cart"), "org.x:cart") == 2);
 }
 
 TEST_CASE("rolling input: old entries (ACTIVE only when settled in the view), new live, the mutation") {

@@ -41,6 +41,21 @@ TEST_CASE("slice table: live excludes FAILED, UNLOAD and UNLOADING; a leaving so
   CHECK_FALSE(leaving.counts_for_scale());
 }
 
+TEST_CASE("slice table: an entry whose applied value is live occupies its node for placement constraints") {
+  // An UNLOAD recorded but the applied value still ACTIVE (the NDM's stale
+  // write landed after the UNLOAD): not live for scale, still running there.
+  auto entry = observed(SliceState::Active);
+  entry.intent = SliceState::Unload;
+  CHECK_FALSE(entry.live());
+  CHECK(entry.occupies());
+  entry.observed = SliceValue{SliceState::Unload, std::nullopt, false};  // the UNLOAD's own echo
+  CHECK_FALSE(entry.occupies());
+  SliceEntry loading;
+  loading.intent = SliceState::Load;  // a LOAD not yet applied occupies by its intent
+  CHECK(loading.occupies());
+  CHECK_FALSE(observed(SliceState::Failed).occupies());
+}
+
 TEST_CASE("slice table: counts and holders") {
   SliceTable table;
   const std::string cart = "org.x:cart:1.0.0";
