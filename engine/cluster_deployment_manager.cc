@@ -857,6 +857,15 @@ void ClusterDeploymentManager::Active::sync_targets() {
       fix_count(base);
       continue;
     }
+    // The owner blueprint, put after the committed slice-target, is the
+    // newer intent (§4): counts that differ mean the CDM's own rewrite was
+    // lost or timed out (its echo would have brought them). Written again.
+    if (state_.ownership.rejected.count(owner) == 0 && !target_is_newer(base, owner) &&
+        (target->second.instances != want->instances ||
+         target->second.min_instances != want->min_available)) {
+      write_target_from_blueprint(base);
+      continue;
+    }
     // A committed flag that disagrees with the CDM's (a client write).
     auto known = state_.desired.find(base);
     if (known != state_.desired.end() && known->second.artifact == want->artifact &&
