@@ -29,6 +29,15 @@ std::vector<TargetSyncAction> plan_target_sync(const CdmFacts& facts,
                      base, target->second});
       continue;
     }
+    // The owner blueprint, put after the committed slice-target, is the
+    // newer intent (§4): counts that differ mean the CDM's own rewrite was
+    // lost or timed out (its echo would have brought them). Written again.
+    if (state.ownership.rejected.count(owner) == 0 && !facts.target_is_newer(base, owner) &&
+        (target->second.instances != want->instances ||
+         target->second.min_instances != want->min_available)) {
+      out.push_back({Kind::FromBlueprint, base});
+      continue;
+    }
     // A committed flag that disagrees with the CDM's (a client write).
     auto known = state.desired.find(base);
     if (known != state.desired.end() && known->second.artifact == want->artifact &&

@@ -16,7 +16,8 @@ namespace aether::engine {
 
 struct TargetSyncAction {
   enum class Kind {
-    FromBlueprint,  // write the slice-target the owner blueprint calls for
+    FromBlueprint,  // write the slice-target the owner blueprint calls for (missing, mismatching, stale
+                    // counts)
     AdoptRejected,  // a rejected owner keeps its slice-target: desired state from `target`
     FixFailedFlag,  // rewrite `target` (the committed one with the CDM's failed flag)
     Remove,         // remove the slice-target of a base without an owner

@@ -38,6 +38,20 @@ TEST_CASE("target sync: a missing or mismatching owned slice-target is written f
   CHECK(plan_target_sync(w.facts, kNothingPending).empty());
 }
 
+TEST_CASE("target sync: counts of an older slice-target than its owner blueprint are rewritten") {
+  FakeWorld w;
+  put_blueprint(w, "shop", "org.x:web:2.0.0");  // 2 instances
+  w.state.targets["org.x:web"] = SliceTarget{"2.0.0", 5, 1, "shop", false};
+  w.want("org.x:web:2.0.0", 5, 1, "shop");
+  w.positions["blueprints/shop"] = 9;
+  w.positions["slice-target/org.x:web"] = 8;  // the rewrite after the blueprint was lost
+  auto actions = plan_target_sync(w.facts, kNothingPending);
+  REQUIRE(actions.size() == 1);
+  CHECK(actions[0].kind == Kind::FromBlueprint);
+  w.positions["slice-target/org.x:web"] = 10;  // a client's scale after the blueprint: kept
+  CHECK(plan_target_sync(w.facts, kNothingPending).empty());
+}
+
 TEST_CASE("target sync: the CDM's failed flag is written back; unowned slice-targets are removed") {
   FakeWorld w;
   put_blueprint(w, "shop", "org.x:web:2.0.0");
