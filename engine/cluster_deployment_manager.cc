@@ -108,6 +108,8 @@ class ClusterDeploymentManager::Active
   // Events.
   void on_blueprint_put(const std::string& id, const std::string& value);
   void on_blueprint_remove(const std::string& id);
+  // The bases `id` owned (`before`) and owns no more: forgotten, their slice-targets removed.
+  void release_bases(const Ownership& before, const std::string& id);
   void on_target_put(const std::string& base, const std::string& value);
   void on_target_remove(const std::string& base);
   void on_slice_put(const std::string& key, const SliceKey& slice, const std::string& value);
@@ -362,11 +364,7 @@ void ClusterDeploymentManager::Active::on_node_gone(const NodeId& node, bool lif
   }
   for (const auto& artifact : moves_through(moves_, node)) end_move(artifact);
   for (const auto& [key, value] : services_.kv.scan(slice_node_prefix(node))) commands_.remove(key);
-  auto state = lifecycles_.values.find(node);
-  const bool kept = state != lifecycles_.values.end() &&
-                    (parse_node_lifecycle(state->second) == NodeLifecycle::Draining ||
-                     parse_node_lifecycle(state->second) == NodeLifecycle::Decommissioned);
-  if (lifecycle && !kept) {
+  if (lifecycle && !lifecycles_.drained(node)) {  // a drain's DRAINING/DECOMMISSIONED stays
     commands_.remove(node_lifecycle_key(node));
     lifecycles_.values.erase(node);
   }
@@ -415,6 +413,11 @@ void ClusterDeploymentManager::Active::on_blueprint_put(const std::string& id, c
     arm_processing_timeout(id);
   }
   all_or_nothing_.after_put(state_, id, value, before_text, before_accepted, commands_);
+  release_bases(before, id);
+  sync_targets();
+}
+
+void ClusterDeploymentManager::Active::release_bases(const Ownership& before, const std::string& id) {
   // Bases it owned before and no longer owns: a base the ownership rule
   // gives another owner (a rejected value accepted now, say) keeps its
   // instances; sync_targets rewrites its slice-target for that owner, whose
@@ -424,7 +427,6 @@ void ClusterDeploymentManager::Active::on_blueprint_put(const std::string& id, c
     forget_desired(base);
     commands_.remove_target(base);
   }
-  sync_targets();
 }
 
 void ClusterDeploymentManager::Active::on_blueprint_remove(const std::string& id) {
@@ -434,11 +436,7 @@ void ClusterDeploymentManager::Active::on_blueprint_remove(const std::string& id
   all_or_nothing_.echoes.erase(id);
   all_or_nothing_.finish(id, commands_);
   recompute_ownership();
-  for (const auto& [base, owner] : before.owner_of) {
-    if (owner != id || state_.ownership.owner(base)) continue;  // another owner: as on_blueprint_put
-    forget_desired(base);
-    commands_.remove_target(base);
-  }
+  release_bases(before, id);
   if (auto timer = processing_timers_.find(id); timer != processing_timers_.end()) {
     timers_.cancel(timer->second);
     processing_timers_.erase(timer);
