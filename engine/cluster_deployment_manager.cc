@@ -703,11 +703,19 @@ void ClusterDeploymentManager::Active::on_slice_put(const std::string& key, cons
       if (any_drained()) schedule_reconcile(kReconcileDebounce);  // a replacement may free an eviction
       if (!in_flight_.empty()) check_in_flight();                 // an all-or-nothing put may be complete
       if (rolling_in_progress(base_of(artifact))) fix_count(base_of(artifact));
+      bool dependants = false;
       for (const auto& [base, other] : state_.desired) {
         if (std::find(other.depends_on.begin(), other.depends_on.end(), artifact) != other.depends_on.end()) {
           activate_ready(other.artifact);
+          dependants = true;
         }
       }
+      // A dependant the rebalancer left alone while it was starved may be
+      // moved now: under aggressive reconciliation this is a trigger of its
+      // own (simulation.md §5), not left to the periodic reconcile.
+      if (dependants && config_.reconciliation == ReconciliationStrategy::Aggressive &&
+          config_.auto_rebalancing)
+        schedule_reconcile(kReconcileDebounce);
       auto move = moves_.find(artifact);
       if (move != moves_.end() && move->second.target == slice.node) {
         const NodeId source = move->second.source;
