@@ -610,6 +610,9 @@ void ClusterDeploymentManager::Active::on_target_put(const std::string& base, co
     count("malformed-values");
     state_.targets.erase(base);
     recompute_ownership();
+    // A base owned only through that slice-target (a rejected owner's, or
+    // one no blueprint lists) has no owner now: as for a removal (§4).
+    if (!state_.ownership.owner(base)) forget_desired(base);
     sync_targets();
     return;
   }
@@ -1956,14 +1959,16 @@ void ClusterDeploymentManager::Active::unload_live(const std::string& base,
 bool ClusterDeploymentManager::Active::unload_still_wanted(const SliceCommand& command) const {
   const Desired* desired = desired_for(command.artifact);
   const bool intended = desired != nullptr && desired->artifact == command.artifact;
-  // A removal or an orphan's UNLOAD: dropped if the artifact is desired again
-  // (its blueprint put back while the batch waited), by the ownership rule
-  // in the state applied now: the owner's slice-target may not have been
-  // rewritten yet, so the in-memory desired state is not enough.
+  // A removal, an orphan's or a version change's UNLOAD: dropped if the artifact is
+  // desired again (its blueprint put back while the batch waited), by the
+  // ownership rule in the state applied now (the owner's slice-target may
+  // not have been rewritten yet). Also dropped if the base's owner now rolls
+  // its updates: its old versions go under the rolling floor (§8.4), by the
+  // rolling plan of the reconcile the drop schedules, not at once.
   if (command.why == UnloadWhy::Removal) {
     if (intended) return false;
     const auto want = wanted(base_of(command.artifact));
-    return !want || want->artifact != command.artifact;
+    return !want || (want->artifact != command.artifact && !want->update.rolling);
   }
   // A scale-down whose artifact is no longer intended is a removal or a
   // version change now: still wanted.
@@ -1984,7 +1989,9 @@ bool ClusterDeploymentManager::Active::unload_still_wanted(const SliceCommand& c
   if (auto nodes = table_.entries.find(command.artifact); nodes != table_.entries.end()) {
     const auto view = services_.topology.view();
     for (const auto& [node, entry] : nodes->second) {
-      if (!entry.counts_for_scale() || !counts_for_scale(node, view)) continue;
+      // The victim itself never counts: its UNLOAD intent may have been
+      // reverted meanwhile (an earlier UNLOAD of the key dropped at submit).
+      if (node == command.node || !entry.counts_for_scale() || !counts_for_scale(node, view)) continue;
       if (entry.intent == SliceState::Load && writer_.load_queued(node, command.artifact)) continue;
       ++live;
     }
