@@ -553,11 +553,18 @@ void ClusterDeploymentManager::Active::on_slice_active(const std::string& artifa
   if (!all_or_nothing_.in_flight.empty())
     all_or_nothing_.check(facts_, commands_);  // an all-or-nothing put may be complete
   if (rolling_in_progress(base_of(artifact))) fix_count(base_of(artifact));
+  bool dependants = false;
   for (const auto& [base, other] : state_.desired) {
     if (std::find(other.depends_on.begin(), other.depends_on.end(), artifact) != other.depends_on.end()) {
       activate_ready(other.artifact);
+      dependants = true;
     }
   }
+  // A dependant the rebalancer left alone while it was starved may be moved
+  // now: under aggressive reconciliation this is a trigger of its own
+  // (simulation.md §5), not left to the periodic reconcile.
+  if (dependants && config_.reconciliation == ReconciliationStrategy::Aggressive && config_.auto_rebalancing)
+    schedule_reconcile(kReconcileDebounce);
   auto move = moves_.find(artifact);
   if (move == moves_.end() || move->second.target != node) return;
   const NodeId source = move->second.source;

@@ -288,11 +288,14 @@ ConvergenceState evaluate_convergence(const CanonicalStore::Map& store, const Wo
   // ACTIVE entries on eligible nodes below min(count, eligible), or its last
   // ACTIVE entry with no other live one) is allowed: "drain blocked".
   std::set<std::string> drain_blocked;  // slices/{node}/{artifact}
-  // An ACTIVE entry on a DRAINING node in L's view.
-  auto active_on_draining = [&](const Entry& entry) {
+  // A live entry on a DRAINING node in L's view.
+  auto on_draining = [&](const Entry& entry) {
     auto lifecycle = store.find("node-lifecycle/" + entry.node);
     return lifecycle != store.end() && lifecycle->second == ref::node_state_name(ref::NodeState::Draining) &&
-           not_on_duty.count(entry.node) != 0 && entry.value && entry.value->state == ref::State::Active;
+           not_on_duty.count(entry.node) != 0 && entry.value && ref::is_live(entry.value->state);
+  };
+  auto active_on_draining = [&](const Entry& entry) {
+    return on_draining(entry) && entry.value->state == ref::State::Active;
   };
   for (const auto& [base, entries] : by_base) {
     auto owned = desired.owned.find(base);
@@ -369,7 +372,10 @@ ConvergenceState evaluate_convergence(const CanonicalStore::Map& store, const Wo
           auto it = by_base.find(dep);
           const bool held =
               it != by_base.end() && std::any_of(it->second.begin(), it->second.end(), [&](const Entry& e) {
-                return eligible.count(e.node) != 0 && e.value && ref::is_live(e.value->state);
+                // Of the owner's version: an old version's entry (a blocked
+                // rolling update) is not the dependency the dependant names.
+                return eligible.count(e.node) != 0 && e.value && ref::is_live(e.value->state) &&
+                       e.artifact == dep + ":" + d->second.version;
               });
           never = !held && !eligible.empty() &&
                   std::none_of(eligible.begin(), eligible.end(),
@@ -381,6 +387,16 @@ ConvergenceState evaluate_convergence(const CanonicalStore::Map& store, const Wo
           break;
         }
       }
+    }
+  }
+  // A starved base's live entry on a DRAINING node may stay as well: its
+  // eviction is make-before-break (§8.2) and the replacement could never
+  // become ACTIVE.
+  for (const auto& [base, want] : desired.owned) {
+    auto it = by_base.find(base);
+    if (!want.starved || it == by_base.end()) continue;
+    for (const auto& entry : it->second) {
+      if (on_draining(entry)) drain_blocked.insert(fmt::format("slices/{}/{}", entry.node, entry.artifact));
     }
   }
 
@@ -611,9 +627,27 @@ ConvergenceState evaluate_convergence(const CanonicalStore::Map& store, const Wo
   // eligible) ACTIVE entries (§8.3): one with a slice that can never get
   // there (unplaced under its constraints, or a blocked rolling update) stays
   // in flight by design; convergence owes only what can be placed.
+  // A blueprint some of whose bases another blueprint owns (its value is
+  // rejected, §4) deploys nothing of its own: its put can never complete,
+  // and no failure of its own slices can roll it back. It stays in flight
+  // (and would resume if it were accepted again).
+  auto owns_all_its_bases = [&](const std::string& id) {
+    auto it = store.find("blueprints/" + id);
+    const auto value = it == store.end() ? std::nullopt : ref::read_blueprint(it->second);
+    if (!value) return true;
+    return std::all_of(value->slices.begin(), value->slices.end(), [&](const ref::BlueprintSlice& slice) {
+      auto owned = desired.owned.find(slice.artifact.base());
+      return owned == desired.owned.end() || owned->second.owner == id;
+    });
+  };
   for (const auto& [id, why] : rollbacks_pending(store)) {
     if (blocked_owners.count(id) != 0) {
       findings.note_unplaced(fmt::format("rollback/{}: in flight (a slice of the put cannot be placed)", id));
+      continue;
+    }
+    if (!owns_all_its_bases(id)) {
+      findings.note_unplaced(
+          fmt::format("rollback/{}: in flight (another blueprint owns a base it lists)", id));
       continue;
     }
     findings.add(Blocker::RollbackPending, why);

@@ -1,6 +1,5 @@
 #include "tools/fuzz_command.h"
 
-#include <poll.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -266,51 +265,26 @@ class Campaign {
   }
 
  private:
-  struct Running {
-    Worker worker;
-    std::uint64_t seed;
-  };
-
   void run_pool() {
     std::size_t next = 0;
-    std::vector<Running> running;
-    while (next < seeds_.size() || !running.empty()) {
-      if (g_interrupted && !interrupted_) {
-        interrupted_ = true;
-        for (auto& r : running) r.worker.kill_now();
-        for (auto& r : running) r.worker.finish(true, o_.seed_timeout);
-        running.clear();
-        break;
-      }
+    PoolHooks hooks;
+    hooks.next = [&]() -> std::optional<PoolTask> {
       if (o_.time_budget && !budget_hit_ && Clock::now() - start_ >= *o_.time_budget) budget_hit_ = true;
-      while (!budget_hit_ && !interrupted_ && next < seeds_.size() &&
-             running.size() < static_cast<std::size_t>(o_.jobs)) {
-        const auto seed = seeds_[next++];
-        running.push_back({spawn(seed), seed});
-      }
-      if (running.empty()) break;
-      std::vector<pollfd> fds;
-      for (const auto& r : running) fds.push_back({r.worker.fd(), POLLIN, 0});
-      poll(fds.data(), fds.size(), 100);
-      for (std::size_t i = 0; i < running.size();) {
-        auto& r = running[i];
-        const bool timed_out = Clock::now() - r.worker.started() > o_.seed_timeout;
-        bool done = false;
-        if ((fds[i].revents & (POLLIN | POLLHUP | POLLERR)) != 0) done = r.worker.pump();
-        if (!done && timed_out) r.worker.kill_now();
-        if (done || timed_out) {
-          finished(r.seed, r.worker.finish(!done && timed_out, o_.seed_timeout));
-          running.erase(running.begin() + static_cast<std::ptrdiff_t>(i));
-          fds.erase(fds.begin() + static_cast<std::ptrdiff_t>(i));
-        } else {
-          ++i;
-        }
-      }
-      progress(false);
-    }
+      if (budget_hit_ || next >= seeds_.size()) return std::nullopt;
+      const auto seed = seeds_[next++];
+      return PoolTask{seed, work(seed)};
+    };
+    hooks.done = [&](std::uint64_t seed, SeedOutcome outcome) { finished(seed, std::move(outcome)); };
+    hooks.abort = [&] {
+      if (!g_interrupted || interrupted_) return false;
+      interrupted_ = true;
+      return true;
+    };
+    hooks.after_round = [&] { progress(false); };
+    tools::run_pool(o_.jobs, o_.seed_timeout, hooks);
   }
 
-  Worker spawn(std::uint64_t seed) {
+  std::function<SeedOutcome()> work(std::uint64_t seed) const {
     const auto profile = o_.profile;
     InProcessOptions options;
     options.probes = true;
@@ -319,10 +293,10 @@ class Campaign {
       options.report_folder = (std::filesystem::path(*o_.report_dir) / report_folder(seed)).string();
       options.replay = replay(seed);
     }
-    return Worker::spawn([profile, seed, options] {
+    return [profile, seed, options] {
       const auto c = properties::gen::generate_case(profile, seed);
       return run_in_process(c.scenario, seed, options);
-    });
+    };
   }
 
   static std::string report_folder(std::uint64_t seed) { return fmt::format("seed-{}", seed); }

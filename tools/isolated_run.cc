@@ -299,4 +299,46 @@ SeedOutcome run_isolated(const std::function<SeedOutcome()>& work, std::chrono::
   }
 }
 
+void run_pool(int jobs, std::chrono::milliseconds timeout, const PoolHooks& hooks) {
+  struct Running {
+    Worker worker;
+    std::uint64_t id;
+  };
+  std::vector<Running> running;
+  const auto slots = static_cast<std::size_t>(std::max(1, jobs));
+  for (;;) {
+    if (hooks.abort && hooks.abort()) {
+      for (auto& r : running) r.worker.kill_now();
+      for (auto& r : running) r.worker.finish(true, timeout);
+      return;
+    }
+    while (running.size() < slots) {
+      auto task = hooks.next();
+      if (!task) break;
+      running.push_back({Worker::spawn(task->work), task->id});
+    }
+    if (running.empty()) return;
+    std::vector<pollfd> fds;
+    for (const auto& r : running) fds.push_back({r.worker.fd(), POLLIN, 0});
+    poll(fds.data(), fds.size(), 100);
+    for (std::size_t i = 0; i < running.size();) {
+      auto& r = running[i];
+      const bool timed_out = std::chrono::steady_clock::now() - r.worker.started() > timeout;
+      bool finished = false;
+      if ((fds[i].revents & (POLLIN | POLLHUP | POLLERR)) != 0) finished = r.worker.pump();
+      if (!finished && timed_out) r.worker.kill_now();
+      if (finished || timed_out) {
+        auto outcome = r.worker.finish(!finished && timed_out, timeout);
+        const auto id = r.id;
+        running.erase(running.begin() + static_cast<std::ptrdiff_t>(i));
+        fds.erase(fds.begin() + static_cast<std::ptrdiff_t>(i));
+        hooks.done(id, std::move(outcome));
+      } else {
+        ++i;
+      }
+    }
+    if (hooks.after_round) hooks.after_round();
+  }
+}
+
 }  // namespace aether::tools

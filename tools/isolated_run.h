@@ -75,4 +75,24 @@ class Worker {
 // spawn + wait with a watchdog.
 SeedOutcome run_isolated(const std::function<SeedOutcome()>& work, std::chrono::milliseconds timeout);
 
+// A campaign's runs in worker processes (`fuzz`, `mutants`): at most `jobs`
+// at once, each under the `timeout` watchdog (a hang becomes its outcome).
+struct PoolTask {
+  std::uint64_t id;                   // the caller's name for it, given back to `done`
+  std::function<SeedOutcome()> work;  // runs in the child
+};
+struct PoolHooks {
+  // The next task to start, or nothing (no more, or no more for now: the
+  // pool then waits for the running ones and asks again after each).
+  std::function<std::optional<PoolTask>()> next;
+  // A finished task's outcome, in finishing order.
+  std::function<void(std::uint64_t id, SeedOutcome outcome)> done;
+  // Asked at the start of every poll round: true kills the running workers,
+  // drops their outcomes and returns (Ctrl-C). Optional.
+  std::function<bool()> abort = nullptr;
+  // After every poll round (progress). Optional.
+  std::function<void()> after_round = nullptr;
+};
+void run_pool(int jobs, std::chrono::milliseconds timeout, const PoolHooks& hooks);
+
 }  // namespace aether::tools

@@ -1,6 +1,5 @@
 #include "tools/mutants_command.h"
 
-#include <poll.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -86,56 +85,33 @@ class GroupRunner {
       }
       return std::nullopt;
     };
-    struct Running {
-      Worker worker;
-      std::size_t group;
-      std::size_t index;
+    std::vector<std::pair<std::size_t, std::size_t>> started;  // task id -> (group, index)
+    PoolHooks hooks;
+    hooks.next = [&]() -> std::optional<PoolTask> {
+      auto task = next();
+      if (!task) return std::nullopt;
+      const auto [group, index] = *task;
+      started.push_back(*task);
+      return PoolTask{started.size() - 1, [&work, group, index] { return work(group, index); }};
     };
-    std::vector<Running> running;
-    bool exhausted = false;
-    while (true) {
-      while (!exhausted && running.size() < static_cast<std::size_t>(jobs_)) {
-        auto task = next();
-        if (!task) {
-          exhausted = true;
-          break;
-        }
-        const auto [group, index] = *task;
-        running.push_back(
-            {Worker::spawn([&work, group, index] { return work(group, index); }), group, index});
+    hooks.done = [&](std::uint64_t id, SeedOutcome outcome) {
+      const auto [group, index] = started[id];
+      auto& result = results[group];
+      ++result.finished;
+      ++done;
+      if (!outcome.failed()) return;
+      const auto first = result.first_failure();
+      if (!stop_) {
+        result.failures[index] = std::move(outcome);
+      } else if (!first || index < *first) {
+        result.failures.clear();
+        result.failures[index] = std::move(outcome);
       }
-      if (running.empty()) break;
-      std::vector<pollfd> fds;
-      for (const auto& r : running) fds.push_back({r.worker.fd(), POLLIN, 0});
-      poll(fds.data(), fds.size(), 100);
-      for (std::size_t i = 0; i < running.size();) {
-        auto& r = running[i];
-        const bool timed_out = Clock::now() - r.worker.started() > timeout_;
-        bool finished = false;
-        if ((fds[i].revents & (POLLIN | POLLHUP | POLLERR)) != 0) finished = r.worker.pump();
-        if (!finished && timed_out) r.worker.kill_now();
-        if (finished || timed_out) {
-          auto outcome = r.worker.finish(!finished && timed_out, timeout_);
-          auto& result = results[r.group];
-          ++result.finished;
-          ++done;
-          if (outcome.failed()) {
-            const auto first = result.first_failure();
-            if (!stop_) {
-              result.failures[r.index] = std::move(outcome);
-            } else if (!first || r.index < *first) {
-              result.failures.clear();
-              result.failures[r.index] = std::move(outcome);
-            }
-          }
-          running.erase(running.begin() + static_cast<std::ptrdiff_t>(i));
-          fds.erase(fds.begin() + static_cast<std::ptrdiff_t>(i));
-        } else {
-          ++i;
-        }
-      }
+    };
+    hooks.after_round = [&] {
       if (progress_) progress_(results, done, total);
-    }
+    };
+    run_pool(jobs_, timeout_, hooks);
     return results;
   }
 
