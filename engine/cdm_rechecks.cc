@@ -57,14 +57,16 @@ bool unload_still_wanted(const CdmFacts& facts, const SliceCommand& command,
                          const std::function<bool(const NodeId&, const std::string&)>& load_queued) {
   const Desired* desired = facts.state.desired_for(command.artifact);
   const bool intended = desired != nullptr && desired->artifact == command.artifact;
-  // A removal or an orphan's UNLOAD: dropped if the artifact is desired again
-  // (its blueprint put back while the batch waited), by the ownership rule
-  // in the state applied now: the owner's slice-target may not have been
-  // rewritten yet, so the in-memory desired state is not enough.
+  // A removal, an orphan's or a version change's UNLOAD: dropped if the artifact is
+  // desired again (its blueprint put back while the batch waited), by the
+  // ownership rule in the state applied now (the owner's slice-target may
+  // not have been rewritten yet). Also dropped if the base's owner now rolls
+  // its updates: its old versions go under the rolling floor (§8.4), by the
+  // rolling plan of the reconcile the drop schedules, not at once.
   if (command.why == UnloadWhy::Removal) {
     if (intended) return false;
     const auto want = facts.state.wanted(base_of(command.artifact));
-    return !want || want->artifact != command.artifact;
+    return !want || (want->artifact != command.artifact && !want->update.rolling);
   }
   // A scale-down whose artifact is no longer intended is a removal or a
   // version change now: still wanted.
@@ -85,7 +87,9 @@ bool unload_still_wanted(const CdmFacts& facts, const SliceCommand& command,
   if (auto nodes = facts.table.entries.find(command.artifact); nodes != facts.table.entries.end()) {
     const auto view = facts.topology.view();
     for (const auto& [node, entry] : nodes->second) {
-      if (!entry.counts_for_scale() || !facts.counts_for_scale(node, view)) continue;
+      // The victim itself never counts: its UNLOAD intent may have been
+      // reverted meanwhile (an earlier UNLOAD of the key dropped at submit).
+      if (node == command.node || !entry.counts_for_scale() || !facts.counts_for_scale(node, view)) continue;
       if (entry.intent == SliceState::Load && load_queued(node, command.artifact)) continue;
       ++live;
     }

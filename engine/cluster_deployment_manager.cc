@@ -452,6 +452,9 @@ void ClusterDeploymentManager::Active::on_target_put(const std::string& base, co
     count("malformed-values");
     state_.targets.erase(base);
     recompute_ownership();
+    // A base owned only through that slice-target (a rejected owner's, or
+    // one no blueprint lists) has no owner now: as for a removal (§4).
+    if (!state_.ownership.owner(base)) forget_desired(base);
     sync_targets();
     return;
   }

@@ -92,6 +92,25 @@ TEST_CASE("re-check: a removal is dropped once its artifact is desired again") {
       w.facts, command(SliceState::Unload, "org.x:web:0.9.0", "n1", UnloadWhy::Removal), kNoLoadQueued));
 }
 
+TEST_CASE("re-check: an old version's removal is dropped once the owner rolls its updates") {
+  FakeWorld w;
+  put_blueprint(w, R"({"id": "shop", "slices": [{"artifact": "org.x:web:2.0.0", "instances": 1,
+      "update": {"strategy": "rolling"}}]})");
+  const auto removal = command(SliceState::Unload, "org.x:web:1.0.0", "n1", UnloadWhy::Removal);
+  CHECK_FALSE(recheck::unload_still_wanted(w.facts, removal, kNoLoadQueued));  // the rolling plan's now
+}
+
+TEST_CASE("re-check: the scale-down victim never counts, even with its intent reverted") {
+  FakeWorld w;
+  w.want("org.x:a:1.0.0", 1, 2);
+  w.put("org.x:a:1.0.0", "n1", SliceState::Loaded);  // the victim: its UNLOAD intent reverted meanwhile
+  w.put("org.x:a:1.0.0", "n2", SliceState::Active);
+  const auto down = command(SliceState::Unload, "org.x:a:1.0.0", "n1", UnloadWhy::ScaleDown);
+  CHECK_FALSE(recheck::unload_still_wanted(w.facts, down, kNoLoadQueued));  // 1 left < floor 2
+  w.put("org.x:a:1.0.0", "n3", SliceState::Loading);
+  CHECK(recheck::unload_still_wanted(w.facts, down, kNoLoadQueued));
+}
+
 TEST_CASE("re-check: a scale-down keeps live and ACTIVE entries at the floor") {
   FakeWorld w;
   w.want("org.x:a:1.0.0", 1, 2);
