@@ -101,13 +101,22 @@ TEST_CASE("generated chaos scenarios never violate an invariant") {
 // instances, raw node-lifecycle writes, injected slice states, malformed
 // slice values, slow slices): every check holds and the cluster converges.
 // Widen it as the findings are fixed (a dependency scaled to 0 and reordered
-// quorum events are in since their fixes).
+// quorum events are in since their fixes). Issue 12's episodes: not those
+// that write raw values (ownership_claim, injected_commands), nor those
+// behind open findings in scenarios/fuzz-findings/ (scale_down_loss:
+// scale-down-recheck-counts-queued-loads.json; queued_edits:
+// lost-submits-aggressive-unload-below-floor.json; removal_put_back:
+// removal-put-back-mid-rolling-update.json; edit_race:
+// edit-race-two-cdms-stale-count.json).
 TEST_CASE("generated live scenarios without the open findings' inputs pass and converge") {
   auto knobs = *gen::profile_knobs("live");
   knobs.shared_base_pct = 0;
   knobs.slow_slices_pct = 0;
-  for (const auto kind : {gen::StepKind::RawLifecycle, gen::StepKind::RawSliceTarget,
-                          gen::StepKind::RawCommand, gen::StepKind::RawMalformed})
+  for (const auto kind :
+       {gen::StepKind::RawLifecycle, gen::StepKind::RawSliceTarget, gen::StepKind::RawCommand,
+        gen::StepKind::RawMalformed, gen::StepKind::OwnershipClaim, gen::StepKind::InjectedCommands,
+        gen::StepKind::ScaleDownLoss, gen::StepKind::QueuedEdits, gen::StepKind::RemovePutBack,
+        gen::StepKind::EditRace})
     knobs.weights[kind] = 0;
   const auto generator = gen::case_gen(knobs);
   const auto result = rc::detail::checkTestable(
