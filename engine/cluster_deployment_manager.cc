@@ -994,6 +994,9 @@ void ClusterDeploymentManager::Active::note_put_for_rollback(const std::string& 
   in_flight_[id] = record_for_put(value, before, before_accepted);
   // Queued after the put's slice-targets: the same batch (flushed by on_kv).
   writer_.add(KeyWrite{rollback_key(id), encode_rollback_record(in_flight_[id])});
+  // A put whose slices are all ACTIVE already (an unchanged republish) gets
+  // no ACTIVE event to complete it: the reconcile's in-flight check does.
+  schedule_reconcile(kReconcileDebounce);
 }
 
 void ClusterDeploymentManager::Active::end_in_flight(const std::string& id) {
