@@ -48,6 +48,7 @@ class CdmCommands {
   // Any other write (rollback records, DECOMMISSIONED), and the batch.
   void add(CdmCommand command) { writer_.add(std::move(command)); }
   void flush(std::function<void(bool)> after = nullptr) { writer_.flush(std::move(after)); }
+  void schedule_reconcile(Nanos delay_ns) { schedule_reconcile_(delay_ns); }
 
   // Per-entry timers: a command's re-send after command_timeout unless
   // answered; a reconcile when an observed state passes its stuck bound; a

@@ -177,6 +177,9 @@ void AllOrNothing::after_put(const DesiredState& state, const std::string& id, c
   if (auto record = note_put(state, id, value, before, before_accepted)) {
     // Queued after the put's slice-targets: the same batch (flushed by on_kv).
     out.add(KeyWrite{rollback_key(id), encode_rollback_record(*record)});
+    // A put whose slices are all ACTIVE already (an unchanged republish) gets
+    // no ACTIVE event to complete it: the reconcile's in-flight check does.
+    out.schedule_reconcile(seconds(1));  // the CDM's reconcile debounce
   } else {
     finish(id, out);
   }

@@ -441,12 +441,12 @@ ConvergenceState evaluate_convergence(const CanonicalStore::Map& store, const Wo
     if (!placeable) {
       rolling_blocked.insert(base);
       blocked_owners.insert(want.owner);
-      // Its old ACTIVE entries on DRAINING nodes stay as well: an eviction
-      // is make-before-break (§8.2), its replacement would be of the new
-      // version, and none can be placed; unloading first would take ACTIVE
-      // over both versions lower (§8.4).
+      // Its ACTIVE entries on DRAINING nodes (of either version) stay as
+      // well: an eviction is make-before-break (§8.2), its replacement would
+      // be of the new version, and none can be placed; unloading first would
+      // take ACTIVE over both versions lower (§8.4).
       for (const auto& entry : it->second) {
-        if (entry.artifact != artifact && active_on_draining(entry))
+        if (active_on_draining(entry))
           drain_blocked.insert(fmt::format("slices/{}/{}", entry.node, entry.artifact));
       }
       findings.note_unplaced(

@@ -61,6 +61,18 @@ enum class StepKind : std::uint8_t {
   Drain,    // `drain` of a named ON_DUTY node in a calm world
   Undrain,  // `undrain` of a node an earlier `drain` step drained
   Rollout,  // a new version of one slice (rolling where the slice says so), or back to its previous one
+  // Issue 12's episodes: a schedule drawn as a unit (faults in force cleared
+  // first, then 15s of calm where it needs one); weight 0 but in live and swarm.
+  RemovePutBack,     // CDM writes held (a lost submit); a blueprint removed and put back meanwhile
+  ScaleDownLoss,     // CDM writes held; a scale-down to the floor, then a holder restarts (instance lost)
+  QueuedEdits,       // CDM writes held; two edits of one blueprint's counts meanwhile
+  EditRace,          // two clients edit one blueprint's counts 1ms apart
+  QuorumFlap,        // quorum events reordered; the leader isolated just long enough to lose quorum, healed
+  AtomicFailover,    // an edit making a blueprint all-or-nothing, the leader crashes while it is in flight
+  OwnershipClaim,    // a blueprint whose id sorts first claims a base an earlier-decided blueprint holds
+  DepartedNode,      // no node has quorum (every node cut off); a node is removed meanwhile; heal
+  InjectedCommands,  // a client writes a LOAD on three nodes, 10s later an UNLOAD on one
+  DependencyPaused,  // a one-instance dependency; the leader and a minority paused; a dependant added
 };
 
 struct StepKindInfo {
