@@ -193,6 +193,8 @@ class SimCluster {
   std::vector<std::set<std::uint64_t>> held_;  // by vertex index: decided positions held behind cuts
   std::map<std::uint64_t, std::vector<NodeId>> held_deciders_;  // deciding majority of each held position
   std::uint64_t next_client_write_ = 1;
+  std::vector<EventLoop::TypedFire>
+      fan_scratch_;  // on_decided's deliveries (kept: no allocation per decision)
 };
 
 }  // namespace aether::sim
