@@ -690,6 +690,11 @@ std::map<std::string, engine::SliceHolding> SimCluster::slice_holdings(const Nod
   return target != nullptr ? target->slice_holdings() : std::map<std::string, engine::SliceHolding>{};
 }
 
+const std::map<std::string, engine::SliceHolding>* SimCluster::slice_holdings_view(const NodeId& node) const {
+  const SimNode* target = find(node);
+  return target != nullptr ? target->slice_holdings_view() : nullptr;
+}
+
 engine::NodeRuntime* SimCluster::runtime(const NodeId& node) const {
   const SimNode* target = find(node);
   return target != nullptr && target->up() ? target->runtime() : nullptr;

@@ -100,6 +100,9 @@ class SimNode final : public engine::Clock,
   std::uint64_t applied_position() const { return applied_position_; }
   engine::NodeRuntime* runtime() const { return runtime_.get(); }
   std::map<std::string, engine::SliceHolding> slice_holdings() const;
+  const std::map<std::string, engine::SliceHolding>* slice_holdings_view() const {
+    return slices_ ? &slices_->holdings() : nullptr;
+  }
 
   // engine::Clock
   // The node's own clock: world time at its drawn rate (clock_drift).
