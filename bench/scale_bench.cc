@@ -118,12 +118,12 @@ int run_one(int nodes, double limit_s) {
   const double sim_s = static_cast<double>(cluster.now()) / 1e9;
   std::printf(
       "nodes=%d instances=%ld artifacts=%d converged=%s@%.0fs recovered=%s@+%.0fs sim=%.0fs wall=%.3fs "
-      "sim_s_per_wall_s=%.1f events=%llu events_per_s=%.0f peak_rss_mib=%.1f%s\n",
+      "sim_s_per_wall_s=%.1f events=%llu events_per_s=%.0f peak_rss_mib=%.1f trace=%s%s\n",
       nodes, target, shape.artifacts, converged ? "yes" : "no", static_cast<double>(converged_at) / 1e9,
       recovered ? "yes" : "no", static_cast<double>(cluster.now() - lost_at) / 1e9, sim_s, wall_s,
       sim_s / wall_s, static_cast<unsigned long long>(cluster.loop().events_processed()),
       static_cast<double>(cluster.loop().events_processed()) / wall_s, peak_rss_mib(),
-      timed_out ? " TIME-LIMIT" : "");
+      aether::sim::hash_hex(trace.hash()).c_str(), timed_out ? " TIME-LIMIT" : "");
   std::fflush(stdout);
   return recovered ? 0 : 1;
 }

@@ -68,19 +68,25 @@ bool unload_still_wanted(const CdmFacts& facts, const SliceCommand& command,
     const auto want = facts.state.wanted(base_of(command.artifact));
     return !want || (want->artifact != command.artifact && !want->update.rolling);
   }
-  // A scale-down whose artifact is no longer intended is a removal or a
-  // version change now: still wanted.
-  if (!intended) return true;
-  // The floor, in the state applied now and the current view: the live
-  // count leaves this UNLOAD's entry (and every other recorded UNLOAD) out.
+  // The floor, in the state applied now and the current view.
   // A blueprint put after the slice-target is the newer intent (§4): its
   // min_available counts before its own slice-target comes back (the
   // in-memory desired state changes only then), so the larger floor holds.
-  int floor = desired->min_instances;
   const std::string base = base_of(command.artifact);
-  if (const auto want = facts.state.wanted(base);
-      want && want->artifact == command.artifact && !facts.target_is_newer(base, want->owner))
-    floor = std::max(floor, want->min_available);
+  const auto want = facts.state.wanted(base);
+  int floor = 0;
+  if (intended) {
+    floor = desired->min_instances;
+    if (want && want->artifact == command.artifact && !facts.target_is_newer(base, want->owner))
+      floor = std::max(floor, want->min_available);
+  } else {
+    // A scale-down whose artifact is no longer intended is a removal or a
+    // version change now: still wanted, unless the blueprint applied now
+    // deploys it again (removed and put back while the batch waited; the
+    // desired state comes back only with its slice-target): its floor holds.
+    if (!want || want->artifact != command.artifact) return true;
+    floor = want->min_available;
+  }
   // A LOAD still queued behind this batch does not count: this UNLOAD
   // commits before it (and the LOAD may yet be dropped at its own submit).
   int live = 0;

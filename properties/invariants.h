@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -159,6 +160,9 @@ class InvariantSuite : public sim::WorldObserver, public ConvergenceHistory {
                                     const std::vector<std::string>& prefixes) const;
   // The leader named by the `leader` entry at a decided position.
   std::optional<NodeId> leader_at(std::uint64_t position) const;
+  // ref::desired_from over the blueprints and slice-targets at a decided position (memoized).
+  std::shared_ptr<const ref::Desired> desired_at(std::uint64_t position) const;
+  mutable std::map<std::uint64_t, std::shared_ptr<const ref::Desired>> desired_cache_;
 
   ViolationRecorder& recorder_;
   const WorldQueries& world_;

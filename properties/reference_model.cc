@@ -167,7 +167,8 @@ bool is_command(State s) {
   return s == State::Load || s == State::Activate || s == State::Deactivate || s == State::Unload;
 }
 
-std::optional<SliceVal> read_slice_value(std::string_view text) {
+namespace {
+std::optional<SliceVal> parse_slice_value_text(std::string_view text) {
   auto object = object_of(text);
   if (!object || !keys_within(*object, {"state", "failure_reason", "fatal"})) return std::nullopt;
   const Json& o = *object;
@@ -185,6 +186,25 @@ std::optional<SliceVal> read_slice_value(std::string_view text) {
     out.fatal = o["fatal"].get<bool>();
   }
   return out;
+}
+
+// read_slice_value runs for every slice command the checks judge (several
+// times per command) and reads the same few texts again and again; it is a
+// pure function of the text, so its results are memoized per thread
+// (bounded: cleared when full). Issue 14, fourth pass.
+template <typename T, typename Read>
+std::optional<T> memoized(std::map<std::string, std::optional<T>, std::less<>>& cache, std::string_view text,
+                          Read read) {
+  constexpr std::size_t kMaxTexts = 256;
+  if (auto it = cache.find(text); it != cache.end()) return it->second;
+  if (cache.size() >= kMaxTexts) cache.clear();
+  return cache.emplace(std::string(text), read(text)).first->second;
+}
+}  // namespace
+
+std::optional<SliceVal> read_slice_value(std::string_view text) {
+  thread_local std::map<std::string, std::optional<SliceVal>, std::less<>> cache;
+  return memoized(cache, text, parse_slice_value_text);
 }
 
 bool is_edge(Role role, std::optional<State> from, const std::optional<SliceVal>& to) {
@@ -258,8 +278,13 @@ std::optional<TargetVal> read_target(std::string_view text) {
 }
 
 const BlueprintSlice* BlueprintVal::find(const std::string& base) const {
+  // base() == base, compared in place (no string built per slice).
   for (const auto& s : slices) {
-    if (s.artifact.base() == base) return &s;
+    const std::string& group = s.artifact.group;
+    const std::string& name = s.artifact.id;
+    if (base.size() == group.size() + 1 + name.size() && base.compare(0, group.size(), group) == 0 &&
+        base[group.size()] == ':' && base.compare(group.size() + 1, name.size(), name) == 0)
+      return &s;
   }
   return nullptr;
 }
@@ -561,16 +586,7 @@ namespace {
 // desired_from runs at every decided position (the checks' hot path) and
 // reads the same blueprint and slice-target texts again and again. Both
 // readers are pure functions of the text, so their results are memoized per
-// thread (bounded: cleared when full). Issue 14, third pass.
-template <typename T, typename Read>
-std::optional<T> memoized(std::map<std::string, std::optional<T>, std::less<>>& cache, std::string_view text,
-                          Read read) {
-  constexpr std::size_t kMaxTexts = 256;
-  if (auto it = cache.find(text); it != cache.end()) return it->second;
-  if (cache.size() >= kMaxTexts) cache.clear();
-  return cache.emplace(std::string(text), read(text)).first->second;
-}
-
+// thread (`memoized`, above). Issue 14, third pass.
 std::optional<BlueprintVal> read_blueprint_memoized(std::string_view text) {
   thread_local std::map<std::string, std::optional<BlueprintVal>, std::less<>> cache;
   return memoized(cache, text, read_blueprint);
@@ -587,6 +603,8 @@ Desired desired_from(const PositionedStore& store) {
   std::map<std::string, TargetVal> targets;
   std::map<std::string, std::uint64_t> target_positions;
   for (const auto& [key, entry] : store) {
+    // Only these two prefixes classify as a blueprint or a slice-target.
+    if (key.rfind("blueprints/", 0) != 0 && key.rfind("slice-target/", 0) != 0) continue;
     const Key k = classify_key(key);
     if (k.kind == KeyKind::Blueprint) {
       BlueprintEntry b;

@@ -431,8 +431,9 @@ class Generator {
       sporadic_node_ = "node-" + std::to_string(Draws::in(1, std::min(nodes_, 3)));
       sporadic_gap_ = seconds(Draws::in(20, 30));
       // On every initial node, so that the node holds an instance. Distinct
-      // values: a rewrite of the same bytes is an open finding
-      // (scenarios/fuzz-findings/unparseable-value-rewritten-same-bytes.json).
+      // values, as before the fix of a rewrite of the same bytes
+      // (scenarios/regression-unparseable-same-bytes-rewrite.json), so that
+      // seeds keep their cases.
       auto& sl = blueprints_.front().slices.front();
       sl.instances = std::max(sl.instances, nodes_);
       sporadic_artifact_ = sl.artifact;
@@ -1202,9 +1203,10 @@ class Generator {
         if (slices.empty())
           for (auto& sl : bp.slices) slices.push_back(&sl);
         auto& sl = *slices[static_cast<std::size_t>(b) % slices.size()];
-        // Reversals of rolling slices only: an immediate slice's quick
-        // reversal is an open finding
-        // (scenarios/fuzz-findings/version-reversal-scale-floor.json).
+        // Reversals of rolling slices only, as drawn since an immediate
+        // slice's quick reversal was an open finding (fixed since:
+        // scenarios/regression-finding-version-reversal-scale-floor.json);
+        // kept so that seeds keep their cases.
         if (!sl.previous.empty() && sl.max_surge > 0 && c < 400) {
           set_version(bp, sl, sl.previous);
         } else {
@@ -1336,10 +1338,9 @@ class Generator {
   // a new blueprint is put (its slice-target write is lost and completes,
   // unknown, only at write_timeout, 30s by default), so the CDM's next
   // batches wait in its serialized queue. A new blueprint, not a count
-  // change: a lost count rewrite is never re-issued (an open finding,
-  // scenarios/fuzz-findings/lost-target-count-write-never-reissued.json);
-  // a missing slice-target is rewritten by the next reconcile. Returns when
-  // to go on.
+  // change (a lost count rewrite was an open finding when this was drawn,
+  // fixed since: scenarios/regression-lost-target-count-rewrite.json; kept
+  // so that seeds keep their cases). Returns when to go on.
   Nanos hold_cdm_writes(Nanos at) {
     scenarios::LoseSubmitsStep lose;
     lose.writer = "cdm";

@@ -23,7 +23,7 @@ std::vector<std::pair<std::string, engine::SliceHolding>> SimWorldQueries::slice
     const NodeId& node) const {
   std::vector<std::pair<std::string, engine::SliceHolding>> out;
   if (!cluster_.is_up(node)) return out;
-  for (const auto& [artifact, holding] : cluster_.slice_holdings(node)) out.emplace_back(artifact, holding);
+  if (const auto* held = cluster_.slice_holdings_view(node)) out.assign(held->begin(), held->end());
   return out;
 }
 

@@ -33,6 +33,13 @@ SimCluster::SimCluster(SimConfig config, Trace& trace, engine::NodeRuntimeFactor
     auto found = index_.find(node);
     return found != index_.end() && link_active(found->second) && world_->configured.count(node) > 0;
   };
+  // Every vertex was configured when created and leaves the configured set
+  // only by remove_node, which marks it departed: link_active says all.
+  world_->vertex_active = [this](std::uint32_t vertex) { return link_active(vertex); };
+  world_->vertex_of = [this](const NodeId& node) {
+    auto found = index_.find(node);
+    return found == index_.end() ? World::kNoVertex : static_cast<std::uint32_t>(found->second);
+  };
   consensus_->set_ack_probe([this](const NodeId& node) -> std::optional<Acks> {
     SimNode* submitter = find(node);
     if (submitter == nullptr || !submitter->up() || submitter->paused() || !submitter->quorum()) {
@@ -460,37 +467,71 @@ void SimCluster::release_held() {
 }
 
 void SimCluster::on_decided(std::uint64_t position) {
-  // In NodeId order (by_name_: every node ever created, as nodes_ iterates),
-  // by vertex index: no name lookups per delivery.
+  const std::vector<NodeId>& deciders = consensus_->latest_deciders();
+  // Without partition, isolate or link rules, delivery_source(position, to)
+  // is the first of its candidates (the first submitter if it decided, then
+  // the deciders in id order) that is `to` itself or up and unpaused; the
+  // candidates before the first such one are all inactive: looked up once
+  // per decision here, by vertex index, instead of per receiver by name
+  // (issue 14, fourth pass; the same source for every receiver).
+  const bool no_rules = !world_->network.any_rule_in_force();
+  std::vector<std::size_t> inactive_before;  // candidates ahead of `source`, all inactive
+  const NodeId* source_for_others = nullptr;
+  if (no_rules) {
+    const NodeId& first = consensus_->decided(position).submitters.front().node;
+    auto consider = [&](const NodeId& candidate) {
+      auto found = index_.find(candidate);
+      if (found != index_.end() && link_active(found->second)) {
+        source_for_others = &candidate;
+        return true;
+      }
+      if (found != index_.end()) inactive_before.push_back(found->second);
+      return false;
+    };
+    bool chosen = std::binary_search(deciders.begin(), deciders.end(), first) && consider(first);
+    for (std::size_t m = 0; !chosen && m < deciders.size(); ++m) chosen = consider(deciders[m]);
+  }
+  // One typed event per receiver, in NodeId order (by_name_: every node ever
+  // created, as nodes_ iterates), gathered into one fan: the same times,
+  // sequence numbers and order as one event each.
+  std::vector<EventLoop::TypedFire>& fires = fan_scratch_;
+  fires.clear();
   for (std::size_t k : by_name_) {
     SimNode* node = node_at_[k];
     if (!node->up() || departed_[k]) continue;
     const NodeId& id = order_[k];
-    const NodeId* source = delivery_source(position, consensus_->latest_deciders(), id);
+    const NodeId* source = nullptr;
+    if (no_rules) {
+      const bool ahead =
+          std::find(inactive_before.begin(), inactive_before.end(), k) != inactive_before.end();
+      source = ahead ? &id : source_for_others;
+    } else {
+      source = delivery_source(position, deciders, id);
+    }
     if (source == nullptr) {
       // Cut off from the whole deciding majority: nothing new reaches it.
       if (!node->quorum()) continue;  // it would discard it; the restore at regain covers it
       held_[k].insert(position);
-      held_deciders_.emplace(position, consensus_->latest_deciders());
+      held_deciders_.emplace(position, deciders);
       world_->trace.event(now(), "kv.held").str("node", id).u64("position", position);
       continue;
     }
-    const NodeId from = *source;
-    const DeliveryDraw draw = world_->network.draw_delivery(from, id, world_->network_prng);
+    const DeliveryDraw draw = world_->network.draw_delivery(*source, id, world_->network_prng);
     if (draw.retransmissions > 0) {
       world_->trace.event(now(), "net.drop")
-          .str("from", from)
+          .str("from", *source)
           .str("to", id)
           .u64("position", position)
           .u64("retransmissions", draw.retransmissions);
     }
-    node->deliver_decided_after(draw.delay_ns, position);
+    fires.push_back(node->delivery_after(draw.delay_ns));
     if (draw.duplicated) {
       // Absorbed by the apply cursor, but delivered all the same.
-      node->deliver_decided_after(draw.delay_ns + world_->network.draw_latency(world_->network_prng),
-                                  position);
+      fires.push_back(
+          node->delivery_after(draw.delay_ns + world_->network.draw_latency(world_->network_prng)));
     }
   }
+  world_->loop.schedule_typed_fan(position, fires, Lane::Normal);
 }
 
 void SimCluster::on_engine_failure(const NodeId& node) {
@@ -647,6 +688,11 @@ std::uint64_t SimCluster::applied_position(const NodeId& node) const {
 std::map<std::string, engine::SliceHolding> SimCluster::slice_holdings(const NodeId& node) const {
   const SimNode* target = find(node);
   return target != nullptr ? target->slice_holdings() : std::map<std::string, engine::SliceHolding>{};
+}
+
+const std::map<std::string, engine::SliceHolding>* SimCluster::slice_holdings_view(const NodeId& node) const {
+  const SimNode* target = find(node);
+  return target != nullptr ? target->slice_holdings_view() : nullptr;
 }
 
 engine::NodeRuntime* SimCluster::runtime(const NodeId& node) const {

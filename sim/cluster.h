@@ -118,6 +118,8 @@ class SimCluster {
   const BatchRecord& decided_batch(std::uint64_t position) const { return consensus_->decided(position); }
   std::size_t pending_batches() const { return consensus_->pending_count(); }
   std::map<std::string, engine::SliceHolding> slice_holdings(const NodeId& node) const;
+  // The same without a copy; nullptr when the node is unknown or holds no slice store.
+  const std::map<std::string, engine::SliceHolding>* slice_holdings_view(const NodeId& node) const;
   engine::NodeRuntime* runtime(const NodeId& node) const;  // nullptr when down
   std::optional<NodeId> leader_belief(const NodeId& node) const;
   bool network_rules_in_force() const { return world_->network.any_rule_in_force(); }
@@ -193,6 +195,8 @@ class SimCluster {
   std::vector<std::set<std::uint64_t>> held_;  // by vertex index: decided positions held behind cuts
   std::map<std::uint64_t, std::vector<NodeId>> held_deciders_;  // deciding majority of each held position
   std::uint64_t next_client_write_ = 1;
+  std::vector<EventLoop::TypedFire>
+      fan_scratch_;  // on_decided's deliveries (kept: no allocation per decision)
 };
 
 }  // namespace aether::sim

@@ -1,6 +1,7 @@
 #include "sim/consensus_kv.h"
 
 #include <algorithm>
+#include <iterator>
 
 namespace aether::sim {
 
@@ -21,6 +22,18 @@ std::string content_key(const engine::KvBatch& batch) {
 }
 
 }  // namespace
+
+void NodeSet::insert_sorted(const std::vector<NodeId>& sorted) {
+  if (sorted.empty()) return;
+  if (nodes_.empty()) {
+    nodes_ = sorted;
+    return;
+  }
+  std::vector<NodeId> merged;
+  merged.reserve(nodes_.size() + sorted.size());
+  std::set_union(nodes_.begin(), nodes_.end(), sorted.begin(), sorted.end(), std::back_inserter(merged));
+  nodes_ = std::move(merged);
+}
 
 std::vector<std::string> describe_batch(const engine::KvBatch& batch) {
   std::vector<std::string> out;
@@ -89,7 +102,7 @@ SubmitTicket ConsensusKv::submit(const Submitter& submitter, const engine::KvBat
   if (pending.group == 0) {
     if (acks) {
       pending.held = false;
-      leave(pending, *acks);
+      leave(pending, std::move(acks->deciders));
       join_group(batch_id, world_.now() + acks->delay_ns);
     } else if (!pending.held) {
       // Too few peers answer: the batch stays on its node until they do.
@@ -100,10 +113,10 @@ SubmitTicket ConsensusKv::submit(const Submitter& submitter, const engine::KvBat
   return SubmitTicket{batch_id, submission};
 }
 
-void ConsensusKv::leave(Pending& batch, const Acks& acks) {
+void ConsensusKv::leave(Pending& batch, std::vector<NodeId> deciders) {
   batch.left = true;
-  batch.deciders = acks.deciders;
-  batch.holders.insert(acks.deciders.begin(), acks.deciders.end());
+  batch.holders.insert_sorted(deciders);
+  batch.deciders = std::move(deciders);
 }
 
 void ConsensusKv::join_group(std::uint64_t batch_id, Nanos decision_ns) {
@@ -358,7 +371,7 @@ void ConsensusKv::links_changed() {
         if (!acks) continue;
         batch.held = false;
         world_.trace.event(world_.now(), "kv.unhold").u64("batch", id).str("node", node);
-        leave(batch, *acks);
+        leave(batch, std::move(acks->deciders));
         join_group(id, world_.now() + acks->delay_ns);
         break;
       }
@@ -378,7 +391,7 @@ void ConsensusKv::node_stopped(const NodeId& node) {
   for (std::uint64_t id : lost) drop(id);
 }
 
-std::vector<NodeId> ConsensusKv::deciding_majority(const std::set<NodeId>& holders) const {
+std::vector<NodeId> ConsensusKv::deciding_majority(const NodeSet& holders) const {
   const std::size_t need = world_.majority();
   auto active = [&](const NodeId& n) { return !world_.node_active || world_.node_active(n); };
   auto linked = [&](const NodeId& a, const NodeId& b) {

@@ -50,6 +50,72 @@ EventLoop::EventId EventLoop::schedule_typed_at(Nanos time, EventTarget* target,
   return arm(time, lane, slot);
 }
 
+void EventLoop::sort_fan(std::vector<FanFire>& fires) {
+  // By (time, order). The orders were taken in list order, so ties in time
+  // fall by list index: sort one 64-bit key (time offset, index) per fire
+  // when both fit, which they do for any drawn latency (the general sort
+  // otherwise).
+  constexpr int kIndexBits = 20;
+  Nanos earliest = fires.front().time;
+  Nanos latest = earliest;
+  for (const FanFire& fire : fires) {
+    earliest = std::min(earliest, fire.time);
+    latest = std::max(latest, fire.time);
+  }
+  const auto span = static_cast<std::uint64_t>(latest - earliest);
+  if (fires.size() >= (std::size_t{1} << kIndexBits) || span >= (std::uint64_t{1} << (63 - kIndexBits))) {
+    std::sort(fires.begin(), fires.end(), [](const FanFire& x, const FanFire& y) {
+      return x.time != y.time ? x.time < y.time : x.order < y.order;
+    });
+    return;
+  }
+  std::vector<std::uint64_t>& keys = fan_keys_;
+  keys.clear();
+  for (std::size_t i = 0; i < fires.size(); ++i)
+    keys.push_back(static_cast<std::uint64_t>(fires[i].time - earliest) << kIndexBits | i);
+  std::sort(keys.begin(), keys.end());
+  std::vector<FanFire>& sorted = fan_sorted_;
+  sorted.clear();
+  for (std::uint64_t key : keys) sorted.push_back(fires[key & ((std::uint64_t{1} << kIndexBits) - 1)]);
+  fires.swap(sorted);
+}
+
+void EventLoop::schedule_typed_fan(std::uint64_t a, std::vector<TypedFire>& fires, Lane lane) {
+  if (fires.empty()) return;
+  for (const TypedFire& fire : fires) {
+    if (fire.time < now_) throw std::logic_error("EventLoop: event scheduled in the past");
+    if (fire.target == nullptr) throw std::logic_error("EventLoop: typed event without a target");
+  }
+  std::uint32_t index = 0;
+  if (!free_fans_.empty()) {
+    index = free_fans_.back();
+    free_fans_.pop_back();
+  } else {
+    index = static_cast<std::uint32_t>(fans_.size());
+    fans_.emplace_back();
+  }
+  Fan& fan = fans_[index];
+  fan.a = a;
+  fan.next = 0;
+  fan.fires.clear();
+  fan.fires.reserve(fires.size());
+  const std::uint64_t lane_bits = static_cast<std::uint64_t>(lane) << kSequenceBits;
+  for (const TypedFire& fire : fires) {
+    // The sequence number each fire would have taken from schedule_typed_at.
+    const std::uint64_t seq = ++sequence_;
+    assert(seq <= kSequenceMask);
+    fan.fires.push_back(FanFire{fire.time, lane_bits | seq, fire.target, fire.b});
+  }
+  fires.clear();
+  sort_fan(fan.fires);
+  const std::uint32_t slot = take_slot();
+  Slot& s = slots_[slot];
+  s.fan = index;
+  s.armed = true;
+  live_ += fan.fires.size();
+  heap_push(Entry{fan.fires.front().time, fan.fires.front().order, slot, s.generation});
+}
+
 bool EventLoop::cancel(EventId id) {
   if (id == 0) return false;
   const EventId raw = id - 1;
@@ -57,12 +123,8 @@ bool EventLoop::cancel(EventId id) {
   const auto generation = static_cast<std::uint32_t>(raw >> 32);
   if (slot >= slots_.size()) return false;
   Slot& s = slots_[slot];
-  if (!s.armed || s.generation != generation) return false;
-  s.armed = false;
-  s.callback = nullptr;
-  s.target = nullptr;
-  ++s.generation;  // the heap entry is now stale; it is skipped when it surfaces
-  free_slots_.push_back(slot);
+  if (!s.armed || s.generation != generation || s.fan != kNoFan) return false;
+  release(slot);  // its heap entry is skipped when it surfaces
   --live_;
   return true;
 }
@@ -82,8 +144,16 @@ void EventLoop::heap_push(const Entry& entry) {
 void EventLoop::heap_pop() {
   const Entry last = heap_.back();
   heap_.pop_back();
+  if (heap_.empty()) return;
+  sift_down_from_root(last);
+}
+
+void EventLoop::heap_replace_top(const Entry& entry) {
+  sift_down_from_root(entry);
+}
+
+void EventLoop::sift_down_from_root(const Entry& last) {
   const std::size_t n = heap_.size();
-  if (n == 0) return;
   std::size_t i = 0;
   for (;;) {
     const std::size_t first = 4 * i + 1;
@@ -118,27 +188,55 @@ bool EventLoop::step() {
   drop_dead_front();
   if (heap_.empty()) return false;
   const Entry top = heap_.front();
-  heap_pop();
   Slot& s = slots_[top.slot];
+  if (s.fan != kNoFan) {
+    // A fan: fire its earliest pending fire; the fan's entry moves on to
+    // its next fire (one sift instead of a pop and a push), or goes.
+    Fan& fan = fans_[s.fan];
+    const FanFire fire = fan.fires[fan.next++];
+    const std::uint64_t a = fan.a;
+    if (fan.next < fan.fires.size()) {
+      const FanFire& next = fan.fires[fan.next];
+      heap_replace_top(Entry{next.time, next.order, top.slot, top.generation});
+    } else {
+      heap_pop();
+      free_fans_.push_back(s.fan);
+      s.fan = kNoFan;
+      release(top.slot);
+    }
+    begin_event(fire.time);
+    fire.target->fire(a, fire.b);
+    return true;
+  }
+  heap_pop();
   EventTarget* const target = s.target;
   Callback callback;
   if (target == nullptr) callback = std::move(s.callback);
   const std::uint64_t a = s.a;
   const std::uint64_t b = s.b;
-  s.callback = nullptr;
-  s.target = nullptr;
-  s.armed = false;
-  ++s.generation;
-  free_slots_.push_back(top.slot);
-  --live_;
-  now_ = top.time;
-  ++processed_;
+  release(top.slot);
+  begin_event(top.time);
   if (target != nullptr) {
     target->fire(a, b);
   } else {
     callback();
   }
   return true;
+}
+
+void EventLoop::release(std::uint32_t slot) {
+  Slot& s = slots_[slot];
+  s.callback = nullptr;
+  s.target = nullptr;
+  s.armed = false;
+  ++s.generation;  // a heap entry still naming the slot is stale from now on
+  free_slots_.push_back(slot);
+}
+
+void EventLoop::begin_event(Nanos time) {
+  --live_;
+  now_ = time;
+  ++processed_;
 }
 
 void EventLoop::run_until(Nanos deadline) {

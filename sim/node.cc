@@ -90,6 +90,7 @@ void SimNode::start(std::vector<NodeId> initial_view, const engine::NodeRuntimeF
   failing_ = false;
   std::sort(initial_view.begin(), initial_view.end());
   view_ = std::move(initial_view);
+  view_vertices_valid_ = false;
   quorum_ = false;
   restored_ = false;
   has_store_ = false;
@@ -144,6 +145,7 @@ void SimNode::stop() {
   quorum_ = false;
   restored_ = false;
   view_.clear();
+  view_vertices_valid_ = false;
   has_store_ = false;
   materialized_.reset();
   applying_ = nullptr;
@@ -279,6 +281,7 @@ void SimNode::apply_view_change(TopologyChange change, const NodeId& peer, std::
   topology_event_.change = change;
   topology_event_.node = peer;
   view_ = std::move(new_view);
+  view_vertices_valid_ = false;
   world_.trace.event(world_.now(), "view")
       .str("node", id_)
       .str("change", change_name(change))
@@ -680,29 +683,55 @@ bool SimNode::submit_is_lost(const std::string& writer) {
   return false;
 }
 
+const std::vector<std::uint32_t>& SimNode::view_vertices() {
+  if (!view_vertices_valid_) {
+    view_vertices_.clear();
+    view_vertices_.reserve(view_.size());
+    for (const auto& member : view_)
+      view_vertices_.push_back(world_.vertex_of ? world_.vertex_of(member) : World::kNoVertex);
+    view_vertices_valid_ = true;
+  }
+  return view_vertices_;
+}
+
 std::optional<Acks> SimNode::gather_acks() {
   const std::size_t needed = world_.majority() - 1;
   if (needed == 0) return Acks{0, {id_}};
-  std::vector<std::pair<Nanos, NodeId>> round_trips;
+  // (round trip, the peer's place in view_): view_ is in NodeId order, so
+  // ties between equal round trips fall as they did by NodeId.
+  std::vector<std::pair<Nanos, std::uint32_t>>& round_trips = round_trips_;
+  round_trips.clear();
   round_trips.reserve(view_.size());
   // Without partition, isolate or link rules, a link is cut exactly when one
-  // of its ends is down, paused or gone: one lookup per peer instead of four.
-  const bool no_rules = !world_.network.any_rule_in_force() && world_.link_cut && world_.node_active;
-  const bool self_cut = no_rules && world_.link_cut(id_, id_);
-  for (const auto& peer : view_) {
-    if (peer == id_) continue;
-    if (no_rules) {
-      // node_active: up, unpaused and configured (the configured test below).
-      if (self_cut || !world_.node_active(peer)) continue;
-    } else {
+  // of its ends is down, paused or gone: one test per peer, by vertex index
+  // (issue 14, fourth pass) instead of four name lookups.
+  const bool no_rules = !world_.network.any_rule_in_force() && world_.link_cut && world_.node_active &&
+                        world_.vertex_active && world_.vertex_of;
+  if (no_rules) {
+    // link_cut(self, self): this node is down, paused or gone; nobody answers.
+    if (world_.link_cut(id_, id_)) return std::nullopt;
+    const std::vector<std::uint32_t>& vertices = view_vertices();
+    for (std::size_t k = 0; k < view_.size(); ++k) {
+      const NodeId& peer = view_[k];
+      if (peer == id_) continue;
+      // vertex_active: up, unpaused and configured (the configured test below).
+      if (vertices[k] == World::kNoVertex || !world_.vertex_active(vertices[k])) continue;
+      const Nanos there = world_.network.draw_delivery(id_, peer, world_.network_prng).delay_ns;
+      const Nanos back = world_.network.draw_delivery(peer, id_, world_.network_prng).delay_ns;
+      round_trips.emplace_back(there + back, static_cast<std::uint32_t>(k));
+    }
+  } else {
+    for (std::size_t k = 0; k < view_.size(); ++k) {
+      const NodeId& peer = view_[k];
+      if (peer == id_) continue;
       if (world_.configured.count(peer) == 0) continue;
       // Acknowledgements come only from peers with both links uncut (a peer
       // still in the view but cut off, within failure detection, is silent).
       if (world_.link_cut && (world_.link_cut(id_, peer) || world_.link_cut(peer, id_))) continue;
+      const Nanos there = world_.network.draw_delivery(id_, peer, world_.network_prng).delay_ns;
+      const Nanos back = world_.network.draw_delivery(peer, id_, world_.network_prng).delay_ns;
+      round_trips.emplace_back(there + back, static_cast<std::uint32_t>(k));
     }
-    round_trips.emplace_back(world_.network.draw_delivery(id_, peer, world_.network_prng).delay_ns +
-                                 world_.network.draw_delivery(peer, id_, world_.network_prng).delay_ns,
-                             peer);
   }
   // Too few answer: the batch is held on this node (simulation.md §3a).
   if (round_trips.size() < needed) return std::nullopt;
@@ -711,9 +740,23 @@ std::optional<Acks> SimNode::gather_acks() {
                    round_trips.end());
   Acks acks;
   acks.delay_ns = round_trips[index].first;
-  acks.deciders.push_back(id_);
-  for (std::size_t k = 0; k <= index; ++k) acks.deciders.push_back(round_trips[k].second);
-  std::sort(acks.deciders.begin(), acks.deciders.end());
+  // The deciders in NodeId order: the peers by their place in view_, this
+  // node merged in.
+  std::vector<std::uint32_t>& places = decider_places_;
+  places.clear();
+  for (std::size_t k = 0; k <= index; ++k) places.push_back(round_trips[k].second);
+  std::sort(places.begin(), places.end());
+  acks.deciders.reserve(places.size() + 1);
+  bool self_placed = false;
+  for (std::uint32_t place : places) {
+    const NodeId& peer = view_[place];
+    if (!self_placed && id_ < peer) {
+      acks.deciders.push_back(id_);
+      self_placed = true;
+    }
+    acks.deciders.push_back(peer);
+  }
+  if (!self_placed) acks.deciders.push_back(id_);
   return acks;
 }
 

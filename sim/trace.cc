@@ -1,5 +1,6 @@
 #include "sim/trace.h"
 
+#include <bit>
 #include <cstring>
 #include <stdexcept>
 
@@ -9,17 +10,22 @@ namespace {
 
 enum FieldType : std::uint8_t { kU64 = 1, kI64 = 2, kBool = 3, kStr = 4, kList = 5 };
 
-void put_varint(std::string& out, std::uint64_t value) {
+// At most 10 bytes; returns the end of what it wrote.
+char* put_varint(char* out, std::uint64_t value) {
   while (value >= 0x80) {
-    out.push_back(static_cast<char>((value & 0x7F) | 0x80));
+    *out++ = static_cast<char>((value & 0x7F) | 0x80);
     value >>= 7;
   }
-  out.push_back(static_cast<char>(value));
+  *out++ = static_cast<char>(value);
+  return out;
 }
 
-void put_bytes(std::string& out, std::string_view bytes) {
-  put_varint(out, bytes.size());
-  out.append(bytes);
+constexpr std::size_t kMaxVarint = 10;
+
+char* put_bytes(char* out, std::string_view bytes) {
+  out = put_varint(out, bytes.size());
+  if (!bytes.empty()) std::memcpy(out, bytes.data(), bytes.size());
+  return out + bytes.size();
 }
 
 std::uint64_t zigzag(std::int64_t v) {
@@ -104,8 +110,13 @@ std::uint64_t hash_bytes(std::uint64_t seed, std::string_view bytes) {
   std::uint64_t h = seed ^ (bytes.size() * kMul);
   std::size_t i = 0;
   for (; i + 8 <= bytes.size(); i += 8) {
+    // The 8 bytes as a little-endian word: one load where that is native.
     std::uint64_t word = 0;
-    for (int b = 7; b >= 0; --b) word = (word << 8) | static_cast<unsigned char>(bytes[i + b]);
+    if constexpr (std::endian::native == std::endian::little) {
+      std::memcpy(&word, bytes.data() + i, 8);
+    } else {
+      for (int b = 7; b >= 0; --b) word = (word << 8) | static_cast<unsigned char>(bytes[i + b]);
+    }
     h = (h ^ word) * kMul;
     h ^= h >> 29;
   }
@@ -129,22 +140,25 @@ std::string hash_hex(std::uint64_t hash) {
 Trace::Trace(std::size_t recent_capacity) : hash_(0x243F6A8885A308D3ULL), ring_(recent_capacity) {}
 
 TraceEvent Trace::event(Nanos time, std::string_view kind) {
-  record_.clear();
-  put_bytes(record_, kind);
-  put_varint(record_, zigzag(time));
+  record_size_ = 0;
+  char* out = room(2 * kMaxVarint + kind.size());
+  out = put_bytes(out, kind);
+  advance(put_varint(out, zigzag(time)));
   return TraceEvent(*this);
 }
 
 void Trace::put_key(std::uint8_t type, std::string_view key) {
-  record_.push_back(static_cast<char>(type));
-  put_bytes(record_, key);
+  char* out = room(1 + kMaxVarint + key.size());
+  *out++ = static_cast<char>(type);
+  advance(put_bytes(out, key));
 }
 
 void Trace::commit() {
-  hash_ = hash_bytes(hash_, record_);
+  const std::string_view bytes = record();
+  hash_ = hash_bytes(hash_, bytes);
   ++count_;
   if (!ring_.empty()) {
-    ring_[ring_next_].assign(record_);
+    ring_[ring_next_].assign(bytes);
     ring_next_ = (ring_next_ + 1) % ring_.size();
   }
   bool observe = static_cast<bool>(line_observer_);
@@ -152,15 +166,15 @@ void Trace::commit() {
     // The record starts with its kind: varint length, then the bytes.
     std::size_t length = 0;
     std::size_t at = 0;
-    for (int shift = 0; at < record_.size(); shift += 7) {
-      const auto byte = static_cast<unsigned char>(record_[at++]);
+    for (int shift = 0; at < bytes.size(); shift += 7) {
+      const auto byte = static_cast<unsigned char>(bytes[at++]);
       length |= static_cast<std::size_t>(byte & 0x7F) << shift;
       if ((byte & 0x80) == 0) break;
     }
-    observe = line_filter_(std::string_view(record_).substr(at, length));
+    observe = line_filter_(bytes.substr(at, length));
   }
   if (jsonl_ != nullptr || observe) {
-    std::string line = to_json(record_);
+    std::string line = to_json(bytes);
     if (observe) line_observer_(count_ - 1, line);
     if (jsonl_ != nullptr) {
       line.push_back('\n');
@@ -229,32 +243,34 @@ TraceEvent::~TraceEvent() {
 
 TraceEvent& TraceEvent::u64(std::string_view key, std::uint64_t value) {
   trace_.put_key(kU64, key);
-  put_varint(trace_.record_, value);
+  trace_.advance(put_varint(trace_.room(kMaxVarint), value));
   return *this;
 }
 
 TraceEvent& TraceEvent::i64(std::string_view key, std::int64_t value) {
   trace_.put_key(kI64, key);
-  put_varint(trace_.record_, zigzag(value));
+  trace_.advance(put_varint(trace_.room(kMaxVarint), zigzag(value)));
   return *this;
 }
 
 TraceEvent& TraceEvent::flag(std::string_view key, bool value) {
   trace_.put_key(kBool, key);
-  trace_.record_.push_back(value ? 1 : 0);
+  char* out = trace_.room(1);
+  *out++ = value ? 1 : 0;
+  trace_.advance(out);
   return *this;
 }
 
 TraceEvent& TraceEvent::str(std::string_view key, std::string_view value) {
   trace_.put_key(kStr, key);
-  put_bytes(trace_.record_, value);
+  trace_.advance(put_bytes(trace_.room(kMaxVarint + value.size()), value));
   return *this;
 }
 
 TraceEvent& TraceEvent::list(std::string_view key, const std::vector<std::string>& values) {
   trace_.put_key(kList, key);
-  put_varint(trace_.record_, values.size());
-  for (const auto& v : values) put_bytes(trace_.record_, v);
+  trace_.advance(put_varint(trace_.room(kMaxVarint), values.size()));
+  for (const auto& v : values) trace_.advance(put_bytes(trace_.room(kMaxVarint + v.size()), v));
   return *this;
 }
 

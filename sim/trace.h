@@ -9,6 +9,7 @@
 // violation can show the events leading to it. Format: docs/trace-format.md.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <functional>
@@ -78,8 +79,17 @@ class Trace {
   friend class TraceEvent;
   void put_key(std::uint8_t type, std::string_view key);
   void commit();
+  // Room for `n` more bytes of the record; write them, then advance to the
+  // end of what was written (issue 14, fourth pass: no per-byte push_back).
+  char* room(std::size_t n) {
+    if (record_size_ + n > record_.size()) record_.resize(std::max(2 * record_.size(), record_size_ + n));
+    return record_.data() + record_size_;
+  }
+  void advance(const char* end) { record_size_ = static_cast<std::size_t>(end - record_.data()); }
+  std::string_view record() const { return {record_.data(), record_size_}; }
 
-  std::string record_;  // the event under construction
+  std::vector<char> record_;  // the event under construction: its first record_size_ bytes
+  std::size_t record_size_ = 0;
   std::uint64_t hash_;
   std::uint64_t count_ = 0;
   std::vector<std::string> ring_;

@@ -138,6 +138,12 @@ struct World {
   std::function<bool(const NodeId& from, const NodeId& to)> link_cut;
   // Whether a node is up, unpaused and configured right now; set by the cluster.
   std::function<bool(const NodeId& node)> node_active;
+  // The same by the cluster's vertex index, and a node's vertex index (issue
+  // 14, fourth pass: no name lookups per peer on the hot paths); set by the
+  // cluster. kNoVertex: not a node of the cluster.
+  static constexpr std::uint32_t kNoVertex = 0xFFFFFFFFu;
+  std::function<bool(std::uint32_t vertex)> vertex_active;
+  std::function<std::uint32_t(const NodeId& node)> vertex_of;
 };
 
 }  // namespace aether::sim

@@ -100,6 +100,17 @@ TEST_CASE("re-check: an old version's removal is dropped once the owner rolls it
   CHECK_FALSE(recheck::unload_still_wanted(w.facts, removal, kNoLoadQueued));  // the rolling plan's now
 }
 
+TEST_CASE("re-check: a scale-down of a base removed and put back keeps the put-back's floor") {
+  FakeWorld w;  // no desired state: the put-back's slice-target is not back yet
+  w.put("org.x:web:1.0.0", "n1", SliceState::Active).intent = SliceState::Unload;  // the victim
+  w.put("org.x:web:1.0.0", "n2", SliceState::Active);
+  const auto down = command(SliceState::Unload, "org.x:web:1.0.0", "n1", UnloadWhy::ScaleDown);
+  CHECK(recheck::unload_still_wanted(w.facts, down, kNoLoadQueued));  // a removal now
+  put_blueprint(w, R"({"id": "shop", "slices": [{"artifact": "org.x:web:1.0.0", "instances": 2,
+      "min_available": 2}]})");
+  CHECK_FALSE(recheck::unload_still_wanted(w.facts, down, kNoLoadQueued));  // 1 live < 2
+}
+
 TEST_CASE("re-check: the scale-down victim never counts, even with its intent reverted") {
   FakeWorld w;
   w.want("org.x:a:1.0.0", 1, 2);

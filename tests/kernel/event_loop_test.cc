@@ -5,10 +5,13 @@
 #include <vector>
 
 #include "sim/event_loop.h"
+#include "sim/prng.h"
 #include "tests/kernel/workload.h"
 
 using aether::sim::EventLoop;
 using aether::sim::Lane;
+using aether::sim::Nanos;
+using aether::sim::Prng;
 
 TEST_CASE("events run in time order") {
   EventLoop loop;
@@ -170,4 +173,67 @@ TEST_CASE("typed events carry their two integers and interleave with callbacks b
   CHECK(ran);
   CHECK(order.back() == "typed 5/6");
   CHECK_THROWS(loop.schedule_typed_at(1, &recorder, 0, 0));
+}
+
+TEST_CASE("a fan of typed events fires exactly as the same events scheduled one by one") {
+  // The same schedule twice: once as single typed events, once with the
+  // middle group as a fan; the firing order (and the callbacks around it,
+  // which take sequence numbers before and after) must be identical.
+  auto run = [](bool as_fan) {
+    EventLoop loop;
+    std::vector<std::string> order;
+    Recorder recorder;
+    recorder.order = &order;
+    Prng prng(7);
+    loop.schedule_at(4, [&] { order.push_back("callback 4"); });
+    std::vector<EventLoop::TypedFire> fires;
+    for (std::uint64_t k = 0; k < 200; ++k) {
+      // Many equal times: ties fall by the order the fires were listed in.
+      const auto time = static_cast<Nanos>(2 + prng.below(6));
+      if (as_fan) {
+        fires.push_back(EventLoop::TypedFire{time, &recorder, k});
+      } else {
+        loop.schedule_typed_at(time, &recorder, 9, k);
+      }
+    }
+    if (as_fan) {
+      loop.schedule_typed_fan(9, fires);
+      CHECK(fires.empty());
+      CHECK(loop.pending() == 201);
+    }
+    loop.schedule_at(4, [&] { order.push_back("callback 4 later"); });
+    loop.schedule_typed_at(5, &recorder, 1, 1, Lane::Topology);
+    loop.run_until(3);
+    CHECK(loop.events_processed() > 0);
+    loop.run_until(100);
+    CHECK(loop.pending() == 0);
+    CHECK(loop.events_processed() == 203);
+    return order;
+  };
+  const auto single = run(false);
+  CHECK(single.size() == 203);
+  CHECK(run(true) == single);
+}
+
+TEST_CASE("fans interleave with each other and with events scheduled while they fire") {
+  EventLoop loop;
+  std::vector<std::string> order;
+  Recorder recorder;
+  recorder.order = &order;
+  std::vector<EventLoop::TypedFire> fires{{30, &recorder, 1}, {10, &recorder, 2}, {20, &recorder, 3}};
+  loop.schedule_typed_fan(1, fires);
+  fires = {{25, &recorder, 1}, {10, &recorder, 2}, {5, &recorder, 3}};
+  loop.schedule_typed_fan(2, fires, Lane::Topology);
+  loop.schedule_at(10, [&] {
+    order.push_back("callback 10");
+    loop.schedule_typed_at(20, &recorder, 3, 0);
+  });
+  std::vector<EventLoop::TypedFire> none;
+  loop.schedule_typed_fan(3, none);  // nothing to schedule
+  loop.run_until(100);
+  CHECK(order == std::vector<std::string>{"typed 2/3", "typed 2/2", "typed 1/2", "callback 10", "typed 1/3",
+                                          "typed 3/0", "typed 2/1", "typed 1/1"});
+  // A fire in the past is refused.
+  fires = {{50, &recorder, 1}};
+  CHECK_THROWS(loop.schedule_typed_fan(1, fires));
 }
