@@ -87,29 +87,26 @@ bool unload_still_wanted(const CdmFacts& facts, const SliceCommand& command,
     if (!want || want->artifact != command.artifact) return true;
     floor = want->min_available;
   }
+  auto nodes = facts.table.entries.find(command.artifact);
+  if (nodes == facts.table.entries.end()) return floor <= 0;
+  const auto view = facts.topology.view();
   // A LOAD still queued behind this batch does not count: this UNLOAD
   // commits before it (and the LOAD may yet be dropped at its own submit).
   int live = 0;
-  if (auto nodes = facts.table.entries.find(command.artifact); nodes != facts.table.entries.end()) {
-    const auto view = facts.topology.view();
-    for (const auto& [node, entry] : nodes->second) {
-      // The victim itself never counts: its UNLOAD intent may have been
-      // reverted meanwhile (an earlier UNLOAD of the key dropped at submit).
-      if (node == command.node || !entry.counts_for_scale() || !facts.counts_for_scale(node, view)) continue;
-      if (entry.intent == SliceState::Load && load_queued(node, command.artifact)) continue;
-      ++live;
-    }
+  for (const auto& [node, entry] : nodes->second) {
+    // The victim itself never counts: its UNLOAD intent may have been
+    // reverted meanwhile (an earlier UNLOAD of the key dropped at submit).
+    if (node == command.node || !entry.counts_for_scale() || !facts.counts_for_scale(node, view)) continue;
+    if (entry.intent == SliceState::Load && load_queued(node, command.artifact)) continue;
+    ++live;
   }
   if (live < floor) return false;
   // An ACTIVE victim (it was not ACTIVE when chosen, or others stopped being
   // ACTIVE since): the ACTIVE entries left must stay at the floor.
-  auto nodes = facts.table.entries.find(command.artifact);
-  if (nodes == facts.table.entries.end()) return true;
   auto victim = nodes->second.find(command.node);
   if (victim == nodes->second.end() || !victim->second.observed ||
       victim->second.observed->state != SliceState::Active)
     return true;
-  const auto view = facts.topology.view();
   int active_left = 0;
   for (const auto& [node, entry] : nodes->second) {
     if (node == command.node || entry.intent == SliceState::Unload) continue;

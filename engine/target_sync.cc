@@ -2,6 +2,19 @@
 
 namespace aether::engine {
 
+namespace {
+
+// An accepted owner's blueprint put after its committed slice-target is the
+// newer intent (§4): counts that differ from it are behind (the CDM's own
+// echo of an older value, or its rewrite lost or timed out).
+bool counts_behind_blueprint(const CdmFacts& facts, const std::string& base, const std::string& owner,
+                             const SliceTarget& target, const Wanted& want) {
+  return facts.state.ownership.rejected.count(owner) == 0 && !facts.target_is_newer(base, owner) &&
+         (target.instances != want.instances || target.min_instances != want.min_available);
+}
+
+}  // namespace
+
 std::vector<TargetSyncAction> plan_target_sync(const CdmFacts& facts,
                                                const std::function<bool(const std::string&)>& pending) {
   using Kind = TargetSyncAction::Kind;
@@ -29,12 +42,9 @@ std::vector<TargetSyncAction> plan_target_sync(const CdmFacts& facts,
                      base, target->second});
       continue;
     }
-    // The owner blueprint, put after the committed slice-target, is the
-    // newer intent (§4): counts that differ mean the CDM's own rewrite was
-    // lost or timed out (its echo would have brought them). Written again.
-    if (state.ownership.rejected.count(owner) == 0 && !facts.target_is_newer(base, owner) &&
-        (target->second.instances != want->instances ||
-         target->second.min_instances != want->min_available)) {
+    // Counts behind a newer owner blueprint: the CDM's own rewrite was lost
+    // or timed out (its echo would have brought them). Written again.
+    if (counts_behind_blueprint(facts, base, owner, target->second, *want)) {
       out.push_back({Kind::FromBlueprint, base});
       continue;
     }
@@ -60,12 +70,8 @@ TargetPutAction on_target_put(const CdmFacts& facts, const std::string& base, co
   const auto want = state.wanted(base);
   if (!want) return TargetPutAction::Nothing;
   if (*owner != target.owner || want->version != target.version) return TargetPutAction::Rewrite;
-  if (state.ownership.rejected.count(*owner) == 0 && !facts.target_is_newer(base, *owner) &&
-      (target.instances != want->instances || target.min_instances != want->min_available)) {
-    // Its own echo derived from a blueprint value replaced since: the
-    // blueprint is the later intent.
-    return TargetPutAction::Rewrite;
-  }
+  // Its own echo derived from a blueprint value replaced since.
+  if (counts_behind_blueprint(facts, base, *owner, target, *want)) return TargetPutAction::Rewrite;
   return TargetPutAction::Adopt;
 }
 
