@@ -927,6 +927,7 @@ void ClusterDeploymentManager::on_leader_change(const LeaderChange& change) {
   if (active_) return;
   services_.logger.log(LogLevel::Info, kComponent, "activating as leader");
   active_ = std::make_shared<Active>(services_, config_, change.position, positions_);
+  services_.kv.interest_changed();  // every key from now on
   services_.events.cdm_activated(change.position);
   active_->start();
 }
@@ -936,7 +937,15 @@ void ClusterDeploymentManager::deactivate() {
   services_.logger.log(LogLevel::Info, kComponent, "deactivating");
   if (config_.mutation(mutation::kTimersSurviveDeactivation)) retired_.push_back(active_);
   active_.reset();  // its timers are cancelled; its callbacks find it gone
+  services_.kv.interest_changed();
   services_.events.cdm_deactivated();
+}
+
+KvInterest ClusterDeploymentManager::interest() const {
+  // Dormant, it follows the positions of blueprints and slice-targets (for
+  // its activation); Active (or with a retired term still reconciling), every key.
+  if (active_ || !retired_.empty()) return KvInterest{true, {}, {}};
+  return KvInterest{false, {std::string(kBlueprintPrefix), std::string(kSliceTargetPrefix)}, {}};
 }
 
 void ClusterDeploymentManager::on_kv(const KvNotification& notification) {

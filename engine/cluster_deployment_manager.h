@@ -27,6 +27,7 @@ class ClusterDeploymentManager final : public KvListener, public TopologyListene
   std::optional<std::uint64_t> activation_tag() const;
 
   void on_kv(const KvNotification& notification) override;
+  KvInterest interest() const override;
   void on_restored(std::uint64_t) override {}
   void on_topology(const TopologyEvent& event) override;
   void on_quorum(const QuorumEvent&) override {}

@@ -61,13 +61,29 @@ struct KvNotification {
   std::uint64_t revision = 0;
 };
 
+// The keys a listener acts on when applied (issue 14, fifth pass: per-node
+// subscriptions). A store may leave a node's listeners unwoken by a decided
+// batch none of whose keys any of them subscribes to (it still applies it: a
+// read sees it); when it does apply a batch with notifications, every
+// listener hears every command of it, so a listener must ignore keys outside
+// its interest. Restores and resets notify every key as before.
+struct KvInterest {
+  bool all = false;                   // every key
+  std::vector<std::string> prefixes;  // keys under these; each ends with '/'
+  std::vector<std::string> keys;      // these keys exactly
+};
+
 class KvListener {
  public:
   virtual ~KvListener() = default;
-  // Called synchronously for every command applied, restored or reset, even
-  // when the value did not change. Writes submitted from inside are queued by
-  // the store and submitted after the current notification round.
+  // Called synchronously for every command applied (within the listener's
+  // interest, see KvInterest), restored or reset, even when the value did not
+  // change. Writes submitted from inside are queued by the store and
+  // submitted after the current notification round.
   virtual void on_kv(const KvNotification& notification) = 0;
+  // What this listener subscribes to; a listener that says nothing hears
+  // everything. When it widens, the listener calls KvClient::interest_changed.
+  virtual KvInterest interest() const { return KvInterest{true, {}, {}}; }
   // The local store finished restoring the snapshot at `position`; from now on
   // the node may submit and do its activation work.
   virtual void on_restored(std::uint64_t position) = 0;
@@ -85,6 +101,9 @@ class KvClient {
   virtual std::vector<std::pair<std::string, std::string>> scan(const std::string& prefix) const = 0;
   // Listeners are notified in registration order.
   virtual void add_listener(KvListener* listener) = 0;
+  // A listener's interest changed (KvListener::interest): from the next
+  // applied batch on, the store notifies by the new one.
+  virtual void interest_changed() {}
 };
 
 }  // namespace aether::engine

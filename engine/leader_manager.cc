@@ -89,6 +89,12 @@ void LeaderManager::on_topology(const TopologyEvent&) {
   watch_leader_presence();
 }
 
+KvInterest LeaderManager::interest() const {
+  // Only the leader key, and only when the leader is kept in the KV.
+  if (config_.leader_election != LeaderElection::Consensus) return KvInterest{};
+  return KvInterest{false, {}, {std::string(kLeaderKey)}};
+}
+
 void LeaderManager::on_kv(const KvNotification& n) {
   if (config_.leader_election != LeaderElection::Consensus || n.key != kLeaderKey) return;
   if (n.origin == KvOrigin::Reset) return;  // quorum loss already cleared the leader

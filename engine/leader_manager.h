@@ -30,6 +30,7 @@ class LeaderManager final : public KvListener, public TopologyListener {
   const std::optional<NodeId>& leader() const { return leader_; }
 
   void on_kv(const KvNotification& notification) override;
+  KvInterest interest() const override;
   void on_restored(std::uint64_t position) override;
   void on_topology(const TopologyEvent& event) override;
   void on_quorum(const QuorumEvent& event) override;

@@ -184,6 +184,11 @@ void NodeDeploymentManager::reconcile_with_store() {
   }
 }
 
+KvInterest NodeDeploymentManager::interest() const {
+  // Its own slice keys and its own lifecycle key (on_kv skips every other).
+  return KvInterest{false, {slice_node_prefix(services_.self)}, {node_lifecycle_key(services_.self)}};
+}
+
 void NodeDeploymentManager::on_kv(const KvNotification& n) {
   if (is_lifecycle_key_of(n.key, services_.self)) {
     if (n.origin == KvOrigin::Apply && n.op == KvOp::Remove && active_) {

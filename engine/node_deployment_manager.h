@@ -27,6 +27,7 @@ class NodeDeploymentManager final : public KvListener, public TopologyListener {
   bool active() const { return active_; }
 
   void on_kv(const KvNotification& notification) override;
+  KvInterest interest() const override;
   void on_restored(std::uint64_t position) override;
   void on_topology(const TopologyEvent&) override {}
   void on_quorum(const QuorumEvent& event) override;

@@ -175,8 +175,7 @@ std::optional<NodeId> InvariantSuite::leader_at(std::uint64_t position) const {
 std::optional<std::optional<NodeId>> InvariantSuite::applied_leader(const NodeId& node) const {
   if (!rules_.consensus) return std::nullopt;
   if (reset_.count(node) != 0) return std::optional<NodeId>();
-  auto it = applied_position_.find(node);
-  return leader_at(it == applied_position_.end() ? 0 : it->second);
+  return leader_at(applied_of(node));
 }
 
 void InvariantSuite::settle(Nanos now) {
@@ -266,6 +265,12 @@ void InvariantSuite::record_evictions(std::uint64_t position, const sim::BatchRe
   batch_evictions_.clear();
 }
 
+std::uint64_t InvariantSuite::applied_of(const NodeId& node) const {
+  if (auto live = world_.applied_position(node)) return *live;
+  auto it = applied_position_.find(node);
+  return it == applied_position_.end() ? 0 : it->second;
+}
+
 void InvariantSuite::on_apply(Nanos now, const NodeId& node, std::uint64_t position, std::uint64_t digest) {
   now_ = now;
   applied_position_[node] = position;
@@ -317,8 +322,7 @@ InvariantSuite::SubmitInfo InvariantSuite::submit_info(const sim::BatchRecord& b
 void InvariantSuite::on_submit(Nanos now, const sim::BatchRecord& batch, const sim::Submitter& submitter) {
   now_ = now;
   SubmitInfo info;
-  auto position = applied_position_.find(submitter.node);
-  info.applied_position = position == applied_position_.end() ? 0 : position->second;
+  info.applied_position = applied_of(submitter.node);
   info.view = world_.view(submitter.node);
   auto& infos = submits_[batch.batch_id];
   infos.resize(batch.submitters.empty() ? 0 : batch.submitters.size() - 1);
@@ -358,13 +362,12 @@ void InvariantSuite::judge_stale_leaders(Nanos now) {
     const auto leader = applied_leader(node);
     if (!leader || *leader == node) continue;
     if (!stale_reported_.emplace(node, act.since).second) continue;
-    auto position = applied_position_.find(node);
     recorder_.violation(
         invariant::kStaleLeader, now, node,
         fmt::format(
             "{}'s CDM (activated at {} ns, tag {}) is Active at the end of an instant while its latest "
             "applied leader entry (position {}) names {}",
-            node, act.since, tag_text(act.tag), position == applied_position_.end() ? 0 : position->second,
+            node, act.since, tag_text(act.tag), applied_of(node),
             *leader ? **leader : std::string("no one")));
   }
 }

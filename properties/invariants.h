@@ -173,7 +173,11 @@ class InvariantSuite : public sim::WorldObserver, public ConvergenceHistory {
   CheckRules rules_;
   Nanos now_ = 0;
   ref::FailureEvidence evidence_;
-  std::map<NodeId, std::uint64_t> applied_position_;                  // from on_apply / on_restore
+  std::map<NodeId, std::uint64_t> applied_position_;  // from on_apply / on_restore
+  // A node's applied position: the world's answer for an up, restored node
+  // (it applies unsubscribed positions without an apply event), else the
+  // latest on_apply / on_restore.
+  std::uint64_t applied_of(const NodeId& node) const;
   std::set<NodeId> reset_;                                            // reset since their last restore
   std::map<NodeId, std::map<NodeId, Nanos>> in_view_;                 // observer -> member -> since
   std::map<std::uint64_t, std::vector<SubmitInfo>> submits_;          // pending batch -> per submitter

@@ -337,6 +337,7 @@ bool Runner::build() {
   timing_ = convergence_timing(scenario_, config_);
 
   sim::SimConfig sc;
+  sc.defer_deliveries = options_.defer_deliveries;
   sc.nodes = scenario_.cluster.nodes;
   sc.failure_detection_ns = scenario_.cluster.failure_detection;
   sc.network.latency_min_ns = scenario_.cluster.network.latency.min;

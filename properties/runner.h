@@ -62,6 +62,8 @@ struct RunOptions {
   // progress line; the callback may look at the wall clock, the run never).
   std::function<void(Nanos now, std::uint64_t events, Nanos end)> progress;
   std::uint64_t progress_every = 1u << 16;
+  // sim::SimConfig::defer_deliveries (off: a test compares the two).
+  bool defer_deliveries = true;
 };
 
 RunResult run_scenario(const scenarios::Scenario& scenario, const RunOptions& options);

@@ -19,6 +19,10 @@ class SimWorldQueries final : public WorldQueries {
   std::optional<NodeId> known_leader(const NodeId& node) const override;
   bool cdm_active(const NodeId& node) const override;
   engine::NodeAttributes attributes(const NodeId& node) const override;
+  std::optional<std::uint64_t> applied_position(const NodeId& node) const override {
+    if (!cluster_.is_restored(node)) return std::nullopt;
+    return cluster_.applied_position(node);
+  }
 
  private:
   const sim::SimCluster& cluster_;

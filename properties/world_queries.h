@@ -4,6 +4,7 @@
 // knows it, never a node's belief unless the name says so.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <utility>
@@ -34,6 +35,10 @@ class WorldQueries {
   // The zone and capacity the node's host reports (engine-semantics.md §8.1);
   // a world that says nothing has one zone and unlimited capacity.
   virtual engine::NodeAttributes attributes(const NodeId&) const { return {}; }
+  // The decided position an up, restored node's store is at right now
+  // (issue 14, fifth pass: a node applies positions no listener of it
+  // subscribes to without an apply event); nullopt: ask the apply events.
+  virtual std::optional<std::uint64_t> applied_position(const NodeId&) const { return std::nullopt; }
 };
 
 }  // namespace aether::properties

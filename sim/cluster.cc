@@ -491,11 +491,25 @@ void SimCluster::on_decided(std::uint64_t position) {
     bool chosen = std::binary_search(deciders.begin(), deciders.end(), first) && consider(first);
     for (std::size_t m = 0; !chosen && m < deciders.size(); ++m) chosen = consider(deciders[m]);
   }
+  // The nodes this position must wake (issue 14, fifth pass): those whose
+  // listeners subscribe to one of its keys, and its submitters (a submit
+  // waits on it). Every other steady receiver takes it deferred.
+  const BatchRecord& record = consensus_->decided(position);
+  if (wanted_.size() < node_at_.size()) wanted_.resize(node_at_.size(), 0);
+  world_->interests.match(record.commands, [&](std::uint32_t vertex) {
+    if (vertex < wanted_.size()) wanted_[vertex] = position;
+  });
+  for (const Submitter& submitter : record.submitters) {
+    auto found = index_.find(submitter.node);
+    if (found != index_.end()) wanted_[found->second] = position;
+  }
   // One typed event per receiver, in NodeId order (by_name_: every node ever
-  // created, as nodes_ iterates), gathered into one fan: the same times,
+  // created, as nodes_ iterates), each under the sequence number it takes
+  // here; those not deferred are gathered into one fan: the same times,
   // sequence numbers and order as one event each.
   std::vector<EventLoop::TypedFire>& fires = fan_scratch_;
   fires.clear();
+  EventLoop& loop = world_->loop;
   for (std::size_t k : by_name_) {
     SimNode* node = node_at_[k];
     if (!node->up() || departed_[k]) continue;
@@ -524,12 +538,19 @@ void SimCluster::on_decided(std::uint64_t position) {
           .u64("position", position)
           .u64("retransmissions", draw.retransmissions);
     }
-    fires.push_back(node->delivery_after(draw.delay_ns));
+    const EventLoop::Key arrival{now() + draw.delay_ns, loop.reserve_order(Lane::Normal)};
+    EventLoop::Key dup{-1, 0};
     if (draw.duplicated) {
       // Absorbed by the apply cursor, but delivered all the same.
-      fires.push_back(
-          node->delivery_after(draw.delay_ns + world_->network.draw_latency(world_->network_prng)));
+      dup = EventLoop::Key{now() + draw.delay_ns + world_->network.draw_latency(world_->network_prng),
+                           loop.reserve_order(Lane::Normal)};
     }
+    if (world_->config.defer_deliveries && node->can_defer(position)) {
+      node->defer(position, arrival, dup, wanted_[k] == position);
+      continue;
+    }
+    fires.push_back(node->delivery_at(arrival));
+    if (dup.time >= 0) fires.push_back(node->delivery_at(dup));
   }
   world_->loop.schedule_typed_fan(position, fires, Lane::Normal);
 }

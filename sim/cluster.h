@@ -191,6 +191,8 @@ class SimCluster {
   // (delivered to the node as a list in NodeId order, by_name_).
   std::vector<std::vector<bool>> view_bits_;
   std::vector<std::size_t> by_name_;  // vertex indices sorted by NodeId
+  // By vertex index: the latest position that must wake the node (on_decided).
+  std::vector<std::uint64_t> wanted_;
   std::map<std::string, ClientQueue> clients_;
   std::vector<std::set<std::uint64_t>> held_;  // by vertex index: decided positions held behind cuts
   std::map<std::uint64_t, std::vector<NodeId>> held_deciders_;  // deciding majority of each held position

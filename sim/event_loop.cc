@@ -101,10 +101,15 @@ void EventLoop::schedule_typed_fan(std::uint64_t a, std::vector<TypedFire>& fire
   fan.fires.reserve(fires.size());
   const std::uint64_t lane_bits = static_cast<std::uint64_t>(lane) << kSequenceBits;
   for (const TypedFire& fire : fires) {
-    // The sequence number each fire would have taken from schedule_typed_at.
-    const std::uint64_t seq = ++sequence_;
-    assert(seq <= kSequenceMask);
-    fan.fires.push_back(FanFire{fire.time, lane_bits | seq, fire.target, fire.b});
+    // The sequence number each fire would have taken from schedule_typed_at
+    // (or reserved for it in list order).
+    std::uint64_t order = fire.order;
+    if (order == 0) {
+      const std::uint64_t seq = ++sequence_;
+      assert(seq <= kSequenceMask);
+      order = lane_bits | seq;
+    }
+    fan.fires.push_back(FanFire{fire.time, order, fire.target, fire.b});
   }
   fires.clear();
   sort_fan(fan.fires);
@@ -114,6 +119,35 @@ void EventLoop::schedule_typed_fan(std::uint64_t a, std::vector<TypedFire>& fire
   s.armed = true;
   live_ += fan.fires.size();
   heap_push(Entry{fan.fires.front().time, fan.fires.front().order, slot, s.generation});
+}
+
+std::uint64_t EventLoop::reserve_order(Lane lane) {
+  const std::uint64_t seq = ++sequence_;
+  assert(seq <= kSequenceMask);
+  return static_cast<std::uint64_t>(lane) << kSequenceBits | seq;
+}
+
+EventLoop::EventId EventLoop::schedule_typed_keyed(Nanos time, std::uint64_t order, EventTarget* target,
+                                                   std::uint64_t a, std::uint64_t b) {
+  if (target == nullptr) throw std::logic_error("EventLoop: typed event without a target");
+  if (time < now_ || (time == now_ && in_event_ && order <= current_order_))
+    throw std::logic_error("EventLoop: keyed event scheduled in the past");
+  const std::uint32_t slot = take_slot();
+  Slot& s = slots_[slot];
+  s.target = target;
+  s.a = a;
+  s.b = b;
+  s.armed = true;
+  heap_push(Entry{time, order, slot, s.generation});
+  ++live_;
+  return (static_cast<EventId>(s.generation) << 32 | slot) + 1;
+}
+
+EventLoop::Key EventLoop::horizon() {
+  if (in_event_) return Key{now_, current_order_};
+  const Nanos next = next_time();
+  if (next != now_) return Key{now_, ~std::uint64_t{0}};
+  return Key{now_, current_order_};
 }
 
 bool EventLoop::cancel(EventId id) {
@@ -204,8 +238,9 @@ bool EventLoop::step() {
       s.fan = kNoFan;
       release(top.slot);
     }
-    begin_event(fire.time);
+    begin_event(fire.time, fire.order);
     fire.target->fire(a, fire.b);
+    in_event_ = false;
     return true;
   }
   heap_pop();
@@ -215,12 +250,13 @@ bool EventLoop::step() {
   const std::uint64_t a = s.a;
   const std::uint64_t b = s.b;
   release(top.slot);
-  begin_event(top.time);
+  begin_event(top.time, top.order);
   if (target != nullptr) {
     target->fire(a, b);
   } else {
     callback();
   }
+  in_event_ = false;
   return true;
 }
 
@@ -233,9 +269,11 @@ void EventLoop::release(std::uint32_t slot) {
   free_slots_.push_back(slot);
 }
 
-void EventLoop::begin_event(Nanos time) {
+void EventLoop::begin_event(Nanos time, std::uint64_t order) {
   --live_;
   now_ = time;
+  current_order_ = order;
+  in_event_ = true;
   ++processed_;
 }
 

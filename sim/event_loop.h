@@ -61,10 +61,35 @@ class EventLoop {
     Nanos time;
     EventTarget* target;
     std::uint64_t b;
+    std::uint64_t order = 0;  // 0: the next sequence number; else one taken by reserve_order
   };
   void schedule_typed_fan(std::uint64_t a, std::vector<TypedFire>& fires, Lane lane = Lane::Normal);
   // True if the event was pending and is now cancelled.
   bool cancel(EventId id);
+
+  // Deferred events (issue 14, fifth pass: a decided position that reaches a
+  // node none of whose listeners subscribes to it is no event at all; the
+  // node applies it when it is next touched). reserve_order takes the
+  // sequence number an event scheduled now would take, without scheduling
+  // anything; schedule_typed_keyed schedules a typed event under such a
+  // reserved key later (it must lie after the current event). An order is
+  // (lane << 56 | sequence), compared after the time.
+  std::uint64_t reserve_order(Lane lane = Lane::Normal);
+  EventId schedule_typed_keyed(Nanos time, std::uint64_t order, EventTarget* target, std::uint64_t a,
+                               std::uint64_t b);
+  // The key every deferred event at or before which counts as processed:
+  // inside an event, that event's key; between events, the end of the
+  // current instant once no event is left at it, else the last event run.
+  struct Key {
+    Nanos time;
+    std::uint64_t order;
+    bool operator<=(const Key& other) const {
+      return time != other.time ? time < other.time : order <= other.order;
+    }
+    bool operator==(const Key& other) const = default;
+  };
+  Key horizon();
+  bool in_event() const { return in_event_; }
 
   // Runs the next event, if any. Returns false when the queue is empty.
   bool step();
@@ -114,7 +139,7 @@ class EventLoop {
   // Disarms a slot and frees it (its heap entries become stale).
   void release(std::uint32_t slot);
   // The bookkeeping of running one event at `time`.
-  void begin_event(Nanos time);
+  void begin_event(Nanos time, std::uint64_t order);
   // The queue is a 4-ary min-heap on (time, order) (issue 14: fewer cache
   // misses than a binary heap with millions of pending events). Keys are
   // unique, so any correct heap pops the same sequence.
@@ -126,6 +151,8 @@ class EventLoop {
   void sift_down_from_root(const Entry& entry);
 
   Nanos now_ = 0;
+  std::uint64_t current_order_ = 0;  // the order of the event running or last run
+  bool in_event_ = false;
   std::uint64_t sequence_ = 0;
   std::uint64_t processed_ = 0;
   std::size_t live_ = 0;

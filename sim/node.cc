@@ -57,6 +57,8 @@ void SimNode::shutdown() {
   silent_ = true;
   up_ = false;
   ++incarnation_;
+  drop_deferred();
+  if (vertex_ != World::kNoVertex) world_.interests.clear(vertex_);
   runtime_.reset();
   kv_listeners_.clear();
   topology_listeners_.clear();
@@ -76,6 +78,7 @@ void SimNode::guarded(F&& f) {
 void SimNode::engine_failed(const std::string& message) {
   if (failing_) return;
   failing_ = true;
+  drop_deferred();  // everything addressed to a failing node is dropped
   world_.trace.event(world_.now(), "engine.assert").str("node", id_).str("message", message);
   world_.notify([&](WorldObserver& o) { o.on_engine_assert(world_.now(), id_, message); });
   on_engine_failure_(id_);
@@ -98,6 +101,9 @@ void SimNode::start(std::vector<NodeId> initial_view, const engine::NodeRuntimeF
   applying_ = nullptr;
   applied_position_ = 0;
   arrived_.clear();
+  drop_deferred();
+  if (world_.vertex_of) vertex_ = world_.vertex_of(id_);
+  if (vertex_ != World::kNoVertex) world_.interests.clear(vertex_);
   pending_submits_.clear();
   queued_writes_.clear();
   held_quorum_event_.reset();
@@ -122,6 +128,8 @@ void SimNode::start(std::vector<NodeId> initial_view, const engine::NodeRuntimeF
 void SimNode::stop() {
   if (!up_) return;
   up_ = false;
+  drop_deferred();
+  if (vertex_ != World::kNoVertex) world_.interests.clear(vertex_);
   ++incarnation_;  // every callback of the dead incarnation is ignored from now on
   auto pending = std::move(pending_submits_);
   pending_submits_.clear();
@@ -158,6 +166,10 @@ void SimNode::stop() {
 }
 
 void SimNode::pause() {
+  // Everything due by now has happened; the rest arrives as events again,
+  // to be queued as everything addressed to a paused node is.
+  catch_up();
+  undefer();
   paused_ = true;
 }
 
@@ -188,6 +200,7 @@ EventLoop::EventId SimNode::post(Nanos delay_ns, Lane lane, Inbox inbox, std::fu
 }
 
 void SimNode::arrive(Inbox inbox, QueuedCall call) {
+  catch_up();  // the deferred positions due before this event come first
   if (call.timer != 0) {
     auto it = timers_.find(call.timer);
     if (it == timers_.end()) return;  // cancelled
@@ -353,6 +366,7 @@ void SimNode::deliver_quorum_to_engine(const QuorumEvent& event) {
 }
 
 void SimNode::lose_quorum() {
+  undefer();  // later arrivals are discarded (or applied if quorum is back by then)
   quorum_ = false;
   const QuorumEvent event{QuorumChange::Lost, ++quorum_sequence_};
   world_.trace.event(world_.now(), "quorum")
@@ -481,6 +495,113 @@ void SimNode::establish_quorum() {
 
 // ---- KV ----------------------------------------------------------------------
 
+// Deferred deliveries (issue 14, fifth pass). Every note stands for the
+// delivery event(s) on_decided would have scheduled at the same keys; the
+// node is steady from the first note to the last, so each arrival would
+// have been applied or queued for its turn, and position p would have been
+// applied in the event of the latest arrival up to it (`due`). A read at any
+// key applies the notes due by then; listeners of no key of a quiet note
+// would have ignored its notifications.
+
+bool SimNode::can_defer(std::uint64_t position) const {
+  if (vertex_ == World::kNoVertex || !up_ || paused_ || failing_ || !quorum_ || !has_store_ ||
+      materialized_ || in_apply_ > 0) {
+    return false;
+  }
+  const std::uint64_t last = deferred_.empty() ? applied_position_ : deferred_.back().position;
+  return last + 1 == position;
+}
+
+void SimNode::defer(std::uint64_t position, const EventLoop::Key& arrival, const EventLoop::Key& dup,
+                    bool wake) {
+  catch_up_quiet();  // keeps the notes few
+  Deferred note{position, arrival, dup, arrival, wake};
+  if (!deferred_.empty() && arrival <= deferred_.back().due) note.due = deferred_.back().due;
+  if (wake && !(note.due == last_wake_)) {
+    wakes_.push_back(
+        world_.loop.schedule_typed_keyed(note.due.time, note.due.order, this, kWake, incarnation_));
+    last_wake_ = note.due;
+  }
+  deferred_.push_back(note);
+}
+
+void SimNode::catch_up_quiet() const {
+  // Not while a position is being applied (a read from inside it, or from
+  // the writes it flushes, sees the store at that position).
+  if (deferred_.empty() || in_apply_ > 0) return;
+  const EventLoop::Key horizon = world_.loop.horizon();
+  while (!deferred_.empty() && !deferred_.front().wake && deferred_.front().due <= horizon) {
+    applied_position_ = deferred_.front().position;
+    deferred_.pop_front();
+  }
+}
+
+void SimNode::catch_up() {
+  if (deferred_.empty() || in_apply_ > 0) return;
+  const EventLoop::Key horizon = world_.loop.horizon();
+  while (!deferred_.empty() && deferred_.front().due <= horizon && up_ && quorum_ && !failing_ && !paused_) {
+    const Deferred note = deferred_.front();
+    deferred_.pop_front();
+    if (note.wake) {
+      apply_position(note.position);  // may undefer the rest (a widened interest)
+    } else {
+      applied_position_ = note.position;
+    }
+  }
+  // Arrivals an undefer made while applying: applied in this event, as then.
+  if (!arrived_.empty()) apply_ready_positions();
+}
+
+void SimNode::undefer() {
+  for (EventLoop::EventId wake : wakes_) world_.loop.cancel(wake);
+  wakes_.clear();
+  last_wake_ = EventLoop::Key{-1, 0};
+  if (deferred_.empty()) return;
+  const EventLoop::Key horizon = world_.loop.horizon();
+  for (const Deferred& note : deferred_) {
+    if (note.arrival <= horizon) {
+      arrived_.insert(note.position);  // it arrived: it waits for its turn
+    } else {
+      world_.loop.schedule_typed_keyed(note.arrival.time, note.arrival.order, this, note.position,
+                                       incarnation_);
+    }
+    if (note.dup.time >= 0 && !(note.dup <= horizon)) {
+      world_.loop.schedule_typed_keyed(note.dup.time, note.dup.order, this, note.position, incarnation_);
+    }
+  }
+  deferred_.clear();
+}
+
+void SimNode::drop_deferred() {
+  for (EventLoop::EventId wake : wakes_) world_.loop.cancel(wake);
+  wakes_.clear();
+  last_wake_ = EventLoop::Key{-1, 0};
+  deferred_.clear();
+}
+
+void SimNode::refresh_interest() {
+  if (vertex_ == World::kNoVertex) return;
+  engine::KvInterest interest;
+  for (const engine::KvListener* listener : kv_listeners_) {
+    engine::KvInterest one = listener->interest();
+    if (one.all) {
+      interest = engine::KvInterest{true, {}, {}};
+      break;
+    }
+    interest.prefixes.insert(interest.prefixes.end(), one.prefixes.begin(), one.prefixes.end());
+    interest.keys.insert(interest.keys.end(), one.keys.begin(), one.keys.end());
+  }
+  world_.interests.set(vertex_, interest);
+}
+
+void SimNode::interest_changed() {
+  if (!up_) return;  // dying: its listeners are going
+  // What was deferred under the old interest arrives as events again (the
+  // notes due by now were applied when this event began).
+  undefer();
+  refresh_interest();
+}
+
 void SimNode::deliver_decided_after(Nanos delay_ns, std::uint64_t position) {
   // A typed event, no closure (issue 14, second pass); the same point in the
   // event order as post() gave it, and the same handling when it fires.
@@ -489,6 +610,12 @@ void SimNode::deliver_decided_after(Nanos delay_ns, std::uint64_t position) {
 
 void SimNode::fire(std::uint64_t position, std::uint64_t incarnation) {
   if (!alive(incarnation)) return;
+  if (position == kWake) {
+    if (!wakes_.empty()) wakes_.pop_front();
+    catch_up();
+    return;
+  }
+  catch_up();
   if (paused_) {
     inbox_delivery_.push_back(QueuedCall{[this, position] { on_arrival(position); }});
     return;
@@ -523,6 +650,8 @@ void SimNode::apply_ready_positions() {
 
 void SimNode::apply_position(std::uint64_t position) {
   const BatchRecord& record = consensus_.decided(position);
+  // Until it returns (its writes flushed), the next position waits its turn.
+  ++in_apply_;
   begin_round();
   applying_ = &record;
   applying_count_ = 0;
@@ -552,6 +681,7 @@ void SimNode::apply_position(std::uint64_t position) {
     }
   }
   end_round();
+  --in_apply_;
 }
 
 void SimNode::notify_kv(const KvNotification& notification) {
@@ -573,6 +703,7 @@ void SimNode::end_round() {
 }
 
 std::optional<std::string> SimNode::get(const std::string& key) const {
+  catch_up_quiet();
   if (materialized_) return materialized_->get(key);
   if (!has_store_) return std::nullopt;
   if (applying_ != nullptr) {
@@ -589,6 +720,7 @@ std::optional<std::string> SimNode::get(const std::string& key) const {
 }
 
 std::vector<std::pair<std::string, std::string>> SimNode::scan(const std::string& prefix) const {
+  catch_up_quiet();
   std::vector<std::pair<std::string, std::string>> out;
   if (materialized_) {
     const KvMap& entries = materialized_->entries();
@@ -624,6 +756,7 @@ std::vector<std::pair<std::string, std::string>> SimNode::scan(const std::string
 }
 
 KvMap SimNode::store_entries() const {
+  catch_up_quiet();
   if (materialized_) return materialized_->entries();
   if (!has_store_) return {};
   KvMap entries = consensus_.versions().snapshot(applied_position_);
@@ -639,6 +772,7 @@ KvMap SimNode::store_entries() const {
 }
 
 std::uint64_t SimNode::store_digest() const {
+  catch_up_quiet();
   if (materialized_) return materialized_->digest();
   if (!has_store_) return 0;
   if (applying_ == nullptr) return consensus_.versions().digest_at(applied_position_);

@@ -75,6 +75,23 @@ class SimNode final : public engine::Clock,
   EventLoop::TypedFire delivery_after(Nanos delay_ns) {
     return EventLoop::TypedFire{world_.now() + delay_ns, this, incarnation_};
   }
+  // The same delivery at a key reserved for it (EventLoop::reserve_order).
+  EventLoop::TypedFire delivery_at(const EventLoop::Key& at) {
+    return EventLoop::TypedFire{at.time, this, incarnation_, at.order};
+  }
+  // Deferred deliveries (issue 14, fifth pass; simulation.md §3a). A node
+  // that is steady (up, unpaused, with quorum and its store) and has every
+  // earlier position applied or deferred takes the decided `position` as a
+  // note instead of an event: it applies it when anything next touches it
+  // (an event of its own, a read) at or after the key its delivery event
+  // would have had, exactly as that event would have. Only when `wake` (one
+  // of its listeners subscribes to a key of the batch, or one of its submits
+  // waits on it) does it schedule an event, at the key the position would
+  // have been applied at. Leaving the steady state, or a widened interest,
+  // turns the notes back into the events they stand for.
+  bool can_defer(std::uint64_t position) const;
+  // `dup`: a duplicate's arrival (time -1: none).
+  void defer(std::uint64_t position, const EventLoop::Key& arrival, const EventLoop::Key& dup, bool wake);
 
   // The acknowledgements this node gathers for a submit right now (nullopt:
   // fewer than majority-1 peers answer). Draws from the network stream.
@@ -97,7 +114,10 @@ class SimNode final : public engine::Clock,
   // consensus model's versioned store at the applied position).
   KvMap store_entries() const;
   std::uint64_t store_digest() const;
-  std::uint64_t applied_position() const { return applied_position_; }
+  std::uint64_t applied_position() const {
+    catch_up_quiet();
+    return applied_position_;
+  }
   engine::NodeRuntime* runtime() const { return runtime_.get(); }
   std::map<std::string, engine::SliceHolding> slice_holdings() const;
   const std::map<std::string, engine::SliceHolding>* slice_holdings_view() const {
@@ -114,7 +134,11 @@ class SimNode final : public engine::Clock,
               std::function<void(engine::SubmitOutcome)> done) override;
   std::optional<std::string> get(const std::string& key) const override;
   std::vector<std::pair<std::string, std::string>> scan(const std::string& prefix) const override;
-  void add_listener(engine::KvListener* listener) override { kv_listeners_.push_back(listener); }
+  void add_listener(engine::KvListener* listener) override {
+    kv_listeners_.push_back(listener);
+    interest_changed();
+  }
+  void interest_changed() override;
   // engine::Topology
   const NodeId& self() const override { return id_; }
   std::vector<NodeId> view() const override { return view_; }
@@ -151,8 +175,21 @@ class SimNode final : public engine::Clock,
   };
 
   // EventTarget: a decided position delivered to this node (a typed event:
-  // a = position, b = the incarnation it was sent to).
+  // a = position, b = the incarnation it was sent to), or a wake (a = kWake).
   void fire(std::uint64_t position, std::uint64_t incarnation) override;
+  static constexpr std::uint64_t kWake = ~std::uint64_t{0};
+  // Applies the deferred positions due by the loop's horizon, in order. A
+  // position that wakes the node is applied (with its notifications) only by
+  // an event of the node (catch_up), never by a read (catch_up_quiet stops
+  // at it; its wake is still to come).
+  void catch_up();
+  void catch_up_quiet() const;
+  // Turns every deferred position back into the delivery events it stands
+  // for (or an arrival already made), and cancels the wakes.
+  void undefer();
+  void drop_deferred();
+  // Puts the union of the listeners' interests into the world's index.
+  void refresh_interest();
 
   // SliceStoreHost
   void schedule_slice_completion(Nanos delay_ns, Lane lane, std::function<void()> complete) override;
@@ -226,7 +263,7 @@ class SimNode final : public engine::Clock,
   const BatchRecord* applying_ = nullptr;
   std::size_t applying_count_ = 0;
   std::optional<KvStore> materialized_;
-  std::uint64_t applied_position_ = 0;
+  mutable std::uint64_t applied_position_ = 0;
   // Decided positions waiting for their turn: a bitmap from the lowest
   // (issue 14, fourth pass: with deliveries of consecutive positions arriving
   // out of order at every node, a min-heap insertion per arrival was 7% of a
@@ -269,8 +306,22 @@ class SimNode final : public engine::Clock,
     }
   };
   PositionSet arrived_;
+  struct Deferred {
+    std::uint64_t position = 0;
+    EventLoop::Key arrival;  // the key its delivery event would have had
+    EventLoop::Key dup;      // a duplicate's (time -1: none)
+    EventLoop::Key due;      // when it applies: the latest arrival up to it
+    bool wake = false;
+  };
+  // mutable: a read applies what is due (no notification, nothing observable
+  // but the store it reads).
+  mutable std::deque<Deferred> deferred_;
+  std::deque<EventLoop::EventId> wakes_;  // scheduled wakes, in key order
+  EventLoop::Key last_wake_{-1, 0};
+  std::uint32_t vertex_ = World::kNoVertex;
   std::map<std::uint64_t, std::vector<PendingSubmit>> pending_submits_;  // by batch id
   int notify_depth_ = 0;
+  int in_apply_ = 0;  // apply_position on the stack (deferred notes wait)
   std::deque<QueuedWrite> queued_writes_;
   std::optional<engine::QuorumEvent> held_quorum_event_;  // fault: delivered after the next one
   EventLoop::EventId held_quorum_timer_ = 0;

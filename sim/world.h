@@ -16,6 +16,7 @@
 #include "engine/time.h"
 #include "engine/topology.h"
 #include "sim/event_loop.h"
+#include "sim/kv_interest.h"
 #include "sim/network.h"
 #include "sim/prng.h"
 #include "sim/slice_store.h"
@@ -60,6 +61,11 @@ struct SimConfig {
   // capacity; nodes not listed get `default_attributes`.
   std::map<NodeId, engine::NodeAttributes> attributes;
   engine::NodeAttributes default_attributes;
+  // Deferred deliveries (issue 14, fifth pass; simulation.md §3a): a decided
+  // position reaches a node none of whose listeners subscribes to it without
+  // an event. Off: one delivery event per node and position, the same run
+  // but for the kv.apply lines and the event count (a test compares them).
+  bool defer_deliveries = true;
 };
 
 // "A submit that never resolves" fault: matches submits of `writer` ("" = any)
@@ -144,6 +150,9 @@ struct World {
   static constexpr std::uint32_t kNoVertex = 0xFFFFFFFFu;
   std::function<bool(std::uint32_t vertex)> vertex_active;
   std::function<std::uint32_t(const NodeId& node)> vertex_of;
+  // Which nodes' listeners subscribe to which keys (issue 14, fifth pass);
+  // each node keeps its own entry current.
+  KvInterestIndex interests;
 };
 
 }  // namespace aether::sim

@@ -237,3 +237,50 @@ TEST_CASE("fans interleave with each other and with events scheduled while they 
   fires = {{50, &recorder, 1}};
   CHECK_THROWS(loop.schedule_typed_fan(1, fires));
 }
+
+TEST_CASE("a reserved key holds the place an event scheduled then would have had") {
+  // Issue 14, fifth pass: deferred deliveries reserve their sequence numbers
+  // and are scheduled under them later, if at all.
+  EventLoop loop;
+  std::vector<std::string> order;
+  Recorder recorder;
+  recorder.order = &order;
+  loop.schedule_at(5, [&] { order.push_back("before"); });
+  const std::uint64_t reserved = loop.reserve_order(Lane::Normal);
+  loop.schedule_at(5, [&] { order.push_back("after"); });
+  loop.schedule_at(2, [&] {
+    // Scheduled later, it still runs between the two callbacks at 5.
+    loop.schedule_typed_keyed(5, reserved, &recorder, 1, 1);
+    // Keys at or before the running event are refused.
+    CHECK(loop.horizon() == EventLoop::Key{2, loop.horizon().order});
+    CHECK_THROWS(loop.schedule_typed_keyed(2, loop.horizon().order, &recorder, 0, 0));
+    CHECK_THROWS(loop.schedule_typed_keyed(1, reserved, &recorder, 0, 0));
+  });
+  const std::uint64_t unused = loop.reserve_order(Lane::Normal);  // reserved, never scheduled: no event
+  CHECK(unused > reserved);
+  loop.run_until(4);
+  // Between events, after the instant: everything at or before now counts.
+  CHECK(loop.horizon() == EventLoop::Key{4, ~std::uint64_t{0}});
+  loop.run_until(10);
+  CHECK(order == std::vector<std::string>{"before", "typed 1/1", "after"});
+  CHECK(loop.events_processed() == 4);
+  // A keyed event is cancellable like any other.
+  const std::uint64_t later = loop.reserve_order(Lane::Normal);
+  const auto id = loop.schedule_typed_keyed(20, later, &recorder, 2, 2);
+  CHECK(loop.cancel(id));
+  loop.run_until(30);
+  CHECK(order.size() == 3);
+}
+
+TEST_CASE("the horizon between events at one instant is the last event run") {
+  EventLoop loop;
+  loop.schedule_at(5, [] {});
+  loop.schedule_at(5, [] {});
+  CHECK(loop.step());
+  const EventLoop::Key mid = loop.horizon();
+  CHECK(mid.time == 5);
+  CHECK(mid.order != ~std::uint64_t{0});  // another event is due at 5
+  CHECK(loop.step());
+  CHECK(loop.horizon() == EventLoop::Key{5, ~std::uint64_t{0}});
+  CHECK(mid <= loop.horizon());
+}
