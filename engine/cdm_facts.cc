@@ -12,16 +12,25 @@ std::optional<NodeLifecycle> NodeLifecycles::of(const NodeId& node) const {
   return parse_node_lifecycle(it->second);
 }
 
+const std::vector<NodeId>& NodeLifecycleValues::drained() const {
+  if (!drained_) {
+    drained_.emplace();
+    for (const auto& [node, value] : map_) {
+      const auto state = parse_node_lifecycle(value);
+      if (state == NodeLifecycle::Draining || state == NodeLifecycle::Decommissioned)
+        drained_->push_back(node);
+    }
+  }
+  return *drained_;
+}
+
 bool NodeLifecycles::drained(const NodeId& node) const {
-  const auto state = of(node);
-  return state == NodeLifecycle::Draining || state == NodeLifecycle::Decommissioned;
+  const auto& drained = values.drained();
+  return std::binary_search(drained.begin(), drained.end(), node);
 }
 
 bool NodeLifecycles::any_drained() const {
-  for (const auto& [node, value] : values) {
-    if (drained(node)) return true;
-  }
-  return false;
+  return !values.drained().empty();
 }
 
 std::vector<NodeId> CdmFacts::eligible_nodes() const {

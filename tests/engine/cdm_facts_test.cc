@@ -30,6 +30,23 @@ TEST_CASE("cdm facts: eligible nodes are in the view and ON_DUTY") {
   CHECK(w.facts.eligible_nodes() == std::vector<NodeId>{"n1", "n2", "n3"});
 }
 
+TEST_CASE("cdm facts: the drained nodes remembered between node-lifecycle writes follow every write") {
+  FakeWorld w({"n1", "n2", "n3"});
+  CHECK_FALSE(w.lifecycles.any_drained());  // remembered: none drained
+  w.lifecycles.values["n3"] = "DECOMMISSIONED";
+  w.lifecycles.values["n1"] = "DRAINING";
+  CHECK(w.lifecycles.values.drained() == std::vector<NodeId>{"n1", "n3"});
+  CHECK(w.lifecycles.drained("n1"));
+  CHECK_FALSE(w.lifecycles.drained("n2"));
+  w.lifecycles.values.erase("n1");
+  CHECK_FALSE(w.lifecycles.drained("n1"));
+  w.lifecycles.values["n3"] = "not a lifecycle";  // unparseable: not drained
+  CHECK_FALSE(w.lifecycles.any_drained());
+  w.lifecycles.values["n2"] = "DRAINING";
+  CHECK(w.lifecycles.any_drained());
+  CHECK(w.lifecycles.values.drained() == std::vector<NodeId>{"n2"});
+}
+
 TEST_CASE("cdm facts: live count leaves out drained, out-of-view and leaving entries") {
   FakeWorld w({"n1", "n2", "n3"});
   w.put("g:a:1", "n1", SliceState::Active);
