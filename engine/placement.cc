@@ -7,6 +7,7 @@
 #include <tuple>
 
 #include "engine/resources.h"
+#include "engine/sorted_merge.h"
 
 namespace aether::engine::placement {
 
@@ -112,15 +113,6 @@ std::optional<std::size_t> AllocationStrategy::Candidates::Bits::first_from(std:
 }
 
 namespace {
-
-// Whether the sorted range at `it` holds `node`, moving `it` past the
-// smaller keys (`key` reads the NodeId of an element): one step of a merge
-// of sorted sequences, so the whole walk costs their lengths.
-template <typename It, typename Key>
-bool merge_has(It& it, It end, const NodeId& node, Key key) {
-  while (it != end && key(*it) < node) ++it;
-  return it != end && key(*it) == node;
-}
 
 const NodeId& same(const NodeId& node) {
   return node;
