@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "engine/mutations.h"
+#include "engine/sorted_merge.h"
 
 namespace aether::engine {
 
@@ -67,9 +68,14 @@ int CdmFacts::live_count(const std::string& artifact) const {
   auto it = table.entries.find(artifact);
   if (it == table.entries.end()) return 0;
   const auto view = topology.view();
+  // counts_for_scale with the view walked once in step with the entries
+  // (both sorted), not searched whole per entry.
+  const bool out_of_view = config.mutation(mutation::kScaleCountsOutOfView);
+  auto from = view.begin();
   int live = 0;
   for (const auto& [node, entry] : it->second) {
-    if (entry.counts_for_scale() && counts_for_scale(node, view)) ++live;
+    if (!entry.counts_for_scale()) continue;
+    if (out_of_view || (!lifecycles.drained(node) && gallop_has(from, view.end(), node))) ++live;
   }
   return live;
 }

@@ -3,7 +3,11 @@
 // dependencies are ready (engine-semantics.md §4, §8.2). No simulator.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <random>
+
 #include "engine/mutations.h"
+#include "engine/sorted_merge.h"
 #include "tests/engine/cdm_fakes.h"
 
 using namespace aether::engine;
@@ -134,4 +138,30 @@ TEST_CASE("cdm facts: a slice-target is newer than its owner blueprint by decide
   w.positions["slice-target/org.x:a"] = 9;
   w.config.mutations.insert(mutation::kTargetWinsAtActivation);
   CHECK(w.facts.target_is_newer("org.x:a", "bp"));
+}
+
+TEST_CASE("sorted merge: walking sorted keys in step answers as a search of the whole range (random)") {
+  std::mt19937_64 rng(20261203);
+  int hits = 0;
+  for (int round = 0; round < 2000; ++round) {
+    std::vector<std::string> range;
+    std::vector<std::string> keys;
+    const auto size = static_cast<int>(rng() % 300);
+    for (int i = 0; i < size; ++i) range.push_back("n" + std::to_string(rng() % 500));
+    for (int i = 0; i < static_cast<int>(rng() % 40); ++i) keys.push_back("n" + std::to_string(rng() % 520));
+    std::sort(range.begin(), range.end());
+    range.erase(std::unique(range.begin(), range.end()), range.end());
+    std::sort(keys.begin(), keys.end());
+    auto gallop = range.cbegin();
+    auto merge = range.cbegin();
+    for (const auto& key : keys) {
+      const bool expected = std::binary_search(range.begin(), range.end(), key);
+      INFO("round " << round << " key " << key);
+      REQUIRE(gallop_has(gallop, range.cend(), key) == expected);
+      REQUIRE(merge_has(merge, range.cend(), key,
+                        [](const std::string& s) -> const std::string& { return s; }) == expected);
+      hits += expected ? 1 : 0;
+    }
+  }
+  CHECK(hits > 1000);
 }
