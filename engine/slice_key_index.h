@@ -3,7 +3,7 @@
 // each node has: what the CDM's adopt_unknown_keys and remove_absent_nodes
 // read instead of scanning and parsing every slice key on each reconcile
 // (issue 14, third pass). Built from the activation scan, then kept in step
-// with every KV notification. Unit-tested in tests/engine/slice_table_test.cc.
+// with every KV notification. Unit-tested in tests/engine/moves_test.cc.
 #pragma once
 
 #include <cstddef>
