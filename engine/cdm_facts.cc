@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "engine/mutations.h"
+#include "engine/sorted_merge.h"
 
 namespace aether::engine {
 
@@ -12,16 +13,25 @@ std::optional<NodeLifecycle> NodeLifecycles::of(const NodeId& node) const {
   return parse_node_lifecycle(it->second);
 }
 
+const std::vector<NodeId>& NodeLifecycleValues::drained() const {
+  if (!drained_) {
+    drained_.emplace();
+    for (const auto& [node, value] : map_) {
+      const auto state = parse_node_lifecycle(value);
+      if (state == NodeLifecycle::Draining || state == NodeLifecycle::Decommissioned)
+        drained_->push_back(node);
+    }
+  }
+  return *drained_;
+}
+
 bool NodeLifecycles::drained(const NodeId& node) const {
-  const auto state = of(node);
-  return state == NodeLifecycle::Draining || state == NodeLifecycle::Decommissioned;
+  const auto& drained = values.drained();
+  return std::binary_search(drained.begin(), drained.end(), node);
 }
 
 bool NodeLifecycles::any_drained() const {
-  for (const auto& [node, value] : values) {
-    if (drained(node)) return true;
-  }
-  return false;
+  return !values.drained().empty();
 }
 
 std::vector<NodeId> CdmFacts::eligible_nodes() const {
@@ -58,9 +68,14 @@ int CdmFacts::live_count(const std::string& artifact) const {
   auto it = table.entries.find(artifact);
   if (it == table.entries.end()) return 0;
   const auto view = topology.view();
+  // counts_for_scale with the view walked once in step with the entries
+  // (both sorted), not searched whole per entry.
+  const bool out_of_view = config.mutation(mutation::kScaleCountsOutOfView);
+  auto from = view.begin();
   int live = 0;
   for (const auto& [node, entry] : it->second) {
-    if (entry.counts_for_scale() && counts_for_scale(node, view)) ++live;
+    if (!entry.counts_for_scale()) continue;
+    if (out_of_view || (!lifecycles.drained(node) && gallop_has(from, view.end(), node))) ++live;
   }
   return live;
 }
@@ -84,6 +99,7 @@ int CdmFacts::active_in_view(const std::string& artifact) const {
 
 bool CdmFacts::dependencies_ready(const std::vector<std::string>& depends_on) const {
   // Ready: an ACTIVE entry on a node in the leader's view (engine-semantics.md §4).
+  if (depends_on.empty()) return true;  // no view copy for most artifacts
   const auto view = topology.view();
   for (const auto& dep : depends_on) {
     auto it = table.entries.find(dep);

@@ -9,6 +9,7 @@
 // (tests/engine/cdm_facts_test.cc).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -23,9 +24,41 @@
 
 namespace aether::engine {
 
-// The applied node-lifecycle/{node} values (raw; parsed on read).
+// The applied node-lifecycle/{node} values (raw; parsed on read), as a map
+// that remembers which nodes are DRAINING or DECOMMISSIONED between writes:
+// `drained`/`any_drained` are asked per slice put and per entry counted for
+// scale, and node-lifecycle writes are rare (issue 14, fifth pass). Every
+// write goes through `operator[]` or `erase`, which forget what was
+// remembered; a reference `operator[]` returns is for the assignment at hand
+// (`values[node] = value`), not to be kept and written later.
+class NodeLifecycleValues {
+ public:
+  using Map = std::map<NodeId, std::string>;
+  using const_iterator = Map::const_iterator;
+
+  std::string& operator[](const NodeId& node) {
+    drained_.reset();
+    return map_[node];
+  }
+  std::size_t erase(const NodeId& node) {
+    drained_.reset();
+    return map_.erase(node);
+  }
+  const_iterator find(const NodeId& node) const { return map_.find(node); }
+  const_iterator begin() const { return map_.begin(); }
+  const_iterator end() const { return map_.end(); }
+  std::size_t size() const { return map_.size(); }
+  bool empty() const { return map_.empty(); }
+  // The nodes whose value is DRAINING or DECOMMISSIONED, sorted.
+  const std::vector<NodeId>& drained() const;
+
+ private:
+  Map map_;
+  mutable std::optional<std::vector<NodeId>> drained_;  // until the next write
+};
+
 struct NodeLifecycles {
-  std::map<NodeId, std::string> values;
+  NodeLifecycleValues values;
 
   std::optional<NodeLifecycle> of(const NodeId& node) const;
   bool drained(const NodeId& node) const;  // DRAINING or DECOMMISSIONED

@@ -79,6 +79,7 @@ class AllocationStrategy {
   // then the zone with the fewest live entries of the slice, ties by zone
   // name); the strategy picks among them. Never chooses a node in `holding`;
   // may answer fewer nodes than asked (and says which constraint blocked).
+  // `request.eligible` must be sorted without duplicates (the view is).
   AddPlan plan_add(const AddRequest& request) const;
   // Victims in command order; at most `count`: non-ACTIVE entries before
   // ACTIVE ones, within each group the last in sorted node order first; under
@@ -86,13 +87,12 @@ class AllocationStrategy {
   std::vector<NodeId> plan_remove(const RemoveRequest& request) const;
 
  protected:
-  struct Working {
-    std::set<NodeId> holding;  // grows as the plan chooses nodes
-    std::size_t cursor = 0;
-  };
-  // `candidates` is sorted and non-empty.
-  virtual NodeId pick(const std::vector<NodeId>& candidates, const AddRequest& request,
-                      Working& working) const = 0;
+  // The candidates of one plan, by place in `request.eligible`, in groups
+  // (one per zone under zone spread, else one); placement.cc.
+  class Candidates;
+  // The place in `request.eligible` of the node chosen among the candidates
+  // of `group` (not empty); `cursor` is the plan's cursor.
+  virtual std::size_t pick(Candidates& candidates, std::size_t group, std::size_t& cursor) const = 0;
 };
 
 // `round-robin` (§4): nodes with no entry at all first (sorted order), then
@@ -102,8 +102,7 @@ class RoundRobin final : public AllocationStrategy {
   const char* name() const override { return "round-robin"; }
 
  protected:
-  NodeId pick(const std::vector<NodeId>& candidates, const AddRequest& request,
-              Working& working) const override;
+  std::size_t pick(Candidates& candidates, std::size_t group, std::size_t& cursor) const override;
 };
 
 // `resource-aware` (§8.1): among the nodes the instance fits, the least
@@ -113,8 +112,7 @@ class ResourceAware final : public AllocationStrategy {
   const char* name() const override { return "resource-aware"; }
 
  protected:
-  NodeId pick(const std::vector<NodeId>& candidates, const AddRequest& request,
-              Working& working) const override;
+  std::size_t pick(Candidates& candidates, std::size_t group, std::size_t& cursor) const override;
 };
 
 std::unique_ptr<AllocationStrategy> make_strategy(engine::AllocationStrategy kind);

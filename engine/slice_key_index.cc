@@ -3,11 +3,16 @@
 #include <algorithm>
 #include <utility>
 
+#include "engine/sorted_merge.h"
+
 namespace aether::engine {
 
 void SliceKeyIndex::put(const std::string& key, const SliceKey& slice, std::optional<SliceValue> value) {
   auto [it, inserted] = keys_.try_emplace(key, Key{slice, std::nullopt});
-  if (inserted) ++nodes_[slice.node];
+  if (inserted) {
+    ++nodes_[slice.node];
+    by_artifact_[slice.artifact].insert(slice.node);
+  }
   it->second.value = std::move(value);
 }
 
@@ -19,8 +24,12 @@ void SliceKeyIndex::track(const KvNotification& n) {
   }
   auto it = keys_.find(n.key);
   if (it == keys_.end()) return;
-  auto node = nodes_.find(it->second.slice.node);
+  const SliceKey& slice = it->second.slice;
+  auto node = nodes_.find(slice.node);
   if (--node->second == 0) nodes_.erase(node);
+  auto artifact = by_artifact_.find(slice.artifact);
+  artifact->second.erase(slice.node);
+  if (artifact->second.empty()) by_artifact_.erase(artifact);
   keys_.erase(it);
 }
 
@@ -41,13 +50,28 @@ std::set<NodeId> absent_nodes(const SliceKeyIndex& index, const NodeLifecycles* 
 std::vector<const SliceKeyIndex::Key*> unknown_keys(
     const SliceKeyIndex& index, const SliceTable& table,
     const std::function<bool(const std::string&)>& remove_pending) {
-  std::vector<const SliceKeyIndex::Key*> out;
-  for (const auto& [key, indexed] : index.keys()) {
-    if (!indexed.value || remove_pending(key)) continue;
-    auto nodes = table.entries.find(indexed.slice.artifact);
-    if (nodes != table.entries.end() && nodes->second.count(indexed.slice.node)) continue;
-    out.push_back(&indexed);
+  // The index's artifacts and nodes walked in step with the table's (both
+  // sorted the same way): a comparison or two per key instead of two lookups
+  // by name. The few keys the table lacks are then looked up and put in key
+  // order.
+  std::vector<std::pair<const std::string*, const SliceKeyIndex::Key*>> unknown;
+  auto row = table.entries.begin();
+  const auto key_of = [](const auto& item) -> const std::string& { return item.first; };
+  for (const auto& [artifact, nodes] : index.by_artifact()) {
+    const bool has_row = merge_has(row, table.entries.end(), artifact, key_of);
+    SliceTable::Nodes::const_iterator entry;
+    if (has_row) entry = row->second.begin();
+    for (const auto& node : nodes) {
+      if (has_row && merge_has(entry, row->second.end(), node, key_of)) continue;
+      auto key = index.keys().find(slice_key(node, artifact));
+      if (!key->second.value || remove_pending(key->first)) continue;
+      unknown.emplace_back(&key->first, &key->second);
+    }
   }
+  std::sort(unknown.begin(), unknown.end(), [](const auto& a, const auto& b) { return *a.first < *b.first; });
+  std::vector<const SliceKeyIndex::Key*> out;
+  out.reserve(unknown.size());
+  for (const auto& [key, indexed] : unknown) out.push_back(indexed);
   return out;
 }
 

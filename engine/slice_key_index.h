@@ -3,7 +3,7 @@
 // each node has: what the CDM's adopt_unknown_keys and remove_absent_nodes
 // read instead of scanning and parsing every slice key on each reconcile
 // (issue 14, third pass). Built from the activation scan, then kept in step
-// with every KV notification. Unit-tested in tests/engine/slice_table_test.cc.
+// with every KV notification. Unit-tested in tests/engine/moves_test.cc.
 #pragma once
 
 #include <cstddef>
@@ -34,10 +34,13 @@ class SliceKeyIndex {
 
   const std::map<std::string, Key, std::less<>>& keys() const { return keys_; }
   const std::map<NodeId, std::size_t>& nodes() const { return nodes_; }  // keys per node
+  // The nodes with a key, per artifact (the slice table's order).
+  const std::map<std::string, std::set<NodeId>, std::less<>>& by_artifact() const { return by_artifact_; }
 
  private:
   std::map<std::string, Key, std::less<>> keys_;
   std::map<NodeId, std::size_t> nodes_;
+  std::map<std::string, std::set<NodeId>, std::less<>> by_artifact_;
 };
 
 // Nodes out of `view` (sorted) with a slices/* key in the index, and, with

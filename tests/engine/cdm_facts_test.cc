@@ -3,7 +3,11 @@
 // dependencies are ready (engine-semantics.md §4, §8.2). No simulator.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <random>
+
 #include "engine/mutations.h"
+#include "engine/sorted_merge.h"
 #include "tests/engine/cdm_fakes.h"
 
 using namespace aether::engine;
@@ -28,6 +32,23 @@ TEST_CASE("cdm facts: eligible nodes are in the view and ON_DUTY") {
   // The mutation point makes every node in the view eligible.
   w.config.mutations.insert(mutation::kIgnoreEligibility);
   CHECK(w.facts.eligible_nodes() == std::vector<NodeId>{"n1", "n2", "n3"});
+}
+
+TEST_CASE("cdm facts: the drained nodes remembered between node-lifecycle writes follow every write") {
+  FakeWorld w({"n1", "n2", "n3"});
+  CHECK_FALSE(w.lifecycles.any_drained());  // remembered: none drained
+  w.lifecycles.values["n3"] = "DECOMMISSIONED";
+  w.lifecycles.values["n1"] = "DRAINING";
+  CHECK(w.lifecycles.values.drained() == std::vector<NodeId>{"n1", "n3"});
+  CHECK(w.lifecycles.drained("n1"));
+  CHECK_FALSE(w.lifecycles.drained("n2"));
+  w.lifecycles.values.erase("n1");
+  CHECK_FALSE(w.lifecycles.drained("n1"));
+  w.lifecycles.values["n3"] = "not a lifecycle";  // unparseable: not drained
+  CHECK_FALSE(w.lifecycles.any_drained());
+  w.lifecycles.values["n2"] = "DRAINING";
+  CHECK(w.lifecycles.any_drained());
+  CHECK(w.lifecycles.values.drained() == std::vector<NodeId>{"n2"});
 }
 
 TEST_CASE("cdm facts: live count leaves out drained, out-of-view and leaving entries") {
@@ -117,4 +138,30 @@ TEST_CASE("cdm facts: a slice-target is newer than its owner blueprint by decide
   w.positions["slice-target/org.x:a"] = 9;
   w.config.mutations.insert(mutation::kTargetWinsAtActivation);
   CHECK(w.facts.target_is_newer("org.x:a", "bp"));
+}
+
+TEST_CASE("sorted merge: walking sorted keys in step answers as a search of the whole range (random)") {
+  std::mt19937_64 rng(20261203);
+  int hits = 0;
+  for (int round = 0; round < 2000; ++round) {
+    std::vector<std::string> range;
+    std::vector<std::string> keys;
+    const auto size = static_cast<int>(rng() % 300);
+    for (int i = 0; i < size; ++i) range.push_back("n" + std::to_string(rng() % 500));
+    for (int i = 0; i < static_cast<int>(rng() % 40); ++i) keys.push_back("n" + std::to_string(rng() % 520));
+    std::sort(range.begin(), range.end());
+    range.erase(std::unique(range.begin(), range.end()), range.end());
+    std::sort(keys.begin(), keys.end());
+    auto gallop = range.cbegin();
+    auto merge = range.cbegin();
+    for (const auto& key : keys) {
+      const bool expected = std::binary_search(range.begin(), range.end(), key);
+      INFO("round " << round << " key " << key);
+      REQUIRE(gallop_has(gallop, range.cend(), key) == expected);
+      REQUIRE(merge_has(merge, range.cend(), key,
+                        [](const std::string& s) -> const std::string& { return s; }) == expected);
+      hits += expected ? 1 : 0;
+    }
+  }
+  CHECK(hits > 1000);
 }

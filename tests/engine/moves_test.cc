@@ -2,6 +2,8 @@
 // (engine/slice_key_index.h) over fake inputs. No simulator.
 #include <catch2/catch.hpp>
 
+#include <random>
+
 #include "engine/moves.h"
 #include "engine/slice_key_index.h"
 #include "tests/engine/cdm_fakes.h"
@@ -86,4 +88,51 @@ TEST_CASE("slice-key index: nodes out of the view, and keys the table lost") {
   CHECK(unknown[1]->slice.node == "n3");
   const auto pending_n3 = [](const std::string& key) { return key == slice_key("n3", "org.x:a:1.0.0"); };
   CHECK(unknown_keys(index, w.table, pending_n3).size() == 1);
+}
+
+TEST_CASE("slice-key index: keys the table lost, as the plain scan in key order finds them (random)") {
+  // The plain scan walks the index in key order and looks each key up in the
+  // table; unknown_keys walks the index by artifact in step with the table.
+  // Node names where key order is not node order ("a-b" sorts before "a" in
+  // "slices/a-b/..." against "slices/a/...").
+  const std::vector<NodeId> nodes{"a", "a-b", "ab", "b", "n1", "n1-2", "n10"};
+  const std::vector<std::string> artifacts{"org.x:a:1.0.0", "org.x:a:1.0.1", "org.x:b:1.0.0",
+                                           "org.y:a:2.0.0"};
+  const auto active = encode_slice_value(SliceValue{SliceState::Active, std::nullopt, false});
+  std::mt19937_64 rng(20261203);
+  auto below = [&](std::size_t n) { return static_cast<std::size_t>(rng() % n); };
+  std::size_t found = 0;
+  for (int round = 0; round < 300; ++round) {
+    SliceKeyIndex index;
+    FakeWorld w;
+    std::set<std::string> pending;
+    for (int step = 0; step < 40; ++step) {
+      const auto key = slice_key(nodes[below(nodes.size())], artifacts[below(artifacts.size())]);
+      const auto op = below(10);
+      if (op < 6) {
+        index.track(KvNotification{KvOp::Put, key, op == 0 ? "garbage" : active});
+      } else if (op < 8) {
+        index.track(KvNotification{KvOp::Remove, key, ""});
+      } else {
+        pending.insert(key);
+      }
+      if (below(3) == 0)
+        w.put(artifacts[below(artifacts.size())], nodes[below(nodes.size())], SliceState::Active);
+    }
+    std::size_t by_artifact = 0;
+    for (const auto& [artifact, holders] : index.by_artifact()) by_artifact += holders.size();
+    REQUIRE(by_artifact == index.keys().size());
+    const auto is_pending = [&](const std::string& key) { return pending.count(key) > 0; };
+    std::vector<const SliceKeyIndex::Key*> expected;
+    for (const auto& [key, indexed] : index.keys()) {
+      if (!indexed.value || is_pending(key)) continue;
+      auto row = w.table.entries.find(indexed.slice.artifact);
+      if (row != w.table.entries.end() && row->second.count(indexed.slice.node)) continue;
+      expected.push_back(&indexed);
+    }
+    INFO("round " << round);
+    REQUIRE(unknown_keys(index, w.table, is_pending) == expected);
+    found += expected.size();
+  }
+  CHECK(found > 300);
 }

@@ -1,0 +1,37 @@
+// One step of a merge of sorted sequences (issue 14, fifth pass): a walk of
+// sorted keys that asks a second sorted sequence for each of them, moving
+// forward only, costs the two lengths instead of one lookup by name per key.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+
+namespace aether::engine {
+
+// Whether the sorted range at `it` holds `key`, moving `it` past the smaller
+// elements; `key_of` reads an element's key. Successive calls must ask keys
+// in increasing order.
+template <typename It, typename Key, typename KeyOf>
+bool merge_has(It& it, It end, const Key& key, KeyOf key_of) {
+  while (it != end && key_of(*it) < key) ++it;
+  return it != end && key_of(*it) == key;
+}
+
+// Whether the sorted range [it, end) holds `key`, moving `it` to the first
+// element not below it: by steps that double from `it`, then a binary search
+// in the last step. Asking sorted keys spread thinly over a long range (an
+// artifact's entries against the view) costs about log(gap) comparisons
+// each, where a binary search over the whole range costs log(length).
+template <typename It, typename Key>
+bool gallop_has(It& it, It end, const Key& key) {
+  auto low = it;
+  auto high = it;
+  for (std::ptrdiff_t step = 1; high != end && *high < key; step *= 2) {
+    low = high + 1;
+    high = end - low > step ? low + step : end;
+  }
+  it = std::lower_bound(low, high, key);
+  return it != end && *it == key;
+}
+
+}  // namespace aether::engine
