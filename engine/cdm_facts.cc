@@ -43,7 +43,7 @@ std::vector<NodeId> CdmFacts::eligible_nodes() const {
 }
 
 bool CdmFacts::eligible(const NodeId& node) const {
-  const auto view = topology.view();
+  const auto& view = topology.view();
   return std::binary_search(view.begin(), view.end(), node) && on_duty(node);
 }
 
@@ -54,7 +54,7 @@ bool CdmFacts::on_duty(const NodeId& node) const {
 }
 
 bool CdmFacts::in_view(const NodeId& node) const {
-  const auto view = topology.view();
+  const auto& view = topology.view();
   return std::binary_search(view.begin(), view.end(), node);
 }
 
@@ -67,7 +67,7 @@ bool CdmFacts::counts_for_scale(const NodeId& node, const std::vector<NodeId>& v
 int CdmFacts::live_count(const std::string& artifact) const {
   auto it = table.entries.find(artifact);
   if (it == table.entries.end()) return 0;
-  const auto view = topology.view();
+  const auto& view = topology.view();
   // counts_for_scale with the view walked once in step with the entries
   // (both sorted), not searched whole per entry.
   const bool out_of_view = config.mutation(mutation::kScaleCountsOutOfView);
@@ -83,7 +83,7 @@ int CdmFacts::live_count(const std::string& artifact) const {
 int CdmFacts::active_counted(const std::string& artifact) const {
   auto nodes = table.entries.find(artifact);
   if (nodes == table.entries.end()) return 0;
-  const auto view = topology.view();
+  const auto& view = topology.view();
   int active = 0;
   for (const auto& [node, entry] : nodes->second) {
     if (entry.settled_in(SliceState::Active) && !lifecycles.drained(node) &&
@@ -100,7 +100,7 @@ int CdmFacts::active_in_view(const std::string& artifact) const {
 bool CdmFacts::dependencies_ready(const std::vector<std::string>& depends_on) const {
   // Ready: an ACTIVE entry on a node in the leader's view (engine-semantics.md §4).
   if (depends_on.empty()) return true;  // no view copy for most artifacts
-  const auto view = topology.view();
+  const auto& view = topology.view();
   for (const auto& dep : depends_on) {
     auto it = table.entries.find(dep);
     if (it == table.entries.end()) return false;

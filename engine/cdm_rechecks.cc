@@ -89,7 +89,7 @@ bool unload_still_wanted(const CdmFacts& facts, const SliceCommand& command,
   }
   auto nodes = facts.table.entries.find(command.artifact);
   if (nodes == facts.table.entries.end()) return floor <= 0;
-  const auto view = facts.topology.view();
+  const auto& view = facts.topology.view();
   // A LOAD still queued behind this batch does not count: this UNLOAD
   // commits before it (and the LOAD may yet be dropped at its own submit).
   int live = 0;

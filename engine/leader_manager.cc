@@ -203,7 +203,7 @@ void LeaderManager::recompute_local() {
     set_leader(std::nullopt, std::nullopt);
     return;
   }
-  const auto view = services_.topology.view();
+  const auto& view = services_.topology.view();
   set_leader(view.empty() ? std::nullopt : std::optional<NodeId>(view.front()), std::nullopt);
 }
 

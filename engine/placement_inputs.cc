@@ -99,7 +99,7 @@ std::optional<RemoveRequest> remove_request(const CdmFacts& facts, const std::st
   if (excess <= 0) return std::nullopt;
   RemoveRequest request;
   request.count = excess;
-  const auto view = facts.topology.view();
+  const auto& view = facts.topology.view();
   if (auto nodes = facts.table.entries.find(artifact); nodes != facts.table.entries.end()) {
     for (const auto& [node, entry] : nodes->second) {
       if (!entry.counts_for_scale() || !facts.counts_for_scale(node, view)) continue;

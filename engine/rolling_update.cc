@@ -59,7 +59,7 @@ bool in_progress(const CdmFacts& facts, const std::string& base) {
 
 int active_over_versions(const CdmFacts& facts, const std::string& base) {
   int active = 0;
-  const auto view = facts.topology.view();
+  const auto& view = facts.topology.view();
   for (const auto& [artifact, nodes] : facts.table.entries) {
     if (base_of(artifact) == base) active += facts.table.active_in(artifact, view);
   }
@@ -89,7 +89,7 @@ Input input_for(const CdmFacts& facts, const std::string& base, const Desired& d
   input.new_live = facts.live_count(desired.artifact);
   input.active = active_over_versions(facts, base);
   input.ignore_max_unavailable = facts.config.mutation(mutation::kRollingIgnoresMaxUnavailable);
-  const auto view = facts.topology.view();
+  const auto& view = facts.topology.view();
   for (const auto& [artifact, nodes] : facts.table.entries) {
     if (artifact == desired.artifact || base_of(artifact) != base) continue;
     for (const auto& [node, entry] : nodes) {

@@ -61,7 +61,9 @@ class Topology {
  public:
   virtual ~Topology() = default;
   virtual const NodeId& self() const = 0;
-  virtual std::vector<NodeId> view() const = 0;              // sorted, includes self
+  // Sorted, includes self; valid until the next topology event (issue 14:
+  // no copy of a 1,000-node view per query).
+  virtual const std::vector<NodeId>& view() const = 0;
   virtual std::vector<NodeId> configured_nodes() const = 0;  // sorted
   virtual bool has_quorum() const = 0;
   // The host's report of a node's zone and capacity (default zone, unlimited

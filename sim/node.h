@@ -141,7 +141,7 @@ class SimNode final : public engine::Clock,
   void interest_changed() override;
   // engine::Topology
   const NodeId& self() const override { return id_; }
-  std::vector<NodeId> view() const override { return view_; }
+  const std::vector<NodeId>& view() const override { return view_; }
   std::vector<NodeId> configured_nodes() const override;
   bool has_quorum() const override { return quorum_; }
   engine::NodeAttributes attributes(const NodeId& node) const override { return world_.attributes_of(node); }

@@ -19,7 +19,7 @@ class FakeTopology final : public Topology {
   std::vector<NodeId> nodes;  // the view, sorted
   std::map<NodeId, NodeAttributes> attrs;
   const NodeId& self() const override { return nodes.front(); }
-  std::vector<NodeId> view() const override { return nodes; }
+  const std::vector<NodeId>& view() const override { return nodes; }
   std::vector<NodeId> configured_nodes() const override { return nodes; }
   bool has_quorum() const override { return true; }
   NodeAttributes attributes(const NodeId& node) const override {

@@ -52,7 +52,8 @@ struct FakeServices final : Clock, KvClient, Topology, SliceLoader, Logger, Asse
   // Topology, SliceLoader: unused by the writer.
   NodeId me = "node-1";
   const NodeId& self() const override { return me; }
-  std::vector<NodeId> view() const override { return {me}; }
+  std::vector<NodeId> me_only{me};
+  const std::vector<NodeId>& view() const override { return me_only; }
   std::vector<NodeId> configured_nodes() const override { return {me}; }
   bool has_quorum() const override { return true; }
   void add_listener(TopologyListener*) override {}
