@@ -54,7 +54,7 @@ SimCluster::SimCluster(SimConfig config, Trace& trace, engine::NodeRuntimeFactor
   for (const auto& id : world_->config.nodes) {
     if (nodes_.count(id)) continue;
     create_node(id);
-    world_->configured.insert(id);
+    world_->configure(id);
   }
   // Fully connected from t=0: every pair uncut, every view full.
   for (auto& row : pairs_) {
@@ -258,7 +258,7 @@ std::optional<NodeId> SimCluster::add_node(std::optional<NodeId> id,
   if (nodes_.count(new_id) || world_->configured.size() >= kMaxSimNodes) return std::nullopt;
   if (attributes) world_->attributes[new_id] = *attributes;
   SimNode& node = create_node(new_id);
-  world_->configured.insert(new_id);
+  world_->configure(new_id);
   node_fault(new_id, NodeFault::Add, "node.add");
   set_world_view(index_.at(new_id), true);
   node.start({new_id}, factory_);
@@ -278,7 +278,7 @@ bool SimCluster::remove_node(const NodeId& node) {
   target->stop();
   removed_.insert(node);
   departed_[index_.at(node)] = true;
-  world_->configured.erase(node);
+  world_->unconfigure(node);
   world_->network.forget(node);
   const std::size_t index = index_.at(node);
   set_world_view(index, false);

@@ -313,10 +313,11 @@ void SimNode::update_quorum() {
   if (!up_ || failing_) return;
   // Both are sorted: one merge walk counts the configured members of the view.
   std::size_t members = 0;
-  auto configured = world_.configured.begin();
+  const std::vector<NodeId>& sorted = world_.configured_sorted;
+  auto configured = sorted.begin();
   for (const auto& node : view_) {
-    while (configured != world_.configured.end() && *configured < node) ++configured;
-    if (configured == world_.configured.end()) break;
+    while (configured != sorted.end() && *configured < node) ++configured;
+    if (configured == sorted.end()) break;
     if (*configured == node) ++members;
   }
   const bool quorum = world_.configured.count(id_) > 0 && members >= world_.majority();

@@ -5,17 +5,6 @@
 
 namespace aether::sim {
 
-namespace {
-
-// GCC and Clang provide 128-bit integers; __extension__ keeps -Wpedantic quiet.
-__extension__ using Uint128 = unsigned __int128;
-
-constexpr std::uint64_t rotl(std::uint64_t x, int k) {
-  return (x << k) | (x >> (64 - k));
-}
-
-}  // namespace
-
 std::uint64_t splitmix64_next(std::uint64_t& state) {
   state += 0x9E3779B97F4A7C15ULL;
   std::uint64_t z = state;
@@ -49,47 +38,6 @@ Prng Prng::from_state(const std::array<std::uint64_t, 4>& state) {
   Prng prng;
   prng.state_ = state;
   return prng;
-}
-
-std::uint64_t Prng::next_u64() {
-  auto& s = state_;
-  const std::uint64_t result = rotl(s[1] * 5, 7) * 9;
-  const std::uint64_t t = s[1] << 17;
-  s[2] ^= s[0];
-  s[3] ^= s[1];
-  s[1] ^= s[2];
-  s[0] ^= s[3];
-  s[2] ^= t;
-  s[3] = rotl(s[3], 45);
-  return result;
-}
-
-std::uint64_t Prng::below(std::uint64_t bound) {
-  assert(bound > 0);
-  // Lemire, "Fast Random Integer Generation in an Interval" (2019).
-  Uint128 m = static_cast<Uint128>(next_u64()) * bound;
-  auto low = static_cast<std::uint64_t>(m);
-  if (low < bound) {
-    const std::uint64_t threshold = (0 - bound) % bound;
-    while (low < threshold) {
-      m = static_cast<Uint128>(next_u64()) * bound;
-      low = static_cast<std::uint64_t>(m);
-    }
-  }
-  return static_cast<std::uint64_t>(m >> 64);
-}
-
-std::int64_t Prng::between(std::int64_t lo, std::int64_t hi) {
-  assert(lo <= hi);
-  const auto span = static_cast<std::uint64_t>(hi) - static_cast<std::uint64_t>(lo);
-  if (span == UINT64_MAX) return static_cast<std::int64_t>(next_u64());
-  return static_cast<std::int64_t>(static_cast<std::uint64_t>(lo) + below(span + 1));
-}
-
-bool Prng::chance_ppm(std::uint32_t ppm) {
-  if (ppm == 0) return false;
-  if (ppm >= kPpmOne) return true;
-  return below(kPpmOne) < ppm;
 }
 
 std::uint32_t rate_to_ppm(double rate) {

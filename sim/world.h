@@ -108,6 +108,16 @@ struct World {
     return it == attributes.end() ? config.default_attributes : it->second;
   }
   std::size_t majority() const { return configured.size() / 2 + 1; }
+  // Adds or removes a configured node (both forms kept in step).
+  void configure(const NodeId& node) {
+    if (!configured.insert(node).second) return;
+    configured_sorted.insert(std::lower_bound(configured_sorted.begin(), configured_sorted.end(), node),
+                             node);
+  }
+  void unconfigure(const NodeId& node) {
+    if (configured.erase(node) == 0) return;
+    configured_sorted.erase(std::lower_bound(configured_sorted.begin(), configured_sorted.end(), node));
+  }
   Nanos max_round_trip_ns() const { return 2 * network.max_latency_ns(); }
   // Failure detection: the range's bounds (equal when fixed).
   Nanos detection_min_ns() const { return config.failure_detection_ns; }
@@ -135,7 +145,10 @@ struct World {
   Prng reorder_prng;      // reorder_quorum_events
   StallSettings stall;    // in force (the network step changes it)
   SliceFailureRules slice_rules;
-  std::set<NodeId> configured;
+  std::set<NodeId> configured;  // change through configure / unconfigure
+  // The same, as a sorted vector (issue 14, fifth pass: every view change
+  // walks it to count the view's configured members).
+  std::vector<NodeId> configured_sorted;
   std::map<NodeId, engine::NodeAttributes> attributes;  // starts as config.attributes; add_node adds
   std::vector<LostSubmitRule> lost_submits;
   // Engine-facing quorum events out of order, per node ("" = every node without its own rule).
