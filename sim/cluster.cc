@@ -510,6 +510,8 @@ void SimCluster::on_decided(std::uint64_t position) {
   std::vector<EventLoop::TypedFire>& fires = fan_scratch_;
   fires.clear();
   EventLoop& loop = world_->loop;
+  const bool defer = world_->config.defer_deliveries;
+  const EventLoop::Key horizon = loop.horizon();
   for (std::size_t k : by_name_) {
     SimNode* node = node_at_[k];
     if (!node->up() || departed_[k]) continue;
@@ -530,7 +532,8 @@ void SimCluster::on_decided(std::uint64_t position) {
       world_->trace.event(now(), "kv.held").str("node", id).u64("position", position);
       continue;
     }
-    const DeliveryDraw draw = world_->network.draw_delivery(*source, id, world_->network_prng);
+    const DeliveryDraw draw = no_rules ? world_->network.draw_plain(world_->network_prng)
+                                       : world_->network.draw_delivery(*source, id, world_->network_prng);
     if (draw.retransmissions > 0) {
       world_->trace.event(now(), "net.drop")
           .str("from", *source)
@@ -545,10 +548,7 @@ void SimCluster::on_decided(std::uint64_t position) {
       dup = EventLoop::Key{now() + draw.delay_ns + world_->network.draw_latency(world_->network_prng),
                            loop.reserve_order(Lane::Normal)};
     }
-    if (world_->config.defer_deliveries && node->can_defer(position)) {
-      node->defer(position, arrival, dup, wanted_[k] == position);
-      continue;
-    }
+    if (defer && node->try_defer(position, arrival, dup, wanted_[k] == position, horizon)) continue;
     fires.push_back(node->delivery_at(arrival));
     if (dup.time >= 0) fires.push_back(node->delivery_at(dup));
   }

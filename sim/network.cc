@@ -7,12 +7,6 @@
 
 namespace aether::sim {
 
-namespace {
-// Retransmissions are bounded so that a loss rate close to 1 cannot stall the
-// run; the bound is far beyond any rate a scenario can usefully give.
-constexpr std::uint32_t kMaxRetransmissions = 1000;
-}  // namespace
-
 void SimNetwork::partition(std::vector<std::vector<NodeId>> groups) {
   groups_.clear();
   group_of_.clear();
@@ -86,6 +80,7 @@ bool SimNetwork::any_rule_in_force() const {
 }
 
 DeliveryDraw SimNetwork::draw_delivery(const NodeId& from, const NodeId& to, Prng& prng) const {
+  if (links_.empty()) return draw_plain(prng);
   DeliveryDraw draw;
   std::uint32_t loss_ppm = 0;
   // A cut link (or a node's link to itself) does not carry the message: the

@@ -5,6 +5,7 @@
 // cluster's business and is combined with these rules there.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -37,6 +38,10 @@ struct LinkRule {
 };
 
 // One message's fate: when it arrives and how often it was retransmitted.
+// Retransmissions are bounded so that a loss rate close to 1 cannot stall the
+// run; the bound is far beyond any rate a scenario can usefully give.
+constexpr std::uint32_t kMaxRetransmissions = 1000;
+
 struct DeliveryDraw {
   Nanos delay_ns = 0;
   std::uint32_t retransmissions = 0;
@@ -74,6 +79,19 @@ class SimNetwork {
   DeliveryDraw draw_delivery(const NodeId& from, const NodeId& to, Prng& prng) const;
   Nanos draw_latency(Prng& prng) const {
     return prng.duration_between(settings_.latency_min_ns, settings_.latency_max_ns);
+  }
+  // draw_delivery when no link rule is in force (links_ empty): the same
+  // draws, inline and without the endpoints (issue 14, fifth pass).
+  DeliveryDraw draw_plain(Prng& prng) const {
+    DeliveryDraw draw;
+    const std::uint32_t drop_ppm = std::min(settings_.drop_ppm, kPpmOne - 1);
+    draw.delay_ns = draw_latency(prng);
+    while (draw.retransmissions < kMaxRetransmissions && drop_ppm > 0 && prng.chance_ppm(drop_ppm)) {
+      ++draw.retransmissions;
+      draw.delay_ns += draw_latency(prng);
+    }
+    if (settings_.duplicate_ppm > 0) draw.duplicated = prng.chance_ppm(settings_.duplicate_ppm);
+    return draw;
   }
   Nanos max_latency_ns() const { return settings_.latency_max_ns; }
 

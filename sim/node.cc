@@ -56,6 +56,7 @@ void SimNode::shutdown() {
   // and nothing it says then reaches the trace or the observers.
   silent_ = true;
   up_ = false;
+  world_.set_running(vertex_, false);
   ++incarnation_;
   drop_deferred();
   if (vertex_ != World::kNoVertex) world_.interests.clear(vertex_);
@@ -103,6 +104,7 @@ void SimNode::start(std::vector<NodeId> initial_view, const engine::NodeRuntimeF
   arrived_.clear();
   drop_deferred();
   if (world_.vertex_of) vertex_ = world_.vertex_of(id_);
+  world_.set_running(vertex_, true);
   if (vertex_ != World::kNoVertex) world_.interests.clear(vertex_);
   pending_submits_.clear();
   queued_writes_.clear();
@@ -128,6 +130,7 @@ void SimNode::start(std::vector<NodeId> initial_view, const engine::NodeRuntimeF
 void SimNode::stop() {
   if (!up_) return;
   up_ = false;
+  world_.set_running(vertex_, false);
   drop_deferred();
   if (vertex_ != World::kNoVertex) world_.interests.clear(vertex_);
   ++incarnation_;  // every callback of the dead incarnation is ignored from now on
@@ -171,6 +174,7 @@ void SimNode::pause() {
   catch_up();
   undefer();
   paused_ = true;
+  world_.set_running(vertex_, false);
 }
 
 void SimNode::replay_queued() {
@@ -504,18 +508,15 @@ void SimNode::establish_quorum() {
 // key applies the notes due by then; listeners of no key of a quiet note
 // would have ignored its notifications.
 
-bool SimNode::can_defer(std::uint64_t position) const {
+bool SimNode::try_defer(std::uint64_t position, const EventLoop::Key& arrival, const EventLoop::Key& dup,
+                        bool wake, const EventLoop::Key& horizon) {
   if (vertex_ == World::kNoVertex || !up_ || paused_ || failing_ || !quorum_ || !has_store_ ||
       materialized_ || in_apply_ > 0) {
     return false;
   }
+  catch_up_quiet(horizon);  // keeps the notes few
   const std::uint64_t last = deferred_.empty() ? applied_position_ : deferred_.back().position;
-  return last + 1 == position;
-}
-
-void SimNode::defer(std::uint64_t position, const EventLoop::Key& arrival, const EventLoop::Key& dup,
-                    bool wake) {
-  catch_up_quiet();  // keeps the notes few
+  if (last + 1 != position) return false;  // an earlier position is still an event (or held)
   Deferred note{position, arrival, dup, arrival, wake};
   if (!deferred_.empty() && arrival <= deferred_.back().due) note.due = deferred_.back().due;
   if (wake && !(note.due == last_wake_)) {
@@ -524,13 +525,13 @@ void SimNode::defer(std::uint64_t position, const EventLoop::Key& arrival, const
     last_wake_ = note.due;
   }
   deferred_.push_back(note);
+  return true;
 }
 
-void SimNode::catch_up_quiet() const {
+void SimNode::catch_up_quiet(const EventLoop::Key& horizon) const {
   // Not while a position is being applied (a read from inside it, or from
   // the writes it flushes, sees the store at that position).
   if (deferred_.empty() || in_apply_ > 0) return;
-  const EventLoop::Key horizon = world_.loop.horizon();
   while (!deferred_.empty() && !deferred_.front().wake && deferred_.front().due <= horizon) {
     applied_position_ = deferred_.front().position;
     deferred_.pop_front();
@@ -846,13 +847,18 @@ std::optional<Acks> SimNode::gather_acks() {
     // link_cut(self, self): this node is down, paused or gone; nobody answers.
     if (world_.link_cut(id_, id_)) return std::nullopt;
     const std::vector<std::uint32_t>& vertices = view_vertices();
+    const std::vector<std::uint8_t>& running = world_.running;
+    const SimNetwork& network = world_.network;
+    Prng& prng = world_.network_prng;
     for (std::size_t k = 0; k < view_.size(); ++k) {
-      const NodeId& peer = view_[k];
-      if (peer == id_) continue;
-      // vertex_active: up, unpaused and configured (the configured test below).
-      if (vertices[k] == World::kNoVertex || !world_.vertex_active(vertices[k])) continue;
-      const Nanos there = world_.network.draw_delivery(id_, peer, world_.network_prng).delay_ns;
-      const Nanos back = world_.network.draw_delivery(peer, id_, world_.network_prng).delay_ns;
+      const std::uint32_t vertex = vertices[k];
+      if (vertex == vertex_) continue;  // itself
+      // vertex_active: up, unpaused, not removed (running) and configured (a
+      // vertex is configured unless removed, and a removed one never runs again).
+      if (vertex == World::kNoVertex || vertex >= running.size() || running[vertex] == 0) continue;
+      // No link rule: draw_delivery is draw_plain whatever the endpoints.
+      const Nanos there = network.draw_plain(prng).delay_ns;
+      const Nanos back = network.draw_plain(prng).delay_ns;
       round_trips.emplace_back(there + back, static_cast<std::uint32_t>(k));
     }
   } else {
@@ -877,13 +883,14 @@ std::optional<Acks> SimNode::gather_acks() {
   acks.delay_ns = round_trips[index].first;
   // The deciders in NodeId order: the peers by their place in view_, this
   // node merged in.
-  std::vector<std::uint32_t>& places = decider_places_;
-  places.clear();
-  for (std::size_t k = 0; k <= index; ++k) places.push_back(round_trips[k].second);
-  std::sort(places.begin(), places.end());
-  acks.deciders.reserve(places.size() + 1);
+  // Marked by place and read back in order (issue 14, fifth pass: no sort).
+  std::vector<std::uint8_t>& chosen = decider_places_;
+  chosen.assign(view_.size(), 0);
+  for (std::size_t k = 0; k <= index; ++k) chosen[round_trips[k].second] = 1;
+  acks.deciders.reserve(index + 2);
   bool self_placed = false;
-  for (std::uint32_t place : places) {
+  for (std::size_t place = 0; place < chosen.size(); ++place) {
+    if (chosen[place] == 0) continue;
     const NodeId& peer = view_[place];
     if (!self_placed && id_ < peer) {
       acks.deciders.push_back(id_);

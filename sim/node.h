@@ -61,7 +61,10 @@ class SimNode final : public engine::Clock,
   void pause();
   // Resuming is two steps so that the cluster can count the node's links as
   // uncut before the node replays what queued up: unpause, then replay.
-  void unpause() { paused_ = false; }
+  void unpause() {
+    paused_ = false;
+    world_.set_running(vertex_, up_);
+  }
   void replay_queued();
 
   // World -> node. Topology changes are delivered (or queued while paused).
@@ -89,9 +92,10 @@ class SimNode final : public engine::Clock,
   // waits on it) does it schedule an event, at the key the position would
   // have been applied at. Leaving the steady state, or a widened interest,
   // turns the notes back into the events they stand for.
-  bool can_defer(std::uint64_t position) const;
-  // `dup`: a duplicate's arrival (time -1: none).
-  void defer(std::uint64_t position, const EventLoop::Key& arrival, const EventLoop::Key& dup, bool wake);
+  // Takes the note if it can (returns false: deliver it as events). `dup`: a
+  // duplicate's arrival (time -1: none); `horizon`: the loop's horizon now.
+  bool try_defer(std::uint64_t position, const EventLoop::Key& arrival, const EventLoop::Key& dup, bool wake,
+                 const EventLoop::Key& horizon);
 
   // The acknowledgements this node gathers for a submit right now (nullopt:
   // fewer than majority-1 peers answer). Draws from the network stream.
@@ -183,7 +187,8 @@ class SimNode final : public engine::Clock,
   // an event of the node (catch_up), never by a read (catch_up_quiet stops
   // at it; its wake is still to come).
   void catch_up();
-  void catch_up_quiet() const;
+  void catch_up_quiet() const { catch_up_quiet(world_.loop.horizon()); }
+  void catch_up_quiet(const EventLoop::Key& horizon) const;
   // Turns every deferred position back into the delivery events it stands
   // for (or an arrival already made), and cancels the wakes.
   void undefer();
@@ -249,7 +254,7 @@ class SimNode final : public engine::Clock,
   const std::vector<std::uint32_t>& view_vertices();
   // gather_acks' scratch space (kept: no allocation per submit).
   std::vector<std::pair<Nanos, std::uint32_t>> round_trips_;
-  std::vector<std::uint32_t> decider_places_;
+  std::vector<std::uint8_t> decider_places_;
   bool quorum_ = false;
   std::uint64_t quorum_sequence_ = 0;
   bool restored_ = false;

@@ -149,6 +149,15 @@ struct World {
   // The same, as a sorted vector (issue 14, fifth pass: every view change
   // walks it to count the view's configured members).
   std::vector<NodeId> configured_sorted;
+  // By vertex index: the node is up and unpaused (each node keeps its own
+  // byte; a removed node is down for good). What vertex_active answers but
+  // for the configured test, read per peer by gather_acks (issue 14, fifth pass).
+  std::vector<std::uint8_t> running;
+  void set_running(std::uint32_t vertex, bool value) {
+    if (vertex == kNoVertex) return;
+    if (vertex >= running.size()) running.resize(vertex + 1, 0);
+    running[vertex] = value ? 1 : 0;
+  }
   std::map<NodeId, engine::NodeAttributes> attributes;  // starts as config.attributes; add_node adds
   std::vector<LostSubmitRule> lost_submits;
   // Engine-facing quorum events out of order, per node ("" = every node without its own rule).
