@@ -157,12 +157,18 @@ std::shared_ptr<const ref::Desired> InvariantSuite::desired_at(std::uint64_t pos
   // reference model derives from it: several checks ask for the same
   // writer's position per batch (issue 14, fourth pass). Bounded: cleared
   // when full; callers hold a shared_ptr, so clearing frees nothing in use.
+  // Keyed by the latest position at or before it that wrote a blueprints/ or
+  // slice-target/ key: the store under those prefixes (values and revisions)
+  // is the same from there to `position` (issue 14, fifth pass: most
+  // positions write slices/* only).
   constexpr std::size_t kMaxPositions = 16;
-  if (auto it = desired_cache_.find(position); it != desired_cache_.end()) return it->second;
+  auto change = std::upper_bound(desired_changes_.begin(), desired_changes_.end(), position);
+  const std::uint64_t key = change == desired_changes_.begin() ? 0 : *std::prev(change);
+  if (auto it = desired_cache_.find(key); it != desired_cache_.end()) return it->second;
   if (desired_cache_.size() >= kMaxPositions) desired_cache_.clear();
   auto desired = std::make_shared<const ref::Desired>(
-      ref::desired_from(canonical_.store_at(position, {"blueprints/", "slice-target/"})));
-  desired_cache_.emplace(position, desired);
+      ref::desired_from(canonical_.store_at(key, {"blueprints/", "slice-target/"})));
+  desired_cache_.emplace(key, desired);
   return desired;
 }
 
@@ -208,6 +214,12 @@ void InvariantSuite::on_decide(Nanos now, std::uint64_t position, const sim::Bat
   for (const auto& command : batch.commands) {
     if (!before.count(command.key)) before[command.key] = canonical_.get(command.key);
     commands.push_back({command.op == engine::KvOp::Put, command.key, command.value});
+  }
+  for (const auto& command : batch.commands) {
+    if (command.key.starts_with("blueprints/") || command.key.starts_with("slice-target/")) {
+      desired_changes_.push_back(position);
+      break;
+    }
   }
   if (!canonical_.apply(position, batch.commands)) {
     recorder_.violation(
@@ -562,6 +574,7 @@ void InvariantSuite::judge_dependency_order(Nanos now, std::uint64_t position,
       for (const auto& dep : d->depends_on) {
         bool active = false;
         for (const auto& node : info.view) {
+          if (active) break;  // one ACTIVE entry is enough
           const auto dep_key = "slices/" + node + "/" + dep;
           auto applied = s.applied.find(dep_key);
           const auto value = applied != s.applied.end() ? applied->second

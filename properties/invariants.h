@@ -163,6 +163,7 @@ class InvariantSuite : public sim::WorldObserver, public ConvergenceHistory {
   // ref::desired_from over the blueprints and slice-targets at a decided position (memoized).
   std::shared_ptr<const ref::Desired> desired_at(std::uint64_t position) const;
   mutable std::map<std::uint64_t, std::shared_ptr<const ref::Desired>> desired_cache_;
+  std::vector<std::uint64_t> desired_changes_;  // positions that wrote blueprints/ or slice-target/
 
   ViolationRecorder& recorder_;
   const WorldQueries& world_;

@@ -472,7 +472,8 @@ std::optional<std::string> read_leader(std::string_view text) {
 
 // ---- keys ---------------------------------------------------------------------------------
 
-Key classify_key(std::string_view key) {
+namespace {
+Key classify_key_text(std::string_view key) {
   Key out;
   auto suffix = [&](std::string_view prefix) -> std::optional<std::string_view> {
     if (key.substr(0, prefix.size()) != prefix) return std::nullopt;
@@ -503,6 +504,18 @@ Key classify_key(std::string_view key) {
     out.node = std::string(*rest4);
   }
   return out;
+}
+}  // namespace
+
+Key classify_key(std::string_view key) {
+  // A pure function of the key, asked for every key of every decided batch
+  // by several checks: memoized per thread like the value readers (issue 14,
+  // fifth pass). Bounded: cleared when full.
+  constexpr std::size_t kMaxKeys = 4096;
+  thread_local std::map<std::string, Key, std::less<>> cache;
+  if (auto it = cache.find(key); it != cache.end()) return it->second;
+  if (cache.size() >= kMaxKeys) cache.clear();
+  return cache.emplace(std::string(key), classify_key_text(key)).first->second;
 }
 
 // ---- ownership -------------------------------------------------------------------------------
