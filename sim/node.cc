@@ -877,16 +877,33 @@ std::optional<Acks> SimNode::gather_acks() {
   // Too few answer: the batch is held on this node (simulation.md §3a).
   if (round_trips.size() < needed) return std::nullopt;
   const std::size_t index = needed - 1;
-  std::nth_element(round_trips.begin(), round_trips.begin() + static_cast<std::ptrdiff_t>(index),
-                   round_trips.end());
   Acks acks;
-  acks.delay_ns = round_trips[index].first;
   // The deciders in NodeId order: the peers by their place in view_, this
-  // node merged in.
-  // Marked by place and read back in order (issue 14, fifth pass: no sort).
+  // node merged in. Marked by place and read back in order (issue 14, fifth
+  // pass: no sort).
   std::vector<std::uint8_t>& chosen = decider_places_;
   chosen.assign(view_.size(), 0);
-  for (std::size_t k = 0; k <= index; ++k) chosen[round_trips[k].second] = 1;
+  // (round trip, place) packed into one integer orders exactly as the pair
+  // (issue 14, fifth pass: a cheaper selection) whenever both fit.
+  constexpr int kPlaceBits = 16;
+  const bool packable = view_.size() <= (std::size_t{1} << kPlaceBits) &&
+                        std::all_of(round_trips.begin(), round_trips.end(), [](const auto& rt) {
+                          return rt.first >= 0 && rt.first < (Nanos{1} << (62 - kPlaceBits));
+                        });
+  if (packable) {
+    std::vector<std::uint64_t>& packed = packed_round_trips_;
+    packed.clear();
+    for (const auto& [rt, place] : round_trips)
+      packed.push_back(static_cast<std::uint64_t>(rt) << kPlaceBits | place);
+    std::nth_element(packed.begin(), packed.begin() + static_cast<std::ptrdiff_t>(index), packed.end());
+    acks.delay_ns = static_cast<Nanos>(packed[index] >> kPlaceBits);
+    for (std::size_t k = 0; k <= index; ++k) chosen[packed[k] & ((std::uint64_t{1} << kPlaceBits) - 1)] = 1;
+  } else {
+    std::nth_element(round_trips.begin(), round_trips.begin() + static_cast<std::ptrdiff_t>(index),
+                     round_trips.end());
+    acks.delay_ns = round_trips[index].first;
+    for (std::size_t k = 0; k <= index; ++k) chosen[round_trips[k].second] = 1;
+  }
   acks.deciders.reserve(index + 2);
   bool self_placed = false;
   for (std::size_t place = 0; place < chosen.size(); ++place) {

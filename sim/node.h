@@ -254,6 +254,7 @@ class SimNode final : public engine::Clock,
   const std::vector<std::uint32_t>& view_vertices();
   // gather_acks' scratch space (kept: no allocation per submit).
   std::vector<std::pair<Nanos, std::uint32_t>> round_trips_;
+  std::vector<std::uint64_t> packed_round_trips_;
   std::vector<std::uint8_t> decider_places_;
   bool quorum_ = false;
   std::uint64_t quorum_sequence_ = 0;
