@@ -100,17 +100,9 @@ void FiguresObserver::settle(Nanos now) {
   // Counted instances: ACTIVE key on a live node whose slice store holds the
   // artifact active (the definition of simulation.md §5), per base.
   std::map<std::string, std::int64_t> counted;
-  std::map<NodeId, std::vector<std::pair<std::string, engine::SliceHolding>>> holdings;
   for (const auto& [name, key] : active_keys_) {
     if (live_.count(key.node) == 0 || desired.count(key.base) == 0) continue;
-    auto held = holdings.find(key.node);
-    if (held == holdings.end()) held = holdings.emplace(key.node, world_.slice_holdings(key.node)).first;
-    for (const auto& [artifact, holding] : held->second) {
-      if (artifact == key.artifact && holding == engine::SliceHolding::Active) {
-        ++counted[key.base];
-        break;
-      }
-    }
+    if (world_.holds_active(key.node, key.artifact)) ++counted[key.base];
   }
   // want/have: desired and counted instances (counted capped per base at
   // its desired count); placeable/placed: the same with each base's desired

@@ -27,6 +27,14 @@ std::vector<std::pair<std::string, engine::SliceHolding>> SimWorldQueries::slice
   return out;
 }
 
+bool SimWorldQueries::holds_active(const NodeId& node, const std::string& artifact) const {
+  if (!cluster_.is_up(node)) return false;
+  const auto* held = cluster_.slice_holdings_view(node);
+  if (held == nullptr) return false;
+  auto it = held->find(artifact);
+  return it != held->end() && it->second == engine::SliceHolding::Active;
+}
+
 std::optional<NodeId> SimWorldQueries::known_leader(const NodeId& node) const {
   const auto* runtime = cluster_.runtime(node);
   return runtime == nullptr ? std::nullopt : runtime->known_leader();

@@ -29,6 +29,14 @@ class WorldQueries {
   // What the node's slice store holds, in artifact order; empty when down.
   virtual std::vector<std::pair<std::string, engine::SliceHolding>> slice_holdings(
       const NodeId& node) const = 0;
+  // Whether the node's slice store holds `artifact` active (what
+  // slice_holdings says; a world may answer without the copy).
+  virtual bool holds_active(const NodeId& node, const std::string& artifact) const {
+    for (const auto& [held, holding] : slice_holdings(node)) {
+      if (held == artifact) return holding == engine::SliceHolding::Active;
+    }
+    return false;
+  }
   // The engine's beliefs on an up node (nullopt / false when down).
   virtual std::optional<NodeId> known_leader(const NodeId& node) const = 0;
   virtual bool cdm_active(const NodeId& node) const = 0;
