@@ -203,8 +203,9 @@ int command_trace(const std::vector<std::string>& args) {
     std::cout << desc
               << "\nReads a trace saved by `aethersim run FILE --trace OUT` and prints one line per\n"
                  "event with its simulated time. Each kv.decide line shows the batch's writer,\n"
-                 "submit time, commands and how many nodes applied it; the per-node kv.apply\n"
-                 "and engine.count events are left out unless --kinds names them.\n"
+                 "submit time, commands and how many nodes it woke (the others apply it\n"
+                 "silently); the per-node kv.apply and engine.count events are left out\n"
+                 "unless --kinds names them.\n"
                  "Exit 0, or 2 for a file that is not a trace.\n";
     return 0;
   }

@@ -214,7 +214,7 @@ std::string event_text(const Event& e, const Model& model) {
     }
     if (auto d = model.positions.find(position);
         d != model.positions.end() && !d->second.applied_on.empty()) {
-      out += fmt::format(" | applied on {} node{} by {}", d->second.applied_on.size(),
+      out += fmt::format(" | notified {} node{} by {}", d->second.applied_on.size(),
                          d->second.applied_on.size() == 1 ? "" : "s", human_duration(d->second.last_apply));
     }
     return out;
