@@ -117,9 +117,18 @@ void Progress::prune(const CdmFacts& facts) {
   });
 }
 
+std::vector<std::pair<NodeId, NodeLifecycle>> nodes_to_drain(const NodeLifecycles& lifecycles) {
+  std::vector<std::pair<NodeId, NodeLifecycle>> out;
+  // drained(): the nodes whose value parses DRAINING or DECOMMISSIONED, sorted.
+  for (const auto& node : lifecycles.values.drained()) out.emplace_back(node, *lifecycles.of(node));
+  return out;
+}
+
 void Progress::drain_nodes(const CdmFacts& facts, CdmCommands& out) {
-  for (const auto& [node, value] : facts.lifecycles.values) {
-    const auto state = facts.lifecycles.of(node);
+  // Only DRAINING and DECOMMISSIONED nodes have anything to do: the walk over
+  // every node this replaces skipped all others (empty in steady state). A
+  // copy, in node order as the walk was: nothing here writes a lifecycle.
+  for (const auto& [node, state] : nodes_to_drain(facts.lifecycles)) {
     if (state == NodeLifecycle::Decommissioned) {
       // Entries on a DECOMMISSIONED node are unloaded like orphans.
       for (const auto& [artifact, nodes] : facts.table.entries) {

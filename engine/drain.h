@@ -76,6 +76,14 @@ bool command_allowed(const CdmFacts& facts, const SliceCommand& command);
 // and (`store_empty`) no `slices/{node}/*` key.
 bool decommission_allowed(const CdmFacts& facts, const NodeId& node, bool store_empty);
 
+// The nodes a reconcile's drain step visits, in node order, with their
+// state: those whose node-lifecycle value is DRAINING or DECOMMISSIONED
+// (the step skips every other node), read from the list NodeLifecycleValues
+// remembers between writes instead of parsing every node's value on each
+// reconcile (issue 14, sixth pass). Random test against the plain walk in
+// tests/engine/drain_test.cc.
+std::vector<std::pair<NodeId, NodeLifecycle>> nodes_to_drain(const NodeLifecycles& lifecycles);
+
 // What a leader keeps while draining: the (node, artifact) pairs logged as
 // blocked (logged once each), and when DECOMMISSIONED was last sent per node.
 struct Progress {

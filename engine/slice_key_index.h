@@ -34,13 +34,15 @@ class SliceKeyIndex {
 
   const std::map<std::string, Key, std::less<>>& keys() const { return keys_; }
   const std::map<NodeId, std::size_t>& nodes() const { return nodes_; }  // keys per node
-  // The nodes with a key, per artifact (the slice table's order).
-  const std::map<std::string, std::set<NodeId>, std::less<>>& by_artifact() const { return by_artifact_; }
+  // The nodes with a key, per artifact (the slice table's order), each list
+  // sorted without duplicates: a vector, walked on every reconcile
+  // (unknown_keys), where a set's nodes cost a pointer chase each.
+  const std::map<std::string, std::vector<NodeId>, std::less<>>& by_artifact() const { return by_artifact_; }
 
  private:
   std::map<std::string, Key, std::less<>> keys_;
   std::map<NodeId, std::size_t> nodes_;
-  std::map<std::string, std::set<NodeId>, std::less<>> by_artifact_;
+  std::map<std::string, std::vector<NodeId>, std::less<>> by_artifact_;
 };
 
 // Nodes out of `view` (sorted) with a slices/* key in the index, and, with

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <algorithm>
+#include <compare>
 #include <cstddef>
 
 namespace aether::engine {
@@ -11,10 +12,15 @@ namespace aether::engine {
 // Whether the sorted range at `it` holds `key`, moving `it` past the smaller
 // elements; `key_of` reads an element's key. Successive calls must ask keys
 // in increasing order.
+// One three-way comparison per step (a string's `<` then `==` compared the
+// same bytes twice).
 template <typename It, typename Key, typename KeyOf>
 bool merge_has(It& it, It end, const Key& key, KeyOf key_of) {
-  while (it != end && key_of(*it) < key) ++it;
-  return it != end && key_of(*it) == key;
+  for (; it != end; ++it) {
+    const auto order = key_of(*it) <=> key;
+    if (order >= 0) return order == 0;
+  }
+  return false;
 }
 
 // Whether the sorted range [it, end) holds `key`, moving `it` to the first

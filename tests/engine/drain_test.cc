@@ -85,6 +85,8 @@ TEST_CASE("drain: orphans and FAILED entries are left to reconcile; excluded one
 // The facts the CDM gathers for the rule, and the writer's re-checks, over a
 // fake world (tests/engine/cdm_fakes.h).
 
+#include <random>
+
 #include "engine/mutations.h"
 #include "tests/engine/cdm_fakes.h"
 
@@ -191,4 +193,33 @@ TEST_CASE("drain plan: make-before-break unless the mutation point is on") {
   w.config.mutations.insert(aether::engine::mutation::kDrainBreakBeforeMake);
   plan = plan_for(w.facts, entries_on(w.facts, "n1"), false);
   CHECK(plan.evict == std::optional<std::string>("org.x:a:1.0.0"));
+}
+
+TEST_CASE("drain nodes to visit: the DRAINING and DECOMMISSIONED nodes, as the walk over every value finds") {
+  // nodes_to_drain reads NodeLifecycleValues' remembered list; the plain walk
+  // parses every node's value. Random values (every state, unparseable ones),
+  // written and erased between the reads.
+  const std::vector<std::string> values = {"JOINING",       "ON_DUTY",  "DRAINING", "DECOMMISSIONED",
+                                           "SHUTTING_DOWN", "draining", "",         "DRAINING "};
+  std::mt19937_64 rng(20261203);
+  FakeWorld w(std::vector<NodeId>{});
+  int visited = 0;
+  for (int round = 0; round < 3000; ++round) {
+    const auto node = "n" + std::to_string(rng() % 40);
+    if (rng() % 4 == 0) {
+      w.lifecycles.values.erase(node);
+    } else {
+      w.lifecycles.values[node] = values[rng() % values.size()];
+    }
+    std::vector<std::pair<aether::engine::NodeId, aether::engine::NodeLifecycle>> plain;
+    for (const auto& [n, value] : w.lifecycles.values) {
+      const auto state = w.lifecycles.of(n);
+      if (state == aether::engine::NodeLifecycle::Draining ||
+          state == aether::engine::NodeLifecycle::Decommissioned)
+        plain.emplace_back(n, *state);
+    }
+    REQUIRE(nodes_to_drain(w.lifecycles) == plain);
+    visited += static_cast<int>(plain.size());
+  }
+  CHECK(visited > 3000);  // the walk found DRAINING and DECOMMISSIONED nodes along the way
 }

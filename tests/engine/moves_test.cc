@@ -2,7 +2,10 @@
 // (engine/slice_key_index.h) over fake inputs. No simulator.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <map>
 #include <random>
+#include <set>
 
 #include "engine/moves.h"
 #include "engine/slice_key_index.h"
@@ -122,6 +125,12 @@ TEST_CASE("slice-key index: keys the table lost, as the plain scan in key order 
     std::size_t by_artifact = 0;
     for (const auto& [artifact, holders] : index.by_artifact()) by_artifact += holders.size();
     REQUIRE(by_artifact == index.keys().size());
+    // The lists per artifact: the indexed keys' nodes, sorted, no duplicate.
+    std::map<std::string, std::vector<NodeId>, std::less<>> holders;
+    for (const auto& [key, indexed] : index.keys())
+      holders[indexed.slice.artifact].push_back(indexed.slice.node);
+    for (auto& [artifact, list] : holders) std::sort(list.begin(), list.end());
+    REQUIRE(index.by_artifact() == holders);
     const auto is_pending = [&](const std::string& key) { return pending.count(key) > 0; };
     std::vector<const SliceKeyIndex::Key*> expected;
     for (const auto& [key, indexed] : index.keys()) {
@@ -135,4 +144,37 @@ TEST_CASE("slice-key index: keys the table lost, as the plain scan in key order 
     found += expected.size();
   }
   CHECK(found > 300);
+}
+
+TEST_CASE("absent nodes: the walk in step with the view finds what a search per node finds (random)") {
+  // Node names where string order is not numeric order; views, keys and
+  // lifecycle values over overlapping random node sets.
+  std::mt19937_64 rng(20261203);
+  auto node = [&] { return "n" + std::to_string(rng() % 60) + (rng() % 5 == 0 ? "-x" : ""); };
+  std::size_t found = 0;
+  for (int round = 0; round < 500; ++round) {
+    FakeWorld w(std::vector<NodeId>{});
+    std::set<NodeId> view;
+    for (int i = 0; i < static_cast<int>(rng() % 50); ++i) view.insert(node());
+    w.topology.nodes.assign(view.begin(), view.end());
+    SliceKeyIndex index;
+    const auto active = encode_slice_value(SliceValue{SliceState::Active, std::nullopt, false});
+    for (int i = 0; i < static_cast<int>(rng() % 60); ++i)
+      index.track(KvNotification{KvOp::Put, slice_key(node(), "org.x:a:1.0.0"), active});
+    for (int i = 0; i < static_cast<int>(rng() % 30); ++i) w.lifecycles.values[node()] = "ON_DUTY";
+    for (const bool with_lifecycles : {false, true}) {
+      std::set<NodeId> expected;
+      const auto& v = w.topology.nodes;
+      for (const auto& [n, keys] : index.nodes())
+        if (!std::binary_search(v.begin(), v.end(), n)) expected.insert(n);
+      if (with_lifecycles) {
+        for (const auto& [n, value] : w.lifecycles.values)
+          if (!std::binary_search(v.begin(), v.end(), n)) expected.insert(n);
+      }
+      INFO("round " << round);
+      REQUIRE(absent_nodes(index, with_lifecycles ? &w.lifecycles : nullptr, v) == expected);
+      found += expected.size();
+    }
+  }
+  CHECK(found > 1000);
 }
