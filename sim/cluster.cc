@@ -33,9 +33,6 @@ SimCluster::SimCluster(SimConfig config, Trace& trace, engine::NodeRuntimeFactor
     auto found = index_.find(node);
     return found != index_.end() && link_active(found->second) && world_->configured.count(node) > 0;
   };
-  // Every vertex was configured when created and leaves the configured set
-  // only by remove_node, which marks it departed: link_active says all.
-  world_->vertex_active = [this](std::uint32_t vertex) { return link_active(vertex); };
   world_->vertex_of = [this](const NodeId& node) {
     auto found = index_.find(node);
     return found == index_.end() ? World::kNoVertex : static_cast<std::uint32_t>(found->second);

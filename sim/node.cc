@@ -841,8 +841,8 @@ std::optional<Acks> SimNode::gather_acks() {
   // Without partition, isolate or link rules, a link is cut exactly when one
   // of its ends is down, paused or gone: one test per peer, by vertex index
   // (issue 14, fourth pass) instead of four name lookups.
-  const bool no_rules = !world_.network.any_rule_in_force() && world_.link_cut && world_.node_active &&
-                        world_.vertex_active && world_.vertex_of;
+  const bool no_rules =
+      !world_.network.any_rule_in_force() && world_.link_cut && world_.node_active && world_.vertex_of;
   if (no_rules) {
     // link_cut(self, self): this node is down, paused or gone; nobody answers.
     if (world_.link_cut(id_, id_)) return std::nullopt;
@@ -853,7 +853,7 @@ std::optional<Acks> SimNode::gather_acks() {
     for (std::size_t k = 0; k < view_.size(); ++k) {
       const std::uint32_t vertex = vertices[k];
       if (vertex == vertex_) continue;  // itself
-      // vertex_active: up, unpaused, not removed (running) and configured (a
+      // Active: up, unpaused, not removed (running) and configured (a
       // vertex is configured unless removed, and a removed one never runs again).
       if (vertex == World::kNoVertex || vertex >= running.size() || running[vertex] == 0) continue;
       // No link rule: draw_delivery is draw_plain whatever the endpoints.

@@ -74,11 +74,7 @@ class SimNode final : public engine::Clock,
   // quorum; applied in decided order).
   void deliver_decided_after(Nanos delay_ns, std::uint64_t position);
   // The same delivery as a fire of a fan (EventLoop::schedule_typed_fan with
-  // a = the position): what deliver_decided_after schedules.
-  EventLoop::TypedFire delivery_after(Nanos delay_ns) {
-    return EventLoop::TypedFire{world_.now() + delay_ns, this, incarnation_};
-  }
-  // The same delivery at a key reserved for it (EventLoop::reserve_order).
+  // a = the position) under the key reserved for it (EventLoop::reserve_order).
   EventLoop::TypedFire delivery_at(const EventLoop::Key& at) {
     return EventLoop::TypedFire{at.time, this, incarnation_, at.order};
   }

@@ -150,8 +150,8 @@ struct World {
   // walks it to count the view's configured members).
   std::vector<NodeId> configured_sorted;
   // By vertex index: the node is up and unpaused (each node keeps its own
-  // byte; a removed node is down for good). What vertex_active answers but
-  // for the configured test, read per peer by gather_acks (issue 14, fifth pass).
+  // byte; a removed node is down for good, and every other vertex is
+  // configured), read per peer by gather_acks (issue 14, fifth pass).
   std::vector<std::uint8_t> running;
   void set_running(std::uint32_t vertex, bool value) {
     if (vertex == kNoVertex) return;
@@ -166,11 +166,10 @@ struct World {
   std::function<bool(const NodeId& from, const NodeId& to)> link_cut;
   // Whether a node is up, unpaused and configured right now; set by the cluster.
   std::function<bool(const NodeId& node)> node_active;
-  // The same by the cluster's vertex index, and a node's vertex index (issue
-  // 14, fourth pass: no name lookups per peer on the hot paths); set by the
-  // cluster. kNoVertex: not a node of the cluster.
+  // A node's vertex index (issue 14, fourth pass: no name lookups per peer
+  // on the hot paths; `running` below says which vertices are active); set
+  // by the cluster. kNoVertex: not a node of the cluster.
   static constexpr std::uint32_t kNoVertex = 0xFFFFFFFFu;
-  std::function<bool(std::uint32_t vertex)> vertex_active;
   std::function<std::uint32_t(const NodeId& node)> vertex_of;
   // Which nodes' listeners subscribe to which keys (issue 14, fifth pass);
   // each node keeps its own entry current.
