@@ -21,12 +21,10 @@ std::uint32_t EventLoop::take_slot() {
   return static_cast<std::uint32_t>(slots_.size() - 1);
 }
 
-EventLoop::EventId EventLoop::arm(Nanos time, Lane lane, std::uint32_t slot) {
+EventLoop::EventId EventLoop::arm(Nanos time, std::uint64_t order, std::uint32_t slot) {
   Slot& s = slots_[slot];
   s.armed = true;
-  const std::uint64_t seq = ++sequence_;
-  assert(seq <= kSequenceMask);
-  heap_push(Entry{time, (static_cast<std::uint64_t>(lane) << kSequenceBits) | seq, slot, s.generation});
+  heap_push(Entry{time, order, slot, s.generation});
   ++live_;
   return (static_cast<EventId>(s.generation) << 32 | slot) + 1;
 }
@@ -35,7 +33,7 @@ EventLoop::EventId EventLoop::schedule_at(Nanos time, Callback callback, Lane la
   if (time < now_) throw std::logic_error("EventLoop: event scheduled in the past");
   const std::uint32_t slot = take_slot();
   slots_[slot].callback = std::move(callback);
-  return arm(time, lane, slot);
+  return arm(time, reserve_order(lane), slot);
 }
 
 EventLoop::EventId EventLoop::schedule_typed_at(Nanos time, EventTarget* target, std::uint64_t a,
@@ -47,7 +45,7 @@ EventLoop::EventId EventLoop::schedule_typed_at(Nanos time, EventTarget* target,
   s.target = target;
   s.a = a;
   s.b = b;
-  return arm(time, lane, slot);
+  return arm(time, reserve_order(lane), slot);
 }
 
 void EventLoop::sort_fan(std::vector<FanFire>& fires) {
@@ -99,16 +97,10 @@ void EventLoop::schedule_typed_fan(std::uint64_t a, std::vector<TypedFire>& fire
   fan.next = 0;
   fan.fires.clear();
   fan.fires.reserve(fires.size());
-  const std::uint64_t lane_bits = static_cast<std::uint64_t>(lane) << kSequenceBits;
   for (const TypedFire& fire : fires) {
     // The sequence number each fire would have taken from schedule_typed_at
     // (or reserved for it in list order).
-    std::uint64_t order = fire.order;
-    if (order == 0) {
-      const std::uint64_t seq = ++sequence_;
-      assert(seq <= kSequenceMask);
-      order = lane_bits | seq;
-    }
+    const std::uint64_t order = fire.order != 0 ? fire.order : reserve_order(lane);
     fan.fires.push_back(FanFire{fire.time, order, fire.target, fire.b});
   }
   fires.clear();
@@ -137,10 +129,7 @@ EventLoop::EventId EventLoop::schedule_typed_keyed(Nanos time, std::uint64_t ord
   s.target = target;
   s.a = a;
   s.b = b;
-  s.armed = true;
-  heap_push(Entry{time, order, slot, s.generation});
-  ++live_;
-  return (static_cast<EventId>(s.generation) << 32 | slot) + 1;
+  return arm(time, order, slot);
 }
 
 EventLoop::Key EventLoop::horizon() {

@@ -133,8 +133,8 @@ class EventLoop {
     return a.time != b.time ? a.time > b.time : a.order > b.order;
   }
   void drop_dead_front();
-  // Takes a free slot, arms it and pushes its heap entry.
-  EventId arm(Nanos time, Lane lane, std::uint32_t slot);
+  // Arms a taken slot and pushes its heap entry under (time, order).
+  EventId arm(Nanos time, std::uint64_t order, std::uint32_t slot);
   std::uint32_t take_slot();
   // Disarms a slot and frees it (its heap entries become stale).
   void release(std::uint32_t slot);

@@ -85,9 +85,8 @@ DeliveryDraw SimNetwork::draw_delivery(const NodeId& from, const NodeId& to, Prn
   std::uint32_t loss_ppm = 0;
   // A cut link (or a node's link to itself) does not carry the message: the
   // consensus protocol relays it through the others, at plain latency.
-  // No link rule at all (the common case): nothing to look up (issue 14,
-  // fourth pass: the same draws without two name lookups per message).
-  auto it = links_.empty() || from == to || rules_cut(from, to) ? links_.end() : links_.find({from, to});
+  // (No link rule at all, the common case, returned above: draw_plain.)
+  auto it = from == to || rules_cut(from, to) ? links_.end() : links_.find({from, to});
   if (it != links_.end()) {
     loss_ppm = std::min(it->second.loss_ppm, kPpmOne - 1);
     draw.delay_ns += it->second.delay_ns;

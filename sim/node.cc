@@ -58,8 +58,7 @@ void SimNode::shutdown() {
   up_ = false;
   world_.set_running(vertex_, false);
   ++incarnation_;
-  drop_deferred();
-  if (vertex_ != World::kNoVertex) world_.interests.clear(vertex_);
+  withdraw();
   runtime_.reset();
   kv_listeners_.clear();
   topology_listeners_.clear();
@@ -102,10 +101,9 @@ void SimNode::start(std::vector<NodeId> initial_view, const engine::NodeRuntimeF
   applying_ = nullptr;
   applied_position_ = 0;
   arrived_.clear();
-  drop_deferred();
   if (world_.vertex_of) vertex_ = world_.vertex_of(id_);
   world_.set_running(vertex_, true);
-  if (vertex_ != World::kNoVertex) world_.interests.clear(vertex_);
+  withdraw();
   pending_submits_.clear();
   queued_writes_.clear();
   held_quorum_event_.reset();
@@ -131,8 +129,7 @@ void SimNode::stop() {
   if (!up_) return;
   up_ = false;
   world_.set_running(vertex_, false);
-  drop_deferred();
-  if (vertex_ != World::kNoVertex) world_.interests.clear(vertex_);
+  withdraw();
   ++incarnation_;  // every callback of the dead incarnation is ignored from now on
   auto pending = std::move(pending_submits_);
   pending_submits_.clear();
@@ -555,10 +552,6 @@ void SimNode::catch_up() {
 }
 
 void SimNode::undefer() {
-  for (EventLoop::EventId wake : wakes_) world_.loop.cancel(wake);
-  wakes_.clear();
-  last_wake_ = EventLoop::Key{-1, 0};
-  if (deferred_.empty()) return;
   const EventLoop::Key horizon = world_.loop.horizon();
   for (const Deferred& note : deferred_) {
     if (note.arrival <= horizon) {
@@ -571,7 +564,7 @@ void SimNode::undefer() {
       world_.loop.schedule_typed_keyed(note.dup.time, note.dup.order, this, note.position, incarnation_);
     }
   }
-  deferred_.clear();
+  drop_deferred();  // and the wakes: the events stand for them now
 }
 
 void SimNode::drop_deferred() {
@@ -579,6 +572,11 @@ void SimNode::drop_deferred() {
   wakes_.clear();
   last_wake_ = EventLoop::Key{-1, 0};
   deferred_.clear();
+}
+
+void SimNode::withdraw() {
+  drop_deferred();
+  if (vertex_ != World::kNoVertex) world_.interests.clear(vertex_);
 }
 
 void SimNode::refresh_interest() {

@@ -189,6 +189,8 @@ class SimNode final : public engine::Clock,
   // for (or an arrival already made), and cancels the wakes.
   void undefer();
   void drop_deferred();
+  // No notes, no wakes, no subscriptions: the node stops or starts afresh.
+  void withdraw();
   // Puts the union of the listeners' interests into the world's index.
   void refresh_interest();
 
