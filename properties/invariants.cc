@@ -1,6 +1,7 @@
 #include "properties/invariants.h"
 
 #include <algorithm>
+#include <memory>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -1223,7 +1224,17 @@ void InvariantSuite::judge_drain(Nanos now, std::uint64_t position, const sim::B
     if (s.writer != "cdm") continue;
     const auto info = submit_info(batch, i);
     auto state = writer_state(s, info, {"slices/", "node-lifecycle/", "blueprints/", "slice-target/"});
-    const ref::Desired desired = ref::desired_from(state);
+    // desired_from reads only blueprints/ and slice-target/ entries: when the
+    // submitter's own applied values hold none of those keys, they are the
+    // store's at its applied position, which desired_at caches (issue 14,
+    // seventh pass).
+    const bool own_desired_keys = std::any_of(s.applied.begin(), s.applied.end(), [](const auto& entry) {
+      return starts_with(entry.first, "blueprints/") || starts_with(entry.first, "slice-target/");
+    });
+    const auto desired_held = own_desired_keys
+                                  ? std::make_shared<const ref::Desired>(ref::desired_from(state))
+                                  : desired_at(info.applied_position);
+    const ref::Desired& desired = *desired_held;
     const auto excluded = ref::excluded_bases(desired, evidence_, info.applied_position);
     std::vector<NodeId> eligible;
     for (const auto& node : info.view) {

@@ -78,6 +78,20 @@ void FiguresObserver::on_slice_op_done(Nanos, const NodeId&, const std::string&,
   if (op == sim::SliceOp::Activate && !result) ++pending_activations_;
 }
 
+void FiguresObserver::rebuild_slots() {
+  ++desired_epoch_;
+  slots_.clear();
+  slots_.reserve(desired_now_.size());
+  for (const auto& [base, n] : desired_now_) slots_.push_back({&base, n, &figures_.bases[base]});
+  // figures_.bases gains a series only for a desired base (just above), so
+  // the bases desired once but not now are fixed until the next rebuild.
+  stale_points_.clear();
+  for (auto& [base, points] : figures_.bases) {
+    if (desired_now_.count(base) == 0) stale_points_.push_back(&points);
+  }
+  counted_.assign(slots_.size(), 0);
+}
+
 void FiguresObserver::settle(Nanos now) {
   if (live_dirty_) touch();
   if (settled_generation_ == generation_) return;
@@ -91,18 +105,33 @@ void FiguresObserver::settle(Nanos now) {
     for (const auto& [base, d] : state.owned) {
       if (!d.excluded && d.count > 0) desired_now_[base] = d.count;
     }
+    rebuild_slots();
   }
   if (live_dirty_) {
     live_dirty_ = false;
     live_ = liveness(world_).live;
+    ++live_epoch_;
   }
-  const auto& desired = desired_now_;
   // Counted instances: ACTIVE key on a live node whose slice store holds the
   // artifact active (the definition of simulation.md §5), per base.
-  std::map<std::string, std::int64_t> counted;
-  for (const auto& [name, key] : active_keys_) {
-    if (live_.count(key.node) == 0 || desired.count(key.base) == 0) continue;
-    if (world_.holds_active(key.node, key.artifact)) ++counted[key.base];
+  std::fill(counted_.begin(), counted_.end(), 0);
+  for (auto& [name, key] : active_keys_) {
+    if (key.live_epoch != live_epoch_) {
+      key.live = live_.count(key.node) > 0;
+      key.live_epoch = live_epoch_;
+    }
+    if (key.slot_epoch != desired_epoch_) {
+      // slots_ is in base order (desired_now_'s).
+      auto found =
+          std::lower_bound(slots_.begin(), slots_.end(), key.base,
+                           [](const BaseSlot& slot, const std::string& base) { return *slot.base < base; });
+      key.slot = found == slots_.end() || *found->base != key.base
+                     ? kNoSlot
+                     : static_cast<std::size_t>(found - slots_.begin());
+      key.slot_epoch = desired_epoch_;
+    }
+    if (!key.live || key.slot == kNoSlot) continue;
+    if (world_.holds_active(key.node, key.artifact)) ++counted_[key.slot];
   }
   // want/have: desired and counted instances (counted capped per base at
   // its desired count); placeable/placed: the same with each base's desired
@@ -113,32 +142,47 @@ void FiguresObserver::settle(Nanos now) {
   std::int64_t placeable = 0;
   std::int64_t placed = 0;
   const auto live_nodes = static_cast<std::int64_t>(live_.size());
-  for (const auto& [base, n] : desired) {
-    auto c = counted.find(base);
-    const std::int64_t count = c == counted.end() ? 0 : c->second;
+  for (std::size_t k = 0; k < slots_.size(); ++k) {
+    const std::int64_t n = slots_[k].desired;
+    const std::int64_t count = counted_[k];
     want += n;
     have += std::min(count, n);
     const std::int64_t can = std::min(n, live_nodes);
     placeable += can;
     placed += std::min(count, can);
+    // The report's series: desired vs counted (capped at desired).
+    put_point(*slots_[k].points, now, n, std::min(n, count));
+  }
+  for (auto* points : stale_points_) {
+    if (!points->empty() && (points->back().desired != 0 || points->back().active != 0))
+      put_point(*points, now, 0, 0);
   }
   const bool full = placed == placeable;
-  record_bases(now, desired, counted);
 
+  // The desired counts as of the last settle; growth after full_at is what
+  // rose since. Unchanged epoch: the same counts, no growth.
+  auto take_desired = [&] {
+    if (desired_seen_epoch_ == desired_epoch_) return;
+    if (figures_.full_at) {
+      for (const auto& [base, n] : desired_now_) {
+        auto before = desired_.find(base);
+        const std::int64_t was = before == desired_.end() ? 0 : before->second;
+        if (n > was) figures_.desired_growth += n - was;
+      }
+    }
+    desired_ = desired_now_;
+    desired_seen_epoch_ = desired_epoch_;
+  };
   if (!figures_.full_at && full && placeable > 0) {
     figures_.full_at = now;
     figures_.worst_active = have;
     figures_.worst_desired = want;
     figures_.worst_at = now;
     pending_activations_ = 0;
-    desired_ = desired;
+    desired_ = desired_now_;  // taken whole, without growth
+    desired_seen_epoch_ = desired_epoch_;
   } else if (figures_.full_at) {
-    for (const auto& [base, n] : desired) {
-      auto before = desired_.find(base);
-      const std::int64_t was = before == desired_.end() ? 0 : before->second;
-      if (n > was) figures_.desired_growth += n - was;
-    }
-    desired_ = desired;
+    take_desired();
     figures_.activations_after_full += pending_activations_;
     pending_activations_ = 0;
     // A lower fraction than the worst so far (cross-multiplied; nothing
@@ -162,27 +206,15 @@ void FiguresObserver::settle(Nanos now) {
   }
 }
 
-void FiguresObserver::record_bases(Nanos now, const std::map<std::string, std::int64_t>& desired,
-                                   const std::map<std::string, std::int64_t>& counted) {
-  auto put = [&](const std::string& base, std::int64_t d, std::int64_t a) {
-    auto& points = figures_.bases[base];
-    if (!points.empty() && points.back().desired == d && points.back().active == a) return;
-    if (!points.empty() && points.back().at == now) {
-      points.back().desired = d;
-      points.back().active = a;
-      return;
-    }
-    points.push_back({now, d, a});
-  };
-  for (const auto& [base, n] : desired) {
-    auto c = counted.find(base);
-    put(base, n, std::min(n, c == counted.end() ? 0 : c->second));
+void FiguresObserver::put_point(std::vector<BasePoint>& points, Nanos now, std::int64_t desired,
+                                std::int64_t active) {
+  if (!points.empty() && points.back().desired == desired && points.back().active == active) return;
+  if (!points.empty() && points.back().at == now) {
+    points.back().desired = desired;
+    points.back().active = active;
+    return;
   }
-  for (const auto& [base, points] : figures_.bases) {
-    if (desired.count(base) == 0 && !points.empty() &&
-        (points.back().desired != 0 || points.back().active != 0))
-      put(base, 0, 0);
-  }
+  points.push_back({now, desired, active});
 }
 
 void FiguresObserver::finish(Nanos end, std::optional<Nanos> converged_at, std::string convergence_note) {

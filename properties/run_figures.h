@@ -97,8 +97,15 @@ class FiguresObserver : public sim::WorldObserver {
 
  private:
   void touch() { ++generation_; }
-  void record_bases(Nanos now, const std::map<std::string, std::int64_t>& desired,
-                    const std::map<std::string, std::int64_t>& counted);
+  // One desired base as settle() walks it: its desired count and its
+  // report series (a node of figures_.bases: stable while the map lives).
+  struct BaseSlot {
+    const std::string* base = nullptr;
+    std::int64_t desired = 0;
+    std::vector<BasePoint>* points = nullptr;
+  };
+  void rebuild_slots();
+  static void put_point(std::vector<BasePoint>& points, Nanos now, std::int64_t desired, std::int64_t active);
 
   const InvariantSuite& suite_;
   const WorldQueries& world_;
@@ -111,15 +118,31 @@ class FiguresObserver : public sim::WorldObserver {
   bool desired_dirty_ = true;
   bool live_dirty_ = true;
   std::map<std::string, std::int64_t> desired_now_;  // base -> desired instances
+  // desired_now_ in order, rebuilt with it (issue 14, seventh pass: settle()
+  // runs after almost every event; it tallies by slot, without a map or a
+  // string compare). Epochs count the rebuilds of desired_now_ and live_.
+  std::vector<BaseSlot> slots_;
+  std::vector<std::vector<BasePoint>*> stale_points_;  // series of bases desired once, not now
+  std::vector<std::int64_t> counted_;                  // per slot, scratch for settle()
+  std::uint64_t desired_epoch_ = 0;
+  std::uint64_t live_epoch_ = 0;
+  static constexpr std::size_t kNoSlot = ~std::size_t{0};
   struct ActiveKey {
     NodeId node;
     std::string artifact;
     std::string base;
+    // Cached: the slot of `base` at desired_epoch_ (kNoSlot: not desired)
+    // and whether `node` is live at live_epoch_.
+    std::size_t slot = kNoSlot;
+    std::uint64_t slot_epoch = ~std::uint64_t{0};
+    bool live = false;
+    std::uint64_t live_epoch = ~std::uint64_t{0};
   };
   std::map<std::string, ActiveKey> active_keys_;  // slices/ key -> its instance, ACTIVE keys only
   std::set<NodeId> live_;
-  std::int64_t pending_activations_ = 0;         // activations seen since the last settle
-  std::map<std::string, std::int64_t> desired_;  // base -> desired instances at the last settle
+  std::int64_t pending_activations_ = 0;                  // activations seen since the last settle
+  std::map<std::string, std::int64_t> desired_;           // base -> desired instances at the last settle
+  std::uint64_t desired_seen_epoch_ = ~std::uint64_t{0};  // desired_epoch_ that desired_ copies
 };
 
 }  // namespace aether::properties
