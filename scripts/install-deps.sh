@@ -8,6 +8,7 @@ packages=(
   cmake g++ ninja-build ccache
   libboost-graph-dev libboost-program-options-dev libfmt-dev nlohmann-json3-dev
   catch2 librapidcheck-dev libbenchmark-dev
+  libjemalloc-dev  # the allocator every executable links (CMake option AETHER_JEMALLOC)
   python3 python3-jsonschema
   clang clang-format libclang-rt-dev
   chromium  # tests/reports renders the HTML reports in headless Chromium
