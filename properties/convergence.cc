@@ -37,12 +37,19 @@ Liveness liveness(const WorldQueries& world) {
   Liveness out;
   out.configured = world.configured_nodes();
   out.majority = out.configured.size() / 2 + 1;
-  const std::set<NodeId> configured(out.configured.begin(), out.configured.end());
-  for (const auto& node : out.configured) {
+  // Both sorted (configured_nodes and view say so): one merge walk per node.
+  const std::vector<NodeId>& configured = out.configured;
+  for (const auto& node : configured) {
     if (!world.is_up(node) || world.is_paused(node)) continue;
+    const std::vector<NodeId>& view = world.view(node);
     std::size_t in_view = 0;
-    for (const auto& peer : world.view(node)) in_view += configured.count(peer);
-    if (in_view >= out.majority) out.live.insert(node);
+    auto c = configured.begin();
+    for (const auto& peer : view) {
+      while (c != configured.end() && *c < peer) ++c;
+      if (c == configured.end()) break;
+      if (*c == peer) ++in_view;
+    }
+    if (in_view >= out.majority) out.live.insert(out.live.end(), node);
   }
   return out;
 }
@@ -143,11 +150,15 @@ namespace {
 
 class Findings {
  public:
-  void add(Blocker blocker, std::string detail) {
+  // `detail` makes the text: called only when this finding is the one the
+  // state reports (issue 14, seventh pass: a state far from converged has
+  // thousands of findings, and only the first of the gravest is kept).
+  template <typename MakeDetail>
+  void add(Blocker blocker, MakeDetail&& detail) {
     ++count_;
     if (blocker_ == Blocker::None || blocker < blocker_) {
       blocker_ = blocker;
-      detail_ = std::move(detail);
+      detail_ = detail();
     }
   }
   bool empty() const { return count_ == 0; }
@@ -173,6 +184,12 @@ class Findings {
   std::vector<std::string> unplaced_;
 };
 
+// artifact == base + ":" + version, without building the string.
+bool is_artifact(std::string_view artifact, std::string_view base, std::string_view version) {
+  return artifact.size() == base.size() + 1 + version.size() && artifact.starts_with(base) &&
+         artifact[base.size()] == ':' && artifact.ends_with(version);
+}
+
 struct Entry {
   NodeId node;
   std::string artifact;
@@ -197,11 +214,17 @@ const char* holding_name(engine::SliceHolding holding) {
 
 ConvergenceState evaluate_convergence(const CanonicalStore::Map& store, const WorldQueries& world,
                                       const ConvergenceRules& rules) {
+  return evaluate_convergence(store, world, rules, liveness(world));
+}
+
+ConvergenceState evaluate_convergence(const CanonicalStore::Map& store, const WorldQueries& world,
+                                      const ConvergenceRules& rules, const Liveness& live) {
   Findings findings;
-  const Liveness live = liveness(world);
   if (live.live.size() < live.majority) {
-    findings.add(Blocker::NoQuorum, fmt::format("only {} of {} configured nodes are live (a majority is {})",
-                                                live.live.size(), live.configured.size(), live.majority));
+    findings.add(Blocker::NoQuorum, [&] {
+      return fmt::format("only {} of {} configured nodes are live (a majority is {})", live.live.size(),
+                         live.configured.size(), live.majority);
+    });
     return findings.state(std::nullopt);
   }
 
@@ -211,28 +234,32 @@ ConvergenceState evaluate_convergence(const CanonicalStore::Map& store, const Wo
   for (const auto& node : live.live) {
     auto believed = believed_leader(world, rules, node);
     if (!believed) {
-      findings.add(Blocker::NoLeader, fmt::format("{} knows no leader", node));
+      findings.add(Blocker::NoLeader, [&] { return fmt::format("{} knows no leader", node); });
       break;
     }
     if (leader && *leader != *believed) {
-      findings.add(Blocker::NoLeader,
-                   fmt::format("live nodes disagree on the leader ({} and {})", *leader, *believed));
+      findings.add(Blocker::NoLeader, [&] {
+        return fmt::format("live nodes disagree on the leader ({} and {})", *leader, *believed);
+      });
       break;
     }
     leader = believed;
   }
   if (findings.empty()) {
     if (live.live.count(*leader) == 0) {
-      findings.add(Blocker::NoLeader, fmt::format("the believed leader {} is not live", *leader));
+      findings.add(Blocker::NoLeader,
+                   [&] { return fmt::format("the believed leader {} is not live", *leader); });
     } else if (!world.cdm_active(*leader)) {
-      findings.add(Blocker::NoLeader, fmt::format("the leader {} has no Active CDM", *leader));
+      findings.add(Blocker::NoLeader,
+                   [&] { return fmt::format("the leader {} has no Active CDM", *leader); });
     }
   }
   if (findings.empty()) {
     for (const auto& node : live.configured) {
       if (node != *leader && world.is_up(node) && !world.is_paused(node) && world.cdm_active(node)) {
-        findings.add(Blocker::NoLeader,
-                     fmt::format("{} has an Active CDM besides the leader {}", node, *leader));
+        findings.add(Blocker::NoLeader, [&] {
+          return fmt::format("{} has an Active CDM besides the leader {}", node, *leader);
+        });
         break;
       }
     }
@@ -242,7 +269,7 @@ ConvergenceState evaluate_convergence(const CanonicalStore::Map& store, const Wo
   // Eligible nodes: live, in the leader's view, committed node-lifecycle
   // ON_DUTY. A live node in L's view longer than the bound whose
   // node-lifecycle is absent or JOINING is a blocker of its own.
-  const auto leader_view = world.view(*leader);
+  const auto& leader_view = world.view(*leader);
   std::set<NodeId> eligible;
   std::set<NodeId> not_on_duty;  // live, in the leader's view, not ON_DUTY
   for (const auto& node : leader_view) {
@@ -263,9 +290,10 @@ ConvergenceState evaluate_convergence(const CanonicalStore::Map& store, const Wo
       overdue = since && rules.history->now() - *since > rules.bound_ns;
     }
     if (overdue) {
-      findings.add(Blocker::NeverOnDuty,
-                   fmt::format("{} is live in {}'s view but node-lifecycle/{} is {}", node, *leader, node,
-                               it == store.end() ? "absent" : it->second));
+      findings.add(Blocker::NeverOnDuty, [&] {
+        return fmt::format("{} is live in {}'s view but node-lifecycle/{} is {}", node, *leader, node,
+                           it == store.end() ? "absent" : it->second);
+      });
     }
   }
 
@@ -311,7 +339,7 @@ ConvergenceState evaluate_convergence(const CanonicalStore::Map& store, const Wo
       continue;
     }
     for (const auto& entry : entries) {
-      if (!active_on_draining(entry) || base + ":" + owned->second.version != entry.artifact) continue;
+      if (!active_on_draining(entry) || !is_artifact(entry.artifact, base, owned->second.version)) continue;
       int active_on_eligible = 0;
       int other_active = 0;
       int other_live = 0;
@@ -375,7 +403,7 @@ ConvergenceState evaluate_convergence(const CanonicalStore::Map& store, const Wo
                 // Of the owner's version: an old version's entry (a blocked
                 // rolling update) is not the dependency the dependant names.
                 return eligible.count(e.node) != 0 && e.value && ref::is_live(e.value->state) &&
-                       e.artifact == dep + ":" + d->second.version;
+                       is_artifact(e.artifact, dep, d->second.version);
               });
           never = !held && !eligible.empty() &&
                   std::none_of(eligible.begin(), eligible.end(),
@@ -458,40 +486,48 @@ ConvergenceState evaluate_convergence(const CanonicalStore::Map& store, const Wo
   for (const auto& [base, entries] : by_base) {
     auto owned = desired.owned.find(base);
     for (const auto& entry : entries) {
-      const std::string where = fmt::format("slices/{}/{}", entry.node, entry.artifact);
+      // The key, made only for a drain-blocked lookup or a finding's text.
+      const auto where = [&] { return fmt::format("slices/{}/{}", entry.node, entry.artifact); };
       if (owned == desired.owned.end()) {
-        findings.add(Blocker::CountMismatch, fmt::format("{}: base {} has no owner", where, base));
+        findings.add(Blocker::CountMismatch,
+                     [&] { return fmt::format("{}: base {} has no owner", where(), base); });
         continue;
       }
-      if (drain_blocked.count(where) != 0) continue;  // allowed, not owed elsewhere
+      if (!drain_blocked.empty() && drain_blocked.count(where()) != 0)
+        continue;  // allowed, not owed elsewhere
       if (eligible.count(entry.node) == 0) {
         if (not_on_duty.count(entry.node) != 0) {
           findings.add(Blocker::CountMismatch,
-                       fmt::format("{}: {} is live but not ON_DUTY", where, entry.node));
+                       [&] { return fmt::format("{}: {} is live but not ON_DUTY", where(), entry.node); });
         } else {
-          findings.add(Blocker::CountMismatch, fmt::format("{}: {} is not eligible", where, entry.node));
+          findings.add(Blocker::CountMismatch,
+                       [&] { return fmt::format("{}: {} is not eligible", where(), entry.node); });
         }
         continue;
       }
       if (!entry.value) {
-        findings.add(Blocker::StuckState, fmt::format("{}: value cannot be parsed", where));
+        findings.add(Blocker::StuckState, [&] { return fmt::format("{}: value cannot be parsed", where()); });
         continue;
       }
       const auto state = entry.value->state;
       if (owned->second.excluded) {
         if (state != ref::State::Active && state != ref::State::Loaded) {
-          findings.add(Blocker::StuckState,
-                       fmt::format("{}: {} (excluded artifact)", where, ref::state_name(state)));
+          findings.add(Blocker::StuckState, [&] {
+            return fmt::format("{}: {} (excluded artifact)", where(), ref::state_name(state));
+          });
         }
         continue;
       }
       const bool starved_loaded = owned->second.starved && state == ref::State::Loaded;
       if (state != ref::State::Active && !starved_loaded) {
-        findings.add(Blocker::StuckState, fmt::format("{}: {}", where, ref::state_name(state)));
+        findings.add(Blocker::StuckState,
+                     [&] { return fmt::format("{}: {}", where(), ref::state_name(state)); });
       }
-      if (base + ":" + owned->second.version != entry.artifact && rolling_blocked.count(base) == 0) {
-        findings.add(Blocker::CountMismatch, fmt::format("{}: version differs from the owner {}'s {}", where,
-                                                         owned->second.owner, owned->second.version));
+      if (!is_artifact(entry.artifact, base, owned->second.version) && rolling_blocked.count(base) == 0) {
+        findings.add(Blocker::CountMismatch, [&] {
+          return fmt::format("{}: version differs from the owner {}'s {}", where(), owned->second.owner,
+                             owned->second.version);
+        });
       }
     }
   }
@@ -502,7 +538,8 @@ ConvergenceState evaluate_convergence(const CanonicalStore::Map& store, const Wo
   // on a removal of the base's owner.
   for_prefix(store, "version-routing/", [&](const std::string& key_text, const std::string& value) {
     if (rolling_blocked.count(key_text.substr(std::string_view("version-routing/").size())) != 0) return;
-    findings.add(Blocker::CountMismatch, fmt::format("{} = {}: rolling update unfinished", key_text, value));
+    findings.add(Blocker::CountMismatch,
+                 [&] { return fmt::format("{} = {}: rolling update unfinished", key_text, value); });
   });
   for (const auto& [base, want] : desired.owned) {
     // A base with failure evidence is owed nothing, but it still tells
@@ -527,7 +564,7 @@ ConvergenceState evaluate_convergence(const CanonicalStore::Map& store, const Wo
       // A blocked rolling update's old entries stay by design: not counted.
       const bool new_only = rolling_blocked.count(base) != 0;
       for (const auto& entry : it->second)
-        if (eligible.count(entry.node) != 0 && (!new_only || entry.artifact == base + ":" + want.version))
+        if (eligible.count(entry.node) != 0 && (!new_only || is_artifact(entry.artifact, base, want.version)))
           ++actual;
     }
     if (actual < owed.low) {
@@ -568,19 +605,22 @@ ConvergenceState evaluate_convergence(const CanonicalStore::Map& store, const Wo
       for (const auto& node : eligible) {
         const auto zone = zone_of(node);
         if (per_zone[zone] + 1 < most && blocker_on(base, want, node).empty()) {
-          findings.add(Blocker::CountMismatch,
-                       fmt::format("{}: zone spread: zone {} holds {} live entries, another {}, and {} could "
-                                   "take one",
-                                   base, zone, per_zone[zone], most, node));
+          findings.add(Blocker::CountMismatch, [&] {
+            return fmt::format(
+                "{}: zone spread: zone {} holds {} live entries, another {}, and {} could "
+                "take one",
+                base, zone, per_zone[zone], most, node);
+          });
           break;
         }
       }
     }
     if (actual < owed.low || actual > owed.high) {
-      findings.add(
-          Blocker::CountMismatch,
-          fmt::format("{}: {} entries, owed {}..{} (desired {}, min_instances {}, {} eligible nodes)", base,
-                      actual, owed.low, owed.high, want.count, want.min_instances, eligible.size()));
+      findings.add(Blocker::CountMismatch, [&] {
+        return fmt::format("{}: {} entries, owed {}..{} (desired {}, min_instances {}, {} eligible nodes)",
+                           base, actual, owed.low, owed.high, want.count, want.min_instances,
+                           eligible.size());
+      });
     }
   }
 
@@ -588,35 +628,40 @@ ConvergenceState evaluate_convergence(const CanonicalStore::Map& store, const Wo
   // active; an excluded artifact may be loaded and inactive under a LOADED key.
   for (const auto& node : live.live) {
     const auto& keys = by_node[node];
-    std::map<std::string, engine::SliceHolding> held;
-    for (const auto& [artifact, holding] : world.slice_holdings(node)) {
-      if (holding != engine::SliceHolding::NotHeld) held[artifact] = holding;
-    }
+    // Read in place (NotHeld entries count as absent).
+    static const WorldQueries::Holdings kNothing;
+    const WorldQueries::Holdings* view = world.slice_holdings_view(node);
+    const WorldQueries::Holdings& held = view != nullptr ? *view : kNothing;
     for (const auto& [artifact, state] : keys) {
       auto h = held.find(artifact);
       const auto holding = h == held.end() ? engine::SliceHolding::NotHeld : h->second;
       if (state == ref::State::Active && holding != engine::SliceHolding::Active) {
-        findings.add(Blocker::Ghost, fmt::format("slices/{}/{} is ACTIVE but the slice store has it {}", node,
-                                                 artifact, holding_name(holding)));
+        findings.add(Blocker::Ghost, [&] {
+          return fmt::format("slices/{}/{} is ACTIVE but the slice store has it {}", node, artifact,
+                             holding_name(holding));
+        });
       }
       const bool excluded_loaded =
           state == ref::State::Loaded && desired.may_stay_loaded(ref::base_part(artifact));
       if (excluded_loaded && holding != engine::SliceHolding::Loaded) {
-        findings.add(Blocker::StuckState,
-                     fmt::format("slices/{}/{} is LOADED but the slice store does not hold it loaded", node,
-                                 artifact));
+        findings.add(Blocker::StuckState, [&] {
+          return fmt::format("slices/{}/{} is LOADED but the slice store does not hold it loaded", node,
+                             artifact);
+        });
       }
     }
     for (const auto& [artifact, holding] : held) {
+      if (holding == engine::SliceHolding::NotHeld) continue;
       auto k = keys.find(artifact);
       const bool explained =
           k != keys.end() &&
           (k->second == ref::State::Active ||
            (k->second == ref::State::Loaded && desired.may_stay_loaded(ref::base_part(artifact))));
       if (!explained) {
-        findings.add(Blocker::StuckState,
-                     fmt::format("{}'s slice store holds {} ({}) without an ACTIVE key", node, artifact,
-                                 holding == engine::SliceHolding::Active ? "active" : "loaded"));
+        findings.add(Blocker::StuckState, [&] {
+          return fmt::format("{}'s slice store holds {} ({}) without an ACTIVE key", node, artifact,
+                             holding == engine::SliceHolding::Active ? "active" : "loaded");
+        });
       }
     }
   }
@@ -650,7 +695,7 @@ ConvergenceState evaluate_convergence(const CanonicalStore::Map& store, const Wo
           fmt::format("rollback/{}: in flight (another blueprint owns a base it lists)", id));
       continue;
     }
-    findings.add(Blocker::RollbackPending, why);
+    findings.add(Blocker::RollbackPending, [&] { return why; });
   }
   // With placement constraints in force the node balance is not judged
   // (docs/decisions.md, "Engine: placement strategies and constraints").
@@ -671,8 +716,10 @@ ConvergenceState evaluate_convergence(const CanonicalStore::Map& store, const Wo
     auto [lo, hi] = std::minmax_element(load.begin(), load.end(),
                                         [](const auto& a, const auto& b) { return a.second < b.second; });
     if (hi->second - lo->second > 1) {
-      findings.add(Blocker::CountMismatch, fmt::format("unbalanced: {} holds {} live entries, {} holds {}",
-                                                       hi->first, hi->second, lo->first, lo->second));
+      findings.add(Blocker::CountMismatch, [&] {
+        return fmt::format("unbalanced: {} holds {} live entries, {} holds {}", hi->first, hi->second,
+                           lo->first, lo->second);
+      });
     }
   }
   auto out = findings.state(leader);
@@ -696,9 +743,7 @@ InstanceTally tally_instances(const CanonicalStore::Map& store, const WorldQueri
     ++out.total;
     if (world.is_up(key.node)) ++out.on_up_nodes;
     if (parsed->state != ref::State::Active || live.live.count(key.node) == 0) return;
-    for (const auto& [held, holding] : world.slice_holdings(key.node)) {
-      if (held == key.artifact && holding == engine::SliceHolding::Active) ++out.active;
-    }
+    if (world.holds_active(key.node, key.artifact)) ++out.active;
   });
   return out;
 }

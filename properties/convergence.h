@@ -128,6 +128,9 @@ struct ConvergenceState {
 
 ConvergenceState evaluate_convergence(const CanonicalStore::Map& store, const WorldQueries& world,
                                       const ConvergenceRules& rules);
+// The same, with the world's liveness as of now already known.
+ConvergenceState evaluate_convergence(const CanonicalStore::Map& store, const WorldQueries& world,
+                                      const ConvergenceRules& rules, const Liveness& live);
 
 // For `expect instances`: live entries of `artifact` in the canonical store
 // (any node) and counted instances (ACTIVE key on a live node whose slice

@@ -107,18 +107,19 @@ void FiguresObserver::settle(Nanos now) {
     }
     rebuild_slots();
   }
-  if (live_dirty_) {
-    live_dirty_ = false;
-    live_ = liveness(world_).live;
-    ++live_epoch_;
-  }
+  live_dirty_ = false;
+  const Liveness& live = live_cache_.get();
+  const std::uint64_t live_epoch = live_cache_.epoch();
   // Counted instances: ACTIVE key on a live node whose slice store holds the
   // artifact active (the definition of simulation.md §5), per base.
   std::fill(counted_.begin(), counted_.end(), 0);
+  // active_keys_ is in key order, slices/{node}/...: one holdings lookup per node.
+  const NodeId* holder = nullptr;
+  const WorldQueries::Holdings* held = nullptr;
   for (auto& [name, key] : active_keys_) {
-    if (key.live_epoch != live_epoch_) {
-      key.live = live_.count(key.node) > 0;
-      key.live_epoch = live_epoch_;
+    if (key.live_epoch != live_epoch) {
+      key.live = live.live.count(key.node) > 0;
+      key.live_epoch = live_epoch;
     }
     if (key.slot_epoch != desired_epoch_) {
       // slots_ is in base order (desired_now_'s).
@@ -131,7 +132,11 @@ void FiguresObserver::settle(Nanos now) {
       key.slot_epoch = desired_epoch_;
     }
     if (!key.live || key.slot == kNoSlot) continue;
-    if (world_.holds_active(key.node, key.artifact)) ++counted_[key.slot];
+    if (holder == nullptr || *holder != key.node) {
+      holder = &key.node;
+      held = world_.slice_holdings_view(key.node);
+    }
+    if (WorldQueries::holds_active_in(held, key.artifact)) ++counted_[key.slot];
   }
   // want/have: desired and counted instances (counted capped per base at
   // its desired count); placeable/placed: the same with each base's desired
@@ -141,7 +146,7 @@ void FiguresObserver::settle(Nanos now) {
   std::int64_t have = 0;
   std::int64_t placeable = 0;
   std::int64_t placed = 0;
-  const auto live_nodes = static_cast<std::int64_t>(live_.size());
+  const auto live_nodes = static_cast<std::int64_t>(live.live.size());
   for (std::size_t k = 0; k < slots_.size(); ++k) {
     const std::int64_t n = slots_[k].desired;
     const std::int64_t count = counted_[k];

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "properties/invariants.h"
+#include "properties/liveness_cache.h"
 #include "properties/world_queries.h"
 #include "sim/world_observer.h"
 
@@ -82,7 +83,8 @@ struct RunFigures {
 // settle() at the end of every instant, finish() at the end.
 class FiguresObserver : public sim::WorldObserver {
  public:
-  FiguresObserver(const InvariantSuite& suite, const WorldQueries& world) : suite_(suite), world_(world) {}
+  FiguresObserver(const InvariantSuite& suite, const WorldQueries& world, LivenessCache& live)
+      : suite_(suite), world_(world), live_cache_(live) {}
 
   void fault(Nanos now, std::string label);
   void settle(Nanos now);
@@ -109,37 +111,37 @@ class FiguresObserver : public sim::WorldObserver {
 
   const InvariantSuite& suite_;
   const WorldQueries& world_;
+  LivenessCache& live_cache_;
   RunFigures figures_;
   std::uint64_t generation_ = 0;
   std::uint64_t settled_generation_ = ~std::uint64_t{0};
   // What settle() recomputes only when it may have changed: the desired
-  // counts (a decided write to blueprints/ or slice-target/) and liveness (a
-  // view or node fault). The ACTIVE slice keys follow each decided command.
+  // counts (a decided write to blueprints/ or slice-target/). A view or node
+  // fault may change liveness (the cache's to recompute): settle again. The
+  // ACTIVE slice keys follow each decided command.
   bool desired_dirty_ = true;
   bool live_dirty_ = true;
   std::map<std::string, std::int64_t> desired_now_;  // base -> desired instances
   // desired_now_ in order, rebuilt with it (issue 14, seventh pass: settle()
   // runs after almost every event; it tallies by slot, without a map or a
-  // string compare). Epochs count the rebuilds of desired_now_ and live_.
+  // string compare). desired_epoch_ counts the rebuilds of desired_now_.
   std::vector<BaseSlot> slots_;
   std::vector<std::vector<BasePoint>*> stale_points_;  // series of bases desired once, not now
   std::vector<std::int64_t> counted_;                  // per slot, scratch for settle()
   std::uint64_t desired_epoch_ = 0;
-  std::uint64_t live_epoch_ = 0;
   static constexpr std::size_t kNoSlot = ~std::size_t{0};
   struct ActiveKey {
     NodeId node;
     std::string artifact;
     std::string base;
     // Cached: the slot of `base` at desired_epoch_ (kNoSlot: not desired)
-    // and whether `node` is live at live_epoch_.
+    // and whether `node` is live at the liveness cache's live_epoch.
     std::size_t slot = kNoSlot;
     std::uint64_t slot_epoch = ~std::uint64_t{0};
     bool live = false;
     std::uint64_t live_epoch = ~std::uint64_t{0};
   };
-  std::map<std::string, ActiveKey> active_keys_;  // slices/ key -> its instance, ACTIVE keys only
-  std::set<NodeId> live_;
+  std::map<std::string, ActiveKey> active_keys_;          // slices/ key -> its instance, ACTIVE keys only
   std::int64_t pending_activations_ = 0;                  // activations seen since the last settle
   std::map<std::string, std::int64_t> desired_;           // base -> desired instances at the last settle
   std::uint64_t desired_seen_epoch_ = ~std::uint64_t{0};  // desired_epoch_ that desired_ copies

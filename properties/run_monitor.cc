@@ -62,9 +62,9 @@ std::string batch_text(const sim::BatchRecord& batch) {
 
 }  // namespace
 
-RunMonitor::RunMonitor(const InvariantSuite& suite, const WorldQueries& world,
+RunMonitor::RunMonitor(const InvariantSuite& suite, const WorldQueries& world, LivenessCache& live,
                        const ViolationRecorder& recorder, ConvergenceRules rules, Nanos quiet_ns)
-    : suite_(suite), world_(world), recorder_(recorder), rules_(rules), quiet_ns_(quiet_ns) {}
+    : suite_(suite), world_(world), live_(live), recorder_(recorder), rules_(rules), quiet_ns_(quiet_ns) {}
 
 void RunMonitor::add(Window w) {
   windows_.push_back(std::move(w));
@@ -253,7 +253,7 @@ void RunMonitor::break_candidate(Window& w, std::string why) {
 
 const ConvergenceState& RunMonitor::convergence_now() {
   if (convergence_generation_ != generation_) {
-    convergence_cache_ = evaluate_convergence(suite_.canonical().entries(), world_, rules_);
+    convergence_cache_ = evaluate_convergence(suite_.canonical().entries(), world_, rules_, live_.get());
     convergence_generation_ = generation_;
   }
   return convergence_cache_;
@@ -324,7 +324,7 @@ void RunMonitor::settle_window(Window& w, Nanos now) {
       return;
     }
     case Kind::Leader: {
-      const auto why = leader_mismatch(world_, liveness(world_), w.node, rules_.history);
+      const auto why = leader_mismatch(world_, live_.get(), w.node, rules_.history);
       if (why.empty()) {
         w.held = true;
         w.decided = true;
@@ -335,7 +335,7 @@ void RunMonitor::settle_window(Window& w, Nanos now) {
       return;
     }
     case Kind::Instances: {
-      const auto live = liveness(world_);
+      const Liveness& live = live_.get();
       std::string wrong;
       for (const auto& [artifact, want] : w.counts) {
         const auto got = tally_instances(suite_.canonical().entries(), world_, live, artifact);
@@ -355,7 +355,7 @@ void RunMonitor::settle_window(Window& w, Nanos now) {
       return;
     }
     case Kind::Available: {
-      const auto live = liveness(world_);
+      const Liveness& live = live_.get();
       for (const auto& [artifact, min] : w.min_active) {
         const auto got = tally_instances(suite_.canonical().entries(), world_, live, artifact);
         if (got.active < min) {
@@ -369,7 +369,7 @@ void RunMonitor::settle_window(Window& w, Nanos now) {
       return;
     }
     case Kind::AtMost: {
-      const auto live = liveness(world_);
+      const Liveness& live = live_.get();
       for (const auto& [artifact, limit] : w.limits) {
         const auto got = tally_instances(suite_.canonical().entries(), world_, live, artifact);
         if ((limit.first && got.on_up_nodes > *limit.first) || (limit.second && got.active > *limit.second)) {

@@ -14,6 +14,7 @@
 
 #include "properties/convergence.h"
 #include "properties/invariants.h"
+#include "properties/liveness_cache.h"
 #include "sim/world_observer.h"
 
 namespace aether::properties {
@@ -51,8 +52,8 @@ struct ConvergenceOutcome {
 
 class RunMonitor : public sim::WorldObserver {
  public:
-  RunMonitor(const InvariantSuite& suite, const WorldQueries& world, const ViolationRecorder& recorder,
-             ConvergenceRules rules, Nanos quiet_ns);
+  RunMonitor(const InvariantSuite& suite, const WorldQueries& world, LivenessCache& live,
+             const ViolationRecorder& recorder, ConvergenceRules rules, Nanos quiet_ns);
 
   // Expectations, registered when their step runs (at `start`).
   // `cutoff`: the instant of the next step that is not `expect` (none after
@@ -172,6 +173,7 @@ class RunMonitor : public sim::WorldObserver {
 
   const InvariantSuite& suite_;
   const WorldQueries& world_;
+  LivenessCache& live_;
   const ViolationRecorder& recorder_;
   ConvergenceRules rules_;
   Nanos quiet_ns_;

@@ -310,6 +310,7 @@ class Runner {
   std::unique_ptr<sim::SimCluster> cluster_;
   std::unique_ptr<SimWorldQueries> world_;
   std::unique_ptr<InvariantSuite> suite_;
+  std::unique_ptr<LivenessCache> live_;
   std::unique_ptr<RunMonitor> monitor_;
   std::unique_ptr<FiguresObserver> figures_;
   CounterObserver counters_;
@@ -381,11 +382,13 @@ bool Runner::build() {
   rules.bound_ns = timing_.bound_ns;
   rules.balance =
       config_.reconciliation == engine::ReconciliationStrategy::Aggressive && config_.auto_rebalancing;
-  monitor_ = std::make_unique<RunMonitor>(*suite_, *world_, recorder_, rules, timing_.quiet_ns);
+  live_ = std::make_unique<LivenessCache>(*world_, options_.cache_liveness);
+  cluster_->add_observer(live_.get());
+  monitor_ = std::make_unique<RunMonitor>(*suite_, *world_, *live_, recorder_, rules, timing_.quiet_ns);
   cluster_->add_observer(suite_.get());
   cluster_->add_observer(monitor_.get());
   cluster_->add_observer(&counters_);
-  figures_ = std::make_unique<FiguresObserver>(*suite_, *world_);
+  figures_ = std::make_unique<FiguresObserver>(*suite_, *world_, *live_);
   cluster_->add_observer(figures_.get());
   return true;
 }

@@ -64,6 +64,9 @@ struct RunOptions {
   std::uint64_t progress_every = 1u << 16;
   // sim::SimConfig::defer_deliveries (off: a test compares the two).
   bool defer_deliveries = true;
+  // The checks' liveness recomputed only after a view change or a node
+  // fault (LivenessCache; off: at every question, a test compares the two).
+  bool cache_liveness = true;
 };
 
 RunResult run_scenario(const scenarios::Scenario& scenario, const RunOptions& options);

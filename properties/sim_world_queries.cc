@@ -14,8 +14,7 @@ bool SimWorldQueries::is_paused(const NodeId& node) const {
   return cluster_.is_paused(node);
 }
 
-std::vector<NodeId> SimWorldQueries::view(const NodeId& node) const {
-  if (!cluster_.is_up(node)) return {};
+const std::vector<NodeId>& SimWorldQueries::view(const NodeId& node) const {
   return cluster_.view(node);
 }
 
@@ -27,12 +26,8 @@ std::vector<std::pair<std::string, engine::SliceHolding>> SimWorldQueries::slice
   return out;
 }
 
-bool SimWorldQueries::holds_active(const NodeId& node, const std::string& artifact) const {
-  if (!cluster_.is_up(node)) return false;
-  const auto* held = cluster_.slice_holdings_view(node);
-  if (held == nullptr) return false;
-  auto it = held->find(artifact);
-  return it != held->end() && it->second == engine::SliceHolding::Active;
+const WorldQueries::Holdings* SimWorldQueries::slice_holdings_view(const NodeId& node) const {
+  return cluster_.is_up(node) ? cluster_.slice_holdings_view(node) : nullptr;
 }
 
 std::optional<NodeId> SimWorldQueries::known_leader(const NodeId& node) const {

@@ -14,9 +14,9 @@ class SimWorldQueries final : public WorldQueries {
   std::vector<NodeId> configured_nodes() const override;
   bool is_up(const NodeId& node) const override;
   bool is_paused(const NodeId& node) const override;
-  std::vector<NodeId> view(const NodeId& node) const override;
+  const std::vector<NodeId>& view(const NodeId& node) const override;
   std::vector<std::pair<std::string, engine::SliceHolding>> slice_holdings(const NodeId& node) const override;
-  bool holds_active(const NodeId& node, const std::string& artifact) const override;
+  const Holdings* slice_holdings_view(const NodeId& node) const override;
   std::optional<NodeId> known_leader(const NodeId& node) const override;
   bool cdm_active(const NodeId& node) const override;
   engine::NodeAttributes attributes(const NodeId& node) const override;

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -25,17 +26,23 @@ class WorldQueries {
   virtual bool is_up(const NodeId& node) const = 0;
   virtual bool is_paused(const NodeId& node) const = 0;
   // The node's current view (sorted, includes itself); empty when down.
-  virtual std::vector<NodeId> view(const NodeId& node) const = 0;
+  // Valid until the world next changes.
+  virtual const std::vector<NodeId>& view(const NodeId& node) const = 0;
   // What the node's slice store holds, in artifact order; empty when down.
   virtual std::vector<std::pair<std::string, engine::SliceHolding>> slice_holdings(
       const NodeId& node) const = 0;
-  // Whether the node's slice store holds `artifact` active (what
-  // slice_holdings says; a world may answer without the copy).
-  virtual bool holds_active(const NodeId& node, const std::string& artifact) const {
-    for (const auto& [held, holding] : slice_holdings(node)) {
-      if (held == artifact) return holding == engine::SliceHolding::Active;
-    }
-    return false;
+  // What slice_holdings says, without the copy: nullptr when down. Valid
+  // until the world next changes.
+  using Holdings = std::map<std::string, engine::SliceHolding>;
+  virtual const Holdings* slice_holdings_view(const NodeId& node) const = 0;
+  // Whether the node's slice store holds `artifact` active.
+  bool holds_active(const NodeId& node, const std::string& artifact) const {
+    return holds_active_in(slice_holdings_view(node), artifact);
+  }
+  static bool holds_active_in(const Holdings* held, const std::string& artifact) {
+    if (held == nullptr) return false;
+    auto it = held->find(artifact);
+    return it != held->end() && it->second == engine::SliceHolding::Active;
   }
   // The engine's beliefs on an up node (nullopt / false when down).
   virtual std::optional<NodeId> known_leader(const NodeId& node) const = 0;

@@ -673,9 +673,10 @@ bool SimCluster::is_paused(const NodeId& node) const {
   return target != nullptr && target->up() && target->paused();
 }
 
-std::vector<NodeId> SimCluster::view(const NodeId& node) const {
+const std::vector<NodeId>& SimCluster::view(const NodeId& node) const {
+  static const std::vector<NodeId> kNone;
   const SimNode* target = find(node);
-  return target != nullptr && target->up() ? target->view() : std::vector<NodeId>{};
+  return target != nullptr && target->up() ? target->view() : kNone;
 }
 
 bool SimCluster::has_quorum(const NodeId& node) const {

@@ -106,8 +106,9 @@ class SimCluster {
   bool is_up(const NodeId& node) const;
   bool is_paused(const NodeId& node) const;
   bool is_configured(const NodeId& node) const { return world_->configured.count(node) > 0; }
-  std::vector<NodeId> view(const NodeId& node) const;  // as the node sees it; empty when down
-  bool has_quorum(const NodeId& node) const;           // as the node sees it
+  // As the node sees it; empty when down. Valid until the view next changes.
+  const std::vector<NodeId>& view(const NodeId& node) const;
+  bool has_quorum(const NodeId& node) const;  // as the node sees it
   bool is_restored(const NodeId& node) const;
   KvMap store(const NodeId& node) const;  // a copy: nodes hold cursors, not replicas
   std::uint64_t store_digest(const NodeId& node) const;

@@ -46,14 +46,18 @@ class FakeWorld final : public WorldQueries {
     return it != nodes.end() && it->second.up;
   }
   bool is_paused(const NodeId& id) const override { return nodes.at(id).paused; }
-  std::vector<NodeId> view(const NodeId& id) const override {
-    return nodes.at(id).up ? nodes.at(id).view : std::vector<NodeId>{};
+  const std::vector<NodeId>& view(const NodeId& id) const override {
+    static const std::vector<NodeId> kNone;
+    return nodes.at(id).up ? nodes.at(id).view : kNone;
   }
   std::vector<std::pair<std::string, engine::SliceHolding>> slice_holdings(const NodeId& id) const override {
     std::vector<std::pair<std::string, engine::SliceHolding>> out;
     if (!nodes.at(id).up) return out;
     for (const auto& [a, h] : nodes.at(id).held) out.emplace_back(a, h);
     return out;
+  }
+  const Holdings* slice_holdings_view(const NodeId& id) const override {
+    return nodes.at(id).up ? &nodes.at(id).held : nullptr;
   }
   std::optional<NodeId> known_leader(const NodeId& id) const override {
     return nodes.at(id).up ? nodes.at(id).leader : std::nullopt;

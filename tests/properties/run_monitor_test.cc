@@ -20,7 +20,11 @@ constexpr Nanos kQuiet = engine::seconds(10);
 
 struct Run {
   Run()
-      : world(3), recorder(nullptr), suite(recorder, world, 1), monitor(suite, world, recorder, {}, kQuiet) {}
+      : world(3),
+        recorder(nullptr),
+        suite(recorder, world, 1),
+        live(world, false),
+        monitor(suite, world, live, recorder, {}, kQuiet) {}
 
   // Commits `commands` at `now` as a client or engine write.
   void commit(Nanos now, engine::KvBatch commands, const std::string& writer = "client:default") {
@@ -52,6 +56,8 @@ struct Run {
   FakeWorld world;
   ViolationRecorder recorder;
   InvariantSuite suite;
+  // The fake world changes without telling observers: liveness uncached.
+  LivenessCache live;
   RunMonitor monitor;
   std::uint64_t position = 0;
 };
