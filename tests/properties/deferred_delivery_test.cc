@@ -16,6 +16,7 @@
 #include "properties/runner.h"
 #include "properties/scenario_gen.h"
 #include "scenarios/loader.h"
+#include "tests/properties/shipped_scenarios.h"
 
 using namespace aether;
 using namespace aether::properties;
@@ -72,13 +73,7 @@ void require_same(const scenarios::Scenario& scenario, std::uint64_t seed, std::
 TEST_CASE("deferred deliveries change nothing else in any shipped scenario") {
   // Seeds 1, 6, 13 and 39 once showed a read applying a deferred position too
   // early (from inside a notification round, from an apply's flushed writes).
-  std::vector<std::filesystem::path> files;
-  for (const char* dir : {AETHER_SOURCE_DIR "/scenarios", AETHER_SOURCE_DIR "/scenarios/fuzz-findings"}) {
-    for (const auto& entry : std::filesystem::directory_iterator(dir)) {
-      if (entry.path().extension() == ".json") files.push_back(entry.path());
-    }
-  }
-  std::sort(files.begin(), files.end());
+  const auto files = testing::shipped_scenario_files();
   REQUIRE(files.size() > 100);
   std::size_t fewer_applies = 0;
   for (const auto& file : files) {

@@ -13,6 +13,7 @@
 #include "properties/runner.h"
 #include "properties/scenario_gen.h"
 #include "scenarios/loader.h"
+#include "tests/properties/shipped_scenarios.h"
 
 using namespace aether;
 using namespace aether::properties;
@@ -87,13 +88,7 @@ void require_same(const scenarios::Scenario& scenario, std::uint64_t seed) {
 }  // namespace
 
 TEST_CASE("the liveness cache changes nothing in any shipped scenario") {
-  std::vector<std::filesystem::path> files;
-  for (const char* dir : {AETHER_SOURCE_DIR "/scenarios", AETHER_SOURCE_DIR "/scenarios/fuzz-findings"}) {
-    for (const auto& entry : std::filesystem::directory_iterator(dir)) {
-      if (entry.path().extension() == ".json") files.push_back(entry.path());
-    }
-  }
-  std::sort(files.begin(), files.end());
+  const auto files = testing::shipped_scenario_files();
   REQUIRE(files.size() > 100);
   for (const auto& file : files) {
     const auto loaded = scenarios::load_scenario_file(file.string());
