@@ -166,6 +166,10 @@ class ClusterDeploymentManager::Active
   void end_move(const std::string& artifact);
   void check_stuck_and_orphans();
   void activate_ready(const std::string& artifact);
+  // activate_ready(desired.artifact) for an entry of state_.desired, without
+  // looking it up again: desired_for(desired.artifact) is that entry (its
+  // artifact is `base:version`, and a version holds no ':').
+  void activate_ready(const Desired& desired);
 
   void flush(std::function<void(bool)> after = nullptr) { writer_.flush(std::move(after)); }
   void count(const char* counter, std::int64_t delta = 1) { services_.events.count(counter, delta); }
@@ -782,7 +786,7 @@ void ClusterDeploymentManager::Active::reconcile() {
     const auto base = *key_suffix(key, kVersionRoutingPrefix);
     if (!state_.desired.count(base)) commands_.sync_routing(base);  // no owner: the update is over
   }
-  for (const auto& [base, desired] : state_.desired) activate_ready(desired.artifact);
+  for (const auto& [base, desired] : state_.desired) activate_ready(desired);
   drain_.drain_nodes(facts_, commands_);
   all_or_nothing_.check(facts_, commands_);
   if (config_.reconciliation == ReconciliationStrategy::Aggressive && config_.auto_rebalancing) rebalance();
@@ -871,7 +875,12 @@ void ClusterDeploymentManager::Active::check_stuck_and_orphans() {
 void ClusterDeploymentManager::Active::activate_ready(const std::string& artifact) {
   const Desired* desired = desired_for(artifact);
   if (!desired || desired->artifact != artifact) return;
-  if (!facts_.dependencies_ready(desired->depends_on) &&
+  activate_ready(*desired);
+}
+
+void ClusterDeploymentManager::Active::activate_ready(const Desired& desired) {
+  const std::string& artifact = desired.artifact;
+  if (!facts_.dependencies_ready(desired.depends_on) &&
       !config_.mutation(mutation::kActivateBeforeDependencies))
     return;
   auto it = table_.entries.find(artifact);

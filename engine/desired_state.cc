@@ -57,63 +57,68 @@ void DesiredState::recompute_ownership(const std::map<std::string, std::uint64_t
   }
 }
 
-std::optional<Wanted> DesiredState::wanted(const std::string& base) const {
-  auto owner = ownership.owner(base);
-  if (!owner) return std::nullopt;
-  auto blueprint = blueprints.find(*owner);
+std::optional<WantedRef> DesiredState::wanted_ref(const std::string& base) const {
+  auto owner = ownership.owner_of.find(base);
+  if (owner == ownership.owner_of.end()) return std::nullopt;
+  auto blueprint = blueprints.find(owner->second);
   if (blueprint == blueprints.end() || !blueprint->second) return std::nullopt;
   const auto* slice = slice_of(*blueprint->second, base);
+  if (ownership.rejected.count(owner->second)) {
+    // Its last accepted deployment, as its slice-target records it.
+    auto target = targets.find(base);
+    if (target == targets.end() || target->second.owner != owner->second) return std::nullopt;
+    const std::string& version = target->second.version;
+    return WantedRef{&owner->second,
+                     &version,
+                     target->second.instances,
+                     target->second.min_instances,
+                     slice && slice->artifact.version == version ? slice->update : UpdatePolicy{},
+                     slice,
+                     true};
+  }
+  if (!slice) return std::nullopt;
+  return WantedRef{
+      &owner->second, &slice->artifact.version, slice->instances, slice->min_available, slice->update, slice,
+      false};
+}
+
+std::optional<Wanted> DesiredState::wanted(const std::string& base) const {
+  const auto ref = wanted_ref(base);
+  if (!ref) return std::nullopt;
+  const SliceSpec* slice = ref->slice;
   Wanted out;
-  out.owner = *owner;
+  out.owner = *ref->owner;
   if (slice) {
     out.resources = slice->resources;
     for (const auto& other : slice->anti_affinity) out.anti_affinity.push_back(other.to_string());
     out.spread_zone = slice->spread_zone;
   }
-  if (ownership.rejected.count(*owner)) {
-    // Its last accepted deployment, as its slice-target records it.
-    auto target = targets.find(base);
-    if (target == targets.end() || target->second.owner != *owner) return std::nullopt;
-    out.version = target->second.version;
+  out.version = *ref->version;
+  out.instances = ref->instances;
+  out.min_available = ref->min_available;
+  out.update = ref->update;
+  if (ref->rejected) {
     out.artifact = base + ":" + out.version;
-    out.instances = target->second.instances;
-    out.min_available = target->second.min_instances;
-    if (slice && slice->artifact.version == out.version) out.update = slice->update;
     // Dependencies by base, at the versions the dependencies are held at.
     if (slice) {
       for (const auto& dep : slice->depends_on) {
         const auto dep_base = dep.base().to_string();
         auto dep_target = targets.find(dep_base);
-        out.depends_on.push_back(dep_target != targets.end() && dep_target->second.owner == *owner
+        out.depends_on.push_back(dep_target != targets.end() && dep_target->second.owner == out.owner
                                      ? dep_base + ":" + dep_target->second.version
                                      : dep.to_string());
       }
     }
     return out;
   }
-  if (!slice) return std::nullopt;
   out.artifact = slice->artifact.to_string();
-  out.version = slice->artifact.version;
-  out.instances = slice->instances;
-  out.min_available = slice->min_available;
-  out.update = slice->update;
   for (const auto& dep : slice->depends_on) out.depends_on.push_back(dep.to_string());
   return out;
 }
 
 const SliceSpec* DesiredState::placement_slice(const std::string& base) const {
-  auto owner = ownership.owner(base);
-  if (!owner) return nullptr;
-  auto blueprint = blueprints.find(*owner);
-  if (blueprint == blueprints.end() || !blueprint->second) return nullptr;
-  const auto* slice = slice_of(*blueprint->second, base);
-  if (slice == nullptr) return nullptr;
-  if (ownership.rejected.count(*owner)) {
-    // As wanted(): a rejected owner is wanted only through its own slice-target.
-    auto target = targets.find(base);
-    if (target == targets.end() || target->second.owner != *owner) return nullptr;
-  }
-  return slice;
+  const auto ref = wanted_ref(base);
+  return ref ? ref->slice : nullptr;
 }
 
 const Desired* DesiredState::desired_for(const std::string& artifact) const {

@@ -50,6 +50,30 @@ struct Wanted {
   UpdatePolicy update;
 };
 
+// What wanted(base) reports of the owner's counts and version, by reference
+// into the DesiredState (valid until its next write) and without building a
+// Wanted: the per-base walks of every reconcile (plan_target_sync) and the
+// target-put path compare only these (issue 14, seventh pass). For the same
+// state, wanted(base) has the same owner, version, instances,
+// min_available and update, and its artifact is `base:version`
+// (tests/engine/desired_state_test.cc compares the two).
+struct WantedRef {
+  const std::string* owner = nullptr;
+  const std::string* version = nullptr;
+  int instances = 0;
+  int min_available = 0;
+  UpdatePolicy update{};
+  const SliceSpec* slice = nullptr;  // the owner blueprint's slice for the base, if it lists it
+  bool rejected = false;             // the owner's value is rejected: counts from its slice-target
+
+  // Whether `artifact` is wanted(base)->artifact (`base:version`), compared
+  // without building it.
+  bool is_artifact(const std::string& base, const std::string& artifact) const {
+    return artifact.size() == base.size() + 1 + version->size() && artifact.starts_with(base) &&
+           artifact[base.size()] == ':' && artifact.ends_with(*version);
+  }
+};
+
 // A slice-target to hold at activation, and whether it must be written.
 struct RebuiltTarget {
   SliceTarget target;
@@ -93,6 +117,9 @@ class DesiredState {
   // that order, §4).
   void recompute_ownership(const std::map<std::string, std::uint64_t>& positions = {});
   std::optional<Wanted> wanted(const std::string& base) const;
+  // wanted(base) without building it (WantedRef above): nullopt exactly when
+  // wanted(base) is.
+  std::optional<WantedRef> wanted_ref(const std::string& base) const;
   // The blueprint slice whose placement fields (resources, anti_affinity,
   // spread_zone) wanted(base) reports; nullptr when wanted(base) is nullopt
   // or reports none. The same lookup without building a Wanted (the

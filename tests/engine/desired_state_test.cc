@@ -2,6 +2,12 @@
 // "Desired state", "Activation" and failure accounting.
 #include <catch2/catch.hpp>
 
+#include <cstdint>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
 #include "engine/desired_state.h"
 
 using namespace aether::engine;
@@ -161,4 +167,73 @@ TEST_CASE("desired state: transient failures back off 1s, 2s, ... up to the cap,
   CHECK(state.transient_failures.count(web) == 0);
   CHECK(state.backoff_until.count(web) == 0);
   CHECK_FALSE(state.note_transient_failure(web, seconds(500), 4, seconds(3)));
+}
+
+namespace {
+// wanted_ref(base) reports what wanted(base) has (issue 14, seventh pass):
+// nullopt alike, and the same owner, version, counts, update policy and
+// artifact (`base:version`).
+void check_ref_matches(const DesiredState& state, const std::string& base) {
+  INFO(base);
+  const auto want = state.wanted(base);
+  const auto ref = state.wanted_ref(base);
+  REQUIRE(want.has_value() == ref.has_value());
+  if (!want) return;
+  CHECK(*ref->owner == want->owner);
+  CHECK(*ref->version == want->version);
+  CHECK(ref->instances == want->instances);
+  CHECK(ref->min_available == want->min_available);
+  CHECK(ref->update == want->update);
+  CHECK(ref->is_artifact(base, want->artifact));
+  CHECK(ref->rejected == (state.ownership.rejected.count(want->owner) == 1));
+  for (const std::string& other : {want->artifact + "0", base + ":" + want->version + ".1", base + ":",
+                                   base.substr(0, base.size() - 1) + "x:" + want->version, std::string()}) {
+    CHECK_FALSE(ref->is_artifact(base, other));
+  }
+}
+}  // namespace
+
+TEST_CASE("desired state: wanted_ref answers as wanted() (random states)") {
+  // Three blueprints over four bases, rolling or not, random counts and
+  // versions, random slice-targets (any owner, some versions the blueprints
+  // do not list), so that accepted, rejected and unowned bases all occur.
+  std::mt19937_64 rng(20261203);
+  const std::vector<std::string> bases = {"org.x:web", "org.x:cart", "org.x:db", "org.y:web"};
+  const std::vector<std::string> versions = {"1.0.0", "2.0.0", "1.0.0-rc.1"};
+  const std::vector<std::string> ids = {"a", "b", "c", "gone"};
+  auto pick = [&rng](const auto& items) { return items[rng() % items.size()]; };
+  int accepted = 0;
+  int rejected = 0;
+  for (int round = 0; round < 400; ++round) {
+    DesiredState state;
+    std::string why;
+    for (const char* id : {"a", "b", "c"}) {
+      if (rng() % 4 == 0) continue;
+      std::string slices;
+      for (const auto& base : bases) {
+        if (rng() % 3 != 0) continue;
+        std::string one = R"({"artifact": ")" + base + ":" + pick(versions) + R"(", "instances": )" +
+                          std::to_string(1 + rng() % 4);
+        if (rng() % 2) one += R"(, "update": {"strategy": "rolling", "max_surge": 2, "max_unavailable": 1})";
+        slices += (slices.empty() ? "" : ", ") + one + "}";
+      }
+      state.put_blueprint(id, blueprint_text(id, slices), &why);
+    }
+    for (const auto& base : bases) {
+      if (rng() % 3 == 0) continue;
+      state.targets[base] = SliceTarget{pick(versions), static_cast<int>(rng() % 5),
+                                        static_cast<int>(rng() % 3), pick(ids), rng() % 5 == 0};
+    }
+    std::map<std::string, std::uint64_t> positions;
+    for (const auto& id : ids) positions[id] = rng() % 10;
+    state.recompute_ownership(positions);
+    for (const auto& base : bases) {
+      check_ref_matches(state, base);
+      if (const auto want = state.wanted(base))
+        ++(state.ownership.rejected.count(want->owner) ? rejected : accepted);
+    }
+    check_ref_matches(state, "org.x:none");
+  }
+  CHECK(accepted > 100);  // both branches are exercised
+  CHECK(rejected > 10);
 }
