@@ -52,7 +52,7 @@ class ClusterDeploymentManager::Active
     : public std::enable_shared_from_this<ClusterDeploymentManager::Active> {
  public:
   Active(const NodeServices& services, const EngineConfig& config, std::optional<std::uint64_t> tag,
-         const std::map<std::string, std::uint64_t>& positions)
+         const std::map<std::string, std::uint64_t>& positions, BlueprintParses& parses)
       : services_(services),
         config_(config),
         tag_(tag),
@@ -87,7 +87,8 @@ class ClusterDeploymentManager::Active
                     },
                     [this](const TargetRemove& r) { return recheck::target_remove_still_wanted(facts_, r); },
                 }),
-        positions_(positions) {}
+        positions_(positions),
+        parses_(parses) {}
 
   std::optional<std::uint64_t> tag() const { return tag_; }
   void start();
@@ -196,6 +197,7 @@ class ClusterDeploymentManager::Active
   // Decided position of each applied blueprints/* and slice-target/* value,
   // kept by the manager even while Dormant (the KV's mod revision).
   const std::map<std::string, std::uint64_t>& positions_;
+  BlueprintParses& parses_;      // the manager's (shared with its runtime factory's other managers)
   OwnTargetWrites own_targets_;  // this term's slice-target writes and their echoes (desired_state.h)
   CdmFacts facts_{config_, services_.topology, state_, table_, lifecycles_, positions_, own_targets_};
   CdmCommands commands_{services_, config_, timers_, table_, facts_, writer_, [this](Nanos delay_ns) {
@@ -244,7 +246,7 @@ void ClusterDeploymentManager::Active::read_desired_state() {
     const auto id = *key_suffix(key, kBlueprintPrefix);
     all_or_nothing_.texts[id] = value;
     std::string why;
-    if (!state_.put_blueprint(id, value, &why)) {
+    if (!state_.put_blueprint(id, value, &why, &parses_)) {
       log(LogLevel::Warn, "blueprint " + id + " is invalid: " + why);
       count("malformed-values");
     }
@@ -389,7 +391,7 @@ void ClusterDeploymentManager::Active::on_blueprint_put(const std::string& id, c
       before_value != state_.blueprints.end() && before_value->second && before.rejected.count(id) == 0;
   all_or_nothing_.texts[id] = value;
   std::string why;
-  const bool valid = state_.put_blueprint(id, value, &why);
+  const bool valid = state_.put_blueprint(id, value, &why, &parses_);
   recompute_ownership();
   if (!valid) {
     log(LogLevel::Warn, "blueprint " + id + " is invalid: " + why);
@@ -919,8 +921,11 @@ void ClusterDeploymentManager::Active::rebalance() {
 // ---------------------------------------------------------------------------
 // The manager
 
-ClusterDeploymentManager::ClusterDeploymentManager(const NodeServices& services, const EngineConfig& config)
-    : services_(services), config_(config) {}
+ClusterDeploymentManager::ClusterDeploymentManager(const NodeServices& services, const EngineConfig& config,
+                                                   std::shared_ptr<BlueprintParses> parses)
+    : services_(services),
+      config_(config),
+      parses_(parses ? std::move(parses) : std::make_shared<BlueprintParses>()) {}
 
 ClusterDeploymentManager::~ClusterDeploymentManager() = default;
 
@@ -935,7 +940,7 @@ void ClusterDeploymentManager::on_leader_change(const LeaderChange& change) {
   }
   if (active_) return;
   services_.logger.log(LogLevel::Info, kComponent, "activating as leader");
-  active_ = std::make_shared<Active>(services_, config_, change.position, positions_);
+  active_ = std::make_shared<Active>(services_, config_, change.position, positions_, *parses_);
   services_.kv.interest_changed();  // every key from now on
   services_.events.cdm_activated(change.position);
   active_->start();

@@ -41,9 +41,28 @@ const SliceSpec* slice_of(const Blueprint& blueprint, std::string_view base) {
 }
 }  // namespace
 
-bool DesiredState::put_blueprint(const std::string& id, const std::string& text, std::string* why) {
-  blueprints[id] = parse_blueprint_value(id, text, why);
-  return blueprints[id].has_value();
+const BlueprintParses::Parsed& BlueprintParses::parse(const std::string& id, const std::string& text) {
+  for (const auto& entry : entries_) {
+    if (entry.text.size() == text.size() && entry.id == id && entry.text == text) return entry.parsed;
+  }
+  if (entries_.size() >= kCapacity) entries_.erase(entries_.begin());
+  Parsed parsed;
+  parsed.blueprint = parse_blueprint_value(id, text, &parsed.why);
+  entries_.push_back(Entry{id, text, std::move(parsed)});
+  return entries_.back().parsed;
+}
+
+bool DesiredState::put_blueprint(const std::string& id, const std::string& text, std::string* why,
+                                 BlueprintParses* parses) {
+  auto& slot = blueprints[id];
+  if (parses == nullptr) {
+    slot = parse_blueprint_value(id, text, why);
+  } else {
+    const auto& parsed = parses->parse(id, text);
+    slot = parsed.blueprint;
+    if (!slot) *why = parsed.why;
+  }
+  return slot.has_value();
 }
 
 void DesiredState::recompute_ownership(const std::map<std::string, std::uint64_t>& positions) {

@@ -6,6 +6,7 @@
 // (tests/engine/desired_state_test.cc).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -99,6 +100,31 @@ struct OwnTargetWrites {
   void applied(const std::string& base, const std::string& value, bool echo_counts_as_intent);
 };
 
+// Parsed blueprint values by exact id and text (the parse, validation and
+// the id check included, is a pure function of both), shared by the CDMs of
+// one runtime factory (make_deployment_runtime_factory): a node in
+// production, every node of one simulated cluster. A new leader term reads
+// every blueprint at activation; with this it does not parse again a value
+// parsed before (issue 14, seventh pass). Bounded: the last kCapacity
+// distinct values. Not thread-safe (one event loop uses it).
+class BlueprintParses {
+ public:
+  struct Parsed {
+    std::optional<Blueprint> blueprint;  // nullopt if invalid
+    std::string why;                     // then: why
+  };
+  static constexpr std::size_t kCapacity = 64;
+  const Parsed& parse(const std::string& id, const std::string& text);
+
+ private:
+  struct Entry {
+    std::string id;
+    std::string text;
+    Parsed parsed;
+  };
+  std::vector<Entry> entries_;  // oldest first
+};
+
 class DesiredState {
  public:
   std::map<std::string, std::optional<Blueprint>> blueprints;  // committed; nullopt if invalid
@@ -110,7 +136,9 @@ class DesiredState {
 
   // Stores the committed value of blueprints/{id}: false (and `why`) if it is
   // invalid, which is stored as a blueprint that lists nothing.
-  bool put_blueprint(const std::string& id, const std::string& text, std::string* why);
+  // With `parses`, a value parsed before is taken from it (the same answer).
+  bool put_blueprint(const std::string& id, const std::string& text, std::string* why,
+                     BlueprintParses* parses = nullptr);
   // The ownership rule, plus: bases whose committed slice-target names a
   // blueprint whose value is rejected stay its own. `positions`: blueprint
   // id -> decided position of its committed value (acceptance is judged in

@@ -237,3 +237,42 @@ TEST_CASE("desired state: wanted_ref answers as wanted() (random states)") {
   CHECK(accepted > 100);  // both branches are exercised
   CHECK(rejected > 10);
 }
+
+TEST_CASE("desired state: a blueprint put through BlueprintParses stores what the plain parse stores") {
+  // The cache answers by exact id and text (issue 14, seventh pass): valid,
+  // invalid and mismatching-id values, each put many times in random order,
+  // more distinct values than the capacity (evictions), give the same
+  // stored blueprint, the same validity and the same reason as a parse.
+  std::mt19937_64 rng(20261203);
+  std::vector<std::pair<std::string, std::string>> values;  // (id, text)
+  for (int i = 0; i < 90; ++i) {
+    const std::string id = "bp" + std::to_string(i % 7);
+    const std::string other = i % 11 == 0 ? "elsewhere" : id;  // the id must match its key
+    std::string text = blueprint_text(
+        other, slice("org.x:s" + std::to_string(i % 5) + ":1.0." + std::to_string(i), 1 + i % 3));
+    if (i % 13 == 0) text = blueprint_text(id, slice("org.x:bad name:1.0.0", 1));
+    if (i % 17 == 0) text = "not json " + std::to_string(i);
+    values.emplace_back(id, text);
+  }
+  // The same text under two keys: valid under its own id only.
+  const std::string shared = blueprint_text("shared", slice("org.x:web:1.0.0", 2));
+  values.emplace_back("shared", shared);
+  values.emplace_back("other", shared);
+  BlueprintParses parses;
+  DesiredState cached;
+  DesiredState plain;
+  int invalid = 0;
+  for (int round = 0; round < 2000; ++round) {
+    const auto& [id, text] = values[rng() % values.size()];
+    INFO(id + " " + text);
+    std::string why_cached = "unset";
+    std::string why_plain = "unset";
+    const bool ok_cached = cached.put_blueprint(id, text, &why_cached, &parses);
+    const bool ok_plain = plain.put_blueprint(id, text, &why_plain);
+    REQUIRE(ok_cached == ok_plain);
+    REQUIRE(why_cached == why_plain);
+    REQUIRE(cached.blueprints == plain.blueprints);
+    invalid += !ok_plain;
+  }
+  CHECK(invalid > 100);
+}
