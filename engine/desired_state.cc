@@ -28,13 +28,15 @@ std::optional<Blueprint> parse_blueprint_value(const std::string& id, const std:
 // parse, compared as text without the parse (wanted() runs per owned base
 // per reconcile, issue 14): a parsed blueprint's group and artifact ids are
 // valid and hold no ':', so "group:artifact" equals `base` exactly when
-// `base` parses to that slice's base.
+// `base` parses to that slice's base. The artifact id is compared before
+// the group (the slices of a blueprint mostly share their group); the
+// conjunction is pure, so its order changes no answer.
 const SliceSpec* slice_of(const Blueprint& blueprint, std::string_view base) {
   for (const auto& slice : blueprint.slices) {
     const std::string& group = slice.artifact.group_id;
     const std::string& artifact = slice.artifact.artifact_id;
-    if (base.size() == group.size() + 1 + artifact.size() && base.starts_with(group) &&
-        base[group.size()] == ':' && base.ends_with(artifact))
+    if (base.size() == group.size() + 1 + artifact.size() && base[group.size()] == ':' &&
+        base.ends_with(artifact) && base.starts_with(group))
       return &slice;
   }
   return nullptr;
@@ -171,21 +173,24 @@ SliceTarget DesiredState::target_for(const Wanted& want) {
 std::optional<RebuiltTarget> DesiredState::rebuilt_target(
     const std::string& base, std::optional<std::uint64_t> blueprint_position,
     std::optional<std::uint64_t> target_position) const {
-  const auto owner = ownership.owner(base);
-  if (!owner) return std::nullopt;
-  const auto want = wanted(base);
+  // wanted(base)'s version and counts, without building it (its owner is
+  // the base's owner; nullopt when the base has none).
+  const auto want = wanted_ref(base);
   if (!want) return std::nullopt;
+  const std::string* owner = want->owner;
   // The owner blueprint put after its slice-target (while nobody led, so no
   // CDM rewrote the target): its counts win over the older ones. A rejected
   // value changes nothing: its owner keeps what the target records.
   const bool blueprint_newer = !ownership.rejected.count(*owner) && blueprint_position && target_position &&
                                *blueprint_position > *target_position;
   auto target = targets.find(base);
-  if (target != targets.end() && target->second.owner == *owner && target->second.version == want->version &&
+  if (target != targets.end() && target->second.owner == *owner && target->second.version == *want->version &&
       !blueprint_newer) {
     return RebuiltTarget{target->second, false};
   }
-  return RebuiltTarget{target_for(*want), true};
+  // target_for(*wanted(base)).
+  return RebuiltTarget{SliceTarget{*want->version, want->instances, want->min_available, *owner, false},
+                       true};
 }
 
 bool DesiredState::note_transient_failure(const std::string& artifact, Nanos now, int retry_max,

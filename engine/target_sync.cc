@@ -37,7 +37,8 @@ std::vector<TargetSyncAction> plan_target_sync(const CdmFacts& facts,
     // forgot it and its Remove was dropped at submit (the blueprint came
     // back) while the put-back's own write did not commit. Written again
     // (re-derived at submit), its commit restores the desired state.
-    if (!state.desired.count(base)) {
+    auto known = state.desired.find(base);
+    if (known == state.desired.end()) {
       // A rejected owner keeps what its slice-target records (§4): nothing
       // to write; the desired state comes from that slice-target as its
       // commit would have set it.
@@ -52,9 +53,7 @@ std::vector<TargetSyncAction> plan_target_sync(const CdmFacts& facts,
       continue;
     }
     // A committed flag that disagrees with the CDM's (a client write).
-    auto known = state.desired.find(base);
-    if (known != state.desired.end() && want->is_artifact(base, known->second.artifact) &&
-        known->second.failed != target->second.failed) {
+    if (want->is_artifact(base, known->second.artifact) && known->second.failed != target->second.failed) {
       SliceTarget fixed = target->second;
       fixed.failed = known->second.failed;
       out.push_back({Kind::FixFailedFlag, base, fixed});
