@@ -155,6 +155,9 @@ class ClusterDeploymentManager::Active
   void arm_periodic();
   void schedule_reconcile(Nanos delay_ns);
   void fix_count(const std::string& base);
+  // fix_count(base) for `desired`, state_.desired's entry for `base` (a walk
+  // of state_.desired, without looking it up again).
+  void fix_count(const std::string& base, const Desired& desired);
   // A transient-failure backoff of `artifact` is running: a reconcile is
   // scheduled for its end, nothing is placed now.
   bool backing_off(const std::string& artifact);
@@ -783,7 +786,7 @@ void ClusterDeploymentManager::Active::reconcile() {
   prune_moves();
   check_stuck_and_orphans();
   sync_targets();  // every reconcile rewrites a missing or mismatching owned slice-target (§4)
-  for (const auto& [base, desired] : state_.desired) fix_count(base);
+  for (const auto& [base, desired] : state_.desired) fix_count(base, desired);
   for (const auto& [key, value] : services_.kv.scan(std::string(kVersionRoutingPrefix))) {
     const auto base = *key_suffix(key, kVersionRoutingPrefix);
     if (!state_.desired.count(base)) commands_.sync_routing(base);  // no owner: the update is over
@@ -800,9 +803,13 @@ void ClusterDeploymentManager::Active::reconcile() {
 
 void ClusterDeploymentManager::Active::fix_count(const std::string& base) {
   auto it = state_.desired.find(base);
-  if (it == state_.desired.end() || it->second.failed) return;
-  const Desired& desired = it->second;
-  if (rolling_in_progress(base)) {
+  if (it != state_.desired.end()) fix_count(base, it->second);
+}
+
+void ClusterDeploymentManager::Active::fix_count(const std::string& base, const Desired& desired) {
+  if (desired.failed) return;
+  // rolling_in_progress(base) is false for a slice that does not roll.
+  if (desired.update.rolling && rolling_in_progress(base)) {
     roll(base, desired);
     return;
   }

@@ -81,15 +81,19 @@ void DesiredState::recompute_ownership(const std::map<std::string, std::uint64_t
 std::optional<WantedRef> DesiredState::wanted_ref(const std::string& base) const {
   auto owner = ownership.owner_of.find(base);
   if (owner == ownership.owner_of.end()) return std::nullopt;
-  auto blueprint = blueprints.find(owner->second);
+  return wanted_ref(base, owner->second);
+}
+
+std::optional<WantedRef> DesiredState::wanted_ref(const std::string& base, const std::string& owner) const {
+  auto blueprint = blueprints.find(owner);
   if (blueprint == blueprints.end() || !blueprint->second) return std::nullopt;
   const auto* slice = slice_of(*blueprint->second, base);
-  if (ownership.rejected.count(owner->second)) {
+  if (ownership.rejected.count(owner)) {
     // Its last accepted deployment, as its slice-target records it.
     auto target = targets.find(base);
-    if (target == targets.end() || target->second.owner != owner->second) return std::nullopt;
+    if (target == targets.end() || target->second.owner != owner) return std::nullopt;
     const std::string& version = target->second.version;
-    return WantedRef{&owner->second,
+    return WantedRef{&owner,
                      &version,
                      target->second.instances,
                      target->second.min_instances,
@@ -99,8 +103,7 @@ std::optional<WantedRef> DesiredState::wanted_ref(const std::string& base) const
   }
   if (!slice) return std::nullopt;
   return WantedRef{
-      &owner->second, &slice->artifact.version, slice->instances, slice->min_available, slice->update, slice,
-      false};
+      &owner, &slice->artifact.version, slice->instances, slice->min_available, slice->update, slice, false};
 }
 
 std::optional<Wanted> DesiredState::wanted(const std::string& base) const {

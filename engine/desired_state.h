@@ -148,6 +148,10 @@ class DesiredState {
   // wanted(base) without building it (WantedRef above): nullopt exactly when
   // wanted(base) is.
   std::optional<WantedRef> wanted_ref(const std::string& base) const;
+  // wanted_ref(base) for a base owned by `owner`, which must be the value
+  // of ownership.owner_of's entry for it (a walk of owner_of, without
+  // looking the base up again).
+  std::optional<WantedRef> wanted_ref(const std::string& base, const std::string& owner) const;
   // The blueprint slice whose placement fields (resources, anti_affinity,
   // spread_zone) wanted(base) reports; nullptr when wanted(base) is nullopt
   // or reports none. The same lookup without building a Wanted (the

@@ -1,5 +1,7 @@
 #include "engine/target_sync.h"
 
+#include "engine/sorted_merge.h"
+
 namespace aether::engine {
 
 namespace {
@@ -23,11 +25,15 @@ std::vector<TargetSyncAction> plan_target_sync(const CdmFacts& facts,
   using Kind = TargetSyncAction::Kind;
   std::vector<TargetSyncAction> out;
   const DesiredState& state = facts.state;
+  // targets and desired are keyed by base like owner_of: each is walked in
+  // step with it (the same entries as a find per base, issue 14).
+  auto next_target = state.targets.begin();
+  auto next_desired = state.desired.begin();
   for (const auto& [base, owner] : state.ownership.owner_of) {
     if (pending(base)) continue;
-    const auto want = state.wanted_ref(base);
+    const auto want = state.wanted_ref(base, owner);
     if (!want) continue;
-    auto target = state.targets.find(base);
+    auto target = merge_find(next_target, state.targets, base);
     if (target == state.targets.end() || target->second.owner != owner ||
         target->second.version != *want->version) {
       out.push_back({Kind::FromBlueprint, base});
@@ -37,7 +43,7 @@ std::vector<TargetSyncAction> plan_target_sync(const CdmFacts& facts,
     // forgot it and its Remove was dropped at submit (the blueprint came
     // back) while the put-back's own write did not commit. Written again
     // (re-derived at submit), its commit restores the desired state.
-    auto known = state.desired.find(base);
+    auto known = merge_find(next_desired, state.desired, base);
     if (known == state.desired.end()) {
       // A rejected owner keeps what its slice-target records (§4): nothing
       // to write; the desired state comes from that slice-target as its
