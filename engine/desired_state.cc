@@ -29,14 +29,16 @@ std::optional<Blueprint> parse_blueprint_value(const std::string& id, const std:
 // per reconcile, issue 14): a parsed blueprint's group and artifact ids are
 // valid and hold no ':', so "group:artifact" equals `base` exactly when
 // `base` parses to that slice's base. The artifact id is compared before
-// the group (the slices of a blueprint mostly share their group); the
-// conjunction is pure, so its order changes no answer.
+// the group (the slices of a blueprint mostly share their group), its last
+// byte first (no call); the conjunction is pure, so its order changes no
+// answer.
 const SliceSpec* slice_of(const Blueprint& blueprint, std::string_view base) {
   for (const auto& slice : blueprint.slices) {
     const std::string& group = slice.artifact.group_id;
     const std::string& artifact = slice.artifact.artifact_id;
     if (base.size() == group.size() + 1 + artifact.size() && base[group.size()] == ':' &&
-        base.ends_with(artifact) && base.starts_with(group))
+        (artifact.empty() || base.back() == artifact.back()) && base.ends_with(artifact) &&
+        base.starts_with(group))
       return &slice;
   }
   return nullptr;
