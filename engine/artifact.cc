@@ -1,7 +1,5 @@
 #include "engine/artifact.h"
 
-#include <vector>
-
 namespace aether::engine {
 
 namespace {
@@ -16,16 +14,34 @@ bool is_alpha(char c) {
   return is_lower(c) || (c >= 'A' && c <= 'Z');
 }
 
-std::vector<std::string_view> split(std::string_view text, char separator) {
-  std::vector<std::string_view> parts;
+// `text` split at `separator` into exactly `n` parts (written to `parts`);
+// false if it has another number of parts. No allocation (issue 14: slice
+// keys are parsed per notification).
+bool split_exactly(std::string_view text, char separator, std::string_view* parts, std::size_t n) {
+  std::size_t start = 0;
+  for (std::size_t i = 0; i + 1 < n; ++i) {
+    const auto at = text.find(separator, start);
+    if (at == std::string_view::npos) return false;
+    parts[i] = text.substr(start, at - start);
+    start = at + 1;
+  }
+  if (text.find(separator, start) != std::string_view::npos) return false;
+  parts[n - 1] = text.substr(start);
+  return true;
+}
+
+// Whether `text` split at `separator` has at least `min_parts` parts, each
+// passing `part_ok`.
+template <typename PartOk>
+bool parts_all(std::string_view text, char separator, std::size_t min_parts, PartOk part_ok) {
+  std::size_t parts = 0;
   std::size_t start = 0;
   while (true) {
     const auto at = text.find(separator, start);
-    if (at == std::string_view::npos) {
-      parts.push_back(text.substr(start));
-      return parts;
-    }
-    parts.push_back(text.substr(start, at - start));
+    if (!part_ok(text.substr(start, at == std::string_view::npos ? std::string_view::npos : at - start)))
+      return false;
+    ++parts;
+    if (at == std::string_view::npos) return parts >= min_parts;
     start = at + 1;
   }
 }
@@ -75,24 +91,18 @@ bool is_valid_node_id(std::string_view text) {
 }
 
 bool is_valid_group_id(std::string_view text) {
-  const auto segments = split(text, '.');
-  if (segments.size() < 2) return false;
-  for (auto segment : segments) {
-    if (!is_group_segment(segment)) return false;
-  }
-  return true;
+  return parts_all(text, '.', 2, is_group_segment);
 }
 
 bool is_valid_artifact_id(std::string_view text) {
+  // Words of [a-z0-9] joined by single '-', the first starting with [a-z].
   if (text.empty() || !is_lower(text[0])) return false;
-  const auto words = split(text, '-');
-  for (std::size_t i = 0; i < words.size(); ++i) {
-    if (words[i].empty()) return false;
-    for (char c : words[i]) {
-      if (!is_lower(c) && !is_digit(c)) return false;
-    }
+  char previous = 0;
+  for (char c : text) {
+    if (c == '-' ? previous == '-' : !is_lower(c) && !is_digit(c)) return false;
+    previous = c;
   }
-  return true;
+  return previous != '-';
 }
 
 bool is_valid_version(std::string_view text) {
@@ -106,17 +116,14 @@ bool is_valid_version(std::string_view text) {
       if (!is_alpha(c) && !is_digit(c) && c != '.') return false;
     }
   }
-  const auto numbers = split(core, '.');
-  if (numbers.size() != 3) return false;
-  for (auto number : numbers) {
-    if (!is_number(number)) return false;
-  }
-  return true;
+  std::string_view numbers[3];
+  return split_exactly(core, '.', numbers, 3) && is_number(numbers[0]) && is_number(numbers[1]) &&
+         is_number(numbers[2]);
 }
 
 std::optional<Artifact> parse_artifact(std::string_view text, std::string* error) {
-  const auto parts = split(text, ':');
-  if (parts.size() != 3) {
+  std::string_view parts[3];
+  if (!split_exactly(text, ':', parts, 3)) {
     fail(error, "an artifact is groupId:artifactId:version, such as \"org.example:cart:1.0.0\"; got \"" +
                     std::string(text) + "\"");
     return std::nullopt;
@@ -131,8 +138,8 @@ std::optional<Artifact> parse_artifact(std::string_view text, std::string* error
 }
 
 std::optional<ArtifactBase> parse_artifact_base(std::string_view text, std::string* error) {
-  const auto parts = split(text, ':');
-  if (parts.size() != 2) {
+  std::string_view parts[2];
+  if (!split_exactly(text, ':', parts, 2)) {
     fail(error, "an artifact base is groupId:artifactId, such as \"org.example:cart\"; got \"" +
                     std::string(text) + "\"");
     return std::nullopt;

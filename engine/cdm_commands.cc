@@ -110,7 +110,8 @@ void CdmCommands::remove_target(const std::string& base) {
 
 void CdmCommands::sync_routing(const std::string& base) {
   if (writer_.routing_pending(base)) return;
-  const auto sync = rolling::sync_routing(facts_, base, services_.kv.get(version_routing_key(base)));
+  routing_key_.assign(kVersionRoutingPrefix).append(base);  // version_routing_key(base)
+  const auto sync = rolling::sync_routing(facts_, base, services_.kv.get(routing_key_));
   if (sync.action == rolling::RoutingSync::Action::Remove) writer_.add(RoutingRemove{base});
   if (sync.action == rolling::RoutingSync::Action::Put) writer_.add(RoutingPut{base, sync.routing});
 }

@@ -71,6 +71,9 @@ class CdmCommands {
   const CdmFacts& facts_;
   CdmWriter& writer_;
   std::function<void(Nanos)> schedule_reconcile_;
+  // version-routing/{base} for the read of sync_routing (once per desired
+  // base per reconcile), built in place: no allocation once it has grown.
+  std::string routing_key_;
 };
 
 }  // namespace aether::engine

@@ -135,13 +135,14 @@ bool CdmFacts::fully_active(const std::string& id) const {
 
 bool CdmFacts::target_is_newer(const std::string& base, const std::string& owner) const {
   if (config.mutation(mutation::kTargetWinsAtActivation)) return true;
-  auto blueprint_at = positions.find(blueprint_key(owner));
-  if (auto intent = own_targets.intent.find(base);
-      intent != own_targets.intent.end() && blueprint_at != positions.end())
-    return intent->second >= blueprint_at->second;
-  auto target = positions.find(slice_target_key(base));
+  // The owner's blueprint position is looked up once (its key built once).
   auto blueprint = positions.find(blueprint_key(owner));
-  if (target == positions.end() || blueprint == positions.end()) return true;
+  if (auto intent = own_targets.intent.find(base);
+      intent != own_targets.intent.end() && blueprint != positions.end())
+    return intent->second >= blueprint->second;
+  if (blueprint == positions.end()) return true;
+  auto target = positions.find(slice_target_key(base));
+  if (target == positions.end()) return true;
   return target->second >= blueprint->second;  // a tie: one batch wrote both
 }
 

@@ -52,7 +52,7 @@ class ClusterDeploymentManager::Active
     : public std::enable_shared_from_this<ClusterDeploymentManager::Active> {
  public:
   Active(const NodeServices& services, const EngineConfig& config, std::optional<std::uint64_t> tag,
-         const std::map<std::string, std::uint64_t>& positions)
+         const std::map<std::string, std::uint64_t>& positions, BlueprintParses& parses)
       : services_(services),
         config_(config),
         tag_(tag),
@@ -87,7 +87,8 @@ class ClusterDeploymentManager::Active
                     },
                     [this](const TargetRemove& r) { return recheck::target_remove_still_wanted(facts_, r); },
                 }),
-        positions_(positions) {}
+        positions_(positions),
+        parses_(parses) {}
 
   std::optional<std::uint64_t> tag() const { return tag_; }
   void start();
@@ -154,6 +155,9 @@ class ClusterDeploymentManager::Active
   void arm_periodic();
   void schedule_reconcile(Nanos delay_ns);
   void fix_count(const std::string& base);
+  // fix_count(base) for `desired`, state_.desired's entry for `base` (a walk
+  // of state_.desired, without looking it up again).
+  void fix_count(const std::string& base, const Desired& desired);
   // A transient-failure backoff of `artifact` is running: a reconcile is
   // scheduled for its end, nothing is placed now.
   bool backing_off(const std::string& artifact);
@@ -166,6 +170,10 @@ class ClusterDeploymentManager::Active
   void end_move(const std::string& artifact);
   void check_stuck_and_orphans();
   void activate_ready(const std::string& artifact);
+  // activate_ready(desired.artifact) for an entry of state_.desired, without
+  // looking it up again: desired_for(desired.artifact) is that entry (its
+  // artifact is `base:version`, and a version holds no ':').
+  void activate_ready(const Desired& desired);
 
   void flush(std::function<void(bool)> after = nullptr) { writer_.flush(std::move(after)); }
   void count(const char* counter, std::int64_t delta = 1) { services_.events.count(counter, delta); }
@@ -192,6 +200,7 @@ class ClusterDeploymentManager::Active
   // Decided position of each applied blueprints/* and slice-target/* value,
   // kept by the manager even while Dormant (the KV's mod revision).
   const std::map<std::string, std::uint64_t>& positions_;
+  BlueprintParses& parses_;      // the manager's (shared with its runtime factory's other managers)
   OwnTargetWrites own_targets_;  // this term's slice-target writes and their echoes (desired_state.h)
   CdmFacts facts_{config_, services_.topology, state_, table_, lifecycles_, positions_, own_targets_};
   CdmCommands commands_{services_, config_, timers_, table_, facts_, writer_, [this](Nanos delay_ns) {
@@ -240,7 +249,7 @@ void ClusterDeploymentManager::Active::read_desired_state() {
     const auto id = *key_suffix(key, kBlueprintPrefix);
     all_or_nothing_.texts[id] = value;
     std::string why;
-    if (!state_.put_blueprint(id, value, &why)) {
+    if (!state_.put_blueprint(id, value, &why, &parses_)) {
       log(LogLevel::Warn, "blueprint " + id + " is invalid: " + why);
       count("malformed-values");
     }
@@ -385,7 +394,7 @@ void ClusterDeploymentManager::Active::on_blueprint_put(const std::string& id, c
       before_value != state_.blueprints.end() && before_value->second && before.rejected.count(id) == 0;
   all_or_nothing_.texts[id] = value;
   std::string why;
-  const bool valid = state_.put_blueprint(id, value, &why);
+  const bool valid = state_.put_blueprint(id, value, &why, &parses_);
   recompute_ownership();
   if (!valid) {
     log(LogLevel::Warn, "blueprint " + id + " is invalid: " + why);
@@ -777,12 +786,12 @@ void ClusterDeploymentManager::Active::reconcile() {
   prune_moves();
   check_stuck_and_orphans();
   sync_targets();  // every reconcile rewrites a missing or mismatching owned slice-target (§4)
-  for (const auto& [base, desired] : state_.desired) fix_count(base);
+  for (const auto& [base, desired] : state_.desired) fix_count(base, desired);
   for (const auto& [key, value] : services_.kv.scan(std::string(kVersionRoutingPrefix))) {
     const auto base = *key_suffix(key, kVersionRoutingPrefix);
     if (!state_.desired.count(base)) commands_.sync_routing(base);  // no owner: the update is over
   }
-  for (const auto& [base, desired] : state_.desired) activate_ready(desired.artifact);
+  for (const auto& [base, desired] : state_.desired) activate_ready(desired);
   drain_.drain_nodes(facts_, commands_);
   all_or_nothing_.check(facts_, commands_);
   if (config_.reconciliation == ReconciliationStrategy::Aggressive && config_.auto_rebalancing) rebalance();
@@ -794,9 +803,13 @@ void ClusterDeploymentManager::Active::reconcile() {
 
 void ClusterDeploymentManager::Active::fix_count(const std::string& base) {
   auto it = state_.desired.find(base);
-  if (it == state_.desired.end() || it->second.failed) return;
-  const Desired& desired = it->second;
-  if (rolling_in_progress(base)) {
+  if (it != state_.desired.end()) fix_count(base, it->second);
+}
+
+void ClusterDeploymentManager::Active::fix_count(const std::string& base, const Desired& desired) {
+  if (desired.failed) return;
+  // rolling_in_progress(base) is false for a slice that does not roll.
+  if (desired.update.rolling && rolling_in_progress(base)) {
     roll(base, desired);
     return;
   }
@@ -871,7 +884,12 @@ void ClusterDeploymentManager::Active::check_stuck_and_orphans() {
 void ClusterDeploymentManager::Active::activate_ready(const std::string& artifact) {
   const Desired* desired = desired_for(artifact);
   if (!desired || desired->artifact != artifact) return;
-  if (!facts_.dependencies_ready(desired->depends_on) &&
+  activate_ready(*desired);
+}
+
+void ClusterDeploymentManager::Active::activate_ready(const Desired& desired) {
+  const std::string& artifact = desired.artifact;
+  if (!facts_.dependencies_ready(desired.depends_on) &&
       !config_.mutation(mutation::kActivateBeforeDependencies))
     return;
   auto it = table_.entries.find(artifact);
@@ -910,8 +928,11 @@ void ClusterDeploymentManager::Active::rebalance() {
 // ---------------------------------------------------------------------------
 // The manager
 
-ClusterDeploymentManager::ClusterDeploymentManager(const NodeServices& services, const EngineConfig& config)
-    : services_(services), config_(config) {}
+ClusterDeploymentManager::ClusterDeploymentManager(const NodeServices& services, const EngineConfig& config,
+                                                   std::shared_ptr<BlueprintParses> parses)
+    : services_(services),
+      config_(config),
+      parses_(parses ? std::move(parses) : std::make_shared<BlueprintParses>()) {}
 
 ClusterDeploymentManager::~ClusterDeploymentManager() = default;
 
@@ -926,7 +947,7 @@ void ClusterDeploymentManager::on_leader_change(const LeaderChange& change) {
   }
   if (active_) return;
   services_.logger.log(LogLevel::Info, kComponent, "activating as leader");
-  active_ = std::make_shared<Active>(services_, config_, change.position, positions_);
+  active_ = std::make_shared<Active>(services_, config_, change.position, positions_, *parses_);
   services_.kv.interest_changed();  // every key from now on
   services_.events.cdm_activated(change.position);
   active_->start();

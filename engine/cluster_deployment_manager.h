@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "engine/config.h"
+#include "engine/desired_state.h"
 #include "engine/leader_manager.h"
 #include "engine/node_runtime.h"
 
@@ -19,7 +20,10 @@ namespace aether::engine {
 
 class ClusterDeploymentManager final : public KvListener, public TopologyListener {
  public:
-  ClusterDeploymentManager(const NodeServices& services, const EngineConfig& config);
+  // `parses`: blueprint parses shared with other managers of the same
+  // runtime factory (desired_state.h); nullptr: its own.
+  ClusterDeploymentManager(const NodeServices& services, const EngineConfig& config,
+                           std::shared_ptr<BlueprintParses> parses = nullptr);
   ~ClusterDeploymentManager() override;
 
   void on_leader_change(const LeaderChange& change);
@@ -43,6 +47,7 @@ class ClusterDeploymentManager final : public KvListener, public TopologyListene
   // (kept while Dormant too): a new leader takes a matching slice-target's
   // counts only if it is not older than its owner blueprint's value.
   std::map<std::string, std::uint64_t> positions_;
+  std::shared_ptr<BlueprintParses> parses_;  // never null
   // Shared so that callbacks of a deactivated term can see it is gone.
   std::shared_ptr<Active> active_;
   // Mutation cdm-timers-survive-deactivation only: deactivated CDMs kept alive.

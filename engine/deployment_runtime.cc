@@ -12,11 +12,12 @@ namespace {
 
 class DeploymentRuntime final : public NodeRuntime {
  public:
-  DeploymentRuntime(const NodeServices& services, std::shared_ptr<const EngineConfig> config)
+  DeploymentRuntime(const NodeServices& services, std::shared_ptr<const EngineConfig> config,
+                    std::shared_ptr<BlueprintParses> parses)
       : config_(std::move(config)),
         services_(services),
         ndm_(services, *config_),
-        cdm_(services, *config_),
+        cdm_(services, *config_, std::move(parses)),
         leader_(services, *config_, [this](const LeaderChange& change) {
           services_.events.leader_changed(change.leader, change.local_node_is_leader);
           cdm_.on_leader_change(change);
@@ -45,8 +46,11 @@ class DeploymentRuntime final : public NodeRuntime {
 
 NodeRuntimeFactory make_deployment_runtime_factory(EngineConfig config) {
   auto shared = std::make_shared<const EngineConfig>(std::move(config));
-  return [shared](const NodeServices& services) -> std::unique_ptr<NodeRuntime> {
-    return std::make_unique<DeploymentRuntime>(services, shared);
+  // One blueprint parse per distinct value for every node the factory makes
+  // (desired_state.h): the parse is a pure function of the value.
+  auto parses = std::make_shared<BlueprintParses>();
+  return [shared, parses](const NodeServices& services) -> std::unique_ptr<NodeRuntime> {
+    return std::make_unique<DeploymentRuntime>(services, shared, parses);
   };
 }
 

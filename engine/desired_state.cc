@@ -28,22 +28,45 @@ std::optional<Blueprint> parse_blueprint_value(const std::string& id, const std:
 // parse, compared as text without the parse (wanted() runs per owned base
 // per reconcile, issue 14): a parsed blueprint's group and artifact ids are
 // valid and hold no ':', so "group:artifact" equals `base` exactly when
-// `base` parses to that slice's base.
+// `base` parses to that slice's base. The artifact id is compared before
+// the group (the slices of a blueprint mostly share their group), its last
+// byte first (no call); the conjunction is pure, so its order changes no
+// answer.
 const SliceSpec* slice_of(const Blueprint& blueprint, std::string_view base) {
   for (const auto& slice : blueprint.slices) {
     const std::string& group = slice.artifact.group_id;
     const std::string& artifact = slice.artifact.artifact_id;
-    if (base.size() == group.size() + 1 + artifact.size() && base.starts_with(group) &&
-        base[group.size()] == ':' && base.ends_with(artifact))
+    if (base.size() == group.size() + 1 + artifact.size() && base[group.size()] == ':' &&
+        (artifact.empty() || base.back() == artifact.back()) && base.ends_with(artifact) &&
+        base.starts_with(group))
       return &slice;
   }
   return nullptr;
 }
 }  // namespace
 
-bool DesiredState::put_blueprint(const std::string& id, const std::string& text, std::string* why) {
-  blueprints[id] = parse_blueprint_value(id, text, why);
-  return blueprints[id].has_value();
+const BlueprintParses::Parsed& BlueprintParses::parse(const std::string& id, const std::string& text) {
+  for (const auto& entry : entries_) {
+    if (entry.text.size() == text.size() && entry.id == id && entry.text == text) return entry.parsed;
+  }
+  if (entries_.size() >= kCapacity) entries_.erase(entries_.begin());
+  Parsed parsed;
+  parsed.blueprint = parse_blueprint_value(id, text, &parsed.why);
+  entries_.push_back(Entry{id, text, std::move(parsed)});
+  return entries_.back().parsed;
+}
+
+bool DesiredState::put_blueprint(const std::string& id, const std::string& text, std::string* why,
+                                 BlueprintParses* parses) {
+  auto& slot = blueprints[id];
+  if (parses == nullptr) {
+    slot = parse_blueprint_value(id, text, why);
+  } else {
+    const auto& parsed = parses->parse(id, text);
+    slot = parsed.blueprint;
+    if (!slot) *why = parsed.why;
+  }
+  return slot.has_value();
 }
 
 void DesiredState::recompute_ownership(const std::map<std::string, std::uint64_t>& positions) {
@@ -57,63 +80,71 @@ void DesiredState::recompute_ownership(const std::map<std::string, std::uint64_t
   }
 }
 
-std::optional<Wanted> DesiredState::wanted(const std::string& base) const {
-  auto owner = ownership.owner(base);
-  if (!owner) return std::nullopt;
-  auto blueprint = blueprints.find(*owner);
+std::optional<WantedRef> DesiredState::wanted_ref(const std::string& base) const {
+  auto owner = ownership.owner_of.find(base);
+  if (owner == ownership.owner_of.end()) return std::nullopt;
+  return wanted_ref(base, owner->second);
+}
+
+std::optional<WantedRef> DesiredState::wanted_ref(const std::string& base, const std::string& owner) const {
+  auto blueprint = blueprints.find(owner);
   if (blueprint == blueprints.end() || !blueprint->second) return std::nullopt;
   const auto* slice = slice_of(*blueprint->second, base);
+  if (ownership.rejected.count(owner)) {
+    // Its last accepted deployment, as its slice-target records it.
+    auto target = targets.find(base);
+    if (target == targets.end() || target->second.owner != owner) return std::nullopt;
+    const std::string& version = target->second.version;
+    return WantedRef{&owner,
+                     &version,
+                     target->second.instances,
+                     target->second.min_instances,
+                     slice && slice->artifact.version == version ? slice->update : UpdatePolicy{},
+                     slice,
+                     true};
+  }
+  if (!slice) return std::nullopt;
+  return WantedRef{
+      &owner, &slice->artifact.version, slice->instances, slice->min_available, slice->update, slice, false};
+}
+
+std::optional<Wanted> DesiredState::wanted(const std::string& base) const {
+  const auto ref = wanted_ref(base);
+  if (!ref) return std::nullopt;
+  const SliceSpec* slice = ref->slice;
   Wanted out;
-  out.owner = *owner;
+  out.owner = *ref->owner;
   if (slice) {
     out.resources = slice->resources;
     for (const auto& other : slice->anti_affinity) out.anti_affinity.push_back(other.to_string());
     out.spread_zone = slice->spread_zone;
   }
-  if (ownership.rejected.count(*owner)) {
-    // Its last accepted deployment, as its slice-target records it.
-    auto target = targets.find(base);
-    if (target == targets.end() || target->second.owner != *owner) return std::nullopt;
-    out.version = target->second.version;
+  out.version = *ref->version;
+  out.instances = ref->instances;
+  out.min_available = ref->min_available;
+  out.update = ref->update;
+  if (ref->rejected) {
     out.artifact = base + ":" + out.version;
-    out.instances = target->second.instances;
-    out.min_available = target->second.min_instances;
-    if (slice && slice->artifact.version == out.version) out.update = slice->update;
     // Dependencies by base, at the versions the dependencies are held at.
     if (slice) {
       for (const auto& dep : slice->depends_on) {
         const auto dep_base = dep.base().to_string();
         auto dep_target = targets.find(dep_base);
-        out.depends_on.push_back(dep_target != targets.end() && dep_target->second.owner == *owner
+        out.depends_on.push_back(dep_target != targets.end() && dep_target->second.owner == out.owner
                                      ? dep_base + ":" + dep_target->second.version
                                      : dep.to_string());
       }
     }
     return out;
   }
-  if (!slice) return std::nullopt;
   out.artifact = slice->artifact.to_string();
-  out.version = slice->artifact.version;
-  out.instances = slice->instances;
-  out.min_available = slice->min_available;
-  out.update = slice->update;
   for (const auto& dep : slice->depends_on) out.depends_on.push_back(dep.to_string());
   return out;
 }
 
 const SliceSpec* DesiredState::placement_slice(const std::string& base) const {
-  auto owner = ownership.owner(base);
-  if (!owner) return nullptr;
-  auto blueprint = blueprints.find(*owner);
-  if (blueprint == blueprints.end() || !blueprint->second) return nullptr;
-  const auto* slice = slice_of(*blueprint->second, base);
-  if (slice == nullptr) return nullptr;
-  if (ownership.rejected.count(*owner)) {
-    // As wanted(): a rejected owner is wanted only through its own slice-target.
-    auto target = targets.find(base);
-    if (target == targets.end() || target->second.owner != *owner) return nullptr;
-  }
-  return slice;
+  const auto ref = wanted_ref(base);
+  return ref ? ref->slice : nullptr;
 }
 
 const Desired* DesiredState::desired_for(const std::string& artifact) const {
@@ -147,21 +178,24 @@ SliceTarget DesiredState::target_for(const Wanted& want) {
 std::optional<RebuiltTarget> DesiredState::rebuilt_target(
     const std::string& base, std::optional<std::uint64_t> blueprint_position,
     std::optional<std::uint64_t> target_position) const {
-  const auto owner = ownership.owner(base);
-  if (!owner) return std::nullopt;
-  const auto want = wanted(base);
+  // wanted(base)'s version and counts, without building it (its owner is
+  // the base's owner; nullopt when the base has none).
+  const auto want = wanted_ref(base);
   if (!want) return std::nullopt;
+  const std::string* owner = want->owner;
   // The owner blueprint put after its slice-target (while nobody led, so no
   // CDM rewrote the target): its counts win over the older ones. A rejected
   // value changes nothing: its owner keeps what the target records.
   const bool blueprint_newer = !ownership.rejected.count(*owner) && blueprint_position && target_position &&
                                *blueprint_position > *target_position;
   auto target = targets.find(base);
-  if (target != targets.end() && target->second.owner == *owner && target->second.version == want->version &&
+  if (target != targets.end() && target->second.owner == *owner && target->second.version == *want->version &&
       !blueprint_newer) {
     return RebuiltTarget{target->second, false};
   }
-  return RebuiltTarget{target_for(*want), true};
+  // target_for(*wanted(base)).
+  return RebuiltTarget{SliceTarget{*want->version, want->instances, want->min_available, *owner, false},
+                       true};
 }
 
 bool DesiredState::note_transient_failure(const std::string& artifact, Nanos now, int retry_max,

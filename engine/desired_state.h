@@ -6,6 +6,7 @@
 // (tests/engine/desired_state_test.cc).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -50,6 +51,30 @@ struct Wanted {
   UpdatePolicy update;
 };
 
+// What wanted(base) reports of the owner's counts and version, by reference
+// into the DesiredState (valid until its next write) and without building a
+// Wanted: the per-base walks of every reconcile (plan_target_sync) and the
+// target-put path compare only these (issue 14, seventh pass). For the same
+// state, wanted(base) has the same owner, version, instances,
+// min_available and update, and its artifact is `base:version`
+// (tests/engine/desired_state_test.cc compares the two).
+struct WantedRef {
+  const std::string* owner = nullptr;
+  const std::string* version = nullptr;
+  int instances = 0;
+  int min_available = 0;
+  UpdatePolicy update{};
+  const SliceSpec* slice = nullptr;  // the owner blueprint's slice for the base, if it lists it
+  bool rejected = false;             // the owner's value is rejected: counts from its slice-target
+
+  // Whether `artifact` is wanted(base)->artifact (`base:version`), compared
+  // without building it.
+  bool is_artifact(const std::string& base, const std::string& artifact) const {
+    return artifact.size() == base.size() + 1 + version->size() && artifact.starts_with(base) &&
+           artifact[base.size()] == ':' && artifact.ends_with(*version);
+  }
+};
+
 // A slice-target to hold at activation, and whether it must be written.
 struct RebuiltTarget {
   SliceTarget target;
@@ -75,6 +100,31 @@ struct OwnTargetWrites {
   void applied(const std::string& base, const std::string& value, bool echo_counts_as_intent);
 };
 
+// Parsed blueprint values by exact id and text (the parse, validation and
+// the id check included, is a pure function of both), shared by the CDMs of
+// one runtime factory (make_deployment_runtime_factory): a node in
+// production, every node of one simulated cluster. A new leader term reads
+// every blueprint at activation; with this it does not parse again a value
+// parsed before (issue 14, seventh pass). Bounded: the last kCapacity
+// distinct values. Not thread-safe (one event loop uses it).
+class BlueprintParses {
+ public:
+  struct Parsed {
+    std::optional<Blueprint> blueprint;  // nullopt if invalid
+    std::string why;                     // then: why
+  };
+  static constexpr std::size_t kCapacity = 64;
+  const Parsed& parse(const std::string& id, const std::string& text);
+
+ private:
+  struct Entry {
+    std::string id;
+    std::string text;
+    Parsed parsed;
+  };
+  std::vector<Entry> entries_;  // oldest first
+};
+
 class DesiredState {
  public:
   std::map<std::string, std::optional<Blueprint>> blueprints;  // committed; nullopt if invalid
@@ -86,13 +136,22 @@ class DesiredState {
 
   // Stores the committed value of blueprints/{id}: false (and `why`) if it is
   // invalid, which is stored as a blueprint that lists nothing.
-  bool put_blueprint(const std::string& id, const std::string& text, std::string* why);
+  // With `parses`, a value parsed before is taken from it (the same answer).
+  bool put_blueprint(const std::string& id, const std::string& text, std::string* why,
+                     BlueprintParses* parses = nullptr);
   // The ownership rule, plus: bases whose committed slice-target names a
   // blueprint whose value is rejected stay its own. `positions`: blueprint
   // id -> decided position of its committed value (acceptance is judged in
   // that order, §4).
   void recompute_ownership(const std::map<std::string, std::uint64_t>& positions = {});
   std::optional<Wanted> wanted(const std::string& base) const;
+  // wanted(base) without building it (WantedRef above): nullopt exactly when
+  // wanted(base) is.
+  std::optional<WantedRef> wanted_ref(const std::string& base) const;
+  // wanted_ref(base) for a base owned by `owner`, which must be the value
+  // of ownership.owner_of's entry for it (a walk of owner_of, without
+  // looking the base up again).
+  std::optional<WantedRef> wanted_ref(const std::string& base, const std::string& owner) const;
   // The blueprint slice whose placement fields (resources, anti_affinity,
   // spread_zone) wanted(base) reports; nullptr when wanted(base) is nullopt
   // or reports none. The same lookup without building a Wanted (the

@@ -80,7 +80,69 @@ std::optional<SliceKey> parse_slice_key(std::string_view key) {
   return out;
 }
 
+// The exact text encode_slice_target writes (its keys in nlohmann's sorted
+// order, no whitespace), read without a JSON parse (issue 14, seventh pass:
+// every activation reads every slice-target). Accepted only where the full
+// parse provably gives the same target: counts in canonical decimal (no sign,
+// no leading zero) within 0..kMaxInstances; the owner printable ASCII
+// without a quote or backslash (the JSON string is then the bytes
+// themselves); a valid version (its grammar has neither). Anything else takes
+// the full parse.
+namespace {
+
+bool take(std::string_view& text, std::string_view literal) {
+  if (!text.starts_with(literal)) return false;
+  text.remove_prefix(literal.size());
+  return true;
+}
+
+bool take_count(std::string_view& text, int* out) {
+  std::size_t digits = 0;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+  if (digits == 0 || digits > 5 || (digits > 1 && text[0] == '0')) return false;
+  int n = 0;
+  for (std::size_t i = 0; i < digits; ++i) n = n * 10 + (text[i] - '0');
+  if (n > kMaxInstances) return false;
+  *out = n;
+  text.remove_prefix(digits);
+  return true;
+}
+
+// Up to the closing quote; printable ASCII other than '"' and '\\' only.
+bool take_plain_string(std::string_view& text, std::string* out) {
+  std::size_t end = 0;
+  while (end < text.size() && text[end] != '"') {
+    const char c = text[end];
+    if (c < 0x20 || c > 0x7e || c == '\\') return false;
+    ++end;
+  }
+  if (end == text.size()) return false;
+  out->assign(text.substr(0, end));
+  text.remove_prefix(end + 1);
+  return true;
+}
+
+std::optional<SliceTarget> parse_encoded_slice_target(std::string_view text) {
+  SliceTarget out;
+  if (!take(text, R"({"failed":)")) return std::nullopt;
+  if (take(text, "true")) {
+    out.failed = true;
+  } else if (!take(text, "false")) {
+    return std::nullopt;
+  }
+  if (!take(text, R"(,"instances":)") || !take_count(text, &out.instances) ||
+      !take(text, R"(,"min_instances":)") || !take_count(text, &out.min_instances) ||
+      !take(text, R"(,"owner":")") || !take_plain_string(text, &out.owner) ||
+      !take(text, R"(,"version":")") || !take_plain_string(text, &out.version) || text != "}" ||
+      !is_valid_version(out.version))
+    return std::nullopt;
+  return out;
+}
+
+}  // namespace
+
 std::optional<SliceTarget> parse_slice_target(std::string_view text, std::string* error) {
+  if (auto fast = parse_encoded_slice_target(text)) return fast;
   auto object = parse_object(text, error);
   if (!object) return std::nullopt;
   if (!only_keys(*object, {"version", "instances", "min_instances", "owner", "failed"}, error))

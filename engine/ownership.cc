@@ -28,19 +28,22 @@ Ownership compute_ownership(const std::map<std::string, std::optional<Blueprint>
     order.emplace_back(at == positions.end() ? 0 : at->second, id);
   }
   std::sort(order.begin(), order.end());
+  std::vector<std::string> bases;  // one blueprint's slices' bases, built once per slice
   for (const auto& [position, id] : order) {
     const auto& blueprint = blueprints.at(id);
     if (!blueprint) continue;
+    bases.clear();
     bool blocked = false;
     for (const auto& slice : blueprint->slices) {
-      auto owner = result.owner(slice.artifact.base().to_string());
-      if (owner && *owner != id) blocked = true;
+      bases.push_back(slice.artifact.group_id + ":" + slice.artifact.artifact_id);  // base().to_string()
+      auto owner = result.owner_of.find(bases.back());
+      if (owner != result.owner_of.end() && owner->second != id) blocked = true;
     }
     if (blocked) {
       result.rejected.insert(id);
       continue;
     }
-    for (const auto& slice : blueprint->slices) result.owner_of[slice.artifact.base().to_string()] = id;
+    for (auto& base : bases) result.owner_of[std::move(base)] = id;
   }
   return result;
 }

@@ -72,8 +72,8 @@ int active_floor(const CdmFacts& facts, const Desired& desired, const std::strin
   // A blueprint put after the slice-target is the newer intent (§4): its
   // count holds before its own slice-target comes back. A slice-target put
   // after the blueprint wins, floor included.
-  if (const auto want = facts.state.wanted(base);
-      want && want->update.rolling && !facts.target_is_newer(base, want->owner)) {
+  if (const auto want = facts.state.wanted_ref(base);
+      want && want->update.rolling && !facts.target_is_newer(base, *want->owner)) {
     instances = std::max(instances, want->instances);
     max_unavailable = std::min(max_unavailable, want->update.max_unavailable);
   }
@@ -105,8 +105,8 @@ Input input_for(const CdmFacts& facts, const std::string& base, const Desired& d
 std::optional<VersionRouting> routing_for_target(const CdmFacts& facts, const std::string& base,
                                                  const SliceTarget& target,
                                                  const std::optional<VersionRouting>& applied) {
-  const auto want = facts.state.wanted(base);
-  if (!want || !want->update.rolling || want->version != target.version) return std::nullopt;
+  const auto want = facts.state.wanted_ref(base);
+  if (!want || !want->update.rolling || *want->version != target.version) return std::nullopt;
   std::optional<std::string> from;
   if (applied && applied->to != target.version) {
     from = applied->to;  // a retarget mid-update: the version being rolled out becomes the old one
@@ -132,6 +132,11 @@ RoutingSync sync_routing(const CdmFacts& facts, const std::string& base,
   const auto remove = present ? RoutingSync{RoutingSync::Action::Remove, {}} : RoutingSync{};
   auto desired = facts.state.desired.find(base);
   if (desired == facts.state.desired.end()) return remove;
+  // Nothing stored and the slice does not roll: every answer below is None
+  // (no other version: `remove` of nothing; another version: not rolling),
+  // so the walk of the base's versions is skipped (once per desired base per
+  // reconcile, issue 14, seventh pass).
+  if (!present && !desired->second.update.rolling) return {};
   auto version_of = [](const std::string& artifact) { return artifact.substr(artifact.rfind(':') + 1); };
   const std::string version = version_of(desired->second.artifact);
   std::optional<std::string> other;  // a version other than the desired one with an entry

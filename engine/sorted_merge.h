@@ -23,6 +23,17 @@ bool merge_has(It& it, It end, const Key& key, KeyOf key_of) {
   return false;
 }
 
+// map.find(key) for a map asked keys in increasing order: `it` (at first
+// map.begin()) moves forward only (merge_has over the map's keys).
+template <typename Map>
+typename Map::const_iterator merge_find(typename Map::const_iterator& it, const Map& map,
+                                        const typename Map::key_type& key) {
+  const auto key_of = [](const typename Map::value_type& entry) -> const auto& {
+    return entry.first;
+  };
+  return merge_has(it, map.end(), key, key_of) ? it : map.end();
+}
+
 // Whether the sorted range [it, end) holds `key`, moving `it` to the first
 // element not below it: by steps that double from `it`, then a binary search
 // in the last step. Asking sorted keys spread thinly over a long range (an

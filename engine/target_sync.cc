@@ -1,16 +1,21 @@
 #include "engine/target_sync.h"
 
+#include "engine/sorted_merge.h"
+
 namespace aether::engine {
 
 namespace {
 
 // An accepted owner's blueprint put after its committed slice-target is the
 // newer intent (§4): counts that differ from it are behind (the CDM's own
-// echo of an older value, or its rewrite lost or timed out).
+// echo of an older value, or its rewrite lost or timed out). The counts are
+// compared first: all three terms are pure, so the order changes no answer,
+// and target_is_newer (two position lookups) is left out of the common case
+// where the counts agree (issue 14, seventh pass).
 bool counts_behind_blueprint(const CdmFacts& facts, const std::string& base, const std::string& owner,
-                             const SliceTarget& target, const Wanted& want) {
-  return facts.state.ownership.rejected.count(owner) == 0 && !facts.target_is_newer(base, owner) &&
-         (target.instances != want.instances || target.min_instances != want.min_available);
+                             const SliceTarget& target, const WantedRef& want) {
+  return (target.instances != want.instances || target.min_instances != want.min_available) &&
+         facts.state.ownership.rejected.count(owner) == 0 && !facts.target_is_newer(base, owner);
 }
 
 }  // namespace
@@ -20,13 +25,17 @@ std::vector<TargetSyncAction> plan_target_sync(const CdmFacts& facts,
   using Kind = TargetSyncAction::Kind;
   std::vector<TargetSyncAction> out;
   const DesiredState& state = facts.state;
+  // targets and desired are keyed by base like owner_of: each is walked in
+  // step with it (the same entries as a find per base, issue 14).
+  auto next_target = state.targets.begin();
+  auto next_desired = state.desired.begin();
   for (const auto& [base, owner] : state.ownership.owner_of) {
     if (pending(base)) continue;
-    const auto want = state.wanted(base);
+    const auto want = state.wanted_ref(base, owner);
     if (!want) continue;
-    auto target = state.targets.find(base);
+    auto target = merge_find(next_target, state.targets, base);
     if (target == state.targets.end() || target->second.owner != owner ||
-        target->second.version != want->version) {
+        target->second.version != *want->version) {
       out.push_back({Kind::FromBlueprint, base});
       continue;
     }
@@ -34,7 +43,8 @@ std::vector<TargetSyncAction> plan_target_sync(const CdmFacts& facts,
     // forgot it and its Remove was dropped at submit (the blueprint came
     // back) while the put-back's own write did not commit. Written again
     // (re-derived at submit), its commit restores the desired state.
-    if (!state.desired.count(base)) {
+    auto known = merge_find(next_desired, state.desired, base);
+    if (known == state.desired.end()) {
       // A rejected owner keeps what its slice-target records (§4): nothing
       // to write; the desired state comes from that slice-target as its
       // commit would have set it.
@@ -49,16 +59,14 @@ std::vector<TargetSyncAction> plan_target_sync(const CdmFacts& facts,
       continue;
     }
     // A committed flag that disagrees with the CDM's (a client write).
-    auto known = state.desired.find(base);
-    if (known != state.desired.end() && known->second.artifact == want->artifact &&
-        known->second.failed != target->second.failed) {
+    if (want->is_artifact(base, known->second.artifact) && known->second.failed != target->second.failed) {
       SliceTarget fixed = target->second;
       fixed.failed = known->second.failed;
       out.push_back({Kind::FixFailedFlag, base, fixed});
     }
   }
   for (const auto& [base, target] : state.targets) {
-    if (!pending(base) && !state.ownership.owner(base)) out.push_back({Kind::Remove, base});
+    if (!pending(base) && !state.ownership.owner_of.count(base)) out.push_back({Kind::Remove, base});
   }
   return out;
 }
@@ -67,9 +75,9 @@ TargetPutAction on_target_put(const CdmFacts& facts, const std::string& base, co
   const DesiredState& state = facts.state;
   auto owner = state.ownership.owner(base);
   if (!owner) return TargetPutAction::NoOwner;
-  const auto want = state.wanted(base);
+  const auto want = state.wanted_ref(base);
   if (!want) return TargetPutAction::Nothing;
-  if (*owner != target.owner || want->version != target.version) return TargetPutAction::Rewrite;
+  if (*owner != target.owner || *want->version != target.version) return TargetPutAction::Rewrite;
   // Its own echo derived from a blueprint value replaced since.
   if (counts_behind_blueprint(facts, base, *owner, target, *want)) return TargetPutAction::Rewrite;
   return TargetPutAction::Adopt;

@@ -1,6 +1,9 @@
 #include <catch2/catch.hpp>
 
+#include <random>
 #include <set>
+#include <string>
+#include <vector>
 
 #include "engine/blueprint.h"
 
@@ -191,4 +194,47 @@ TEST_CASE("version-routing values round-trip; bad ones are rejected") {
   CHECK_FALSE(parse_version_routing(R"({"from": "1.0.0"})"));
   CHECK_FALSE(parse_version_routing(R"({"from": "1.0.0", "to": "x", "extra": 1})"));
   CHECK_FALSE(parse_version_routing(R"({"from": "1.0.0", "to": "latest"})"));
+}
+
+TEST_CASE("slice-target: the encoded-text fast path reads what the JSON parse reads (random texts)") {
+  // parse_slice_target reads encode_slice_target's exact text without a JSON
+  // parse (issue 14, seventh pass). "{ " + rest is the same JSON document
+  // that never takes the fast path: both must answer alike for encoded
+  // targets (owners with quotes, backslashes, control and non-ASCII bytes,
+  // counts at the edges) and for those texts with one byte changed, added or
+  // dropped (leading zeros, signs, out-of-range counts, broken strings).
+  std::mt19937_64 rng(20261203);
+  const std::vector<std::string> owners = {
+      "a", "shop", "b-2.x_y", "quo\"te", "back\\slash", "tab\there", "\x7f", "caf\xc3\xa9", "", "{}", "a b"};
+  const std::vector<std::string> versions = {"1.0.0", "10.20.30-rc.1", "0.0.0", "1.0", "x"};
+  const std::vector<int> counts = {0, 1, 7, 10, 99, 10000, 10001, 99999, 100000};
+  const std::string bytes = "0123456789-+.,:\"{}\\ aetrufl\xff\x01";
+  int accepted = 0;
+  for (int i = 0; i < 20000; ++i) {
+    SliceTarget target{versions[rng() % versions.size()], counts[rng() % counts.size()],
+                       counts[rng() % counts.size()], owners[rng() % owners.size()], rng() % 2 == 0};
+    std::string text = encode_slice_target(target);
+    if (rng() % 2 && text.size() > 2) {
+      const std::size_t at = 1 + rng() % (text.size() - 1);
+      const char byte = bytes[rng() % bytes.size()];
+      switch (rng() % 3) {
+        case 0:
+          text[at] = byte;
+          break;
+        case 1:
+          text.insert(text.begin() + static_cast<std::ptrdiff_t>(at), byte);
+          break;
+        default:
+          text.erase(at, 1);
+          break;
+      }
+    }
+    INFO(text);
+    REQUIRE(text.front() == '{');
+    const auto fast = parse_slice_target(text);
+    const auto slow = parse_slice_target("{ " + text.substr(1));
+    REQUIRE(fast == slow);
+    accepted += fast.has_value();
+  }
+  CHECK(accepted > 2000);
 }

@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <map>
 #include <random>
 
 #include "engine/mutations.h"
@@ -152,14 +153,18 @@ TEST_CASE("sorted merge: walking sorted keys in step answers as a search of the 
     std::sort(range.begin(), range.end());
     range.erase(std::unique(range.begin(), range.end()), range.end());
     std::sort(keys.begin(), keys.end());
+    std::map<std::string, int> map;
+    for (const auto& key : range) map[key] = static_cast<int>(map.size());
     auto gallop = range.cbegin();
     auto merge = range.cbegin();
+    auto in_map = map.cbegin();
     for (const auto& key : keys) {
       const bool expected = std::binary_search(range.begin(), range.end(), key);
       INFO("round " << round << " key " << key);
       REQUIRE(gallop_has(gallop, range.cend(), key) == expected);
       REQUIRE(merge_has(merge, range.cend(), key,
                         [](const std::string& s) -> const std::string& { return s; }) == expected);
+      REQUIRE(merge_find(in_map, map, key) == map.find(key));
       hits += expected ? 1 : 0;
     }
   }

@@ -2,6 +2,12 @@
 // "Desired state", "Activation" and failure accounting.
 #include <catch2/catch.hpp>
 
+#include <cstdint>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
 #include "engine/desired_state.h"
 
 using namespace aether::engine;
@@ -161,4 +167,112 @@ TEST_CASE("desired state: transient failures back off 1s, 2s, ... up to the cap,
   CHECK(state.transient_failures.count(web) == 0);
   CHECK(state.backoff_until.count(web) == 0);
   CHECK_FALSE(state.note_transient_failure(web, seconds(500), 4, seconds(3)));
+}
+
+namespace {
+// wanted_ref(base) reports what wanted(base) has (issue 14, seventh pass):
+// nullopt alike, and the same owner, version, counts, update policy and
+// artifact (`base:version`).
+void check_ref_matches(const DesiredState& state, const std::string& base) {
+  INFO(base);
+  const auto want = state.wanted(base);
+  const auto ref = state.wanted_ref(base);
+  REQUIRE(want.has_value() == ref.has_value());
+  if (!want) return;
+  CHECK(*ref->owner == want->owner);
+  CHECK(*ref->version == want->version);
+  CHECK(ref->instances == want->instances);
+  CHECK(ref->min_available == want->min_available);
+  CHECK(ref->update == want->update);
+  CHECK(ref->is_artifact(base, want->artifact));
+  CHECK(ref->rejected == (state.ownership.rejected.count(want->owner) == 1));
+  for (const std::string& other : {want->artifact + "0", base + ":" + want->version + ".1", base + ":",
+                                   base.substr(0, base.size() - 1) + "x:" + want->version, std::string()}) {
+    CHECK_FALSE(ref->is_artifact(base, other));
+  }
+}
+}  // namespace
+
+TEST_CASE("desired state: wanted_ref answers as wanted() (random states)") {
+  // Three blueprints over four bases, rolling or not, random counts and
+  // versions, random slice-targets (any owner, some versions the blueprints
+  // do not list), so that accepted, rejected and unowned bases all occur.
+  std::mt19937_64 rng(20261203);
+  const std::vector<std::string> bases = {"org.x:web", "org.x:cart", "org.x:db", "org.y:web"};
+  const std::vector<std::string> versions = {"1.0.0", "2.0.0", "1.0.0-rc.1"};
+  const std::vector<std::string> ids = {"a", "b", "c", "gone"};
+  auto pick = [&rng](const auto& items) { return items[rng() % items.size()]; };
+  int accepted = 0;
+  int rejected = 0;
+  for (int round = 0; round < 400; ++round) {
+    DesiredState state;
+    std::string why;
+    for (const char* id : {"a", "b", "c"}) {
+      if (rng() % 4 == 0) continue;
+      std::string slices;
+      for (const auto& base : bases) {
+        if (rng() % 3 != 0) continue;
+        std::string one = R"({"artifact": ")" + base + ":" + pick(versions) + R"(", "instances": )" +
+                          std::to_string(1 + rng() % 4);
+        if (rng() % 2) one += R"(, "update": {"strategy": "rolling", "max_surge": 2, "max_unavailable": 1})";
+        slices += (slices.empty() ? "" : ", ") + one + "}";
+      }
+      state.put_blueprint(id, blueprint_text(id, slices), &why);
+    }
+    for (const auto& base : bases) {
+      if (rng() % 3 == 0) continue;
+      state.targets[base] = SliceTarget{pick(versions), static_cast<int>(rng() % 5),
+                                        static_cast<int>(rng() % 3), pick(ids), rng() % 5 == 0};
+    }
+    std::map<std::string, std::uint64_t> positions;
+    for (const auto& id : ids) positions[id] = rng() % 10;
+    state.recompute_ownership(positions);
+    for (const auto& base : bases) {
+      check_ref_matches(state, base);
+      if (const auto want = state.wanted(base))
+        ++(state.ownership.rejected.count(want->owner) ? rejected : accepted);
+    }
+    check_ref_matches(state, "org.x:none");
+  }
+  CHECK(accepted > 100);  // both branches are exercised
+  CHECK(rejected > 10);
+}
+
+TEST_CASE("desired state: a blueprint put through BlueprintParses stores what the plain parse stores") {
+  // The cache answers by exact id and text (issue 14, seventh pass): valid,
+  // invalid and mismatching-id values, each put many times in random order,
+  // more distinct values than the capacity (evictions), give the same
+  // stored blueprint, the same validity and the same reason as a parse.
+  std::mt19937_64 rng(20261203);
+  std::vector<std::pair<std::string, std::string>> values;  // (id, text)
+  for (int i = 0; i < 90; ++i) {
+    const std::string id = "bp" + std::to_string(i % 7);
+    const std::string other = i % 11 == 0 ? "elsewhere" : id;  // the id must match its key
+    std::string text = blueprint_text(
+        other, slice("org.x:s" + std::to_string(i % 5) + ":1.0." + std::to_string(i), 1 + i % 3));
+    if (i % 13 == 0) text = blueprint_text(id, slice("org.x:bad name:1.0.0", 1));
+    if (i % 17 == 0) text = "not json " + std::to_string(i);
+    values.emplace_back(id, text);
+  }
+  // The same text under two keys: valid under its own id only.
+  const std::string shared = blueprint_text("shared", slice("org.x:web:1.0.0", 2));
+  values.emplace_back("shared", shared);
+  values.emplace_back("other", shared);
+  BlueprintParses parses;
+  DesiredState cached;
+  DesiredState plain;
+  int invalid = 0;
+  for (int round = 0; round < 2000; ++round) {
+    const auto& [id, text] = values[rng() % values.size()];
+    INFO(id + " " + text);
+    std::string why_cached = "unset";
+    std::string why_plain = "unset";
+    const bool ok_cached = cached.put_blueprint(id, text, &why_cached, &parses);
+    const bool ok_plain = plain.put_blueprint(id, text, &why_plain);
+    REQUIRE(ok_cached == ok_plain);
+    REQUIRE(why_cached == why_plain);
+    REQUIRE(cached.blueprints == plain.blueprints);
+    invalid += !ok_plain;
+  }
+  CHECK(invalid > 100);
 }

@@ -2,6 +2,11 @@
 // engine-semantics.md §8.4, engine/rolling_update.h.
 #include <catch2/catch.hpp>
 
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
 #include "engine/rolling_update.h"
 
 using namespace aether::engine;
@@ -248,4 +253,72 @@ TEST_CASE("rolling re-check: an UNLOAD of an ACTIVE entry keeps ACTIVE over both
   CHECK(unload_allowed(w.facts, unload("org.x:cart:1.0.0", "n9"), true, active));   // out of the view
   w.config.mutations.insert(mutation::kRollingIgnoresMaxUnavailable);
   CHECK(unload_allowed(w.facts, unload("org.x:cart:1.0.0", "n2"), true, active));
+}
+
+namespace {
+// sync_routing as it was before issue 14's seventh pass (no early-out when
+// nothing is stored and the slice does not roll): the reference for the
+// early-out.
+RoutingSync sync_routing_ref(const aether::engine::CdmFacts& facts, const std::string& base,
+                             const std::optional<std::string>& stored) {
+  const auto applied = stored ? parse_version_routing(*stored) : std::nullopt;
+  const auto remove = stored ? RoutingSync{RoutingSync::Action::Remove, {}} : RoutingSync{};
+  auto desired = facts.state.desired.find(base);
+  if (desired == facts.state.desired.end()) return remove;
+  auto version_of = [](const std::string& artifact) { return artifact.substr(artifact.rfind(':') + 1); };
+  const std::string version = version_of(desired->second.artifact);
+  std::optional<std::string> other;
+  for (const auto& [artifact, nodes] : facts.table.entries) {
+    if (base_of(artifact) == base && artifact != desired->second.artifact && !nodes.empty())
+      other = version_of(artifact);
+  }
+  if (!other) return remove;
+  // Not rolling, or the applied routing already rolls to the desired version.
+  if (!desired->second.update.rolling || (applied && applied->to == version)) return {};
+  return RoutingSync{RoutingSync::Action::Put, VersionRouting{applied ? applied->to : *other, version}};
+}
+}  // namespace
+
+TEST_CASE("version routing: sync_routing answers as the walk without its early-out (random worlds)") {
+  // Bases that share prefixes ("org.x:cart", "org.x:cartx"), one without a
+  // ':' (its artifacts are the base itself), desired or not, rolling or not,
+  // entries of several versions (some rows empty), stored routing missing,
+  // valid or unparseable.
+  std::mt19937_64 rng(20261203);
+  const std::vector<std::string> bases = {"org.x:cart", "org.x:cartx", "org.x:car", "plain"};
+  const std::vector<std::string> versions = {"1.0.0", "1.5.0", "2.0.0"};
+  const std::vector<std::optional<std::string>> stored = {
+      std::nullopt, encode_version_routing({"1.0.0", "2.0.0"}), encode_version_routing({"1.0.0", "1.5.0"}),
+      std::string("not json")};
+  int puts = 0;
+  int skipped = 0;
+  for (int round = 0; round < 3000; ++round) {
+    FakeWorld w({"n1", "n2"});
+    for (const auto& base : bases) {
+      if (rng() % 3 != 0) {
+        Desired& desired = w.want(base + ":" + versions[rng() % versions.size()], 2);
+        desired.update.rolling = rng() % 2 == 0;
+      }
+      for (const auto& version : versions) {
+        if (rng() % 2) continue;
+        auto& row = w.table.entries[base + ":" + version];
+        if (rng() % 4) row["n1"].observed = SliceValue{SliceState::Active, std::nullopt, false};
+      }
+      if (rng() % 8 == 0) w.table.entries[base];  // an artifact that is the base itself
+    }
+    for (const auto& base : bases) {
+      for (const auto& value : stored) {
+        INFO("round " << round << " base " << base);
+        const auto got = sync_routing(w.facts, base, value);
+        const auto expected = sync_routing_ref(w.facts, base, value);
+        REQUIRE(got.action == expected.action);
+        REQUIRE(got.routing == expected.routing);
+        puts += got.action == RoutingSync::Action::Put;
+        auto desired = w.state.desired.find(base);
+        skipped += !value && desired != w.state.desired.end() && !desired->second.update.rolling;
+      }
+    }
+  }
+  CHECK(puts > 1000);
+  CHECK(skipped > 1000);
 }
