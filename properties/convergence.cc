@@ -190,11 +190,7 @@ bool is_artifact(std::string_view artifact, std::string_view base, std::string_v
          artifact[base.size()] == ':' && artifact.ends_with(version);
 }
 
-struct Entry {
-  NodeId node;
-  std::string artifact;
-  std::optional<ref::SliceVal> value;
-};
+using Entry = SliceEntries::Entry;
 
 // Whom `node` believes: its latest applied `leader` entry where the world
 // shows it (consensus), else its engine's report.
@@ -212,13 +208,27 @@ const char* holding_name(engine::SliceHolding holding) {
 
 }  // namespace
 
+SliceEntries parse_slice_entries(const CanonicalStore::Map& store) {
+  SliceEntries out;
+  for_prefix(store, "slices/", [&](const std::string& key_text, const std::string& value) {
+    // Keys the engine cannot parse are invisible to it; they cannot block convergence.
+    const auto key = ref::classify_key(key_text);
+    if (key.kind != ref::KeyKind::Slice) return;
+    Entry entry{key.node, key.artifact, ref::read_slice_value(value)};
+    if (entry.value) out.by_node[entry.node][entry.artifact] = entry.value->state;
+    out.by_base[key.base].push_back(std::move(entry));
+  });
+  return out;
+}
+
 ConvergenceState evaluate_convergence(const CanonicalStore::Map& store, const WorldQueries& world,
                                       const ConvergenceRules& rules) {
   return evaluate_convergence(store, world, rules, liveness(world));
 }
 
 ConvergenceState evaluate_convergence(const CanonicalStore::Map& store, const WorldQueries& world,
-                                      const ConvergenceRules& rules, const Liveness& live) {
+                                      const ConvergenceRules& rules, const Liveness& live,
+                                      const SliceEntries* slices) {
   Findings findings;
   if (live.live.size() < live.majority) {
     findings.add(Blocker::NoQuorum, [&] {
@@ -300,16 +310,14 @@ ConvergenceState evaluate_convergence(const CanonicalStore::Map& store, const Wo
   DesiredState desired = rules.history != nullptr
                              ? desired_state(rules.history->positioned(), &rules.history->evidence())
                              : desired_state(store);
-  std::map<std::string, std::vector<Entry>> by_base;
-  std::map<NodeId, std::map<std::string, ref::State>> by_node;  // parsed entries on each node
-  for_prefix(store, "slices/", [&](const std::string& key_text, const std::string& value) {
-    // Keys the engine cannot parse are invisible to it; they cannot block convergence.
-    const auto key = ref::classify_key(key_text);
-    if (key.kind != ref::KeyKind::Slice) return;
-    Entry entry{key.node, key.artifact, ref::read_slice_value(value)};
-    if (entry.value) by_node[entry.node][entry.artifact] = entry.value->state;
-    by_base[key.base].push_back(std::move(entry));
-  });
+  std::optional<SliceEntries> own;
+  if (slices == nullptr) slices = &own.emplace(parse_slice_entries(store));
+  const auto& by_base = slices->by_base;
+  static const std::map<std::string, ref::State> kNoEntries;
+  auto by_node = [&](const NodeId& node) -> const std::map<std::string, ref::State>& {
+    auto it = slices->by_node.find(node);
+    return it == slices->by_node.end() ? kNoEntries : it->second;
+  };
 
   // A drain the engine may not finish (engine-semantics.md §8.2): an ACTIVE
   // entry on a DRAINING node in L's view whose eviction is forbidden (X's
@@ -367,7 +375,7 @@ ConvergenceState evaluate_convergence(const CanonicalStore::Map& store, const Wo
   auto blocker_on = [&](const std::string& base, const DesiredBase& want, const NodeId& node) -> std::string {
     std::int64_t cpu = want.cpu;
     std::int64_t memory = want.memory;
-    for (const auto& [artifact, state] : by_node[node]) {
+    for (const auto& [artifact, state] : by_node(node)) {
       if (!ref::is_live(state)) continue;
       const auto other = ref::base_part(artifact);
       if (other == base) return "nodes";  // holds one already
@@ -627,7 +635,7 @@ ConvergenceState evaluate_convergence(const CanonicalStore::Map& store, const Wo
   // Ground truth on every live node: loaded artifacts are its ACTIVE keys, all
   // active; an excluded artifact may be loaded and inactive under a LOADED key.
   for (const auto& node : live.live) {
-    const auto& keys = by_node[node];
+    const auto& keys = by_node(node);
     // Read in place (NotHeld entries count as absent).
     static const WorldQueries::Holdings kNothing;
     const WorldQueries::Holdings* view = world.slice_holdings_view(node);

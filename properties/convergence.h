@@ -128,9 +128,25 @@ struct ConvergenceState {
 
 ConvergenceState evaluate_convergence(const CanonicalStore::Map& store, const WorldQueries& world,
                                       const ConvergenceRules& rules);
-// The same, with the world's liveness as of now already known.
+// The store's slices/ entries the engine can parse, by base (in key order)
+// and by node: what evaluate_convergence reads of them, a function of the
+// store alone (a caller may keep it while the store is unchanged).
+struct SliceEntries {
+  struct Entry {
+    NodeId node;
+    std::string artifact;
+    std::optional<ref::SliceVal> value;
+  };
+  std::map<std::string, std::vector<Entry>> by_base;
+  std::map<NodeId, std::map<std::string, ref::State>> by_node;  // parsed values on each node
+};
+SliceEntries parse_slice_entries(const CanonicalStore::Map& store);
+
+// The same, with the world's liveness as of now already known, and the
+// store's slice entries when the caller keeps them (nullptr: parsed here).
 ConvergenceState evaluate_convergence(const CanonicalStore::Map& store, const WorldQueries& world,
-                                      const ConvergenceRules& rules, const Liveness& live);
+                                      const ConvergenceRules& rules, const Liveness& live,
+                                      const SliceEntries* slices = nullptr);
 
 // For `expect instances`: live entries of `artifact` in the canonical store
 // (any node) and counted instances (ACTIVE key on a live node whose slice

@@ -59,10 +59,13 @@ void FiguresObserver::on_decide(Nanos, std::uint64_t, const sim::BatchRecord& ba
       std::optional<ref::SliceVal> value;
       if (command.op == engine::KvOp::Put) value = ref::read_slice_value(command.value);
       const ref::Key parsed = ref::classify_key(command.key);
+      auto old = active_keys_.find(command.key);
+      if (old != active_keys_.end()) uncount(old->second);
       if (value && parsed.kind == ref::KeyKind::Slice && value->state == ref::State::Active) {
         active_keys_[command.key] = {parsed.node, parsed.artifact, parsed.base};
-      } else {
-        active_keys_.erase(command.key);
+        dirty_keys_.insert(command.key);
+      } else if (old != active_keys_.end()) {
+        active_keys_.erase(old);
       }
     }
   }
@@ -72,9 +75,15 @@ void FiguresObserver::on_decide(Nanos, std::uint64_t, const sim::BatchRecord& ba
   if (engine_write) ++figures_.engine_writes;
 }
 
-void FiguresObserver::on_slice_op_done(Nanos, const NodeId&, const std::string&, sim::SliceOp op,
+void FiguresObserver::on_node_fault(Nanos, const NodeId& node, sim::NodeFault) {
+  live_dirty_ = true;
+  dirty_nodes_.insert(node);  // up or not, a new slice store at a restart
+}
+
+void FiguresObserver::on_slice_op_done(Nanos, const NodeId& node, const std::string&, sim::SliceOp op,
                                        const engine::SliceResult& result) {
   touch();
+  dirty_nodes_.insert(node);  // a completed operation is what changes a slice store
   if (op == sim::SliceOp::Activate && !result) ++pending_activations_;
 }
 
@@ -111,33 +120,47 @@ void FiguresObserver::settle(Nanos now) {
   const Liveness& live = live_cache_.get();
   const std::uint64_t live_epoch = live_cache_.epoch();
   // Counted instances: ACTIVE key on a live node whose slice store holds the
-  // artifact active (the definition of simulation.md §5), per base.
-  std::fill(counted_.begin(), counted_.end(), 0);
-  // active_keys_ is in key order, slices/{node}/...: one holdings lookup per node.
-  const NodeId* holder = nullptr;
-  const WorldQueries::Holdings* held = nullptr;
-  for (auto& [name, key] : active_keys_) {
-    if (key.live_epoch != live_epoch) {
-      key.live = live.live.count(key.node) > 0;
-      key.live_epoch = live_epoch;
+  // artifact active (the definition of simulation.md §5), per base. Kept per
+  // key (issue 14, seventh pass): a key's count changes only with its own
+  // decided value, its node's slice store (a completed operation, a node
+  // fault) or its node's liveness or base's desired count (a new epoch: all
+  // recounted).
+  const bool all =
+      !incremental_ || tallied_desired_epoch_ != desired_epoch_ || tallied_live_epoch_ != live_epoch;
+  if (all) {
+    std::fill(counted_.begin(), counted_.end(), 0);
+    // active_keys_ is in key order, slices/{node}/...: one holdings lookup per node.
+    const NodeId* holder = nullptr;
+    const WorldQueries::Holdings* held = nullptr;
+    for (auto& [name, key] : active_keys_) {
+      key.counted_slot = kNoSlot;
+      if (holder == nullptr || *holder != key.node) {
+        holder = &key.node;
+        held = world_.slice_holdings_view(key.node);
+      }
+      count(key, live, live_epoch, held);
     }
-    if (key.slot_epoch != desired_epoch_) {
-      // slots_ is in base order (desired_now_'s).
-      auto found =
-          std::lower_bound(slots_.begin(), slots_.end(), key.base,
-                           [](const BaseSlot& slot, const std::string& base) { return *slot.base < base; });
-      key.slot = found == slots_.end() || *found->base != key.base
-                     ? kNoSlot
-                     : static_cast<std::size_t>(found - slots_.begin());
-      key.slot_epoch = desired_epoch_;
+    tallied_desired_epoch_ = desired_epoch_;
+    tallied_live_epoch_ = live_epoch;
+  } else {
+    for (const auto& node : dirty_nodes_) {
+      const std::string prefix = std::string(engine::kSlicePrefix) + node + "/";
+      const WorldQueries::Holdings* held = world_.slice_holdings_view(node);
+      for (auto it = active_keys_.lower_bound(prefix);
+           it != active_keys_.end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it) {
+        uncount(it->second);
+        count(it->second, live, live_epoch, held);
+      }
     }
-    if (!key.live || key.slot == kNoSlot) continue;
-    if (holder == nullptr || *holder != key.node) {
-      holder = &key.node;
-      held = world_.slice_holdings_view(key.node);
+    for (const auto& name : dirty_keys_) {
+      auto it = active_keys_.find(name);
+      if (it == active_keys_.end()) continue;
+      uncount(it->second);
+      count(it->second, live, live_epoch, world_.slice_holdings_view(it->second.node));
     }
-    if (WorldQueries::holds_active_in(held, key.artifact)) ++counted_[key.slot];
   }
+  dirty_nodes_.clear();
+  dirty_keys_.clear();
   // want/have: desired and counted instances (counted capped per base at
   // its desired count); placeable/placed: the same with each base's desired
   // count capped at the live nodes (at most one instance per node), what the
@@ -209,6 +232,33 @@ void FiguresObserver::settle(Nanos now) {
       f.recovered_at = now;
     }
   }
+}
+
+void FiguresObserver::uncount(ActiveKey& key) {
+  if (key.counted_slot == kNoSlot) return;
+  --counted_[key.counted_slot];
+  key.counted_slot = kNoSlot;
+}
+
+void FiguresObserver::count(ActiveKey& key, const Liveness& live, std::uint64_t live_epoch,
+                            const WorldQueries::Holdings* held) {
+  if (key.live_epoch != live_epoch) {
+    key.live = live.live.count(key.node) > 0;
+    key.live_epoch = live_epoch;
+  }
+  if (key.slot_epoch != desired_epoch_) {
+    // slots_ is in base order (desired_now_'s).
+    auto found =
+        std::lower_bound(slots_.begin(), slots_.end(), key.base,
+                         [](const BaseSlot& slot, const std::string& base) { return *slot.base < base; });
+    key.slot = found == slots_.end() || *found->base != key.base
+                   ? kNoSlot
+                   : static_cast<std::size_t>(found - slots_.begin());
+    key.slot_epoch = desired_epoch_;
+  }
+  if (!key.live || key.slot == kNoSlot || !WorldQueries::holds_active_in(held, key.artifact)) return;
+  ++counted_[key.slot];
+  key.counted_slot = key.slot;
 }
 
 void FiguresObserver::put_point(std::vector<BasePoint>& points, Nanos now, std::int64_t desired,

@@ -90,10 +90,13 @@ class FiguresObserver : public sim::WorldObserver {
   void settle(Nanos now);
   void finish(Nanos end, std::optional<Nanos> converged_at, std::string convergence_note);
   const RunFigures& figures() const { return figures_; }
+  // Count ACTIVE instances per changed key and node (on by default; off:
+  // every key at every settle, for the test that compares the two).
+  void set_incremental(bool on) { incremental_ = on; }
 
   void on_decide(Nanos, std::uint64_t, const sim::BatchRecord& batch) override;
   void on_view(Nanos, const NodeId&, const engine::TopologyEvent&) override { live_dirty_ = true; }
-  void on_node_fault(Nanos, const NodeId&, sim::NodeFault) override { live_dirty_ = true; }
+  void on_node_fault(Nanos, const NodeId& node, sim::NodeFault) override;
   void on_slice_op_done(Nanos, const NodeId&, const std::string&, sim::SliceOp op,
                         const engine::SliceResult& result) override;
 
@@ -140,7 +143,16 @@ class FiguresObserver : public sim::WorldObserver {
     std::uint64_t slot_epoch = ~std::uint64_t{0};
     bool live = false;
     std::uint64_t live_epoch = ~std::uint64_t{0};
+    std::size_t counted_slot = kNoSlot;  // the slot it is counted in, if counted
   };
+  void uncount(ActiveKey& key);
+  void count(ActiveKey& key, const Liveness& live, std::uint64_t live_epoch,
+             const WorldQueries::Holdings* held);
+  bool incremental_ = true;
+  std::uint64_t tallied_desired_epoch_ = ~std::uint64_t{0};  // the epochs counted_ was tallied at
+  std::uint64_t tallied_live_epoch_ = ~std::uint64_t{0};
+  std::set<NodeId> dirty_nodes_;                          // slice store or fault since the last settle
+  std::set<std::string> dirty_keys_;                      // slices/ keys decided ACTIVE since the last settle
   std::map<std::string, ActiveKey> active_keys_;          // slices/ key -> its instance, ACTIVE keys only
   std::int64_t pending_activations_ = 0;                  // activations seen since the last settle
   std::map<std::string, std::int64_t> desired_;           // base -> desired instances at the last settle

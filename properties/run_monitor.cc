@@ -253,7 +253,13 @@ void RunMonitor::break_candidate(Window& w, std::string why) {
 
 const ConvergenceState& RunMonitor::convergence_now() {
   if (convergence_generation_ != generation_) {
-    convergence_cache_ = evaluate_convergence(suite_.canonical().entries(), world_, rules_, live_.get());
+    const CanonicalStore& canonical = suite_.canonical();
+    // The entries change only with a decided batch, which moves the position.
+    if (!cache_slices_ || !slices_ || slices_position_ != canonical.position()) {
+      slices_ = parse_slice_entries(canonical.entries());
+      slices_position_ = canonical.position();
+    }
+    convergence_cache_ = evaluate_convergence(canonical.entries(), world_, rules_, live_.get(), &*slices_);
     convergence_generation_ = generation_;
   }
   return convergence_cache_;

@@ -382,13 +382,15 @@ bool Runner::build() {
   rules.bound_ns = timing_.bound_ns;
   rules.balance =
       config_.reconciliation == engine::ReconciliationStrategy::Aggressive && config_.auto_rebalancing;
-  live_ = std::make_unique<LivenessCache>(*world_, options_.cache_liveness);
+  live_ = std::make_unique<LivenessCache>(*world_, options_.cache_checks);
   cluster_->add_observer(live_.get());
   monitor_ = std::make_unique<RunMonitor>(*suite_, *world_, *live_, recorder_, rules, timing_.quiet_ns);
+  monitor_->set_cache_slices(options_.cache_checks);
   cluster_->add_observer(suite_.get());
   cluster_->add_observer(monitor_.get());
   cluster_->add_observer(&counters_);
   figures_ = std::make_unique<FiguresObserver>(*suite_, *world_, *live_);
+  figures_->set_incremental(options_.cache_checks);
   cluster_->add_observer(figures_.get());
   return true;
 }

@@ -1,9 +1,12 @@
-// The checks' liveness cache (issue 14, seventh pass; docs/decisions.md):
-// liveness is recomputed only after a view change or a node fault. If any
-// other world change could move it, a cached run would judge a stale world.
-// Every shipped scenario and generated cases of every fuzz profile are played
-// with the cache on and off: traces, verdicts, violations, expectations,
-// convergence and run figures must be identical.
+// The checks' caches (issue 14, seventh pass; docs/decisions.md): liveness
+// is recomputed only after a view change or a node fault, the convergence
+// check's parse of the slices/ entries only after a decided batch, the run
+// figures' ACTIVE counts only for the keys and nodes that changed. If any
+// other world change could move them, a cached run would judge a stale
+// world. Every shipped scenario and generated cases of every fuzz profile are
+// played with the caches on and off (RunOptions::cache_checks): traces,
+// verdicts, violations, expectations, convergence and run figures must be
+// identical.
 #include <catch2/catch.hpp>
 
 #include <filesystem>
@@ -29,7 +32,7 @@ Played play(const scenarios::Scenario& scenario, std::uint64_t seed, bool cached
   Played out;
   RunOptions options;
   options.seed = seed;
-  options.cache_liveness = cached;
+  options.cache_checks = cached;
   options.trace_line_observer = [&](std::uint64_t, const std::string& line) { out.lines.push_back(line); };
   out.result = run_scenario(scenario, options);
   return out;
@@ -87,7 +90,7 @@ void require_same(const scenarios::Scenario& scenario, std::uint64_t seed) {
 
 }  // namespace
 
-TEST_CASE("the liveness cache changes nothing in any shipped scenario") {
+TEST_CASE("the checks' caches change nothing in any shipped scenario") {
   const auto files = testing::shipped_scenario_files();
   REQUIRE(files.size() > 100);
   for (const auto& file : files) {
@@ -100,7 +103,7 @@ TEST_CASE("the liveness cache changes nothing in any shipped scenario") {
   }
 }
 
-TEST_CASE("the liveness cache changes nothing in any fuzz profile") {
+TEST_CASE("the checks' caches change nothing in any fuzz profile") {
   int compared = 0;
   for (const auto& profile : gen::profiles()) {
     for (std::uint64_t seed = 1; seed <= 8; ++seed) {
