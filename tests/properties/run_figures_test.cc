@@ -7,15 +7,12 @@
 #include "properties/run_figures.h"
 #include "tests/properties/fake_world.h"
 
-using namespace aether;
-using namespace aether::properties;
-using namespace aether::properties::testing;
+namespace aether::properties::testing {
+namespace {
+
 using engine::KvCommand;
 using engine::SliceHolding;
 using engine::SliceState;
-
-namespace {
-
 const std::string kCart = "org.example:cart:1.0.0";
 
 struct Figures {
@@ -71,23 +68,27 @@ RunFigures play(bool incremental) {
 }
 
 }  // namespace
+}  // namespace aether::properties::testing
+
+using aether::engine::seconds;
+using aether::properties::testing::play;
 
 TEST_CASE("a slice store change under an unchanged ACTIVE key moves the counts") {
   for (bool incremental : {true, false}) {
     INFO("incremental " << incremental);
-    const RunFigures figures = play(incremental);
-    REQUIRE(figures.full_at == engine::seconds(1));
+    const aether::properties::RunFigures figures = play(incremental);
+    REQUIRE(figures.full_at == seconds(1));
     CHECK(figures.worst_active == 1);
     CHECK(figures.worst_desired == 2);
-    CHECK(figures.worst_at == engine::seconds(10));
+    CHECK(figures.worst_at == seconds(10));
     REQUIRE(figures.failovers.size() == 1);
     CHECK(figures.failovers[0].lost);
-    CHECK(figures.failovers[0].recovered_at == engine::seconds(20));
+    CHECK(figures.failovers[0].recovered_at == seconds(20));
     const auto& points = figures.bases.at("org.example:cart");
     REQUIRE(points.size() == 3);
-    CHECK(points[1].at == engine::seconds(10));
+    CHECK(points[1].at == seconds(10));
     CHECK(points[1].active == 1);
-    CHECK(points[2].at == engine::seconds(20));
+    CHECK(points[2].at == seconds(20));
     CHECK(points[2].active == 2);
   }
 }
