@@ -83,7 +83,7 @@ SimNode& SimCluster::create_node(const NodeId& id) {
   SimNode& ref = *node;
   nodes_.emplace(id, std::move(node));
   node_at_.push_back(&ref);
-  departed_.push_back(false);
+  departed_.push_back(0);
   index_[id] = order_.size();
   order_.push_back(id);
   // A new vertex starts cut from everyone: links form failure_detection later.
@@ -274,7 +274,7 @@ bool SimCluster::remove_node(const NodeId& node) {
   node_fault(node, NodeFault::Remove, "node.remove");
   target->stop();
   removed_.insert(node);
-  departed_[index_.at(node)] = true;
+  departed_[index_.at(node)] = 1;
   world_->unconfigure(node);
   world_->network.forget(node);
   const std::size_t index = index_.at(node);
@@ -509,15 +509,43 @@ void SimCluster::on_decided(std::uint64_t position) {
   EventLoop& loop = world_->loop;
   const bool defer = world_->config.defer_deliveries;
   const EventLoop::Key horizon = loop.horizon();
-  for (std::size_t k : by_name_) {
+  const Nanos at = now();
+  const SimNetwork& network = world_->network;
+  // The network stream as a local copy while the loop draws (issue 14,
+  // seventh pass: nothing else draws from it until the loop ends, and its
+  // state stays in registers); the same draws in the same order.
+  Prng prng = world_->network_prng;
+  auto ahead = [&](std::size_t k) {
+    return !inactive_before.empty() &&
+           std::find(inactive_before.begin(), inactive_before.end(), k) != inactive_before.end();
+  };
+  // Without rules, drop or duplicate rate, each receiver with a source draws
+  // one latency and nothing else: they are counted first and drawn in one
+  // call (Prng::fill_between, the same draws in the same order).
+  const bool latency_only = no_rules && network.plain_is_latency();
+  std::vector<Nanos>& draws = world_->scratch.draws;
+  std::size_t next_draw = 0;
+  if (latency_only) {
+    std::size_t count = 0;
+    for (std::size_t k : by_name_) {
+      if (departed_[k] != 0 || !node_at_[k]->up()) continue;
+      if (source_for_others != nullptr || ahead(k)) ++count;
+    }
+    if (draws.size() < count) draws.resize(count);
+    prng.fill_between(network.min_latency_ns(), network.max_latency_ns(), draws.data(), count);
+  }
+  constexpr std::size_t kPrefetchAhead = 8;  // receivers
+  for (std::size_t r = 0; r < kPrefetchAhead && r < by_name_.size(); ++r)
+    node_at_[by_name_[r]]->prefetch_for_defer();
+  for (std::size_t r = 0; r < by_name_.size(); ++r) {
+    const std::size_t k = by_name_[r];
+    if (r + kPrefetchAhead < by_name_.size()) node_at_[by_name_[r + kPrefetchAhead]]->prefetch_for_defer();
     SimNode* node = node_at_[k];
-    if (!node->up() || departed_[k]) continue;
+    if (departed_[k] != 0 || !node->up()) continue;
     const NodeId& id = order_[k];
     const NodeId* source = nullptr;
     if (no_rules) {
-      const bool ahead =
-          std::find(inactive_before.begin(), inactive_before.end(), k) != inactive_before.end();
-      source = ahead ? &id : source_for_others;
+      source = ahead(k) ? &id : source_for_others;
     } else {
       source = delivery_source(position, deciders, id);
     }
@@ -529,8 +557,12 @@ void SimCluster::on_decided(std::uint64_t position) {
       world_->trace.event(now(), "kv.held").str("node", id).u64("position", position);
       continue;
     }
-    const DeliveryDraw draw = no_rules ? world_->network.draw_plain(world_->network_prng)
-                                       : world_->network.draw_delivery(*source, id, world_->network_prng);
+    DeliveryDraw draw;
+    if (latency_only) {
+      draw.delay_ns = draws[next_draw++];  // draw_plain: one latency, nothing else drawn
+    } else {
+      draw = no_rules ? network.draw_plain(prng) : network.draw_delivery(*source, id, prng);
+    }
     if (draw.retransmissions > 0) {
       world_->trace.event(now(), "net.drop")
           .str("from", *source)
@@ -538,17 +570,17 @@ void SimCluster::on_decided(std::uint64_t position) {
           .u64("position", position)
           .u64("retransmissions", draw.retransmissions);
     }
-    const EventLoop::Key arrival{now() + draw.delay_ns, loop.reserve_order(Lane::Normal)};
+    const EventLoop::Key arrival{at + draw.delay_ns, loop.reserve_order(Lane::Normal)};
     EventLoop::Key dup{-1, 0};
     if (draw.duplicated) {
       // Absorbed by the apply cursor, but delivered all the same.
-      dup = EventLoop::Key{now() + draw.delay_ns + world_->network.draw_latency(world_->network_prng),
-                           loop.reserve_order(Lane::Normal)};
+      dup = EventLoop::Key{at + draw.delay_ns + network.draw_latency(prng), loop.reserve_order(Lane::Normal)};
     }
     if (defer && node->try_defer(position, arrival, dup, wanted_[k] == position, horizon)) continue;
     fires.push_back(node->delivery_at(arrival));
     if (dup.time >= 0) fires.push_back(node->delivery_at(dup));
   }
+  world_->network_prng = prng;
   world_->loop.schedule_typed_fan(position, fires, Lane::Normal);
 }
 

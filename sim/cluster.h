@@ -182,8 +182,8 @@ class SimCluster {
   std::map<NodeId, std::unique_ptr<SimNode>> nodes_;
   std::vector<NodeId> order_;  // creation order: vertex index of each node
   std::map<NodeId, std::size_t> index_;
-  std::vector<SimNode*> node_at_;  // by vertex index
-  std::vector<bool> departed_;     // by vertex index: removed for good
+  std::vector<SimNode*> node_at_;       // by vertex index
+  std::vector<std::uint8_t> departed_;  // by vertex index: removed for good (a byte: read per receiver)
   std::set<NodeId> removed_;
   std::uint64_t max_suffix_ = 0;
   std::vector<std::vector<PairState>> pairs_;  // pairs_[j][i] for i < j

@@ -174,6 +174,18 @@ struct World {
   // Which nodes' listeners subscribe to which keys (issue 14, fifth pass);
   // each node keeps its own entry current.
   KvInterestIndex interests;
+  // Scratch space of the per-peer and per-receiver loops (SimNode::gather_acks,
+  // SimCluster::on_decided): one set of buffers for the whole world, warm in
+  // the cache, instead of one per node (issue 14, seventh pass). No loop that
+  // uses them calls another that does.
+  struct Scratch {
+    std::vector<Nanos> draws;                            // latencies drawn in one call
+    std::vector<std::uint64_t> packed;                   // gather_acks: packed round trips
+    std::vector<std::pair<Nanos, std::uint32_t>> pairs;  // gather_acks: round trips that do not pack
+    std::vector<std::uint8_t> places;                    // gather_acks: the deciders' places in the view
+    std::vector<std::uint32_t> receivers;                // on_decided: the vertices that draw
+  };
+  Scratch scratch;
 };
 
 }  // namespace aether::sim

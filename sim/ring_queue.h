@@ -1,0 +1,68 @@
+// A FIFO queue over one growable power-of-two buffer (issue 14, seventh pass):
+// a node's deferred deliveries come and go a few at a time, for every node and
+// every decided position. std::deque allocated and freed a block every few
+// elements, each block anywhere in memory; this buffer is allocated once,
+// grows by doubling when full and is never shrunk (clear keeps it); once
+// empty it starts again at the front of the buffer.
+#pragma once
+
+#include <cassert>
+#include <cstddef>
+#include <utility>
+#include <vector>
+
+namespace aether::sim {
+
+template <typename T>
+class RingQueue {
+ public:
+  bool empty() const { return size_ == 0; }
+  std::size_t size() const { return size_; }
+
+  // The i-th element from the front (0: the oldest).
+  T& operator[](std::size_t i) {
+    assert(i < size_);
+    return slots_[(head_ + i) & mask()];
+  }
+  const T& operator[](std::size_t i) const {
+    assert(i < size_);
+    return slots_[(head_ + i) & mask()];
+  }
+  T& front() { return (*this)[0]; }
+  const T& front() const { return (*this)[0]; }
+  T& back() { return (*this)[size_ - 1]; }
+  const T& back() const { return (*this)[size_ - 1]; }
+
+  void push_back(const T& value) {
+    if (size_ == slots_.size()) grow();
+    slots_[(head_ + size_) & mask()] = value;
+    ++size_;
+  }
+  void pop_front() {
+    assert(size_ > 0);
+    head_ = (head_ + 1) & mask();
+    // Emptied: start again at the front, so that a queue that stays short
+    // keeps using the same few (cached) slots.
+    if (--size_ == 0) head_ = 0;
+  }
+  void clear() {
+    head_ = 0;
+    size_ = 0;
+  }
+
+ private:
+  std::size_t mask() const { return slots_.size() - 1; }
+  void grow() {
+    // The elements in order at the start of a buffer twice the size.
+    std::vector<T> bigger(slots_.empty() ? 4 : 2 * slots_.size());
+    for (std::size_t i = 0; i < size_; ++i) bigger[i] = std::move(slots_[(head_ + i) & mask()]);
+    slots_ = std::move(bigger);
+    head_ = 0;
+  }
+
+  std::vector<T> slots_;  // empty, or a power of two in size
+  std::size_t head_ = 0;
+  std::size_t size_ = 0;
+};
+
+}  // namespace aether::sim
