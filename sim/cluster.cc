@@ -150,7 +150,7 @@ void SimCluster::side_timer(std::size_t i, std::size_t j, int side) {
   if (view_bits_[owner][peer] == !pair.cut) return;
   view_bits_[owner][peer] = !pair.cut;
   node.deliver_view_change(pair.cut ? TopologyChange::NodeDown : TopologyChange::NodeAdded, order_[peer],
-                           world_view(owner));
+                           world_view(owner), world_view_vertices(owner));
   links_changed();  // a peer back in a view can acknowledge a held batch
 }
 
@@ -178,7 +178,7 @@ void SimCluster::pair_timer(std::size_t i, std::size_t j) {
     if (view_bits_[owner][peer] == !pair.cut) continue;  // no change for this side
     view_bits_[owner][peer] = !pair.cut;
     node.deliver_view_change(pair.cut ? TopologyChange::NodeDown : TopologyChange::NodeAdded, order_[peer],
-                             world_view(owner));
+                             world_view(owner), world_view_vertices(owner));
   }
   links_changed();  // a peer back in a view can acknowledge a held batch
 }
@@ -188,6 +188,15 @@ std::vector<NodeId> SimCluster::world_view(std::size_t owner) const {
   const auto& bits = view_bits_[owner];
   for (std::size_t k : by_name_) {
     if (bits[k]) out.push_back(order_[k]);
+  }
+  return out;
+}
+
+std::vector<std::uint32_t> SimCluster::world_view_vertices(std::size_t owner) const {
+  std::vector<std::uint32_t> out;
+  const auto& bits = view_bits_[owner];
+  for (std::size_t k : by_name_) {
+    if (bits[k]) out.push_back(static_cast<std::uint32_t>(k));
   }
   return out;
 }
@@ -295,7 +304,8 @@ bool SimCluster::remove_node(const NodeId& node) {
     if (!peer->up()) continue;
     const std::size_t owner = index_.at(peer_id);
     view_bits_[owner][index] = false;
-    peer->deliver_view_change(TopologyChange::NodeRemoved, node, world_view(owner));
+    peer->deliver_view_change(TopologyChange::NodeRemoved, node, world_view(owner),
+                              world_view_vertices(owner));
   }
   held_[index].clear();
   links_changed();

@@ -167,6 +167,8 @@ class SimCluster {
                                 const NodeId& to) const;
   SimNode* client_via_node(const NodeId& via) const;
   std::vector<NodeId> world_view(std::size_t owner) const;
+  // The same members' vertex indices, in the same order.
+  std::vector<std::uint32_t> world_view_vertices(std::size_t owner) const;
   // Clears a node's world view; `alone`: it holds only itself (a fresh start).
   void set_world_view(std::size_t owner, bool alone);
   void on_decided(std::uint64_t position);

@@ -280,10 +280,12 @@ std::vector<NodeId> SimNode::configured_nodes() const {
   return {world_.configured.begin(), world_.configured.end()};
 }
 
-void SimNode::deliver_view_change(TopologyChange change, const NodeId& peer, std::vector<NodeId> new_view) {
+void SimNode::deliver_view_change(TopologyChange change, const NodeId& peer, std::vector<NodeId> new_view,
+                                  std::vector<std::uint32_t> vertices) {
   if (!up_ || failing_) return;
-  arrive(Inbox::Topology, QueuedCall{[this, change, peer, new_view = std::move(new_view)]() mutable {
-           apply_view_change(change, peer, std::move(new_view));
+  arrive(Inbox::Topology, QueuedCall{[this, change, peer, new_view = std::move(new_view),
+                                      vertices = std::move(vertices)]() mutable {
+           apply_view_change(change, peer, std::move(new_view), std::move(vertices));
          }});
 }
 
@@ -292,11 +294,13 @@ void SimNode::reevaluate_quorum() {
   arrive(Inbox::Topology, QueuedCall{[this] { update_quorum(); }});
 }
 
-void SimNode::apply_view_change(TopologyChange change, const NodeId& peer, std::vector<NodeId> new_view) {
+void SimNode::apply_view_change(TopologyChange change, const NodeId& peer, std::vector<NodeId> new_view,
+                                std::vector<std::uint32_t> vertices) {
   topology_event_.change = change;
   topology_event_.node = peer;
   view_ = std::move(new_view);
-  view_vertices_valid_ = false;
+  view_vertices_valid_ = vertices.size() == view_.size();
+  if (view_vertices_valid_) view_vertices_ = std::move(vertices);
   world_.trace.event(world_.now(), "view")
       .str("node", id_)
       .str("change", change_name(change))
@@ -313,14 +317,24 @@ void SimNode::apply_view_change(TopologyChange change, const NodeId& peer, std::
 
 void SimNode::update_quorum() {
   if (!up_ || failing_) return;
-  // Both are sorted: one merge walk counts the configured members of the view.
   std::size_t members = 0;
-  const std::vector<NodeId>& sorted = world_.configured_sorted;
-  auto configured = sorted.begin();
-  for (const auto& node : view_) {
-    while (configured != sorted.end() && *configured < node) ++configured;
-    if (configured == sorted.end()) break;
-    if (*configured == node) ++members;
+  if (view_vertices_valid_ && world_.vertex_of) {
+    // By vertex: a byte per member (issue 14, seventh pass: every node
+    // counted its view by name at every view change, O(n^2) string compares
+    // per crash). A member that is no vertex is no configured node.
+    const std::vector<std::uint8_t>& configured = world_.configured_vertex;
+    for (const std::uint32_t vertex : view_vertices_) {
+      if (vertex < configured.size()) members += configured[vertex];
+    }
+  } else {
+    // Both are sorted: one merge walk counts the configured members of the view.
+    const std::vector<NodeId>& sorted = world_.configured_sorted;
+    auto configured = sorted.begin();
+    for (const auto& node : view_) {
+      while (configured != sorted.end() && *configured < node) ++configured;
+      if (configured == sorted.end()) break;
+      if (*configured == node) ++members;
+    }
   }
   const bool quorum = world_.configured.count(id_) > 0 && members >= world_.majority();
   if (quorum == quorum_) return;

@@ -69,7 +69,10 @@ class SimNode final : public engine::Clock,
   void replay_queued();
 
   // World -> node. Topology changes are delivered (or queued while paused).
-  void deliver_view_change(engine::TopologyChange change, const NodeId& peer, std::vector<NodeId> new_view);
+  // `vertices`: World::vertex_of of each member of `new_view`, in the same
+  // order (the cluster has them; issue 14, seventh pass).
+  void deliver_view_change(engine::TopologyChange change, const NodeId& peer, std::vector<NodeId> new_view,
+                           std::vector<std::uint32_t> vertices);
   void reevaluate_quorum();
   // The decided `position` arrives `delay_ns` from now (discarded without
   // quorum; applied in decided order).
@@ -216,7 +219,8 @@ class SimNode final : public engine::Clock,
   EventLoop::EventId post(Nanos delay_ns, Lane lane, Inbox inbox, std::function<void()> call,
                           engine::TimerId timer = 0);
 
-  void apply_view_change(engine::TopologyChange change, const NodeId& peer, std::vector<NodeId> new_view);
+  void apply_view_change(engine::TopologyChange change, const NodeId& peer, std::vector<NodeId> new_view,
+                         std::vector<std::uint32_t> vertices);
   void update_quorum();
   void deliver_quorum_to_engine(const engine::QuorumEvent& event);
   void lose_quorum();
@@ -280,8 +284,9 @@ class SimNode final : public engine::Clock,
   // 14, second pass: listeners get it by reference, no copy per delivery).
   engine::TopologyEvent topology_event_;
   std::vector<NodeId>& view_ = topology_event_.view;
-  // The cluster's vertex index of each view_ member (World::vertex_of),
-  // rebuilt on the first submit after a view change (issue 14, fourth pass).
+  // The cluster's vertex index of each view_ member (World::vertex_of): given
+  // with a view change (issue 14, seventh pass), else rebuilt when first
+  // needed (issue 14, fourth pass).
   std::vector<std::uint32_t> view_vertices_;
   bool view_vertices_valid_ = false;
   const std::vector<std::uint32_t>& view_vertices();
