@@ -58,9 +58,12 @@ SimCluster::SimCluster(SimConfig config, Trace& trace, engine::NodeRuntimeFactor
     for (auto& pair : row) pair.cut = false;
   }
   std::vector<NodeId> full(world_->configured.begin(), world_->configured.end());
+  std::vector<std::uint32_t> full_vertices;
+  full_vertices.reserve(full.size());
+  for (const NodeId& id : full) full_vertices.push_back(static_cast<std::uint32_t>(index_.at(id)));
   for (std::size_t k = 0; k < order_.size(); ++k) {
     view_bits_[k].assign(order_.size(), true);
-    nodes_.at(order_[k])->start(full, factory_);
+    nodes_.at(order_[k])->start(full, factory_, full_vertices);
   }
 }
 
@@ -186,6 +189,7 @@ void SimCluster::pair_timer(std::size_t i, std::size_t j) {
 std::vector<NodeId> SimCluster::world_view(std::size_t owner) const {
   std::vector<NodeId> out;
   const auto& bits = view_bits_[owner];
+  out.reserve(static_cast<std::size_t>(std::count(bits.begin(), bits.end(), true)));
   for (std::size_t k : by_name_) {
     if (bits[k]) out.push_back(order_[k]);
   }
@@ -231,7 +235,7 @@ bool SimCluster::restart(const NodeId& node) {
   if (target == nullptr || target->up() || removed_.count(node)) return false;
   node_fault(node, NodeFault::Restart, "node.restart");
   set_world_view(index_.at(node), true);
-  target->start({node}, factory_);
+  target->start({node}, factory_, {static_cast<std::uint32_t>(index_.at(node))});
   refresh_links_of(node);
   links_changed();
   return true;
@@ -267,7 +271,7 @@ std::optional<NodeId> SimCluster::add_node(std::optional<NodeId> id,
   world_->configure(new_id);
   node_fault(new_id, NodeFault::Add, "node.add");
   set_world_view(index_.at(new_id), true);
-  node.start({new_id}, factory_);
+  node.start({new_id}, factory_, {static_cast<std::uint32_t>(index_.at(new_id))});
   // The majority may have grown: every node re-judges its quorum at once.
   for (auto& [other_id, other] : nodes_) {
     if (other_id != new_id && other->up()) other->reevaluate_quorum();

@@ -87,14 +87,17 @@ void SimNode::engine_failed(const std::string& message) {
 
 // ---- lifecycle -------------------------------------------------------------
 
-void SimNode::start(std::vector<NodeId> initial_view, const engine::NodeRuntimeFactory& factory) {
+void SimNode::start(std::vector<NodeId> initial_view, const engine::NodeRuntimeFactory& factory,
+                    std::vector<std::uint32_t> vertices) {
   ++incarnation_;
   up_ = true;
   paused_ = false;
   failing_ = false;
+  view_vertices_valid_ =
+      vertices.size() == initial_view.size() && std::is_sorted(initial_view.begin(), initial_view.end());
   std::sort(initial_view.begin(), initial_view.end());
   view_ = std::move(initial_view);
-  view_vertices_valid_ = false;
+  if (view_vertices_valid_) view_vertices_ = std::move(vertices);
   quorum_ = false;
   restored_ = false;
   has_store_ = false;
@@ -970,11 +973,20 @@ std::optional<Acks> SimNode::gather_acks() {
     for (std::size_t k = 0; k <= index; ++k) chosen[round_trips[k].second] = 1;
   }
   acks.deciders.reserve(index + 2);
+  // This node's own place in view_ (it is a member; view_ is sorted and has
+  // no repeats): a peer's place after it is a name after it, no compare by
+  // name needed (issue 14, seventh pass). Not found: compared by name.
+  std::size_t self_place = view_.size();
+  if (view_vertices_valid_ && vertex_ != World::kNoVertex) {
+    const auto at = std::find(view_vertices_.begin(), view_vertices_.end(), vertex_);
+    self_place = static_cast<std::size_t>(at - view_vertices_.begin());
+  }
+  const bool self_known = self_place < view_.size();
   bool self_placed = false;
   for (std::size_t place = 0; place < chosen.size(); ++place) {
     if (chosen[place] == 0) continue;
     const NodeId& peer = view_[place];
-    if (!self_placed && id_ < peer) {
+    if (!self_placed && (self_known ? self_place < place : id_ < peer)) {
       acks.deciders.push_back(id_);
       self_placed = true;
     }

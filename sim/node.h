@@ -55,7 +55,10 @@ class SimNode final : public engine::Clock,
   SimNode& operator=(const SimNode&) = delete;
 
   // Lifecycle (the cluster keeps the network and views in step).
-  void start(std::vector<NodeId> initial_view, const engine::NodeRuntimeFactory& factory);
+  // `vertices`: World::vertex_of of each member of `initial_view` when it is
+  // sorted (empty: looked up when first needed).
+  void start(std::vector<NodeId> initial_view, const engine::NodeRuntimeFactory& factory,
+             std::vector<std::uint32_t> vertices = {});
   void stop();  // crash or removal: all volatile state is gone
   // Destroys the runtime without reporting anything (the cluster is going away).
   void shutdown();
