@@ -548,12 +548,20 @@ void SimCluster::on_decided(std::uint64_t position) {
     if (draws.size() < count) draws.resize(count);
     prng.fill_between(network.min_latency_ns(), network.max_latency_ns(), draws.data(), count);
   }
+  // Each receiver's state is asked for a few receivers ahead (its own lines
+  // first, the note slots they point to a few receivers later): by the time
+  // try_defer reads them they are in the cache (issue 14, seventh pass).
   constexpr std::size_t kPrefetchAhead = 8;  // receivers
+  constexpr std::size_t kPrefetchNotesAhead = 4;
   for (std::size_t r = 0; r < kPrefetchAhead && r < by_name_.size(); ++r)
     node_at_[by_name_[r]]->prefetch_for_defer();
+  for (std::size_t r = 0; r < kPrefetchNotesAhead && r < by_name_.size(); ++r)
+    node_at_[by_name_[r]]->prefetch_notes();
   for (std::size_t r = 0; r < by_name_.size(); ++r) {
     const std::size_t k = by_name_[r];
     if (r + kPrefetchAhead < by_name_.size()) node_at_[by_name_[r + kPrefetchAhead]]->prefetch_for_defer();
+    if (r + kPrefetchNotesAhead < by_name_.size())
+      node_at_[by_name_[r + kPrefetchNotesAhead]]->prefetch_notes();
     SimNode* node = node_at_[k];
     if (departed_[k] != 0 || !node->up()) continue;
     const NodeId& id = order_[k];

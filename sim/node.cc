@@ -523,8 +523,8 @@ void SimNode::establish_quorum() {
 // key applies the notes due by then; listeners of no key of a quiet note
 // would have ignored its notifications.
 
-bool SimNode::try_defer(std::uint64_t position, const EventLoop::Key& arrival, const EventLoop::Key& dup,
-                        bool wake, const EventLoop::Key& horizon) {
+bool SimNode::try_defer(std::uint64_t position, EventLoop::Key arrival, EventLoop::Key dup, bool wake,
+                        const EventLoop::Key& horizon) {
   // materialized_ is only ever set with has_store_ false (a reset or restore).
   assert(!materialized_ || !has_store_);
   if (vertex_ == World::kNoVertex || !up_ || paused_ || failing_ || !quorum_ || !has_store_ ||
@@ -535,19 +535,23 @@ bool SimNode::try_defer(std::uint64_t position, const EventLoop::Key& arrival, c
   const bool empty = deferred_.empty();
   const std::uint64_t last = empty ? applied_position_ : deferred_last_;
   if (last + 1 != position) return false;  // an earlier position is still an event (or held)
-  Deferred note{position, arrival, dup, arrival, wake};
-  if (!empty && arrival <= deferred_due_) note.due = deferred_due_;
+  const EventLoop::Key due = !empty && arrival <= deferred_due_ ? deferred_due_ : arrival;
   if (wake) {
     ++deferred_wakes_;
-    if (!(note.due == last_wake_)) {
-      wakes_.push_back(
-          world_.loop.schedule_typed_keyed(note.due.time, note.due.order, this, kWake, incarnation_));
-      last_wake_ = note.due;
+    if (!(due == last_wake_)) {
+      wakes_.push_back(world_.loop.schedule_typed_keyed(due.time, due.order, this, kWake, incarnation_));
+      last_wake_ = due;
     }
   }
-  deferred_.push_back(note);
+  // Written in place, field by field (no note built on the stack and copied).
+  Deferred& note = deferred_.push_back_slot();
+  note.position = position;
+  note.arrival = arrival;
+  note.dup = dup;
+  note.due = due;
+  note.wake = wake;
   deferred_last_ = position;
-  deferred_due_ = note.due;
+  deferred_due_ = due;
   return true;
 }
 

@@ -101,9 +101,15 @@ class SimNode final : public engine::Clock,
     __builtin_prefetch(&up_);
     __builtin_prefetch(reinterpret_cast<const char*>(&up_) + 64);
   }
+  // The second step, once those lines are in: the note slots it touches.
+  void prefetch_notes() const {
+    if (const Deferred* front = deferred_.front_slot()) __builtin_prefetch(front);
+    if (const Deferred* next = deferred_.next_slot()) __builtin_prefetch(next, 1);
+  }
   // Takes the note if it can (returns false: deliver it as events). `dup`: a
   // duplicate's arrival (time -1: none); `horizon`: the loop's horizon now.
-  bool try_defer(std::uint64_t position, const EventLoop::Key& arrival, const EventLoop::Key& dup, bool wake,
+  // (The keys by value: in registers, not through memory just written.)
+  bool try_defer(std::uint64_t position, EventLoop::Key arrival, EventLoop::Key dup, bool wake,
                  const EventLoop::Key& horizon);
 
   // The acknowledgements this node gathers for a submit right now (nullopt:
@@ -245,9 +251,9 @@ class SimNode final : public engine::Clock,
   Nanos world_delay(engine::Nanos delay_ns) const;
 
   // What on_decided reads of every receiver for every decided position
-  // (try_defer, catch_up_quiet) together, in two cache lines at the front
-  // (issue 14, seventh pass: spread over the object they were six).
-  bool up_ = false;
+  // (try_defer, catch_up_quiet) together, in the two cache lines after the
+  // bases' (issue 14, seventh pass: spread over the object they were six).
+  alignas(64) bool up_ = false;
   bool paused_ = false;
   bool failing_ = false;
   bool silent_ = false;  // shutting down: engine reports go nowhere

@@ -33,10 +33,18 @@ class RingQueue {
   T& back() { return (*this)[size_ - 1]; }
   const T& back() const { return (*this)[size_ - 1]; }
 
-  void push_back(const T& value) {
+  // Where the next push_back writes, and where the front is (nullptr: a
+  // push_back would grow the buffer; the queue is empty): for prefetching.
+  const T* next_slot() const { return size_ < slots_.size() ? &slots_[(head_ + size_) & mask()] : nullptr; }
+  const T* front_slot() const { return size_ > 0 ? &slots_[head_] : nullptr; }
+
+  void push_back(const T& value) { push_back_slot() = value; }
+  // A new last element, to be written in place (it holds a stale value).
+  T& push_back_slot() {
     if (size_ == slots_.size()) grow();
-    slots_[(head_ + size_) & mask()] = value;
+    T& slot = slots_[(head_ + size_) & mask()];
     ++size_;
+    return slot;
   }
   void pop_front() {
     assert(size_ > 0);
