@@ -1,9 +1,9 @@
 // A FIFO queue over one growable power-of-two buffer (issue 14, seventh pass):
 // a node's deferred deliveries come and go a few at a time, for every node and
 // every decided position. std::deque allocated and freed a block every few
-// elements, each block anywhere in memory; this buffer is allocated once,
-// grows by doubling when full and is never shrunk (clear keeps it); once
-// empty it starts again at the front of the buffer.
+// elements, each block anywhere in memory; this buffer grows by doubling when
+// full and is kept while small; once empty it starts again at its front (a
+// buffer grown past 64 elements is released then).
 #pragma once
 
 #include <cassert>
@@ -51,12 +51,16 @@ class RingQueue {
     head_ = (head_ + 1) & mask();
     // Emptied: start again at the front, so that a queue that stays short
     // keeps using the same few (cached) slots.
-    if (--size_ == 0) head_ = 0;
+    if (--size_ == 0) clear();
   }
   void clear() {
     head_ = 0;
     size_ = 0;
+    // A buffer grown by a burst goes back to the allocator (a node's notes
+    // are few but for the instants when many positions are decided at once).
+    if (slots_.size() > kKeptSlots) std::vector<T>().swap(slots_);
   }
+  std::size_t capacity() const { return slots_.size(); }
 
  private:
   std::size_t mask() const { return slots_.size() - 1; }
@@ -68,7 +72,8 @@ class RingQueue {
     head_ = 0;
   }
 
-  std::vector<T> slots_;  // empty, or a power of two in size
+  static constexpr std::size_t kKeptSlots = 64;  // an emptied buffer up to this size is kept
+  std::vector<T> slots_;                         // empty, or a power of two in size
   std::size_t head_ = 0;
   std::size_t size_ = 0;
 };

@@ -64,6 +64,7 @@ TEST_CASE("RingQueue behaves as a std::deque used as a queue") {
       REQUIRE(ring.front() == plain.front());
       REQUIRE(ring.back() == plain.back());
     }
+    if (plain.empty()) REQUIRE(ring.capacity() <= 64);  // a burst's buffer is released
     largest = std::max(largest, plain.size());
   }
   CHECK(largest > 64);  // it grew several times, wrapped around on the way
