@@ -58,9 +58,12 @@ SimCluster::SimCluster(SimConfig config, Trace& trace, engine::NodeRuntimeFactor
     for (auto& pair : row) pair.cut = false;
   }
   std::vector<NodeId> full(world_->configured.begin(), world_->configured.end());
+  std::vector<std::uint32_t> full_vertices;
+  full_vertices.reserve(full.size());
+  for (const NodeId& id : full) full_vertices.push_back(static_cast<std::uint32_t>(index_.at(id)));
   for (std::size_t k = 0; k < order_.size(); ++k) {
     view_bits_[k].assign(order_.size(), true);
-    nodes_.at(order_[k])->start(full, factory_);
+    nodes_.at(order_[k])->start(full, factory_, full_vertices);
   }
 }
 
@@ -83,7 +86,7 @@ SimNode& SimCluster::create_node(const NodeId& id) {
   SimNode& ref = *node;
   nodes_.emplace(id, std::move(node));
   node_at_.push_back(&ref);
-  departed_.push_back(false);
+  departed_.push_back(0);
   index_[id] = order_.size();
   order_.push_back(id);
   // A new vertex starts cut from everyone: links form failure_detection later.
@@ -150,7 +153,7 @@ void SimCluster::side_timer(std::size_t i, std::size_t j, int side) {
   if (view_bits_[owner][peer] == !pair.cut) return;
   view_bits_[owner][peer] = !pair.cut;
   node.deliver_view_change(pair.cut ? TopologyChange::NodeDown : TopologyChange::NodeAdded, order_[peer],
-                           world_view(owner));
+                           world_view(owner), world_view_vertices(owner));
   links_changed();  // a peer back in a view can acknowledge a held batch
 }
 
@@ -178,7 +181,7 @@ void SimCluster::pair_timer(std::size_t i, std::size_t j) {
     if (view_bits_[owner][peer] == !pair.cut) continue;  // no change for this side
     view_bits_[owner][peer] = !pair.cut;
     node.deliver_view_change(pair.cut ? TopologyChange::NodeDown : TopologyChange::NodeAdded, order_[peer],
-                             world_view(owner));
+                             world_view(owner), world_view_vertices(owner));
   }
   links_changed();  // a peer back in a view can acknowledge a held batch
 }
@@ -186,8 +189,18 @@ void SimCluster::pair_timer(std::size_t i, std::size_t j) {
 std::vector<NodeId> SimCluster::world_view(std::size_t owner) const {
   std::vector<NodeId> out;
   const auto& bits = view_bits_[owner];
+  out.reserve(static_cast<std::size_t>(std::count(bits.begin(), bits.end(), true)));
   for (std::size_t k : by_name_) {
     if (bits[k]) out.push_back(order_[k]);
+  }
+  return out;
+}
+
+std::vector<std::uint32_t> SimCluster::world_view_vertices(std::size_t owner) const {
+  std::vector<std::uint32_t> out;
+  const auto& bits = view_bits_[owner];
+  for (std::size_t k : by_name_) {
+    if (bits[k]) out.push_back(static_cast<std::uint32_t>(k));
   }
   return out;
 }
@@ -222,7 +235,7 @@ bool SimCluster::restart(const NodeId& node) {
   if (target == nullptr || target->up() || removed_.count(node)) return false;
   node_fault(node, NodeFault::Restart, "node.restart");
   set_world_view(index_.at(node), true);
-  target->start({node}, factory_);
+  target->start({node}, factory_, {static_cast<std::uint32_t>(index_.at(node))});
   refresh_links_of(node);
   links_changed();
   return true;
@@ -258,7 +271,7 @@ std::optional<NodeId> SimCluster::add_node(std::optional<NodeId> id,
   world_->configure(new_id);
   node_fault(new_id, NodeFault::Add, "node.add");
   set_world_view(index_.at(new_id), true);
-  node.start({new_id}, factory_);
+  node.start({new_id}, factory_, {static_cast<std::uint32_t>(index_.at(new_id))});
   // The majority may have grown: every node re-judges its quorum at once.
   for (auto& [other_id, other] : nodes_) {
     if (other_id != new_id && other->up()) other->reevaluate_quorum();
@@ -274,7 +287,7 @@ bool SimCluster::remove_node(const NodeId& node) {
   node_fault(node, NodeFault::Remove, "node.remove");
   target->stop();
   removed_.insert(node);
-  departed_[index_.at(node)] = true;
+  departed_[index_.at(node)] = 1;
   world_->unconfigure(node);
   world_->network.forget(node);
   const std::size_t index = index_.at(node);
@@ -295,7 +308,8 @@ bool SimCluster::remove_node(const NodeId& node) {
     if (!peer->up()) continue;
     const std::size_t owner = index_.at(peer_id);
     view_bits_[owner][index] = false;
-    peer->deliver_view_change(TopologyChange::NodeRemoved, node, world_view(owner));
+    peer->deliver_view_change(TopologyChange::NodeRemoved, node, world_view(owner),
+                              world_view_vertices(owner));
   }
   held_[index].clear();
   links_changed();
@@ -509,15 +523,51 @@ void SimCluster::on_decided(std::uint64_t position) {
   EventLoop& loop = world_->loop;
   const bool defer = world_->config.defer_deliveries;
   const EventLoop::Key horizon = loop.horizon();
-  for (std::size_t k : by_name_) {
+  const Nanos at = now();
+  const SimNetwork& network = world_->network;
+  // The network stream as a local copy while the loop draws (issue 14,
+  // seventh pass: nothing else draws from it until the loop ends, and its
+  // state stays in registers); the same draws in the same order.
+  Prng prng = world_->network_prng;
+  auto ahead = [&](std::size_t k) {
+    return !inactive_before.empty() &&
+           std::find(inactive_before.begin(), inactive_before.end(), k) != inactive_before.end();
+  };
+  // Without rules, drop or duplicate rate, each receiver with a source draws
+  // one latency and nothing else: they are counted first and drawn in one
+  // call (Prng::fill_between, the same draws in the same order).
+  const bool latency_only = no_rules && network.plain_is_latency();
+  std::vector<Nanos>& draws = world_->scratch.draws;
+  std::size_t next_draw = 0;
+  if (latency_only) {
+    std::size_t count = 0;
+    for (std::size_t k : by_name_) {
+      if (departed_[k] != 0 || !node_at_[k]->up()) continue;
+      if (source_for_others != nullptr || ahead(k)) ++count;
+    }
+    if (draws.size() < count) draws.resize(count);
+    prng.fill_between(network.min_latency_ns(), network.max_latency_ns(), draws.data(), count);
+  }
+  // Each receiver's state is asked for a few receivers ahead (its own lines
+  // first, the note slots they point to a few receivers later): by the time
+  // try_defer reads them they are in the cache (issue 14, seventh pass).
+  constexpr std::size_t kPrefetchAhead = 8;  // receivers
+  constexpr std::size_t kPrefetchNotesAhead = 4;
+  for (std::size_t r = 0; r < kPrefetchAhead && r < by_name_.size(); ++r)
+    node_at_[by_name_[r]]->prefetch_for_defer();
+  for (std::size_t r = 0; r < kPrefetchNotesAhead && r < by_name_.size(); ++r)
+    node_at_[by_name_[r]]->prefetch_notes();
+  for (std::size_t r = 0; r < by_name_.size(); ++r) {
+    const std::size_t k = by_name_[r];
+    if (r + kPrefetchAhead < by_name_.size()) node_at_[by_name_[r + kPrefetchAhead]]->prefetch_for_defer();
+    if (r + kPrefetchNotesAhead < by_name_.size())
+      node_at_[by_name_[r + kPrefetchNotesAhead]]->prefetch_notes();
     SimNode* node = node_at_[k];
-    if (!node->up() || departed_[k]) continue;
+    if (departed_[k] != 0 || !node->up()) continue;
     const NodeId& id = order_[k];
     const NodeId* source = nullptr;
     if (no_rules) {
-      const bool ahead =
-          std::find(inactive_before.begin(), inactive_before.end(), k) != inactive_before.end();
-      source = ahead ? &id : source_for_others;
+      source = ahead(k) ? &id : source_for_others;
     } else {
       source = delivery_source(position, deciders, id);
     }
@@ -529,8 +579,12 @@ void SimCluster::on_decided(std::uint64_t position) {
       world_->trace.event(now(), "kv.held").str("node", id).u64("position", position);
       continue;
     }
-    const DeliveryDraw draw = no_rules ? world_->network.draw_plain(world_->network_prng)
-                                       : world_->network.draw_delivery(*source, id, world_->network_prng);
+    DeliveryDraw draw;
+    if (latency_only) {
+      draw.delay_ns = draws[next_draw++];  // draw_plain: one latency, nothing else drawn
+    } else {
+      draw = no_rules ? network.draw_plain(prng) : network.draw_delivery(*source, id, prng);
+    }
     if (draw.retransmissions > 0) {
       world_->trace.event(now(), "net.drop")
           .str("from", *source)
@@ -538,17 +592,17 @@ void SimCluster::on_decided(std::uint64_t position) {
           .u64("position", position)
           .u64("retransmissions", draw.retransmissions);
     }
-    const EventLoop::Key arrival{now() + draw.delay_ns, loop.reserve_order(Lane::Normal)};
+    const EventLoop::Key arrival{at + draw.delay_ns, loop.reserve_order(Lane::Normal)};
     EventLoop::Key dup{-1, 0};
     if (draw.duplicated) {
       // Absorbed by the apply cursor, but delivered all the same.
-      dup = EventLoop::Key{now() + draw.delay_ns + world_->network.draw_latency(world_->network_prng),
-                           loop.reserve_order(Lane::Normal)};
+      dup = EventLoop::Key{at + draw.delay_ns + network.draw_latency(prng), loop.reserve_order(Lane::Normal)};
     }
     if (defer && node->try_defer(position, arrival, dup, wanted_[k] == position, horizon)) continue;
     fires.push_back(node->delivery_at(arrival));
     if (dup.time >= 0) fires.push_back(node->delivery_at(dup));
   }
+  world_->network_prng = prng;
   world_->loop.schedule_typed_fan(position, fires, Lane::Normal);
 }
 

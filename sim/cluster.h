@@ -168,6 +168,8 @@ class SimCluster {
                                 const NodeId& to) const;
   SimNode* client_via_node(const NodeId& via) const;
   std::vector<NodeId> world_view(std::size_t owner) const;
+  // The same members' vertex indices, in the same order.
+  std::vector<std::uint32_t> world_view_vertices(std::size_t owner) const;
   // Clears a node's world view; `alone`: it holds only itself (a fresh start).
   void set_world_view(std::size_t owner, bool alone);
   void on_decided(std::uint64_t position);
@@ -183,8 +185,8 @@ class SimCluster {
   std::map<NodeId, std::unique_ptr<SimNode>> nodes_;
   std::vector<NodeId> order_;  // creation order: vertex index of each node
   std::map<NodeId, std::size_t> index_;
-  std::vector<SimNode*> node_at_;  // by vertex index
-  std::vector<bool> departed_;     // by vertex index: removed for good
+  std::vector<SimNode*> node_at_;       // by vertex index
+  std::vector<std::uint8_t> departed_;  // by vertex index: removed for good (a byte: read per receiver)
   std::set<NodeId> removed_;
   std::uint64_t max_suffix_ = 0;
   std::vector<std::vector<PairState>> pairs_;  // pairs_[j][i] for i < j

@@ -29,6 +29,12 @@ void NodeSet::insert_sorted(const std::vector<NodeId>& sorted) {
     nodes_ = sorted;
     return;
   }
+  if (nodes_.size() == 1 && std::binary_search(sorted.begin(), sorted.end(), nodes_.front())) {
+    // The usual case (a fresh batch's submitter among its deciders): the
+    // union is `sorted` (issue 14, seventh pass: no merge by name).
+    nodes_ = sorted;
+    return;
+  }
   std::vector<NodeId> merged;
   merged.reserve(nodes_.size() + sorted.size());
   std::set_union(nodes_.begin(), nodes_.end(), sorted.begin(), sorted.end(), std::back_inserter(merged));

@@ -6,11 +6,6 @@
 
 namespace aether::sim {
 
-namespace {
-constexpr std::uint64_t kSequenceBits = 56;
-constexpr std::uint64_t kSequenceMask = (std::uint64_t{1} << kSequenceBits) - 1;
-}  // namespace
-
 std::uint32_t EventLoop::take_slot() {
   if (!free_slots_.empty()) {
     const std::uint32_t slot = free_slots_.back();
@@ -111,12 +106,6 @@ void EventLoop::schedule_typed_fan(std::uint64_t a, std::vector<TypedFire>& fire
   s.armed = true;
   live_ += fan.fires.size();
   heap_push(Entry{fan.fires.front().time, fan.fires.front().order, slot, s.generation});
-}
-
-std::uint64_t EventLoop::reserve_order(Lane lane) {
-  const std::uint64_t seq = ++sequence_;
-  assert(seq <= kSequenceMask);
-  return static_cast<std::uint64_t>(lane) << kSequenceBits | seq;
 }
 
 EventLoop::EventId EventLoop::schedule_typed_keyed(Nanos time, std::uint64_t order, EventTarget* target,

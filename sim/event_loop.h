@@ -6,6 +6,7 @@
 // a cancelled event never runs.
 #pragma once
 
+#include <cassert>
 #include <cstdint>
 #include <functional>
 #include <vector>
@@ -34,6 +35,9 @@ enum class Lane : std::uint8_t {
 };
 
 class EventLoop {
+  static constexpr std::uint64_t kSequenceBits = 56;
+  static constexpr std::uint64_t kSequenceMask = (std::uint64_t{1} << kSequenceBits) - 1;
+
  public:
   using EventId = std::uint64_t;  // 0 is never a valid id
   using Callback = std::function<void()>;
@@ -74,7 +78,12 @@ class EventLoop {
   // anything; schedule_typed_keyed schedules a typed event under such a
   // reserved key later (it must lie after the current event). An order is
   // (lane << 56 | sequence), compared after the time.
-  std::uint64_t reserve_order(Lane lane = Lane::Normal);
+  // Inline (issue 14, seventh pass: on_decided takes one per receiver).
+  std::uint64_t reserve_order(Lane lane = Lane::Normal) {
+    const std::uint64_t seq = ++sequence_;
+    assert(seq <= kSequenceMask);
+    return static_cast<std::uint64_t>(lane) << kSequenceBits | seq;
+  }
   EventId schedule_typed_keyed(Nanos time, std::uint64_t order, EventTarget* target, std::uint64_t a,
                                std::uint64_t b);
   // The key every deferred event at or before which counts as processed:

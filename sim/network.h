@@ -93,6 +93,10 @@ class SimNetwork {
     if (settings_.duplicate_ppm > 0) draw.duplicated = prng.chance_ppm(settings_.duplicate_ppm);
     return draw;
   }
+  // Whether draw_plain is exactly one draw_latency (no drop or duplicate
+  // rate): the hot loops then draw latencies only (issue 14, seventh pass).
+  bool plain_is_latency() const { return settings_.drop_ppm == 0 && settings_.duplicate_ppm == 0; }
+  Nanos min_latency_ns() const { return settings_.latency_min_ns; }
   Nanos max_latency_ns() const { return settings_.latency_max_ns; }
 
   // Connected components of the "can talk both ways" graph over `nodes` (in

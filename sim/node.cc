@@ -1,6 +1,7 @@
 #include "sim/node.h"
 
 #include <algorithm>
+#include <cassert>
 
 namespace aether::sim {
 
@@ -86,14 +87,17 @@ void SimNode::engine_failed(const std::string& message) {
 
 // ---- lifecycle -------------------------------------------------------------
 
-void SimNode::start(std::vector<NodeId> initial_view, const engine::NodeRuntimeFactory& factory) {
+void SimNode::start(std::vector<NodeId> initial_view, const engine::NodeRuntimeFactory& factory,
+                    std::vector<std::uint32_t> vertices) {
   ++incarnation_;
   up_ = true;
   paused_ = false;
   failing_ = false;
+  view_vertices_valid_ =
+      vertices.size() == initial_view.size() && std::is_sorted(initial_view.begin(), initial_view.end());
   std::sort(initial_view.begin(), initial_view.end());
   view_ = std::move(initial_view);
-  view_vertices_valid_ = false;
+  if (view_vertices_valid_) view_vertices_ = std::move(vertices);
   quorum_ = false;
   restored_ = false;
   has_store_ = false;
@@ -279,10 +283,12 @@ std::vector<NodeId> SimNode::configured_nodes() const {
   return {world_.configured.begin(), world_.configured.end()};
 }
 
-void SimNode::deliver_view_change(TopologyChange change, const NodeId& peer, std::vector<NodeId> new_view) {
+void SimNode::deliver_view_change(TopologyChange change, const NodeId& peer, std::vector<NodeId> new_view,
+                                  std::vector<std::uint32_t> vertices) {
   if (!up_ || failing_) return;
-  arrive(Inbox::Topology, QueuedCall{[this, change, peer, new_view = std::move(new_view)]() mutable {
-           apply_view_change(change, peer, std::move(new_view));
+  arrive(Inbox::Topology, QueuedCall{[this, change, peer, new_view = std::move(new_view),
+                                      vertices = std::move(vertices)]() mutable {
+           apply_view_change(change, peer, std::move(new_view), std::move(vertices));
          }});
 }
 
@@ -291,11 +297,13 @@ void SimNode::reevaluate_quorum() {
   arrive(Inbox::Topology, QueuedCall{[this] { update_quorum(); }});
 }
 
-void SimNode::apply_view_change(TopologyChange change, const NodeId& peer, std::vector<NodeId> new_view) {
+void SimNode::apply_view_change(TopologyChange change, const NodeId& peer, std::vector<NodeId> new_view,
+                                std::vector<std::uint32_t> vertices) {
   topology_event_.change = change;
   topology_event_.node = peer;
   view_ = std::move(new_view);
-  view_vertices_valid_ = false;
+  view_vertices_valid_ = vertices.size() == view_.size();
+  if (view_vertices_valid_) view_vertices_ = std::move(vertices);
   world_.trace.event(world_.now(), "view")
       .str("node", id_)
       .str("change", change_name(change))
@@ -312,14 +320,24 @@ void SimNode::apply_view_change(TopologyChange change, const NodeId& peer, std::
 
 void SimNode::update_quorum() {
   if (!up_ || failing_) return;
-  // Both are sorted: one merge walk counts the configured members of the view.
   std::size_t members = 0;
-  const std::vector<NodeId>& sorted = world_.configured_sorted;
-  auto configured = sorted.begin();
-  for (const auto& node : view_) {
-    while (configured != sorted.end() && *configured < node) ++configured;
-    if (configured == sorted.end()) break;
-    if (*configured == node) ++members;
+  if (view_vertices_valid_ && world_.vertex_of) {
+    // By vertex: a byte per member (issue 14, seventh pass: every node
+    // counted its view by name at every view change, O(n^2) string compares
+    // per crash). A member that is no vertex is no configured node.
+    const std::vector<std::uint8_t>& configured = world_.configured_vertex;
+    for (const std::uint32_t vertex : view_vertices_) {
+      if (vertex < configured.size()) members += configured[vertex];
+    }
+  } else {
+    // Both are sorted: one merge walk counts the configured members of the view.
+    const std::vector<NodeId>& sorted = world_.configured_sorted;
+    auto configured = sorted.begin();
+    for (const auto& node : view_) {
+      while (configured != sorted.end() && *configured < node) ++configured;
+      if (configured == sorted.end()) break;
+      if (*configured == node) ++members;
+    }
   }
   const bool quorum = world_.configured.count(id_) > 0 && members >= world_.majority();
   if (quorum == quorum_) return;
@@ -505,23 +523,35 @@ void SimNode::establish_quorum() {
 // key applies the notes due by then; listeners of no key of a quiet note
 // would have ignored its notifications.
 
-bool SimNode::try_defer(std::uint64_t position, const EventLoop::Key& arrival, const EventLoop::Key& dup,
-                        bool wake, const EventLoop::Key& horizon) {
+bool SimNode::try_defer(std::uint64_t position, EventLoop::Key arrival, EventLoop::Key dup, bool wake,
+                        const EventLoop::Key& horizon) {
+  // materialized_ is only ever set with has_store_ false (a reset or restore).
+  assert(!materialized_ || !has_store_);
   if (vertex_ == World::kNoVertex || !up_ || paused_ || failing_ || !quorum_ || !has_store_ ||
-      materialized_ || in_apply_ > 0) {
+      in_apply_ > 0) {
     return false;
   }
   catch_up_quiet(horizon);  // keeps the notes few
-  const std::uint64_t last = deferred_.empty() ? applied_position_ : deferred_.back().position;
+  const bool empty = deferred_.empty();
+  const std::uint64_t last = empty ? applied_position_ : deferred_last_;
   if (last + 1 != position) return false;  // an earlier position is still an event (or held)
-  Deferred note{position, arrival, dup, arrival, wake};
-  if (!deferred_.empty() && arrival <= deferred_.back().due) note.due = deferred_.back().due;
-  if (wake && !(note.due == last_wake_)) {
-    wakes_.push_back(
-        world_.loop.schedule_typed_keyed(note.due.time, note.due.order, this, kWake, incarnation_));
-    last_wake_ = note.due;
+  const EventLoop::Key due = !empty && arrival <= deferred_due_ ? deferred_due_ : arrival;
+  if (wake) {
+    ++deferred_wakes_;
+    if (!(due == last_wake_)) {
+      wakes_.push_back(world_.loop.schedule_typed_keyed(due.time, due.order, this, kWake, incarnation_));
+      last_wake_ = due;
+    }
   }
-  deferred_.push_back(note);
+  // Written in place, field by field (no note built on the stack and copied).
+  Deferred& note = deferred_.push_back_slot();
+  note.position = position;
+  note.arrival = arrival;
+  note.dup = dup;
+  note.due = due;
+  note.wake = wake;
+  deferred_last_ = position;
+  deferred_due_ = due;
   return true;
 }
 
@@ -529,6 +559,12 @@ void SimNode::catch_up_quiet(const EventLoop::Key& horizon) const {
   // Not while a position is being applied (a read from inside it, or from
   // the writes it flushes, sees the store at that position).
   if (deferred_.empty() || in_apply_ > 0) return;
+  if (deferred_wakes_ == 0 && deferred_due_ <= horizon) {
+    // The last note is due, so every note is (dues only grow), and none wakes.
+    applied_position_ = deferred_last_;
+    deferred_.clear();
+    return;
+  }
   while (!deferred_.empty() && !deferred_.front().wake && deferred_.front().due <= horizon) {
     applied_position_ = deferred_.front().position;
     deferred_.pop_front();
@@ -542,6 +578,7 @@ void SimNode::catch_up() {
     const Deferred note = deferred_.front();
     deferred_.pop_front();
     if (note.wake) {
+      --deferred_wakes_;
       apply_position(note.position);  // may undefer the rest (a widened interest)
     } else {
       applied_position_ = note.position;
@@ -553,7 +590,8 @@ void SimNode::catch_up() {
 
 void SimNode::undefer() {
   const EventLoop::Key horizon = world_.loop.horizon();
-  for (const Deferred& note : deferred_) {
+  for (std::size_t i = 0; i < deferred_.size(); ++i) {
+    const Deferred& note = deferred_[i];
     if (note.arrival <= horizon) {
       arrived_.insert(note.position);  // it arrived: it waits for its turn
     } else {
@@ -572,6 +610,7 @@ void SimNode::drop_deferred() {
   wakes_.clear();
   last_wake_ = EventLoop::Key{-1, 0};
   deferred_.clear();
+  deferred_wakes_ = 0;
 }
 
 void SimNode::withdraw() {
@@ -831,11 +870,17 @@ const std::vector<std::uint32_t>& SimNode::view_vertices() {
 std::optional<Acks> SimNode::gather_acks() {
   const std::size_t needed = world_.majority() - 1;
   if (needed == 0) return Acks{0, {id_}};
-  // (round trip, the peer's place in view_): view_ is in NodeId order, so
-  // ties between equal round trips fall as they did by NodeId.
-  std::vector<std::pair<Nanos, std::uint32_t>>& round_trips = round_trips_;
+  // Each answering peer as (round trip, its place in view_): view_ is in
+  // NodeId order, so ties between equal round trips fall as they did by
+  // NodeId. Packed into one integer (round trip << kPlaceBits | place), which
+  // orders exactly as the pair whenever both fit (issue 14, fifth pass).
+  constexpr int kPlaceBits = 16;
+  constexpr Nanos kMaxPackedRoundTrip = Nanos{1} << (62 - kPlaceBits);
+  std::vector<std::pair<Nanos, std::uint32_t>>& round_trips = world_.scratch.pairs;
+  std::vector<std::uint64_t>& packed = world_.scratch.packed;
   round_trips.clear();
-  round_trips.reserve(view_.size());
+  std::size_t answers = 0;
+  bool packed_direct = false;  // the answers are packed[0, answers), not round_trips
   // Without partition, isolate or link rules, a link is cut exactly when one
   // of its ends is down, paused or gone: one test per peer, by vertex index
   // (issue 14, fourth pass) instead of four name lookups.
@@ -847,19 +892,48 @@ std::optional<Acks> SimNode::gather_acks() {
     const std::vector<std::uint32_t>& vertices = view_vertices();
     const std::vector<std::uint8_t>& running = world_.running;
     const SimNetwork& network = world_.network;
-    Prng& prng = world_.network_prng;
-    for (std::size_t k = 0; k < view_.size(); ++k) {
+    // The peers that answer: active means up, unpaused, not removed
+    // (running) and configured (a vertex is configured unless removed, and a
+    // removed one never runs again).
+    auto answers_at = [&](std::size_t k) {
       const std::uint32_t vertex = vertices[k];
-      if (vertex == vertex_) continue;  // itself
-      // Active: up, unpaused, not removed (running) and configured (a
-      // vertex is configured unless removed, and a removed one never runs again).
-      if (vertex == World::kNoVertex || vertex >= running.size() || running[vertex] == 0) continue;
-      // No link rule: draw_delivery is draw_plain whatever the endpoints.
-      const Nanos there = network.draw_plain(prng).delay_ns;
-      const Nanos back = network.draw_plain(prng).delay_ns;
-      round_trips.emplace_back(there + back, static_cast<std::uint32_t>(k));
+      return vertex != vertex_ && vertex != World::kNoVertex && vertex < running.size() &&
+             running[vertex] != 0;
+    };
+    // The network stream as a local copy while the loop draws (issue 14,
+    // seventh pass: its state stays in registers); the same draws in order.
+    Prng prng = world_.network_prng;
+    const Nanos lo = network.min_latency_ns();
+    const Nanos hi = network.max_latency_ns();
+    if (network.plain_is_latency() && lo >= 0 && 2 * hi < kMaxPackedRoundTrip &&
+        view_.size() <= (std::size_t{1} << kPlaceBits)) {
+      // No link rule: draw_delivery is draw_plain whatever the endpoints, and
+      // draw_plain one latency when no drop or duplicate rate is set; every
+      // round trip fits the packing. The answering places first, then every
+      // latency in one call (there, back per peer, in view order), then packed.
+      if (packed.size() < view_.size()) packed.resize(view_.size());
+      for (std::size_t k = 0; k < view_.size(); ++k) {
+        if (answers_at(k)) packed[answers++] = k;
+      }
+      std::vector<Nanos>& draws = world_.scratch.draws;
+      if (draws.size() < 2 * answers) draws.resize(2 * answers);
+      prng.fill_between(lo, hi, draws.data(), 2 * answers);
+      for (std::size_t i = 0; i < answers; ++i)
+        packed[i] |= static_cast<std::uint64_t>(draws[2 * i] + draws[2 * i + 1]) << kPlaceBits;
+      packed_direct = true;
+    } else {
+      round_trips.reserve(view_.size());
+      for (std::size_t k = 0; k < view_.size(); ++k) {
+        if (!answers_at(k)) continue;
+        const Nanos there = network.draw_plain(prng).delay_ns;
+        const Nanos back = network.draw_plain(prng).delay_ns;
+        round_trips.emplace_back(there + back, static_cast<std::uint32_t>(k));
+      }
+      answers = round_trips.size();
     }
+    world_.network_prng = prng;
   } else {
+    round_trips.reserve(view_.size());
     for (std::size_t k = 0; k < view_.size(); ++k) {
       const NodeId& peer = view_[k];
       if (peer == id_) continue;
@@ -871,29 +945,29 @@ std::optional<Acks> SimNode::gather_acks() {
       const Nanos back = world_.network.draw_delivery(peer, id_, world_.network_prng).delay_ns;
       round_trips.emplace_back(there + back, static_cast<std::uint32_t>(k));
     }
+    answers = round_trips.size();
   }
   // Too few answer: the batch is held on this node (simulation.md §3a).
-  if (round_trips.size() < needed) return std::nullopt;
+  if (answers < needed) return std::nullopt;
   const std::size_t index = needed - 1;
   Acks acks;
   // The deciders in NodeId order: the peers by their place in view_, this
   // node merged in. Marked by place and read back in order (issue 14, fifth
   // pass: no sort).
-  std::vector<std::uint8_t>& chosen = decider_places_;
+  std::vector<std::uint8_t>& chosen = world_.scratch.places;
   chosen.assign(view_.size(), 0);
-  // (round trip, place) packed into one integer orders exactly as the pair
-  // (issue 14, fifth pass: a cheaper selection) whenever both fit.
-  constexpr int kPlaceBits = 16;
-  const bool packable = view_.size() <= (std::size_t{1} << kPlaceBits) &&
-                        std::all_of(round_trips.begin(), round_trips.end(), [](const auto& rt) {
-                          return rt.first >= 0 && rt.first < (Nanos{1} << (62 - kPlaceBits));
-                        });
-  if (packable) {
-    std::vector<std::uint64_t>& packed = packed_round_trips_;
-    packed.clear();
-    for (const auto& [rt, place] : round_trips)
-      packed.push_back(static_cast<std::uint64_t>(rt) << kPlaceBits | place);
-    std::nth_element(packed.begin(), packed.begin() + static_cast<std::ptrdiff_t>(index), packed.end());
+  if (!packed_direct && view_.size() <= (std::size_t{1} << kPlaceBits) &&
+      std::all_of(round_trips.begin(), round_trips.end(),
+                  [&](const auto& rt) { return rt.first >= 0 && rt.first < kMaxPackedRoundTrip; })) {
+    if (packed.size() < answers) packed.resize(answers);
+    for (std::size_t k = 0; k < answers; ++k)
+      packed[k] = static_cast<std::uint64_t>(round_trips[k].first) << kPlaceBits | round_trips[k].second;
+    packed_direct = true;
+  }
+  if (packed_direct) {
+    const auto first = packed.begin();
+    std::nth_element(first, first + static_cast<std::ptrdiff_t>(index),
+                     first + static_cast<std::ptrdiff_t>(answers));
     acks.delay_ns = static_cast<Nanos>(packed[index] >> kPlaceBits);
     for (std::size_t k = 0; k <= index; ++k) chosen[packed[k] & ((std::uint64_t{1} << kPlaceBits) - 1)] = 1;
   } else {
@@ -903,11 +977,20 @@ std::optional<Acks> SimNode::gather_acks() {
     for (std::size_t k = 0; k <= index; ++k) chosen[round_trips[k].second] = 1;
   }
   acks.deciders.reserve(index + 2);
+  // This node's own place in view_ (it is a member; view_ is sorted and has
+  // no repeats): a peer's place after it is a name after it, no compare by
+  // name needed (issue 14, seventh pass). Not found: compared by name.
+  std::size_t self_place = view_.size();
+  if (view_vertices_valid_ && vertex_ != World::kNoVertex) {
+    const auto at = std::find(view_vertices_.begin(), view_vertices_.end(), vertex_);
+    self_place = static_cast<std::size_t>(at - view_vertices_.begin());
+  }
+  const bool self_known = self_place < view_.size();
   bool self_placed = false;
   for (std::size_t place = 0; place < chosen.size(); ++place) {
     if (chosen[place] == 0) continue;
     const NodeId& peer = view_[place];
-    if (!self_placed && id_ < peer) {
+    if (!self_placed && (self_known ? self_place < place : id_ < peer)) {
       acks.deciders.push_back(id_);
       self_placed = true;
     }

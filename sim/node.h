@@ -25,6 +25,7 @@
 #include "engine/node_runtime.h"
 #include "sim/consensus_kv.h"
 #include "sim/kv_store.h"
+#include "sim/ring_queue.h"
 #include "sim/slice_store.h"
 #include "sim/world.h"
 
@@ -54,7 +55,10 @@ class SimNode final : public engine::Clock,
   SimNode& operator=(const SimNode&) = delete;
 
   // Lifecycle (the cluster keeps the network and views in step).
-  void start(std::vector<NodeId> initial_view, const engine::NodeRuntimeFactory& factory);
+  // `vertices`: World::vertex_of of each member of `initial_view` when it is
+  // sorted (empty: looked up when first needed).
+  void start(std::vector<NodeId> initial_view, const engine::NodeRuntimeFactory& factory,
+             std::vector<std::uint32_t> vertices = {});
   void stop();  // crash or removal: all volatile state is gone
   // Destroys the runtime without reporting anything (the cluster is going away).
   void shutdown();
@@ -68,7 +72,10 @@ class SimNode final : public engine::Clock,
   void replay_queued();
 
   // World -> node. Topology changes are delivered (or queued while paused).
-  void deliver_view_change(engine::TopologyChange change, const NodeId& peer, std::vector<NodeId> new_view);
+  // `vertices`: World::vertex_of of each member of `new_view`, in the same
+  // order (the cluster has them; issue 14, seventh pass).
+  void deliver_view_change(engine::TopologyChange change, const NodeId& peer, std::vector<NodeId> new_view,
+                           std::vector<std::uint32_t> vertices);
   void reevaluate_quorum();
   // The decided `position` arrives `delay_ns` from now (discarded without
   // quorum; applied in decided order).
@@ -88,9 +95,21 @@ class SimNode final : public engine::Clock,
   // waits on it) does it schedule an event, at the key the position would
   // have been applied at. Leaving the steady state, or a widened interest,
   // turns the notes back into the events they stand for.
+  // Asks the processor to bring in what try_defer reads (issue 14, seventh
+  // pass: on_decided calls it a few receivers ahead; no effect on the run).
+  void prefetch_for_defer() const {
+    __builtin_prefetch(&up_);
+    __builtin_prefetch(reinterpret_cast<const char*>(&up_) + 64);
+  }
+  // The second step, once those lines are in: the note slots it touches.
+  void prefetch_notes() const {
+    if (const Deferred* front = deferred_.front_slot()) __builtin_prefetch(front);
+    if (const Deferred* next = deferred_.next_slot()) __builtin_prefetch(next, 1);
+  }
   // Takes the note if it can (returns false: deliver it as events). `dup`: a
   // duplicate's arrival (time -1: none); `horizon`: the loop's horizon now.
-  bool try_defer(std::uint64_t position, const EventLoop::Key& arrival, const EventLoop::Key& dup, bool wake,
+  // (The keys by value: in registers, not through memory just written.)
+  bool try_defer(std::uint64_t position, EventLoop::Key arrival, EventLoop::Key dup, bool wake,
                  const EventLoop::Key& horizon);
 
   // The acknowledgements this node gathers for a submit right now (nullopt:
@@ -209,7 +228,8 @@ class SimNode final : public engine::Clock,
   EventLoop::EventId post(Nanos delay_ns, Lane lane, Inbox inbox, std::function<void()> call,
                           engine::TimerId timer = 0);
 
-  void apply_view_change(engine::TopologyChange change, const NodeId& peer, std::vector<NodeId> new_view);
+  void apply_view_change(engine::TopologyChange change, const NodeId& peer, std::vector<NodeId> new_view,
+                         std::vector<std::uint32_t> vertices);
   void update_quorum();
   void deliver_quorum_to_engine(const engine::QuorumEvent& event);
   void lose_quorum();
@@ -230,44 +250,65 @@ class SimNode final : public engine::Clock,
   // A timer delay on the node's clock, in world time.
   Nanos world_delay(engine::Nanos delay_ns) const;
 
+  // What on_decided reads of every receiver for every decided position
+  // (try_defer, catch_up_quiet) together, in the two cache lines after the
+  // bases' (issue 14, seventh pass: spread over the object they were six).
+  alignas(64) bool up_ = false;
+  bool paused_ = false;
+  bool failing_ = false;
+  bool silent_ = false;  // shutting down: engine reports go nowhere
+  bool quorum_ = false;
+  bool has_store_ = false;  // the local store: see applying_ and materialized_ below
+  int in_apply_ = 0;        // apply_position on the stack (deferred notes wait)
+  std::uint32_t vertex_ = World::kNoVertex;
+  std::uint64_t incarnation_ = 0;
+  mutable std::uint64_t applied_position_ = 0;
+  struct Deferred {
+    std::uint64_t position = 0;
+    EventLoop::Key arrival;  // the key its delivery event would have had
+    EventLoop::Key dup;      // a duplicate's (time -1: none)
+    EventLoop::Key due;      // when it applies: the latest arrival up to it
+    bool wake = false;
+  };
+  // mutable: a read applies what is due (no notification, nothing observable
+  // but the store it reads). A ring, not a std::deque (issue 14, seventh pass).
+  mutable RingQueue<Deferred> deferred_;
+  // Of deferred_ (when not empty): the last note's position and due key, and
+  // how many notes wake the node. With no wake among them and the last one
+  // due, every note is due: the queue is applied without reading it (issue
+  // 14, seventh pass).
+  std::uint64_t deferred_last_ = 0;
+  EventLoop::Key deferred_due_{-1, 0};
+  std::uint32_t deferred_wakes_ = 0;
+  EventLoop::Key last_wake_{-1, 0};
+
   World& world_;
   ConsensusKv& consensus_;
   NodeId id_;
   std::function<void(const NodeId&)> on_engine_failure_;
 
-  bool up_ = false;
-  bool paused_ = false;
-  bool failing_ = false;
-  bool silent_ = false;  // shutting down: engine reports go nowhere
   std::int64_t drift_ppm_ = 0;
-  std::uint64_t incarnation_ = 0;
+  std::uint64_t quorum_sequence_ = 0;
   // The latest topology event delivered: its view is the node's view (issue
   // 14, second pass: listeners get it by reference, no copy per delivery).
   engine::TopologyEvent topology_event_;
   std::vector<NodeId>& view_ = topology_event_.view;
-  // The cluster's vertex index of each view_ member (World::vertex_of),
-  // rebuilt on the first submit after a view change (issue 14, fourth pass).
+  // The cluster's vertex index of each view_ member (World::vertex_of): given
+  // with a view change (issue 14, seventh pass), else rebuilt when first
+  // needed (issue 14, fourth pass).
   std::vector<std::uint32_t> view_vertices_;
   bool view_vertices_valid_ = false;
   const std::vector<std::uint32_t>& view_vertices();
-  // gather_acks' scratch space (kept: no allocation per submit).
-  std::vector<std::pair<Nanos, std::uint32_t>> round_trips_;
-  std::vector<std::uint64_t> packed_round_trips_;
-  std::vector<std::uint8_t> decider_places_;
-  bool quorum_ = false;
-  std::uint64_t quorum_sequence_ = 0;
   bool restored_ = false;
-  // The local store (issue 14): empty while !has_store_ (fresh, stopped or
-  // reset); otherwise the decided store at applied_position_ (a cursor into
+  // The local store (issue 14): empty while !has_store_ (above: fresh, stopped
+  // or reset); otherwise the decided store at applied_position_ (a cursor into
   // consensus_.versions(), no replica of its own), plus the first
   // applying_count_ commands of *applying_ while a position is being applied.
   // During a reset or a restore (removes then puts, one notification each) it
-  // is a materialized copy instead.
-  bool has_store_ = false;
+  // is a materialized copy instead (and has_store_ false).
   const BatchRecord* applying_ = nullptr;
   std::size_t applying_count_ = 0;
   std::optional<KvStore> materialized_;
-  mutable std::uint64_t applied_position_ = 0;
   // Decided positions waiting for their turn: a bitmap from the lowest
   // (issue 14, fourth pass: with deliveries of consecutive positions arriving
   // out of order at every node, a min-heap insertion per arrival was 7% of a
@@ -310,22 +351,9 @@ class SimNode final : public engine::Clock,
     }
   };
   PositionSet arrived_;
-  struct Deferred {
-    std::uint64_t position = 0;
-    EventLoop::Key arrival;  // the key its delivery event would have had
-    EventLoop::Key dup;      // a duplicate's (time -1: none)
-    EventLoop::Key due;      // when it applies: the latest arrival up to it
-    bool wake = false;
-  };
-  // mutable: a read applies what is due (no notification, nothing observable
-  // but the store it reads).
-  mutable std::deque<Deferred> deferred_;
-  std::deque<EventLoop::EventId> wakes_;  // scheduled wakes, in key order
-  EventLoop::Key last_wake_{-1, 0};
-  std::uint32_t vertex_ = World::kNoVertex;
+  std::deque<EventLoop::EventId> wakes_;                                 // scheduled wakes, in key order
   std::map<std::uint64_t, std::vector<PendingSubmit>> pending_submits_;  // by batch id
   int notify_depth_ = 0;
-  int in_apply_ = 0;  // apply_position on the stack (deferred notes wait)
   std::deque<QueuedWrite> queued_writes_;
   std::optional<engine::QuorumEvent> held_quorum_event_;  // fault: delivered after the next one
   EventLoop::EventId held_quorum_timer_ = 0;

@@ -34,6 +34,24 @@ Prng Prng::stream(std::uint64_t run_seed, std::string_view name) {
   return Prng(splitmix64_next(mix));
 }
 
+std::uint64_t Prng::below_low(std::uint64_t bound, std::uint64_t high, std::uint64_t low) {
+  __extension__ using Uint128 = unsigned __int128;
+  const std::uint64_t threshold = (0 - bound) % bound;
+  while (low < threshold) {
+    const Uint128 m = static_cast<Uint128>(next_u64()) * bound;
+    high = static_cast<std::uint64_t>(m >> 64);
+    low = static_cast<std::uint64_t>(m);
+  }
+  return high;
+}
+
+void Prng::fill_between(std::int64_t lo, std::int64_t hi, std::int64_t* out, std::size_t count) {
+  // A local copy: `out` may not alias the state, which stays in registers.
+  Prng local = *this;
+  for (std::size_t i = 0; i < count; ++i) out[i] = local.between(lo, hi);
+  *this = local;
+}
+
 Prng Prng::from_state(const std::array<std::uint64_t, 4>& state) {
   Prng prng;
   prng.state_ = state;

@@ -45,6 +45,11 @@ class Prng {
   // Uniform in [lo, hi], inclusive; lo <= hi.
   std::int64_t between(std::int64_t lo, std::int64_t hi);
 
+  // `count` draws of between(lo, hi) into out[0, count), in order: the same
+  // values and the same state after as `count` calls (issue 14, seventh pass:
+  // the hot loops draw through one call, with the draw inlined here).
+  void fill_between(std::int64_t lo, std::int64_t hi, std::int64_t* out, std::size_t count);
+
   // True with probability ppm / 1'000'000; ppm in [0, kPpmOne].
   bool chance_ppm(std::uint32_t ppm);
 
@@ -68,6 +73,9 @@ class Prng {
  private:
   Prng() = default;
   static constexpr std::uint64_t rotl(std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+  // below() when the first product's low word fell under `bound`: rejects
+  // and redraws while it falls under the threshold (Lemire).
+  std::uint64_t below_low(std::uint64_t bound, std::uint64_t high, std::uint64_t low);
   std::array<std::uint64_t, 4> state_{};
 };
 
@@ -90,15 +98,12 @@ inline std::uint64_t Prng::below(std::uint64_t bound) {
   assert(bound > 0);
   // Lemire, "Fast Random Integer Generation in an Interval" (2019).
   __extension__ using Uint128 = unsigned __int128;
-  Uint128 m = static_cast<Uint128>(next_u64()) * bound;
-  auto low = static_cast<std::uint64_t>(m);
-  if (low < bound) {
-    const std::uint64_t threshold = (0 - bound) % bound;
-    while (low < threshold) {
-      m = static_cast<Uint128>(next_u64()) * bound;
-      low = static_cast<std::uint64_t>(m);
-    }
-  }
+  const Uint128 m = static_cast<Uint128>(next_u64()) * bound;
+  // The rare case that may reject (probability bound / 2^64) is out of line,
+  // so that a draw is small enough to be inlined into the hot loops (issue
+  // 14, seventh pass); the same outputs and the same draws.
+  if (static_cast<std::uint64_t>(m) < bound)
+    return below_low(bound, static_cast<std::uint64_t>(m >> 64), static_cast<std::uint64_t>(m));
   return static_cast<std::uint64_t>(m >> 64);
 }
 

@@ -108,15 +108,24 @@ struct World {
     return it == attributes.end() ? config.default_attributes : it->second;
   }
   std::size_t majority() const { return configured.size() / 2 + 1; }
-  // Adds or removes a configured node (both forms kept in step).
+  // Adds or removes a configured node (every form kept in step; a node is
+  // configured once its vertex exists, when vertex_of is set).
   void configure(const NodeId& node) {
     if (!configured.insert(node).second) return;
     configured_sorted.insert(std::lower_bound(configured_sorted.begin(), configured_sorted.end(), node),
                              node);
+    mark_configured(node, 1);
   }
   void unconfigure(const NodeId& node) {
     if (configured.erase(node) == 0) return;
     configured_sorted.erase(std::lower_bound(configured_sorted.begin(), configured_sorted.end(), node));
+    mark_configured(node, 0);
+  }
+  void mark_configured(const NodeId& node, std::uint8_t value) {
+    const std::uint32_t vertex = vertex_of ? vertex_of(node) : kNoVertex;
+    if (vertex == kNoVertex) return;
+    if (vertex >= configured_vertex.size()) configured_vertex.resize(vertex + 1, 0);
+    configured_vertex[vertex] = value;
   }
   Nanos max_round_trip_ns() const { return 2 * network.max_latency_ns(); }
   // Failure detection: the range's bounds (equal when fixed).
@@ -149,6 +158,9 @@ struct World {
   // The same, as a sorted vector (issue 14, fifth pass: every view change
   // walks it to count the view's configured members).
   std::vector<NodeId> configured_sorted;
+  // And by vertex index: 1 if configured (issue 14, seventh pass: a view
+  // change counts its configured members by vertex).
+  std::vector<std::uint8_t> configured_vertex;
   // By vertex index: the node is up and unpaused (each node keeps its own
   // byte; a removed node is down for good, and every other vertex is
   // configured), read per peer by gather_acks (issue 14, fifth pass).
@@ -174,6 +186,18 @@ struct World {
   // Which nodes' listeners subscribe to which keys (issue 14, fifth pass);
   // each node keeps its own entry current.
   KvInterestIndex interests;
+  // Scratch space of the per-peer and per-receiver loops (SimNode::gather_acks,
+  // SimCluster::on_decided): one set of buffers for the whole world, warm in
+  // the cache, instead of one per node (issue 14, seventh pass). No loop that
+  // uses them calls another that does.
+  struct Scratch {
+    std::vector<Nanos> draws;                            // latencies drawn in one call
+    std::vector<std::uint64_t> packed;                   // gather_acks: packed round trips
+    std::vector<std::pair<Nanos, std::uint32_t>> pairs;  // gather_acks: round trips that do not pack
+    std::vector<std::uint8_t> places;                    // gather_acks: the deciders' places in the view
+    std::vector<std::uint32_t> receivers;                // on_decided: the vertices that draw
+  };
+  Scratch scratch;
 };
 
 }  // namespace aether::sim

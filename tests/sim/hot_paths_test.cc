@@ -1,0 +1,121 @@
+// The simulator's hot-path helpers (issue 14, seventh pass) against the plain
+// forms they replace: RingQueue against std::deque, Prng::fill_between and the
+// out-of-line rejection in Prng::below against the draw written out in full.
+#include <catch2/catch.hpp>
+
+#include <cstdint>
+#include <deque>
+#include <vector>
+
+#include "sim/prng.h"
+#include "sim/ring_queue.h"
+
+using aether::sim::Prng;
+using aether::sim::RingQueue;
+
+namespace {
+
+// Prng::below as it was before the rejection moved out of line (Lemire).
+std::uint64_t reference_below(Prng& prng, std::uint64_t bound) {
+  __extension__ using Uint128 = unsigned __int128;
+  Uint128 m = static_cast<Uint128>(prng.next_u64()) * bound;
+  auto low = static_cast<std::uint64_t>(m);
+  if (low < bound) {
+    const std::uint64_t threshold = (0 - bound) % bound;
+    while (low < threshold) {
+      m = static_cast<Uint128>(prng.next_u64()) * bound;
+      low = static_cast<std::uint64_t>(m);
+    }
+  }
+  return static_cast<std::uint64_t>(m >> 64);
+}
+
+}  // namespace
+
+TEST_CASE("RingQueue behaves as a std::deque used as a queue") {
+  Prng ops(20261203);
+  RingQueue<std::uint64_t> ring;
+  std::deque<std::uint64_t> plain;
+  std::uint64_t next = 1;
+  std::size_t largest = 0;
+  for (int step = 0; step < 200'000; ++step) {
+    const std::uint64_t op = ops.below(100);
+    if (op < 55) {
+      ring.push_back(next);
+      plain.push_back(next);
+      ++next;
+    } else if (op < 98) {
+      if (!plain.empty()) {
+        REQUIRE(ring.front() == plain.front());
+        ring.pop_front();
+        plain.pop_front();
+      }
+    } else if (op < 99) {
+      ring.clear();
+      plain.clear();
+    } else {
+      // Whole contents, in order, and the ends.
+      REQUIRE(ring.size() == plain.size());
+      for (std::size_t i = 0; i < plain.size(); ++i) REQUIRE(ring[i] == plain[i]);
+    }
+    REQUIRE(ring.size() == plain.size());
+    REQUIRE(ring.empty() == plain.empty());
+    if (!plain.empty()) {
+      REQUIRE(ring.front() == plain.front());
+      REQUIRE(ring.back() == plain.back());
+    }
+    if (plain.empty()) REQUIRE(ring.capacity() <= 64);  // a burst's buffer is released
+    largest = std::max(largest, plain.size());
+  }
+  CHECK(largest > 64);  // it grew several times, wrapped around on the way
+}
+
+TEST_CASE("Prng::below draws as the written-out Lemire method, rejections included") {
+  // Bounds just above a power of two reject often (low < threshold up to
+  // half the time near 2^63), small ones almost never.
+  const std::vector<std::uint64_t> bounds = {1,
+                                             2,
+                                             3,
+                                             7,
+                                             1'000'000,
+                                             4'000'001,
+                                             (std::uint64_t{1} << 32) + 1,
+                                             (std::uint64_t{1} << 62) + 12345,
+                                             (std::uint64_t{1} << 63) + 1,
+                                             (std::uint64_t{1} << 63) + (std::uint64_t{1} << 62),
+                                             ~std::uint64_t{0}};
+  for (std::uint64_t seed = 1; seed <= 20; ++seed) {
+    Prng fast(seed);
+    Prng slow(seed);
+    for (int i = 0; i < 2'000; ++i) {
+      for (std::uint64_t bound : bounds) REQUIRE(fast.below(bound) == reference_below(slow, bound));
+    }
+    REQUIRE(fast.state() == slow.state());
+  }
+}
+
+TEST_CASE("Prng::fill_between draws exactly as between() one by one") {
+  struct Range {
+    std::int64_t lo;
+    std::int64_t hi;
+  };
+  const std::vector<Range> ranges = {{1'000'000, 5'000'000},  // the default latency
+                                     {0, 0},
+                                     {-7, 7},
+                                     {0, INT64_MAX},
+                                     {INT64_MIN, INT64_MAX},  // the full range: raw outputs
+                                     {INT64_MIN, -1}};
+  for (std::uint64_t seed = 1; seed <= 10; ++seed) {
+    for (const Range& range : ranges) {
+      for (std::size_t count : {0, 1, 2, 999}) {
+        Prng batch(seed);
+        Prng single(seed);
+        std::vector<std::int64_t> out(count + 1, 42);
+        batch.fill_between(range.lo, range.hi, out.data(), count);
+        for (std::size_t i = 0; i < count; ++i) REQUIRE(out[i] == single.between(range.lo, range.hi));
+        REQUIRE(out[count] == 42);  // nothing written past the count
+        REQUIRE(batch.state() == single.state());
+      }
+    }
+  }
+}
