@@ -221,6 +221,63 @@ SliceEntries parse_slice_entries(const CanonicalStore::Map& store) {
   return out;
 }
 
+void SliceIndex::note(const std::string& key) {
+  if (built_ && key.rfind("slices/", 0) == 0) dirty_keys_.insert(key);
+}
+
+void SliceIndex::forget(const std::string& key) {
+  auto old = parsed_.find(key);
+  if (old == parsed_.end()) return;
+  const Entry& entry = old->second.entry;
+  if (entry.value) {
+    auto node = out_.by_node.find(entry.node);
+    node->second.erase(entry.artifact);  // (node, artifact) names one key
+    if (node->second.empty()) out_.by_node.erase(node);
+  }
+  auto keys = keys_of_base_.find(old->second.base);
+  keys->second.erase(key);
+  if (keys->second.empty()) keys_of_base_.erase(keys);
+  dirty_bases_.insert(old->second.base);
+  parsed_.erase(old);
+}
+
+void SliceIndex::read(const CanonicalStore::Map& store, const std::string& key) {
+  auto it = store.find(key);
+  if (it == store.end()) return;
+  const auto parsed = ref::classify_key(key);
+  if (parsed.kind != ref::KeyKind::Slice) return;
+  Entry entry{parsed.node, parsed.artifact, ref::read_slice_value(it->second)};
+  if (entry.value) out_.by_node[entry.node][entry.artifact] = entry.value->state;
+  keys_of_base_[parsed.base].insert(key);
+  dirty_bases_.insert(parsed.base);
+  parsed_.emplace(key, Parsed{parsed.base, std::move(entry)});
+}
+
+const SliceEntries& SliceIndex::entries(const CanonicalStore::Map& store) {
+  if (!built_) {
+    for_prefix(store, "slices/", [&](const std::string& key, const std::string&) { read(store, key); });
+    built_ = true;
+  }
+  for (const auto& key : dirty_keys_) {
+    forget(key);
+    read(store, key);
+  }
+  dirty_keys_.clear();
+  // A base's entries in key order, as parse_slice_entries lists them.
+  for (const auto& base : dirty_bases_) {
+    auto keys = keys_of_base_.find(base);
+    if (keys == keys_of_base_.end()) {
+      out_.by_base.erase(base);
+      continue;
+    }
+    auto& entries = out_.by_base[base];
+    entries.clear();
+    for (const auto& key : keys->second) entries.push_back(parsed_.at(key).entry);
+  }
+  dirty_bases_.clear();
+  return out_;
+}
+
 ConvergenceState evaluate_convergence(const CanonicalStore::Map& store, const WorldQueries& world,
                                       const ConvergenceRules& rules) {
   return evaluate_convergence(store, world, rules, liveness(world));

@@ -305,11 +305,31 @@ void InvariantSuite::on_reset(Nanos now, const NodeId& node) {
 void InvariantSuite::on_view(Nanos now, const NodeId& node, const engine::TopologyEvent& event) {
   now_ = now;
   auto& members = in_view_[node];
-  const std::set<NodeId> view(event.view.begin(), event.view.end());
-  for (auto it = members.begin(); it != members.end();) {
-    it = view.count(it->first) != 0 ? std::next(it) : members.erase(it);
+  const std::vector<NodeId>& view = event.view;
+  // A view is in NodeId order, each member once: one merge walk keeps the
+  // members still in it (with their time) and adds the new ones (issue 14,
+  // seventh pass: no set built per view change). Anything else: by lookup.
+  const bool strictly_sorted =
+      std::adjacent_find(view.begin(), view.end(),
+                         [](const NodeId& a, const NodeId& b) { return !(a < b); }) == view.end();
+  if (!strictly_sorted) {
+    const std::set<NodeId> members_now(view.begin(), view.end());
+    for (auto it = members.begin(); it != members.end();) {
+      it = members_now.count(it->first) != 0 ? std::next(it) : members.erase(it);
+    }
+    for (const auto& member : members_now) members.emplace(member, now);
+    return;
   }
-  for (const auto& member : view) members.emplace(member, now);
+  auto m = members.begin();
+  for (const auto& member : view) {
+    while (m != members.end() && m->first < member) m = members.erase(m);
+    if (m != members.end() && m->first == member) {
+      ++m;
+    } else {
+      members.emplace_hint(m, member, now);
+    }
+  }
+  members.erase(m, members.end());
 }
 
 void InvariantSuite::forget_node(const NodeId& node) {

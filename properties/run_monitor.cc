@@ -216,6 +216,7 @@ void RunMonitor::convergence_not_checked() {
 
 void RunMonitor::on_decide(Nanos now, std::uint64_t, const sim::BatchRecord& batch) {
   touch();
+  for (const auto& command : batch.commands) slice_index_.note(command.key);
   if (!engine_write(batch)) return;
   ++engine_writes_;
   last_engine_write_ = now;
@@ -254,12 +255,13 @@ void RunMonitor::break_candidate(Window& w, std::string why) {
 const ConvergenceState& RunMonitor::convergence_now() {
   if (convergence_generation_ != generation_) {
     const CanonicalStore& canonical = suite_.canonical();
-    // The entries change only with a decided batch, which moves the position.
-    if (!cache_slices_ || !slices_ || slices_position_ != canonical.position()) {
-      slices_ = parse_slice_entries(canonical.entries());
-      slices_position_ = canonical.position();
+    const SliceEntries* slices = nullptr;
+    if (cache_slices_) {
+      slices = &slice_index_.entries(canonical.entries());
+    } else {
+      slices = &slices_.emplace(parse_slice_entries(canonical.entries()));
     }
-    convergence_cache_ = evaluate_convergence(canonical.entries(), world_, rules_, live_.get(), &*slices_);
+    convergence_cache_ = evaluate_convergence(canonical.entries(), world_, rules_, live_.get(), slices);
     convergence_generation_ = generation_;
   }
   return convergence_cache_;

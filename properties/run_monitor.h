@@ -83,8 +83,8 @@ class RunMonitor : public sim::WorldObserver {
 
   // The end of an instant: re-evaluate what changed.
   void settle(Nanos now);
-  // Keep the parse of the canonical store's slices/ entries from one
-  // decided batch to the next (on by default; off: parsed per evaluation).
+  // Keep the parse of the canonical store's slices/ entries, updated per
+  // decided batch (on by default; off: parsed per evaluation).
   void set_cache_slices(bool on) { cache_slices_ = on; }
   // The end of the run (after the last settle): close every window.
   void finish(Nanos end);
@@ -184,9 +184,9 @@ class RunMonitor : public sim::WorldObserver {
   std::uint64_t convergence_generation_ = ~std::uint64_t{0};
   ConvergenceState convergence_cache_;
   bool cache_slices_ = true;
-  std::optional<SliceEntries> slices_;
-  std::uint64_t slices_position_ = 0;  // the canonical position slices_ was parsed at
-  std::vector<Window> windows_;        // in registration order; the implicit one is kept apart
+  SliceIndex slice_index_;              // cached: in step with the decided batches
+  std::optional<SliceEntries> slices_;  // not cached: parsed per evaluation
+  std::vector<Window> windows_;         // in registration order; the implicit one is kept apart
   std::optional<Window> implicit_;
   ConvergenceOutcome outcome_;
   std::uint64_t engine_writes_ = 0;
