@@ -168,10 +168,13 @@ class SliceIndex {
 };
 
 // The same, with the world's liveness as of now already known, and the
-// store's slice entries when the caller keeps them (nullptr: parsed here).
+// store's slice entries and desired state (what desired_state gives for
+// rules.history, or for the store without one) when the caller keeps them
+// (nullptr: computed here).
 ConvergenceState evaluate_convergence(const CanonicalStore::Map& store, const WorldQueries& world,
                                       const ConvergenceRules& rules, const Liveness& live,
-                                      const SliceEntries* slices = nullptr);
+                                      const SliceEntries* slices = nullptr,
+                                      const DesiredState* known_desired = nullptr);
 
 // For `expect instances`: live entries of `artifact` in the canonical store
 // (any node) and counted instances (ACTIVE key on a live node whose slice

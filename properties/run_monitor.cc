@@ -261,7 +261,19 @@ const ConvergenceState& RunMonitor::convergence_now() {
     } else {
       slices = &slices_.emplace(parse_slice_entries(canonical.entries()));
     }
-    convergence_cache_ = evaluate_convergence(canonical.entries(), world_, rules_, live_.get(), slices);
+    // The desired state of the suite's history moves only with a decided
+    // batch (its positioned store and failure evidence change in on_decide).
+    const DesiredState* desired = nullptr;
+    const ConvergenceHistory* suite_history = &suite_;
+    if (cache_slices_ && rules_.history == suite_history) {
+      if (!desired_ || desired_position_ != canonical.position()) {
+        desired_ = desired_state(rules_.history->positioned(), &rules_.history->evidence());
+        desired_position_ = canonical.position();
+      }
+      desired = &*desired_;
+    }
+    convergence_cache_ =
+        evaluate_convergence(canonical.entries(), world_, rules_, live_.get(), slices, desired);
     convergence_generation_ = generation_;
   }
   return convergence_cache_;

@@ -84,7 +84,8 @@ class RunMonitor : public sim::WorldObserver {
   // The end of an instant: re-evaluate what changed.
   void settle(Nanos now);
   // Keep the parse of the canonical store's slices/ entries, updated per
-  // decided batch (on by default; off: parsed per evaluation).
+  // decided batch, and the desired state until the next decided batch (on
+  // by default; off: both computed per evaluation).
   void set_cache_slices(bool on) { cache_slices_ = on; }
   // The end of the run (after the last settle): close every window.
   void finish(Nanos end);
@@ -184,9 +185,11 @@ class RunMonitor : public sim::WorldObserver {
   std::uint64_t convergence_generation_ = ~std::uint64_t{0};
   ConvergenceState convergence_cache_;
   bool cache_slices_ = true;
-  SliceIndex slice_index_;              // cached: in step with the decided batches
-  std::optional<SliceEntries> slices_;  // not cached: parsed per evaluation
-  std::vector<Window> windows_;         // in registration order; the implicit one is kept apart
+  SliceIndex slice_index_;               // cached: in step with the decided batches
+  std::optional<SliceEntries> slices_;   // not cached: parsed per evaluation
+  std::optional<DesiredState> desired_;  // cached: at desired_position_
+  std::uint64_t desired_position_ = 0;
+  std::vector<Window> windows_;  // in registration order; the implicit one is kept apart
   std::optional<Window> implicit_;
   ConvergenceOutcome outcome_;
   std::uint64_t engine_writes_ = 0;
