@@ -344,7 +344,7 @@ ConvergenceState evaluate_convergence(const CanonicalStore::Map& store, const Wo
   for (const auto& node : leader_view) {
     if (live.live.count(node) == 0) continue;
     auto it = store.find("node-lifecycle/" + node);
-    const std::string value = it == store.end() ? std::string() : it->second;
+    const std::string_view value = it == store.end() ? std::string_view() : std::string_view(it->second);
     if (value == ref::node_state_name(ref::NodeState::OnDuty)) {
       eligible.insert(node);
       continue;
