@@ -256,7 +256,7 @@ const ConvergenceState& RunMonitor::convergence_now() {
   if (convergence_generation_ != generation_) {
     const CanonicalStore& canonical = suite_.canonical();
     const SliceEntries* slices = nullptr;
-    if (cache_slices_) {
+    if (caching_) {
       slices = &slice_index_.entries(canonical.entries());
     } else {
       slices = &slices_.emplace(parse_slice_entries(canonical.entries()));
@@ -265,7 +265,7 @@ const ConvergenceState& RunMonitor::convergence_now() {
     // batch (its positioned store and failure evidence change in on_decide).
     const DesiredState* desired = nullptr;
     const ConvergenceHistory* suite_history = &suite_;
-    if (cache_slices_ && rules_.history == suite_history) {
+    if (caching_ && rules_.history == suite_history) {
       if (!desired_ || desired_position_ != canonical.position()) {
         desired_ = desired_state(rules_.history->positioned(), &rules_.history->evidence());
         desired_position_ = canonical.position();

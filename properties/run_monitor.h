@@ -86,7 +86,7 @@ class RunMonitor : public sim::WorldObserver {
   // Keep the parse of the canonical store's slices/ entries, updated per
   // decided batch, and the desired state until the next decided batch (on
   // by default; off: both computed per evaluation).
-  void set_cache_slices(bool on) { cache_slices_ = on; }
+  void set_caching(bool on) { caching_ = on; }
   // The end of the run (after the last settle): close every window.
   void finish(Nanos end);
 
@@ -184,7 +184,7 @@ class RunMonitor : public sim::WorldObserver {
   std::uint64_t generation_ = 0;
   std::uint64_t convergence_generation_ = ~std::uint64_t{0};
   ConvergenceState convergence_cache_;
-  bool cache_slices_ = true;
+  bool caching_ = true;
   SliceIndex slice_index_;               // cached: in step with the decided batches
   std::optional<SliceEntries> slices_;   // not cached: parsed per evaluation
   std::optional<DesiredState> desired_;  // cached: at desired_position_

@@ -385,7 +385,7 @@ bool Runner::build() {
   live_ = std::make_unique<LivenessCache>(*world_, options_.cache_checks);
   cluster_->add_observer(live_.get());
   monitor_ = std::make_unique<RunMonitor>(*suite_, *world_, *live_, recorder_, rules, timing_.quiet_ns);
-  monitor_->set_cache_slices(options_.cache_checks);
+  monitor_->set_caching(options_.cache_checks);
   cluster_->add_observer(suite_.get());
   cluster_->add_observer(monitor_.get());
   cluster_->add_observer(&counters_);

@@ -18,14 +18,6 @@ const std::vector<NodeId>& SimWorldQueries::view(const NodeId& node) const {
   return cluster_.view(node);
 }
 
-std::vector<std::pair<std::string, engine::SliceHolding>> SimWorldQueries::slice_holdings(
-    const NodeId& node) const {
-  std::vector<std::pair<std::string, engine::SliceHolding>> out;
-  if (!cluster_.is_up(node)) return out;
-  if (const auto* held = cluster_.slice_holdings_view(node)) out.assign(held->begin(), held->end());
-  return out;
-}
-
 const WorldQueries::Holdings* SimWorldQueries::slice_holdings_view(const NodeId& node) const {
   return cluster_.is_up(node) ? cluster_.slice_holdings_view(node) : nullptr;
 }

@@ -15,7 +15,6 @@ class SimWorldQueries final : public WorldQueries {
   bool is_up(const NodeId& node) const override;
   bool is_paused(const NodeId& node) const override;
   const std::vector<NodeId>& view(const NodeId& node) const override;
-  std::vector<std::pair<std::string, engine::SliceHolding>> slice_holdings(const NodeId& node) const override;
   const Holdings* slice_holdings_view(const NodeId& node) const override;
   std::optional<NodeId> known_leader(const NodeId& node) const override;
   bool cdm_active(const NodeId& node) const override;

@@ -28,11 +28,8 @@ class WorldQueries {
   // The node's current view (sorted, includes itself); empty when down.
   // Valid until the world next changes.
   virtual const std::vector<NodeId>& view(const NodeId& node) const = 0;
-  // What the node's slice store holds, in artifact order; empty when down.
-  virtual std::vector<std::pair<std::string, engine::SliceHolding>> slice_holdings(
-      const NodeId& node) const = 0;
-  // What slice_holdings says, without the copy: nullptr when down. Valid
-  // until the world next changes.
+  // What the node's slice store holds, by artifact: nullptr when down.
+  // Valid until the world next changes.
   using Holdings = std::map<std::string, engine::SliceHolding>;
   virtual const Holdings* slice_holdings_view(const NodeId& node) const = 0;
   // Whether the node's slice store holds `artifact` active.

@@ -50,12 +50,6 @@ class FakeWorld final : public WorldQueries {
     static const std::vector<NodeId> kNone;
     return nodes.at(id).up ? nodes.at(id).view : kNone;
   }
-  std::vector<std::pair<std::string, engine::SliceHolding>> slice_holdings(const NodeId& id) const override {
-    std::vector<std::pair<std::string, engine::SliceHolding>> out;
-    if (!nodes.at(id).up) return out;
-    for (const auto& [a, h] : nodes.at(id).held) out.emplace_back(a, h);
-    return out;
-  }
   const Holdings* slice_holdings_view(const NodeId& id) const override {
     return nodes.at(id).up ? &nodes.at(id).held : nullptr;
   }
