@@ -20,6 +20,7 @@
 #include <cstring>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -55,15 +56,31 @@ std::string blueprint(const Shape& s) {
   return nlohmann::json{{"id", "scale"}, {"slices", slices}}.dump();
 }
 
-// ACTIVE instances on up nodes, in the committed store.
+// ACTIVE instances on up nodes, in the committed store. The probe is not
+// part of the simulated run, only its measurement (issue 14, eighth pass: it
+// was ~7% of the 1,000-node run): it walks the `slices/` range only, asks
+// whether a node is up once per run of its keys (keys sort by node), and
+// parses a key last, for the entries that would count.
 long active_on_up_nodes(const aether::sim::SimCluster& cluster) {
+  constexpr std::string_view kPrefix = "slices/";
+  const auto& store = cluster.canonical_store();
   long active = 0;
-  for (const auto& [key, value] : cluster.canonical_store()) {
-    if (key.rfind("slices/", 0) != 0) continue;
+  std::string node;  // the node of the current run of keys
+  bool node_up = false;
+  for (auto it = store.lower_bound(std::string(kPrefix)); it != store.end(); ++it) {
+    const std::string& key = it->first;
+    if (!key.starts_with(kPrefix)) break;
+    const std::string_view rest = std::string_view(key).substr(kPrefix.size());
+    const std::string_view key_node = rest.substr(0, rest.find('/'));
+    if (key_node != node) {
+      node.assign(key_node);
+      node_up = cluster.is_up(node);
+    }
+    if (!node_up) continue;
+    auto parsed = aether::engine::parse_slice_value(it->second);
+    if (!parsed || parsed->state != aether::engine::SliceState::Active) continue;
     auto parsed_key = aether::engine::parse_slice_key(key);
-    if (!parsed_key || !cluster.is_up(parsed_key->node)) continue;
-    auto parsed = aether::engine::parse_slice_value(value);
-    if (parsed && parsed->state == aether::engine::SliceState::Active) ++active;
+    if (parsed_key && parsed_key->node == node) ++active;
   }
   return active;
 }

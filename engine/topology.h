@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -39,8 +40,10 @@ enum class TopologyChange : std::uint8_t { NodeAdded, NodeRemoved, NodeDown };
 
 struct TopologyEvent {
   TopologyChange change = TopologyChange::NodeAdded;
-  NodeId node;               // the node that joined, was removed or went down
-  std::vector<NodeId> view;  // the new view, sorted
+  NodeId node;  // the node that joined, was removed or went down
+  // The new view, sorted; valid during the call only (issue 14, eighth pass:
+  // the host shares one copy of a view among every node that holds it).
+  std::span<const NodeId> view;
 };
 
 enum class QuorumChange : std::uint8_t { Established, Lost };

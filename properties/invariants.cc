@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <span>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -305,7 +306,7 @@ void InvariantSuite::on_reset(Nanos now, const NodeId& node) {
 void InvariantSuite::on_view(Nanos now, const NodeId& node, const engine::TopologyEvent& event) {
   now_ = now;
   auto& members = in_view_[node];
-  const std::vector<NodeId>& view = event.view;
+  const std::span<const NodeId> view = event.view;
   // A view is in NodeId order, each member once: one merge walk keeps the
   // members still in it (with their time) and adds the new ones (issue 14,
   // seventh pass: no set built per view change). Anything else: by lookup.

@@ -61,9 +61,10 @@ SimCluster::SimCluster(SimConfig config, Trace& trace, engine::NodeRuntimeFactor
   std::vector<std::uint32_t> full_vertices;
   full_vertices.reserve(full.size());
   for (const NodeId& id : full) full_vertices.push_back(static_cast<std::uint32_t>(index_.at(id)));
+  const ViewRef full_view = make_view(std::move(full), std::move(full_vertices));
   for (std::size_t k = 0; k < order_.size(); ++k) {
     view_bits_[k].assign(order_.size(), true);
-    nodes_.at(order_[k])->start(full, factory_, full_vertices);
+    nodes_.at(order_[k])->start(full_view, factory_);
   }
 }
 
@@ -153,7 +154,7 @@ void SimCluster::side_timer(std::size_t i, std::size_t j, int side) {
   if (view_bits_[owner][peer] == !pair.cut) return;
   view_bits_[owner][peer] = !pair.cut;
   node.deliver_view_change(pair.cut ? TopologyChange::NodeDown : TopologyChange::NodeAdded, order_[peer],
-                           world_view(owner), world_view_vertices(owner));
+                           world_view(owner));
   links_changed();  // a peer back in a view can acknowledge a held batch
 }
 
@@ -181,28 +182,30 @@ void SimCluster::pair_timer(std::size_t i, std::size_t j) {
     if (view_bits_[owner][peer] == !pair.cut) continue;  // no change for this side
     view_bits_[owner][peer] = !pair.cut;
     node.deliver_view_change(pair.cut ? TopologyChange::NodeDown : TopologyChange::NodeAdded, order_[peer],
-                             world_view(owner), world_view_vertices(owner));
+                             world_view(owner));
   }
   links_changed();  // a peer back in a view can acknowledge a held batch
 }
 
-std::vector<NodeId> SimCluster::world_view(std::size_t owner) const {
-  std::vector<NodeId> out;
+ViewRef SimCluster::world_view(std::size_t owner) {
   const auto& bits = view_bits_[owner];
-  out.reserve(static_cast<std::size_t>(std::count(bits.begin(), bits.end(), true)));
+  // The members a node is told are the same as the last view built (one
+  // word compare per 64 vertices): share it (issue 14, eighth pass: a crash
+  // heard by n nodes in turn gives each the same members).
+  if (last_view_ && bits == last_view_bits_) return last_view_;
+  std::vector<NodeId> names;
+  std::vector<std::uint32_t> vertices;
+  const auto members = static_cast<std::size_t>(std::count(bits.begin(), bits.end(), true));
+  names.reserve(members);
+  vertices.reserve(members);
   for (std::size_t k : by_name_) {
-    if (bits[k]) out.push_back(order_[k]);
+    if (!bits[k]) continue;
+    names.push_back(order_[k]);
+    vertices.push_back(static_cast<std::uint32_t>(k));
   }
-  return out;
-}
-
-std::vector<std::uint32_t> SimCluster::world_view_vertices(std::size_t owner) const {
-  std::vector<std::uint32_t> out;
-  const auto& bits = view_bits_[owner];
-  for (std::size_t k : by_name_) {
-    if (bits[k]) out.push_back(static_cast<std::uint32_t>(k));
-  }
-  return out;
+  last_view_bits_ = bits;
+  last_view_ = make_view(std::move(names), std::move(vertices));
+  return last_view_;
 }
 
 void SimCluster::set_world_view(std::size_t owner, bool alone) {
@@ -235,7 +238,7 @@ bool SimCluster::restart(const NodeId& node) {
   if (target == nullptr || target->up() || removed_.count(node)) return false;
   node_fault(node, NodeFault::Restart, "node.restart");
   set_world_view(index_.at(node), true);
-  target->start({node}, factory_, {static_cast<std::uint32_t>(index_.at(node))});
+  target->start(make_view({node}, {static_cast<std::uint32_t>(index_.at(node))}), factory_);
   refresh_links_of(node);
   links_changed();
   return true;
@@ -271,7 +274,7 @@ std::optional<NodeId> SimCluster::add_node(std::optional<NodeId> id,
   world_->configure(new_id);
   node_fault(new_id, NodeFault::Add, "node.add");
   set_world_view(index_.at(new_id), true);
-  node.start({new_id}, factory_, {static_cast<std::uint32_t>(index_.at(new_id))});
+  node.start(make_view({new_id}, {static_cast<std::uint32_t>(index_.at(new_id))}), factory_);
   // The majority may have grown: every node re-judges its quorum at once.
   for (auto& [other_id, other] : nodes_) {
     if (other_id != new_id && other->up()) other->reevaluate_quorum();
@@ -308,8 +311,7 @@ bool SimCluster::remove_node(const NodeId& node) {
     if (!peer->up()) continue;
     const std::size_t owner = index_.at(peer_id);
     view_bits_[owner][index] = false;
-    peer->deliver_view_change(TopologyChange::NodeRemoved, node, world_view(owner),
-                              world_view_vertices(owner));
+    peer->deliver_view_change(TopologyChange::NodeRemoved, node, world_view(owner));
   }
   held_[index].clear();
   links_changed();

@@ -167,9 +167,10 @@ class SimCluster {
   const NodeId* delivery_source(std::uint64_t position, const std::vector<NodeId>& deciders,
                                 const NodeId& to) const;
   SimNode* client_via_node(const NodeId& via) const;
-  std::vector<NodeId> world_view(std::size_t owner) const;
-  // The same members' vertex indices, in the same order.
-  std::vector<std::uint32_t> world_view_vertices(std::size_t owner) const;
+  // The members view_bits_ gives `owner`, in NodeId order, with their vertex
+  // indices; the same shared view as the last one built when the members are
+  // the same.
+  ViewRef world_view(std::size_t owner);
   // Clears a node's world view; `alone`: it holds only itself (a fresh start).
   void set_world_view(std::size_t owner, bool alone);
   void on_decided(std::uint64_t position);
@@ -194,6 +195,9 @@ class SimCluster {
   // (delivered to the node as a list in NodeId order, by_name_).
   std::vector<std::vector<bool>> view_bits_;
   std::vector<std::size_t> by_name_;  // vertex indices sorted by NodeId
+  // The last view world_view built and the bits it was built from.
+  std::vector<bool> last_view_bits_;
+  ViewRef last_view_;
   // By vertex index: the latest position that must wake the node (on_decided).
   std::vector<std::uint64_t> wanted_;
   std::map<std::string, ClientQueue> clients_;

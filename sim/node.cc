@@ -1,7 +1,10 @@
 #include "sim/node.h"
 
 #include <algorithm>
+#include <bit>
 #include <cassert>
+
+#include "sim/select.h"
 
 namespace aether::sim {
 
@@ -87,17 +90,14 @@ void SimNode::engine_failed(const std::string& message) {
 
 // ---- lifecycle -------------------------------------------------------------
 
-void SimNode::start(std::vector<NodeId> initial_view, const engine::NodeRuntimeFactory& factory,
-                    std::vector<std::uint32_t> vertices) {
+void SimNode::start(ViewRef initial_view, const engine::NodeRuntimeFactory& factory) {
   ++incarnation_;
   up_ = true;
   paused_ = false;
   failing_ = false;
-  view_vertices_valid_ =
-      vertices.size() == initial_view.size() && std::is_sorted(initial_view.begin(), initial_view.end());
-  std::sort(initial_view.begin(), initial_view.end());
-  view_ = std::move(initial_view);
-  if (view_vertices_valid_) view_vertices_ = std::move(vertices);
+  view_ = initial_view ? std::move(initial_view) : empty_view();
+  topology_event_.view = view_->names;
+  view_vertices_valid_ = false;
   quorum_ = false;
   restored_ = false;
   has_store_ = false;
@@ -156,7 +156,8 @@ void SimNode::stop() {
   failing_ = false;
   quorum_ = false;
   restored_ = false;
-  view_.clear();
+  view_ = empty_view();
+  topology_event_.view = {};
   view_vertices_valid_ = false;
   has_store_ = false;
   materialized_.reset();
@@ -283,12 +284,10 @@ std::vector<NodeId> SimNode::configured_nodes() const {
   return {world_.configured.begin(), world_.configured.end()};
 }
 
-void SimNode::deliver_view_change(TopologyChange change, const NodeId& peer, std::vector<NodeId> new_view,
-                                  std::vector<std::uint32_t> vertices) {
+void SimNode::deliver_view_change(TopologyChange change, const NodeId& peer, ViewRef new_view) {
   if (!up_ || failing_) return;
-  arrive(Inbox::Topology, QueuedCall{[this, change, peer, new_view = std::move(new_view),
-                                      vertices = std::move(vertices)]() mutable {
-           apply_view_change(change, peer, std::move(new_view), std::move(vertices));
+  arrive(Inbox::Topology, QueuedCall{[this, change, peer, new_view = std::move(new_view)]() mutable {
+           apply_view_change(change, peer, std::move(new_view));
          }});
 }
 
@@ -297,18 +296,17 @@ void SimNode::reevaluate_quorum() {
   arrive(Inbox::Topology, QueuedCall{[this] { update_quorum(); }});
 }
 
-void SimNode::apply_view_change(TopologyChange change, const NodeId& peer, std::vector<NodeId> new_view,
-                                std::vector<std::uint32_t> vertices) {
+void SimNode::apply_view_change(TopologyChange change, const NodeId& peer, ViewRef new_view) {
   topology_event_.change = change;
   topology_event_.node = peer;
-  view_ = std::move(new_view);
-  view_vertices_valid_ = vertices.size() == view_.size();
-  if (view_vertices_valid_) view_vertices_ = std::move(vertices);
+  view_ = new_view ? std::move(new_view) : empty_view();
+  topology_event_.view = view_->names;
+  view_vertices_valid_ = false;
   world_.trace.event(world_.now(), "view")
       .str("node", id_)
       .str("change", change_name(change))
       .str("peer", peer)
-      .list("view", view_);
+      .list("view", view_->names);
   const engine::TopologyEvent& event = topology_event_;
   world_.notify([&](WorldObserver& o) { o.on_view(world_.now(), id_, event); });
   for (engine::TopologyListener* listener : topology_listeners_) {
@@ -321,19 +319,20 @@ void SimNode::apply_view_change(TopologyChange change, const NodeId& peer, std::
 void SimNode::update_quorum() {
   if (!up_ || failing_) return;
   std::size_t members = 0;
-  if (view_vertices_valid_ && world_.vertex_of) {
+  const std::vector<std::uint32_t>* vertices = known_view_vertices();
+  if (vertices != nullptr && world_.vertex_of) {
     // By vertex: a byte per member (issue 14, seventh pass: every node
     // counted its view by name at every view change, O(n^2) string compares
     // per crash). A member that is no vertex is no configured node.
     const std::vector<std::uint8_t>& configured = world_.configured_vertex;
-    for (const std::uint32_t vertex : view_vertices_) {
+    for (const std::uint32_t vertex : *vertices) {
       if (vertex < configured.size()) members += configured[vertex];
     }
   } else {
     // Both are sorted: one merge walk counts the configured members of the view.
     const std::vector<NodeId>& sorted = world_.configured_sorted;
     auto configured = sorted.begin();
-    for (const auto& node : view_) {
+    for (const auto& node : view_->names) {
       while (configured != sorted.end() && *configured < node) ++configured;
       if (configured == sorted.end()) break;
       if (*configured == node) ++members;
@@ -857,10 +856,11 @@ bool SimNode::submit_is_lost(const std::string& writer) {
 }
 
 const std::vector<std::uint32_t>& SimNode::view_vertices() {
+  if (view_->vertices_known()) return view_->vertices;
   if (!view_vertices_valid_) {
     view_vertices_.clear();
-    view_vertices_.reserve(view_.size());
-    for (const auto& member : view_)
+    view_vertices_.reserve(view_->names.size());
+    for (const auto& member : view_->names)
       view_vertices_.push_back(world_.vertex_of ? world_.vertex_of(member) : World::kNoVertex);
     view_vertices_valid_ = true;
   }
@@ -868,9 +868,10 @@ const std::vector<std::uint32_t>& SimNode::view_vertices() {
 }
 
 std::optional<Acks> SimNode::gather_acks() {
+  const std::vector<NodeId>& members = view_->names;
   const std::size_t needed = world_.majority() - 1;
   if (needed == 0) return Acks{0, {id_}};
-  // Each answering peer as (round trip, its place in view_): view_ is in
+  // Each answering peer as (round trip, its place in the view): the view is in
   // NodeId order, so ties between equal round trips fall as they did by
   // NodeId. Packed into one integer (round trip << kPlaceBits | place), which
   // orders exactly as the pair whenever both fit (issue 14, fifth pass).
@@ -906,13 +907,13 @@ std::optional<Acks> SimNode::gather_acks() {
     const Nanos lo = network.min_latency_ns();
     const Nanos hi = network.max_latency_ns();
     if (network.plain_is_latency() && lo >= 0 && 2 * hi < kMaxPackedRoundTrip &&
-        view_.size() <= (std::size_t{1} << kPlaceBits)) {
+        members.size() <= (std::size_t{1} << kPlaceBits)) {
       // No link rule: draw_delivery is draw_plain whatever the endpoints, and
       // draw_plain one latency when no drop or duplicate rate is set; every
       // round trip fits the packing. The answering places first, then every
       // latency in one call (there, back per peer, in view order), then packed.
-      if (packed.size() < view_.size()) packed.resize(view_.size());
-      for (std::size_t k = 0; k < view_.size(); ++k) {
+      if (packed.size() < members.size()) packed.resize(members.size());
+      for (std::size_t k = 0; k < members.size(); ++k) {
         if (answers_at(k)) packed[answers++] = k;
       }
       std::vector<Nanos>& draws = world_.scratch.draws;
@@ -922,8 +923,8 @@ std::optional<Acks> SimNode::gather_acks() {
         packed[i] |= static_cast<std::uint64_t>(draws[2 * i] + draws[2 * i + 1]) << kPlaceBits;
       packed_direct = true;
     } else {
-      round_trips.reserve(view_.size());
-      for (std::size_t k = 0; k < view_.size(); ++k) {
+      round_trips.reserve(members.size());
+      for (std::size_t k = 0; k < members.size(); ++k) {
         if (!answers_at(k)) continue;
         const Nanos there = network.draw_plain(prng).delay_ns;
         const Nanos back = network.draw_plain(prng).delay_ns;
@@ -933,9 +934,9 @@ std::optional<Acks> SimNode::gather_acks() {
     }
     world_.network_prng = prng;
   } else {
-    round_trips.reserve(view_.size());
-    for (std::size_t k = 0; k < view_.size(); ++k) {
-      const NodeId& peer = view_[k];
+    round_trips.reserve(members.size());
+    for (std::size_t k = 0; k < members.size(); ++k) {
+      const NodeId& peer = members[k];
       if (peer == id_) continue;
       if (world_.configured.count(peer) == 0) continue;
       // Acknowledgements come only from peers with both links uncut (a peer
@@ -951,12 +952,13 @@ std::optional<Acks> SimNode::gather_acks() {
   if (answers < needed) return std::nullopt;
   const std::size_t index = needed - 1;
   Acks acks;
-  // The deciders in NodeId order: the peers by their place in view_, this
+  // The deciders in NodeId order: the peers by their place in the view, this
   // node merged in. Marked by place and read back in order (issue 14, fifth
-  // pass: no sort).
-  std::vector<std::uint8_t>& chosen = world_.scratch.places;
-  chosen.assign(view_.size(), 0);
-  if (!packed_direct && view_.size() <= (std::size_t{1} << kPlaceBits) &&
+  // pass: no sort), one bit per place (eighth pass: marked without a branch,
+  // read back by the set bits of each word).
+  std::vector<std::uint64_t>& chosen = world_.scratch.places;
+  chosen.assign((members.size() + 63) / 64, 0);
+  if (!packed_direct && members.size() <= (std::size_t{1} << kPlaceBits) &&
       std::all_of(round_trips.begin(), round_trips.end(),
                   [&](const auto& rt) { return rt.first >= 0 && rt.first < kMaxPackedRoundTrip; })) {
     if (packed.size() < answers) packed.resize(answers);
@@ -965,36 +967,46 @@ std::optional<Acks> SimNode::gather_acks() {
     packed_direct = true;
   }
   if (packed_direct) {
-    const auto first = packed.begin();
-    std::nth_element(first, first + static_cast<std::ptrdiff_t>(index),
-                     first + static_cast<std::ptrdiff_t>(answers));
-    acks.delay_ns = static_cast<Nanos>(packed[index] >> kPlaceBits);
-    for (std::size_t k = 0; k <= index; ++k) chosen[packed[k] & ((std::uint64_t{1} << kPlaceBits) - 1)] = 1;
+    // The packed values are distinct (each holds its place): the chosen are
+    // those up to the index-th smallest, as nth_element's first index+1
+    // (issue 14, eighth pass: selected by a histogram, the values unmoved).
+    const std::uint64_t threshold = kth_smallest(packed.data(), answers, index, world_.scratch.select);
+    acks.delay_ns = static_cast<Nanos>(threshold >> kPlaceBits);
+    const std::uint64_t* values = packed.data();
+    std::uint64_t* words = chosen.data();
+    for (std::size_t k = 0; k < answers; ++k) {
+      const std::uint64_t place = values[k] & ((std::uint64_t{1} << kPlaceBits) - 1);
+      words[place >> 6] |= static_cast<std::uint64_t>(values[k] <= threshold) << (place & 63);
+    }
   } else {
     std::nth_element(round_trips.begin(), round_trips.begin() + static_cast<std::ptrdiff_t>(index),
                      round_trips.end());
     acks.delay_ns = round_trips[index].first;
-    for (std::size_t k = 0; k <= index; ++k) chosen[round_trips[k].second] = 1;
+    for (std::size_t k = 0; k <= index; ++k)
+      chosen[round_trips[k].second >> 6] |= std::uint64_t{1} << (round_trips[k].second & 63);
   }
   acks.deciders.reserve(index + 2);
-  // This node's own place in view_ (it is a member; view_ is sorted and has
+  // This node's own place in the view (it is a member; the view is sorted and has
   // no repeats): a peer's place after it is a name after it, no compare by
   // name needed (issue 14, seventh pass). Not found: compared by name.
-  std::size_t self_place = view_.size();
-  if (view_vertices_valid_ && vertex_ != World::kNoVertex) {
-    const auto at = std::find(view_vertices_.begin(), view_vertices_.end(), vertex_);
-    self_place = static_cast<std::size_t>(at - view_vertices_.begin());
+  std::size_t self_place = members.size();
+  if (const std::vector<std::uint32_t>* vertices = known_view_vertices();
+      vertices != nullptr && vertex_ != World::kNoVertex) {
+    const auto at = std::find(vertices->begin(), vertices->end(), vertex_);
+    self_place = static_cast<std::size_t>(at - vertices->begin());
   }
-  const bool self_known = self_place < view_.size();
+  const bool self_known = self_place < members.size();
   bool self_placed = false;
-  for (std::size_t place = 0; place < chosen.size(); ++place) {
-    if (chosen[place] == 0) continue;
-    const NodeId& peer = view_[place];
-    if (!self_placed && (self_known ? self_place < place : id_ < peer)) {
-      acks.deciders.push_back(id_);
-      self_placed = true;
+  for (std::size_t word = 0; word < chosen.size(); ++word) {
+    for (std::uint64_t bits = chosen[word]; bits != 0; bits &= bits - 1) {
+      const std::size_t place = 64 * word + static_cast<std::size_t>(std::countr_zero(bits));
+      const NodeId& peer = members[place];
+      if (!self_placed && (self_known ? self_place < place : id_ < peer)) {
+        acks.deciders.push_back(id_);
+        self_placed = true;
+      }
+      acks.deciders.push_back(peer);
     }
-    acks.deciders.push_back(peer);
   }
   if (!self_placed) acks.deciders.push_back(id_);
   return acks;

@@ -26,6 +26,7 @@
 #include "sim/consensus_kv.h"
 #include "sim/kv_store.h"
 #include "sim/ring_queue.h"
+#include "sim/shared_view.h"
 #include "sim/slice_store.h"
 #include "sim/world.h"
 
@@ -55,10 +56,9 @@ class SimNode final : public engine::Clock,
   SimNode& operator=(const SimNode&) = delete;
 
   // Lifecycle (the cluster keeps the network and views in step).
-  // `vertices`: World::vertex_of of each member of `initial_view` when it is
-  // sorted (empty: looked up when first needed).
-  void start(std::vector<NodeId> initial_view, const engine::NodeRuntimeFactory& factory,
-             std::vector<std::uint32_t> vertices = {});
+  // `initial_view`: its vertices, when known, are World::vertex_of of each
+  // member (else looked up when first needed).
+  void start(ViewRef initial_view, const engine::NodeRuntimeFactory& factory);
   void stop();  // crash or removal: all volatile state is gone
   // Destroys the runtime without reporting anything (the cluster is going away).
   void shutdown();
@@ -72,10 +72,9 @@ class SimNode final : public engine::Clock,
   void replay_queued();
 
   // World -> node. Topology changes are delivered (or queued while paused).
-  // `vertices`: World::vertex_of of each member of `new_view`, in the same
-  // order (the cluster has them; issue 14, seventh pass).
-  void deliver_view_change(engine::TopologyChange change, const NodeId& peer, std::vector<NodeId> new_view,
-                           std::vector<std::uint32_t> vertices);
+  // The view is shared with every node the cluster gives the same members
+  // (issue 14, eighth pass); its vertices, when known, come with it.
+  void deliver_view_change(engine::TopologyChange change, const NodeId& peer, ViewRef new_view);
   void reevaluate_quorum();
   // The decided `position` arrives `delay_ns` from now (discarded without
   // quorum; applied in decided order).
@@ -160,7 +159,7 @@ class SimNode final : public engine::Clock,
   void interest_changed() override;
   // engine::Topology
   const NodeId& self() const override { return id_; }
-  const std::vector<NodeId>& view() const override { return view_; }
+  const std::vector<NodeId>& view() const override { return view_->names; }
   std::vector<NodeId> configured_nodes() const override;
   bool has_quorum() const override { return quorum_; }
   engine::NodeAttributes attributes(const NodeId& node) const override { return world_.attributes_of(node); }
@@ -228,8 +227,7 @@ class SimNode final : public engine::Clock,
   EventLoop::EventId post(Nanos delay_ns, Lane lane, Inbox inbox, std::function<void()> call,
                           engine::TimerId timer = 0);
 
-  void apply_view_change(engine::TopologyChange change, const NodeId& peer, std::vector<NodeId> new_view,
-                         std::vector<std::uint32_t> vertices);
+  void apply_view_change(engine::TopologyChange change, const NodeId& peer, ViewRef new_view);
   void update_quorum();
   void deliver_quorum_to_engine(const engine::QuorumEvent& event);
   void lose_quorum();
@@ -289,16 +287,22 @@ class SimNode final : public engine::Clock,
 
   std::int64_t drift_ppm_ = 0;
   std::uint64_t quorum_sequence_ = 0;
-  // The latest topology event delivered: its view is the node's view (issue
+  // The node's view: shared, immutable (issue 14, eighth pass); never null.
+  ViewRef view_ = empty_view();
+  // The latest topology event delivered; its view is view_'s names (issue
   // 14, second pass: listeners get it by reference, no copy per delivery).
   engine::TopologyEvent topology_event_;
-  std::vector<NodeId>& view_ = topology_event_.view;
-  // The cluster's vertex index of each view_ member (World::vertex_of): given
-  // with a view change (issue 14, seventh pass), else rebuilt when first
-  // needed (issue 14, fourth pass).
+  // The cluster's vertex index of each view_ member (World::vertex_of): the
+  // shared view's when it knows them (issue 14, seventh pass), else rebuilt
+  // here when first needed (issue 14, fourth pass).
   std::vector<std::uint32_t> view_vertices_;
   bool view_vertices_valid_ = false;
   const std::vector<std::uint32_t>& view_vertices();
+  // The view's vertices if known without a lookup, else nullptr.
+  const std::vector<std::uint32_t>* known_view_vertices() const {
+    if (view_->vertices_known()) return &view_->vertices;
+    return view_vertices_valid_ ? &view_vertices_ : nullptr;
+  }
   bool restored_ = false;
   // The local store (issue 14): empty while !has_store_ (above: fresh, stopped
   // or reset); otherwise the decided store at applied_position_ (a cursor into

@@ -193,9 +193,10 @@ struct World {
   struct Scratch {
     std::vector<Nanos> draws;                            // latencies drawn in one call
     std::vector<std::uint64_t> packed;                   // gather_acks: packed round trips
+    std::vector<std::uint64_t> select;                   // gather_acks: kth_smallest's working space
     std::vector<std::pair<Nanos, std::uint32_t>> pairs;  // gather_acks: round trips that do not pack
-    std::vector<std::uint8_t> places;                    // gather_acks: the deciders' places in the view
-    std::vector<std::uint32_t> receivers;                // on_decided: the vertices that draw
+    std::vector<std::uint64_t> places;     // gather_acks: the deciders' places in the view (bits)
+    std::vector<std::uint32_t> receivers;  // on_decided: the vertices that draw
   };
   Scratch scratch;
 };

@@ -1,15 +1,19 @@
-// The simulator's hot-path helpers (issue 14, seventh pass) against the plain
-// forms they replace: RingQueue against std::deque, Prng::fill_between and the
-// out-of-line rejection in Prng::below against the draw written out in full.
+// The simulator's hot-path helpers (issue 14, seventh and eighth passes)
+// against the plain forms they replace: RingQueue against std::deque,
+// Prng::fill_between and the out-of-line rejection in Prng::below against the
+// draw written out in full, kth_smallest against std::nth_element.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <vector>
 
 #include "sim/prng.h"
 #include "sim/ring_queue.h"
+#include "sim/select.h"
 
+using aether::sim::kth_smallest;
 using aether::sim::Prng;
 using aether::sim::RingQueue;
 
@@ -118,4 +122,46 @@ TEST_CASE("Prng::fill_between draws exactly as between() one by one") {
       }
     }
   }
+}
+
+TEST_CASE("kth_smallest finds the value nth_element puts at k") {
+  Prng draws(8);
+  std::vector<std::uint64_t> scratch;
+  std::size_t checked = 0;
+  for (int round = 0; round < 400; ++round) {
+    // Sizes on both sides of the small-input path; spans from a handful of
+    // values (many repeats, one bucket) to the full 64 bits; packed round
+    // trips as gather_acks makes them (a latency sum above a place).
+    const std::size_t n = 1 + static_cast<std::size_t>(draws.below(round % 4 == 0 ? 60 : 3000));
+    const int kind = round % 5;
+    std::vector<std::uint64_t> values(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      switch (kind) {
+        case 0:
+          values[i] = draws.next_u64();
+          break;
+        case 1:
+          values[i] = 1000 + draws.below(4);
+          break;
+        case 2:
+          values[i] = static_cast<std::uint64_t>(draws.between(2'000'000, 10'000'000)) << 16 | i;
+          break;
+        case 3:
+          values[i] = draws.below(1u << 20) << 40;
+          break;
+        default:
+          values[i] = 7;
+          break;
+      }
+    }
+    const std::vector<std::uint64_t> before = values;
+    for (std::size_t k : {std::size_t{0}, n / 2, n - 1, static_cast<std::size_t>(draws.below(n))}) {
+      std::vector<std::uint64_t> plain = values;
+      std::nth_element(plain.begin(), plain.begin() + static_cast<std::ptrdiff_t>(k), plain.end());
+      REQUIRE(kth_smallest(values.data(), n, k, scratch) == plain[k]);
+      ++checked;
+    }
+    REQUIRE(values == before);  // the input is left as it was
+  }
+  REQUIRE(checked == 1600);
 }
