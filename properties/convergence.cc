@@ -8,6 +8,7 @@
 #include <fmt/ranges.h>
 
 #include "properties/rollback_check.h"
+#include "sim/name_hash.h"
 
 namespace aether::properties {
 
@@ -76,6 +77,36 @@ void for_prefix(const Map& store, std::string_view prefix, Fn fn) {
     fn(it->first, it->second);
   }
 }
+
+// The committed node-lifecycle values of nodes asked for in increasing
+// order: one walk of the prefix's range instead of a lookup (and a key
+// built) per node (issue 14, eighth pass: every evaluation asks for every
+// node of the leader's view). A node asked out of order is looked up.
+class LifecycleReader {
+ public:
+  explicit LifecycleReader(const CanonicalStore::Map& store)
+      : store_(store), at_(store.lower_bound(std::string(kPrefix))) {}
+  // The value of node-lifecycle/{node}; nullptr when absent.
+  const std::string* value(const NodeId& node) {
+    if (!last_.empty() && node < last_) {
+      auto it = store_.find(std::string(kPrefix) + node);
+      return it == store_.end() ? nullptr : &it->second;
+    }
+    last_ = node;
+    for (; at_ != store_.end() && at_->first.starts_with(kPrefix); ++at_) {
+      const int order = std::string_view(at_->first).substr(kPrefix.size()).compare(node);
+      if (order == 0) return &at_->second;
+      if (order > 0) break;
+    }
+    return nullptr;
+  }
+
+ private:
+  static constexpr std::string_view kPrefix = "node-lifecycle/";
+  const CanonicalStore::Map& store_;
+  CanonicalStore::Map::const_iterator at_;
+  NodeId last_;
+};
 
 ref::PositionedStore unpositioned(const CanonicalStore::Map& store) {
   ref::PositionedStore out;
@@ -341,18 +372,20 @@ ConvergenceState evaluate_convergence(const CanonicalStore::Map& store, const Wo
   const auto& leader_view = world.view(*leader);
   std::set<NodeId> eligible;
   std::set<NodeId> not_on_duty;  // live, in the leader's view, not ON_DUTY
+  LifecycleReader lifecycles(store);
   for (const auto& node : leader_view) {
     if (live.live.count(node) == 0) continue;
-    auto it = store.find("node-lifecycle/" + node);
-    const std::string_view value = it == store.end() ? std::string_view() : std::string_view(it->second);
+    const std::string* lifecycle = lifecycles.value(node);
+    const std::string_view value = lifecycle == nullptr ? std::string_view() : std::string_view(*lifecycle);
+    // A view is in NodeId order: each name goes in at the end (a hint only).
     if (value == ref::node_state_name(ref::NodeState::OnDuty)) {
-      eligible.insert(node);
+      eligible.insert(eligible.end(), node);
       continue;
     }
-    not_on_duty.insert(node);
+    not_on_duty.insert(not_on_duty.end(), node);
     // Only absent or JOINING is owed ON_DUTY (DRAINING, DECOMMISSIONED, a
     // malformed client value are not).
-    if (it != store.end() && value != ref::node_state_name(ref::NodeState::Joining)) continue;
+    if (lifecycle != nullptr && value != ref::node_state_name(ref::NodeState::Joining)) continue;
     bool overdue = false;  // without a view history the time cannot be judged
     if (rules.history != nullptr) {
       const auto since = rules.history->in_view_since(*leader, node);
@@ -361,14 +394,15 @@ ConvergenceState evaluate_convergence(const CanonicalStore::Map& store, const Wo
     if (overdue) {
       findings.add(Blocker::NeverOnDuty, [&] {
         return fmt::format("{} is live in {}'s view but node-lifecycle/{} is {}", node, *leader, node,
-                           it == store.end() ? "absent" : it->second);
+                           lifecycle == nullptr ? "absent" : *lifecycle);
       });
     }
   }
 
   // Membership by hash (issue 14, seventh pass: tested per entry, thousands
   // of times per evaluation at 1,000 nodes); the sets keep the order.
-  using Names = std::unordered_set<std::string_view>;  // determinism-ok: membership only, never iterated
+  using Names =
+      std::unordered_set<std::string_view, sim::NameHash>;  // determinism-ok: membership only, never iterated
   const Names eligible_names(eligible.begin(), eligible.end());
   const Names not_on_duty_names(not_on_duty.begin(), not_on_duty.end());
   auto is_eligible = [&](const NodeId& node) { return eligible_names.count(node) != 0; };
@@ -393,11 +427,17 @@ ConvergenceState evaluate_convergence(const CanonicalStore::Map& store, const Wo
   // ACTIVE entries on eligible nodes below min(count, eligible), or its last
   // ACTIVE entry with no other live one) is allowed: "drain blocked".
   std::set<std::string> drain_blocked;  // slices/{node}/{artifact}
+  // The nodes whose committed node-lifecycle is DRAINING: gathered once, not
+  // looked up per entry (issue 14, eighth pass); none in most states.
+  Names draining;
+  for_prefix(store, "node-lifecycle/", [&](const std::string& key_text, const std::string& value) {
+    if (value == ref::node_state_name(ref::NodeState::Draining))
+      draining.insert(std::string_view(key_text).substr(std::string_view("node-lifecycle/").size()));
+  });
   // A live entry on a DRAINING node in L's view.
   auto on_draining = [&](const Entry& entry) {
-    auto lifecycle = store.find("node-lifecycle/" + entry.node);
-    return lifecycle != store.end() && lifecycle->second == ref::node_state_name(ref::NodeState::Draining) &&
-           is_not_on_duty(entry.node) && entry.value && ref::is_live(entry.value->state);
+    return !draining.empty() && draining.count(entry.node) != 0 && is_not_on_duty(entry.node) &&
+           entry.value && ref::is_live(entry.value->state);
   };
   auto active_on_draining = [&](const Entry& entry) {
     return on_draining(entry) && entry.value->state == ref::State::Active;
@@ -712,9 +752,13 @@ ConvergenceState evaluate_convergence(const CanonicalStore::Map& store, const Wo
     static const WorldQueries::Holdings kNothing;
     const WorldQueries::Holdings* view = world.slice_holdings_view(node);
     const WorldQueries::Holdings& held = view != nullptr ? *view : kNothing;
+    // Both in artifact order: one merge walk finds each key's holding
+    // (issue 14, eighth pass), and below each holding's key.
+    auto h = held.begin();
     for (const auto& [artifact, state] : keys) {
-      auto h = held.find(artifact);
-      const auto holding = h == held.end() ? engine::SliceHolding::NotHeld : h->second;
+      while (h != held.end() && h->first < artifact) ++h;
+      const auto holding =
+          h != held.end() && h->first == artifact ? h->second : engine::SliceHolding::NotHeld;
       if (state == ref::State::Active && holding != engine::SliceHolding::Active) {
         findings.add(Blocker::Ghost, [&] {
           return fmt::format("slices/{}/{} is ACTIVE but the slice store has it {}", node, artifact,
@@ -730,11 +774,12 @@ ConvergenceState evaluate_convergence(const CanonicalStore::Map& store, const Wo
         });
       }
     }
+    auto k = keys.begin();
     for (const auto& [artifact, holding] : held) {
       if (holding == engine::SliceHolding::NotHeld) continue;
-      auto k = keys.find(artifact);
+      while (k != keys.end() && k->first < artifact) ++k;
       const bool explained =
-          k != keys.end() &&
+          k != keys.end() && k->first == artifact &&
           (k->second == ref::State::Active ||
            (k->second == ref::State::Loaded && desired.may_stay_loaded(ref::base_part(artifact))));
       if (!explained) {

@@ -175,9 +175,15 @@ std::shared_ptr<const ref::Desired> InvariantSuite::desired_at(std::uint64_t pos
 }
 
 std::optional<NodeId> InvariantSuite::leader_at(std::uint64_t position) const {
+  // The leader key's value at a decided position never changes (the history
+  // only grows past the latest position): the last answer is kept (issue 14,
+  // eighth pass: asked for every live node at every convergence evaluation,
+  // nearly always at the same position).
+  if (leader_memo_ && leader_memo_->first == position) return leader_memo_->second;
   auto value = canonical_.value_at("leader", position);
-  if (!value) return std::nullopt;
-  return ref::read_leader(*value);
+  std::optional<NodeId> leader = value ? ref::read_leader(*value) : std::nullopt;
+  if (caching_ && position <= canonical_.position()) leader_memo_.emplace(position, leader);
+  return leader;
 }
 
 std::optional<std::optional<NodeId>> InvariantSuite::applied_leader(const NodeId& node) const {

@@ -104,6 +104,12 @@ class InvariantSuite : public sim::WorldObserver, public ConvergenceHistory {
   // later): CDMs activated or resumed during the instant are compared with
   // the other Active CDMs as the instant's deliveries left them.
   void settle(Nanos now);
+  // Off: every question is answered from the canonical store afresh (the
+  // caches' test compares the two; RunOptions::cache_checks).
+  void set_caching(bool on) {
+    caching_ = on;
+    leader_memo_.reset();
+  }
 
   const CanonicalStore& canonical() const { return canonical_; }
   const CdmTracker& cdms() const { return cdms_; }
@@ -160,6 +166,9 @@ class InvariantSuite : public sim::WorldObserver, public ConvergenceHistory {
                                     const std::vector<std::string>& prefixes) const;
   // The leader named by the `leader` entry at a decided position.
   std::optional<NodeId> leader_at(std::uint64_t position) const;
+  // leader_at's last answer: (position, leader there).
+  mutable std::optional<std::pair<std::uint64_t, std::optional<NodeId>>> leader_memo_;
+  bool caching_ = true;
   // ref::desired_from over the blueprints and slice-targets at a decided position (memoized).
   std::shared_ptr<const ref::Desired> desired_at(std::uint64_t position) const;
   mutable std::map<std::uint64_t, std::shared_ptr<const ref::Desired>> desired_cache_;

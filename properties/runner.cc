@@ -382,6 +382,7 @@ bool Runner::build() {
   rules.bound_ns = timing_.bound_ns;
   rules.balance =
       config_.reconciliation == engine::ReconciliationStrategy::Aggressive && config_.auto_rebalancing;
+  suite_->set_caching(options_.cache_checks);
   live_ = std::make_unique<LivenessCache>(*world_, options_.cache_checks);
   cluster_->add_observer(live_.get());
   monitor_ = std::make_unique<RunMonitor>(*suite_, *world_, *live_, recorder_, rules, timing_.quiet_ns);

@@ -77,15 +77,16 @@ SimCluster::~SimCluster() {
 }
 
 SimNode* SimCluster::find(const NodeId& node) const {
-  auto it = nodes_.find(node);
-  return it == nodes_.end() ? nullptr : it->second.get();
+  auto it = by_id_.find(node);
+  return it == by_id_.end() ? nullptr : it->second;
 }
 
 SimNode& SimCluster::create_node(const NodeId& id) {
   auto node = std::make_unique<SimNode>(*world_, *consensus_, id,
                                         [this](const NodeId& failed) { on_engine_failure(failed); });
   SimNode& ref = *node;
-  nodes_.emplace(id, std::move(node));
+  const auto placed = nodes_.emplace(id, std::move(node)).first;
+  by_id_.emplace(std::string_view(placed->first), &ref);
   node_at_.push_back(&ref);
   departed_.push_back(0);
   index_[id] = order_.size();

@@ -13,12 +13,15 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
+#include <unordered_map>  // determinism-ok: by_id_, lookups only
 #include <utility>
 #include <vector>
 
 #include "engine/node_runtime.h"
 #include "sim/consensus_kv.h"
 #include "sim/kv_store.h"
+#include "sim/name_hash.h"
 #include "sim/node.h"
 #include "sim/world.h"
 
@@ -184,6 +187,11 @@ class SimCluster {
   std::unique_ptr<ConsensusKv> consensus_;
   engine::NodeRuntimeFactory factory_;
   std::map<NodeId, std::unique_ptr<SimNode>> nodes_;
+  // The same nodes by name, for lookups only (issue 14, eighth pass: the
+  // checks ask about every node by name at every evaluation); keys view
+  // nodes_'s, which never move or go.
+  using ById = std::unordered_map<std::string_view, SimNode*, NameHash>;  // determinism-ok: lookup only
+  ById by_id_;
   std::vector<NodeId> order_;  // creation order: vertex index of each node
   std::map<NodeId, std::size_t> index_;
   std::vector<SimNode*> node_at_;       // by vertex index
