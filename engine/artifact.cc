@@ -137,6 +137,12 @@ std::optional<Artifact> parse_artifact(std::string_view text, std::string* error
   return Artifact{std::string(parts[0]), std::string(parts[1]), std::string(parts[2])};
 }
 
+bool is_valid_artifact(std::string_view text) {
+  std::string_view parts[3];
+  return split_exactly(text, ':', parts, 3) && is_valid_group_id(parts[0]) &&
+         is_valid_artifact_id(parts[1]) && is_valid_version(parts[2]);
+}
+
 std::optional<ArtifactBase> parse_artifact_base(std::string_view text, std::string* error) {
   std::string_view parts[2];
   if (!split_exactly(text, ':', parts, 2)) {

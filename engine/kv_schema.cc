@@ -76,7 +76,7 @@ std::optional<SliceKey> parse_slice_key(std::string_view key) {
   const auto slash = rest->find('/');
   if (slash == std::string::npos) return std::nullopt;
   SliceKey out{rest->substr(0, slash), rest->substr(slash + 1)};
-  if (!is_valid_node_id(out.node) || !parse_artifact(out.artifact)) return std::nullopt;
+  if (!is_valid_node_id(out.node) || !is_valid_artifact(out.artifact)) return std::nullopt;
   return out;
 }
 
