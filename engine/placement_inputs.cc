@@ -19,8 +19,28 @@ Wanted placement_of(const DesiredState& state, const std::string& artifact) {
   return out;
 }
 
+namespace {
+
+// Whether a slice of a stored blueprint asks for resources, anti-affinity or
+// zone spread. placement_of reads a stored blueprint's slice (wanted_ref:
+// the owner's, in state.blueprints) or none: without any such slice it is the
+// default Wanted for every artifact, and live_rows need not ask per row
+// (issue 14, eighth pass; most clusters place without constraints).
+bool any_placement_constraint(const DesiredState& state) {
+  for (const auto& [id, blueprint] : state.blueprints) {
+    if (!blueprint) continue;
+    for (const auto& slice : blueprint->slices) {
+      if (slice.resources != Resources{} || !slice.anti_affinity.empty() || slice.spread_zone) return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
 std::vector<LiveRow> live_rows(const CdmFacts& facts, const NodeId* only) {
   std::vector<LiveRow> rows;
+  const bool constraints = any_placement_constraint(facts.state);
   for (const auto& [artifact, nodes] : facts.table.entries) {
     LiveRow row;
     if (only != nullptr) {
@@ -34,7 +54,7 @@ std::vector<LiveRow> live_rows(const CdmFacts& facts, const NodeId* only) {
     if (row.live.empty()) continue;
     row.artifact = &artifact;
     row.base = base_of(artifact);
-    row.want = placement_of(facts.state, artifact);
+    if (constraints) row.want = placement_of(facts.state, artifact);
     rows.push_back(std::move(row));
   }
   return rows;

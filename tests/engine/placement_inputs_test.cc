@@ -4,6 +4,10 @@
 // (engine-semantics.md §8.1). No simulator.
 #include <catch2/catch.hpp>
 
+#include <random>
+
+#include <nlohmann/json.hpp>
+
 #include "engine/mutations.h"
 #include "engine/placement_inputs.h"
 #include "tests/engine/cdm_fakes.h"
@@ -122,4 +126,49 @@ TEST_CASE("placement inputs: the allocation's cursor moves on with each plan") {
   CHECK(allocation.remove(w.facts, "org.x:a:1.0.0", shrunk, 2).size() == 1);
   shrunk.min_instances = 2;
   CHECK(allocation.remove(w.facts, "org.x:a:1.0.0", shrunk, 2).empty());
+}
+
+TEST_CASE("placement inputs: live rows carry placement_of's fields, with and without constraints (random)") {
+  // live_rows asks placement_of per row only when some stored slice has a
+  // placement constraint (otherwise every answer is the default): random
+  // blueprints with and without constraints, entries of listed and unlisted
+  // artifacts at two versions, against placement_of per row.
+  std::mt19937_64 rng(8);
+  const std::vector<std::string> bases = {"org.x:a", "org.x:b", "org.x:c", "org.y:a"};
+  int constrained = 0;
+  int plain = 0;
+  for (int round = 0; round < 400; ++round) {
+    FakeWorld w;
+    std::string why;
+    for (const std::string id : {"p", "q"}) {
+      nlohmann::json slices = nlohmann::json::array();
+      for (const auto& base : bases) {
+        if (rng() % 2) continue;
+        nlohmann::json slice{{"artifact", base + ":1.0.0"}, {"instances", 1}};
+        if (rng() % 4 == 0) slice["resources"] = {{"cpu", 100 * static_cast<int>(rng() % 3)}};
+        if (rng() % 4 == 0)
+          slice["anti_affinity"] = {bases[rng() % bases.size()] == base ? "org.z:q" : "org.x:b"};
+        if (rng() % 6 == 0) slice["spread"] = "zone";
+        slices.push_back(slice);
+      }
+      if (slices.empty() || rng() % 5 == 0) continue;
+      w.state.put_blueprint(id, nlohmann::json{{"id", id}, {"slices", slices}}.dump(), &why);
+    }
+    w.state.recompute_ownership();
+    for (int i = 0; i < 6; ++i) {
+      const auto artifact = bases[rng() % bases.size()] + (rng() % 2 ? ":1.0.0" : ":2.0.0");
+      w.put(artifact, "n" + std::to_string(rng() % 3), rng() % 3 ? SliceState::Active : SliceState::Failed);
+    }
+    for (const auto& row : placement::live_rows(w.facts)) {
+      const auto want = placement::placement_of(w.state, *row.artifact);
+      CHECK(row.want.resources == want.resources);
+      CHECK(row.want.anti_affinity == want.anti_affinity);
+      CHECK(row.want.spread_zone == want.spread_zone);
+      CHECK(row.base == base_of(*row.artifact));
+      (want.resources != Resources{} || !want.anti_affinity.empty() || want.spread_zone ? constrained
+                                                                                        : plain)++;
+    }
+  }
+  CHECK(constrained > 100);
+  CHECK(plain > 100);
 }
