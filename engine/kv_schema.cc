@@ -274,6 +274,15 @@ std::optional<SliceValue> parse_slice_value(std::string_view text, std::string* 
 }
 
 std::string encode_slice_value(const SliceValue& value) {
+  if (!value.failure_reason) {
+    // The exact bytes the JSON dump below writes without a reason (its keys
+    // sorted, no whitespace; a state name needs no escaping), without
+    // building a JSON object: every NDM state write and every CDM command
+    // encodes one (issue 14, eighth pass).
+    std::string out(value.fatal ? R"({"fatal":true,"state":")" : R"({"fatal":false,"state":")");
+    out.append(slice_state_name(value.state)).append(R"("})");
+    return out;
+  }
   Json out = Json::object();
   out["state"] = slice_state_name(value.state);
   if (value.failure_reason) out["failure_reason"] = *value.failure_reason;

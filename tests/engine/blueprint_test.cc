@@ -135,6 +135,30 @@ TEST_CASE("slice-target and slice values round-trip; bad ones are rejected") {
   CHECK(parse_slice_value(R"({"state": "LOAD"})"));
 }
 
+TEST_CASE("slice values encode as their JSON object's dump, reason or not") {
+  // encode_slice_value writes a value without a reason without building the
+  // JSON object: the same bytes as the dump, for every state and flag.
+  const SliceState states[] = {SliceState::Load,       SliceState::Loading,      SliceState::Loaded,
+                               SliceState::Activate,   SliceState::Activating,   SliceState::Active,
+                               SliceState::Deactivate, SliceState::Deactivating, SliceState::Unload,
+                               SliceState::Unloading,  SliceState::Failed};
+  for (const auto state : states) {
+    for (const bool fatal : {false, true}) {
+      for (const std::optional<std::string>& reason :
+           {std::optional<std::string>{}, std::optional<std::string>{"lost \"x\"\n"}}) {
+        const SliceValue value{state, reason, fatal};
+        Json expected = Json::object();
+        expected["state"] = slice_state_name(state);
+        if (reason) expected["failure_reason"] = *reason;
+        expected["fatal"] = fatal;
+        INFO(expected.dump());
+        CHECK(encode_slice_value(value) == expected.dump());
+        CHECK(parse_slice_value(encode_slice_value(value)) == value);
+      }
+    }
+  }
+}
+
 TEST_CASE("slice keys name a valid node and artifact") {
   auto key = parse_slice_key(slice_key("node-1", "org.example:cart:1.0.0"));
   REQUIRE(key);
