@@ -71,13 +71,16 @@ std::optional<std::string> key_suffix(std::string_view key, std::string_view pre
 }
 
 std::optional<SliceKey> parse_slice_key(std::string_view key) {
-  auto rest = key_suffix(key, kSlicePrefix);
-  if (!rest) return std::nullopt;
-  const auto slash = rest->find('/');
-  if (slash == std::string::npos) return std::nullopt;
-  SliceKey out{rest->substr(0, slash), rest->substr(slash + 1)};
-  if (!is_valid_node_id(out.node) || !is_valid_artifact(out.artifact)) return std::nullopt;
-  return out;
+  // Validated in place; the two strings are built only for a valid key.
+  const std::string_view prefix = kSlicePrefix;
+  if (!key.starts_with(prefix)) return std::nullopt;
+  const std::string_view rest = key.substr(prefix.size());
+  const auto slash = rest.find('/');
+  if (slash == std::string_view::npos) return std::nullopt;
+  const std::string_view node = rest.substr(0, slash);
+  const std::string_view artifact = rest.substr(slash + 1);
+  if (!is_valid_node_id(node) || !is_valid_artifact(artifact)) return std::nullopt;
+  return SliceKey{std::string(node), std::string(artifact)};
 }
 
 // The exact text encode_slice_target writes (its keys in nlohmann's sorted

@@ -172,6 +172,41 @@ TEST_CASE("slice keys name a valid node and artifact") {
   CHECK_FALSE(parse_leader_value("{}"));
 }
 
+TEST_CASE("slice keys parse as the split of key_suffix and parse_artifact did (random keys)") {
+  // parse_slice_key validates in place: against the old way, over keys built
+  // from valid and broken pieces (extra or missing slashes, other prefixes).
+  std::mt19937_64 rng(14);
+  const std::vector<std::string> prefixes = {"slices/", "slices", "slice/", "", "slices//"};
+  const std::vector<std::string> nodes = {"node-1", "n", "Node", "", "node/2", "a-", "node-1/x"};
+  const std::vector<std::string> artifacts = {"org.example:cart:1.0.0",
+                                              "org.x:a-b:2.0.0-rc.1",
+                                              "org.x:a",
+                                              "org.x:a:1.0",
+                                              "x:a:1.0.0",
+                                              "org.x:a:1.0.0/",
+                                              "",
+                                              "org.x:A:1.0.0",
+                                              "org.x:a:1.0.0:1"};
+  int valid = 0;
+  for (int i = 0; i < 5000; ++i) {
+    std::string key = prefixes[rng() % prefixes.size()] + nodes[rng() % nodes.size()];
+    if (rng() % 8) key += "/";
+    key += artifacts[rng() % artifacts.size()];
+    std::optional<SliceKey> expected;
+    if (auto rest = key_suffix(key, kSlicePrefix)) {
+      const auto slash = rest->find('/');
+      if (slash != std::string::npos) {
+        SliceKey out{rest->substr(0, slash), rest->substr(slash + 1)};
+        if (is_valid_node_id(out.node) && parse_artifact(out.artifact)) expected = out;
+      }
+    }
+    INFO(key);
+    REQUIRE(parse_slice_key(key) == expected);
+    valid += expected.has_value();
+  }
+  CHECK(valid > 40);
+}
+
 TEST_CASE("a slice's update: immediate by default, rolling with max_surge and max_unavailable") {
   auto bp = parsed(R"({"id": "shop", "slices": [
     {"artifact": "org.example:web:1.0.0", "instances": 3},
