@@ -33,15 +33,7 @@ std::optional<Blueprint> parse_blueprint_value(const std::string& id, const std:
 // byte first (no call); the conjunction is pure, so its order changes no
 // answer.
 const SliceSpec* slice_of(const Blueprint& blueprint, std::string_view base) {
-  for (const auto& slice : blueprint.slices) {
-    const std::string& group = slice.artifact.group_id;
-    const std::string& artifact = slice.artifact.artifact_id;
-    if (base.size() == group.size() + 1 + artifact.size() && base[group.size()] == ':' &&
-        (artifact.empty() || base.back() == artifact.back()) && base.ends_with(artifact) &&
-        base.starts_with(group))
-      return &slice;
-  }
-  return nullptr;
+  return blueprint.find_base(base);
 }
 }  // namespace
 

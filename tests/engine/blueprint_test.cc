@@ -207,6 +207,29 @@ TEST_CASE("slice keys parse as the split of key_suffix and parse_artifact did (r
   CHECK(valid > 40);
 }
 
+TEST_CASE("find_base answers as find over the parsed base (random texts)") {
+  const auto parsed = parse_blueprint_text(R"({"id": "p", "slices": [
+      {"artifact": "org.x:a:1.0.0", "instances": 1}, {"artifact": "org.x:a-b:1.0.0", "instances": 1},
+      {"artifact": "org.xy:b:2.0.0", "instances": 1}, {"artifact": "org.x.y:c:1.0.0", "instances": 1}]})");
+  REQUIRE(std::holds_alternative<Blueprint>(parsed));
+  const Blueprint& bp = std::get<Blueprint>(parsed);
+  std::mt19937_64 rng(57);
+  const std::vector<std::string> groups = {"org.x", "org.xy", "org.x.y", "org", "Org.x", "", "org.x:"};
+  const std::vector<std::string> ids = {"a", "a-b", "b", "c", "A", "", "a:b", "b-"};
+  const std::vector<std::string> noise = {"", "", "", ":", ":1.0.0", "x", "-"};
+  int found = 0;
+  for (int i = 0; i < 20000; ++i) {
+    std::string text = groups[rng() % groups.size()] + (rng() % 8 ? ":" : "") + ids[rng() % ids.size()] +
+                       noise[rng() % noise.size()];
+    const auto base = parse_artifact_base(text);
+    const SliceSpec* expected = base ? bp.find(*base) : nullptr;
+    INFO(text);
+    REQUIRE(bp.find_base(text) == expected);
+    found += expected != nullptr;
+  }
+  CHECK(found > 100);
+}
+
 TEST_CASE("a slice's update: immediate by default, rolling with max_surge and max_unavailable") {
   auto bp = parsed(R"({"id": "shop", "slices": [
     {"artifact": "org.example:web:1.0.0", "instances": 3},
