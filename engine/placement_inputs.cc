@@ -80,6 +80,7 @@ std::set<NodeId> forbidden_for(const CdmFacts& facts, const std::string& artifac
 
 void add_used(std::map<NodeId, NodeInfo>& nodes, const std::vector<LiveRow>& rows) {
   for (const auto& row : rows) {
+    if (row.want.resources == Resources{}) continue;  // adds nothing: no lookups
     for (const NodeId* node : row.live) {
       if (auto it = nodes.find(*node); it != nodes.end()) {
         it->second.used.cpu += row.want.resources.cpu;
