@@ -19,13 +19,6 @@ Wanted placement_of(const DesiredState& state, const std::string& artifact) {
   return out;
 }
 
-namespace {
-
-// Whether a slice of a stored blueprint asks for resources, anti-affinity or
-// zone spread. placement_of reads a stored blueprint's slice (wanted_ref:
-// the owner's, in state.blueprints) or none: without any such slice it is the
-// default Wanted for every artifact, and live_rows need not ask per row
-// (issue 14, eighth pass; most clusters place without constraints).
 bool any_placement_constraint(const DesiredState& state) {
   for (const auto& [id, blueprint] : state.blueprints) {
     if (!blueprint) continue;
@@ -35,8 +28,6 @@ bool any_placement_constraint(const DesiredState& state) {
   }
   return false;
 }
-
-}  // namespace
 
 std::vector<LiveRow> live_rows(const CdmFacts& facts, const NodeId* only) {
   std::vector<LiveRow> rows;
@@ -98,14 +89,24 @@ AddRequest add_request(const CdmFacts& facts, const Desired& desired, std::vecto
   request.holding = facts.table.holders(desired.artifact);
   request.cursor = cursor;
   for (const auto& node : request.eligible) request.nodes[node].attributes = facts.topology.attributes(node);
-  const auto rows = live_rows(facts);
-  add_used(request.nodes, rows);
-  for (const auto& row : rows) {
-    if (*row.artifact != desired.artifact) continue;
-    for (const NodeId* node : row.live) request.live.insert(*node);
-  }
   const Wanted mine = placement_of(facts.state, desired.artifact);
-  request.constraints.forbidden = forbidden_for(facts, desired.artifact, mine, rows);
+  if (!any_placement_constraint(facts.state)) {
+    // Every row's placement fields are the default: no row adds resources
+    // or forbids a node; only this artifact's live nodes are read.
+    if (auto nodes = facts.table.entries.find(desired.artifact); nodes != facts.table.entries.end()) {
+      for (const auto& [node, entry] : nodes->second) {
+        if (entry.occupies()) request.live.insert(node);
+      }
+    }
+  } else {
+    const auto rows = live_rows(facts);
+    add_used(request.nodes, rows);
+    for (const auto& row : rows) {
+      if (*row.artifact != desired.artifact) continue;
+      for (const NodeId* node : row.live) request.live.insert(*node);
+    }
+    request.constraints.forbidden = forbidden_for(facts, desired.artifact, mine, rows);
+  }
   request.constraints.demand = mine.resources;
   request.constraints.spread_zone = mine.spread_zone;
   request.constraints.capacity = !facts.config.mutation(mutation::kIgnoreCapacity);
