@@ -140,7 +140,10 @@ const SliceSpec* DesiredState::placement_slice(const std::string& base) const {
 }
 
 const Desired* DesiredState::desired_for(const std::string& artifact) const {
-  auto it = desired.find(base_of(artifact));
+  // desired.find(base_of(artifact)), the base a view into the artifact (no copy).
+  const std::string_view text = artifact;
+  const auto colon = text.rfind(':');
+  auto it = desired.find(colon == std::string_view::npos ? text : text.substr(0, colon));
   return it == desired.end() ? nullptr : &it->second;
 }
 
