@@ -137,6 +137,54 @@ std::optional<Artifact> parse_artifact(std::string_view text, std::string* error
   return Artifact{std::string(parts[0]), std::string(parts[1]), std::string(parts[2])};
 }
 
+bool is_valid_artifact(std::string_view text) {
+  // One pass over the three grammars above (none admits a ':', so the
+  // parts end at the two colons), without a find per separator.
+  const std::size_t n = text.size();
+  std::size_t i = 0;
+  auto word = [&](auto ok) {
+    while (i < n && ok(text[i])) ++i;
+  };
+  const auto group_char = [](char c) { return is_lower(c) || is_digit(c) || c == '_' || c == '-'; };
+  const auto id_char = [](char c) { return is_lower(c) || is_digit(c); };
+  // groupId: [a-z][a-z0-9_-]*(\.[a-z][a-z0-9_-]*)+
+  int segments = 0;
+  do {
+    if (segments > 0) ++i;  // the '.'
+    if (i >= n || !is_lower(text[i])) return false;
+    ++i;
+    word(group_char);
+    ++segments;
+  } while (i < n && text[i] == '.');
+  if (segments < 2 || i >= n || text[i] != ':') return false;
+  ++i;
+  // artifactId: [a-z][a-z0-9]*(-[a-z0-9]+)*
+  if (i >= n || !is_lower(text[i])) return false;
+  word(id_char);
+  while (i < n && text[i] == '-') {
+    ++i;
+    if (i >= n || !id_char(text[i])) return false;
+    word(id_char);
+  }
+  if (i >= n || text[i] != ':') return false;
+  ++i;
+  // version: \d+\.\d+\.\d+(-[A-Za-z0-9.]+)?
+  for (int number = 0; number < 3; ++number) {
+    if (number > 0) {
+      if (i >= n || text[i] != '.') return false;
+      ++i;
+    }
+    if (i >= n || !is_digit(text[i])) return false;
+    word(is_digit);
+  }
+  if (i == n) return true;
+  if (text[i] != '-' || i + 1 == n) return false;
+  for (++i; i < n; ++i) {
+    if (!is_alpha(text[i]) && !is_digit(text[i]) && text[i] != '.') return false;
+  }
+  return true;
+}
+
 std::optional<ArtifactBase> parse_artifact_base(std::string_view text, std::string* error) {
   std::string_view parts[2];
   if (!split_exactly(text, ':', parts, 2)) {

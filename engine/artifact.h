@@ -19,6 +19,9 @@ bool is_valid_group_id(std::string_view text);
 bool is_valid_artifact_id(std::string_view text);
 // \d+\.\d+\.\d+(-[A-Za-z0-9.]+)?
 bool is_valid_version(std::string_view text);
+// groupId:artifactId:version: whether parse_artifact(text) succeeds, without
+// building the Artifact (slice keys are validated per notification).
+bool is_valid_artifact(std::string_view text);
 
 struct ArtifactBase {
   std::string group_id;

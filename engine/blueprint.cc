@@ -225,6 +225,18 @@ std::optional<RawSlice> parse_slice(const Json& value, const std::string& path,
 
 }  // namespace
 
+const SliceSpec* Blueprint::find_base(std::string_view base) const {
+  for (const auto& slice : slices) {
+    const std::string& group = slice.artifact.group_id;
+    const std::string& artifact = slice.artifact.artifact_id;
+    if (base.size() == group.size() + 1 + artifact.size() && base[group.size()] == ':' &&
+        (artifact.empty() || base.back() == artifact.back()) && base.ends_with(artifact) &&
+        base.starts_with(group))
+      return &slice;
+  }
+  return nullptr;
+}
+
 const SliceSpec* Blueprint::find(const ArtifactBase& base) const {
   for (const auto& slice : slices) {
     // slice.artifact.base() == base, without building the ArtifactBase.

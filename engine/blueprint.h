@@ -56,6 +56,11 @@ struct Blueprint {
 
   const SliceSpec* find(const ArtifactBase& base) const;
   bool lists(const ArtifactBase& base) const { return find(base) != nullptr; }
+  // The slice whose base string (groupId:artifactId) is `base`, compared in
+  // place; a text that is no valid base matches none (every slice's base is
+  // valid, and a valid base splits at its only ':'), so this is
+  // find(*parse_artifact_base(base)) without building the base.
+  const SliceSpec* find_base(std::string_view base) const;
   bool operator==(const Blueprint&) const = default;
 };
 

@@ -151,18 +151,21 @@ void CdmCommands::arm_stuck_check(const std::string& artifact, const NodeId& nod
   });
 }
 
-void CdmCommands::inherit() {
+bool CdmCommands::inherit() {
   // A command state this leader did not write (a previous leader's, whose
   // chain the node may have abandoned) is taken over as its own: re-sent
   // after command_timeout unless answered (§4 Re-send).
+  bool any = false;
   for (auto& [artifact, nodes] : table_.entries) {
     for (auto& [node, entry] : nodes) {
       if (entry.intent || entry.resend != 0 || !entry.observed || !is_command_state(entry.observed->state))
         continue;
       entry.intent = entry.observed->state;
       arm_resend(artifact, node, entry.observed->state);
+      any = true;
     }
   }
+  return any;
 }
 
 }  // namespace aether::engine

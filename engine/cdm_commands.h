@@ -52,10 +52,11 @@ class CdmCommands {
 
   // Per-entry timers: a command's re-send after command_timeout unless
   // answered; a reconcile when an observed state passes its stuck bound; a
-  // previous leader's unanswered command states taken over as own intents.
+  // previous leader's unanswered command states taken over as own intents
+  // (whether it took any over).
   void arm_resend(const std::string& artifact, const NodeId& node, SliceState command);
   void arm_stuck_check(const std::string& artifact, const NodeId& node);
-  void inherit();
+  bool inherit();
 
   const EngineConfig& config() const { return config_; }
   const KvClient& kv() const { return services_.kv; }

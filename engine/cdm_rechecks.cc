@@ -37,6 +37,12 @@ bool load_still_allowed(const CdmFacts& facts, const SliceCommand& command) {
   if (!desired || desired->artifact != command.artifact) return true;
   // What placement::add_request({command.node}) would say, read from that node's
   // live entries only (no copy of the whole table's placement inputs).
+  if (!placement::any_placement_constraint(facts.state)) {
+    // No row adds resources or forbids a node, and the demand is none: only
+    // the node's capacity is read (fits over nothing used).
+    return facts.config.mutation(mutation::kIgnoreCapacity) ||
+           fits(facts.topology.attributes(command.node).capacity, Resources{}, Resources{});
+  }
   const auto rows = placement::live_rows(facts, &command.node);
   std::map<NodeId, placement::NodeInfo> nodes;
   auto& info = nodes[command.node];

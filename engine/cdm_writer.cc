@@ -67,6 +67,7 @@ CdmWriter::~CdmWriter() {
 }
 
 void CdmWriter::add(CdmCommand command) {
+  ++added_;
   if (const auto* base = target_base(command)) ++pending_targets_[*base];
   if (const auto* remove = std::get_if<KeyRemove>(&command)) ++pending_removes_[remove->key];
   if (const auto* base = routing_base(command)) ++pending_routing_[*base];
@@ -284,6 +285,7 @@ void CdmWriter::send(Batch batch) {
 }
 
 void CdmWriter::on_batch_done(std::uint64_t attempt, const std::shared_ptr<Batch>& batch, bool committed) {
+  ++outcomes_;
   if (!config_.mutation(mutation::kUnserializedWrites)) {
     if (attempt != attempt_ || !in_flight_) return;  // a late report after a timeout
     in_flight_ = false;

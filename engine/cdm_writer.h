@@ -142,6 +142,13 @@ class CdmWriter {
   // A LOAD of `artifact` on `node` waiting in a batch not yet submitted (the
   // one being built or a queued one; not the batch being submitted now).
   bool load_queued(const NodeId& node, const std::string& artifact) const;
+  // Commands added so far, and batch outcomes handled so far (committed,
+  // failed or timed out; late reports after a timeout included): with
+  // idle(), what the CDM's reconcile early-out reads of the writer.
+  std::uint64_t added() const { return added_; }
+  std::uint64_t outcomes() const { return outcomes_; }
+  // Nothing being built, queued or in flight.
+  bool idle() const { return building_.commands.empty() && queue_.empty() && !in_flight_; }
 
  private:
   struct Batch {
@@ -175,6 +182,8 @@ class CdmWriter {
   std::deque<Batch> queue_;
   bool in_flight_ = false;
   std::uint64_t attempt_ = 0;
+  std::uint64_t added_ = 0;
+  std::uint64_t outcomes_ = 0;
   TimerId write_timer_ = 0;
   std::map<std::string, int> pending_targets_;
   std::map<std::string, int> pending_removes_;

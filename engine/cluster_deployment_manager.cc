@@ -97,6 +97,10 @@ class ClusterDeploymentManager::Active
   void track(const KvNotification& n);
   void on_kv(const KvNotification& n);
   void on_topology(const TopologyEvent& event);
+  // The local store finished a snapshot restore (an input, as a notification is).
+  void on_restored() { ++inputs_; }
+  // Reconciles the early-out answered (reconcile()).
+  std::uint64_t reconciles_skipped() const { return skipped_; }
 
  private:
   using Entry = SliceEntry;
@@ -131,7 +135,8 @@ class ClusterDeploymentManager::Active
   void forget_desired(const std::string& base);
   std::optional<Wanted> wanted(const std::string& base) const { return state_.wanted(base); }
   void write_target_from_blueprint(const std::string& base);
-  void sync_targets();
+  // Whether it planned anything (a write, or an adopted rejected target).
+  bool sync_targets();
   // A queued slice-target Put re-derived at submit from the state applied
   // then (CdmWriter hook); nullopt: nothing to write (no owner, a rejected
   // owner, or a failed mark cleared since). What it returns is written, and
@@ -150,30 +155,39 @@ class ClusterDeploymentManager::Active
   // UNLOAD old ones while ACTIVE over both versions keeps its floor.
   void roll(const std::string& base, const Desired& desired);
 
-  // Reconcile.
-  void reconcile();
+  // Reconcile. `timer`: run by its own timer (the periodic or the debounced
+  // one), the only reconciles the early-out may answer.
+  void reconcile(bool timer = false);
+  // The reconcile's early-out (issue 14, eighth pass): the proof is at reconcile().
+  std::uint64_t entries() const { return inputs_ + timers_.fired() + writer_.outcomes(); }
   void arm_periodic();
   void schedule_reconcile(Nanos delay_ns);
   void fix_count(const std::string& base);
   // fix_count(base) for `desired`, state_.desired's entry for `base` (a walk
-  // of state_.desired, without looking it up again).
-  void fix_count(const std::string& base, const Desired& desired);
+  // of state_.desired, without looking it up again). Whether it did anything
+  // but sync_routing (a roll, a placement, a scale-down, a backoff's
+  // reconcile scheduled).
+  bool fix_count(const std::string& base, const Desired& desired);
   // A transient-failure backoff of `artifact` is running: a reconcile is
   // scheduled for its end, nothing is placed now.
   bool backing_off(const std::string& artifact);
   void place(const std::string& artifact, int count);
   void scale_down(const std::string& artifact, const Desired& desired, int live);
   void rebalance();
-  void prune_moves();
-  void adopt_unknown_keys();
-  void remove_absent_nodes(bool lifecycle);
+  // Each returns whether it did anything (a table, move or intent change, a
+  // command, a timer, a log line).
+  bool prune_moves();
+  bool adopt_unknown_keys();
+  bool remove_absent_nodes(bool lifecycle);
   void end_move(const std::string& artifact);
-  void check_stuck_and_orphans();
+  // `steady_until`: Cleanup::steady_until of its plan.
+  bool check_stuck_and_orphans(Nanos* steady_until = nullptr);
   void activate_ready(const std::string& artifact);
   // activate_ready(desired.artifact) for an entry of state_.desired, without
   // looking it up again: desired_for(desired.artifact) is that entry (its
-  // artifact is `base:version`, and a version holds no ':').
-  void activate_ready(const Desired& desired);
+  // artifact is `base:version`, and a version holds no ':'). Whether it
+  // activated any.
+  bool activate_ready(const Desired& desired);
 
   void flush(std::function<void(bool)> after = nullptr) { writer_.flush(std::move(after)); }
   void count(const char* counter, std::int64_t delta = 1) { services_.events.count(counter, delta); }
@@ -212,6 +226,18 @@ class ClusterDeploymentManager::Active
     Nanos due = 0;
     bool rechecked = false;  // the activation re-check has run
   } reconcile_;              // the pending reconcile (at most one, the earliest asked for)
+
+  // The reconcile's early-out (reconcile()). `inputs_`: KV notifications
+  // (tracked, whatever their origin), topology events and restores that
+  // reached this term; with its timers fired and its batch outcomes, every
+  // way into it (entries()).
+  std::uint64_t inputs_ = 0;
+  struct {
+    bool valid = false;         // the last reconcile was quiet
+    std::uint64_t entries = 0;  // entries() when it ended
+    Nanos until = 0;            // its cleanup plan's steady_until
+  } steady_;
+  std::uint64_t skipped_ = 0;
 };
 
 // ---------------------------------------------------------------------------
@@ -315,6 +341,7 @@ void ClusterDeploymentManager::Active::read_slices() {
 }
 
 void ClusterDeploymentManager::Active::track(const KvNotification& n) {
+  ++inputs_;
   slice_keys_.track(n);
 }
 
@@ -357,6 +384,7 @@ void ClusterDeploymentManager::Active::on_kv(const KvNotification& n) {
 }
 
 void ClusterDeploymentManager::Active::on_topology(const TopologyEvent& event) {
+  ++inputs_;
   if (event.change == TopologyChange::NodeAdded) {
     schedule_reconcile(kReconcileDebounce);
     return;
@@ -659,7 +687,7 @@ void ClusterDeploymentManager::Active::write_target_from_blueprint(const std::st
                        SliceTarget{want->version, want->instances, want->min_available, want->owner, false});
 }
 
-void ClusterDeploymentManager::Active::sync_targets() {
+bool ClusterDeploymentManager::Active::sync_targets() {
   const auto actions =
       plan_target_sync(facts_, [this](const std::string& base) { return writer_.target_pending(base); });
   for (const auto& action : actions) {
@@ -679,6 +707,7 @@ void ClusterDeploymentManager::Active::sync_targets() {
         break;
     }
   }
+  return !actions.empty();
 }
 
 std::optional<SliceTarget> ClusterDeploymentManager::Active::rederive_target(const TargetPut& queued) {
@@ -726,41 +755,46 @@ void ClusterDeploymentManager::Active::schedule_reconcile(Nanos delay_ns) {
   reconcile_.due = due;
   reconcile_.timer = timers_.after(due - timers_.now(), [this] {
     reconcile_.timer = 0;
-    reconcile();
+    reconcile(true);
   });
 }
 
 void ClusterDeploymentManager::Active::arm_periodic() {
   timers_.after(config_.reconciliation_interval_ns, [this] {
-    reconcile();
-    arm_periodic();
+    reconcile(true);
+    arm_periodic();  // a timer armed: nothing a reconcile reads
   });
 }
 
-void ClusterDeploymentManager::Active::remove_absent_nodes(bool lifecycle) {
-  if (config_.mutation(mutation::kDepartedNodeKeysKept)) return;
+bool ClusterDeploymentManager::Active::remove_absent_nodes(bool lifecycle) {
+  if (config_.mutation(mutation::kDepartedNodeKeysKept)) return false;
   const auto absent =
       absent_nodes(slice_keys_, lifecycle ? &lifecycles_ : nullptr, services_.topology.view());
   for (const auto& node : absent) on_node_gone(node, lifecycle);
+  return !absent.empty();
 }
 
-void ClusterDeploymentManager::Active::adopt_unknown_keys() {
+bool ClusterDeploymentManager::Active::adopt_unknown_keys() {
   // Keys the in-memory map dropped (a node-gone cleanup whose removal failed,
   // the node then back in the view) are read back from the local KV.
   const Nanos now = timers_.now();
   const auto pending = [this](const std::string& key) { return writer_.remove_pending(key); };
-  for (const auto* indexed : unknown_keys(slice_keys_, table_, pending)) {
+  const auto unknown = unknown_keys(slice_keys_, table_, pending);
+  for (const auto* indexed : unknown) {
     Entry& entry = table_.entries[indexed->slice.artifact][indexed->slice.node];
     entry.observed = *indexed->value;
     entry.since_ns = now;
     commands_.arm_stuck_check(indexed->slice.artifact, indexed->slice.node);
   }
-  commands_.inherit();
+  const bool inherited = commands_.inherit();
+  return !unknown.empty() || inherited;
 }
 
-void ClusterDeploymentManager::Active::prune_moves() {
+bool ClusterDeploymentManager::Active::prune_moves() {
   // A move ends when either entry stops being live: the source counts again.
-  for (const auto& artifact : moves_over(moves_, facts_)) end_move(artifact);
+  const auto over = moves_over(moves_, facts_);
+  for (const auto& artifact : over) end_move(artifact);
+  return !over.empty();
 }
 
 void ClusterDeploymentManager::Active::end_move(const std::string& artifact) {
@@ -775,27 +809,79 @@ void ClusterDeploymentManager::Active::end_move(const std::string& artifact) {
   moves_.erase(move);
 }
 
-void ClusterDeploymentManager::Active::reconcile() {
+// The early-out. A reconcile is a function of this term's state (desired
+// state, slice table, lifecycles, moves, drain and all-or-nothing records,
+// the writer's queue and pending keys, the slice-key index, reconcile_), the
+// manager's positions_, the config, the local KV, the topology's view and
+// the clock. Call a reconcile *quiet* when it changes none of that state and
+// has no effect but its "reconciles" count: every step below reports whether
+// it did anything (a table, intent or move change, a command, a timer, a log
+// line), no command was added (writer_.added()), no timer armed
+// (timers_.armed()), and the writer is idle at its end.
+//
+// Claim: a reconcile R2 run by its own timer, when the last reconcile R1 was
+// quiet, ran from a timer too, and entries() grew by exactly one since R1
+// ended (R2's own timer), at an instant before R1's steady_until, would be
+// quiet too: it may be answered by its count alone.
+// Proof. Every way into this term counts in entries(): KV notifications (all
+// of them, through track(); the manager's positions_ change only with one),
+// topology events (a view changes only with one), restores, timers fired
+// (the writer's and the commands' share timers_) and batch outcomes. R1 ran
+// inside its timer's callback, which does nothing after it but arm the next
+// periodic timer (a timer: read by nothing here), and R2's callback nothing
+// before it but clear reconcile_.timer (read only by schedule_reconcile,
+// which a quiet run does not call). So R2 starts from the state R1 ended
+// with, which is the state R1 started from (R1 quiet), with the same KV (the
+// CDM's interest is every key: each applied position notifies it), the same
+// view, positions_ and config. The only clock reads on a quiet path are
+// plan_cleanup's bounds (backoffs are read only on a path that places or
+// rolls; a drain's decommission only with a drained node; new intents only
+// with a command), which answer as at R1 before steady_until. So R2 takes
+// R1's path step by step: quiet, with R1's steady_until. QED.
+// Tests: tests/engine/reconcile_early_out_test.cc runs worlds with the
+// early-out on and off and requires identical traces.
+void ClusterDeploymentManager::Active::reconcile(bool timer) {
   count("reconciles");
+  const Nanos now = timers_.now();
+  if (timer && steady_.valid && entries() == steady_.entries + 1 && now < steady_.until &&
+      config_.reconcile_early_out) {
+    steady_.entries = entries();
+    ++skipped_;
+    return;
+  }
+  const std::uint64_t added = writer_.added();
+  const std::uint64_t armed = timers_.armed();
+  bool acted = config_.reconciliation == ReconciliationStrategy::Aggressive && config_.auto_rebalancing;
   if (reconcile_.rechecked) {
     // slices/* keys of nodes out of the view: a late commit, or a removal
     // that failed (node-lifecycle keys are left to their NDMs).
-    remove_absent_nodes(false);
+    acted |= remove_absent_nodes(false);
   }
-  adopt_unknown_keys();
-  prune_moves();
-  check_stuck_and_orphans();
-  sync_targets();  // every reconcile rewrites a missing or mismatching owned slice-target (§4)
-  for (const auto& [base, desired] : state_.desired) fix_count(base, desired);
+  acted |= adopt_unknown_keys();
+  acted |= prune_moves();
+  Nanos steady_until = 0;
+  acted |= check_stuck_and_orphans(&steady_until);
+  acted |= sync_targets();  // every reconcile rewrites a missing or mismatching owned slice-target (§4)
+  for (const auto& [base, desired] : state_.desired) acted |= fix_count(base, desired);
   for (const auto& [key, value] : services_.kv.scan(std::string(kVersionRoutingPrefix))) {
     const auto base = *key_suffix(key, kVersionRoutingPrefix);
-    if (!state_.desired.count(base)) commands_.sync_routing(base);  // no owner: the update is over
+    if (!state_.desired.count(base)) {
+      commands_.sync_routing(base);  // no owner: the update is over
+      acted = true;
+    }
   }
-  for (const auto& [base, desired] : state_.desired) activate_ready(desired);
+  for (const auto& [base, desired] : state_.desired) acted |= activate_ready(desired);
+  acted |= lifecycles_.any_drained() || !drain_.blocked.empty();
   drain_.drain_nodes(facts_, commands_);
+  acted |= !all_or_nothing_.in_flight.empty();
   all_or_nothing_.check(facts_, commands_);
   if (config_.reconciliation == ReconciliationStrategy::Aggressive && config_.auto_rebalancing) rebalance();
   flush();
+  const bool quiet =
+      timer && !acted && writer_.added() == added && timers_.armed() == armed && writer_.idle();
+  steady_.valid = quiet;
+  steady_.entries = entries();
+  steady_.until = steady_until;
 }
 
 // ---------------------------------------------------------------------------
@@ -806,12 +892,12 @@ void ClusterDeploymentManager::Active::fix_count(const std::string& base) {
   if (it != state_.desired.end()) fix_count(base, it->second);
 }
 
-void ClusterDeploymentManager::Active::fix_count(const std::string& base, const Desired& desired) {
-  if (desired.failed) return;
+bool ClusterDeploymentManager::Active::fix_count(const std::string& base, const Desired& desired) {
+  if (desired.failed) return false;
   // rolling_in_progress(base) is false for a slice that does not roll.
   if (desired.update.rolling && rolling_in_progress(base)) {
     roll(base, desired);
-    return;
+    return true;
   }
   commands_.sync_routing(base);
   const int live = facts_.live_count(desired.artifact);
@@ -820,6 +906,7 @@ void ClusterDeploymentManager::Active::fix_count(const std::string& base, const 
   } else if (live > desired.count) {
     scale_down(desired.artifact, desired, live);
   }
+  return live != desired.count;
 }
 
 bool ClusterDeploymentManager::Active::backing_off(const std::string& artifact) {
@@ -868,9 +955,10 @@ void ClusterDeploymentManager::Active::roll(const std::string& base, const Desir
   if (input.new_live > desired.count) scale_down(desired.artifact, desired, input.new_live);
 }
 
-void ClusterDeploymentManager::Active::check_stuck_and_orphans() {
+bool ClusterDeploymentManager::Active::check_stuck_and_orphans(Nanos* steady_until) {
   const Nanos now = timers_.now();
   const auto cleanup = plan_cleanup(facts_, now);
+  if (steady_until) *steady_until = cleanup.steady_until;
   for (const auto& [artifact, node] : cleanup.malformed_again)
     table_.entries[artifact][node].malformed_remove_at = now;
   for (const auto& stuck : cleanup.stuck) {
@@ -879,6 +967,8 @@ void ClusterDeploymentManager::Active::check_stuck_and_orphans() {
   }
   for (const auto& unload : cleanup.unload) commands_.unload(unload.artifact, unload.node, unload.why);
   for (const auto& [artifact, node] : cleanup.remove) commands_.remove_slice(artifact, node);
+  return !cleanup.malformed_again.empty() || !cleanup.stuck.empty() || !cleanup.unload.empty() ||
+         !cleanup.remove.empty();
 }
 
 void ClusterDeploymentManager::Active::activate_ready(const std::string& artifact) {
@@ -887,18 +977,19 @@ void ClusterDeploymentManager::Active::activate_ready(const std::string& artifac
   activate_ready(*desired);
 }
 
-void ClusterDeploymentManager::Active::activate_ready(const Desired& desired) {
+bool ClusterDeploymentManager::Active::activate_ready(const Desired& desired) {
   const std::string& artifact = desired.artifact;
   if (!facts_.dependencies_ready(desired.depends_on) &&
       !config_.mutation(mutation::kActivateBeforeDependencies))
-    return;
+    return false;
   auto it = table_.entries.find(artifact);
-  if (it == table_.entries.end()) return;
+  if (it == table_.entries.end()) return false;
   std::vector<NodeId> ready;
   for (const auto& [node, entry] : it->second) {
     if (entry.settled_in(SliceState::Loaded)) ready.push_back(node);
   }
   for (const auto& node : ready) commands_.activate(artifact, node);
+  return !ready.empty();
 }
 
 void ClusterDeploymentManager::Active::rebalance() {
@@ -938,6 +1029,15 @@ ClusterDeploymentManager::~ClusterDeploymentManager() = default;
 
 std::optional<std::uint64_t> ClusterDeploymentManager::activation_tag() const {
   return active_ ? active_->tag() : std::nullopt;
+}
+
+std::uint64_t ClusterDeploymentManager::reconciles_skipped() const {
+  return active_ ? active_->reconciles_skipped() : 0;
+}
+
+void ClusterDeploymentManager::on_restored(std::uint64_t) {
+  if (active_) active_->on_restored();
+  for (const auto& retired : retired_) retired->on_restored();
 }
 
 void ClusterDeploymentManager::on_leader_change(const LeaderChange& change) {

@@ -29,10 +29,12 @@ class ClusterDeploymentManager final : public KvListener, public TopologyListene
   void on_leader_change(const LeaderChange& change);
   bool active() const { return active_ != nullptr; }
   std::optional<std::uint64_t> activation_tag() const;
+  // Reconciles of the current term answered by the early-out (0 when Dormant).
+  std::uint64_t reconciles_skipped() const;
 
   void on_kv(const KvNotification& notification) override;
   KvInterest interest() const override;
-  void on_restored(std::uint64_t) override {}
+  void on_restored(std::uint64_t position) override;
   void on_topology(const TopologyEvent& event) override;
   void on_quorum(const QuorumEvent&) override {}
 

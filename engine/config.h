@@ -56,6 +56,10 @@ struct EngineConfig {
   // Named bug variants (engine/mutations.h) switched on for mutation testing.
   // Empty in every normal run.
   std::set<std::string> mutations;
+  // The CDM answers a reconcile that provably changes nothing by its count
+  // alone (cluster_deployment_manager.cc, reconcile()). Not a scenario
+  // setting: off only in tests that compare it with the full reconcile.
+  bool reconcile_early_out = true;
 
   Nanos effective_leader_timeout_ns() const { return leader_timeout_ns.value_or(kDefaultLeaderTimeout); }
   bool mutation(const char* name) const { return !mutations.empty() && mutations.count(name) > 0; }

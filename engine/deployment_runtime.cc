@@ -33,6 +33,7 @@ class DeploymentRuntime final : public NodeRuntime {
   std::optional<NodeId> known_leader() const override { return leader_.leader(); }
   bool cdm_active() const override { return cdm_.active(); }
   std::optional<std::uint64_t> cdm_activation_tag() const override { return cdm_.activation_tag(); }
+  std::uint64_t cdm_reconciles_skipped() const override { return cdm_.reconciles_skipped(); }
 
  private:
   std::shared_ptr<const EngineConfig> config_;

@@ -33,15 +33,7 @@ std::optional<Blueprint> parse_blueprint_value(const std::string& id, const std:
 // byte first (no call); the conjunction is pure, so its order changes no
 // answer.
 const SliceSpec* slice_of(const Blueprint& blueprint, std::string_view base) {
-  for (const auto& slice : blueprint.slices) {
-    const std::string& group = slice.artifact.group_id;
-    const std::string& artifact = slice.artifact.artifact_id;
-    if (base.size() == group.size() + 1 + artifact.size() && base[group.size()] == ':' &&
-        (artifact.empty() || base.back() == artifact.back()) && base.ends_with(artifact) &&
-        base.starts_with(group))
-      return &slice;
-  }
-  return nullptr;
+  return blueprint.find_base(base);
 }
 }  // namespace
 
@@ -148,7 +140,10 @@ const SliceSpec* DesiredState::placement_slice(const std::string& base) const {
 }
 
 const Desired* DesiredState::desired_for(const std::string& artifact) const {
-  auto it = desired.find(base_of(artifact));
+  // desired.find(base_of(artifact)), the base a view into the artifact (no copy).
+  const std::string_view text = artifact;
+  const auto colon = text.rfind(':');
+  auto it = desired.find(colon == std::string_view::npos ? text : text.substr(0, colon));
   return it == desired.end() ? nullptr : &it->second;
 }
 

@@ -130,9 +130,9 @@ class DesiredState {
   std::map<std::string, std::optional<Blueprint>> blueprints;  // committed; nullopt if invalid
   std::map<std::string, SliceTarget> targets;                  // committed, parseable ones
   Ownership ownership;
-  std::map<std::string, Desired> desired;         // by base
-  std::map<std::string, int> transient_failures;  // by artifact: consecutive transient failures
-  std::map<std::string, Nanos> backoff_until;     // by artifact
+  std::map<std::string, Desired, std::less<>> desired;  // by base (found by a view too: desired_for)
+  std::map<std::string, int> transient_failures;        // by artifact: consecutive transient failures
+  std::map<std::string, Nanos> backoff_until;           // by artifact
 
   // Stores the committed value of blueprints/{id}: false (and `why`) if it is
   // invalid, which is stored as a blueprint that lists nothing.

@@ -71,13 +71,16 @@ std::optional<std::string> key_suffix(std::string_view key, std::string_view pre
 }
 
 std::optional<SliceKey> parse_slice_key(std::string_view key) {
-  auto rest = key_suffix(key, kSlicePrefix);
-  if (!rest) return std::nullopt;
-  const auto slash = rest->find('/');
-  if (slash == std::string::npos) return std::nullopt;
-  SliceKey out{rest->substr(0, slash), rest->substr(slash + 1)};
-  if (!is_valid_node_id(out.node) || !parse_artifact(out.artifact)) return std::nullopt;
-  return out;
+  // Validated in place; the two strings are built only for a valid key.
+  const std::string_view prefix = kSlicePrefix;
+  if (!key.starts_with(prefix)) return std::nullopt;
+  const std::string_view rest = key.substr(prefix.size());
+  const auto slash = rest.find('/');
+  if (slash == std::string_view::npos) return std::nullopt;
+  const std::string_view node = rest.substr(0, slash);
+  const std::string_view artifact = rest.substr(slash + 1);
+  if (!is_valid_node_id(node) || !is_valid_artifact(artifact)) return std::nullopt;
+  return SliceKey{std::string(node), std::string(artifact)};
 }
 
 // The exact text encode_slice_target writes (its keys in nlohmann's sorted
@@ -274,6 +277,15 @@ std::optional<SliceValue> parse_slice_value(std::string_view text, std::string* 
 }
 
 std::string encode_slice_value(const SliceValue& value) {
+  if (!value.failure_reason) {
+    // The exact bytes the JSON dump below writes without a reason (its keys
+    // sorted, no whitespace; a state name needs no escaping), without
+    // building a JSON object: every NDM state write and every CDM command
+    // encodes one (issue 14, eighth pass).
+    std::string out(value.fatal ? R"({"fatal":true,"state":")" : R"({"fatal":false,"state":")");
+    out.append(slice_state_name(value.state)).append(R"("})");
+    return out;
+  }
   Json out = Json::object();
   out["state"] = slice_state_name(value.state);
   if (value.failure_reason) out["failure_reason"] = *value.failure_reason;

@@ -56,6 +56,9 @@ class NodeRuntime {
   // its activation (see EngineEvents::cdm_activated).
   virtual bool cdm_active() const = 0;
   virtual std::optional<std::uint64_t> cdm_activation_tag() const = 0;
+  // Reconciles of the current CDM term answered by the early-out (a figure
+  // for tests and metrics; 0 when Dormant).
+  virtual std::uint64_t cdm_reconciles_skipped() const { return 0; }
 };
 
 using NodeRuntimeFactory = std::function<std::unique_ptr<NodeRuntime>(const NodeServices&)>;

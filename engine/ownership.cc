@@ -19,8 +19,8 @@ Ownership compute_ownership(const std::map<std::string, std::optional<Blueprint>
   for (const auto& [base, target] : targets) {
     auto it = blueprints.find(target.owner);
     if (it == blueprints.end() || !it->second) continue;
-    auto parsed_base = parse_artifact_base(base);
-    if (parsed_base && it->second->lists(*parsed_base)) result.owner_of[base] = target.owner;
+    // lists(*parse_artifact_base(base)), compared in place (find_base).
+    if (it->second->find_base(base) != nullptr) result.owner_of[base] = target.owner;
   }
   std::vector<std::pair<std::uint64_t, std::string>> order;  // (decided position, id)
   for (const auto& [id, blueprint] : blueprints) {

@@ -19,8 +19,19 @@ Wanted placement_of(const DesiredState& state, const std::string& artifact) {
   return out;
 }
 
+bool any_placement_constraint(const DesiredState& state) {
+  for (const auto& [id, blueprint] : state.blueprints) {
+    if (!blueprint) continue;
+    for (const auto& slice : blueprint->slices) {
+      if (slice.resources != Resources{} || !slice.anti_affinity.empty() || slice.spread_zone) return true;
+    }
+  }
+  return false;
+}
+
 std::vector<LiveRow> live_rows(const CdmFacts& facts, const NodeId* only) {
   std::vector<LiveRow> rows;
+  const bool constraints = any_placement_constraint(facts.state);
   for (const auto& [artifact, nodes] : facts.table.entries) {
     LiveRow row;
     if (only != nullptr) {
@@ -34,7 +45,7 @@ std::vector<LiveRow> live_rows(const CdmFacts& facts, const NodeId* only) {
     if (row.live.empty()) continue;
     row.artifact = &artifact;
     row.base = base_of(artifact);
-    row.want = placement_of(facts.state, artifact);
+    if (constraints) row.want = placement_of(facts.state, artifact);
     rows.push_back(std::move(row));
   }
   return rows;
@@ -60,6 +71,7 @@ std::set<NodeId> forbidden_for(const CdmFacts& facts, const std::string& artifac
 
 void add_used(std::map<NodeId, NodeInfo>& nodes, const std::vector<LiveRow>& rows) {
   for (const auto& row : rows) {
+    if (row.want.resources == Resources{}) continue;  // adds nothing: no lookups
     for (const NodeId* node : row.live) {
       if (auto it = nodes.find(*node); it != nodes.end()) {
         it->second.used.cpu += row.want.resources.cpu;
@@ -77,14 +89,24 @@ AddRequest add_request(const CdmFacts& facts, const Desired& desired, std::vecto
   request.holding = facts.table.holders(desired.artifact);
   request.cursor = cursor;
   for (const auto& node : request.eligible) request.nodes[node].attributes = facts.topology.attributes(node);
-  const auto rows = live_rows(facts);
-  add_used(request.nodes, rows);
-  for (const auto& row : rows) {
-    if (*row.artifact != desired.artifact) continue;
-    for (const NodeId* node : row.live) request.live.insert(*node);
-  }
   const Wanted mine = placement_of(facts.state, desired.artifact);
-  request.constraints.forbidden = forbidden_for(facts, desired.artifact, mine, rows);
+  if (!any_placement_constraint(facts.state)) {
+    // Every row's placement fields are the default: no row adds resources
+    // or forbids a node; only this artifact's live nodes are read.
+    if (auto nodes = facts.table.entries.find(desired.artifact); nodes != facts.table.entries.end()) {
+      for (const auto& [node, entry] : nodes->second) {
+        if (entry.occupies()) request.live.insert(node);
+      }
+    }
+  } else {
+    const auto rows = live_rows(facts);
+    add_used(request.nodes, rows);
+    for (const auto& row : rows) {
+      if (*row.artifact != desired.artifact) continue;
+      for (const NodeId* node : row.live) request.live.insert(*node);
+    }
+    request.constraints.forbidden = forbidden_for(facts, desired.artifact, mine, rows);
+  }
   request.constraints.demand = mine.resources;
   request.constraints.spread_zone = mine.spread_zone;
   request.constraints.capacity = !facts.config.mutation(mutation::kIgnoreCapacity);

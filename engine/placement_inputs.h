@@ -23,6 +23,12 @@ namespace aether::engine::placement {
 // The placement fields (resources, anti_affinity, spread_zone) of an
 // artifact's base, as wanted() has them; only those fields are filled.
 Wanted placement_of(const DesiredState& state, const std::string& artifact);
+// Whether a slice of a stored blueprint asks for resources, anti-affinity or
+// zone spread. placement_of reads a stored blueprint's slice (the owner's)
+// or none: without any such slice it is the default Wanted for every
+// artifact, so no live entry adds resources or forbids a node (issue 14,
+// eighth pass: most clusters place without constraints).
+bool any_placement_constraint(const DesiredState& state);
 
 // A table row with an entry that occupies its node (live by intent or by
 // applied value, SliceEntry::occupies), as placement reads it: its base, its

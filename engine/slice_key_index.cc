@@ -8,8 +8,10 @@
 namespace aether::engine {
 
 void SliceKeyIndex::put(const std::string& key, const SliceKey& slice, std::optional<SliceValue> value) {
-  auto [it, inserted] = keys_.try_emplace(key, Key{slice, std::nullopt});
-  if (inserted) {
+  // The Key (a copy of the parsed key) is built only for a new key.
+  auto it = keys_.lower_bound(key);
+  if (it == keys_.end() || it->first != key) {
+    it = keys_.emplace_hint(it, key, Key{slice, std::nullopt});
     ++nodes_[slice.node];
     auto& nodes = by_artifact_[slice.artifact];
     auto at = std::lower_bound(nodes.begin(), nodes.end(), slice.node);

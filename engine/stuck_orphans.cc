@@ -1,8 +1,20 @@
 #include "engine/stuck_orphans.h"
 
+#include <algorithm>
+#include <limits>
+
 #include "engine/lifecycle.h"
 
 namespace aether::engine {
+
+namespace {
+
+// a + b for b >= 0, the largest Nanos where it would overflow.
+Nanos saturating_add(Nanos a, Nanos b) {
+  return a > std::numeric_limits<Nanos>::max() - b ? std::numeric_limits<Nanos>::max() : a + b;
+}
+
+}  // namespace
 
 Cleanup plan_cleanup(const CdmFacts& facts, Nanos now) {
   Cleanup out;
@@ -17,6 +29,9 @@ Cleanup plan_cleanup(const CdmFacts& facts, Nanos now) {
         if (now - *entry.malformed_remove_at >= facts.config.write_timeout_ns) {
           out.malformed_again.emplace_back(artifact, node);
           out.remove.emplace_back(artifact, node);
+        } else {  // due from malformed_remove_at + write_timeout on
+          out.steady_until = std::min(
+              out.steady_until, saturating_add(*entry.malformed_remove_at, facts.config.write_timeout_ns));
         }
         continue;
       }
@@ -37,7 +52,14 @@ Cleanup plan_cleanup(const CdmFacts& facts, Nanos now) {
         continue;
       }
       auto timeout = state_timeout_ns(*observed, facts.config.timeouts);
-      if (!timeout || now - entry.since_ns <= facts.config.stuck_multiplier * *timeout) continue;
+      if (!timeout) continue;
+      if (now - entry.since_ns <= facts.config.stuck_multiplier * *timeout) {
+        // Stuck from since_ns + stuck_multiplier x timeout + 1 on.
+        out.steady_until = std::min(
+            out.steady_until,
+            saturating_add(saturating_add(entry.since_ns, facts.config.stuck_multiplier * *timeout), 1));
+        continue;
+      }
       out.stuck.push_back({artifact, node, *observed});
       if (*observed == SliceState::Loading || *observed == SliceState::Activating) {
         out.unload.push_back({artifact, node, UnloadWhy::Other});

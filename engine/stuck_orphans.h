@@ -7,6 +7,7 @@
 // (tests/engine/stuck_orphans_test.cc).
 #pragma once
 
+#include <limits>
 #include <string>
 #include <utility>
 #include <vector>
@@ -34,6 +35,12 @@ struct Cleanup {
   std::vector<Stuck> stuck;  // logged and counted, in table order
   std::vector<Unload> unload;
   std::vector<std::pair<std::string, NodeId>> remove;  // the key is removed
+  // The plan is a function of the facts and `now`; with the same facts it
+  // stays this plan for every instant before `steady_until` (the first
+  // instant at which a time bound it reads passes: an unparseable key's
+  // write timeout, an entry's stuck bound; the largest Nanos when none is
+  // read). The CDM's reconcile early-out reads it.
+  Nanos steady_until = std::numeric_limits<Nanos>::max();
 };
 
 Cleanup plan_cleanup(const CdmFacts& facts, Nanos now);

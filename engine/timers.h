@@ -4,6 +4,7 @@
 // that asked for it is gone (a deactivated CDM, a destroyed runtime).
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <set>
@@ -24,10 +25,12 @@ class TimerSet {
     const TimerId timer =
         clock_.schedule_after(delay_ns < 0 ? 0 : delay_ns, [this, id, fire = std::move(fire)] {
           live_.erase(*id);
+          ++fired_;
           fire();
         });
     *id = timer;
     live_.insert(timer);
+    ++armed_;
     return timer;
   }
   void cancel(TimerId id) {
@@ -39,10 +42,17 @@ class TimerSet {
   }
   bool pending(TimerId id) const { return live_.count(id) > 0; }
   Nanos now() const { return clock_.now(); }
+  // How many of its timers have fired (counted before the callback runs),
+  // and how many it has armed: a caller tells "nothing of mine ran or was
+  // scheduled since" by these counts (the CDM's reconcile early-out).
+  std::uint64_t fired() const { return fired_; }
+  std::uint64_t armed() const { return armed_; }
 
  private:
   Clock& clock_;
   std::set<TimerId> live_;
+  std::uint64_t fired_ = 0;
+  std::uint64_t armed_ = 0;
 };
 
 // Callbacks capture `token.watch()` and call `alive()` before touching their owner.

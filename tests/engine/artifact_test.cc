@@ -171,6 +171,8 @@ TEST_CASE("artifact validators answer as the split-based ones did (random string
         parts.size() == 3 && group_ref(parts[0]) && artifact_id_ref(parts[1]) && version_ref(parts[2]);
     const auto parsed = parse_artifact(artifact);
     REQUIRE(parsed.has_value() == expected);
+    REQUIRE(is_valid_artifact(artifact) == expected);
+    REQUIRE(is_valid_artifact(text) == parse_artifact(text).has_value());
     if (parsed) {
       ++artifacts;
       CHECK(parsed->to_string() == artifact);

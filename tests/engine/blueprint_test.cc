@@ -135,6 +135,30 @@ TEST_CASE("slice-target and slice values round-trip; bad ones are rejected") {
   CHECK(parse_slice_value(R"({"state": "LOAD"})"));
 }
 
+TEST_CASE("slice values encode as their JSON object's dump, reason or not") {
+  // encode_slice_value writes a value without a reason without building the
+  // JSON object: the same bytes as the dump, for every state and flag.
+  const SliceState states[] = {SliceState::Load,       SliceState::Loading,      SliceState::Loaded,
+                               SliceState::Activate,   SliceState::Activating,   SliceState::Active,
+                               SliceState::Deactivate, SliceState::Deactivating, SliceState::Unload,
+                               SliceState::Unloading,  SliceState::Failed};
+  for (const auto state : states) {
+    for (const bool fatal : {false, true}) {
+      for (const std::optional<std::string>& reason :
+           {std::optional<std::string>{}, std::optional<std::string>{"lost \"x\"\n"}}) {
+        const SliceValue value{state, reason, fatal};
+        Json expected = Json::object();
+        expected["state"] = slice_state_name(state);
+        if (reason) expected["failure_reason"] = *reason;
+        expected["fatal"] = fatal;
+        INFO(expected.dump());
+        CHECK(encode_slice_value(value) == expected.dump());
+        CHECK(parse_slice_value(encode_slice_value(value)) == value);
+      }
+    }
+  }
+}
+
 TEST_CASE("slice keys name a valid node and artifact") {
   auto key = parse_slice_key(slice_key("node-1", "org.example:cart:1.0.0"));
   REQUIRE(key);
@@ -146,6 +170,64 @@ TEST_CASE("slice keys name a valid node and artifact") {
   CHECK(parse_node_lifecycle("ON_DUTY") == NodeLifecycle::OnDuty);
   CHECK(parse_leader_value("node-2") == std::string("node-2"));
   CHECK_FALSE(parse_leader_value("{}"));
+}
+
+TEST_CASE("slice keys parse as the split of key_suffix and parse_artifact did (random keys)") {
+  // parse_slice_key validates in place: against the old way, over keys built
+  // from valid and broken pieces (extra or missing slashes, other prefixes).
+  std::mt19937_64 rng(14);
+  const std::vector<std::string> prefixes = {"slices/", "slices", "slice/", "", "slices//"};
+  const std::vector<std::string> nodes = {"node-1", "n", "Node", "", "node/2", "a-", "node-1/x"};
+  const std::vector<std::string> artifacts = {"org.example:cart:1.0.0",
+                                              "org.x:a-b:2.0.0-rc.1",
+                                              "org.x:a",
+                                              "org.x:a:1.0",
+                                              "x:a:1.0.0",
+                                              "org.x:a:1.0.0/",
+                                              "",
+                                              "org.x:A:1.0.0",
+                                              "org.x:a:1.0.0:1"};
+  int valid = 0;
+  for (int i = 0; i < 5000; ++i) {
+    std::string key = prefixes[rng() % prefixes.size()] + nodes[rng() % nodes.size()];
+    if (rng() % 8) key += "/";
+    key += artifacts[rng() % artifacts.size()];
+    std::optional<SliceKey> expected;
+    if (auto rest = key_suffix(key, kSlicePrefix)) {
+      const auto slash = rest->find('/');
+      if (slash != std::string::npos) {
+        SliceKey out{rest->substr(0, slash), rest->substr(slash + 1)};
+        if (is_valid_node_id(out.node) && parse_artifact(out.artifact)) expected = out;
+      }
+    }
+    INFO(key);
+    REQUIRE(parse_slice_key(key) == expected);
+    valid += expected.has_value();
+  }
+  CHECK(valid > 40);
+}
+
+TEST_CASE("find_base answers as find over the parsed base (random texts)") {
+  const auto parsed = parse_blueprint_text(R"({"id": "p", "slices": [
+      {"artifact": "org.x:a:1.0.0", "instances": 1}, {"artifact": "org.x:a-b:1.0.0", "instances": 1},
+      {"artifact": "org.xy:b:2.0.0", "instances": 1}, {"artifact": "org.x.y:c:1.0.0", "instances": 1}]})");
+  REQUIRE(std::holds_alternative<Blueprint>(parsed));
+  const Blueprint& bp = std::get<Blueprint>(parsed);
+  std::mt19937_64 rng(57);
+  const std::vector<std::string> groups = {"org.x", "org.xy", "org.x.y", "org", "Org.x", "", "org.x:"};
+  const std::vector<std::string> ids = {"a", "a-b", "b", "c", "A", "", "a:b", "b-"};
+  const std::vector<std::string> noise = {"", "", "", ":", ":1.0.0", "x", "-"};
+  int found = 0;
+  for (int i = 0; i < 20000; ++i) {
+    std::string text = groups[rng() % groups.size()] + (rng() % 8 ? ":" : "") + ids[rng() % ids.size()] +
+                       noise[rng() % noise.size()];
+    const auto base = parse_artifact_base(text);
+    const SliceSpec* expected = base ? bp.find(*base) : nullptr;
+    INFO(text);
+    REQUIRE(bp.find_base(text) == expected);
+    found += expected != nullptr;
+  }
+  CHECK(found > 100);
 }
 
 TEST_CASE("a slice's update: immediate by default, rolling with max_surge and max_unavailable") {

@@ -3,6 +3,10 @@
 // "Re-send" and reconcile. No simulator.
 #include <catch2/catch.hpp>
 
+#include <limits>
+#include <random>
+#include <tuple>
+
 #include "engine/entry_timers.h"
 #include "engine/stuck_orphans.h"
 #include "tests/engine/cdm_fakes.h"
@@ -112,4 +116,65 @@ TEST_CASE("cleanup: stuck entries, lost UNLOADs of FAILED entries, malformed key
   // A command of its own pending: not judged stuck.
   w.table.entries["org.x:a:1.0.0"]["n1"].intent = SliceState::Unload;
   CHECK(plan_cleanup(w.facts, 30).stuck.size() == 1);
+}
+
+namespace {
+bool same_plan(const Cleanup& a, const Cleanup& b) {
+  auto unloads = [](const Cleanup& c) {
+    std::vector<std::tuple<std::string, NodeId, UnloadWhy>> out;
+    for (const auto& u : c.unload) out.emplace_back(u.artifact, u.node, u.why);
+    return out;
+  };
+  auto stuck = [](const Cleanup& c) {
+    std::vector<std::tuple<std::string, NodeId, SliceState>> out;
+    for (const auto& s : c.stuck) out.emplace_back(s.artifact, s.node, s.state);
+    return out;
+  };
+  return a.malformed_again == b.malformed_again && a.remove == b.remove && unloads(a) == unloads(b) &&
+         stuck(a) == stuck(b);
+}
+}  // namespace
+
+TEST_CASE("cleanup: the plan holds for every instant before steady_until and changes at it (random)") {
+  // The CDM's reconcile early-out reads steady_until as "the same facts give
+  // this plan until then": random tables of every state, with and without
+  // intents and malformed marks, at random instants; the plan is compared at
+  // now, at instants in between, just before the bound and at it.
+  std::mt19937_64 rng(31);
+  const SliceState states[] = {SliceState::Load,       SliceState::Loading,      SliceState::Loaded,
+                               SliceState::Activate,   SliceState::Activating,   SliceState::Active,
+                               SliceState::Deactivate, SliceState::Deactivating, SliceState::Unload,
+                               SliceState::Unloading,  SliceState::Failed};
+  int bounded = 0;
+  for (int round = 0; round < 3000; ++round) {
+    FakeWorld w;
+    w.config.stuck_multiplier = 1 + static_cast<int>(rng() % 3);
+    w.config.timeouts.loading_ns = 1 + static_cast<Nanos>(rng() % 50);
+    w.config.timeouts.activating_ns = 1 + static_cast<Nanos>(rng() % 50);
+    w.config.timeouts.deactivating_ns = 1 + static_cast<Nanos>(rng() % 50);
+    w.config.timeouts.unloading_ns = 1 + static_cast<Nanos>(rng() % 50);
+    w.config.write_timeout_ns = 1 + static_cast<Nanos>(rng() % 50);
+    w.want("org.x:a:1.0.0", 2);
+    for (int i = 0; i < 5; ++i) {
+      const std::string artifact = rng() % 4 ? "org.x:a:1.0.0" : "org.x:b:1.0.0";  // b: an orphan
+      auto& entry = w.put(artifact, "n" + std::to_string(rng() % 4), states[rng() % std::size(states)]);
+      entry.since_ns = static_cast<Nanos>(rng() % 200);
+      if (rng() % 4 == 0) entry.intent = SliceState::Unload;
+      if (rng() % 5 == 0) entry.malformed_remove_at = static_cast<Nanos>(rng() % 200);
+    }
+    const Nanos now = static_cast<Nanos>(rng() % 250);
+    const auto plan = plan_cleanup(w.facts, now);
+    INFO("round " << round << " now " << now << " steady_until " << plan.steady_until);
+    REQUIRE(plan.steady_until > now);
+    if (plan.steady_until == std::numeric_limits<Nanos>::max()) {
+      CHECK(same_plan(plan, plan_cleanup(w.facts, now + 100000)));
+      continue;
+    }
+    ++bounded;
+    for (Nanos at = now; at < plan.steady_until; at += 1 + static_cast<Nanos>(rng() % 7))
+      REQUIRE(same_plan(plan, plan_cleanup(w.facts, at)));
+    REQUIRE(same_plan(plan, plan_cleanup(w.facts, plan.steady_until - 1)));
+    CHECK_FALSE(same_plan(plan, plan_cleanup(w.facts, plan.steady_until)));
+  }
+  CHECK(bounded > 500);
 }

@@ -4,8 +4,14 @@
 // (engine-semantics.md §8.1). No simulator.
 #include <catch2/catch.hpp>
 
+#include <random>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/cdm_rechecks.h"
 #include "engine/mutations.h"
 #include "engine/placement_inputs.h"
+#include "engine/resources.h"
 #include "tests/engine/cdm_fakes.h"
 
 using namespace aether::engine;
@@ -122,4 +128,136 @@ TEST_CASE("placement inputs: the allocation's cursor moves on with each plan") {
   CHECK(allocation.remove(w.facts, "org.x:a:1.0.0", shrunk, 2).size() == 1);
   shrunk.min_instances = 2;
   CHECK(allocation.remove(w.facts, "org.x:a:1.0.0", shrunk, 2).empty());
+}
+
+TEST_CASE("placement inputs: live rows carry placement_of's fields, with and without constraints (random)") {
+  // live_rows asks placement_of per row only when some stored slice has a
+  // placement constraint (otherwise every answer is the default): random
+  // blueprints with and without constraints, entries of listed and unlisted
+  // artifacts at two versions, against placement_of per row.
+  std::mt19937_64 rng(8);
+  const std::vector<std::string> bases = {"org.x:a", "org.x:b", "org.x:c", "org.y:a"};
+  int constrained = 0;
+  int plain = 0;
+  for (int round = 0; round < 400; ++round) {
+    FakeWorld w;
+    std::string why;
+    for (const std::string id : {"p", "q"}) {
+      nlohmann::json slices = nlohmann::json::array();
+      for (const auto& base : bases) {
+        if (rng() % 2) continue;
+        nlohmann::json slice{{"artifact", base + ":1.0.0"}, {"instances", 1}};
+        if (rng() % 4 == 0) slice["resources"] = {{"cpu", 100 * static_cast<int>(rng() % 3)}};
+        if (rng() % 4 == 0)
+          slice["anti_affinity"] = {bases[rng() % bases.size()] == base ? "org.z:q" : "org.x:b"};
+        if (rng() % 6 == 0) slice["spread"] = "zone";
+        slices.push_back(slice);
+      }
+      if (slices.empty() || rng() % 5 == 0) continue;
+      w.state.put_blueprint(id, nlohmann::json{{"id", id}, {"slices", slices}}.dump(), &why);
+    }
+    w.state.recompute_ownership();
+    for (int i = 0; i < 6; ++i) {
+      const auto artifact = bases[rng() % bases.size()] + (rng() % 2 ? ":1.0.0" : ":2.0.0");
+      w.put(artifact, "n" + std::to_string(rng() % 3), rng() % 3 ? SliceState::Active : SliceState::Failed);
+    }
+    for (const auto& row : placement::live_rows(w.facts)) {
+      const auto want = placement::placement_of(w.state, *row.artifact);
+      CHECK(row.want.resources == want.resources);
+      CHECK(row.want.anti_affinity == want.anti_affinity);
+      CHECK(row.want.spread_zone == want.spread_zone);
+      CHECK(row.base == base_of(*row.artifact));
+      (want.resources != Resources{} || !want.anti_affinity.empty() || want.spread_zone ? constrained
+                                                                                        : plain)++;
+    }
+  }
+  CHECK(constrained > 100);
+  CHECK(plain > 100);
+}
+
+namespace {
+// add_request's and load_still_allowed's bodies as they were before the
+// constraint-free shortcut (issue 14, eighth pass): every row read.
+placement::AddRequest add_request_by_rows(const CdmFacts& facts, const Desired& desired,
+                                          std::vector<NodeId> candidates) {
+  placement::AddRequest request;
+  request.eligible = std::move(candidates);
+  for (const auto& node : request.eligible) request.nodes[node].attributes = facts.topology.attributes(node);
+  const auto rows = placement::live_rows(facts);
+  placement::add_used(request.nodes, rows);
+  for (const auto& row : rows) {
+    if (*row.artifact != desired.artifact) continue;
+    for (const NodeId* node : row.live) request.live.insert(*node);
+  }
+  const Wanted mine = placement::placement_of(facts.state, desired.artifact);
+  request.constraints.forbidden = placement::forbidden_for(facts, desired.artifact, mine, rows);
+  request.constraints.demand = mine.resources;
+  request.constraints.spread_zone = mine.spread_zone;
+  return request;
+}
+bool load_allowed_by_rows(const CdmFacts& facts, const SliceCommand& command) {
+  const Desired* desired = facts.state.desired_for(command.artifact);
+  if (!desired || desired->artifact != command.artifact) return true;
+  const auto rows = placement::live_rows(facts, &command.node);
+  std::map<NodeId, placement::NodeInfo> nodes;
+  auto& info = nodes[command.node];
+  info.attributes = facts.topology.attributes(command.node);
+  placement::add_used(nodes, rows);
+  const Wanted mine = placement::placement_of(facts.state, command.artifact);
+  if (facts.table.live_at(command.artifact, command.node)) {
+    info.used.cpu -= mine.resources.cpu;
+    info.used.memory -= mine.resources.memory;
+  }
+  if (placement::forbidden_for(facts, command.artifact, mine, rows).count(command.node)) return false;
+  return facts.config.mutation(mutation::kIgnoreCapacity) ||
+         fits(info.attributes.capacity, info.used, mine.resources);
+}
+}  // namespace
+
+TEST_CASE("placement inputs: add request and LOAD re-check read every row only under constraints (random)") {
+  std::mt19937_64 rng(88);
+  const std::vector<std::string> bases = {"org.x:a", "org.x:b", "org.x:c"};
+  const SliceState states[] = {SliceState::Load, SliceState::Loading, SliceState::Active, SliceState::Failed,
+                               SliceState::Unload};
+  int refused = 0;
+  for (int round = 0; round < 600; ++round) {
+    FakeWorld w({"n1", "n2", "n3", "n4"});
+    if (rng() % 3 == 0) w.topology.attrs["n2"].capacity.cpu = static_cast<std::int64_t>(rng() % 3) - 1;
+    nlohmann::json slices = nlohmann::json::array();
+    for (const auto& base : bases) {
+      nlohmann::json slice{{"artifact", base + ":1.0.0"}, {"instances", 2}};
+      if (rng() % 8 == 0) slice["resources"] = {{"cpu", 100}};
+      if (rng() % 8 == 0) slice["anti_affinity"] = {base == "org.x:a" ? "org.x:b" : "org.x:a"};
+      slices.push_back(slice);
+    }
+    std::string why;
+    w.state.put_blueprint("p", nlohmann::json{{"id", "p"}, {"slices", slices}}.dump(), &why);
+    w.state.recompute_ownership();
+    for (const auto& base : bases) w.want(base + ":1.0.0", 2);
+    for (int i = 0; i < 7; ++i) {
+      auto& entry = w.put(bases[rng() % bases.size()] + ":1.0.0", "n" + std::to_string(1 + rng() % 4),
+                          states[rng() % std::size(states)]);
+      if (rng() % 3 == 0) entry.intent = SliceState::Load;
+    }
+    if (rng() % 5 == 0) w.config.mutations.insert(mutation::kIgnoreCapacity);
+    for (const auto& base : bases) {
+      const Desired& desired = w.state.desired.at(base);
+      const auto got = placement::add_request(w.facts, desired, {"n1", "n2", "n3", "n4"}, 0);
+      const auto want = add_request_by_rows(w.facts, desired, {"n1", "n2", "n3", "n4"});
+      CHECK(got.live == want.live);
+      CHECK(got.constraints.forbidden == want.constraints.forbidden);
+      CHECK(got.constraints.demand == want.constraints.demand);
+      CHECK(got.constraints.spread_zone == want.constraints.spread_zone);
+      for (const auto& [node, info] : want.nodes) CHECK(got.nodes.at(node).used == info.used);
+      for (const auto& node : {"n1", "n2", "n3", "n4"}) {
+        SliceCommand load;
+        load.node = node;
+        load.artifact = desired.artifact;
+        const bool allowed = recheck::load_still_allowed(w.facts, load);
+        CHECK(allowed == load_allowed_by_rows(w.facts, load));
+        refused += !allowed;
+      }
+    }
+  }
+  CHECK(refused > 50);
 }
