@@ -347,16 +347,16 @@ void InvariantSuite::forget_node(const NodeId& node) {
   }
 }
 
-InvariantSuite::SubmitInfo InvariantSuite::submit_info(const sim::BatchRecord& batch,
-                                                       std::size_t index) const {
+const InvariantSuite::SubmitInfo& InvariantSuite::submit_info(const sim::BatchRecord& batch,
+                                                              std::size_t index) const {
   auto it = submits_.find(batch.batch_id);
   if (it != submits_.end() && index < it->second.size()) return it->second[index];
   // Not seen at submit (a hand-made feed): the latest decided state and the
   // current view.
-  SubmitInfo info;
-  info.applied_position = canonical_.position();
-  if (index < batch.submitters.size()) info.view = world_.view(batch.submitters[index].node);
-  return info;
+  fallback_info_ = SubmitInfo{};
+  fallback_info_.applied_position = canonical_.position();
+  if (index < batch.submitters.size()) fallback_info_.view = world_.view(batch.submitters[index].node);
+  return fallback_info_;
 }
 
 void InvariantSuite::on_submit(Nanos now, const sim::BatchRecord& batch, const sim::Submitter& submitter) {
@@ -504,7 +504,7 @@ void InvariantSuite::judge_key_writer(Nanos now, std::uint64_t position, const s
   bool right_for_some = false;
   for (std::size_t i = 0; i < batch.submitters.size(); ++i) {
     const auto& s = batch.submitters[i];
-    const auto info = submit_info(batch, i);
+    const auto& info = submit_info(batch, i);
     std::optional<ref::PositionedStore> state;
     bool right = true;
     for (std::size_t c = 0; c < batch.commands.size() && right; ++c) {
@@ -565,7 +565,7 @@ void InvariantSuite::judge_rollback(Nanos now, std::uint64_t position, const sim
   for (std::size_t i = 0; i < batch.submitters.size(); ++i) {
     const auto& s = batch.submitters[i];
     if (s.writer != "cdm") continue;
-    const auto info = submit_info(batch, i);
+    const auto& info = submit_info(batch, i);
     const WriterState writer{canonical_, info.applied_position, s.applied};
     const auto wrong = judge_rollback_writes(writer, batch.commands);
     if (wrong.empty()) return;
@@ -588,7 +588,7 @@ void InvariantSuite::judge_dependency_order(Nanos now, std::uint64_t position,
   for (std::size_t i = 0; i < batch.submitters.size(); ++i) {
     const auto& s = batch.submitters[i];
     if (s.writer != "cdm") continue;
-    const auto info = submit_info(batch, i);
+    const auto& info = submit_info(batch, i);
     const auto desired_at_writer = desired_at(info.applied_position);
     const ref::Desired& desired = *desired_at_writer;
     bool ready = true;
@@ -647,7 +647,7 @@ void InvariantSuite::judge_placement(Nanos now, std::uint64_t position, const si
   for (std::size_t i = 0; i < batch.submitters.size(); ++i) {
     const auto& s = batch.submitters[i];
     if (s.writer != "cdm") continue;
-    const auto info = submit_info(batch, i);
+    const auto& info = submit_info(batch, i);
     const auto desired_at_writer = desired_at(info.applied_position);
     const ref::Desired& desired = *desired_at_writer;
     // The writer's slices: applied at submit, then its pending UNLOADs.
@@ -752,7 +752,7 @@ void InvariantSuite::judge_rolling(Nanos now, std::uint64_t position, const sim:
   for (std::size_t i = 0; i < batch.submitters.size(); ++i) {
     const auto& s = batch.submitters[i];
     if (s.writer != "cdm") continue;
-    const auto info = submit_info(batch, i);
+    const auto& info = submit_info(batch, i);
     std::set<std::string> rolling;  // bases with version-routing in the writer's applied state
     for (const auto& [key_text, key] : unloads) {
       if (canonical_.value_at("version-routing/" + key.base, info.applied_position)) rolling.insert(key.base);
@@ -963,7 +963,7 @@ void InvariantSuite::judge_scale_down(Nanos now, std::uint64_t position, const s
     const auto& s = batch.submitters[i];
     if (s.writer != "cdm") continue;
     judged_any = true;
-    const auto info = submit_info(batch, i);
+    const auto& info = submit_info(batch, i);
     ref::PositionedStore state = canonical_.store_at(info.applied_position);
     for (const auto& [k, v] : s.applied) {
       if (!v) {
@@ -1249,7 +1249,7 @@ void InvariantSuite::judge_drain(Nanos now, std::uint64_t position, const sim::B
   for (std::size_t i = 0; i < batch.submitters.size() && !clean_for_some; ++i) {
     const auto& s = batch.submitters[i];
     if (s.writer != "cdm") continue;
-    const auto info = submit_info(batch, i);
+    const auto& info = submit_info(batch, i);
     auto state = writer_state(s, info, {"slices/", "node-lifecycle/", "blueprints/", "slice-target/"});
     // desired_from reads only blueprints/ and slice-target/ entries: when the
     // submitter's own applied values hold none of those keys, they are the
