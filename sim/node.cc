@@ -542,13 +542,22 @@ bool SimNode::try_defer(std::uint64_t position, EventLoop::Key arrival, EventLoo
       last_wake_ = due;
     }
   }
-  // Written in place, field by field (no note built on the stack and copied).
+  if (empty) {
+    deferred_first_ = position;
+    deferred_floor_ = EventLoop::Key{-1, 0};
+    deferred_dups_.clear();
+  }
+  if (dup.time >= 0) {
+    auto stale = std::find_if(deferred_dups_.begin(), deferred_dups_.end(),
+                              [&](const auto& entry) { return entry.first >= deferred_first_; });
+    deferred_dups_.erase(deferred_dups_.begin(), stale);
+    deferred_dups_.emplace_back(position, dup);
+  }
+  // Written in place (no note built on the stack and copied).
+  assert((arrival.order & Deferred::kWakeBit) == 0);
   Deferred& note = deferred_.push_back_slot();
-  note.position = position;
-  note.arrival = arrival;
-  note.dup = dup;
-  note.due = due;
-  note.wake = wake;
+  note.time = arrival.time;
+  note.marked = arrival.order | (wake ? Deferred::kWakeBit : 0);
   deferred_last_ = position;
   deferred_due_ = due;
   return true;
@@ -564,8 +573,11 @@ void SimNode::catch_up_quiet(const EventLoop::Key& horizon) const {
     deferred_.clear();
     return;
   }
-  while (!deferred_.empty() && !deferred_.front().wake && deferred_.front().due <= horizon) {
-    applied_position_ = deferred_.front().position;
+  while (!deferred_.empty() && !deferred_.front().wake()) {
+    const EventLoop::Key due = front_due();
+    if (!(due <= horizon)) break;
+    applied_position_ = deferred_first_++;
+    deferred_floor_ = due;
     deferred_.pop_front();
   }
 }
@@ -573,14 +585,18 @@ void SimNode::catch_up_quiet(const EventLoop::Key& horizon) const {
 void SimNode::catch_up() {
   if (deferred_.empty() || in_apply_ > 0) return;
   const EventLoop::Key horizon = world_.loop.horizon();
-  while (!deferred_.empty() && deferred_.front().due <= horizon && up_ && quorum_ && !failing_ && !paused_) {
-    const Deferred note = deferred_.front();
+  while (!deferred_.empty() && up_ && quorum_ && !failing_ && !paused_) {
+    const EventLoop::Key due = front_due();
+    if (!(due <= horizon)) break;
+    const bool wake = deferred_.front().wake();
+    const std::uint64_t position = deferred_first_++;
+    deferred_floor_ = due;
     deferred_.pop_front();
-    if (note.wake) {
+    if (wake) {
       --deferred_wakes_;
-      apply_position(note.position);  // may undefer the rest (a widened interest)
+      apply_position(position);  // may undefer the rest (a widened interest)
     } else {
-      applied_position_ = note.position;
+      applied_position_ = position;
     }
   }
   // Arrivals an undefer made while applying: applied in this event, as then.
@@ -589,16 +605,21 @@ void SimNode::catch_up() {
 
 void SimNode::undefer() {
   const EventLoop::Key horizon = world_.loop.horizon();
+  std::size_t next_dup = 0;
   for (std::size_t i = 0; i < deferred_.size(); ++i) {
-    const Deferred& note = deferred_[i];
-    if (note.arrival <= horizon) {
-      arrived_.insert(note.position);  // it arrived: it waits for its turn
+    const EventLoop::Key arrival = deferred_[i].arrival();
+    const std::uint64_t position = deferred_first_ + i;
+    if (arrival <= horizon) {
+      arrived_.insert(position);  // it arrived: it waits for its turn
     } else {
-      world_.loop.schedule_typed_keyed(note.arrival.time, note.arrival.order, this, note.position,
-                                       incarnation_);
+      world_.loop.schedule_typed_keyed(arrival.time, arrival.order, this, position, incarnation_);
     }
-    if (note.dup.time >= 0 && !(note.dup <= horizon)) {
-      world_.loop.schedule_typed_keyed(note.dup.time, note.dup.order, this, note.position, incarnation_);
+    // Its duplicate (dups are kept in position order, at most one each).
+    while (next_dup < deferred_dups_.size() && deferred_dups_[next_dup].first < position) ++next_dup;
+    if (next_dup < deferred_dups_.size() && deferred_dups_[next_dup].first == position) {
+      const EventLoop::Key dup = deferred_dups_[next_dup].second;
+      if (!(dup <= horizon))
+        world_.loop.schedule_typed_keyed(dup.time, dup.order, this, position, incarnation_);
     }
   }
   drop_deferred();  // and the wakes: the events stand for them now
@@ -609,6 +630,7 @@ void SimNode::drop_deferred() {
   wakes_.clear();
   last_wake_ = EventLoop::Key{-1, 0};
   deferred_.clear();
+  deferred_dups_.clear();
   deferred_wakes_ = 0;
 }
 
