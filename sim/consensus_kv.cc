@@ -23,22 +23,21 @@ std::string content_key(const engine::KvBatch& batch) {
 
 }  // namespace
 
-void NodeSet::insert_sorted(const std::vector<NodeId>& sorted) {
-  if (sorted.empty()) return;
-  if (nodes_.empty()) {
-    nodes_ = sorted;
-    return;
-  }
-  if (nodes_.size() == 1 && std::binary_search(sorted.begin(), sorted.end(), nodes_.front())) {
+void NodeSet::insert_sorted(const NodeList& sorted) {
+  if (sorted->empty()) return;
+  if (empty() || (list().size() == 1 && std::binary_search(sorted->begin(), sorted->end(), list().front()))) {
     // The usual case (a fresh batch's submitter among its deciders): the
-    // union is `sorted` (issue 14, seventh pass: no merge by name).
-    nodes_ = sorted;
+    // union is `sorted`, shared (issue 14, ninth pass: no copy by name).
+    nodes_.clear();
+    shared_ = sorted;
     return;
   }
+  const std::vector<NodeId>& now = list();
   std::vector<NodeId> merged;
-  merged.reserve(nodes_.size() + sorted.size());
-  std::set_union(nodes_.begin(), nodes_.end(), sorted.begin(), sorted.end(), std::back_inserter(merged));
+  merged.reserve(now.size() + sorted->size());
+  std::set_union(now.begin(), now.end(), sorted->begin(), sorted->end(), std::back_inserter(merged));
   nodes_ = std::move(merged);
+  shared_.reset();
 }
 
 std::vector<std::string> describe_batch(const engine::KvBatch& batch) {
@@ -121,8 +120,9 @@ SubmitTicket ConsensusKv::submit(const Submitter& submitter, const engine::KvBat
 
 void ConsensusKv::leave(Pending& batch, std::vector<NodeId> deciders) {
   batch.left = true;
-  batch.holders.insert_sorted(deciders);
-  batch.deciders = std::move(deciders);
+  NodeList list = std::make_shared<const std::vector<NodeId>>(std::move(deciders));
+  batch.holders.insert_sorted(list);
+  batch.deciders = std::move(list);
 }
 
 void ConsensusKv::join_group(std::uint64_t batch_id, Nanos decision_ns) {
@@ -225,9 +225,9 @@ void ConsensusKv::decide(std::uint64_t batch_id) {
     }
   }
   versions_.set_digest(next, canonical_.digest());
-  if (batch.deciders.empty()) {
+  if (!batch.deciders || batch.deciders->empty()) {
     // Decided without a recorded majority (cannot happen through submit; kept total).
-    batch.deciders.assign(batch.holders.begin(), batch.holders.end());
+    batch.deciders = std::make_shared<const std::vector<NodeId>>(batch.holders.begin(), batch.holders.end());
   }
   std::vector<engine::KvNotification> notifications;
   notifications.reserve(batch.record.commands.size());
@@ -341,7 +341,7 @@ void ConsensusKv::try_late_decide(std::uint64_t batch_id) {
   if (!majority.empty()) {
     batch.limbo = false;
     batch.limbo_waiting = false;
-    batch.deciders = std::move(majority);
+    batch.deciders = std::make_shared<const std::vector<NodeId>>(std::move(majority));
     decide(batch_id);
     return;
   }

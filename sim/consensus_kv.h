@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -34,29 +35,46 @@ struct Acks {
   std::vector<NodeId> deciders;
 };
 
+// An immutable, shared list of node ids (a deciding majority: a batch's
+// holders and deciders and the latest deciders are one list, not copies;
+// issue 14, ninth pass).
+using NodeList = std::shared_ptr<const std::vector<NodeId>>;
+
 // A sorted set of node ids in one vector (issue 14, fourth pass: a deciding
 // majority of 1,000 nodes joins a batch's holders in one merge instead of a
-// tree insertion per node). Iterates in NodeId order, as std::set did.
+// tree insertion per node). Iterates in NodeId order, as std::set did. It may
+// share a NodeList (insert_sorted) until it is changed.
 class NodeSet {
  public:
   void insert(const NodeId& node) {
+    own();
     auto at = std::lower_bound(nodes_.begin(), nodes_.end(), node);
     if (at == nodes_.end() || *at != node) nodes_.insert(at, node);
   }
   // `sorted`: ascending, no repeats.
-  void insert_sorted(const std::vector<NodeId>& sorted);
+  void insert_sorted(const NodeList& sorted);
   bool erase(const NodeId& node) {
-    auto at = std::lower_bound(nodes_.begin(), nodes_.end(), node);
-    if (at == nodes_.end() || *at != node) return false;
-    nodes_.erase(at);
+    const std::vector<NodeId>& now = list();
+    auto found = std::lower_bound(now.begin(), now.end(), node);
+    if (found == now.end() || *found != node) return false;
+    own();
+    nodes_.erase(std::lower_bound(nodes_.begin(), nodes_.end(), node));
     return true;
   }
-  bool empty() const { return nodes_.empty(); }
-  std::vector<NodeId>::const_iterator begin() const { return nodes_.begin(); }
-  std::vector<NodeId>::const_iterator end() const { return nodes_.end(); }
+  bool empty() const { return list().empty(); }
+  std::vector<NodeId>::const_iterator begin() const { return list().begin(); }
+  std::vector<NodeId>::const_iterator end() const { return list().end(); }
 
  private:
-  std::vector<NodeId> nodes_;
+  const std::vector<NodeId>& list() const { return shared_ ? *shared_ : nodes_; }
+  // Makes nodes_ the set (a copy of the shared list, if any).
+  void own() {
+    if (!shared_) return;
+    nodes_ = *shared_;
+    shared_.reset();
+  }
+  std::vector<NodeId> nodes_;  // the set, unless shared_
+  NodeList shared_;
 };
 
 struct SubmitTicket {
@@ -100,7 +118,7 @@ class ConsensusKv {
   // The deciding majority of the latest decided batch (deliveries start
   // there); valid while its decided hook runs. Not kept per position: with
   // 2000 nodes it is 1001 ids a decision.
-  const std::vector<NodeId>& latest_deciders() const { return latest_deciders_; }
+  const std::vector<NodeId>& latest_deciders() const { return *latest_deciders_; }
   // The latest position decided at or before `at` (0 if none).
   std::uint64_t position_at(Nanos at) const;
   // The store at any decided position (0: empty).
@@ -125,7 +143,7 @@ class ConsensusKv {
     bool held = false;                                // live, waiting on its node for acknowledgements
     bool orphan = false;                              // outcome unknown, never left: waits for a path
     NodeSet holders;                                  // nodes that hold the batch (submitters, deciders)
-    std::vector<NodeId> deciders;                     // the deciding majority once known
+    NodeList deciders;                                // the deciding majority once known
     bool limbo = false;
     bool limbo_waiting = false;  // decided later, but no deciding majority yet
     bool stall_drawn = false;    // a late decision draws a stall once
@@ -163,7 +181,7 @@ class ConsensusKv {
   DecidedHook on_decided_;
   AckProbe probe_;
   Nanos stalled_until_ = 0;
-  std::vector<NodeId> latest_deciders_;
+  NodeList latest_deciders_ = std::make_shared<const std::vector<NodeId>>();
   std::vector<Nanos> decided_at_;  // by position - 1
   std::map<std::uint64_t, Pending> pending_;
   std::map<std::string, std::uint64_t> by_content_;
