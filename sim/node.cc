@@ -400,19 +400,9 @@ void SimNode::lose_quorum() {
   begin_round();
   restored_ = false;
   arrived_.clear();
-  KvStore local;
-  local.assign(store_entries());
-  materialized_ = std::move(local);
-  has_store_ = false;
-  std::vector<std::string> keys;
-  keys.reserve(materialized_->size());
-  for (const auto& [key, value] : materialized_->entries()) keys.push_back(key);
-  for (const auto& key : keys) {
-    if (materialized_) materialized_->remove(key);
-    notify_kv(KvNotification{KvOp::Remove, key, {}, applied_position_, KvOrigin::Reset, 0});
-  }
+  const std::size_t removed = remove_all(applied_position_, KvOrigin::Reset);
   materialized_.reset();  // empty now: has_store_ false says so
-  world_.trace.event(world_.now(), "kv.reset").str("node", id_).u64("keys", keys.size());
+  world_.trace.event(world_.now(), "kv.reset").str("node", id_).u64("keys", removed);
   world_.notify([&](WorldObserver& o) { o.on_reset(world_.now(), id_); });
   end_round();
   if (failing_) return;
@@ -432,6 +422,19 @@ void SimNode::lose_quorum() {
       guarded([&] { submit.done(SubmitOutcome::Failed); });
     }
   }
+}
+
+std::size_t SimNode::remove_all(std::uint64_t position, engine::KvOrigin origin) {
+  // The store, materialized (one copy), loses its keys in key order: each
+  // key's removal is notified with the store already without it.
+  materialized_ = store_entries();
+  has_store_ = false;
+  const std::size_t count = materialized_->size();
+  while (materialized_ && !materialized_->empty()) {
+    auto removed = materialized_->extract(materialized_->begin());
+    notify_kv(KvNotification{KvOp::Remove, std::move(removed.key()), {}, position, origin, 0});
+  }
+  return count;
 }
 
 void SimNode::establish_quorum() {
@@ -457,21 +460,14 @@ void SimNode::establish_quorum() {
     position = std::max(consensus_.position_at(world_.now() - back), applied_position_);
     position = std::min(position, latest);
   }
-  const KvMap snapshot =
-      position == latest ? consensus_.canonical().entries() : consensus_.snapshot_at(position);
-  KvStore local;
-  local.assign(store_entries());
-  materialized_ = std::move(local);
-  has_store_ = false;
-  std::vector<std::string> keys;
-  keys.reserve(materialized_->size());
-  for (const auto& [key, value] : materialized_->entries()) keys.push_back(key);
-  for (const auto& key : keys) {
-    if (materialized_) materialized_->remove(key);
-    notify_kv(KvNotification{KvOp::Remove, key, {}, position, KvOrigin::Restore, 0});
-  }
+  // The latest store is read in place: nothing is decided during this round
+  // (decisions are events; submits wait for end_round).
+  KvMap older;
+  if (position != latest) older = consensus_.snapshot_at(position);
+  const KvMap& snapshot = position == latest ? consensus_.canonical().entries() : older;
+  const std::size_t removed = remove_all(position, KvOrigin::Restore);
   for (const auto& [key, value] : snapshot) {
-    if (materialized_) materialized_->put(key, value);
+    if (materialized_) materialized_->emplace_hint(materialized_->end(), key, value);
     notify_kv(KvNotification{KvOp::Put, key, value, position, KvOrigin::Restore,
                              consensus_.versions().revision_at(key, position)});
   }
@@ -484,7 +480,7 @@ void SimNode::establish_quorum() {
       .str("node", id_)
       .u64("position", position)
       .u64("digest", digest)
-      .u64("removed", keys.size())
+      .u64("removed", removed)
       .u64("keys", snapshot.size());
   world_.notify([&](WorldObserver& o) { o.on_restore(world_.now(), id_, position, digest); });
   restored_ = true;
@@ -764,7 +760,11 @@ void SimNode::end_round() {
 
 std::optional<std::string> SimNode::get(const std::string& key) const {
   catch_up_quiet();
-  if (materialized_) return materialized_->get(key);
+  if (materialized_) {
+    auto found = materialized_->find(key);
+    if (found == materialized_->end()) return std::nullopt;
+    return found->second;
+  }
   if (!has_store_) return std::nullopt;
   if (applying_ != nullptr) {
     for (std::size_t i = applying_count_; i-- > 0;) {
@@ -783,7 +783,7 @@ std::vector<std::pair<std::string, std::string>> SimNode::scan(const std::string
   catch_up_quiet();
   std::vector<std::pair<std::string, std::string>> out;
   if (materialized_) {
-    const KvMap& entries = materialized_->entries();
+    const KvMap& entries = *materialized_;
     for (auto it = entries.lower_bound(prefix);
          it != entries.end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it) {
       out.emplace_back(it->first, it->second);
@@ -817,7 +817,7 @@ std::vector<std::pair<std::string, std::string>> SimNode::scan(const std::string
 
 KvMap SimNode::store_entries() const {
   catch_up_quiet();
-  if (materialized_) return materialized_->entries();
+  if (materialized_) return *materialized_;
   if (!has_store_) return {};
   KvMap entries = consensus_.versions().snapshot(applied_position_);
   for (std::size_t i = 0; applying_ != nullptr && i < applying_count_; ++i) {
@@ -833,7 +833,7 @@ KvMap SimNode::store_entries() const {
 
 std::uint64_t SimNode::store_digest() const {
   catch_up_quiet();
-  if (materialized_) return materialized_->digest();
+  if (materialized_) return KvStoreDigest::of(*materialized_);
   if (!has_store_) return 0;
   if (applying_ == nullptr) return consensus_.versions().digest_at(applied_position_);
   return KvStoreDigest::of(store_entries());

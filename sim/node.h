@@ -232,6 +232,10 @@ class SimNode final : public engine::Clock,
   void deliver_quorum_to_engine(const engine::QuorumEvent& event);
   void lose_quorum();
   void establish_quorum();
+  // A reset's or restore's first half: the store materialized, then every key
+  // removed in key order, each notified (`origin`, at `position`). Returns
+  // how many keys there were.
+  std::size_t remove_all(std::uint64_t position, engine::KvOrigin origin);
   void on_arrival(std::uint64_t position);
   void engine_failed(const std::string& message);
   void send_quorum(const engine::QuorumEvent& event);
@@ -329,7 +333,7 @@ class SimNode final : public engine::Clock,
   // is a materialized copy instead (and has_store_ false).
   const BatchRecord* applying_ = nullptr;
   std::size_t applying_count_ = 0;
-  std::optional<KvStore> materialized_;
+  std::optional<KvMap> materialized_;
   // Decided positions waiting for their turn: a bitmap from the lowest
   // (issue 14, fourth pass: with deliveries of consecutive positions arriving
   // out of order at every node, a min-heap insertion per arrival was 7% of a
