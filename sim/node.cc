@@ -306,7 +306,7 @@ void SimNode::apply_view_change(TopologyChange change, const NodeId& peer, ViewR
       .str("node", id_)
       .str("change", change_name(change))
       .str("peer", peer)
-      .list("view", view_->names);
+      .encoded_list("view", view_->trace_list);
   const engine::TopologyEvent& event = topology_event_;
   world_.notify([&](WorldObserver& o) { o.on_view(world_.now(), id_, event); });
   for (engine::TopologyListener* listener : topology_listeners_) {

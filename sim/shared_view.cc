@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "sim/trace.h"
+
 namespace aether::sim {
 
 ViewRef make_view(std::vector<engine::NodeId> names, std::vector<std::uint32_t> vertices) {
@@ -11,11 +13,12 @@ ViewRef make_view(std::vector<engine::NodeId> names, std::vector<std::uint32_t> 
   if (!sorted) std::sort(names.begin(), names.end());
   if (sorted && vertices.size() == names.size()) view->vertices = std::move(vertices);
   view->names = std::move(names);
+  view->trace_list = encode_trace_list(view->names);
   return view;
 }
 
 const ViewRef& empty_view() {
-  static const ViewRef empty = std::make_shared<const SharedView>();
+  static const ViewRef empty = make_view({});
   return empty;
 }
 

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "engine/topology.h"
@@ -16,6 +17,9 @@ struct SharedView {
   std::vector<engine::NodeId> names;    // sorted, no repeats
   std::vector<std::uint32_t> vertices;  // World::vertex_of of each name, same order; empty: not known
   bool vertices_known() const { return vertices.size() == names.size(); }
+  // `names` as a trace list field (encode_trace_list), encoded once by
+  // make_view: every node's `view` line writes the same bytes.
+  std::string trace_list;
 };
 
 using ViewRef = std::shared_ptr<const SharedView>;

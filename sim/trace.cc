@@ -274,4 +274,22 @@ TraceEvent& TraceEvent::list(std::string_view key, const std::vector<std::string
   return *this;
 }
 
+TraceEvent& TraceEvent::encoded_list(std::string_view key, std::string_view encoded) {
+  trace_.put_key(kList, key);
+  char* out = trace_.room(encoded.size());
+  if (!encoded.empty()) std::memcpy(out, encoded.data(), encoded.size());
+  trace_.advance(out + encoded.size());
+  return *this;
+}
+
+std::string encode_trace_list(const std::vector<std::string>& values) {
+  std::size_t size = kMaxVarint;
+  for (const auto& v : values) size += kMaxVarint + v.size();
+  std::string out(size, '\0');
+  char* end = put_varint(out.data(), values.size());
+  for (const auto& v : values) end = put_bytes(end, v);
+  out.resize(static_cast<std::size_t>(end - out.data()));
+  return out;
+}
+
 }  // namespace aether::sim

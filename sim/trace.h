@@ -37,6 +37,9 @@ class TraceEvent {
   TraceEvent& flag(std::string_view key, bool value);
   TraceEvent& str(std::string_view key, std::string_view value);
   TraceEvent& list(std::string_view key, const std::vector<std::string>& values);
+  // The same field as list(key, values), given encode_trace_list(values)
+  // (a list written many times is encoded once: issue 14, ninth pass).
+  TraceEvent& encoded_list(std::string_view key, std::string_view encoded);
 
  private:
   friend class Trace;
@@ -101,6 +104,9 @@ class Trace {
 
 // Streaming 64-bit hash over bytes, platform independent.
 std::uint64_t hash_bytes(std::uint64_t seed, std::string_view bytes);
+
+// A list field's value as the trace record holds it (TraceEvent::encoded_list).
+std::string encode_trace_list(const std::vector<std::string>& values);
 
 // Formats a hash as 16 lowercase hex digits.
 std::string hash_hex(std::uint64_t hash);

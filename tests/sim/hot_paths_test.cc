@@ -12,6 +12,8 @@
 #include "sim/prng.h"
 #include "sim/ring_queue.h"
 #include "sim/select.h"
+#include "sim/shared_view.h"
+#include "sim/trace.h"
 
 using aether::sim::kth_smallest;
 using aether::sim::Prng;
@@ -164,4 +166,30 @@ TEST_CASE("kth_smallest finds the value nth_element puts at k") {
     REQUIRE(values == before);  // the input is left as it was
   }
   REQUIRE(checked == 1600);
+}
+
+TEST_CASE("a list written pre-encoded is the same trace record as the list") {
+  // A shared view's names are encoded once and written by every node's view
+  // line (issue 14, ninth pass): the record, its JSON line and the trace hash
+  // must be those of list().
+  std::vector<std::string> names;
+  for (int i = 0; i < 300; ++i) names.push_back("node-" + std::to_string(i * 7919 % 1000));
+  names.push_back("");                     // an empty item
+  names.push_back(std::string(200, 'x'));  // a length past one varint byte
+  const aether::sim::ViewRef view = aether::sim::make_view(names);
+  for (const auto* items : {&view->names, &aether::sim::empty_view()->names}) {
+    const std::string encoded =
+        items == &view->names ? view->trace_list : aether::sim::empty_view()->trace_list;
+    aether::sim::Trace plain;
+    aether::sim::Trace pre;
+    std::string plain_line;
+    std::string pre_line;
+    plain.set_line_observer([&](std::uint64_t, const std::string& line) { plain_line = line; });
+    pre.set_line_observer([&](std::uint64_t, const std::string& line) { pre_line = line; });
+    plain.event(5, "view").str("node", "n").list("view", *items).u64("after", 1);
+    pre.event(5, "view").str("node", "n").encoded_list("view", encoded).u64("after", 1);
+    CHECK(pre_line == plain_line);
+    CHECK(pre.hash() == plain.hash());
+    CHECK(encoded == aether::sim::encode_trace_list(*items));
+  }
 }
