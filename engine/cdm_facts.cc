@@ -119,11 +119,15 @@ bool CdmFacts::fully_active(const std::string& id) const {
   auto it = state.blueprints.find(id);
   if (it == state.blueprints.end() || !it->second || state.ownership.rejected.count(id)) return true;
   const int eligible_count = static_cast<int>(eligible_nodes().size());
+  std::string artifact;
   for (const auto& slice : it->second->slices) {
-    const auto* desired = state.desired_for(slice.artifact.to_string());
+    // slice.artifact.to_string(), built once per slice in one buffer.
+    artifact.assign(slice.artifact.group_id).append(1, ':').append(slice.artifact.artifact_id);
+    artifact.append(1, ':').append(slice.artifact.version);
+    const auto* desired = state.desired_for(artifact);
     if (!desired || desired->owner != id) continue;
     int active = 0;
-    if (auto nodes = table.entries.find(slice.artifact.to_string()); nodes != table.entries.end()) {
+    if (auto nodes = table.entries.find(artifact); nodes != table.entries.end()) {
       for (const auto& [node, entry] : nodes->second) {
         if (entry.observed && entry.observed->state == SliceState::Active) ++active;
       }

@@ -336,7 +336,7 @@ void ClusterDeploymentManager::Active::read_slices() {
     Entry& entry = table_.entries[slice->artifact][slice->node];
     entry.observed = *parsed;
     entry.since_ns = now;
-    commands_.arm_stuck_check(slice->artifact, slice->node);
+    commands_.arm_stuck_check(slice->artifact, slice->node, entry);
   }
 }
 
@@ -536,8 +536,8 @@ void ClusterDeploymentManager::Active::on_slice_put(const std::string& key, cons
   Entry& entry = table_.entries[artifact][slice.node];
   const bool was_live = entry.counts_for_scale();
   auto parsed = parse_slice_value(value);
-  const Desired* desired = desired_for(artifact);
   if (!parsed) {
+    const Desired* desired = desired_for(artifact);
     log(LogLevel::Warn, "unparseable value at " + key + ": removing it");
     count("malformed-values");
     // The same bytes written again before their removal landed: like a
@@ -559,7 +559,7 @@ void ClusterDeploymentManager::Active::on_slice_put(const std::string& key, cons
   // A same-value FAILED rewrite (a duplicate commit) is not a new failure.
   const bool repeated_failure = parsed->state == SliceState::Failed && entry.observed == *parsed;
   entry.observed = *parsed;
-  if (state_changed) commands_.arm_stuck_check(artifact, slice.node);
+  if (state_changed) commands_.arm_stuck_check(artifact, slice.node, entry);
   if (entry.intent && answers(*entry.intent, parsed->state)) {
     entry.intent.reset();
     timers_.cancel(entry.resend);
@@ -784,7 +784,7 @@ bool ClusterDeploymentManager::Active::adopt_unknown_keys() {
     Entry& entry = table_.entries[indexed->slice.artifact][indexed->slice.node];
     entry.observed = *indexed->value;
     entry.since_ns = now;
-    commands_.arm_stuck_check(indexed->slice.artifact, indexed->slice.node);
+    commands_.arm_stuck_check(indexed->slice.artifact, indexed->slice.node, entry);
   }
   const bool inherited = commands_.inherit();
   return !unknown.empty() || inherited;
@@ -978,18 +978,23 @@ void ClusterDeploymentManager::Active::activate_ready(const std::string& artifac
 }
 
 bool ClusterDeploymentManager::Active::activate_ready(const Desired& desired) {
+  // The entries settled in LOADED first, the dependencies only when there
+  // are some: both are pure reads of the same facts, so the order changes no
+  // answer, and the dependency walk (a row lookup per dependency) is left
+  // out of the steady case, where nothing is LOADED (issue 14, ninth pass).
   const std::string& artifact = desired.artifact;
-  if (!facts_.dependencies_ready(desired.depends_on) &&
-      !config_.mutation(mutation::kActivateBeforeDependencies))
-    return false;
   auto it = table_.entries.find(artifact);
   if (it == table_.entries.end()) return false;
   std::vector<NodeId> ready;
   for (const auto& [node, entry] : it->second) {
     if (entry.settled_in(SliceState::Loaded)) ready.push_back(node);
   }
+  if (ready.empty()) return false;
+  if (!facts_.dependencies_ready(desired.depends_on) &&
+      !config_.mutation(mutation::kActivateBeforeDependencies))
+    return false;
   for (const auto& node : ready) commands_.activate(artifact, node);
-  return !ready.empty();
+  return true;
 }
 
 void ClusterDeploymentManager::Active::rebalance() {

@@ -115,22 +115,29 @@ std::optional<Wanted> DesiredState::wanted(const std::string& base) const {
   out.instances = ref->instances;
   out.min_available = ref->min_available;
   out.update = ref->update;
-  if (ref->rejected) {
-    out.artifact = base + ":" + out.version;
+  // The artifact is `base:version` (the accepted slice's artifact is that too).
+  out.artifact = base + ":" + out.version;
+  out.depends_on = depends_of(*ref);
+  return out;
+}
+
+std::vector<std::string> DesiredState::depends_of(const WantedRef& ref) const {
+  std::vector<std::string> out;
+  const SliceSpec* slice = ref.slice;
+  if (!slice) return out;
+  out.reserve(slice->depends_on.size());
+  if (ref.rejected) {
     // Dependencies by base, at the versions the dependencies are held at.
-    if (slice) {
-      for (const auto& dep : slice->depends_on) {
-        const auto dep_base = dep.base().to_string();
-        auto dep_target = targets.find(dep_base);
-        out.depends_on.push_back(dep_target != targets.end() && dep_target->second.owner == out.owner
-                                     ? dep_base + ":" + dep_target->second.version
-                                     : dep.to_string());
-      }
+    for (const auto& dep : slice->depends_on) {
+      const auto dep_base = dep.base().to_string();
+      auto dep_target = targets.find(dep_base);
+      out.push_back(dep_target != targets.end() && dep_target->second.owner == *ref.owner
+                        ? dep_base + ":" + dep_target->second.version
+                        : dep.to_string());
     }
     return out;
   }
-  out.artifact = slice->artifact.to_string();
-  for (const auto& dep : slice->depends_on) out.depends_on.push_back(dep.to_string());
+  for (const auto& dep : slice->depends_on) out.push_back(dep.to_string());
   return out;
 }
 
@@ -148,22 +155,29 @@ const Desired* DesiredState::desired_for(const std::string& artifact) const {
 }
 
 void DesiredState::set_desired(const std::string& base, const SliceTarget& target) {
+  // wanted(base)'s artifact, dependencies and update policy, without building
+  // the whole Wanted (issue 14, ninth pass): its artifact is `base:version`.
+  const auto want = wanted_ref(base);
+  if (!want) return;
   Desired out;
   out.owner = target.owner;
   out.count = target.instances;
   out.min_instances = target.min_instances;
   out.failed = target.failed;
-  const auto want = wanted(base);
-  if (!want) return;
+  auto known = desired.lower_bound(base);
+  const bool exists = known != desired.end() && known->first == base;
   // The in-memory flag of the same artifact wins over a slice-target put: it
   // is set by a fatal failure and cleared only by a put of the owner blueprint.
-  if (auto known = desired.find(base); known != desired.end() && known->second.artifact == want->artifact) {
-    out.failed = known->second.failed;
-  }
-  out.artifact = want->artifact;
-  out.depends_on = want->depends_on;
+  if (exists && want->is_artifact(base, known->second.artifact)) out.failed = known->second.failed;
+  out.artifact.reserve(base.size() + 1 + want->version->size());
+  out.artifact.append(base).append(1, ':').append(*want->version);
+  out.depends_on = depends_of(*want);
   out.update = want->update;
-  desired[base] = std::move(out);
+  if (exists) {
+    known->second = std::move(out);
+  } else {
+    desired.emplace_hint(known, base, std::move(out));
+  }
 }
 
 SliceTarget DesiredState::target_for(const Wanted& want) {

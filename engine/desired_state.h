@@ -148,6 +148,8 @@ class DesiredState {
   // wanted(base) without building it (WantedRef above): nullopt exactly when
   // wanted(base) is.
   std::optional<WantedRef> wanted_ref(const std::string& base) const;
+  // wanted(base)->depends_on for `ref`, wanted_ref(base)'s answer.
+  std::vector<std::string> depends_of(const WantedRef& ref) const;
   // wanted_ref(base) for a base owned by `owner`, which must be the value
   // of ownership.owner_of's entry for it (a walk of owner_of, without
   // looking the base up again).
