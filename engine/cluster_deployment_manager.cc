@@ -199,7 +199,10 @@ class ClusterDeploymentManager::Active
   const EngineConfig& config_;
   std::optional<std::uint64_t> tag_;
   TimerSet timers_;
-  SliceKeyIndex slice_keys_;          // the local KV's slices/* keys (slice_key_index.h)
+  SliceKeyIndex slice_keys_;  // the local KV's slices/* keys (slice_key_index.h)
+  // The bases with a version-routing/* key in the local KV, kept as
+  // slice_keys_ is: the activation's scan, then every notification (track()).
+  std::set<std::string, std::less<>> routing_keys_;
   placement::Allocation allocation_;  // the strategy and its cursor (placement_inputs.h)
 
   DesiredState state_;
@@ -289,6 +292,7 @@ void ClusterDeploymentManager::Active::read_desired_state() {
     }
   }
   for (const auto& [key, value] : services_.kv.scan(std::string(kVersionRoutingPrefix))) {
+    routing_keys_.emplace(*key_suffix(key, kVersionRoutingPrefix));
     if (!parse_version_routing(value)) {
       count("malformed-values");
       commands_.remove(key);
@@ -343,6 +347,14 @@ void ClusterDeploymentManager::Active::read_slices() {
 void ClusterDeploymentManager::Active::track(const KvNotification& n) {
   ++inputs_;
   slice_keys_.track(n);
+  if (n.key.starts_with(kVersionRoutingPrefix)) {
+    const std::string_view base = std::string_view(n.key).substr(kVersionRoutingPrefix.size());
+    if (n.op == KvOp::Put) {
+      routing_keys_.emplace(base);
+    } else if (auto it = routing_keys_.find(base); it != routing_keys_.end()) {
+      routing_keys_.erase(it);
+    }
+  }
 }
 
 void ClusterDeploymentManager::Active::on_kv(const KvNotification& n) {
@@ -899,7 +911,14 @@ bool ClusterDeploymentManager::Active::fix_count(const std::string& base, const 
     roll(base, desired);
     return true;
   }
-  commands_.sync_routing(base);
+  // sync_routing(base) does nothing when the local KV holds no
+  // version-routing key for the base and the slice does not roll: pending or
+  // not, rolling::sync_routing then answers None (its early-out, `base`
+  // being desired). Whether the key is there is read from routing_keys_,
+  // exact as slice_keys_ is (every change of the local KV is a notification
+  // and reaches track(), the Active CDM's interest being every key), not
+  // from the store per base and reconcile (issue 14, ninth pass).
+  if (desired.update.rolling || routing_keys_.count(base) != 0) commands_.sync_routing(base);
   const int live = facts_.live_count(desired.artifact);
   if (live < desired.count) {
     if (!backing_off(desired.artifact)) place(desired.artifact, desired.count - live);
