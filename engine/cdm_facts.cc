@@ -138,15 +138,23 @@ bool CdmFacts::fully_active(const std::string& id) const {
 }
 
 bool CdmFacts::target_is_newer(const std::string& base, const std::string& owner) const {
+  return target_is_newer(base, owner, nullptr, nullptr);
+}
+
+bool CdmFacts::target_is_newer(const std::string& base, const std::string& owner,
+                               std::optional<std::uint64_t>* blueprint_at,
+                               std::optional<std::uint64_t>* target_at) const {
   if (config.mutation(mutation::kTargetWinsAtActivation)) return true;
   // The owner's blueprint position is looked up once (its key built once).
   auto blueprint = positions.find(blueprint_key(owner));
+  if (blueprint_at && blueprint != positions.end()) *blueprint_at = blueprint->second;
   if (auto intent = own_targets.intent.find(base);
       intent != own_targets.intent.end() && blueprint != positions.end())
     return intent->second >= blueprint->second;
   if (blueprint == positions.end()) return true;
   auto target = positions.find(slice_target_key(base));
   if (target == positions.end()) return true;
+  if (target_at) *target_at = target->second;
   return target->second >= blueprint->second;  // a tie: one batch wrote both
 }
 

@@ -99,6 +99,11 @@ struct CdmFacts {
   // Whether the applied slice-target of `base` is at least as recent as its
   // owner's blueprint value: then its counts (a client's scale) are desired.
   bool target_is_newer(const std::string& base, const std::string& owner) const;
+  // The same, also reporting the decided positions it looked up (each left
+  // unset when not looked up or absent): the owner blueprint's, the slice-target's.
+  bool target_is_newer(const std::string& base, const std::string& owner,
+                       std::optional<std::uint64_t>* blueprint_at,
+                       std::optional<std::uint64_t>* target_at) const;
   // Blueprint id -> decided position of its applied value: acceptance is
   // judged in that order (§4); empty under the mutation that judges by id.
   std::map<std::string, std::uint64_t> blueprint_positions() const;

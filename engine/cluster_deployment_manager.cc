@@ -130,7 +130,26 @@ class ClusterDeploymentManager::Active
 
   // Desired state (desired_state.h) and what the CDM does about it.
   // Acceptance judged in order of the blueprint values' decided positions (§4).
-  void recompute_ownership() { state_.recompute_ownership(facts_.blueprint_positions()); }
+  void recompute_ownership() {
+    ownership_positions_ = facts_.blueprint_positions();
+    state_.recompute_ownership(ownership_positions_);
+  }
+  // recompute_ownership() after a slice-target put for which
+  // DesiredState::target_put_keeps_ownership held (`keeps`, asked before
+  // the put): skipped when the blueprint positions are those of the last
+  // recompute. The proof: the ownership is a pure function of the stored
+  // blueprints, of the slice-targets' bases and owners and of those
+  // positions; every write of state_.blueprints or state_.targets
+  // (activation, blueprint and slice-target puts and removes) is followed by
+  // a recompute in the same call, so state_.ownership is the answer for the
+  // state before this put, which `keeps` says the put does not change; the
+  // positions are compared (a Restore moves them without a recompute: the
+  // manager records every origin's revision, the Active CDM acts on applied
+  // values only). Issue 14, ninth pass.
+  void recompute_ownership_after_target_put(bool keeps) {
+    if (keeps && facts_.blueprint_positions() == ownership_positions_) return;
+    recompute_ownership();
+  }
   void set_desired(const std::string& base, const SliceTarget& target) { state_.set_desired(base, target); }
   void forget_desired(const std::string& base);
   std::optional<Wanted> wanted(const std::string& base) const { return state_.wanted(base); }
@@ -210,6 +229,8 @@ class ClusterDeploymentManager::Active
   NodeLifecycles lifecycles_;
   MovesInFlight moves_;  // by artifact (moves.h)
   std::map<std::string, TimerId> processing_timers_;
+  // The blueprint positions the ownership was last computed with.
+  std::map<std::string, std::uint64_t> ownership_positions_;
   drain::Progress drain_;
   AllOrNothing all_or_nothing_;  // applied blueprint values, puts in flight, rollback rewrites
 
@@ -310,9 +331,15 @@ void ClusterDeploymentManager::Active::rebuild_targets() {
     // was decided after it (positions_, the KV's mod revisions).
     std::optional<std::uint64_t> blueprint_at;
     std::optional<std::uint64_t> target_at;
-    if (!facts_.target_is_newer(base, owner)) {
-      blueprint_at = positions_.at(blueprint_key(owner));
-      target_at = positions_.at(slice_target_key(base));
+    // The positions target_is_newer looked up are taken from it (no key
+    // built and looked up twice); not newer, it looked both up unless it
+    // answered from this term's own write (never at activation).
+    if (facts_.target_is_newer(base, owner, &blueprint_at, &target_at)) {
+      blueprint_at.reset();
+      target_at.reset();
+    } else {
+      if (!blueprint_at) blueprint_at = positions_.at(blueprint_key(owner));
+      if (!target_at) target_at = positions_.at(slice_target_key(base));
     }
     const auto rebuilt = state_.rebuilt_target(base, blueprint_at, target_at);
     if (!rebuilt) continue;
@@ -507,9 +534,10 @@ void ClusterDeploymentManager::Active::on_target_put(const std::string& base, co
     sync_targets();
     return;
   }
+  const bool keeps = state_.target_put_keeps_ownership(base, target->owner);
   state_.targets[base] = *target;
   own_targets_.applied(base, value, config_.mutation(mutation::kEchoCountsAsIntent));
-  recompute_ownership();
+  recompute_ownership_after_target_put(keeps);
   switch (engine::on_target_put(facts_, base, *target)) {
     case TargetPutAction::NoOwner:
       forget_desired(base);

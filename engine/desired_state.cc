@@ -72,6 +72,24 @@ void DesiredState::recompute_ownership(const std::map<std::string, std::uint64_t
   }
 }
 
+bool DesiredState::target_put_keeps_ownership(const std::string& base, const std::string& owner) const {
+  if (auto stored = targets.find(base); stored != targets.end()) return stored->second.owner == owner;
+  // No slice-target at `base` yet and `owner` not rejected. The
+  // rejected-owner rule passes over the new one (its owner is not rejected);
+  // compute_ownership's first pass puts base -> owner only if `owner` is a
+  // valid blueprint that lists the base, else nothing changes. Then `owner`
+  // is accepted (valid, not rejected) and, listing the base, owns it now
+  // (its second pass gives an accepted blueprint every base it lists). With
+  // base -> owner put first, the second pass takes the same steps: a
+  // blueprint before `owner` (in position order) that lists the base was
+  // blocked without it, by another base (had it been accepted, the base
+  // would be its own: an owned base is never given to another), whose owner
+  // is the same with it; a blueprint that does not list the base sees the
+  // same owners; `owner` finds the base its own (not blocked) and everything
+  // else as before; after it both runs hold base -> owner.
+  return ownership.rejected.count(owner) == 0;
+}
+
 std::optional<WantedRef> DesiredState::wanted_ref(const std::string& base) const {
   auto owner = ownership.owner_of.find(base);
   if (owner == ownership.owner_of.end()) return std::nullopt;

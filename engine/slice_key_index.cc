@@ -8,8 +8,10 @@
 namespace aether::engine {
 
 void SliceKeyIndex::put(const std::string& key, const SliceKey& slice, std::optional<SliceValue> value) {
-  // The Key (a copy of the parsed key) is built only for a new key.
-  auto it = keys_.lower_bound(key);
+  // The Key (a copy of the parsed key) is built only for a new key. A key
+  // after the last one (the activation's scan puts them in order) goes at the
+  // end without a search.
+  auto it = !keys_.empty() && keys_.rbegin()->first < key ? keys_.end() : keys_.lower_bound(key);
   if (it == keys_.end() || it->first != key) {
     it = keys_.emplace_hint(it, key, Key{slice, std::nullopt});
     ++nodes_[slice.node];
