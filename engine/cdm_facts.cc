@@ -66,14 +66,18 @@ bool CdmFacts::counts_for_scale(const NodeId& node, const std::vector<NodeId>& v
 
 int CdmFacts::live_count(const std::string& artifact) const {
   auto it = table.entries.find(artifact);
-  if (it == table.entries.end()) return 0;
+  return live_count(it == table.entries.end() ? nullptr : &it->second);
+}
+
+int CdmFacts::live_count(const SliceTable::Nodes* row) const {
+  if (row == nullptr) return 0;
   const auto& view = topology.view();
   // counts_for_scale with the view walked once in step with the entries
   // (both sorted), not searched whole per entry.
   const bool out_of_view = config.mutation(mutation::kScaleCountsOutOfView);
   auto from = view.begin();
   int live = 0;
-  for (const auto& [node, entry] : it->second) {
+  for (const auto& [node, entry] : *row) {
     if (!entry.counts_for_scale()) continue;
     if (out_of_view || (!lifecycles.drained(node) && gallop_has(from, view.end(), node))) ++live;
   }

@@ -86,6 +86,8 @@ struct CdmFacts {
   // Live entries that count for scale decisions: live, not a leaving move
   // source, on such a node.
   int live_count(const std::string& artifact) const;
+  // live_count of the artifact whose table row is `row` (nullptr: none).
+  int live_count(const SliceTable::Nodes* row) const;
   // ACTIVE entries on nodes in the view that are neither DRAINING nor
   // DECOMMISSIONED: what a move's break step must keep at min_available.
   int active_counted(const std::string& artifact) const;

@@ -187,6 +187,8 @@ class ClusterDeploymentManager::Active
   // but sync_routing (a roll, a placement, a scale-down, a backoff's
   // reconcile scheduled).
   bool fix_count(const std::string& base, const Desired& desired);
+  // The same with `row`, table_.entries' row of desired.artifact (nullptr: none).
+  bool fix_count(const std::string& base, const Desired& desired, const SliceTable::Nodes* row);
   // A transient-failure backoff of `artifact` is running: a reconcile is
   // scheduled for its end, nothing is placed now.
   bool backing_off(const std::string& artifact);
@@ -207,6 +209,12 @@ class ClusterDeploymentManager::Active
   // artifact is `base:version`, and a version holds no ':'). Whether it
   // activated any.
   bool activate_ready(const Desired& desired);
+  // The same with `row`, table_.entries' row of desired.artifact (nullptr: none).
+  bool activate_ready(const Desired& desired, const SliceTable::Nodes* row);
+  const SliceTable::Nodes* row_of(const std::string& artifact) const {
+    auto it = table_.entries.find(artifact);
+    return it == table_.entries.end() ? nullptr : &it->second;
+  }
 
   void flush(std::function<void(bool)> after = nullptr) { writer_.flush(std::move(after)); }
   void count(const char* counter, std::int64_t delta = 1) { services_.events.count(counter, delta); }
@@ -262,6 +270,9 @@ class ClusterDeploymentManager::Active
     Nanos until = 0;            // its cleanup plan's steady_until
   } steady_;
   std::uint64_t skipped_ = 0;
+  // The reconcile's rows of state_.desired's artifacts, in its order (fix_count's
+  // walk finds them, activate_ready's takes them: one lookup per base).
+  std::vector<const SliceTable::Nodes*> rows_;
 };
 
 // ---------------------------------------------------------------------------
@@ -902,7 +913,17 @@ void ClusterDeploymentManager::Active::reconcile(bool timer) {
   Nanos steady_until = 0;
   acted |= check_stuck_and_orphans(&steady_until);
   acted |= sync_targets();  // every reconcile rewrites a missing or mismatching owned slice-target (§4)
-  for (const auto& [base, desired] : state_.desired) acted |= fix_count(base, desired);
+  // Each desired artifact's row is found once for both walks of state_.desired
+  // (issue 14, ninth pass). Between them the table may gain a row (a
+  // placement's load of an artifact without one: looked up again), never
+  // lose one: a row is erased only when its last key is removed (on_kv),
+  // and nothing in a reconcile applies a notification (its walks of
+  // state_.desired rely on that too: on_kv changes state_.desired).
+  rows_.clear();
+  for (const auto& [base, desired] : state_.desired) {
+    rows_.push_back(row_of(desired.artifact));
+    acted |= fix_count(base, desired, rows_.back());
+  }
   for (const auto& [key, value] : services_.kv.scan(std::string(kVersionRoutingPrefix))) {
     const auto base = *key_suffix(key, kVersionRoutingPrefix);
     if (!state_.desired.count(base)) {
@@ -910,7 +931,11 @@ void ClusterDeploymentManager::Active::reconcile(bool timer) {
       acted = true;
     }
   }
-  for (const auto& [base, desired] : state_.desired) acted |= activate_ready(desired);
+  std::size_t at = 0;
+  for (const auto& [base, desired] : state_.desired) {
+    const SliceTable::Nodes* row = rows_[at++];
+    acted |= activate_ready(desired, row != nullptr ? row : row_of(desired.artifact));
+  }
   acted |= lifecycles_.any_drained() || !drain_.blocked.empty();
   drain_.drain_nodes(facts_, commands_);
   acted |= !all_or_nothing_.in_flight.empty();
@@ -933,6 +958,11 @@ void ClusterDeploymentManager::Active::fix_count(const std::string& base) {
 }
 
 bool ClusterDeploymentManager::Active::fix_count(const std::string& base, const Desired& desired) {
+  return fix_count(base, desired, row_of(desired.artifact));
+}
+
+bool ClusterDeploymentManager::Active::fix_count(const std::string& base, const Desired& desired,
+                                                 const SliceTable::Nodes* row) {
   if (desired.failed) return false;
   // rolling_in_progress(base) is false for a slice that does not roll.
   if (desired.update.rolling && rolling_in_progress(base)) {
@@ -947,7 +977,7 @@ bool ClusterDeploymentManager::Active::fix_count(const std::string& base, const 
   // and reaches track(), the Active CDM's interest being every key), not
   // from the store per base and reconcile (issue 14, ninth pass).
   if (desired.update.rolling || routing_keys_.count(base) != 0) commands_.sync_routing(base);
-  const int live = facts_.live_count(desired.artifact);
+  const int live = facts_.live_count(row);
   if (live < desired.count) {
     if (!backing_off(desired.artifact)) place(desired.artifact, desired.count - live);
   } else if (live > desired.count) {
@@ -1025,15 +1055,18 @@ void ClusterDeploymentManager::Active::activate_ready(const std::string& artifac
 }
 
 bool ClusterDeploymentManager::Active::activate_ready(const Desired& desired) {
+  return activate_ready(desired, row_of(desired.artifact));
+}
+
+bool ClusterDeploymentManager::Active::activate_ready(const Desired& desired, const SliceTable::Nodes* row) {
   // The entries settled in LOADED first, the dependencies only when there
   // are some: both are pure reads of the same facts, so the order changes no
   // answer, and the dependency walk (a row lookup per dependency) is left
   // out of the steady case, where nothing is LOADED (issue 14, ninth pass).
   const std::string& artifact = desired.artifact;
-  auto it = table_.entries.find(artifact);
-  if (it == table_.entries.end()) return false;
+  if (row == nullptr) return false;
   std::vector<NodeId> ready;
-  for (const auto& [node, entry] : it->second) {
+  for (const auto& [node, entry] : *row) {
     if (entry.settled_in(SliceState::Loaded)) ready.push_back(node);
   }
   if (ready.empty()) return false;
