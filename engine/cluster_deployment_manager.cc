@@ -94,8 +94,15 @@ class ClusterDeploymentManager::Active
   void start();
   // Keeps the slice-key index in step with the local KV (every notification,
   // whatever its origin; called before on_kv, and for a retired term too).
-  void track(const KvNotification& n);
-  void on_kv(const KvNotification& n);
+  void track(const KvNotification& n) { track(n, parse_notification(n)); }
+  void on_kv(const KvNotification& n) { on_kv(n, parse_notification(n)); }
+  // track(n) then on_kv(n), a slices/* key and value parsed once for both
+  // (issue 14, ninth pass).
+  void notify(const KvNotification& n) {
+    const SliceParse parse = parse_notification(n);
+    track(n, parse);
+    on_kv(n, parse);
+  }
   void on_topology(const TopologyEvent& event);
   // The local store finished a snapshot restore (an input, as a notification is).
   void on_restored() { ++inputs_; }
@@ -104,6 +111,23 @@ class ClusterDeploymentManager::Active
 
  private:
   using Entry = SliceEntry;
+
+  // A slices/* notification's key and value parsed (what track and on_kv
+  // read): the key for a Put or an applied Remove, the value for a Put of a
+  // valid key. Nothing for another key.
+  struct SliceParse {
+    std::optional<SliceKey> slice;
+    std::optional<SliceValue> value;
+  };
+  static SliceParse parse_notification(const KvNotification& n) {
+    SliceParse out;
+    if (!n.key.starts_with(kSlicePrefix)) return out;
+    if (n.op == KvOp::Put || n.origin == KvOrigin::Apply) out.slice = parse_slice_key(n.key);
+    if (n.op == KvOp::Put && out.slice) out.value = parse_slice_value(n.value);
+    return out;
+  }
+  void track(const KvNotification& n, const SliceParse& parse);
+  void on_kv(const KvNotification& n, const SliceParse& parse);
 
   // Activation (start): the desired state, the slice-target rebuild, the slice table.
   void read_desired_state();
@@ -117,7 +141,9 @@ class ClusterDeploymentManager::Active
   void release_bases(const Ownership& before, const std::string& id);
   void on_target_put(const std::string& base, const std::string& value);
   void on_target_remove(const std::string& base);
-  void on_slice_put(const std::string& key, const SliceKey& slice, const std::string& value);
+  // `parsed`: parse_slice_value(value).
+  void on_slice_put(const std::string& key, const SliceKey& slice, const std::string& value,
+                    const std::optional<SliceValue>& parsed);
   void on_slice_active(const std::string& artifact, const NodeId& node);
   void on_slice_failed(const std::string& artifact, const NodeId& node, const SliceValue& value,
                        bool repeated);
@@ -382,9 +408,9 @@ void ClusterDeploymentManager::Active::read_slices() {
   }
 }
 
-void ClusterDeploymentManager::Active::track(const KvNotification& n) {
+void ClusterDeploymentManager::Active::track(const KvNotification& n, const SliceParse& parse) {
   ++inputs_;
-  slice_keys_.track(n);
+  if (n.key.starts_with(kSlicePrefix)) slice_keys_.track(n, parse.slice, parse.value);
   if (n.key.starts_with(kVersionRoutingPrefix)) {
     const std::string_view base = std::string_view(n.key).substr(kVersionRoutingPrefix.size());
     if (n.op == KvOp::Put) {
@@ -395,26 +421,26 @@ void ClusterDeploymentManager::Active::track(const KvNotification& n) {
   }
 }
 
-void ClusterDeploymentManager::Active::on_kv(const KvNotification& n) {
+void ClusterDeploymentManager::Active::on_kv(const KvNotification& n, const SliceParse& parse) {
   if (n.origin != KvOrigin::Apply) return;
   own_targets_.latest_applied = std::max(own_targets_.latest_applied, n.position);
   if (auto id = key_suffix(n.key, kBlueprintPrefix)) {
     n.op == KvOp::Put ? on_blueprint_put(*id, n.value) : on_blueprint_remove(*id);
   } else if (auto base = key_suffix(n.key, kSliceTargetPrefix)) {
     n.op == KvOp::Put ? on_target_put(*base, n.value) : on_target_remove(*base);
-  } else if (key_suffix(n.key, kSlicePrefix)) {
-    auto slice = parse_slice_key(n.key);
+  } else if (n.key.starts_with(kSlicePrefix)) {
+    const auto& slice = parse.slice;
     if (!slice) {
       if (n.op == KvOp::Put) {
         count("malformed-values");
         commands_.remove(n.key);
       }
     } else if (n.op == KvOp::Put) {
-      on_slice_put(n.key, *slice, n.value);
+      on_slice_put(n.key, *slice, n.value, parse.value);
     } else {
       on_slice_remove(*slice);
     }
-  } else if (key_suffix(n.key, kVersionRoutingPrefix)) {
+  } else if (n.key.starts_with(kVersionRoutingPrefix)) {
     if (n.op == KvOp::Put && !parse_version_routing(n.value)) {
       count("malformed-values");
       commands_.remove(n.key);
@@ -582,11 +608,11 @@ void ClusterDeploymentManager::Active::on_target_remove(const std::string& base)
 }
 
 void ClusterDeploymentManager::Active::on_slice_put(const std::string& key, const SliceKey& slice,
-                                                    const std::string& value) {
+                                                    const std::string& value,
+                                                    const std::optional<SliceValue>& parsed) {
   const std::string& artifact = slice.artifact;
   Entry& entry = table_.entries[artifact][slice.node];
   const bool was_live = entry.counts_for_scale();
-  auto parsed = parse_slice_value(value);
   if (!parsed) {
     const Desired* desired = desired_for(artifact);
     log(LogLevel::Warn, "unparseable value at " + key + ": removing it");
@@ -1164,8 +1190,7 @@ void ClusterDeploymentManager::on_kv(const KvNotification& notification) {
     }
   }
   if (auto active = active_) {
-    active->track(notification);
-    active->on_kv(notification);
+    active->notify(notification);
   }
   // Mutation cdm-timers-survive-deactivation: a retired term still reconciles
   // from its timers, over a slice-key index that must follow the KV.
