@@ -141,7 +141,10 @@ void CdmCommands::arm_resend(const std::string& artifact, const NodeId& node, Sl
 void CdmCommands::arm_stuck_check(const std::string& artifact, const NodeId& node) {
   // Stuck detection runs when the entry's bound passes (§4), not only when
   // something else reconciles (the periodic reconcile may be off or rare).
-  const SliceEntry& entry = table_.entries[artifact][node];
+  arm_stuck_check(artifact, node, table_.entries[artifact][node]);
+}
+
+void CdmCommands::arm_stuck_check(const std::string& artifact, const NodeId& node, const SliceEntry& entry) {
   const auto due = entry_timers::stuck_due(entry, config_);
   if (!due) return;
   const Nanos since = entry.since_ns;

@@ -56,6 +56,8 @@ class CdmCommands {
   // (whether it took any over).
   void arm_resend(const std::string& artifact, const NodeId& node, SliceState command);
   void arm_stuck_check(const std::string& artifact, const NodeId& node);
+  // The same for `entry`, table.entries[artifact][node] (no lookup again).
+  void arm_stuck_check(const std::string& artifact, const NodeId& node, const SliceEntry& entry);
   bool inherit();
 
   const EngineConfig& config() const { return config_; }

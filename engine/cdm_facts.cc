@@ -66,14 +66,18 @@ bool CdmFacts::counts_for_scale(const NodeId& node, const std::vector<NodeId>& v
 
 int CdmFacts::live_count(const std::string& artifact) const {
   auto it = table.entries.find(artifact);
-  if (it == table.entries.end()) return 0;
+  return live_count(it == table.entries.end() ? nullptr : &it->second);
+}
+
+int CdmFacts::live_count(const SliceTable::Nodes* row) const {
+  if (row == nullptr) return 0;
   const auto& view = topology.view();
   // counts_for_scale with the view walked once in step with the entries
   // (both sorted), not searched whole per entry.
   const bool out_of_view = config.mutation(mutation::kScaleCountsOutOfView);
   auto from = view.begin();
   int live = 0;
-  for (const auto& [node, entry] : it->second) {
+  for (const auto& [node, entry] : *row) {
     if (!entry.counts_for_scale()) continue;
     if (out_of_view || (!lifecycles.drained(node) && gallop_has(from, view.end(), node))) ++live;
   }
@@ -119,11 +123,15 @@ bool CdmFacts::fully_active(const std::string& id) const {
   auto it = state.blueprints.find(id);
   if (it == state.blueprints.end() || !it->second || state.ownership.rejected.count(id)) return true;
   const int eligible_count = static_cast<int>(eligible_nodes().size());
+  std::string artifact;
   for (const auto& slice : it->second->slices) {
-    const auto* desired = state.desired_for(slice.artifact.to_string());
+    // slice.artifact.to_string(), built once per slice in one buffer.
+    artifact.assign(slice.artifact.group_id).append(1, ':').append(slice.artifact.artifact_id);
+    artifact.append(1, ':').append(slice.artifact.version);
+    const auto* desired = state.desired_for(artifact);
     if (!desired || desired->owner != id) continue;
     int active = 0;
-    if (auto nodes = table.entries.find(slice.artifact.to_string()); nodes != table.entries.end()) {
+    if (auto nodes = table.entries.find(artifact); nodes != table.entries.end()) {
       for (const auto& [node, entry] : nodes->second) {
         if (entry.observed && entry.observed->state == SliceState::Active) ++active;
       }
@@ -134,15 +142,23 @@ bool CdmFacts::fully_active(const std::string& id) const {
 }
 
 bool CdmFacts::target_is_newer(const std::string& base, const std::string& owner) const {
+  return target_is_newer(base, owner, nullptr, nullptr);
+}
+
+bool CdmFacts::target_is_newer(const std::string& base, const std::string& owner,
+                               std::optional<std::uint64_t>* blueprint_at,
+                               std::optional<std::uint64_t>* target_at) const {
   if (config.mutation(mutation::kTargetWinsAtActivation)) return true;
   // The owner's blueprint position is looked up once (its key built once).
   auto blueprint = positions.find(blueprint_key(owner));
+  if (blueprint_at && blueprint != positions.end()) *blueprint_at = blueprint->second;
   if (auto intent = own_targets.intent.find(base);
       intent != own_targets.intent.end() && blueprint != positions.end())
     return intent->second >= blueprint->second;
   if (blueprint == positions.end()) return true;
   auto target = positions.find(slice_target_key(base));
   if (target == positions.end()) return true;
+  if (target_at) *target_at = target->second;
   return target->second >= blueprint->second;  // a tie: one batch wrote both
 }
 

@@ -86,6 +86,8 @@ struct CdmFacts {
   // Live entries that count for scale decisions: live, not a leaving move
   // source, on such a node.
   int live_count(const std::string& artifact) const;
+  // live_count of the artifact whose table row is `row` (nullptr: none).
+  int live_count(const SliceTable::Nodes* row) const;
   // ACTIVE entries on nodes in the view that are neither DRAINING nor
   // DECOMMISSIONED: what a move's break step must keep at min_available.
   int active_counted(const std::string& artifact) const;
@@ -99,6 +101,11 @@ struct CdmFacts {
   // Whether the applied slice-target of `base` is at least as recent as its
   // owner's blueprint value: then its counts (a client's scale) are desired.
   bool target_is_newer(const std::string& base, const std::string& owner) const;
+  // The same, also reporting the decided positions it looked up (each left
+  // unset when not looked up or absent): the owner blueprint's, the slice-target's.
+  bool target_is_newer(const std::string& base, const std::string& owner,
+                       std::optional<std::uint64_t>* blueprint_at,
+                       std::optional<std::uint64_t>* target_at) const;
   // Blueprint id -> decided position of its applied value: acceptance is
   // judged in that order (§4); empty under the mutation that judges by id.
   std::map<std::string, std::uint64_t> blueprint_positions() const;

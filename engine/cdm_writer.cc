@@ -68,7 +68,7 @@ CdmWriter::~CdmWriter() {
 
 void CdmWriter::add(CdmCommand command) {
   ++added_;
-  if (const auto* base = target_base(command)) ++pending_targets_[*base];
+  if (const auto* base = target_base(command)) count_target(*base, 1);
   if (const auto* remove = std::get_if<KeyRemove>(&command)) ++pending_removes_[remove->key];
   if (const auto* base = routing_base(command)) ++pending_routing_[*base];
   if (const auto* slice = std::get_if<SliceCommand>(&command)) {
@@ -124,7 +124,15 @@ bool CdmWriter::load_queued(const NodeId& node, const std::string& artifact) con
   return in(building_) || std::any_of(queue_.begin(), queue_.end(), in);
 }
 
+void CdmWriter::count_target(const std::string& base, int delta) {
+  int& count = pending_targets_[base];
+  const bool was_positive = count > 0;
+  count += delta;
+  targets_positive_ += static_cast<int>(count > 0) - static_cast<int>(was_positive);
+}
+
 bool CdmWriter::target_pending(const std::string& base) const {
+  if (targets_positive_ == 0) return false;
   auto it = pending_targets_.find(base);
   return it != pending_targets_.end() && it->second > 0;
 }
@@ -170,7 +178,7 @@ CdmWriter::Verdict CdmWriter::recheck(CdmCommand& command, bool& dropped_target)
     // waited (another client's blueprint, a scale) must not be overwritten.
     auto fresh = hooks_.rederive_target(*put);
     if (!fresh) {
-      --pending_targets_[put->base];
+      count_target(put->base, -1);
       dropped_target = true;
       return Verdict::Skip;
     }
@@ -187,7 +195,7 @@ CdmWriter::Verdict CdmWriter::recheck(CdmCommand& command, bool& dropped_target)
   }
   if (const auto* remove = std::get_if<TargetRemove>(&command)) {
     if (!config_.mutation(mutation::kSkipRemovalRecheck) && !hooks_.target_remove_still_wanted(*remove)) {
-      --pending_targets_[remove->base];
+      count_target(remove->base, -1);
       dropped_target = true;
       return Verdict::Skip;
     }
@@ -295,7 +303,7 @@ void CdmWriter::on_batch_done(std::uint64_t attempt, const std::shared_ptr<Batch
   bool touched_targets = false;
   for (const auto& command : batch->commands) {
     if (const auto* base = target_base(command)) {
-      --pending_targets_[*base];
+      count_target(*base, -1);
       touched_targets = true;
     }
     if (const auto* base = routing_base(command)) --pending_routing_[*base];

@@ -186,6 +186,11 @@ class CdmWriter {
   std::uint64_t outcomes_ = 0;
   TimerId write_timer_ = 0;
   std::map<std::string, int> pending_targets_;
+  // How many of pending_targets_'s counts are positive: none, and
+  // target_pending answers false without a lookup (issue 14, ninth pass).
+  // Every change of a count goes through count_target.
+  int targets_positive_ = 0;
+  void count_target(const std::string& base, int delta);
   std::map<std::string, int> pending_removes_;
   std::map<std::string, int> pending_routing_;
 };

@@ -94,8 +94,15 @@ class ClusterDeploymentManager::Active
   void start();
   // Keeps the slice-key index in step with the local KV (every notification,
   // whatever its origin; called before on_kv, and for a retired term too).
-  void track(const KvNotification& n);
-  void on_kv(const KvNotification& n);
+  void track(const KvNotification& n) { track(n, parse_notification(n)); }
+  void on_kv(const KvNotification& n) { on_kv(n, parse_notification(n)); }
+  // track(n) then on_kv(n), a slices/* key and value parsed once for both
+  // (issue 14, ninth pass).
+  void notify(const KvNotification& n) {
+    const SliceParse parse = parse_notification(n);
+    track(n, parse);
+    on_kv(n, parse);
+  }
   void on_topology(const TopologyEvent& event);
   // The local store finished a snapshot restore (an input, as a notification is).
   void on_restored() { ++inputs_; }
@@ -104,6 +111,23 @@ class ClusterDeploymentManager::Active
 
  private:
   using Entry = SliceEntry;
+
+  // A slices/* notification's key and value parsed (what track and on_kv
+  // read): the key for a Put or an applied Remove, the value for a Put of a
+  // valid key. Nothing for another key.
+  struct SliceParse {
+    std::optional<SliceKey> slice;
+    std::optional<SliceValue> value;
+  };
+  static SliceParse parse_notification(const KvNotification& n) {
+    SliceParse out;
+    if (!n.key.starts_with(kSlicePrefix)) return out;
+    if (n.op == KvOp::Put || n.origin == KvOrigin::Apply) out.slice = parse_slice_key(n.key);
+    if (n.op == KvOp::Put && out.slice) out.value = parse_slice_value(n.value);
+    return out;
+  }
+  void track(const KvNotification& n, const SliceParse& parse);
+  void on_kv(const KvNotification& n, const SliceParse& parse);
 
   // Activation (start): the desired state, the slice-target rebuild, the slice table.
   void read_desired_state();
@@ -117,7 +141,9 @@ class ClusterDeploymentManager::Active
   void release_bases(const Ownership& before, const std::string& id);
   void on_target_put(const std::string& base, const std::string& value);
   void on_target_remove(const std::string& base);
-  void on_slice_put(const std::string& key, const SliceKey& slice, const std::string& value);
+  // `parsed`: parse_slice_value(value).
+  void on_slice_put(const std::string& key, const SliceKey& slice, const std::string& value,
+                    const std::optional<SliceValue>& parsed);
   void on_slice_active(const std::string& artifact, const NodeId& node);
   void on_slice_failed(const std::string& artifact, const NodeId& node, const SliceValue& value,
                        bool repeated);
@@ -130,7 +156,26 @@ class ClusterDeploymentManager::Active
 
   // Desired state (desired_state.h) and what the CDM does about it.
   // Acceptance judged in order of the blueprint values' decided positions (§4).
-  void recompute_ownership() { state_.recompute_ownership(facts_.blueprint_positions()); }
+  void recompute_ownership() {
+    ownership_positions_ = facts_.blueprint_positions();
+    state_.recompute_ownership(ownership_positions_);
+  }
+  // recompute_ownership() after a slice-target put for which
+  // DesiredState::target_put_keeps_ownership held (`keeps`, asked before
+  // the put): skipped when the blueprint positions are those of the last
+  // recompute. The proof: the ownership is a pure function of the stored
+  // blueprints, of the slice-targets' bases and owners and of those
+  // positions; every write of state_.blueprints or state_.targets
+  // (activation, blueprint and slice-target puts and removes) is followed by
+  // a recompute in the same call, so state_.ownership is the answer for the
+  // state before this put, which `keeps` says the put does not change; the
+  // positions are compared (a Restore moves them without a recompute: the
+  // manager records every origin's revision, the Active CDM acts on applied
+  // values only). Issue 14, ninth pass.
+  void recompute_ownership_after_target_put(bool keeps) {
+    if (keeps && facts_.blueprint_positions() == ownership_positions_) return;
+    recompute_ownership();
+  }
   void set_desired(const std::string& base, const SliceTarget& target) { state_.set_desired(base, target); }
   void forget_desired(const std::string& base);
   std::optional<Wanted> wanted(const std::string& base) const { return state_.wanted(base); }
@@ -168,6 +213,8 @@ class ClusterDeploymentManager::Active
   // but sync_routing (a roll, a placement, a scale-down, a backoff's
   // reconcile scheduled).
   bool fix_count(const std::string& base, const Desired& desired);
+  // The same with `row`, table_.entries' row of desired.artifact (nullptr: none).
+  bool fix_count(const std::string& base, const Desired& desired, const SliceTable::Nodes* row);
   // A transient-failure backoff of `artifact` is running: a reconcile is
   // scheduled for its end, nothing is placed now.
   bool backing_off(const std::string& artifact);
@@ -188,6 +235,12 @@ class ClusterDeploymentManager::Active
   // artifact is `base:version`, and a version holds no ':'). Whether it
   // activated any.
   bool activate_ready(const Desired& desired);
+  // The same with `row`, table_.entries' row of desired.artifact (nullptr: none).
+  bool activate_ready(const Desired& desired, const SliceTable::Nodes* row);
+  const SliceTable::Nodes* row_of(const std::string& artifact) const {
+    auto it = table_.entries.find(artifact);
+    return it == table_.entries.end() ? nullptr : &it->second;
+  }
 
   void flush(std::function<void(bool)> after = nullptr) { writer_.flush(std::move(after)); }
   void count(const char* counter, std::int64_t delta = 1) { services_.events.count(counter, delta); }
@@ -199,7 +252,10 @@ class ClusterDeploymentManager::Active
   const EngineConfig& config_;
   std::optional<std::uint64_t> tag_;
   TimerSet timers_;
-  SliceKeyIndex slice_keys_;          // the local KV's slices/* keys (slice_key_index.h)
+  SliceKeyIndex slice_keys_;  // the local KV's slices/* keys (slice_key_index.h)
+  // The bases with a version-routing/* key in the local KV, kept as
+  // slice_keys_ is: the activation's scan, then every notification (track()).
+  std::set<std::string, std::less<>> routing_keys_;
   placement::Allocation allocation_;  // the strategy and its cursor (placement_inputs.h)
 
   DesiredState state_;
@@ -207,6 +263,8 @@ class ClusterDeploymentManager::Active
   NodeLifecycles lifecycles_;
   MovesInFlight moves_;  // by artifact (moves.h)
   std::map<std::string, TimerId> processing_timers_;
+  // The blueprint positions the ownership was last computed with.
+  std::map<std::string, std::uint64_t> ownership_positions_;
   drain::Progress drain_;
   AllOrNothing all_or_nothing_;  // applied blueprint values, puts in flight, rollback rewrites
 
@@ -238,6 +296,9 @@ class ClusterDeploymentManager::Active
     Nanos until = 0;            // its cleanup plan's steady_until
   } steady_;
   std::uint64_t skipped_ = 0;
+  // The reconcile's rows of state_.desired's artifacts, in its order (fix_count's
+  // walk finds them, activate_ready's takes them: one lookup per base).
+  std::vector<const SliceTable::Nodes*> rows_;
 };
 
 // ---------------------------------------------------------------------------
@@ -289,6 +350,7 @@ void ClusterDeploymentManager::Active::read_desired_state() {
     }
   }
   for (const auto& [key, value] : services_.kv.scan(std::string(kVersionRoutingPrefix))) {
+    routing_keys_.emplace(*key_suffix(key, kVersionRoutingPrefix));
     if (!parse_version_routing(value)) {
       count("malformed-values");
       commands_.remove(key);
@@ -306,9 +368,15 @@ void ClusterDeploymentManager::Active::rebuild_targets() {
     // was decided after it (positions_, the KV's mod revisions).
     std::optional<std::uint64_t> blueprint_at;
     std::optional<std::uint64_t> target_at;
-    if (!facts_.target_is_newer(base, owner)) {
-      blueprint_at = positions_.at(blueprint_key(owner));
-      target_at = positions_.at(slice_target_key(base));
+    // The positions target_is_newer looked up are taken from it (no key
+    // built and looked up twice); not newer, it looked both up unless it
+    // answered from this term's own write (never at activation).
+    if (facts_.target_is_newer(base, owner, &blueprint_at, &target_at)) {
+      blueprint_at.reset();
+      target_at.reset();
+    } else {
+      if (!blueprint_at) blueprint_at = positions_.at(blueprint_key(owner));
+      if (!target_at) target_at = positions_.at(slice_target_key(base));
     }
     const auto rebuilt = state_.rebuilt_target(base, blueprint_at, target_at);
     if (!rebuilt) continue;
@@ -336,35 +404,43 @@ void ClusterDeploymentManager::Active::read_slices() {
     Entry& entry = table_.entries[slice->artifact][slice->node];
     entry.observed = *parsed;
     entry.since_ns = now;
-    commands_.arm_stuck_check(slice->artifact, slice->node);
+    commands_.arm_stuck_check(slice->artifact, slice->node, entry);
   }
 }
 
-void ClusterDeploymentManager::Active::track(const KvNotification& n) {
+void ClusterDeploymentManager::Active::track(const KvNotification& n, const SliceParse& parse) {
   ++inputs_;
-  slice_keys_.track(n);
+  if (n.key.starts_with(kSlicePrefix)) slice_keys_.track(n, parse.slice, parse.value);
+  if (n.key.starts_with(kVersionRoutingPrefix)) {
+    const std::string_view base = std::string_view(n.key).substr(kVersionRoutingPrefix.size());
+    if (n.op == KvOp::Put) {
+      routing_keys_.emplace(base);
+    } else if (auto it = routing_keys_.find(base); it != routing_keys_.end()) {
+      routing_keys_.erase(it);
+    }
+  }
 }
 
-void ClusterDeploymentManager::Active::on_kv(const KvNotification& n) {
+void ClusterDeploymentManager::Active::on_kv(const KvNotification& n, const SliceParse& parse) {
   if (n.origin != KvOrigin::Apply) return;
   own_targets_.latest_applied = std::max(own_targets_.latest_applied, n.position);
   if (auto id = key_suffix(n.key, kBlueprintPrefix)) {
     n.op == KvOp::Put ? on_blueprint_put(*id, n.value) : on_blueprint_remove(*id);
   } else if (auto base = key_suffix(n.key, kSliceTargetPrefix)) {
     n.op == KvOp::Put ? on_target_put(*base, n.value) : on_target_remove(*base);
-  } else if (key_suffix(n.key, kSlicePrefix)) {
-    auto slice = parse_slice_key(n.key);
+  } else if (n.key.starts_with(kSlicePrefix)) {
+    const auto& slice = parse.slice;
     if (!slice) {
       if (n.op == KvOp::Put) {
         count("malformed-values");
         commands_.remove(n.key);
       }
     } else if (n.op == KvOp::Put) {
-      on_slice_put(n.key, *slice, n.value);
+      on_slice_put(n.key, *slice, n.value, parse.value);
     } else {
       on_slice_remove(*slice);
     }
-  } else if (key_suffix(n.key, kVersionRoutingPrefix)) {
+  } else if (n.key.starts_with(kVersionRoutingPrefix)) {
     if (n.op == KvOp::Put && !parse_version_routing(n.value)) {
       count("malformed-values");
       commands_.remove(n.key);
@@ -495,9 +571,10 @@ void ClusterDeploymentManager::Active::on_target_put(const std::string& base, co
     sync_targets();
     return;
   }
+  const bool keeps = state_.target_put_keeps_ownership(base, target->owner);
   state_.targets[base] = *target;
   own_targets_.applied(base, value, config_.mutation(mutation::kEchoCountsAsIntent));
-  recompute_ownership();
+  recompute_ownership_after_target_put(keeps);
   switch (engine::on_target_put(facts_, base, *target)) {
     case TargetPutAction::NoOwner:
       forget_desired(base);
@@ -531,13 +608,13 @@ void ClusterDeploymentManager::Active::on_target_remove(const std::string& base)
 }
 
 void ClusterDeploymentManager::Active::on_slice_put(const std::string& key, const SliceKey& slice,
-                                                    const std::string& value) {
+                                                    const std::string& value,
+                                                    const std::optional<SliceValue>& parsed) {
   const std::string& artifact = slice.artifact;
   Entry& entry = table_.entries[artifact][slice.node];
   const bool was_live = entry.counts_for_scale();
-  auto parsed = parse_slice_value(value);
-  const Desired* desired = desired_for(artifact);
   if (!parsed) {
+    const Desired* desired = desired_for(artifact);
     log(LogLevel::Warn, "unparseable value at " + key + ": removing it");
     count("malformed-values");
     // The same bytes written again before their removal landed: like a
@@ -559,7 +636,7 @@ void ClusterDeploymentManager::Active::on_slice_put(const std::string& key, cons
   // A same-value FAILED rewrite (a duplicate commit) is not a new failure.
   const bool repeated_failure = parsed->state == SliceState::Failed && entry.observed == *parsed;
   entry.observed = *parsed;
-  if (state_changed) commands_.arm_stuck_check(artifact, slice.node);
+  if (state_changed) commands_.arm_stuck_check(artifact, slice.node, entry);
   if (entry.intent && answers(*entry.intent, parsed->state)) {
     entry.intent.reset();
     timers_.cancel(entry.resend);
@@ -784,7 +861,7 @@ bool ClusterDeploymentManager::Active::adopt_unknown_keys() {
     Entry& entry = table_.entries[indexed->slice.artifact][indexed->slice.node];
     entry.observed = *indexed->value;
     entry.since_ns = now;
-    commands_.arm_stuck_check(indexed->slice.artifact, indexed->slice.node);
+    commands_.arm_stuck_check(indexed->slice.artifact, indexed->slice.node, entry);
   }
   const bool inherited = commands_.inherit();
   return !unknown.empty() || inherited;
@@ -862,7 +939,17 @@ void ClusterDeploymentManager::Active::reconcile(bool timer) {
   Nanos steady_until = 0;
   acted |= check_stuck_and_orphans(&steady_until);
   acted |= sync_targets();  // every reconcile rewrites a missing or mismatching owned slice-target (§4)
-  for (const auto& [base, desired] : state_.desired) acted |= fix_count(base, desired);
+  // Each desired artifact's row is found once for both walks of state_.desired
+  // (issue 14, ninth pass). Between them the table may gain a row (a
+  // placement's load of an artifact without one: looked up again), never
+  // lose one: a row is erased only when its last key is removed (on_kv),
+  // and nothing in a reconcile applies a notification (its walks of
+  // state_.desired rely on that too: on_kv changes state_.desired).
+  rows_.clear();
+  for (const auto& [base, desired] : state_.desired) {
+    rows_.push_back(row_of(desired.artifact));
+    acted |= fix_count(base, desired, rows_.back());
+  }
   for (const auto& [key, value] : services_.kv.scan(std::string(kVersionRoutingPrefix))) {
     const auto base = *key_suffix(key, kVersionRoutingPrefix);
     if (!state_.desired.count(base)) {
@@ -870,7 +957,11 @@ void ClusterDeploymentManager::Active::reconcile(bool timer) {
       acted = true;
     }
   }
-  for (const auto& [base, desired] : state_.desired) acted |= activate_ready(desired);
+  std::size_t at = 0;
+  for (const auto& [base, desired] : state_.desired) {
+    const SliceTable::Nodes* row = rows_[at++];
+    acted |= activate_ready(desired, row != nullptr ? row : row_of(desired.artifact));
+  }
   acted |= lifecycles_.any_drained() || !drain_.blocked.empty();
   drain_.drain_nodes(facts_, commands_);
   acted |= !all_or_nothing_.in_flight.empty();
@@ -893,14 +984,26 @@ void ClusterDeploymentManager::Active::fix_count(const std::string& base) {
 }
 
 bool ClusterDeploymentManager::Active::fix_count(const std::string& base, const Desired& desired) {
+  return fix_count(base, desired, row_of(desired.artifact));
+}
+
+bool ClusterDeploymentManager::Active::fix_count(const std::string& base, const Desired& desired,
+                                                 const SliceTable::Nodes* row) {
   if (desired.failed) return false;
   // rolling_in_progress(base) is false for a slice that does not roll.
   if (desired.update.rolling && rolling_in_progress(base)) {
     roll(base, desired);
     return true;
   }
-  commands_.sync_routing(base);
-  const int live = facts_.live_count(desired.artifact);
+  // sync_routing(base) does nothing when the local KV holds no
+  // version-routing key for the base and the slice does not roll: pending or
+  // not, rolling::sync_routing then answers None (its early-out, `base`
+  // being desired). Whether the key is there is read from routing_keys_,
+  // exact as slice_keys_ is (every change of the local KV is a notification
+  // and reaches track(), the Active CDM's interest being every key), not
+  // from the store per base and reconcile (issue 14, ninth pass).
+  if (desired.update.rolling || routing_keys_.count(base) != 0) commands_.sync_routing(base);
+  const int live = facts_.live_count(row);
   if (live < desired.count) {
     if (!backing_off(desired.artifact)) place(desired.artifact, desired.count - live);
   } else if (live > desired.count) {
@@ -978,18 +1081,26 @@ void ClusterDeploymentManager::Active::activate_ready(const std::string& artifac
 }
 
 bool ClusterDeploymentManager::Active::activate_ready(const Desired& desired) {
+  return activate_ready(desired, row_of(desired.artifact));
+}
+
+bool ClusterDeploymentManager::Active::activate_ready(const Desired& desired, const SliceTable::Nodes* row) {
+  // The entries settled in LOADED first, the dependencies only when there
+  // are some: both are pure reads of the same facts, so the order changes no
+  // answer, and the dependency walk (a row lookup per dependency) is left
+  // out of the steady case, where nothing is LOADED (issue 14, ninth pass).
   const std::string& artifact = desired.artifact;
+  if (row == nullptr) return false;
+  std::vector<NodeId> ready;
+  for (const auto& [node, entry] : *row) {
+    if (entry.settled_in(SliceState::Loaded)) ready.push_back(node);
+  }
+  if (ready.empty()) return false;
   if (!facts_.dependencies_ready(desired.depends_on) &&
       !config_.mutation(mutation::kActivateBeforeDependencies))
     return false;
-  auto it = table_.entries.find(artifact);
-  if (it == table_.entries.end()) return false;
-  std::vector<NodeId> ready;
-  for (const auto& [node, entry] : it->second) {
-    if (entry.settled_in(SliceState::Loaded)) ready.push_back(node);
-  }
   for (const auto& node : ready) commands_.activate(artifact, node);
-  return !ready.empty();
+  return true;
 }
 
 void ClusterDeploymentManager::Active::rebalance() {
@@ -1079,8 +1190,7 @@ void ClusterDeploymentManager::on_kv(const KvNotification& notification) {
     }
   }
   if (auto active = active_) {
-    active->track(notification);
-    active->on_kv(notification);
+    active->notify(notification);
   }
   // Mutation cdm-timers-survive-deactivation: a retired term still reconciles
   // from its timers, over a slice-key index that must follow the KV.

@@ -72,6 +72,24 @@ void DesiredState::recompute_ownership(const std::map<std::string, std::uint64_t
   }
 }
 
+bool DesiredState::target_put_keeps_ownership(const std::string& base, const std::string& owner) const {
+  if (auto stored = targets.find(base); stored != targets.end()) return stored->second.owner == owner;
+  // No slice-target at `base` yet and `owner` not rejected. The
+  // rejected-owner rule passes over the new one (its owner is not rejected);
+  // compute_ownership's first pass puts base -> owner only if `owner` is a
+  // valid blueprint that lists the base, else nothing changes. Then `owner`
+  // is accepted (valid, not rejected) and, listing the base, owns it now
+  // (its second pass gives an accepted blueprint every base it lists). With
+  // base -> owner put first, the second pass takes the same steps: a
+  // blueprint before `owner` (in position order) that lists the base was
+  // blocked without it, by another base (had it been accepted, the base
+  // would be its own: an owned base is never given to another), whose owner
+  // is the same with it; a blueprint that does not list the base sees the
+  // same owners; `owner` finds the base its own (not blocked) and everything
+  // else as before; after it both runs hold base -> owner.
+  return ownership.rejected.count(owner) == 0;
+}
+
 std::optional<WantedRef> DesiredState::wanted_ref(const std::string& base) const {
   auto owner = ownership.owner_of.find(base);
   if (owner == ownership.owner_of.end()) return std::nullopt;
@@ -115,22 +133,29 @@ std::optional<Wanted> DesiredState::wanted(const std::string& base) const {
   out.instances = ref->instances;
   out.min_available = ref->min_available;
   out.update = ref->update;
-  if (ref->rejected) {
-    out.artifact = base + ":" + out.version;
+  // The artifact is `base:version` (the accepted slice's artifact is that too).
+  out.artifact = base + ":" + out.version;
+  out.depends_on = depends_of(*ref);
+  return out;
+}
+
+std::vector<std::string> DesiredState::depends_of(const WantedRef& ref) const {
+  std::vector<std::string> out;
+  const SliceSpec* slice = ref.slice;
+  if (!slice) return out;
+  out.reserve(slice->depends_on.size());
+  if (ref.rejected) {
     // Dependencies by base, at the versions the dependencies are held at.
-    if (slice) {
-      for (const auto& dep : slice->depends_on) {
-        const auto dep_base = dep.base().to_string();
-        auto dep_target = targets.find(dep_base);
-        out.depends_on.push_back(dep_target != targets.end() && dep_target->second.owner == out.owner
-                                     ? dep_base + ":" + dep_target->second.version
-                                     : dep.to_string());
-      }
+    for (const auto& dep : slice->depends_on) {
+      const auto dep_base = dep.base().to_string();
+      auto dep_target = targets.find(dep_base);
+      out.push_back(dep_target != targets.end() && dep_target->second.owner == *ref.owner
+                        ? dep_base + ":" + dep_target->second.version
+                        : dep.to_string());
     }
     return out;
   }
-  out.artifact = slice->artifact.to_string();
-  for (const auto& dep : slice->depends_on) out.depends_on.push_back(dep.to_string());
+  for (const auto& dep : slice->depends_on) out.push_back(dep.to_string());
   return out;
 }
 
@@ -148,22 +173,29 @@ const Desired* DesiredState::desired_for(const std::string& artifact) const {
 }
 
 void DesiredState::set_desired(const std::string& base, const SliceTarget& target) {
+  // wanted(base)'s artifact, dependencies and update policy, without building
+  // the whole Wanted (issue 14, ninth pass): its artifact is `base:version`.
+  const auto want = wanted_ref(base);
+  if (!want) return;
   Desired out;
   out.owner = target.owner;
   out.count = target.instances;
   out.min_instances = target.min_instances;
   out.failed = target.failed;
-  const auto want = wanted(base);
-  if (!want) return;
+  auto known = desired.lower_bound(base);
+  const bool exists = known != desired.end() && known->first == base;
   // The in-memory flag of the same artifact wins over a slice-target put: it
   // is set by a fatal failure and cleared only by a put of the owner blueprint.
-  if (auto known = desired.find(base); known != desired.end() && known->second.artifact == want->artifact) {
-    out.failed = known->second.failed;
-  }
-  out.artifact = want->artifact;
-  out.depends_on = want->depends_on;
+  if (exists && want->is_artifact(base, known->second.artifact)) out.failed = known->second.failed;
+  out.artifact.reserve(base.size() + 1 + want->version->size());
+  out.artifact.append(base).append(1, ':').append(*want->version);
+  out.depends_on = depends_of(*want);
   out.update = want->update;
-  desired[base] = std::move(out);
+  if (exists) {
+    known->second = std::move(out);
+  } else {
+    desired.emplace_hint(known, base, std::move(out));
+  }
 }
 
 SliceTarget DesiredState::target_for(const Wanted& want) {

@@ -144,10 +144,19 @@ class DesiredState {
   // id -> decided position of its committed value (acceptance is judged in
   // that order, §4).
   void recompute_ownership(const std::map<std::string, std::uint64_t>& positions = {});
+  // Whether storing a slice-target of `owner` at `base` leaves
+  // recompute_ownership's answer as it is, `ownership` being that answer
+  // for the state now and the same positions: the base's slice-target
+  // already names `owner` (only the bases and owners of slice-targets are
+  // read), or there is none and `owner` is not rejected (the proof at the
+  // definition).
+  bool target_put_keeps_ownership(const std::string& base, const std::string& owner) const;
   std::optional<Wanted> wanted(const std::string& base) const;
   // wanted(base) without building it (WantedRef above): nullopt exactly when
   // wanted(base) is.
   std::optional<WantedRef> wanted_ref(const std::string& base) const;
+  // wanted(base)->depends_on for `ref`, wanted_ref(base)'s answer.
+  std::vector<std::string> depends_of(const WantedRef& ref) const;
   // wanted_ref(base) for a base owned by `owner`, which must be the value
   // of ownership.owner_of's entry for it (a walk of owner_of, without
   // looking the base up again).

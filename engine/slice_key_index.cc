@@ -8,8 +8,10 @@
 namespace aether::engine {
 
 void SliceKeyIndex::put(const std::string& key, const SliceKey& slice, std::optional<SliceValue> value) {
-  // The Key (a copy of the parsed key) is built only for a new key.
-  auto it = keys_.lower_bound(key);
+  // The Key (a copy of the parsed key) is built only for a new key. A key
+  // after the last one (the activation's scan puts them in order) goes at the
+  // end without a search.
+  auto it = !keys_.empty() && keys_.rbegin()->first < key ? keys_.end() : keys_.lower_bound(key);
   if (it == keys_.end() || it->first != key) {
     it = keys_.emplace_hint(it, key, Key{slice, std::nullopt});
     ++nodes_[slice.node];
@@ -22,19 +24,30 @@ void SliceKeyIndex::put(const std::string& key, const SliceKey& slice, std::opti
 
 void SliceKeyIndex::track(const KvNotification& n) {
   if (!n.key.starts_with(kSlicePrefix)) return;
+  std::optional<SliceKey> slice;
+  std::optional<SliceValue> value;
   if (n.op == KvOp::Put) {
-    if (auto slice = parse_slice_key(n.key)) put(n.key, *slice, parse_slice_value(n.value));
+    slice = parse_slice_key(n.key);
+    if (slice) value = parse_slice_value(n.value);
+  }
+  track(n, slice, value);
+}
+
+void SliceKeyIndex::track(const KvNotification& n, const std::optional<SliceKey>& slice,
+                          const std::optional<SliceValue>& value) {
+  if (n.op == KvOp::Put) {
+    if (slice) put(n.key, *slice, value);
     return;
   }
   auto it = keys_.find(n.key);
   if (it == keys_.end()) return;
-  const SliceKey& slice = it->second.slice;
-  auto node = nodes_.find(slice.node);
+  const SliceKey& indexed = it->second.slice;
+  auto node = nodes_.find(indexed.node);
   if (--node->second == 0) nodes_.erase(node);
-  auto artifact = by_artifact_.find(slice.artifact);
+  auto artifact = by_artifact_.find(indexed.artifact);
   auto& nodes = artifact->second;
-  auto at = std::lower_bound(nodes.begin(), nodes.end(), slice.node);
-  if (at != nodes.end() && *at == slice.node) nodes.erase(at);
+  auto at = std::lower_bound(nodes.begin(), nodes.end(), indexed.node);
+  if (at != nodes.end() && *at == indexed.node) nodes.erase(at);
   if (nodes.empty()) by_artifact_.erase(artifact);
   keys_.erase(it);
 }

@@ -31,6 +31,11 @@ class SliceKeyIndex {
   void put(const std::string& key, const SliceKey& slice, std::optional<SliceValue> value);
   // Follows one notification, whatever its origin.
   void track(const KvNotification& n);
+  // The same for a slices/* key with its parse already made: `slice` is
+  // parse_slice_key(n.key) (asked at least for a Put), `value`
+  // parse_slice_value(n.value) for a Put of a valid key.
+  void track(const KvNotification& n, const std::optional<SliceKey>& slice,
+             const std::optional<SliceValue>& value);
 
   const std::map<std::string, Key, std::less<>>& keys() const { return keys_; }
   const std::map<NodeId, std::size_t>& nodes() const { return nodes_; }  // keys per node

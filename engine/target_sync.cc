@@ -65,8 +65,13 @@ std::vector<TargetSyncAction> plan_target_sync(const CdmFacts& facts,
       out.push_back({Kind::FixFailedFlag, base, fixed});
     }
   }
+  // owner_of is walked in step with targets (both by base): the same answer
+  // as a find per base.
+  auto next_owner = state.ownership.owner_of.begin();
+  const auto key_of = [](const auto& entry) -> const std::string& { return entry.first; };
   for (const auto& [base, target] : state.targets) {
-    if (!pending(base) && !state.ownership.owner_of.count(base)) out.push_back({Kind::Remove, base});
+    if (!merge_has(next_owner, state.ownership.owner_of.end(), base, key_of) && !pending(base))
+      out.push_back({Kind::Remove, base});
   }
   return out;
 }
