@@ -633,10 +633,10 @@ void SimCluster::client_write(const std::string& client, engine::KvBatch batch,
                               std::function<void()> on_commit, std::optional<NodeId> via) {
   ClientQueue& queue = clients_[client];
   const std::uint64_t seq = next_client_write_++;
-  world_->trace.event(now(), "client.write")
-      .str("client", client)
-      .u64("write", seq)
-      .list("commands", describe_batch(batch));
+  {
+    auto event = world_->trace.event(now(), "client.write");
+    trace_commands(event.str("client", client).u64("write", seq), "commands", batch);
+  }
   queue.writes.push_back(ClientWriteItem{seq, std::move(batch), std::move(on_commit), std::move(via)});
   if (queue.writes.size() == 1) pump_client(client);
 }

@@ -40,17 +40,16 @@ void NodeSet::insert_sorted(const NodeList& sorted) {
   shared_.reset();
 }
 
-std::vector<std::string> describe_batch(const engine::KvBatch& batch) {
-  std::vector<std::string> out;
-  out.reserve(batch.size());
+TraceEvent& trace_commands(TraceEvent& event, std::string_view field, const engine::KvBatch& batch) {
+  event.begin_list(field, batch.size());
   for (const auto& command : batch) {
     if (command.op == engine::KvOp::Put) {
-      out.push_back("put " + command.key + "=" + command.value);
+      event.item({"put ", command.key, "=", command.value});
     } else {
-      out.push_back("remove " + command.key);
+      event.item({"remove ", command.key});
     }
   }
-  return out;
+  return event;
 }
 
 SubmitTicket ConsensusKv::submit(const Submitter& submitter, const engine::KvBatch& batch,
@@ -89,10 +88,15 @@ SubmitTicket ConsensusKv::submit(const Submitter& submitter, const engine::KvBat
         .flag("merged", merged)
         .flag("cdm_active", submitter.cdm_active);
     if (submitter.cdm_tag) event.u64("cdm_tag", *submitter.cdm_tag);
-    std::vector<std::string> applied;
-    for (const auto& [key, value] : submitter.applied) applied.push_back(value ? key + "=" + *value : key);
-    event.list("applied", applied);
-    if (!merged) event.list("commands", describe_batch(batch));
+    event.begin_list("applied", submitter.applied.size());
+    for (const auto& [key, value] : submitter.applied) {
+      if (value) {
+        event.item({key, "=", *value});
+      } else {
+        event.item({key});
+      }
+    }
+    if (!merged) trace_commands(event, "commands", batch);
   }
   world_.notify([&](WorldObserver& o) { o.on_submit(world_.now(), pending.record, submitter); });
 

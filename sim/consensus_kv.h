@@ -199,7 +199,8 @@ class ConsensusKv {
   VersionedKv versions_;
 };
 
-// "put key=value" / "remove key" per command, for the trace.
-std::vector<std::string> describe_batch(const engine::KvBatch& batch);
+// Writes `batch` as the list field `field` of `event`: "put key=value" /
+// "remove key" per command.
+TraceEvent& trace_commands(TraceEvent& event, std::string_view field, const engine::KvBatch& batch);
 
 }  // namespace aether::sim

@@ -1040,10 +1040,8 @@ void SimNode::real_submit(const std::string& writer, engine::KvBatch batch,
   if (!quorum_) return reject_submit(writer, "no-quorum", std::move(done));
   if (!restored_) return reject_submit(writer, "not-restored", std::move(done));
   if (submit_is_lost(writer)) {
-    world_.trace.event(world_.now(), "kv.submit_lost")
-        .str("node", id_)
-        .str("writer", writer)
-        .list("commands", describe_batch(batch));
+    auto event = world_.trace.event(world_.now(), "kv.submit_lost");
+    trace_commands(event.str("node", id_).str("writer", writer), "commands", batch);
     return;  // never decided, never answered
   }
   Submitter submitter;

@@ -282,6 +282,24 @@ TraceEvent& TraceEvent::encoded_list(std::string_view key, std::string_view enco
   return *this;
 }
 
+TraceEvent& TraceEvent::begin_list(std::string_view key, std::size_t count) {
+  trace_.put_key(kList, key);
+  trace_.advance(put_varint(trace_.room(kMaxVarint), count));
+  return *this;
+}
+
+TraceEvent& TraceEvent::item(std::initializer_list<std::string_view> parts) {
+  std::size_t size = 0;
+  for (std::string_view part : parts) size += part.size();
+  char* out = put_varint(trace_.room(kMaxVarint + size), size);
+  for (std::string_view part : parts) {
+    if (!part.empty()) std::memcpy(out, part.data(), part.size());
+    out += part.size();
+  }
+  trace_.advance(out);
+  return *this;
+}
+
 std::string encode_trace_list(const std::vector<std::string>& values) {
   std::size_t size = kMaxVarint;
   for (const auto& v : values) size += kMaxVarint + v.size();

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <functional>
+#include <initializer_list>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -40,6 +41,11 @@ class TraceEvent {
   // The same field as list(key, values), given encode_trace_list(values)
   // (a list written many times is encoded once: issue 14, ninth pass).
   TraceEvent& encoded_list(std::string_view key, std::string_view encoded);
+  // A list field written item by item, with no string built per item:
+  // begin_list(key, count), then exactly `count` item() calls; an item is the
+  // concatenation of its parts (the same bytes as list() of those strings).
+  TraceEvent& begin_list(std::string_view key, std::size_t count);
+  TraceEvent& item(std::initializer_list<std::string_view> parts);
 
  private:
   friend class Trace;

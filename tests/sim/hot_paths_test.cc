@@ -193,3 +193,28 @@ TEST_CASE("a list written pre-encoded is the same trace record as the list") {
     CHECK(encoded == aether::sim::encode_trace_list(*items));
   }
 }
+
+TEST_CASE("a list written item by item is the same trace record as the list") {
+  // kv.submit, kv.submit_lost and client.write write their command lists in
+  // place (issue 14, ninth pass), each item the concatenation of its parts.
+  const std::string long_value(300, 'v');  // an item past one varint byte
+  const std::vector<std::string> items = {"put a=1", "remove b", "put c=" + long_value, "", "k"};
+  aether::sim::Trace plain;
+  aether::sim::Trace parts;
+  std::string plain_line;
+  std::string parts_line;
+  plain.set_line_observer([&](std::uint64_t, const std::string& line) { plain_line = line; });
+  parts.set_line_observer([&](std::uint64_t, const std::string& line) { parts_line = line; });
+  plain.event(9, "kv.submit").list("commands", items).list("none", {}).u64("after", 2);
+  parts.event(9, "kv.submit")
+      .begin_list("commands", items.size())
+      .item({"put ", "a", "=", "1"})
+      .item({"remove ", "b"})
+      .item({"put ", "c", "=", long_value})
+      .item({})
+      .item({"k"})
+      .begin_list("none", 0)
+      .u64("after", 2);
+  CHECK(parts_line == plain_line);
+  CHECK(parts.hash() == plain.hash());
+}
