@@ -251,6 +251,12 @@ void ConsensusKv::decide(std::uint64_t batch_id) {
       .u64("digest", canonical_.digest());
   world_.notify([&](WorldObserver& o) { o.on_decide(world_.now(), position, log_.back()); });
   on_decided_(position);
+  // What each submitter had applied is read by the checks at the decision
+  // (on_decide) and never after: the log does not keep it (issue 14, ninth
+  // pass: a fifth of the heap at 300 nodes).
+  for (Submitter& submitter : log_[position - 1].submitters) {
+    decltype(submitter.applied)().swap(submitter.applied);
+  }
 }
 
 std::uint64_t ConsensusKv::position_at(Nanos at) const {

@@ -104,6 +104,8 @@ class ConsensusKv {
   bool stalled() const { return world_.now() < stalled_until_; }
 
   std::uint64_t latest_position() const { return log_.size(); }
+  // A decided batch: its commands, its submitters (their `applied` is
+  // cleared once the decision has been observed: on_decide has it).
   const BatchRecord& decided(std::uint64_t position) const { return log_.at(position - 1); }
   // The notifications applying `position` makes, one per command in order
   // (origin Apply), built once at the decision and shared by every node.

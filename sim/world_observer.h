@@ -30,7 +30,8 @@ struct Submitter {
   bool cdm_active = false;               // the submitter's CDM state at submit
   std::optional<std::uint64_t> cdm_tag;  // its activation tag, if Active
   // For each key the batch touches: the value the submitter had applied at
-  // submit (nullopt: absent).
+  // submit (nullopt: absent). Observers get it with on_submit and on_decide;
+  // ConsensusKv::decided() no longer has it after the decision.
   std::map<std::string, std::optional<std::string>> applied;
   Nanos submitted_at = 0;
 };
