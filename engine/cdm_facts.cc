@@ -75,11 +75,15 @@ int CdmFacts::live_count(const SliceTable::Nodes* row) const {
   // counts_for_scale with the view walked once in step with the entries
   // (both sorted), not searched whole per entry.
   const bool out_of_view = config.mutation(mutation::kScaleCountsOutOfView);
+  // lifecycles.drained(node), its sorted list read once (empty: no search).
+  const auto& drained = lifecycles.values.drained();
   auto from = view.begin();
   int live = 0;
   for (const auto& [node, entry] : *row) {
     if (!entry.counts_for_scale()) continue;
-    if (out_of_view || (!lifecycles.drained(node) && gallop_has(from, view.end(), node))) ++live;
+    if (out_of_view || ((drained.empty() || !std::binary_search(drained.begin(), drained.end(), node)) &&
+                        gallop_has(from, view.end(), node)))
+      ++live;
   }
   return live;
 }

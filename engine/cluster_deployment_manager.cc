@@ -401,10 +401,14 @@ void ClusterDeploymentManager::Active::read_slices() {
       commands_.remove(key);
       continue;
     }
-    Entry& entry = table_.entries[slice->artifact][slice->node];
+    // The parsed names move into the table (try_emplace moves nothing when
+    // the key is there); the stuck check reads them from the table's keys.
+    auto row = table_.entries.try_emplace(std::move(slice->artifact)).first;
+    auto at = row->second.try_emplace(std::move(slice->node)).first;
+    Entry& entry = at->second;
     entry.observed = *parsed;
     entry.since_ns = now;
-    commands_.arm_stuck_check(slice->artifact, slice->node, entry);
+    commands_.arm_stuck_check(row->first, at->first, entry);
   }
 }
 
@@ -1181,7 +1185,7 @@ KvInterest ClusterDeploymentManager::interest() const {
 }
 
 void ClusterDeploymentManager::on_kv(const KvNotification& notification) {
-  if (key_suffix(notification.key, kBlueprintPrefix) || key_suffix(notification.key, kSliceTargetPrefix)) {
+  if (notification.key.starts_with(kBlueprintPrefix) || notification.key.starts_with(kSliceTargetPrefix)) {
     if (notification.op == KvOp::Put) {
       positions_[notification.key] =
           notification.revision != 0 ? notification.revision : notification.position;

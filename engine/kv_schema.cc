@@ -46,23 +46,38 @@ constexpr std::array<std::pair<NodeLifecycle, const char*>, 5> kLifecycleNames =
 
 }  // namespace
 
+namespace {
+
+// The parts joined in one allocation (the keys are built on every NDM write,
+// every CDM command and every activation; issue 14, ninth pass (2)).
+std::string joined(std::initializer_list<std::string_view> parts) {
+  std::size_t size = 0;
+  for (const auto part : parts) size += part.size();
+  std::string out;
+  out.reserve(size);
+  for (const auto part : parts) out.append(part);
+  return out;
+}
+
+}  // namespace
+
 std::string blueprint_key(std::string_view id) {
-  return std::string(kBlueprintPrefix) + std::string(id);
+  return joined({kBlueprintPrefix, id});
 }
 std::string slice_target_key(std::string_view base) {
-  return std::string(kSliceTargetPrefix) + std::string(base);
+  return joined({kSliceTargetPrefix, base});
 }
 std::string version_routing_key(std::string_view base) {
-  return std::string(kVersionRoutingPrefix) + std::string(base);
+  return joined({kVersionRoutingPrefix, base});
 }
 std::string slice_key(std::string_view node, std::string_view artifact) {
-  return std::string(kSlicePrefix) + std::string(node) + "/" + std::string(artifact);
+  return joined({kSlicePrefix, node, "/", artifact});
 }
 std::string slice_node_prefix(std::string_view node) {
-  return std::string(kSlicePrefix) + std::string(node) + "/";
+  return joined({kSlicePrefix, node, "/"});
 }
 std::string node_lifecycle_key(std::string_view node) {
-  return std::string(kNodeLifecyclePrefix) + std::string(node);
+  return joined({kNodeLifecyclePrefix, node});
 }
 
 std::optional<std::string> key_suffix(std::string_view key, std::string_view prefix) {
@@ -282,9 +297,8 @@ std::string encode_slice_value(const SliceValue& value) {
     // sorted, no whitespace; a state name needs no escaping), without
     // building a JSON object: every NDM state write and every CDM command
     // encodes one (issue 14, eighth pass).
-    std::string out(value.fatal ? R"({"fatal":true,"state":")" : R"({"fatal":false,"state":")");
-    out.append(slice_state_name(value.state)).append(R"("})");
-    return out;
+    return joined({value.fatal ? R"({"fatal":true,"state":")" : R"({"fatal":false,"state":")",
+                   slice_state_name(value.state), R"("})"});
   }
   Json out = Json::object();
   out["state"] = slice_state_name(value.state);
