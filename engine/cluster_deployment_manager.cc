@@ -363,7 +363,16 @@ void ClusterDeploymentManager::Active::read_desired_state() {
 // older; slice-targets without an owner are removed.
 void ClusterDeploymentManager::Active::rebuild_targets() {
   recompute_ownership();
+  // The owner blueprint's position, looked up once per run of bases with
+  // the same owner (nothing in this walk applies a notification, so
+  // positions_ does not change during it).
+  const std::string* last_owner = nullptr;
+  std::optional<std::uint64_t> owner_at;
   for (const auto& [base, owner] : state_.ownership.owner_of) {
+    if (last_owner == nullptr || *last_owner != owner) {
+      last_owner = &owner;
+      owner_at = facts_.blueprint_position(owner);
+    }
     // A matching slice-target's counts win unless the owner blueprint's value
     // was decided after it (positions_, the KV's mod revisions).
     std::optional<std::uint64_t> blueprint_at;
@@ -371,10 +380,11 @@ void ClusterDeploymentManager::Active::rebuild_targets() {
     // The positions target_is_newer looked up are taken from it (no key
     // built and looked up twice); not newer, it looked both up unless it
     // answered from this term's own write (never at activation).
-    if (facts_.target_is_newer(base, owner, &blueprint_at, &target_at)) {
+    if (facts_.target_is_newer_than(base, owner_at, &target_at)) {
       blueprint_at.reset();
       target_at.reset();
     } else {
+      blueprint_at = owner_at;  // set: an absent position is newer
       if (!blueprint_at) blueprint_at = positions_.at(blueprint_key(owner));
       if (!target_at) target_at = positions_.at(slice_target_key(base));
     }
