@@ -1,6 +1,7 @@
 #include "engine/kv_schema.h"
 
 #include <array>
+#include <type_traits>
 #include <utility>
 
 #include <nlohmann/json.hpp>
@@ -50,34 +51,34 @@ namespace {
 
 // The parts joined in one allocation (the keys are built on every NDM write,
 // every CDM command and every activation; issue 14, ninth pass (2)).
-std::string joined(std::initializer_list<std::string_view> parts) {
-  std::size_t size = 0;
-  for (const auto part : parts) size += part.size();
+template <typename... Parts>
+std::string joined(Parts... parts) {
+  static_assert((std::is_same_v<Parts, std::string_view> && ...));
   std::string out;
-  out.reserve(size);
-  for (const auto part : parts) out.append(part);
+  out.reserve((parts.size() + ...));
+  (out.append(parts), ...);
   return out;
 }
 
 }  // namespace
 
 std::string blueprint_key(std::string_view id) {
-  return joined({kBlueprintPrefix, id});
+  return joined(kBlueprintPrefix, id);
 }
 std::string slice_target_key(std::string_view base) {
-  return joined({kSliceTargetPrefix, base});
+  return joined(kSliceTargetPrefix, base);
 }
 std::string version_routing_key(std::string_view base) {
-  return joined({kVersionRoutingPrefix, base});
+  return joined(kVersionRoutingPrefix, base);
 }
 std::string slice_key(std::string_view node, std::string_view artifact) {
-  return joined({kSlicePrefix, node, "/", artifact});
+  return joined(kSlicePrefix, node, std::string_view("/"), artifact);
 }
 std::string slice_node_prefix(std::string_view node) {
-  return joined({kSlicePrefix, node, "/"});
+  return joined(kSlicePrefix, node, std::string_view("/"));
 }
 std::string node_lifecycle_key(std::string_view node) {
-  return joined({kNodeLifecyclePrefix, node});
+  return joined(kNodeLifecyclePrefix, node);
 }
 
 std::optional<std::string> key_suffix(std::string_view key, std::string_view prefix) {
@@ -297,8 +298,9 @@ std::string encode_slice_value(const SliceValue& value) {
     // sorted, no whitespace; a state name needs no escaping), without
     // building a JSON object: every NDM state write and every CDM command
     // encodes one (issue 14, eighth pass).
-    return joined({value.fatal ? R"({"fatal":true,"state":")" : R"({"fatal":false,"state":")",
-                   slice_state_name(value.state), R"("})"});
+    return joined(
+        std::string_view(value.fatal ? R"({"fatal":true,"state":")" : R"({"fatal":false,"state":")"),
+        std::string_view(slice_state_name(value.state)), std::string_view(R"("})"));
   }
   Json out = Json::object();
   out["state"] = slice_state_name(value.state);
