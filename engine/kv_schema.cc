@@ -45,10 +45,6 @@ constexpr std::array<std::pair<NodeLifecycle, const char*>, 5> kLifecycleNames =
     {NodeLifecycle::ShuttingDown, "SHUTTING_DOWN"},
 }};
 
-}  // namespace
-
-namespace {
-
 // The parts joined in one allocation (the keys are built on every NDM write,
 // every CDM command and every activation; issue 14, ninth pass (2)).
 template <typename... Parts>
