@@ -1,5 +1,7 @@
 #include "engine/artifact.h"
 
+#include <array>
+
 namespace aether::engine {
 
 namespace {
@@ -12,6 +14,24 @@ bool is_digit(char c) {
 }
 bool is_alpha(char c) {
   return is_lower(c) || (c >= 'A' && c <= 'Z');
+}
+
+// Character classes of the grammars below as one table lookup each (slice
+// keys are validated on every notification; issue 14, ninth pass (2)):
+// kGroup [a-z0-9_-], kId [a-z0-9], kNode [a-z0-9-], kSuffix [A-Za-z0-9.].
+enum : unsigned char { kGroup = 1, kId = 2, kNode = 4, kSuffix = 8 };
+constexpr std::array<unsigned char, 256> kClasses = [] {
+  std::array<unsigned char, 256> table{};
+  for (int c = 'a'; c <= 'z'; ++c) table[c] = kGroup | kId | kNode | kSuffix;
+  for (int c = '0'; c <= '9'; ++c) table[c] = kGroup | kId | kNode | kSuffix;
+  for (int c = 'A'; c <= 'Z'; ++c) table[c] = kSuffix;
+  table['_'] = kGroup;
+  table['-'] = kGroup | kNode;
+  table['.'] = kSuffix;
+  return table;
+}();
+bool in_class(char c, unsigned char bits) {
+  return (kClasses[static_cast<unsigned char>(c)] & bits) != 0;
 }
 
 // `text` split at `separator` into exactly `n` parts (written to `parts`);
@@ -85,7 +105,7 @@ bool check_parts(std::string_view group, std::string_view artifact, std::string*
 bool is_valid_node_id(std::string_view text) {
   if (text.empty() || text.size() > 63 || !is_lower(text[0])) return false;
   for (char c : text) {
-    if (!is_lower(c) && !is_digit(c) && c != '-') return false;
+    if (!in_class(c, kNode)) return false;
   }
   return true;
 }
@@ -145,8 +165,8 @@ bool is_valid_artifact(std::string_view text) {
   auto word = [&](auto ok) {
     while (i < n && ok(text[i])) ++i;
   };
-  const auto group_char = [](char c) { return is_lower(c) || is_digit(c) || c == '_' || c == '-'; };
-  const auto id_char = [](char c) { return is_lower(c) || is_digit(c); };
+  const auto group_char = [](char c) { return in_class(c, kGroup); };
+  const auto id_char = [](char c) { return in_class(c, kId); };
   // groupId: [a-z][a-z0-9_-]*(\.[a-z][a-z0-9_-]*)+
   int segments = 0;
   do {
@@ -180,7 +200,7 @@ bool is_valid_artifact(std::string_view text) {
   if (i == n) return true;
   if (text[i] != '-' || i + 1 == n) return false;
   for (++i; i < n; ++i) {
-    if (!is_alpha(text[i]) && !is_digit(text[i]) && text[i] != '.') return false;
+    if (!in_class(text[i], kSuffix)) return false;
   }
   return true;
 }

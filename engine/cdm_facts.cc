@@ -75,11 +75,15 @@ int CdmFacts::live_count(const SliceTable::Nodes* row) const {
   // counts_for_scale with the view walked once in step with the entries
   // (both sorted), not searched whole per entry.
   const bool out_of_view = config.mutation(mutation::kScaleCountsOutOfView);
+  // lifecycles.drained(node), its sorted list read once (empty: no search).
+  const auto& drained = lifecycles.values.drained();
   auto from = view.begin();
   int live = 0;
   for (const auto& [node, entry] : *row) {
     if (!entry.counts_for_scale()) continue;
-    if (out_of_view || (!lifecycles.drained(node) && gallop_has(from, view.end(), node))) ++live;
+    if (out_of_view || ((drained.empty() || !std::binary_search(drained.begin(), drained.end(), node)) &&
+                        gallop_has(from, view.end(), node)))
+      ++live;
   }
   return live;
 }
@@ -150,16 +154,27 @@ bool CdmFacts::target_is_newer(const std::string& base, const std::string& owner
                                std::optional<std::uint64_t>* target_at) const {
   if (config.mutation(mutation::kTargetWinsAtActivation)) return true;
   // The owner's blueprint position is looked up once (its key built once).
+  const auto blueprint = blueprint_position(owner);
+  if (blueprint_at && blueprint) *blueprint_at = blueprint;
+  return target_is_newer_than(base, blueprint, target_at);
+}
+
+std::optional<std::uint64_t> CdmFacts::blueprint_position(const std::string& owner) const {
   auto blueprint = positions.find(blueprint_key(owner));
-  if (blueprint_at && blueprint != positions.end()) *blueprint_at = blueprint->second;
-  if (auto intent = own_targets.intent.find(base);
-      intent != own_targets.intent.end() && blueprint != positions.end())
-    return intent->second >= blueprint->second;
-  if (blueprint == positions.end()) return true;
+  if (blueprint == positions.end()) return std::nullopt;
+  return blueprint->second;
+}
+
+bool CdmFacts::target_is_newer_than(const std::string& base, std::optional<std::uint64_t> blueprint,
+                                    std::optional<std::uint64_t>* target_at) const {
+  if (config.mutation(mutation::kTargetWinsAtActivation)) return true;
+  if (auto intent = own_targets.intent.find(base); intent != own_targets.intent.end() && blueprint)
+    return intent->second >= *blueprint;
+  if (!blueprint) return true;
   auto target = positions.find(slice_target_key(base));
   if (target == positions.end()) return true;
   if (target_at) *target_at = target->second;
-  return target->second >= blueprint->second;  // a tie: one batch wrote both
+  return target->second >= *blueprint;  // a tie: one batch wrote both
 }
 
 std::map<std::string, std::uint64_t> CdmFacts::blueprint_positions() const {

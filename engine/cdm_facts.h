@@ -106,6 +106,14 @@ struct CdmFacts {
   bool target_is_newer(const std::string& base, const std::string& owner,
                        std::optional<std::uint64_t>* blueprint_at,
                        std::optional<std::uint64_t>* target_at) const;
+  // positions' entry for blueprint_key(owner) (nullopt: absent).
+  std::optional<std::uint64_t> blueprint_position(const std::string& owner) const;
+  // target_is_newer(base, owner, nullptr, target_at) with the owner
+  // blueprint's position already looked up (`blueprint`,
+  // blueprint_position(owner)'s answer): a walk over the bases of one owner
+  // looks it up once (issue 14, ninth pass (2)).
+  bool target_is_newer_than(const std::string& base, std::optional<std::uint64_t> blueprint,
+                            std::optional<std::uint64_t>* target_at) const;
   // Blueprint id -> decided position of its applied value: acceptance is
   // judged in that order (§4); empty under the mutation that judges by id.
   std::map<std::string, std::uint64_t> blueprint_positions() const;

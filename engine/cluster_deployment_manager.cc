@@ -363,7 +363,16 @@ void ClusterDeploymentManager::Active::read_desired_state() {
 // older; slice-targets without an owner are removed.
 void ClusterDeploymentManager::Active::rebuild_targets() {
   recompute_ownership();
+  // The owner blueprint's position, looked up once per run of bases with
+  // the same owner (nothing in this walk applies a notification, so
+  // positions_ does not change during it).
+  const std::string* last_owner = nullptr;
+  std::optional<std::uint64_t> owner_at;
   for (const auto& [base, owner] : state_.ownership.owner_of) {
+    if (last_owner == nullptr || *last_owner != owner) {
+      last_owner = &owner;
+      owner_at = facts_.blueprint_position(owner);
+    }
     // A matching slice-target's counts win unless the owner blueprint's value
     // was decided after it (positions_, the KV's mod revisions).
     std::optional<std::uint64_t> blueprint_at;
@@ -371,10 +380,11 @@ void ClusterDeploymentManager::Active::rebuild_targets() {
     // The positions target_is_newer looked up are taken from it (no key
     // built and looked up twice); not newer, it looked both up unless it
     // answered from this term's own write (never at activation).
-    if (facts_.target_is_newer(base, owner, &blueprint_at, &target_at)) {
+    if (facts_.target_is_newer_than(base, owner_at, &target_at)) {
       blueprint_at.reset();
       target_at.reset();
     } else {
+      blueprint_at = owner_at;  // set: an absent position is newer
       if (!blueprint_at) blueprint_at = positions_.at(blueprint_key(owner));
       if (!target_at) target_at = positions_.at(slice_target_key(base));
     }
@@ -401,10 +411,14 @@ void ClusterDeploymentManager::Active::read_slices() {
       commands_.remove(key);
       continue;
     }
-    Entry& entry = table_.entries[slice->artifact][slice->node];
+    // The parsed names move into the table (try_emplace moves nothing when
+    // the key is there); the stuck check reads them from the table's keys.
+    auto row = table_.entries.try_emplace(std::move(slice->artifact)).first;
+    auto at = row->second.try_emplace(std::move(slice->node)).first;
+    Entry& entry = at->second;
     entry.observed = *parsed;
     entry.since_ns = now;
-    commands_.arm_stuck_check(slice->artifact, slice->node, entry);
+    commands_.arm_stuck_check(row->first, at->first, entry);
   }
 }
 
@@ -1181,7 +1195,7 @@ KvInterest ClusterDeploymentManager::interest() const {
 }
 
 void ClusterDeploymentManager::on_kv(const KvNotification& notification) {
-  if (key_suffix(notification.key, kBlueprintPrefix) || key_suffix(notification.key, kSliceTargetPrefix)) {
+  if (notification.key.starts_with(kBlueprintPrefix) || notification.key.starts_with(kSliceTargetPrefix)) {
     if (notification.op == KvOp::Put) {
       positions_[notification.key] =
           notification.revision != 0 ? notification.revision : notification.position;

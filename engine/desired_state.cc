@@ -99,8 +99,14 @@ std::optional<WantedRef> DesiredState::wanted_ref(const std::string& base) const
 std::optional<WantedRef> DesiredState::wanted_ref(const std::string& base, const std::string& owner) const {
   auto blueprint = blueprints.find(owner);
   if (blueprint == blueprints.end() || !blueprint->second) return std::nullopt;
-  const auto* slice = slice_of(*blueprint->second, base);
-  if (ownership.rejected.count(owner)) {
+  return wanted_ref(base, owner, &*blueprint->second, ownership.rejected.count(owner) != 0);
+}
+
+std::optional<WantedRef> DesiredState::wanted_ref(const std::string& base, const std::string& owner,
+                                                  const Blueprint* blueprint, bool rejected) const {
+  if (blueprint == nullptr) return std::nullopt;
+  const auto* slice = slice_of(*blueprint, base);
+  if (rejected) {
     // Its last accepted deployment, as its slice-target records it.
     auto target = targets.find(base);
     if (target == targets.end() || target->second.owner != owner) return std::nullopt;

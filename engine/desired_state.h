@@ -161,6 +161,12 @@ class DesiredState {
   // of ownership.owner_of's entry for it (a walk of owner_of, without
   // looking the base up again).
   std::optional<WantedRef> wanted_ref(const std::string& base, const std::string& owner) const;
+  // wanted_ref(base, owner) with the owner's blueprint (`blueprint`: nullptr
+  // when blueprints holds none or an invalid one for it) and whether
+  // ownership.rejected holds it, both as that overload looks them up: a walk
+  // over the bases of one owner looks them up once (issue 14, ninth pass (2)).
+  std::optional<WantedRef> wanted_ref(const std::string& base, const std::string& owner,
+                                      const Blueprint* blueprint, bool rejected) const;
   // The blueprint slice whose placement fields (resources, anti_affinity,
   // spread_zone) wanted(base) reports; nullptr when wanted(base) is nullopt
   // or reports none. The same lookup without building a Wanted (the

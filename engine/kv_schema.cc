@@ -1,6 +1,7 @@
 #include "engine/kv_schema.h"
 
 #include <array>
+#include <type_traits>
 #include <utility>
 
 #include <nlohmann/json.hpp>
@@ -44,25 +45,36 @@ constexpr std::array<std::pair<NodeLifecycle, const char*>, 5> kLifecycleNames =
     {NodeLifecycle::ShuttingDown, "SHUTTING_DOWN"},
 }};
 
+// The parts joined in one allocation (the keys are built on every NDM write,
+// every CDM command and every activation; issue 14, ninth pass (2)).
+template <typename... Parts>
+std::string joined(Parts... parts) {
+  static_assert((std::is_same_v<Parts, std::string_view> && ...));
+  std::string out;
+  out.reserve((parts.size() + ...));
+  (out.append(parts), ...);
+  return out;
+}
+
 }  // namespace
 
 std::string blueprint_key(std::string_view id) {
-  return std::string(kBlueprintPrefix) + std::string(id);
+  return joined(kBlueprintPrefix, id);
 }
 std::string slice_target_key(std::string_view base) {
-  return std::string(kSliceTargetPrefix) + std::string(base);
+  return joined(kSliceTargetPrefix, base);
 }
 std::string version_routing_key(std::string_view base) {
-  return std::string(kVersionRoutingPrefix) + std::string(base);
+  return joined(kVersionRoutingPrefix, base);
 }
 std::string slice_key(std::string_view node, std::string_view artifact) {
-  return std::string(kSlicePrefix) + std::string(node) + "/" + std::string(artifact);
+  return joined(kSlicePrefix, node, std::string_view("/"), artifact);
 }
 std::string slice_node_prefix(std::string_view node) {
-  return std::string(kSlicePrefix) + std::string(node) + "/";
+  return joined(kSlicePrefix, node, std::string_view("/"));
 }
 std::string node_lifecycle_key(std::string_view node) {
-  return std::string(kNodeLifecyclePrefix) + std::string(node);
+  return joined(kNodeLifecyclePrefix, node);
 }
 
 std::optional<std::string> key_suffix(std::string_view key, std::string_view prefix) {
@@ -282,9 +294,9 @@ std::string encode_slice_value(const SliceValue& value) {
     // sorted, no whitespace; a state name needs no escaping), without
     // building a JSON object: every NDM state write and every CDM command
     // encodes one (issue 14, eighth pass).
-    std::string out(value.fatal ? R"({"fatal":true,"state":")" : R"({"fatal":false,"state":")");
-    out.append(slice_state_name(value.state)).append(R"("})");
-    return out;
+    return joined(
+        std::string_view(value.fatal ? R"({"fatal":true,"state":")" : R"({"fatal":false,"state":")"),
+        std::string_view(slice_state_name(value.state)), std::string_view(R"("})"));
   }
   Json out = Json::object();
   out["state"] = slice_state_name(value.state);

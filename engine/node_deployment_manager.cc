@@ -1,5 +1,6 @@
 #include "engine/node_deployment_manager.h"
 
+#include "engine/artifact.h"
 #include "engine/assertion.h"
 #include "engine/mutations.h"
 
@@ -207,9 +208,13 @@ void NodeDeploymentManager::on_kv(const KvNotification& n) {
       key[7 + self.size()] != '/') {
     return;
   }
-  auto slice = parse_slice_key(n.key);
-  if (!slice || slice->node != services_.self) return;
-  const std::string& artifact = slice->artifact;
+  // parse_slice_key(n.key) with its node known to be self (the prefix just
+  // compared; a valid node id holds no '/', so the key's first '/' after the
+  // prefix ends it): valid exactly when self is a valid node id and the rest
+  // a valid artifact. Only the artifact is built (issue 14, ninth pass (2)).
+  const std::string_view rest = key.substr(7 + self.size() + 1);
+  if (!is_valid_node_id(self) || !is_valid_artifact(rest)) return;
+  const std::string artifact(rest);
   if (n.origin == KvOrigin::Reset || n.op == KvOp::Remove) {
     applied_.erase(artifact);
     if (n.origin == KvOrigin::Apply && active_) {

@@ -29,9 +29,21 @@ std::vector<TargetSyncAction> plan_target_sync(const CdmFacts& facts,
   // step with it (the same entries as a find per base, issue 14).
   auto next_target = state.targets.begin();
   auto next_desired = state.desired.begin();
+  // The owner's blueprint and rejection, looked up once per run of bases
+  // with the same owner (wanted_ref's four-argument form; nothing here
+  // changes the state).
+  const std::string* last_owner = nullptr;
+  const Blueprint* blueprint = nullptr;
+  bool rejected = false;
   for (const auto& [base, owner] : state.ownership.owner_of) {
     if (pending(base)) continue;
-    const auto want = state.wanted_ref(base, owner);
+    if (last_owner == nullptr || *last_owner != owner) {
+      last_owner = &owner;
+      auto found = state.blueprints.find(owner);
+      blueprint = found != state.blueprints.end() && found->second ? &*found->second : nullptr;
+      rejected = state.ownership.rejected.count(owner) != 0;
+    }
+    const auto want = state.wanted_ref(base, owner, blueprint, rejected);
     if (!want) continue;
     auto target = merge_find(next_target, state.targets, base);
     if (target == state.targets.end() || target->second.owner != owner ||
@@ -48,8 +60,7 @@ std::vector<TargetSyncAction> plan_target_sync(const CdmFacts& facts,
       // A rejected owner keeps what its slice-target records (§4): nothing
       // to write; the desired state comes from that slice-target as its
       // commit would have set it.
-      out.push_back({state.ownership.rejected.count(owner) == 0 ? Kind::FromBlueprint : Kind::AdoptRejected,
-                     base, target->second});
+      out.push_back({!rejected ? Kind::FromBlueprint : Kind::AdoptRejected, base, target->second});
       continue;
     }
     // Counts behind a newer owner blueprint: the CDM's own rewrite was lost
