@@ -70,10 +70,10 @@ void BM_FailoverHour(benchmark::State& state) {
     events += cluster.loop().events_processed();
     active = 0;
     for (const auto& [key, value] : cluster.canonical_store()) {
+      // The key first: blueprint and slice-target values are not slice values.
+      if (!aether::engine::parse_slice_key(key)) continue;
       auto parsed = aether::engine::parse_slice_value(value);
-      if (aether::engine::parse_slice_key(key) && parsed &&
-          parsed->state == aether::engine::SliceState::Active)
-        ++active;
+      if (parsed && parsed->state == aether::engine::SliceState::Active) ++active;
     }
   }
   state.counters["events_per_s"] =
