@@ -54,9 +54,7 @@ SimCluster::SimCluster(SimConfig config, Trace& trace, engine::NodeRuntimeFactor
     world_->configure(id);
   }
   // Fully connected from t=0: every pair uncut, every view full.
-  for (auto& row : pairs_) {
-    for (auto& pair : row) pair.cut = false;
-  }
+  for (auto& row : pair_cut_) std::fill(row.begin(), row.end(), 0);
   std::vector<NodeId> full(world_->configured.begin(), world_->configured.end());
   std::vector<std::uint32_t> full_vertices;
   full_vertices.reserve(full.size());
@@ -92,7 +90,7 @@ SimNode& SimCluster::create_node(const NodeId& id) {
   index_[id] = order_.size();
   order_.push_back(id);
   // A new vertex starts cut from everyone: links form failure_detection later.
-  pairs_.emplace_back(pairs_.size(), PairState{true, 0});
+  pair_cut_.emplace_back(pair_cut_.size(), 1);
   for (auto& row : view_bits_) row.push_back(false);
   view_bits_.emplace_back(order_.size(), false);
   by_name_.insert(std::upper_bound(by_name_.begin(), by_name_.end(), id,
@@ -124,10 +122,11 @@ bool SimCluster::pair_cut(std::size_t i, std::size_t j) const {
 
 void SimCluster::refresh_pair(std::size_t i, std::size_t j) {
   if (departed_[i] || departed_[j]) return;
-  PairState& pair = pairs_[j][i];
+  std::uint8_t& pair_is_cut = pair_cut_[j][i];
   const bool cut = pair_cut(i, j);
-  if (cut == pair.cut) return;
-  pair.cut = cut;
+  if (cut == (pair_is_cut != 0)) return;
+  pair_is_cut = cut ? 1 : 0;
+  PairTimers& pair = timers_of(i, j);
   if (pair.timer != 0) world_->loop.cancel(pair.timer);
   pair.timer = 0;
   if (!world_->detection_ranged()) {
@@ -145,16 +144,22 @@ void SimCluster::refresh_pair(std::size_t i, std::size_t j) {
   }
 }
 
+void SimCluster::drop_idle_timers(std::size_t i, std::size_t j) {
+  auto found = pair_timers_.find(pair_key(i, j));
+  if (found != pair_timers_.end() && found->second.idle()) pair_timers_.erase(found);
+}
+
 void SimCluster::side_timer(std::size_t i, std::size_t j, int side) {
-  PairState& pair = pairs_[j][i];
-  pair.side_timer[side] = 0;
+  timers_of(i, j).side_timer[side] = 0;
+  drop_idle_timers(i, j);
+  const bool cut = pair_cut_[j][i] != 0;
   const std::size_t owner = side == 0 ? i : j;
   const std::size_t peer = side == 0 ? j : i;
   SimNode& node = *node_at_[owner];
   if (!node.up() || departed_[owner]) return;
-  if (view_bits_[owner][peer] == !pair.cut) return;
-  view_bits_[owner][peer] = !pair.cut;
-  node.deliver_view_change(pair.cut ? TopologyChange::NodeDown : TopologyChange::NodeAdded, order_[peer],
+  if (view_bits_[owner][peer] == !cut) return;
+  view_bits_[owner][peer] = !cut;
+  node.deliver_view_change(cut ? TopologyChange::NodeDown : TopologyChange::NodeAdded, order_[peer],
                            world_view(owner));
   links_changed();  // a peer back in a view can acknowledge a held batch
 }
@@ -175,14 +180,15 @@ void SimCluster::refresh_links_of(const NodeId& node) {
 }
 
 void SimCluster::pair_timer(std::size_t i, std::size_t j) {
-  PairState& pair = pairs_[j][i];
-  pair.timer = 0;
+  timers_of(i, j).timer = 0;
+  drop_idle_timers(i, j);
+  const bool cut = pair_cut_[j][i] != 0;
   for (const auto& [owner, peer] : {std::pair{i, j}, std::pair{j, i}}) {
     SimNode& node = *node_at_[owner];
     if (!node.up() || departed_[owner]) continue;
-    if (view_bits_[owner][peer] == !pair.cut) continue;  // no change for this side
-    view_bits_[owner][peer] = !pair.cut;
-    node.deliver_view_change(pair.cut ? TopologyChange::NodeDown : TopologyChange::NodeAdded, order_[peer],
+    if (view_bits_[owner][peer] == !cut) continue;  // no change for this side
+    view_bits_[owner][peer] = !cut;
+    node.deliver_view_change(cut ? TopologyChange::NodeDown : TopologyChange::NodeAdded, order_[peer],
                              world_view(owner));
   }
   links_changed();  // a peer back in a view can acknowledge a held batch
@@ -298,14 +304,18 @@ bool SimCluster::remove_node(const NodeId& node) {
   set_world_view(index, false);
   for (std::size_t j = 0; j < order_.size(); ++j) {
     if (j == index) continue;
-    PairState& pair = j > index ? pairs_[j][index] : pairs_[index][j];
-    if (pair.timer != 0) world_->loop.cancel(pair.timer);
-    pair.timer = 0;
-    for (auto& side : pair.side_timer) {
-      if (side != 0) world_->loop.cancel(side);
-      side = 0;
+    const std::size_t lo = std::min(j, index);
+    const std::size_t hi = std::max(j, index);
+    auto timers = pair_timers_.find(pair_key(lo, hi));
+    if (timers != pair_timers_.end()) {
+      PairTimers& pair = timers->second;
+      if (pair.timer != 0) world_->loop.cancel(pair.timer);
+      for (EventLoop::EventId side : pair.side_timer) {
+        if (side != 0) world_->loop.cancel(side);
+      }
+      pair_timers_.erase(timers);
     }
-    pair.cut = true;
+    pair_cut_[hi][lo] = 1;
   }
   // Peers hear NodeRemoved and judge the new majority at once.
   for (auto& [peer_id, peer] : nodes_) {
