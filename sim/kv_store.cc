@@ -57,11 +57,6 @@ void KvStore::clear() {
   digest_ = 0;
 }
 
-void KvStore::assign(const KvMap& entries) {
-  entries_ = entries;
-  digest_ = KvStoreDigest::of(entries_);
-}
-
 void VersionedKv::put(std::uint64_t position, const std::string& key, const std::string& value) {
   auto& versions = keys_[key];
   if (!versions.empty() && versions.back().position == position) {

@@ -34,7 +34,6 @@ class KvStore {
   // Returns whether the key was present.
   bool remove(const std::string& key);
   void clear();
-  void assign(const KvMap& entries);
 
  private:
   KvMap entries_;
