@@ -3,22 +3,21 @@
 #include <algorithm>
 #include <iterator>
 
+#include "sim/trace.h"
+
 namespace aether::sim {
 
 namespace {
 
-std::string content_key(const engine::KvBatch& batch) {
-  std::string out;
+// A hash of a batch's commands in order (op, key, value of each): equal
+// batches hash alike; a hit is confirmed by comparing the commands.
+std::uint64_t content_hash(const engine::KvBatch& batch) {
+  std::uint64_t h = batch.size();
   for (const auto& command : batch) {
-    out.push_back(command.op == engine::KvOp::Put ? 'P' : 'R');
-    out += std::to_string(command.key.size());
-    out.push_back(':');
-    out += command.key;
-    out += std::to_string(command.value.size());
-    out.push_back(':');
-    out += command.value;
+    h = hash_bytes(h + (command.op == engine::KvOp::Put ? 1 : 2), command.key);
+    h = hash_bytes(h, command.value);
   }
-  return out;
+  return h;
 }
 
 }  // namespace
@@ -54,22 +53,18 @@ TraceEvent& trace_commands(TraceEvent& event, std::string_view field, const engi
 
 SubmitTicket ConsensusKv::submit(const Submitter& submitter, const engine::KvBatch& batch,
                                  std::optional<Acks> acks) {
-  std::string content = content_key(batch);
+  const std::uint64_t hash = content_hash(batch);
   const std::uint64_t submission = next_submission_++;
-  std::uint64_t batch_id = 0;
-  bool merged = false;
-  auto found = by_content_.find(content);
-  if (found != by_content_.end()) {
-    batch_id = found->second;
-    merged = true;
-  } else {
+  std::uint64_t batch_id = find_same(hash, batch);
+  const bool merged = batch_id != 0;
+  if (!merged) {
     batch_id = next_batch_++;
     Pending fresh;
     fresh.record.batch_id = batch_id;
     fresh.record.commands = batch;
-    fresh.content = content;
+    fresh.content_hash = hash;
     fresh.submit_seq = ++submit_seq_;
-    by_content_.emplace(std::move(content), batch_id);
+    by_content_.emplace(hash, batch_id);
     pending_.emplace(batch_id, std::move(fresh));
   }
   Pending& pending = pending_.at(batch_id);
@@ -207,11 +202,25 @@ void ConsensusKv::decide_group(std::uint64_t group_id) {
   }
 }
 
+std::uint64_t ConsensusKv::find_same(std::uint64_t hash, const engine::KvBatch& batch) const {
+  auto [first, last] = by_content_.equal_range(hash);
+  for (auto at = first; at != last; ++at) {
+    if (pending_.at(at->second).record.commands == batch) return at->second;
+  }
+  return 0;
+}
+
 ConsensusKv::Pending ConsensusKv::take_pending(std::uint64_t batch_id) {
   auto it = pending_.find(batch_id);
   Pending batch = std::move(it->second);
   pending_.erase(it);
-  by_content_.erase(batch.content);
+  auto [first, last] = by_content_.equal_range(batch.content_hash);
+  for (auto at = first; at != last; ++at) {
+    if (at->second == batch_id) {
+      by_content_.erase(at);
+      break;
+    }
+  }
   for (std::uint64_t submission : batch.submissions) submission_batch_.erase(submission);
   return batch;
 }

@@ -135,7 +135,7 @@ class ConsensusKv {
  private:
   struct Pending {
     BatchRecord record;
-    std::string content;
+    std::uint64_t content_hash = 0;  // content_hash(record.commands)
     std::uint64_t submit_seq = 0;
     std::vector<std::uint64_t> submissions;           // every submission ever merged in
     std::set<std::uint64_t> live;                     // submissions still waiting with quorum
@@ -186,7 +186,12 @@ class ConsensusKv {
   NodeList latest_deciders_ = std::make_shared<const std::vector<NodeId>>();
   std::vector<Nanos> decided_at_;  // by position - 1
   std::map<std::uint64_t, Pending> pending_;
-  std::map<std::string, std::uint64_t> by_content_;
+  // Pending batches by the hash of their commands (equal commands: merged);
+  // a hit is confirmed by comparing the commands (issue 14, tenth pass: the
+  // batch's content string was built, compared and kept per submit).
+  std::multimap<std::uint64_t, std::uint64_t> by_content_;
+  // The pending batch whose commands equal `batch` (0: none).
+  std::uint64_t find_same(std::uint64_t hash, const engine::KvBatch& batch) const;
   std::map<std::uint64_t, std::uint64_t> submission_batch_;
   std::map<std::uint64_t, Group> groups_;
   std::uint64_t open_group_ = 0;

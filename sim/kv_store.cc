@@ -1,6 +1,7 @@
 #include "sim/kv_store.h"
 
 #include <algorithm>
+#include <iterator>
 
 #include "sim/trace.h"
 
@@ -82,12 +83,16 @@ void VersionedKv::set_digest(std::uint64_t position, std::uint64_t digest) {
   digests_[position] = digest;
 }
 
-const std::string* VersionedKv::at(const std::vector<Version>& versions, std::uint64_t position) {
+const VersionedKv::Version* VersionedKv::latest(const std::vector<Version>& versions,
+                                                std::uint64_t position) {
   auto it = std::upper_bound(versions.begin(), versions.end(), position,
                              [](std::uint64_t p, const Version& v) { return p < v.position; });
-  if (it == versions.begin()) return nullptr;
-  --it;
-  return it->value ? &*it->value : nullptr;
+  return it == versions.begin() ? nullptr : &*std::prev(it);
+}
+
+const std::string* VersionedKv::at(const std::vector<Version>& versions, std::uint64_t position) {
+  const Version* version = latest(versions, position);
+  return version != nullptr && version->value ? &*version->value : nullptr;
 }
 
 const std::string* VersionedKv::get(const std::string& key, std::uint64_t position) const {
@@ -98,12 +103,8 @@ const std::string* VersionedKv::get(const std::string& key, std::uint64_t positi
 std::uint64_t VersionedKv::revision_at(const std::string& key, std::uint64_t position) const {
   auto found = keys_.find(key);
   if (found == keys_.end()) return 0;
-  const auto& versions = found->second;
-  auto it = std::upper_bound(versions.begin(), versions.end(), position,
-                             [](std::uint64_t p, const Version& v) { return p < v.position; });
-  if (it == versions.begin()) return 0;
-  --it;
-  return it->value ? it->position : 0;
+  const Version* version = latest(found->second, position);
+  return version != nullptr && version->value ? version->position : 0;
 }
 
 KvMap VersionedKv::snapshot(std::uint64_t position) const {

@@ -63,6 +63,16 @@ class VersionedKv {
       if (const std::string* value = at(it->second, position)) f(it->first, *value);
     }
   }
+  // Calls f(key, value, revision) for every key present at `position`, in key
+  // order: the snapshot at `position` with each value's mod revision, read in
+  // place (a restore: issue 14, tenth pass).
+  template <typename F>
+  void for_each_at(std::uint64_t position, F&& f) const {
+    for (const auto& [key, versions] : keys_) {
+      const Version* version = latest(versions, position);
+      if (version != nullptr && version->value) f(key, *version->value, version->position);
+    }
+  }
   KvMap snapshot(std::uint64_t position) const;
   // The decided position that put the value `key` has at `position` (its mod
   // revision); 0 when the key is absent there.
@@ -74,6 +84,8 @@ class VersionedKv {
     std::optional<std::string> value;
   };
   static const std::string* at(const std::vector<Version>& versions, std::uint64_t position);
+  // The last version at or before `position` (nullptr: none).
+  static const Version* latest(const std::vector<Version>& versions, std::uint64_t position);
 
   std::map<std::string, std::vector<Version>, std::less<>> keys_;
   std::vector<std::uint64_t> digests_{0};  // by position (0: the empty store)

@@ -460,17 +460,17 @@ void SimNode::establish_quorum() {
     position = std::max(consensus_.position_at(world_.now() - back), applied_position_);
     position = std::min(position, latest);
   }
-  // The latest store is read in place: nothing is decided during this round
-  // (decisions are events; submits wait for end_round).
-  KvMap older;
-  if (position != latest) older = consensus_.snapshot_at(position);
-  const KvMap& snapshot = position == latest ? consensus_.canonical().entries() : older;
+  // The store at `position` is read in place, with each value's revision:
+  // nothing is decided during this round (decisions are events; submits wait
+  // for end_round).
   const std::size_t removed = remove_all(position, KvOrigin::Restore);
-  for (const auto& [key, value] : snapshot) {
-    if (materialized_) materialized_->emplace_hint(materialized_->end(), key, value);
-    notify_kv(KvNotification{KvOp::Put, key, value, position, KvOrigin::Restore,
-                             consensus_.versions().revision_at(key, position)});
-  }
+  std::size_t restored_keys = 0;
+  consensus_.versions().for_each_at(
+      position, [&](const std::string& key, const std::string& value, std::uint64_t revision) {
+        ++restored_keys;
+        if (materialized_) materialized_->emplace_hint(materialized_->end(), key, value);
+        notify_kv(KvNotification{KvOp::Put, key, value, position, KvOrigin::Restore, revision});
+      });
   // The copy now holds exactly the decided store at `position`: back to the cursor.
   materialized_.reset();
   has_store_ = true;
@@ -481,7 +481,7 @@ void SimNode::establish_quorum() {
       .u64("position", position)
       .u64("digest", digest)
       .u64("removed", removed)
-      .u64("keys", snapshot.size());
+      .u64("keys", restored_keys);
   world_.notify([&](WorldObserver& o) { o.on_restore(world_.now(), id_, position, digest); });
   restored_ = true;
   for (engine::KvListener* listener : kv_listeners_) {
