@@ -51,8 +51,7 @@ TraceEvent& trace_commands(TraceEvent& event, std::string_view field, const engi
   return event;
 }
 
-SubmitTicket ConsensusKv::submit(const Submitter& submitter, const engine::KvBatch& batch,
-                                 std::optional<Acks> acks) {
+SubmitTicket ConsensusKv::submit(Submitter submitter_in, engine::KvBatch batch, std::optional<Acks> acks) {
   const std::uint64_t hash = content_hash(batch);
   const std::uint64_t submission = next_submission_++;
   std::uint64_t batch_id = find_same(hash, batch);
@@ -61,14 +60,15 @@ SubmitTicket ConsensusKv::submit(const Submitter& submitter, const engine::KvBat
     batch_id = next_batch_++;
     Pending fresh;
     fresh.record.batch_id = batch_id;
-    fresh.record.commands = batch;
+    fresh.record.commands = std::move(batch);
     fresh.content_hash = hash;
     fresh.submit_seq = ++submit_seq_;
     by_content_.emplace(hash, batch_id);
     pending_.emplace(batch_id, std::move(fresh));
   }
   Pending& pending = pending_.at(batch_id);
-  pending.record.submitters.push_back(submitter);
+  pending.record.submitters.push_back(std::move(submitter_in));
+  const Submitter& submitter = pending.record.submitters.back();
   pending.submissions.push_back(submission);
   pending.live.insert(submission);
   pending.submission_node[submission] = submitter.node;
@@ -91,7 +91,7 @@ SubmitTicket ConsensusKv::submit(const Submitter& submitter, const engine::KvBat
         event.item({key});
       }
     }
-    if (!merged) trace_commands(event, "commands", batch);
+    if (!merged) trace_commands(event, "commands", pending.record.commands);
   }
   world_.notify([&](WorldObserver& o) { o.on_submit(world_.now(), pending.record, submitter); });
 

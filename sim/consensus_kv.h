@@ -93,7 +93,8 @@ class ConsensusKv {
   // Submits (or merges into an identical pending batch). `acks` is what the
   // submitting node gathers now; without them the batch is held on the node
   // (it never leaves while the node is cut off; simulation.md §3a).
-  SubmitTicket submit(const Submitter& submitter, const engine::KvBatch& batch, std::optional<Acks> acks);
+  // Both are kept (moved in, not copied).
+  SubmitTicket submit(Submitter submitter, engine::KvBatch batch, std::optional<Acks> acks);
   void fail(std::uint64_t submission_id, SubmitFailure why);
   // Links or node states changed: held batches may gather acknowledgements,
   // batches with an unknown outcome may find a path or a deciding majority.

@@ -1056,7 +1056,7 @@ void SimNode::real_submit(const std::string& writer, engine::KvBatch batch,
   }
   for (const auto& command : batch) submitter.applied[command.key] = get(command.key);
   submitter.submitted_at = world_.now();
-  const SubmitTicket ticket = consensus_.submit(submitter, batch, gather_acks());
+  const SubmitTicket ticket = consensus_.submit(std::move(submitter), std::move(batch), gather_acks());
   pending_submits_[ticket.batch_id].push_back(PendingSubmit{ticket.submission_id, writer, std::move(done)});
 }
 
